@@ -1,0 +1,82 @@
+import CFXCore
+
+/// One config key of a method's parameters `P`: how to read it and how to write it back, so that
+/// parsing, defaults and the effective config all come from one list.
+struct ConfigField<P> {
+    let key: String
+    let read: (JSON, inout P) throws -> Void
+    let write: (P) -> JSON
+
+    static func number(_ key: String, _ path: WritableKeyPath<P, Double>) -> ConfigField {
+        ConfigField(key: key, read: { $1[keyPath: path] = try $0.number(key) }, write: { .double($0[keyPath: path]) })
+    }
+
+    static func integer(_ key: String, _ path: WritableKeyPath<P, Int>) -> ConfigField {
+        ConfigField(key: key, read: { $1[keyPath: path] = try $0.integer(key) }, write: { .int($0[keyPath: path]) })
+    }
+
+    static func boolean(_ key: String, _ path: WritableKeyPath<P, Bool>) -> ConfigField {
+        ConfigField(key: key, read: { $1[keyPath: path] = try $0.boolean(key) }, write: { .bool($0[keyPath: path]) })
+    }
+
+    static func text(_ key: String, _ path: WritableKeyPath<P, String>) -> ConfigField {
+        ConfigField(key: key, read: { $1[keyPath: path] = try $0.text(key) }, write: { .string($0[keyPath: path]) })
+    }
+
+    static func perFeature(_ key: String, _ path: WritableKeyPath<P, PerFeature>) -> ConfigField {
+        ConfigField(key: key, read: { $1[keyPath: path] = try $0.perFeature(key) }, write: { .perFeature($0[keyPath: path]) })
+    }
+
+    static func indices(_ key: String, _ path: WritableKeyPath<P, [Int]>) -> ConfigField {
+        ConfigField(key: key,
+                    read: { value, p in p[keyPath: path] = try value.items(key).enumerated().map { try $1.integer("\(key)[\($0)]") } },
+                    write: { .array($0[keyPath: path].map { .int($0) }) })
+    }
+
+    /// "other", "same" or a class index.
+    static func targetClass(_ key: String, _ path: WritableKeyPath<P, TargetClass>) -> ConfigField {
+        ConfigField(key: key, read: { value, p in
+            switch value {
+            case .string("other"): p[keyPath: path] = .other
+            case .string("same"): p[keyPath: path] = .same
+            case .int, .double: p[keyPath: path] = .index(try value.integer(key))
+            default: throw CFXError.config(key, "expected \"other\", \"same\" or a class index, got \(value)")
+            }
+        }, write: { p in
+            switch p[keyPath: path] {
+            case .other: return .string("other")
+            case .same: return .string("same")
+            case .index(let c): return .int(c)
+            }
+        })
+    }
+
+    /// [min, max], each a number for all features or an array with one per feature.
+    static func range(_ key: String, _ lower: WritableKeyPath<P, PerFeature>, _ upper: WritableKeyPath<P, PerFeature>) -> ConfigField {
+        ConfigField(key: key, read: { value, p in
+            let bounds = try value.items(key)
+            guard bounds.count == 2 else { throw CFXError.config(key, "expected [min, max], got \(bounds.count) values") }
+            p[keyPath: lower] = try bounds[0].perFeature("\(key)[0]")
+            p[keyPath: upper] = try bounds[1].perFeature("\(key)[1]")
+        }, write: { .array([.perFeature($0[keyPath: lower]), .perFeature($0[keyPath: upper])]) })
+    }
+}
+
+extension Array {
+    /// Reads config members into `params`; a key that is not a field is an error listing the keys.
+    /// `alsoKnown` lists keys read elsewhere, for the error message.
+    func decode<P>(_ members: [(String, JSON)], into params: inout P, context: String, alsoKnown: [String] = []) throws
+    where Element == ConfigField<P> {
+        for (key, value) in members {
+            guard let field = first(where: { $0.key == key }) else {
+                let known = (map(\.key) + alsoKnown).joined(separator: ", ")
+                throw CFXError.config(key, "unknown key for \(context); known keys: \(known)")
+            }
+            try field.read(value, &params)
+        }
+    }
+
+    func encode<P>(_ params: P) -> [(String, JSON)] where Element == ConfigField<P> {
+        map { ($0.key, $0.write(params)) }
+    }
+}

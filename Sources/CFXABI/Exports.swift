@@ -1,0 +1,184 @@
+import CCFX
+import CFXCore
+import Glibc
+
+// The functions of include/cfx.h. Each one checks its arguments, calls the core and converts
+// errors to a status; none of them holds logic of its own.
+
+private let versionString = strdup(CFX_VERSION_STRING)!
+
+@_cdecl("cfx_version")
+public func cfx_version() -> UnsafePointer<CChar> { UnsafePointer(versionString) }
+
+private let statusStrings: [UnsafeMutablePointer<CChar>] = ([
+    "ok", "invalid argument", "invalid JSON", "invalid config", "invalid model", "shape mismatch",
+    "non-finite number", "callback failed", "cancelled", "internal error",
+] as [String]).map { strdup($0)! }
+private let unknownStatus = strdup("unknown status")!
+
+@_cdecl("cfx_status_string")
+public func cfx_status_string(_ status: cfx_status) -> UnsafePointer<CChar> {
+    let i = Int(status.rawValue)
+    return UnsafePointer(i < statusStrings.count ? statusStrings[i] : unknownStatus)
+}
+
+@_cdecl("cfx_free")
+public func cfx_free(_ pointer: UnsafeMutableRawPointer?) { free(pointer) }
+
+// MARK: Models
+
+@_cdecl("cfx_model_create_json")
+public func cfx_model_create_json(_ spec: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                                  _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let out = try required(out, "out")
+        let network = try networkFromSpec(try JSON.parse(try required(spec, "spec_json"), "spec_json"))
+        out.pointee = retainedHandle(ModelHandle(network))
+    }
+}
+
+/// The caller's C callbacks; `user` is theirs and only passed back.
+private struct CallbackFunctions: @unchecked Sendable {
+    let predict: cfx_predict_fn
+    let vjp: cfx_vjp_fn?
+    let user: UnsafeMutableRawPointer?
+}
+
+@_cdecl("cfx_model_create_callbacks")
+public func cfx_model_create_callbacks(_ nFeatures: Int, _ nClasses: Int, _ predict: cfx_predict_fn?, _ vjp: cfx_vjp_fn?,
+                                       _ user: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                                       _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let out = try required(out, "out")
+        let functions = CallbackFunctions(predict: try required(predict, "predict"), vjp: vjp, user: user)
+        out.pointee = retainedHandle(ModelHandle(try callbackModel(nFeatures, nClasses, functions)))
+    }
+}
+
+private func callbackModel(_ d: Int, _ k: Int, _ functions: CallbackFunctions) throws -> CallbackClassifier {
+    let predict: CallbackClassifier.Predict = { x, rows, proba in
+        proba.update(repeating: .nan)  // rows the callback leaves unwritten are caught as NaN
+        let status = functions.predict(functions.user, x.baseAddress, rows, d, proba.baseAddress)
+        if status != 0 { throw CFXError(.callback, "the predict callback returned \(status)") }
+    }
+    let vjp: CallbackClassifier.VectorJacobianProduct = { x, rows, cotangent, grad in
+        guard let vjp = functions.vjp else { return }
+        grad.update(repeating: .nan)  // gradients the callback leaves unwritten are caught as NaN
+        let status = vjp(functions.user, x.baseAddress, rows, d, cotangent.baseAddress, k, grad.baseAddress)
+        if status != 0 { throw CFXError(.callback, "the vjp callback returned \(status)") }
+    }
+    return try CallbackClassifier(featureCount: d, classCount: k, predict: predict, vjp: functions.vjp == nil ? nil : vjp)
+}
+
+@_cdecl("cfx_model_free")
+public func cfx_model_free(_ model: OpaquePointer?) { release(model) }
+
+@_cdecl("cfx_model_shape")
+public func cfx_model_shape(_ handle: OpaquePointer?, _ nFeatures: UnsafeMutablePointer<Int>?, _ nClasses: UnsafeMutablePointer<Int>?,
+                            _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let model = try object(handle, ModelHandle.self, "model").model
+        nFeatures?.pointee = model.featureCount
+        nClasses?.pointee = model.classCount
+    }
+}
+
+@_cdecl("cfx_model_predict")
+public func cfx_model_predict(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
+                              _ probaOut: UnsafeMutablePointer<Double>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let model = try object(handle, ModelHandle.self, "model").model
+        let values = try rows(x, n, d, model: model)
+        let out = try required(probaOut, "proba_out")
+        let proba = try ModelSession(model: model, eps: numericalVJPEps(model)).predict(values, rows: n)
+        out.update(from: proba, count: proba.count)
+    }
+}
+
+/// cfx_model_vjp differentiates predict-only callback models by central differences with this step.
+private func numericalVJPEps(_ model: Classifier) -> [Double] {
+    [Double](repeating: 1e-5, count: model.featureCount)
+}
+
+@_cdecl("cfx_model_vjp")
+public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
+                          _ cotangent: UnsafePointer<Double>?, _ k: Int, _ gradOut: UnsafeMutablePointer<Double>?,
+                          _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let model = try object(handle, ModelHandle.self, "model").model
+        let values = try rows(x, n, d, model: model)
+        guard k == model.classCount else {
+            throw CFXError(.shape, "cotangent has \(k) values per row, the model has \(model.classCount) classes")
+        }
+        let cotangents = Array(UnsafeBufferPointer(start: try required(cotangent, "cotangent"), count: n * k))
+        try requireFiniteArgument(cotangents, "cotangent")
+        let out = try required(gradOut, "grad_out")
+        let session = ModelSession(model: model, eps: numericalVJPEps(model))
+        var grad = [Double](repeating: 0, count: d)
+        for r in 0..<n {
+            try session.pullback(at: Array(values[r * d..<(r + 1) * d]), cotangent: Array(cotangents[r * k..<(r + 1) * k]), into: &grad)
+            (out + r * d).update(from: grad, count: d)
+        }
+    }
+}
+
+private func requireFiniteArgument(_ values: [Double], _ name: String) throws {
+    if let i = values.firstIndex(where: { !$0.isFinite }) {
+        throw CFXError(.numeric, "\(name)[\(i)] is \(values[i]); only finite numbers are accepted")
+    }
+}
+
+// MARK: Explainers
+
+@_cdecl("cfx_default_config")
+public func cfx_default_config(_ method: UnsafePointer<CChar>?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                               _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let out = try required(jsonOut, "json_out")
+        let name = String(cString: try required(method, "method"))
+        out.pointee = try MethodEntry.defaultConfig(name).serialized()
+    }
+}
+
+@_cdecl("cfx_explainer_create")
+public func cfx_explainer_create(_ modelHandle: OpaquePointer?, _ config: UnsafePointer<CChar>?,
+                                 _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let model = try object(modelHandle, ModelHandle.self, "model").model
+        let out = try required(out, "out")
+        let method = try MethodEntry.configure(model: model, config: try JSON.parse(try required(config, "config_json"), "config_json"))
+        out.pointee = retainedHandle(ExplainerHandle(model: model, method: method))
+    }
+}
+
+@_cdecl("cfx_explainer_free")
+public func cfx_explainer_free(_ explainer: OpaquePointer?) { release(explainer) }
+
+@_cdecl("cfx_explainer_config")
+public func cfx_explainer_config(_ handle: OpaquePointer?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                 _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let explainer = try object(handle, ExplainerHandle.self, "explainer")
+        try required(jsonOut, "json_out").pointee = try explainer.method.effectiveConfig.serialized()
+    }
+}
+
+@_cdecl("cfx_explain")
+public func cfx_explain(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
+                        _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                        _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let explainer = try object(handle, ExplainerHandle.self, "explainer")
+        let out = try required(jsonOut, "json_out")
+        let values = try rows(x, n, d, model: explainer.model)
+        let started = monotonicSeconds()
+        let explanations = try explainer.method.explain(values, n)
+        let threads = explainer.method.threads > 0 ? explainer.method.threads : availableCores()
+        let result = JSON.object([
+            ("explanations", .array(explanations)),
+            ("seconds", .double(monotonicSeconds() - started)),
+            ("n_threads", .int(min(threads, n))),
+        ])
+        out.pointee = try result.serialized()
+    }
+}

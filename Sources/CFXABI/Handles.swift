@@ -1,0 +1,88 @@
+import CCFX
+import CFXCore
+
+/// What a `cfx_model *` points at.
+final class ModelHandle {
+    let model: Classifier
+    init(_ model: Classifier) { self.model = model }
+}
+
+/// What a `cfx_explainer *` points at. Holds its own reference to the model.
+final class ExplainerHandle {
+    let model: Classifier
+    let method: ConfiguredMethod
+    init(model: Classifier, method: ConfiguredMethod) {
+        self.model = model
+        self.method = method
+    }
+}
+
+func retainedHandle(_ object: AnyObject) -> OpaquePointer {
+    OpaquePointer(Unmanaged.passRetained(object).toOpaque())
+}
+
+func object<T: AnyObject>(_ handle: OpaquePointer?, _ type: T.Type, _ name: String) throws -> T {
+    guard let handle else { throw CFXError(.invalidArgument, "\(name): NULL handle") }
+    return Unmanaged<T>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+}
+
+func release(_ handle: OpaquePointer?) {
+    guard let handle else { return }
+    Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(handle)).release()
+}
+
+/// Runs `body`, turning any error into a status and a message in `err` (cleared on success).
+func withStatus(_ err: UnsafeMutablePointer<cfx_error>?, _ body: () throws -> Void) -> cfx_status {
+    let status: cfx_status
+    let message: String
+    do {
+        try body()
+        (status, message) = (CFX_OK, "")
+    } catch let error as CFXError {
+        (status, message) = (cfx_status(UInt32(error.kind.rawValue)), error.message)
+    } catch {
+        (status, message) = (CFX_ERR_INTERNAL, "\(error)")
+    }
+    if let err {
+        err.pointee.code = status
+        withUnsafeMutableBytes(of: &err.pointee.message) { buffer in
+            let bytes = utf8Prefix(message, maxBytes: buffer.count - 1)
+            buffer.copyBytes(from: bytes)
+            buffer[bytes.count] = 0
+        }
+    }
+    return status
+}
+
+/// The longest prefix of `text` that fits in `maxBytes` without splitting a character.
+func utf8Prefix(_ text: String, maxBytes: Int) -> [UInt8] {
+    var bytes: [UInt8] = []
+    for scalar in text.unicodeScalars {
+        let encoded = Array(String(scalar).utf8)
+        if bytes.count + encoded.count > maxBytes { break }
+        bytes += encoded
+    }
+    return bytes
+}
+
+func required<T>(_ pointer: T?, _ name: String) throws -> T {
+    guard let pointer else { throw CFXError(.invalidArgument, "\(name): NULL pointer") }
+    return pointer
+}
+
+/// Copies an n × d buffer from the caller after checking it fits the model.
+func rows(_ x: UnsafePointer<Double>?, _ n: Int, _ d: Int, model: Classifier, _ name: String = "x") throws -> [Double] {
+    let x = try required(x, name)
+    // size_t arrives as Int: values of 2^63 and more look negative.
+    guard n > 0 else { throw CFXError(.invalidArgument, "n: must be between 1 and 2^63 - 1 rows, got \(UInt(bitPattern: n))") }
+    guard d > 0 else { throw CFXError(.invalidArgument, "d: must be between 1 and 2^63 - 1 features, got \(UInt(bitPattern: d))") }
+    let (count, overflow) = n.multipliedReportingOverflow(by: d)
+    guard !overflow else { throw CFXError(.shape, "\(name): \(n) × \(d) values overflow") }
+    try model.checkShape(count: count, rows: n, features: d, name)
+    let values = Array(UnsafeBufferPointer(start: x, count: count))
+    if let i = values.firstIndex(where: { !$0.isFinite }) {
+        throw CFXError(.numeric, "\(name): row \(i / d), feature \(i % d) is \(values[i]); only finite numbers are accepted")
+    }
+    return values
+}
+

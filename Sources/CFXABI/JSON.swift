@@ -1,0 +1,165 @@
+import CJansson
+import CFXCore
+import Glibc
+
+/// A JSON value. Configs and model specs are read into it with jansson, explanations are written
+/// from it with jansson; objects keep their key order.
+enum JSON {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case double(Double)
+    case string(String)
+    case array([JSON])
+    case object([(String, JSON)])
+
+    /// Parses UTF-8 text; duplicate keys are rejected. `what` names the text in errors.
+    static func parse(_ text: UnsafePointer<CChar>, _ what: String) throws -> JSON {
+        var error = json_error_t()
+        guard let root = json_loads(text, Int(JSON_REJECT_DUPLICATES), &error) else {
+            let reason = withUnsafeBytes(of: &error.text) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            throw CFXError(.json, "\(what): invalid JSON at line \(error.line), column \(error.column): \(reason)")
+        }
+        defer { json_decref(root) }
+        return JSON(root)
+    }
+
+    private init(_ value: UnsafeMutablePointer<json_t>) {
+        switch value.pointee.type {
+        case JSON_OBJECT:
+            var members: [(String, JSON)] = []
+            var iterator = json_object_iter(value)
+            while let it = iterator {
+                members.append((String(cString: json_object_iter_key(it)), JSON(json_object_iter_value(it))))
+                iterator = json_object_iter_next(value, it)
+            }
+            self = .object(members)
+        case JSON_ARRAY:
+            self = .array((0..<json_array_size(value)).map { JSON(json_array_get(value, $0)) })
+        case JSON_STRING: self = .string(String(cString: json_string_value(value)))
+        case JSON_INTEGER: self = .int(Int(json_integer_value(value)))
+        case JSON_REAL: self = .double(json_real_value(value))
+        case JSON_TRUE: self = .bool(true)
+        case JSON_FALSE: self = .bool(false)
+        default: self = .null
+        }
+    }
+
+    /// The text, in memory the caller frees with free() (cfx_free). Non-finite numbers become null.
+    func serialized(indent: Int = 0) throws -> UnsafeMutablePointer<CChar> {
+        guard let root = makeJansson() else { throw CFXError(.internalError, "out of memory while writing JSON") }
+        defer { json_decref(root) }
+        let flags = indent > 0 ? indent & 0x1F : Int(JSON_COMPACT)
+        guard let text = json_dumps(root, flags) else { throw CFXError(.internalError, "could not write JSON") }
+        // jansson's allocator may be replaced by the host process: hand out a malloc'ed copy.
+        var janssonFree: json_free_t?
+        json_get_alloc_funcs(nil, &janssonFree)
+        defer { janssonFree?(text) }
+        guard let copy = strdup(text) else { throw CFXError(.internalError, "out of memory while writing JSON") }
+        return copy
+    }
+
+    private func makeJansson() -> UnsafeMutablePointer<json_t>? {
+        switch self {
+        case .null: return json_null()
+        case .bool(let b): return b ? json_true() : json_false()
+        case .int(let i): return json_integer(json_int_t(i))
+        case .double(let d): return d.isFinite ? json_real(d) : json_null()
+        case .string(let s): return json_stringn(s, s.utf8.count)
+        case .array(let items):
+            guard let array = json_array() else { return nil }
+            for item in items { json_array_append_new(array, item.makeJansson()) }
+            return array
+        case .object(let members):
+            guard let object = json_object() else { return nil }
+            for (key, value) in members { json_object_set_new(object, key, value.makeJansson()) }
+            return object
+        }
+    }
+}
+
+// MARK: Reading values, with errors that name the key
+
+extension JSON {
+    var typeName: String {
+        switch self {
+        case .null: return "null"
+        case .bool: return "a boolean"
+        case .int, .double: return "a number"
+        case .string: return "a string"
+        case .array: return "an array"
+        case .object: return "an object"
+        }
+    }
+
+    func number(_ key: String) throws -> Double {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: throw CFXError(.config, "\(key): expected a number, got \(typeName)")
+        }
+    }
+
+    func integer(_ key: String) throws -> Int {
+        switch self {
+        case .int(let i): return i
+        case .double(let d) where d == d.rounded() && abs(d) < 1e15: return Int(d)
+        default: throw CFXError(.config, "\(key): expected an integer, got \(typeName == "a number" ? "\(self)" : typeName)")
+        }
+    }
+
+    func boolean(_ key: String) throws -> Bool {
+        guard case .bool(let b) = self else { throw CFXError(.config, "\(key): expected true or false, got \(typeName)") }
+        return b
+    }
+
+    func text(_ key: String) throws -> String {
+        guard case .string(let s) = self else { throw CFXError(.config, "\(key): expected a string, got \(typeName)") }
+        return s
+    }
+
+    func items(_ key: String) throws -> [JSON] {
+        guard case .array(let items) = self else { throw CFXError(.config, "\(key): expected an array, got \(typeName)") }
+        return items
+    }
+
+    func members(_ key: String) throws -> [(String, JSON)] {
+        guard case .object(let members) = self else { throw CFXError(.config, "\(key): expected an object, got \(typeName)") }
+        return members
+    }
+
+    func numbers(_ key: String) throws -> [Double] {
+        try items(key).enumerated().map { try $1.number("\(key)[\($0)]") }
+    }
+
+    /// A number for every feature, or an array with one per feature.
+    func perFeature(_ key: String) throws -> PerFeature {
+        if case .array = self { return .each(try numbers(key)) }
+        return .all(try number(key))
+    }
+
+    subscript(key: String) -> JSON? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.0 == key }?.1
+    }
+
+    static func numbers(_ values: [Double]) -> JSON { .array(values.map { .double($0) }) }
+
+    static func perFeature(_ value: PerFeature) -> JSON {
+        switch value {
+        case .all(let v): return .double(v)
+        case .each(let vs): return numbers(vs)
+        }
+    }
+}
+
+extension JSON: CustomStringConvertible {
+    var description: String {
+        switch self {
+        case .int(let i): return String(i)
+        case .double(let d): return String(d)
+        case .string(let s): return "\"\(s)\""
+        default: return typeName
+        }
+    }
+}

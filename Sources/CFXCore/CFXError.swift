@@ -1,0 +1,33 @@
+/// Every failure cfx reports. The kinds mirror the C API's status codes one to one, and the
+/// message always names what was wrong (a config key, a layer, an instance, a callback).
+public struct CFXError: Error, CustomStringConvertible, Sendable {
+    public enum Kind: Int, Sendable {
+        case invalidArgument = 1, json, config, model, shape, numeric, callback, cancelled, internalError
+    }
+
+    public let kind: Kind
+    public let message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    /// The same error with a context prefix, e.g. "instance 3: ...".
+    public func prefixed(_ context: String) -> CFXError {
+        CFXError(kind, "\(context): \(message)")
+    }
+
+    public static func config(_ key: String, _ problem: String) -> CFXError {
+        CFXError(.config, "\(key): \(problem)")
+    }
+}
+
+/// Throws a numeric error naming `what` when `values` holds a NaN or an infinity.
+func requireFinite(_ values: [Double], _ what: String) throws {
+    if let i = values.firstIndex(where: { !$0.isFinite }) {
+        throw CFXError(.numeric, "\(what)[\(i)] is \(values[i]); only finite numbers are accepted")
+    }
+}

@@ -1,0 +1,283 @@
+import Glibc
+
+/// Counterfactual instances of Wachter et al. (2017) as alibi's `CounterFactual` finds them:
+///
+///     L(x') = (p_t(x') − target_proba)² + λ · ‖x' − x‖₁
+///
+/// minimised by Adam with a linearly decaying learning rate, x' clipped to the feature range.
+/// λ is searched: a sweep over lam_init / 10^i (i = 0…9) finds bounds, then bisection.
+public struct WachterParams: Sendable, Equatable {
+    public var targetProba = 1.0
+    public var tol = 0.05
+    public var targetClass = TargetClass.other
+    public var maxIter = 1000
+    public var earlyStop = 50
+    public var lamInit = 0.1
+    public var maxLamSteps = 10
+    public var learningRateInit = 0.1
+    public var decay = true
+    public var featureRangeMin = PerFeature.all(-1e10)
+    public var featureRangeMax = PerFeature.all(1e10)
+    public var eps = PerFeature.all(0.01)
+    /// Only "identity" (start at x), as in alibi.
+    public var initialisation = "identity"
+    /// Only "l1", as in alibi.
+    public var distanceFunction = "l1"
+    public var immutable: [Int] = []
+    /// Keep every counterfactual met, per λ round (alibi's `all`).
+    public var returnAll = true
+
+    public init() {}
+
+    /// Bounds max_iter and early_stop, so that a typo cannot start a search that runs for days.
+    static let maxSteps = 10_000_000
+
+    /// Checks every value against the model; errors name the config key.
+    func validate(classCount k: Int) throws {
+        guard (0...1).contains(targetProba) else { throw CFXError.config("target_proba", "must be in [0, 1], got \(targetProba)") }
+        guard tol >= 0 else { throw CFXError.config("tol", "must be >= 0, got \(tol)") }
+        guard (10...Self.maxSteps).contains(maxIter) else {
+            throw CFXError.config("max_iter", "must be in 10...\(Self.maxSteps) (the λ sweep runs max_iter/10 steps per order), got \(maxIter)")
+        }
+        guard (1...Self.maxSteps).contains(earlyStop) else { throw CFXError.config("early_stop", "must be in 1...\(Self.maxSteps), got \(earlyStop)") }
+        guard lamInit > 0, lamInit.isFinite else { throw CFXError.config("lam_init", "must be > 0, got \(lamInit)") }
+        guard (1...1000).contains(maxLamSteps) else { throw CFXError.config("max_lam_steps", "must be in 1...1000, got \(maxLamSteps)") }
+        guard learningRateInit > 0, learningRateInit.isFinite else {
+            throw CFXError.config("learning_rate_init", "must be > 0, got \(learningRateInit)")
+        }
+        guard initialisation == "identity" else { throw CFXError.config("init", "only \"identity\" is supported, got \"\(initialisation)\"") }
+        guard distanceFunction == "l1" else { throw CFXError.config("distance_fn", "only \"l1\" is supported, got \"\(distanceFunction)\"") }
+        guard k >= 2 else { throw CFXError.config("model", "a counterfactual needs at least 2 classes, the model has \(k)") }
+        if case .index(let c) = targetClass, !(0..<k).contains(c) {
+            throw CFXError.config("target_class", "class \(c) is outside 0..<\(k)")
+        }
+    }
+}
+
+/// A point that met the counterfactual condition |p_t(x') − target_proba| ≤ tol.
+public struct WachterCandidate: Sendable {
+    public let x: [Double]
+    public let distance: Double
+    public let lambda: Double
+    /// Step of the bisection phase at which it was met: round · max_iter + step.
+    public let index: Int
+    public let predictedClass: Int
+    public let proba: [Double]
+    public let loss: Double
+}
+
+public struct WachterExplanation: Sendable {
+    /// The candidate closest to the instance, or nil when none was found.
+    public let cf: WachterCandidate?
+    /// Per bisection round, the candidates met in it (empty lists when `returnAll` is off).
+    public let all: [[WachterCandidate]]
+    public let origClass: Int
+    public let origProba: Double
+    public let stats: SearchStats
+    public var success: Bool { cf != nil }
+}
+
+/// Cost of one search, reported in every explanation's `meta`.
+public struct SearchStats: Sendable {
+    public var predictCalls = 0
+    public var predictedRows = 0
+    public var gradientEvaluations = 0
+    public var seconds = 0.0
+}
+
+public final class WachterExplainer: Sendable {
+    public let model: Classifier
+    public let params: WachterParams
+    let constraints: Constraints
+    let eps: [Double]
+
+    /// alibi raises λ after a round only when it met at least this many counterfactuals.
+    static let counterfactualsToRaiseLambda = 5
+    /// The λ sweep covers this many orders of magnitude below lam_init.
+    static let sweepOrders = 10
+
+    public init(model: Classifier, params: WachterParams) throws {
+        try params.validate(classCount: model.classCount)
+        let d = model.featureCount
+        self.constraints = try Constraints(lower: params.featureRangeMin, upper: params.featureRangeMax,
+                                           immutable: params.immutable, featureCount: d)
+        self.eps = try params.eps.resolve(d, "eps")
+        for (j, e) in eps.enumerated() where !(e > 0 && e.isFinite) {
+            throw CFXError.config("eps", "must be > 0, got \(e) for feature \(j)")
+        }
+        self.model = model
+        self.params = params
+    }
+
+    /// Explains each row of `instances` (rows × d), spread over `threads` threads (0 = all cores).
+    public func explain(_ instances: [Double], rows: Int, threads: Int) throws -> [WachterExplanation] {
+        try model.checkShape(count: instances.count, rows: rows, features: model.featureCount)
+        try requireFinite(instances, "x")
+        let d = model.featureCount
+        return try parallelMap(count: rows, threads: threads) { r in
+            try self.explain(Array(instances[r * d..<(r + 1) * d]))
+        }
+    }
+
+    public func explain(_ x: [Double]) throws -> WachterExplanation {
+        let started = monotonicSeconds()
+        let session = ModelSession(model: model, eps: eps)
+        var search = WachterSearch(explainer: self, original: x, originalProba: try session.predict(x), session: session)
+        let explanation = try search.run()
+        var stats = search.stats
+        stats.seconds = monotonicSeconds() - started
+        return WachterExplanation(cf: explanation.cf, all: explanation.all, origClass: search.origClass,
+                                  origProba: search.origProba, stats: stats)
+    }
+}
+
+/// The state of one instance's search; lives on one thread.
+struct WachterSearch {
+    let params: WachterParams
+    let constraints: Constraints
+    let session: ModelSession
+    let original: [Double]
+    let originalProba: [Double]
+    let origClass: Int
+    let origProba: Double
+
+    var x: [Double]
+    var proba: [Double]
+    var adam: Adam
+    var gradient: [Double]
+    var cotangent: [Double]
+
+    init(explainer: WachterExplainer, original: [Double], originalProba: [Double], session: ModelSession) {
+        self.params = explainer.params
+        self.constraints = explainer.constraints
+        self.session = session
+        self.original = original
+        self.originalProba = originalProba
+        self.origClass = argmax(originalProba)
+        self.origProba = originalProba[origClass]
+        self.x = original
+        self.proba = originalProba
+        self.adam = Adam(count: original.count)
+        self.gradient = [Double](repeating: 0, count: original.count)
+        self.cotangent = [Double](repeating: 0, count: session.k)
+    }
+
+    var stats: SearchStats {
+        SearchStats(predictCalls: session.predictCalls, predictedRows: session.predictedRows,
+                    gradientEvaluations: session.gradientEvaluations)
+    }
+
+    // MARK: The loss
+
+    var targetClass: Int { params.targetClass.resolve(probabilities: proba, original: origClass) }
+
+    var distance: Double {
+        var total = 0.0
+        for j in x.indices { total += abs(x[j] - original[j]) }
+        return total
+    }
+
+    /// (p_t(x') − target_proba)² + λ‖x' − x‖₁ at the current point.
+    func loss(lambda: Double) -> Double {
+        let p = proba[targetClass] - params.targetProba
+        return p * p + lambda * distance
+    }
+
+    /// ∇L = 2(p_t − target_proba) ∇p_t + λ sign(x' − x), with immutable features masked.
+    mutating func computeGradient(lambda: Double) throws {
+        let t = targetClass
+        for c in cotangent.indices { cotangent[c] = 0 }
+        cotangent[t] = 2 * (proba[t] - params.targetProba)
+        try session.pullback(at: x, cotangent: cotangent, into: &gradient)
+        for j in x.indices {
+            let difference = x[j] - original[j]
+            gradient[j] += lambda * (difference > 0 ? 1 : difference < 0 ? -1 : 0)
+        }
+        constraints.mask(&gradient)
+    }
+
+    var meetsTarget: Bool { abs(proba[targetClass] - params.targetProba) <= params.tol }
+
+    // MARK: The search
+
+    /// One Adam step at learning-rate step `i` of a round, then clipping; refreshes `proba`.
+    mutating func step(_ i: Int, lambda: Double) throws {
+        try computeGradient(lambda: lambda)
+        let decayed = params.decay ? 1 - Double(min(i, params.maxIter)) / Double(params.maxIter) : 1
+        adam.step(&x, gradient: gradient, learningRate: params.learningRateInit * decayed)
+        constraints.apply(to: &x, original: original)
+        try session.predict(x, rows: 1, into: &proba)
+    }
+
+    mutating func run() throws -> (cf: WachterCandidate?, all: [[WachterCandidate]]) {
+        var (lower, upper) = try sweepLambdaBounds()
+        var lambda = (lower + upper) / 2
+
+        // Bisection, warm-started from the instance and then from each round's last point.
+        x = original
+        proba = originalProba
+        var best: WachterCandidate?
+        var all: [[WachterCandidate]] = []
+        for round in 0..<params.maxLamSteps {
+            adam.reset()
+            var found = 0, notFound = 0, foundThisRound = 0
+            var met: [WachterCandidate] = []
+            for i in 0..<params.maxIter {
+                try step(i, lambda: lambda)
+                if meetsTarget {
+                    let candidate = WachterCandidate(x: x, distance: distance, lambda: lambda, index: round * params.maxIter + i,
+                                                     predictedClass: argmax(proba), proba: proba, loss: loss(lambda: lambda))
+                    if best == nil || candidate.distance < best!.distance { best = candidate }
+                    if params.returnAll { met.append(candidate) }
+                    foundThisRound += 1
+                    found += 1
+                    notFound = 0
+                } else {
+                    found = 0
+                    notFound += 1
+                }
+                if found >= params.earlyStop || notFound >= params.earlyStop { break }
+            }
+            all.append(met)
+            if foundThisRound >= WachterExplainer.counterfactualsToRaiseLambda {
+                // Enough counterfactuals: weigh the distance more.
+                lower = max(lambda, lower)
+                lambda = upper < 1e9 ? (lower + upper) / 2 : lambda * 10
+            } else {
+                upper = min(upper, lambda)
+                lambda = lower > 0 ? (lower + upper) / 2 : lambda / 10
+            }
+        }
+        return (best, all)
+    }
+
+    /// Runs max_iter/10 steps at each λ = lam_init/10^i, warm-started, and counts the steps that
+    /// met the target. The lower bound is the second λ (in decreasing order) with counterfactuals,
+    /// the upper bound the last λ with none (lam_init when every λ had some).
+    mutating func sweepLambdaBounds() throws -> (lower: Double, upper: Double) {
+        let orders = WachterExplainer.sweepOrders
+        let lambdas = (0..<orders).map { params.lamInit / pow(10, Double($0)) }
+        var counts = [Int](repeating: 0, count: orders)
+        for (order, lambda) in lambdas.enumerated() {
+            adam.reset()
+            for i in 0..<params.maxIter / orders {
+                try step(i, lambda: lambda)
+                if meetsTarget { counts[order] += 1 }
+            }
+        }
+        let withCounterfactuals = counts.indices.filter { counts[$0] > 0 }
+        // alibi fails when fewer than two orders met the target; cfx then takes the one that did,
+        // or 0 when none did (bisection then keeps dividing λ by 10).
+        let lower = withCounterfactuals.count >= 2 ? lambdas[withCounterfactuals[1]]
+            : withCounterfactuals.first.map { lambdas[$0] } ?? 0
+        let upper = lambdas[counts.lastIndex(of: 0) ?? 0]
+        return (lower, upper)
+    }
+}
+
+/// Seconds on a monotonic clock.
+public func monotonicSeconds() -> Double {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return Double(now.tv_sec) + Double(now.tv_nsec) * 1e-9
+}

@@ -1,0 +1,37 @@
+/// A classifier: `featureCount` inputs in, `classCount` class probabilities out.
+///
+/// A classifier is immutable and may be shared between threads; each thread works through its own
+/// `ClassifierEvaluator`, which owns the scratch memory of a forward and backward pass.
+public protocol Classifier: AnyObject, Sendable {
+    var featureCount: Int { get }
+    var classCount: Int { get }
+    /// Whether `ClassifierEvaluator.pullback` is available (a native network, or a callback model
+    /// with a vector-Jacobian product). Otherwise cfx differentiates by central differences.
+    var hasExactGradient: Bool { get }
+    func makeEvaluator() -> ClassifierEvaluator
+}
+
+/// One thread's handle on a classifier. Not thread-safe; cheap to create.
+public protocol ClassifierEvaluator: AnyObject {
+    /// Writes the probabilities of the `rows` rows of `x` (rows × d, row-major) into `proba`
+    /// (rows × k).
+    func predict(_ x: UnsafeBufferPointer<Double>, rows: Int, into proba: UnsafeMutableBufferPointer<Double>) throws
+
+    /// Writes `grad` (rows × d) = for each row, Σ_j cotangent[j] · ∂proba[j]/∂x: the gradient of
+    /// Σ cotangent ⊙ predict(x). Only called when the classifier has an exact gradient.
+    func pullback(at x: UnsafeBufferPointer<Double>, rows: Int, cotangent: UnsafeBufferPointer<Double>,
+                  into grad: UnsafeMutableBufferPointer<Double>) throws
+}
+
+extension Classifier {
+    /// Checks that an n × d buffer fits this classifier, naming `what` in the error.
+    public func checkShape(count: Int, rows: Int, features: Int, _ what: String = "x") throws {
+        guard features == featureCount else {
+            throw CFXError(.shape, "\(what) has \(features) features per row, the model expects \(featureCount)")
+        }
+        let (needed, overflow) = rows.multipliedReportingOverflow(by: features)
+        guard !overflow, count == needed else {
+            throw CFXError(.shape, "\(what) holds \(count) values, expected \(rows) rows × \(features) features")
+        }
+    }
+}

@@ -1,0 +1,89 @@
+/// A search's view of a classifier on one thread: probabilities, gradients (exact when the model
+/// has them, otherwise central differences batched into one predict call) and the call counts a
+/// method reports.
+public final class ModelSession {
+    public let model: Classifier
+    private let evaluator: ClassifierEvaluator
+    /// Per-feature perturbation for numerical gradients.
+    private let eps: [Double]
+    private var perturbed: [Double] = []
+    private var perturbedProba: [Double] = []
+
+    /// Calls into the model's predict (each numerical gradient is one batched call).
+    public private(set) var predictCalls = 0
+    /// Rows the model predicted in all those calls.
+    public private(set) var predictedRows = 0
+    /// Gradient evaluations: exact pullbacks or numerical gradients.
+    public private(set) var gradientEvaluations = 0
+
+    public init(model: Classifier, eps: [Double]) {
+        precondition(eps.count == model.featureCount, "eps is resolved per feature by the caller")
+        self.model = model
+        self.evaluator = model.makeEvaluator()
+        self.eps = eps
+    }
+
+    public var d: Int { model.featureCount }
+    public var k: Int { model.classCount }
+
+    /// Probabilities of the rows of `x`; rejects non-finite model outputs.
+    public func predict(_ x: [Double], rows: Int = 1) throws -> [Double] {
+        var proba = [Double](repeating: 0, count: rows * k)
+        try predict(x, rows: rows, into: &proba)
+        return proba
+    }
+
+    public func predict(_ x: [Double], rows: Int, into proba: inout [Double]) throws {
+        predictCalls += 1
+        predictedRows += rows
+        try x.withUnsafeBufferPointer { xs in
+            try proba.withUnsafeMutableBufferPointer { try evaluator.predict(xs, rows: rows, into: $0) }
+        }
+        if let i = proba.firstIndex(where: { !$0.isFinite }) {
+            throw CFXError(.numeric, "the model returned \(proba[i]) as probability \(i % k) of row \(i / k)")
+        }
+    }
+
+    /// grad = Σ_j cotangent[j] ∂p_j/∂x at the single instance `x`.
+    public func pullback(at x: [Double], cotangent: [Double], into grad: inout [Double]) throws {
+        gradientEvaluations += 1
+        if model.hasExactGradient {
+            try x.withUnsafeBufferPointer { xs in
+                try cotangent.withUnsafeBufferPointer { cs in
+                    try grad.withUnsafeMutableBufferPointer { try evaluator.pullback(at: xs, rows: 1, cotangent: cs, into: $0) }
+                }
+            }
+            if let i = grad.firstIndex(where: { !$0.isFinite }) {
+                throw CFXError(.numeric, "the model's gradient is \(grad[i]) for feature \(i)")
+            }
+        } else {
+            try numericalPullback(at: x, cotangent: cotangent, into: &grad)
+        }
+    }
+
+    /// Central differences: the 2d rows x ± eps_j e_j go to the model in one predict call, then
+    /// grad_j = Σ_c cotangent_c (p_c(x + eps_j e_j) − p_c(x − eps_j e_j)) / (2 eps_j).
+    private func numericalPullback(at x: [Double], cotangent: [Double], into grad: inout [Double]) throws {
+        let rows = 2 * d
+        if perturbed.count != rows * d {
+            perturbed = [Double](repeating: 0, count: rows * d)
+            perturbedProba = [Double](repeating: 0, count: rows * k)
+        }
+        for j in 0..<d {
+            for i in 0..<d {
+                perturbed[j * d + i] = x[i]
+                perturbed[(d + j) * d + i] = x[i]
+            }
+            perturbed[j * d + j] += eps[j]
+            perturbed[(d + j) * d + j] -= eps[j]
+        }
+        try predict(perturbed, rows: rows, into: &perturbedProba)
+        for j in 0..<d {
+            var total = 0.0
+            for c in 0..<k {
+                total += cotangent[c] * (perturbedProba[j * k + c] - perturbedProba[(d + j) * k + c])
+            }
+            grad[j] = total / (2 * eps[j])
+        }
+    }
+}

@@ -1,0 +1,2 @@
+import CFXABI
+print("hi")

@@ -1,0 +1,106 @@
+import CCFX
+import XCTest
+@testable import CFXABI
+
+/// Strict configs and model specs: every mistake is an error that names the key or layer.
+final class ConfigTests: XCTestCase {
+    let logistic = #"{"input_shape": [2], "layers": [{"type": "dense", "weights": [[1, -1], [-1, 1]], "bias": [0, 0]}, {"type": "softmax"}]}"#
+
+    private func assertFails(_ expected: cfx_status, _ mentions: String, file: StaticString = #filePath, line: UInt = #line,
+                             _ body: () throws -> Void) {
+        XCTAssertThrowsError(try body(), file: file, line: line) { error in
+            guard let error = error as? ABIError else { return XCTFail("\(error)", file: file, line: line) }
+            XCTAssertEqual(error.status, expected, error.message, file: file, line: line)
+            XCTAssertTrue(error.message.contains(mentions), "\(error.message) should mention \(mentions)", file: file, line: line)
+        }
+    }
+
+    func testConfigMistakesNameTheKey() throws {
+        let model = try makeModel(logistic)
+        defer { cfx_model_free(model) }
+        assertFails(CFX_ERR_JSON, "line 1") { _ = try makeExplainer(model, #"{"method": "wachter""#) }
+        assertFails(CFX_ERR_CONFIG, "method") { _ = try makeExplainer(model, #"{"tol": 0.1}"#) }
+        assertFails(CFX_ERR_CONFIG, "nope") { _ = try makeExplainer(model, #"{"method": "nope"}"#) }
+        assertFails(CFX_ERR_CONFIG, "tolerance") { _ = try makeExplainer(model, #"{"method": "wachter", "tolerance": 0.1}"#) }
+        assertFails(CFX_ERR_CONFIG, "n_threads") { _ = try makeExplainer(model, #"{"method": "wachter", "tolerance": 0.1}"#) }
+        assertFails(CFX_ERR_CONFIG, "tol") { _ = try makeExplainer(model, #"{"method": "wachter", "tol": "x"}"#) }
+        assertFails(CFX_ERR_CONFIG, "tol") { _ = try makeExplainer(model, #"{"method": "wachter", "tol": -1}"#) }
+        assertFails(CFX_ERR_CONFIG, "max_iter") { _ = try makeExplainer(model, #"{"method": "wachter", "max_iter": 2.5}"#) }
+        assertFails(CFX_ERR_CONFIG, "target_class") { _ = try makeExplainer(model, #"{"method": "wachter", "target_class": "best"}"#) }
+        assertFails(CFX_ERR_CONFIG, "target_class") { _ = try makeExplainer(model, #"{"method": "wachter", "target_class": 5}"#) }
+        assertFails(CFX_ERR_CONFIG, "feature_range") { _ = try makeExplainer(model, #"{"method": "wachter", "feature_range": [0]}"#) }
+        assertFails(CFX_ERR_CONFIG, "feature_range[1]") { _ = try makeExplainer(model, #"{"method": "wachter", "feature_range": [0, [1, 2, 3]]}"#) }
+        assertFails(CFX_ERR_CONFIG, "eps[1]") { _ = try makeExplainer(model, #"{"method": "wachter", "eps": [0.1, "a"]}"#) }
+        assertFails(CFX_ERR_CONFIG, "immutable[0]") { _ = try makeExplainer(model, #"{"method": "wachter", "immutable": [true]}"#) }
+        assertFails(CFX_ERR_CONFIG, "n_threads") { _ = try makeExplainer(model, #"{"method": "wachter", "n_threads": -2}"#) }
+        assertFails(CFX_ERR_JSON, "duplicate") { _ = try makeExplainer(model, #"{"method": "wachter", "tol": 0.1, "tol": 0.2}"#) }
+        // The model is still usable after every failure.
+        let explainer = try makeExplainer(model, #"{"method": "wachter"}"#)
+        cfx_explainer_free(explainer)
+    }
+
+    func testModelSpecMistakesNameTheLayer() {
+        assertFails(CFX_ERR_JSON, "spec_json") { _ = try makeModel("[1, 2") }
+        assertFails(CFX_ERR_MODEL, "layers[0]") {
+            _ = try makeModel(#"{"input_shape": [3], "layers": [{"type": "dense", "weights": [[1, 2]], "bias": [0]}]}"#)
+        }
+        assertFails(CFX_ERR_MODEL, "layers[1].type") {
+            _ = try makeModel(#"{"input_shape": [2], "layers": [{"type": "relu"}, {"type": "conv9"}]}"#)
+        }
+        assertFails(CFX_ERR_MODEL, "layers[0].weights[1]") {
+            _ = try makeModel(#"{"input_shape": [2], "layers": [{"type": "dense", "weights": [[1, 2], [1]]}]}"#)
+        }
+        assertFails(CFX_ERR_MODEL, "bias") {
+            _ = try makeModel(#"{"input_shape": [2], "layers": [{"type": "dense", "weights": [[1, 2]], "bias": [0, 1]}]}"#)
+        }
+        assertFails(CFX_ERR_MODEL, "input_shape") { _ = try makeModel(#"{"layers": []}"#) }
+        assertFails(CFX_ERR_MODEL, "colour") { _ = try makeModel(#"{"input_shape": [2], "layers": [{"type": "relu"}], "colour": 1}"#) }
+        assertFails(CFX_ERR_MODEL, "layers[0].activation") {
+            _ = try makeModel(#"{"input_shape": [2], "layers": [{"type": "relu", "activation": 1}]}"#)
+        }
+    }
+
+    func testDefaultConfigIsTheEffectiveConfigOfAnEmptyOne() throws {
+        var defaults: UnsafeMutablePointer<CChar>?
+        try check { cfx_default_config("wachter", &defaults, $0) }
+        let defaultText = takeString(defaults)
+        let parsed = try jsonObject(defaultText)
+        XCTAssertEqual(parsed["target_proba"] as? Double, 1.0)
+        XCTAssertEqual(parsed["tol"] as? Double, 0.05)
+        XCTAssertEqual(parsed["max_iter"] as? Int, 1000)
+        XCTAssertEqual(parsed["early_stop"] as? Int, 50)
+        XCTAssertEqual(parsed["lam_init"] as? Double, 0.1)
+        XCTAssertEqual(parsed["max_lam_steps"] as? Int, 10)
+        XCTAssertEqual(parsed["learning_rate_init"] as? Double, 0.1)
+        XCTAssertEqual(parsed["eps"] as? Double, 0.01)
+        XCTAssertEqual(parsed["target_class"] as? String, "other")
+
+        let model = try makeModel(logistic)
+        defer { cfx_model_free(model) }
+        // The defaults are themselves a valid config, and an empty config has exactly these values.
+        for config in [defaultText, #"{"method": "wachter"}"#] {
+            let explainer = try makeExplainer(model, config)
+            defer { cfx_explainer_free(explainer) }
+            var effective: UnsafeMutablePointer<CChar>?
+            try check { cfx_explainer_config(explainer, &effective, $0) }
+            XCTAssertEqual(takeString(effective), defaultText)
+        }
+        assertFails(CFX_ERR_CONFIG, "method") {
+            var out: UnsafeMutablePointer<CChar>?
+            try check { cfx_default_config("alibi", &out, $0) }
+        }
+    }
+
+    func testShapeAndValueErrorsLeaveHandlesUsable() throws {
+        let model = try makeModel(logistic)
+        let explainer = try makeExplainer(model, #"{"method": "wachter", "return_all": false}"#)
+        defer { cfx_explainer_free(explainer) }
+        cfx_model_free(model)  // the explainer keeps its own reference
+        var out: UnsafeMutablePointer<CChar>?
+        assertFails(CFX_ERR_SHAPE, "features") { try check { cfx_explain(explainer, [1, 2, 3], 1, 3, &out, $0) } }
+        assertFails(CFX_ERR_NUMERIC, "feature 1") { try check { cfx_explain(explainer, [1, .infinity], 1, 2, &out, $0) } }
+        assertFails(CFX_ERR_INVALID_ARGUMENT, "x") { try check { cfx_explain(explainer, nil, 1, 2, &out, $0) } }
+        assertFails(CFX_ERR_INVALID_ARGUMENT, "explainer") { try check { cfx_explain(nil, [1, 2], 1, 2, &out, $0) } }
+        XCTAssertEqual(try explain(explainer, [[1, -1]])[0]["success"] as? Bool, true)
+    }
+}

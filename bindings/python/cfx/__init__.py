@@ -1,0 +1,23 @@
+"""cfx — counterfactual explanations (Python bindings of the cfx C library).
+
+>>> import cfx
+>>> model = cfx.Model.from_json(spec)                 # or cfx.Model.from_callable(f, d, k)
+>>> exp = cfx.Wachter(model, target_class="other").explain(x)
+>>> exp.success, exp.orig_class, exp.cf["class"], exp.cf["X"]
+"""
+
+from ._lib import library_path, version as library_version
+from .errors import (CallbackError, CancelledError, ConfigError, Error, InternalError,
+                     InvalidArgumentError, JSONError, LibraryNotFoundError, ModelError,
+                     NumericError, ShapeError)
+from .explainer import Explainer, Explanation, Wachter, default_config
+from .model import Model
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Model", "Explainer", "Wachter", "Explanation", "default_config", "library_version",
+    "library_path", "Error", "InvalidArgumentError", "JSONError", "ConfigError", "ModelError",
+    "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError",
+    "LibraryNotFoundError", "__version__",
+]

@@ -1,0 +1,231 @@
+"""Loading of libcfx and the ctypes declarations of every function in ``include/cfx.h``.
+
+The library is looked up, in this order:
+
+1. the path in the environment variable ``CFX_LIBRARY``;
+2. ``libcfx.so`` (``libcfx.dylib``, ``cfx.dll``) inside this package's directory;
+3. ``.build/release/libcfx.so`` of the cfx repository, found by walking up from this file.
+
+Loading is lazy (first use), so ``cfx.export`` works without the native library.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+import threading
+from ctypes import (CFUNCTYPE, POINTER, Structure, byref, c_char, c_char_p, c_double, c_int,
+                    c_size_t, c_void_p)
+from pathlib import Path
+
+from .errors import STATUS_OK, LibraryNotFoundError, error_for_status
+
+__all__ = [
+    "lib", "library_path", "check", "new_error", "take_string", "CfxError",
+    "PREDICT_FN", "VJP_FN", "MODEL_P", "EXPLAINER_P", "DOUBLE_P", "HEADER_VERSION",
+]
+
+HEADER_VERSION = "0.1.0"  # CFX_VERSION_STRING of the header these declarations follow
+CFX_ERROR_MESSAGE_SIZE = 512
+
+if sys.platform == "darwin":
+    _LIB_NAMES = ("libcfx.dylib", "libcfx.so")
+elif sys.platform == "win32":
+    _LIB_NAMES = ("cfx.dll", "libcfx.dll")
+else:
+    _LIB_NAMES = ("libcfx.so",)
+
+
+class CfxError(Structure):
+    """``struct cfx_error { cfx_status code; char message[CFX_ERROR_MESSAGE_SIZE]; }``"""
+    _fields_ = [("code", c_int), ("message", c_char * CFX_ERROR_MESSAGE_SIZE)]
+
+
+class _Model(Structure):       # opaque struct cfx_model
+    pass
+
+
+class _Explainer(Structure):   # opaque struct cfx_explainer
+    pass
+
+
+MODEL_P = POINTER(_Model)
+EXPLAINER_P = POINTER(_Explainer)
+DOUBLE_P = POINTER(c_double)
+
+# typedef int (*cfx_predict_fn)(void *user, const double *x, size_t n, size_t d, double *proba_out);
+PREDICT_FN = CFUNCTYPE(c_int, c_void_p, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P)
+# typedef int (*cfx_vjp_fn)(void *user, const double *x, size_t n, size_t d,
+#                           const double *cotangent, size_t k, double *grad_out);
+VJP_FN = CFUNCTYPE(c_int, c_void_p, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, c_size_t, DOUBLE_P)
+
+_ERR_P = POINTER(CfxError)
+_SIZE_P = POINTER(c_size_t)
+_CHAR_PP = POINTER(c_void_p)  # char **: kept as void* so that we can cfx_free the exact pointer
+
+# name: (restype, argtypes)
+_SIGNATURES = {
+    "cfx_version": (c_char_p, []),
+    "cfx_status_string": (c_char_p, [c_int]),
+    "cfx_free": (None, [c_void_p]),
+    "cfx_model_create_json": (c_int, [c_char_p, POINTER(MODEL_P), _ERR_P]),
+    "cfx_model_create_callbacks": (c_int, [c_size_t, c_size_t, PREDICT_FN, VJP_FN, c_void_p,
+                                           POINTER(MODEL_P), _ERR_P]),
+    "cfx_model_free": (None, [MODEL_P]),
+    "cfx_model_shape": (c_int, [MODEL_P, _SIZE_P, _SIZE_P, _ERR_P]),
+    "cfx_model_predict": (c_int, [MODEL_P, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, _ERR_P]),
+    "cfx_model_vjp": (c_int, [MODEL_P, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, c_size_t,
+                              DOUBLE_P, _ERR_P]),
+    "cfx_default_config": (c_int, [c_char_p, _CHAR_PP, _ERR_P]),
+    "cfx_explainer_create": (c_int, [MODEL_P, c_char_p, POINTER(EXPLAINER_P), _ERR_P]),
+    "cfx_explainer_free": (None, [EXPLAINER_P]),
+    "cfx_explainer_config": (c_int, [EXPLAINER_P, _CHAR_PP, _ERR_P]),
+    "cfx_explain": (c_int, [EXPLAINER_P, DOUBLE_P, c_size_t, c_size_t, _CHAR_PP, _ERR_P]),
+}
+
+_lock = threading.Lock()
+_lib: ctypes.CDLL | None = None
+_lib_path: str | None = None
+
+
+def _candidates() -> list[tuple[str, Path]]:
+    out: list[tuple[str, Path]] = []
+    env = os.environ.get("CFX_LIBRARY")
+    if env:
+        out.append(("CFX_LIBRARY", Path(env)))
+    here = Path(__file__).resolve().parent
+    for name in _LIB_NAMES:
+        out.append(("package directory", here / name))
+    for parent in here.parents:
+        for name in _LIB_NAMES:
+            out.append(("repository build", parent / ".build" / "release" / name))
+    return out
+
+
+def _not_found_message(tried: list[Path]) -> str:
+    lines = "\n  ".join(str(p) for p in tried)
+    return (
+        "cfx: cannot find the native library libcfx.\n"
+        "Build it from the cfx repository root with\n"
+        "    swift build -c release\n"
+        "(it lands at .build/release/libcfx.so), then either run from the repository checkout,\n"
+        "set CFX_LIBRARY=/path/to/libcfx.so, or copy libcfx.so into the installed cfx package "
+        "directory.\nLooked at:\n  " + lines)
+
+
+def _declare(handle: ctypes.CDLL, path: str) -> None:
+    missing = []
+    for name, (restype, argtypes) in _SIGNATURES.items():
+        try:
+            fn = getattr(handle, name)
+        except AttributeError:
+            missing.append(name)
+            continue
+        fn.restype = restype
+        fn.argtypes = argtypes
+    if missing:
+        raise LibraryNotFoundError(
+            f"cfx: the library at {path} does not export {', '.join(missing)}; it is incomplete "
+            "or outdated. Rebuild it with `swift build -c release` from the repository root.")
+
+
+def lib() -> ctypes.CDLL:
+    """The loaded libcfx with every function declared (loaded on first call)."""
+    global _lib, _lib_path
+    if _lib is not None:
+        return _lib
+    with _lock:
+        if _lib is not None:
+            return _lib
+        tried: list[Path] = []
+        for origin, path in _candidates():
+            tried.append(path)
+            if origin == "CFX_LIBRARY" and not path.is_file():
+                raise LibraryNotFoundError(
+                    f"cfx: CFX_LIBRARY is set to {path}, which is not a file. "
+                    "Unset it or point it at a libcfx built with `swift build -c release`.")
+            if not path.is_file():
+                continue
+            try:
+                handle = ctypes.CDLL(str(path))
+            except OSError as exc:
+                raise LibraryNotFoundError(f"cfx: found {path} but cannot load it: {exc}") from exc
+            _declare(handle, str(path))
+            version = handle.cfx_version().decode()
+            if version.split(".")[0] != HEADER_VERSION.split(".")[0]:
+                raise LibraryNotFoundError(
+                    f"cfx: the library at {path} is version {version}, but these bindings follow "
+                    f"the {HEADER_VERSION} header (major versions differ).")
+            _lib, _lib_path = handle, str(path)
+            return handle
+        raise LibraryNotFoundError(_not_found_message(tried))
+
+
+def library_path() -> str:
+    """The file path of the loaded libcfx (loading it if needed)."""
+    lib()
+    assert _lib_path is not None
+    return _lib_path
+
+
+def new_error() -> CfxError:
+    return CfxError()
+
+
+def check(status: int, err: CfxError, pending: BaseException | None = None) -> None:
+    """Raises the cfx.Error subclass for ``status`` (no-op on CFX_OK).
+
+    ``pending`` is an exception caught inside a Python callback during the call; it becomes the
+    raised error's ``__cause__`` (KeyboardInterrupt and SystemExit are re-raised as they are).
+    """
+    if status == STATUS_OK:
+        return
+    message = err.message.decode("utf-8", errors="replace")
+    if not message:
+        raw = lib().cfx_status_string(status)
+        message = raw.decode() if raw else f"cfx status {status}"
+    exc = error_for_status(status, message)
+    if pending is not None:
+        if isinstance(pending, (KeyboardInterrupt, SystemExit)):
+            raise pending
+        exc.callback_exception = pending
+        exc.message = f"{message} ({type(pending).__name__}: {pending})"
+        exc.args = (exc.message,)
+        raise exc from pending
+    raise exc
+
+
+def take_string(ptr: c_void_p) -> str:
+    """Decodes a char* returned by cfx and frees it with cfx_free."""
+    if not ptr.value:
+        return ""
+    try:
+        return ctypes.string_at(ptr.value).decode("utf-8")
+    finally:
+        lib().cfx_free(ptr)
+
+
+def call_json(fn_name: str, *args) -> str:
+    """Calls a ``(..., char **json_out, cfx_error *err)`` function and returns the JSON text."""
+    out = c_void_p()
+    err = CfxError()
+    status = getattr(lib(), fn_name)(*args, byref(out), byref(err))
+    check(status, err)
+    return take_string(out)
+
+
+def status_string(status: int) -> str:
+    raw = lib().cfx_status_string(int(status))
+    return raw.decode() if raw else ""
+
+
+def version() -> str:
+    """The version string of the loaded library (``cfx_version()``)."""
+    return lib().cfx_version().decode()
+
+
+def default_config(method: str) -> dict:
+    """The default configuration of ``method`` (e.g. ``"wachter"``), every key present."""
+    return json.loads(call_json("cfx_default_config", method.encode("utf-8")))

@@ -1,0 +1,228 @@
+"""Explainers (configured methods bound to a model) and their per-instance explanations."""
+
+from __future__ import annotations
+
+import json
+from ctypes import byref, c_void_p
+from typing import Any, Iterator, List, Optional, Union
+
+import numpy as np
+
+from . import _lib
+from .errors import InvalidArgumentError
+from .model import Model, as_rows, to_json_text
+
+__all__ = ["Explainer", "Wachter", "Explanation", "default_config"]
+
+_ARRAY_KEYS = ("X", "proba")
+
+
+def default_config(method: str = "wachter") -> dict:
+    """The default configuration of ``method`` as a dict, every key present."""
+    return _lib.default_config(method)
+
+
+def _numpy_cf(cf: Optional[dict]) -> Optional[dict]:
+    """A copy of a counterfactual dict with "X" and "proba" as numpy arrays."""
+    if cf is None:
+        return None
+    out = dict(cf)
+    for key in _ARRAY_KEYS:
+        if key in out and out[key] is not None:
+            out[key] = np.asarray(out[key], dtype=np.float64)
+    return out
+
+
+class Explanation:
+    """The explanation of one instance.
+
+    ``data`` is the plain dict the library returned (``exp["cf"]`` reads it as is). Attribute
+    access adds numpy: ``exp.cf`` is a copy of ``data["cf"]`` (or ``None``) whose ``"X"`` and
+    ``"proba"`` are arrays, ``exp.all`` the same for every round. ``exp.x`` is the explained
+    instance as passed in.
+    """
+
+    __slots__ = ("data", "x")
+
+    def __init__(self, data: dict, x: Optional[np.ndarray] = None):
+        self.data = data
+        self.x = x
+
+    # -- mapping access -------------------------------------------------------------------------
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def keys(self):
+        return self.data.keys()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    # -- attribute access -----------------------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for names that are not slots/properties/methods.
+        if name.startswith("__") or name in ("data", "x"):
+            raise AttributeError(name)
+        try:
+            return self.data[name]
+        except KeyError:
+            raise AttributeError(f"Explanation has no field {name!r} "
+                                 f"(fields: {', '.join(self.data)})") from None
+
+    @property
+    def cf(self) -> Optional[dict]:
+        """The counterfactual (``X`` and ``proba`` as numpy arrays) or ``None``."""
+        return _numpy_cf(self.data.get("cf"))
+
+    @property
+    def all(self) -> List[List[dict]]:
+        """Per lambda round, the counterfactuals met (arrays as numpy)."""
+        return [[_numpy_cf(c) for c in rnd] for rnd in (self.data.get("all") or [])]
+
+    @property
+    def success(self) -> bool:
+        return bool(self.data.get("success"))
+
+    @property
+    def orig_class(self) -> int:
+        return self.data["orig_class"]
+
+    @property
+    def orig_proba(self) -> float:
+        return self.data["orig_proba"]
+
+    @property
+    def meta(self) -> dict:
+        return self.data.get("meta", {})
+
+    @property
+    def cf_x(self) -> Optional[np.ndarray]:
+        """Shortcut: the counterfactual instance as an array, or ``None``."""
+        cf = self.data.get("cf")
+        return None if cf is None else np.asarray(cf["X"], dtype=np.float64)
+
+    @property
+    def cf_class(self) -> Optional[int]:
+        cf = self.data.get("cf")
+        return None if cf is None else cf.get("class")
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def to_json(self, **kwargs) -> str:
+        return json.dumps(self.data, **kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Explanation) and self.data == other.data
+
+    def __repr__(self) -> str:
+        cf = self.data.get("cf")
+        head = (f"Explanation(success={self.data.get('success')}, "
+                f"orig_class={self.data.get('orig_class')}, "
+                f"orig_proba={self.data.get('orig_proba', float('nan')):.4g}")
+        if cf is None:
+            return head + ", cf=None)"
+        proba = cf.get("proba") or []
+        cls = cf.get("class")
+        p = proba[cls] if isinstance(cls, int) and 0 <= cls < len(proba) else float("nan")
+        return (head + f", cf_class={cls}, cf_proba={p:.4g}, distance={cf.get('distance'):.4g}, "
+                f"lambda={cf.get('lambda'):.4g})")
+
+
+class Explainer:
+    """A configured method bound to a model: ``Explainer(model, {"method": ..., ...})``.
+
+    The explainer keeps the Python model object (and so its callbacks) alive. It is immutable;
+    ``explain`` may be called from several threads at once.
+    """
+
+    def __init__(self, model: Model, config: "dict | str"):
+        if not isinstance(model, Model):
+            raise InvalidArgumentError(f"model: expected a cfx.Model, got {type(model).__name__}")
+        self.model = model
+        text = to_json_text(config)
+        out = _lib.EXPLAINER_P()
+        err = _lib.new_error()
+        _lib.check(_lib.lib().cfx_explainer_create(model._require(), text.encode("utf-8"),
+                                                   byref(out), byref(err)), err)
+        self._handle = out
+        self._config: Optional[dict] = None
+
+    @property
+    def config(self) -> dict:
+        """The effective configuration (defaults filled in)."""
+        if self._config is None:
+            self._config = json.loads(_lib.call_json("cfx_explainer_config", self._require()))
+        return dict(self._config)
+
+    def _require(self):
+        if not self._handle:
+            raise InvalidArgumentError("explainer: the explainer is closed")
+        return self._handle
+
+    def explain_raw(self, X) -> dict:
+        """The whole result dict of ``cfx_explain`` for the rows of ``X`` (1-D or 2-D)."""
+        rows, _ = as_rows(X)
+        n, d = rows.shape
+        if n == 0:
+            return {"explanations": [], "seconds": 0.0, "n_threads": 0}
+        out = c_void_p()
+        err = _lib.new_error()
+        status = _lib.lib().cfx_explain(self._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
+                                        byref(out), byref(err))
+        self.model._check(status, err)
+        return json.loads(_lib.take_string(out))
+
+    def explain(self, X) -> Union[Explanation, List[Explanation]]:
+        """Explains one instance (1-D ``X`` → an :class:`Explanation`) or a batch (2-D ``X`` →
+        a list of them)."""
+        rows, single = as_rows(X)
+        result = self.explain_raw(rows)
+        exps = [Explanation(e, rows[i].copy()) for i, e in enumerate(result["explanations"])]
+        return exps[0] if single else exps
+
+    def close(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle:
+            _lib.lib().cfx_explainer_free(handle)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    def __repr__(self) -> str:
+        method = (self._config or {}).get("method", "?")
+        return f"<cfx.{type(self).__name__} method={method} model={self.model!r}>"
+
+
+class Wachter(Explainer):
+    """Wachter et al. counterfactuals: ``Wachter(model, target_class="other", max_iter=500)``.
+
+    Keyword arguments are config keys (see ``cfx.default_config("wachter")``); numpy arrays are
+    accepted for list-valued keys such as ``feature_range`` and ``eps``.
+    """
+
+    method = "wachter"
+
+    def __init__(self, model: Model, **params):
+        if "method" in params and params["method"] != self.method:
+            raise InvalidArgumentError(f"method: Wachter takes method 'wachter', got "
+                                       f"{params['method']!r}")
+        config = {"method": self.method}
+        config.update(params)
+        super().__init__(model, config)

@@ -1,0 +1,241 @@
+"""cfx models: native networks from a JSON spec, or Python callables."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from ctypes import byref, c_size_t
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from . import _lib
+from .errors import CallbackError, InvalidArgumentError
+
+__all__ = ["Model", "as_rows", "to_json_text"]
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    raise TypeError(f"cfx: {type(obj).__name__} is not JSON serialisable")
+
+
+def to_json_text(obj: Any) -> str:
+    """JSON text for a dict (numpy arrays and scalars allowed) or a JSON string as is."""
+    if isinstance(obj, (str, bytes)):
+        return obj.decode("utf-8") if isinstance(obj, bytes) else obj
+    return json.dumps(obj, default=_json_default)
+
+
+def as_rows(X: Any, name: str = "X") -> tuple[np.ndarray, bool]:
+    """X as a C-contiguous float64 2-D array (no copy when it already is one) and whether the
+    input was a single 1-D row."""
+    arr = np.ascontiguousarray(X, dtype=np.float64)
+    if arr.ndim == 1:
+        return arr.reshape(1, -1), True
+    if arr.ndim != 2:
+        raise InvalidArgumentError(f"{name}: expected a 1-D or 2-D array, got {arr.ndim}-D")
+    return arr, False
+
+
+class _CallbackState:
+    """Owns the ctypes callbacks of a callable model and the exception a callback raised."""
+
+    def __init__(self, predict_proba: Callable, vjp: Optional[Callable], d: int, k: int):
+        self.predict_proba = predict_proba
+        self.vjp = vjp
+        self.d, self.k = d, k
+        self._lock = threading.Lock()
+        self._pending: Optional[BaseException] = None
+        # The CFUNCTYPE objects must stay alive as long as the native model: they live here,
+        # and the Model (and every explainer built on it) holds this object.
+        self.c_predict = _lib.PREDICT_FN(self._predict)
+        self.c_vjp = _lib.VJP_FN(self._vjp) if vjp is not None else _lib.VJP_FN()
+
+    def _store(self, exc: BaseException) -> None:
+        with self._lock:
+            if self._pending is None:  # keep the first failure of a call
+                self._pending = exc
+
+    def take(self) -> Optional[BaseException]:
+        """The exception a callback raised since the last take(), cleared."""
+        with self._lock:
+            exc, self._pending = self._pending, None
+        return exc
+
+    def _predict(self, user, x, n, d, proba_out) -> int:
+        try:
+            X = np.ctypeslib.as_array(x, shape=(n, d)).copy()
+            P = np.asarray(self.predict_proba(X), dtype=np.float64)
+            if P.shape != (n, self.k):
+                raise ValueError(
+                    f"predict_proba returned an array of shape {P.shape}, expected ({n}, {self.k})")
+            np.ctypeslib.as_array(proba_out, shape=(n, self.k))[...] = P
+            return 0
+        except BaseException as exc:  # noqa: BLE001 -- must not unwind into C
+            self._store(exc)
+            return 1
+
+    def _vjp(self, user, x, n, d, cotangent, k, grad_out) -> int:
+        try:
+            X = np.ctypeslib.as_array(x, shape=(n, d)).copy()
+            C = np.ctypeslib.as_array(cotangent, shape=(n, k)).copy()
+            G = np.asarray(self.vjp(X, C), dtype=np.float64)
+            if G.shape != (n, d):
+                raise ValueError(f"vjp returned an array of shape {G.shape}, expected ({n}, {d})")
+            np.ctypeslib.as_array(grad_out, shape=(n, d))[...] = G
+            return 0
+        except BaseException as exc:  # noqa: BLE001
+            self._store(exc)
+            return 1
+
+
+class Model:
+    """A cfx classifier: ``n x d`` features in, ``n x k`` class probabilities out.
+
+    Create with :meth:`from_json`, :meth:`from_file` or :meth:`from_callable`. Free the native
+    handle with :meth:`close` (or a ``with`` block); explainers keep their own reference, so a
+    model may be closed while explainers built on it are still in use.
+    """
+
+    def __init__(self, handle, callbacks: Optional[_CallbackState] = None, spec: Any = None):
+        self._handle = handle
+        self._callbacks = callbacks
+        self.spec = spec
+        d, k = c_size_t(), c_size_t()
+        err = _lib.new_error()
+        _lib.check(_lib.lib().cfx_model_shape(handle, byref(d), byref(k), byref(err)), err)
+        self._n_features, self._n_classes = d.value, k.value
+
+    # -- construction ---------------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, spec: "dict | str") -> "Model":
+        """A native network from a spec dict (or its JSON text), see ``cfx_model_create_json``."""
+        text = to_json_text(spec)
+        out = _lib.MODEL_P()
+        err = _lib.new_error()
+        _lib.check(_lib.lib().cfx_model_create_json(text.encode("utf-8"), byref(out), byref(err)),
+                   err)
+        return cls(out, spec=spec if isinstance(spec, dict) else None)
+
+    @classmethod
+    def from_file(cls, path: "str | os.PathLike") -> "Model":
+        """A native network from a JSON spec file."""
+        with open(path, "r", encoding="utf-8") as f:
+            return cls.from_json(f.read())
+
+    @classmethod
+    def from_callable(cls, predict_proba: Callable[[np.ndarray], np.ndarray], n_features: int,
+                      n_classes: int, vjp: Optional[Callable] = None) -> "Model":
+        """A model backed by Python functions.
+
+        ``predict_proba(X)`` takes an ``(n, d)`` float64 array and returns ``(n, k)``
+        probabilities. ``vjp(X, cotangent)`` (optional) returns the ``(n, d)`` gradient of
+        ``sum(cotangent * predict_proba(X))``; without it cfx uses central differences.
+        The functions may be called from several cfx worker threads at once (set
+        ``n_threads=1`` in the explainer config if they are not thread-safe). An exception
+        raised inside them surfaces as :class:`cfx.CallbackError` with the exception chained.
+        """
+        if not callable(predict_proba):
+            raise InvalidArgumentError("predict_proba: not callable")
+        if vjp is not None and not callable(vjp):
+            raise InvalidArgumentError("vjp: not callable")
+        d, k = int(n_features), int(n_classes)
+        if d <= 0 or k <= 0:
+            raise InvalidArgumentError(
+                f"n_features and n_classes must be positive, got {n_features}, {n_classes}")
+        state = _CallbackState(predict_proba, vjp, d, k)
+        out = _lib.MODEL_P()
+        err = _lib.new_error()
+        _lib.check(_lib.lib().cfx_model_create_callbacks(d, k, state.c_predict, state.c_vjp, None,
+                                                         byref(out), byref(err)), err)
+        return cls(out, callbacks=state)
+
+    # -- properties -----------------------------------------------------------------------------
+
+    @property
+    def n_features(self) -> int:
+        return self._n_features
+
+    @property
+    def n_classes(self) -> int:
+        return self._n_classes
+
+    @property
+    def closed(self) -> bool:
+        return not self._handle
+
+    def _require(self):
+        if not self._handle:
+            raise InvalidArgumentError("model: the model is closed")
+        return self._handle
+
+    def _check(self, status: int, err) -> None:
+        pending = None
+        if status == CallbackError.code and self._callbacks is not None:
+            pending = self._callbacks.take()
+        _lib.check(status, err, pending)
+
+    # -- computation ----------------------------------------------------------------------------
+
+    def predict(self, X) -> np.ndarray:
+        """Class probabilities: ``(n, k)`` for 2-D ``X``, ``(k,)`` for one 1-D row."""
+        rows, single = as_rows(X)
+        n, d = rows.shape
+        out = np.empty((n, self._n_classes), dtype=np.float64)
+        if n == 0:
+            return out
+        err = _lib.new_error()
+        status = _lib.lib().cfx_model_predict(self._require(), rows.ctypes.data_as(_lib.DOUBLE_P),
+                                              n, d, out.ctypes.data_as(_lib.DOUBLE_P), byref(err))
+        self._check(status, err)
+        return out[0] if single else out
+
+    def vjp(self, X, cotangent) -> np.ndarray:
+        """Vector-Jacobian product: row i is ``sum_j cotangent[i, j] * d proba[i, j] / d X[i]``."""
+        rows, single = as_rows(X)
+        cot, _ = as_rows(cotangent, "cotangent")
+        n, d = rows.shape
+        k = cot.shape[1]
+        if cot.shape[0] != n:
+            raise InvalidArgumentError(
+                f"cotangent: expected {n} rows like X, got {cot.shape[0]}")
+        out = np.empty((n, d), dtype=np.float64)
+        if n == 0:
+            return out
+        err = _lib.new_error()
+        status = _lib.lib().cfx_model_vjp(self._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n,
+                                          d, cot.ctypes.data_as(_lib.DOUBLE_P), k,
+                                          out.ctypes.data_as(_lib.DOUBLE_P), byref(err))
+        self._check(status, err)
+        return out[0] if single else out
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Frees the native model handle (idempotent). Explainers built on it keep working."""
+        handle, self._handle = self._handle, None
+        if handle:
+            _lib.lib().cfx_model_free(handle)
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 -- interpreter shutdown
+            pass
+
+    def __repr__(self) -> str:
+        kind = "callable" if self._callbacks is not None else "native"
+        state = ", closed" if self.closed else ""
+        return f"<cfx.Model {kind} n_features={self._n_features} n_classes={self._n_classes}{state}>"
