@@ -4,24 +4,12 @@
 #
 #   examples/main.sh
 #
-# Missing prerequisites are installed quietly: libjansson-dev/pkg-config (apt) and
-# numpy/scikit-learn (pip).
+# Missing prerequisites are installed first (Tests/prerequisites.sh): libjansson-dev and
+# pkg-config (apt), numpy, scikit-learn and pytest (pip).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
-
-if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists jansson; }; then
-    echo "==> installing libjansson-dev and pkg-config (apt)"
-    as_root apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libjansson-dev pkg-config >/dev/null
-fi
-
-if ! python3 -c "import numpy, sklearn" >/dev/null 2>&1; then
-    echo "==> installing numpy and scikit-learn (pip)"
-    python3 -m pip install -q numpy scikit-learn \
-        || python3 -m pip install -q --break-system-packages numpy scikit-learn
-fi
+source Tests/prerequisites.sh
 
 echo "==> swift build -c release"
 swift build -c release

@@ -1,2 +1,0 @@
-import CFXABI
-print("hi")

@@ -1,0 +1,14 @@
+# Installs what building and testing cfx needs when it is missing (sourced by the README's commands).
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists jansson; }; then
+    echo "==> installing libjansson-dev and pkg-config (apt)"
+    as_root apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libjansson-dev pkg-config >/dev/null
+fi
+
+if ! python3 -c "import numpy, sklearn, pytest" >/dev/null 2>&1; then
+    echo "==> installing numpy, scikit-learn and pytest (pip)"
+    python3 -m pip install -q numpy scikit-learn pytest \
+        || python3 -m pip install -q --break-system-packages numpy scikit-learn pytest
+fi

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Every test of cfx: Swift (core and ABI), the C ABI test program, the command line, Python, and
+# Julia where it is installed. Installs what is missing first. Exits non-zero on any failure.
+#
+#   bash Tests/run-all.sh
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source Tests/prerequisites.sh
+
+failures=()
+passes=0
+step() {  # step NAME command...
+    local name=$1
+    shift
+    echo
+    echo "==> $name"
+    if "$@"; then echo "==> $name: ok"; passes=$((passes + 1)); else echo "==> $name: FAILED"; failures+=("$name"); fi
+}
+
+step "release build" swift build -c release
+step "libcfx.so needs no Swift toolchain" bash -c '! ldd .build/release/libcfx.so | grep -i swift'
+step "swift test" swift test --disable-swift-testing
+step "C ABI tests" bash Tests/c/run.sh
+step "command line tests" bash Tests/cli/test_cli.sh
+step "python tests" env CFX_LIBRARY="$PWD/.build/release/libcfx.so" PYTHONPATH="$PWD/bindings/python" \
+    python3 -m pytest -q Tests/python
+if command -v julia >/dev/null 2>&1 && [ -d bindings/julia ]; then
+    step "julia tests" julia --project=bindings/julia -e 'using Pkg; Pkg.test()'
+else
+    echo
+    echo "==> julia tests: skipped (no julia binding yet, or julia is not on PATH: it cannot be installed on these machines)"
+fi
+
+echo
+[ ${#failures[@]} -eq 0 ] || echo "failed suites: ${failures[*]}"
+echo "suites: $passes passed, ${#failures[@]} failed"
+[ ${#failures[@]} -eq 0 ]
