@@ -71,6 +71,7 @@ typedef struct {
     double mean_model_calls, mean_predicted_rows, mean_gradient_evaluations;
     double mean_instance_ms; /* mean of meta.seconds, in ms */
     int deterministic;   /* every repeat returned the same counterfactuals */
+    json_t *per_instance; /* [{"orig_class", "cf_class", "valid", "l1"}], owned */
     char *cf_signature;  /* for comparing runs; owned */
 } result;
 
@@ -142,10 +143,17 @@ static void measure(result *r, const cfx_model *model, const double *x, size_t n
             double l1 = 0, calls = 0, rows = 0, grads = 0, secs = 0;
             size_t i;
             json_t *e;
+            r->per_instance = json_array();
             json_array_foreach(explanations, i, e) {
                 json_t *cf = json_object_get(e, "cf");
                 json_t *meta = json_object_get(e, "meta");
                 long long orig = json_integer_value(json_object_get(e, "orig_class"));
+                json_t *rec = json_object();
+                json_object_set_new(rec, "orig_class", json_integer(orig));
+                json_object_set_new(rec, "cf_class", json_is_object(cf) ? json_copy(json_object_get(cf, "class")) : json_null());
+                json_object_set_new(rec, "valid", json_false());
+                json_object_set_new(rec, "l1", json_null());
+                json_array_append_new(r->per_instance, rec);
                 calls += (double)json_integer_value(json_object_get(meta, "model_calls"));
                 rows += (double)json_integer_value(json_object_get(meta, "predicted_rows"));
                 grads += (double)json_integer_value(json_object_get(meta, "gradient_evaluations"));
@@ -160,6 +168,8 @@ static void measure(result *r, const cfx_model *model, const double *x, size_t n
                     json_t *X = json_object_get(cf, "X");
                     for (size_t j = 0; j < d; j++) dist += fabs(json_number_value(json_array_get(X, j)) - x[i * d + j]);
                     l1 += dist;
+                    json_object_set_new(rec, "valid", json_true());
+                    json_object_set_new(rec, "l1", json_real(dist));
                 }
             }
             r->n_success = succ;
@@ -305,6 +315,7 @@ int main(int argc, char **argv) {
             json_object_set_new(o, "mean_predicted_rows", json_real(r->mean_predicted_rows));
             json_object_set_new(o, "mean_gradient_evaluations", json_real(r->mean_gradient_evaluations));
             json_object_set_new(o, "deterministic_across_repeats", json_boolean(r->deterministic));
+            json_object_set(o, "instances", r->per_instance);
             json_array_append_new(arr, o);
         }
         json_object_set_new(out, "results", arr);
@@ -315,7 +326,10 @@ int main(int argc, char **argv) {
         json_decref(out);
     }
 
-    for (int i = 0; i < nr; i++) free(rs[i].cf_signature);
+    for (int i = 0; i < nr; i++) {
+        free(rs[i].cf_signature);
+        json_decref(rs[i].per_instance);
+    }
     cfx_model_free(blackbox);
     cfx_model_free(native);
     free(proba);

@@ -111,7 +111,7 @@ public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?,
             throw CFXError(.shape, "cotangent has \(k) values per row, the model has \(model.classCount) classes")
         }
         let cotangents = Array(UnsafeBufferPointer(start: try required(cotangent, "cotangent"), count: n * k))
-        try requireFiniteArgument(cotangents, "cotangent")
+        try requireFinite(cotangents, "cotangent")
         let out = try required(gradOut, "grad_out")
         let session = ModelSession(model: model, eps: numericalVJPEps(model))
         var grad = [Double](repeating: 0, count: d)
@@ -119,12 +119,6 @@ public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?,
             try session.pullback(at: Array(values[r * d..<(r + 1) * d]), cotangent: Array(cotangents[r * k..<(r + 1) * k]), into: &grad)
             (out + r * d).update(from: grad, count: d)
         }
-    }
-}
-
-private func requireFiniteArgument(_ values: [Double], _ name: String) throws {
-    if let i = values.firstIndex(where: { !$0.isFinite }) {
-        throw CFXError(.numeric, "\(name)[\(i)] is \(values[i]); only finite numbers are accepted")
     }
 }
 

@@ -26,7 +26,7 @@ public struct CFXError: Error, CustomStringConvertible, Sendable {
 }
 
 /// Throws a numeric error naming `what` when `values` holds a NaN or an infinity.
-func requireFinite(_ values: [Double], _ what: String) throws {
+public func requireFinite(_ values: [Double], _ what: String) throws {
     if let i = values.firstIndex(where: { !$0.isFinite }) {
         throw CFXError(.numeric, "\(what)[\(i)] is \(values[i]); only finite numbers are accepted")
     }

@@ -115,11 +115,15 @@ public final class WachterExplainer: Sendable {
         try requireFinite(instances, "x")
         let d = model.featureCount
         return try parallelMap(count: rows, threads: threads) { r in
-            try self.explain(Array(instances[r * d..<(r + 1) * d]))
+            try self.explainChecked(Array(instances[r * d..<(r + 1) * d]))
         }
     }
 
     public func explain(_ x: [Double]) throws -> WachterExplanation {
+        try explain(x, rows: 1, threads: 1)[0]
+    }
+
+    private func explainChecked(_ x: [Double]) throws -> WachterExplanation {
         let started = monotonicSeconds()
         let session = ModelSession(model: model, eps: eps)
         var search = WachterSearch(explainer: self, original: x, originalProba: try session.predict(x), session: session)

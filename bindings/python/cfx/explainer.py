@@ -9,6 +9,7 @@ from typing import Any, Iterator, List, Optional, Union
 import numpy as np
 
 from . import _lib
+from ._handle import NativeHandle
 from .errors import InvalidArgumentError
 from .model import Model, as_rows, to_json_text
 
@@ -136,12 +137,15 @@ class Explanation:
                 f"lambda={cf.get('lambda'):.4g})")
 
 
-class Explainer:
+class Explainer(NativeHandle):
     """A configured method bound to a model: ``Explainer(model, {"method": ..., ...})``.
 
     The explainer keeps the Python model object (and so its callbacks) alive. It is immutable;
     ``explain`` may be called from several threads at once.
     """
+
+    _free_function = "cfx_explainer_free"
+    _kind = "explainer"
 
     def __init__(self, model: Model, config: "dict | str"):
         if not isinstance(model, Model):
@@ -161,11 +165,6 @@ class Explainer:
         if self._config is None:
             self._config = json.loads(_lib.call_json("cfx_explainer_config", self._require()))
         return dict(self._config)
-
-    def _require(self):
-        if not self._handle:
-            raise InvalidArgumentError("explainer: the explainer is closed")
-        return self._handle
 
     def explain_raw(self, X) -> dict:
         """The whole result dict of ``cfx_explain`` for the rows of ``X`` (1-D or 2-D)."""
@@ -187,23 +186,6 @@ class Explainer:
         result = self.explain_raw(rows)
         exps = [Explanation(e, rows[i].copy()) for i, e in enumerate(result["explanations"])]
         return exps[0] if single else exps
-
-    def close(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle:
-            _lib.lib().cfx_explainer_free(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001
-            pass
 
     def __repr__(self) -> str:
         method = (self._config or {}).get("method", "?")

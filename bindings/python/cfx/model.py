@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from . import _lib
+from ._handle import NativeHandle
 from .errors import CallbackError, InvalidArgumentError
 
 __all__ = ["Model", "as_rows", "to_json_text"]
@@ -94,13 +95,16 @@ class _CallbackState:
             return 1
 
 
-class Model:
+class Model(NativeHandle):
     """A cfx classifier: ``n x d`` features in, ``n x k`` class probabilities out.
 
     Create with :meth:`from_json`, :meth:`from_file` or :meth:`from_callable`. Free the native
     handle with :meth:`close` (or a ``with`` block); explainers keep their own reference, so a
     model may be closed while explainers built on it are still in use.
     """
+
+    _free_function = "cfx_model_free"
+    _kind = "model"
 
     def __init__(self, handle, callbacks: Optional[_CallbackState] = None, spec: Any = None):
         self._handle = handle
@@ -166,15 +170,6 @@ class Model:
     def n_classes(self) -> int:
         return self._n_classes
 
-    @property
-    def closed(self) -> bool:
-        return not self._handle
-
-    def _require(self):
-        if not self._handle:
-            raise InvalidArgumentError("model: the model is closed")
-        return self._handle
-
     def _check(self, status: int, err) -> None:
         pending = None
         if status == CallbackError.code and self._callbacks is not None:
@@ -214,26 +209,6 @@ class Model:
                                           out.ctypes.data_as(_lib.DOUBLE_P), byref(err))
         self._check(status, err)
         return out[0] if single else out
-
-    # -- lifetime -------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Frees the native model handle (idempotent). Explainers built on it keep working."""
-        handle, self._handle = self._handle, None
-        if handle:
-            _lib.lib().cfx_model_free(handle)
-
-    def __enter__(self) -> "Model":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 -- interpreter shutdown
-            pass
 
     def __repr__(self) -> str:
         kind = "callable" if self._callbacks is not None else "native"
