@@ -1,9 +1,20 @@
 // swift-tools-version:5.9
 import PackageDescription
 
-// The Swift runtime is linked statically into libcfx.so, so that it loads in a process
+// The Swift runtime is linked statically into libcfx.so, which exports only the C API, so that it loads in a process
 // that has no Swift toolchain (`ldd .build/release/libcfx.so` lists no libswift*).
-let staticSwiftRuntime: [LinkerSetting] = [.unsafeFlags(["-static-stdlib"])]
+let staticSwiftRuntime: [LinkerSetting] = [.unsafeFlags([
+    "-static-stdlib",
+    "-Xlinker", "--version-script=Sources/CFXSharedLibrary/exports.map",
+])]
+
+// Debian's serial OpenBLAS, linked statically: no BLAS library to find at run time, and no BLAS
+// thread pool of its own (cfx parallelises over instances and batch shards itself).
+#if arch(arm64)
+let openBLASArchive = "/usr/lib/aarch64-linux-gnu/openblas-serial/libopenblas.a"
+#else
+let openBLASArchive = "/usr/lib/x86_64-linux-gnu/openblas-serial/libopenblas.a"
+#endif
 
 let package = Package(
     name: "cfx",
@@ -17,17 +28,18 @@ let package = Package(
     targets: [
         // C dependencies.
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-serial-dev"])]),
         // The public header include/cfx.h, seen from Swift, so the ABI module uses its exact types.
         .systemLibrary(name: "CCFX"),
 
         // Models, losses, optimisers and methods. Pure Swift; knows nothing of C or JSON.
-        .target(name: "CFXCore"),
+        .target(name: "CFXCore", dependencies: ["CBLAS"], linkerSettings: [.unsafeFlags([openBLASArchive])]),
 
         // The C ABI: @_cdecl functions and JSON (jansson) only.
         .target(name: "CFXABI", dependencies: ["CFXCore", "CJansson", "CCFX"]),
         // Only libcfx.so links the Swift runtime statically; the CLI (which uses Foundation through
         // ArgumentParser) links it as usual.
-        .target(name: "CFXSharedLibrary", dependencies: ["CFXABI"], linkerSettings: staticSwiftRuntime),
+        .target(name: "CFXSharedLibrary", dependencies: ["CFXABI"], exclude: ["exports.map"], linkerSettings: staticSwiftRuntime),
 
         // The command line, a client of the C ABI like any other.
         .executableTarget(

@@ -55,7 +55,9 @@ def main():
     md = []
     md.append("# Wachter counterfactuals on iris: cfx vs alibi\n")
     md.append(f"- date: {env['date']}")
-    md.append(f"- machine: `{env['arch']}`, {env['cpu']}, {env['cores']} cores")
+    load = env.get("loadavg_at_start")
+    md.append(f"- machine: `{env['arch']}`, {env['cpu']}, {env['cores']} cores"
+              + (f" (load average at start {' '.join(load)})" if load else ""))
     md.append(f"- cfx commit: `{env['commit']}`{' (plus uncommitted changes in Sources/)' if env.get('dirty') else ''}, "
               f"libcfx.so sha256 `{env['lib_sha256'][:12]}`, cfx {cfx['cfx_version']}")
     md.append(f"- command: `{env['command']}`")

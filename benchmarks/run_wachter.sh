@@ -49,7 +49,8 @@ commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=
 json.dump({"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
            "arch": subprocess.run(["uname", "-m"], capture_output=True, text=True).stdout.strip(),
            "cpu": cpu, "cores": os.cpu_count(), "commit": commit or "unknown", "dirty": dirty == "true",
-           "lib_sha256": hashlib.sha256(open(lib, "rb").read()).hexdigest(), "command": command},
+           "lib_sha256": hashlib.sha256(open(lib, "rb").read()).hexdigest(), "command": command,
+           "loadavg_at_start": open("/proc/loadavg").read().split()[:3] if os.path.exists("/proc/loadavg") else None},
           open(out, "w"), indent=2)
 EOF
 

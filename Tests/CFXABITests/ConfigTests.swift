@@ -41,7 +41,7 @@ final class ConfigTests: XCTestCase {
 
     func testModelSpecMistakesNameTheLayer() {
         assertFails(CFX_ERR_JSON, "spec_json") { _ = try makeModel("[1, 2") }
-        assertFails(CFX_ERR_MODEL, "layers[0]") {
+        assertFails(CFX_ERR_MODEL, "layers.0.weight: has 2 values, expected 3 (shape [1, 3])") {
             _ = try makeModel(#"{"input_shape": [3], "layers": [{"type": "dense", "weights": [[1, 2]], "bias": [0]}]}"#)
         }
         assertFails(CFX_ERR_MODEL, "layers[1].type") {

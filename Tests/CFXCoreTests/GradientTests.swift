@@ -1,55 +1,103 @@
 import XCTest
 @testable import CFXCore
 
-/// Exact gradients (backpropagation) against central finite differences.
+/// Exact gradients (backpropagation) against central finite differences, for inputs and parameters.
 final class GradientTests: XCTestCase {
-    /// Σ cotangent ⊙ p(x), the scalar whose gradient a pullback returns.
-    private func objective(_ session: ModelSession, _ x: [Double], _ cotangent: [Double]) throws -> Double {
-        zip(try session.predict(x), cotangent).reduce(0) { $0 + $1.0 * $1.1 }
+    /// Σ cotangent ⊙ output(x) for buffer `buffer`.
+    private func objective(_ evaluator: NetworkEvaluator, _ x: [Double], rows: Int, buffer: Int, _ cotangent: [Double]) -> Double {
+        x.withUnsafeBufferPointer { evaluator.forward($0, rows: rows, through: buffer) }
+        return zip(evaluator.value(buffer), cotangent).reduce(0) { $0 + $1.0 * $1.1 }
     }
 
-    private func assertPullbackMatchesFiniteDifferences(_ model: Classifier, seed: UInt64, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// Checks ∂/∂x and ∂/∂θ of Σ cotangent ⊙ output against central differences.
+    func assertGradientsMatchFiniteDifferences(_ network: Network, output: String = "probabilities", rows: Int = 2, seed: UInt64 = 7,
+                                               file: StaticString = #filePath, line: UInt = #line) throws {
         var rng = SplitMix64(state: seed)
-        let session = ModelSession(model: model, eps: [Double](repeating: 1e-3, count: model.featureCount))
-        for _ in 0..<5 {
-            let x = randomValues(model.featureCount, &rng, scale: 2)
-            let cotangent = randomValues(model.classCount, &rng)
-            var grad = [Double](repeating: 0, count: model.featureCount)
-            try session.pullback(at: x, cotangent: cotangent, into: &grad)
-            let h = 1e-6
-            for j in 0..<model.featureCount {
-                var plus = x, minus = x
-                plus[j] += h
-                minus[j] -= h
-                let numeric = (try objective(session, plus, cotangent) - objective(session, minus, cotangent)) / (2 * h)
-                XCTAssertEqual(grad[j], numeric, accuracy: 1e-7 + 1e-5 * abs(numeric), "feature \(j)", file: file, line: line)
+        let buffer = try network.outputBuffer(output)
+        let outputCount = try network.outputShape(output).reduce(1, *)
+        let evaluator = network.makeEvaluator() as! NetworkEvaluator
+        let x = randomValues(rows * network.featureCount, &rng, scale: 1.5)
+        let cotangent = randomValues(rows * outputCount, &rng)
+        x.withUnsafeBufferPointer { evaluator.forward($0, rows: rows, through: buffer) }
+        var parameterGradients = [Double](repeating: 0, count: network.parameters.count)
+        let inputGradient = cotangent.withUnsafeBufferPointer { cs in
+            parameterGradients.withUnsafeMutableBufferPointer { Array(evaluator.backward(from: buffer, cotangent: cs, parameterGradients: $0.baseAddress)) }
+        }
+        let h = 1e-6
+        func tolerance(_ v: Double) -> Double { 1e-6 + 1e-5 * abs(v) }
+        for j in 0..<x.count {
+            var plus = x, minus = x
+            plus[j] += h
+            minus[j] -= h
+            let numeric = (objective(evaluator, plus, rows: rows, buffer: buffer, cotangent) - objective(evaluator, minus, rows: rows, buffer: buffer, cotangent)) / (2 * h)
+            XCTAssertEqual(inputGradient[j], numeric, accuracy: tolerance(numeric), "input \(j)", file: file, line: line)
+        }
+        for (name, spec, range) in network.parameterList where spec.role == .trainable {
+            for p in range {
+                let saved = network.parameters[p]
+                network.parameters[p] = saved + h
+                network.parametersChanged()
+                let up = objective(evaluator, x, rows: rows, buffer: buffer, cotangent)
+                network.parameters[p] = saved - h
+                network.parametersChanged()
+                let down = objective(evaluator, x, rows: rows, buffer: buffer, cotangent)
+                network.parameters[p] = saved
+                network.parametersChanged()
+                let numeric = (up - down) / (2 * h)
+                XCTAssertEqual(parameterGradients[p], numeric, accuracy: tolerance(numeric), "\(name)[\(p - range.lowerBound)]", file: file, line: line)
             }
         }
     }
 
     func testEveryActivationMatchesFiniteDifferences() throws {
-        var rng = SplitMix64(state: 1)
-        for activation in Activation.allCases where activation != .softmax {
-            let network = try Network(inputWidth: 5, layers: [
-                randomDense(5, 7, &rng), .activation(activation), randomDense(7, 4, &rng), .activation(.softmax),
-            ])
-            try assertPullbackMatchesFiniteDifferences(network, seed: 10)
+        let functions: [Elementwise.Function] = [.relu, .leakyRelu(slope: 0.01), .tanh, .sigmoid, .softplus]
+        for function in functions {
+            let network = try randomNetwork(inputShape: [5], [.layer(Dense(outputs: 7)), .layer(Elementwise(function)),
+                                                              .layer(Dense(outputs: 4)), .layer(Softmax())], seed: 10)
+            try assertGradientsMatchFiniteDifferences(network)
         }
     }
 
-    func testDeepNetworkWithoutSoftmaxMatchesFiniteDifferences() throws {
-        var rng = SplitMix64(state: 2)
-        let network = try Network(inputWidth: 6, layers: [
-            randomDense(6, 8, &rng), .activation(.tanh), randomDense(8, 8, &rng), .activation(.relu),
-            randomDense(8, 3, &rng), .activation(.sigmoid),
+    func testLargeDenseLayersUseBLASAndStillMatch() throws {
+        // 3 × 40 × 50 multiply-adds goes through OpenBLAS.
+        let network = try randomNetwork(inputShape: [40], [.layer(Dense(outputs: 50)), .layer(Elementwise(.tanh)),
+                                                           .layer(Dense(outputs: 3)), .layer(Softmax())], seed: 12, scale: 0.3)
+        try assertGradientsMatchFiniteDifferences(network, rows: 3)
+    }
+
+    func testResidualBlocksAndNamedOutputs() throws {
+        let network = try randomNetwork(inputShape: [6], [
+            .layer(Dense(outputs: 8)),
+            .residual(main: [.layer(Elementwise(.tanh)), .layer(Dense(outputs: 8))], shortcut: []),
+            .residual(main: [.layer(Dense(outputs: 5))], shortcut: [.layer(Dense(outputs: 5))], name: "features"),
+            .layer(Dense(outputs: 3)), .layer(Softmax()),
+        ], seed: 13, scale: 0.5)
+        XCTAssertEqual(try network.outputShape("features"), [5])
+        XCTAssertEqual(try network.outputShape("logits"), [3])
+        XCTAssertEqual(network.parameterList.map(\.name), [
+            "layers.0.weight", "layers.0.bias", "layers.1.main.1.weight", "layers.1.main.1.bias",
+            "layers.2.main.0.weight", "layers.2.main.0.bias", "layers.2.shortcut.0.weight", "layers.2.shortcut.0.bias",
+            "layers.3.weight", "layers.3.bias",
         ])
-        try assertPullbackMatchesFiniteDifferences(network, seed: 11)
+        try assertGradientsMatchFiniteDifferences(network)
+        try assertGradientsMatchFiniteDifferences(network, output: "features")
+        try assertGradientsMatchFiniteDifferences(network, output: "logits")
+        XCTAssertThrowsError(try network.outputBuffer("encoding"))
+    }
+
+    func testShapeMismatchesNameTheLayer() {
+        XCTAssertThrowsError(try Network(inputShape: [4], nodes: [
+            .residual(main: [.layer(Dense(outputs: 3))], shortcut: []),
+        ])) { XCTAssertTrue(($0 as! CFXError).message.hasPrefix("layers.0 (residual)"), "\($0)") }
+        XCTAssertThrowsError(try Network(inputShape: [1, 4, 4], nodes: [.layer(Dense(outputs: 3))])) {
+            XCTAssertTrue(($0 as! CFXError).message.hasPrefix("layers.0 (dense)"), "\($0)")
+        }
     }
 
     func testBatchedPullbackEqualsRowByRow() throws {
         var rng = SplitMix64(state: 3)
-        let network = try Network(inputWidth: 3, layers: [randomDense(3, 5, &rng), .activation(.tanh),
-                                                         randomDense(5, 2, &rng), .activation(.softmax)])
+        let network = try randomNetwork(inputShape: [3], [.layer(Dense(outputs: 5)), .layer(Elementwise(.tanh)),
+                                                         .layer(Dense(outputs: 2)), .layer(Softmax())], seed: 3)
         let evaluator = network.makeEvaluator()
         let x = randomValues(12, &rng), cotangent = randomValues(8, &rng)
         var batched = [Double](repeating: 0, count: 12)
@@ -68,8 +116,8 @@ final class GradientTests: XCTestCase {
 
     func testNumericalGradientOfCallbackModelApproximatesExactOne() throws {
         var rng = SplitMix64(state: 4)
-        let network = try Network(inputWidth: 4, layers: [randomDense(4, 6, &rng), .activation(.tanh),
-                                                         randomDense(6, 3, &rng), .activation(.softmax)])
+        let network = try randomNetwork(inputShape: [4], [.layer(Dense(outputs: 6)), .layer(Elementwise(.tanh)),
+                                                         .layer(Dense(outputs: 3)), .layer(Softmax())], seed: 4)
         let blackBox = try callbackCopy(of: network, exactGradient: false)
         XCTAssertFalse(blackBox.hasExactGradient)
         let numeric = ModelSession(model: blackBox, eps: [Double](repeating: 1e-4, count: 4))
@@ -85,9 +133,8 @@ final class GradientTests: XCTestCase {
     }
 
     func testSoftmaxIsStableForLargeLogits() throws {
-        let network = try Network(inputWidth: 2, layers: [
-            .dense(Dense(inputs: 2, outputs: 2, weights: [1000, 0, 0, -1000], bias: [0, 0])), .activation(.softmax),
-        ])
+        let network = try Network(inputShape: [2], nodes: [.layer(Dense(outputs: 2)), .layer(Softmax())])
+        try network.setParameter("layers.0.weight", [1000, 0, 0, -1000])
         let p = try ModelSession(model: network, eps: [1e-3, 1e-3]).predict([1, 1])
         XCTAssertEqual(p[0], 1, accuracy: 1e-12)
         XCTAssertEqual(p[1], 0, accuracy: 1e-12)

@@ -16,17 +16,20 @@ func randomValues(_ count: Int, _ rng: inout SplitMix64, scale: Double = 1) -> [
     (0..<count).map { _ in Double.random(in: -scale...scale, using: &rng) }
 }
 
-func randomDense(_ inputs: Int, _ outputs: Int, _ rng: inout SplitMix64) -> Layer {
-    .dense(Dense(inputs: inputs, outputs: outputs, weights: randomValues(inputs * outputs, &rng),
-                 bias: randomValues(outputs, &rng, scale: 0.5)))
+/// A network with every tensor drawn uniformly from [-scale, scale].
+func randomNetwork(inputShape: [Int], _ nodes: [NetworkNode], seed: UInt64, scale: Double = 1) throws -> Network {
+    var rng = SplitMix64(state: seed)
+    let network = try Network(inputShape: inputShape, nodes: nodes)
+    for i in network.parameters.indices { network.parameters[i] = Double.random(in: -scale...scale, using: &rng) }
+    network.parametersChanged()
+    return network
 }
 
 /// A 2-feature, 3-class linear softmax classifier with well-separated classes.
 func linearSoftmax() throws -> Network {
-    try Network(inputWidth: 2, layers: [
-        .dense(Dense(inputs: 2, outputs: 3, weights: [3, 0, 0, 3, -3, -3], bias: [0, 0, 0])),
-        .activation(.softmax),
-    ])
+    let network = try Network(inputShape: [2], nodes: [.layer(Dense(outputs: 3)), .layer(Softmax())])
+    try network.setParameter("layers.0.weight", [3, 0, 0, 3, -3, -3])
+    return network
 }
 
 /// The same classifier as a callback model, with or without its exact vector-Jacobian product.

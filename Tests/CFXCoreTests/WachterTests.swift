@@ -193,8 +193,7 @@ final class WachterTests: XCTestCase {
     }
 
     func testSingleClassModelIsRejected() throws {
-        let model = try Network(inputWidth: 2, layers: [.dense(Dense(inputs: 2, outputs: 1, weights: [1, 1], bias: [0])),
-                                                       .activation(.sigmoid)])
+        let model = try Network(inputShape: [2], nodes: [.layer(Dense(outputs: 1)), .layer(Elementwise(.sigmoid))])
         XCTAssertThrowsError(try WachterExplainer(model: model, params: WachterParams()))
     }
 }

@@ -1,0 +1,98 @@
+/// A tensor a layer owns: trainable parameters ("weight", "bias"), state that is saved but not
+/// trained (batch norm's running statistics, spectral normalisation's power-iteration vector) and
+/// derived values that are recomputed rather than saved (a spectrally normalised weight).
+public struct ParameterSpec: Sendable, Equatable {
+    public enum Role: Sendable { case trainable, state, derived }
+
+    public let name: String
+    public let shape: [Int]
+    public let role: Role
+
+    public init(_ name: String, _ shape: [Int], _ role: Role = .trainable) {
+        self.name = name
+        self.shape = shape
+        self.role = role
+    }
+
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// One example's shape, [features] or [channels, height, width], as a plain value: the hot path
+/// passes it around without touching reference counts.
+public struct TensorShape: Sendable, Equatable {
+    public let channels: Int
+    public let height: Int
+    public let width: Int
+    /// Whether the shape is [channels, height, width] rather than [features].
+    public let isImage: Bool
+
+    public init(_ dims: [Int]) {
+        isImage = dims.count == 3
+        channels = dims.first ?? 0
+        height = isImage ? dims[1] : 1
+        width = isImage ? dims[2] : 1
+    }
+
+    public var count: Int { channels * height * width }
+    public var dims: [Int] { isImage ? [channels, height, width] : [channels] }
+}
+
+/// What an operation sees of one forward or backward call.
+public struct OperationContext {
+    /// One example's input and output shapes.
+    public let inputShape: TensorShape
+    public let outputShape: TensorShape
+    public let batch: Int
+    /// Training mode: batch norm uses batch statistics and updates its running ones.
+    public let training: Bool
+    /// This operation's tensors, one after the other in `parameterSpecs` order.
+    public let parameters: UnsafeMutablePointer<Double>
+    /// Gradients of the trainable parameters, same layout, accumulated (+=); nil when only input
+    /// gradients are wanted, so that the operation can skip that work.
+    public let parameterGradients: UnsafeMutablePointer<Double>?
+    /// `scratchCount` doubles, private to this call site on this thread, kept from forward to
+    /// backward (e.g. the positions max pooling chose).
+    public let scratch: UnsafeMutablePointer<Double>
+
+    public var inputCount: Int { inputShape.count }
+    public var outputCount: Int { outputShape.count }
+}
+
+/// One layer of a network: y = f(x; θ) over a batch, and its backward pass. Layers subclass it.
+///
+/// An operation object holds only its configuration, so one network can run on several threads
+/// at once; tensors live in the network's parameter store, scratch memory in each evaluator.
+/// (A class rather than a protocol so that evaluators can call it without reference counting.)
+open class Operation: @unchecked Sendable {
+    /// The spec's layer type ("dense", "conv2d", ...), for errors and files.
+    public let kind: String
+
+    public init(kind: String) { self.kind = kind }
+
+    /// One example's output shape; throws a model error when the input shape does not fit.
+    open func outputShape(for input: [Int]) throws -> [Int] { input }
+
+    /// The tensors this operation owns for that input shape.
+    open func parameterSpecs(for input: [Int]) -> [ParameterSpec] { [] }
+
+    /// Scratch doubles needed by a call on `batch` examples.
+    open func scratchCount(input: [Int], batch: Int) -> Int { 0 }
+
+    open func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ context: OperationContext) {}
+
+    /// Given dy = ∂L/∂y, adds ∂L/∂x to dx (dx += …, so that branches accumulate) and, when the
+    /// context asks for them, ∂L/∂θ to the parameter gradients.
+    open func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                       _ dx: UnsafeMutablePointer<Double>, _ context: OperationContext) {}
+
+    /// Recomputes derived tensors after the parameters changed (loading, a training step).
+    open func parametersChanged(_ parameters: UnsafeMutablePointer<Double>, input: [Int]) {}
+}
+
+/// A network as layers and residual blocks, before it is compiled.
+public indirect enum NetworkNode: Sendable {
+    /// A layer; `name` makes its output a named output of the network (e.g. "features").
+    case layer(Operation, name: String? = nil)
+    /// y = main(x) + shortcut(x); an empty shortcut is the identity.
+    case residual(main: [NetworkNode], shortcut: [NetworkNode], name: String? = nil)
+}
