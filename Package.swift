@@ -35,8 +35,11 @@ let package = Package(
         // Models, losses, optimisers and methods. Pure Swift; knows nothing of C or JSON.
         .target(name: "CFXCore", dependencies: ["CBLAS"], linkerSettings: [.unsafeFlags([openBLASArchive])]),
 
-        // The C ABI: @_cdecl functions and JSON (jansson) only.
-        .target(name: "CFXABI", dependencies: ["CFXCore", "CJansson", "CCFX"]),
+        // Files: JSON (through jansson), model specifications and weights files.
+        .target(name: "CFXFormats", dependencies: ["CFXCore", "CJansson"]),
+
+        // The C ABI: @_cdecl functions, configs and explanations as JSON.
+        .target(name: "CFXABI", dependencies: ["CFXCore", "CFXFormats", "CCFX"]),
         // Only libcfx.so links the Swift runtime statically; the CLI (which uses Foundation through
         // ArgumentParser) links it as usual.
         .target(name: "CFXSharedLibrary", dependencies: ["CFXABI"], exclude: ["exports.map"], linkerSettings: staticSwiftRuntime),
@@ -47,6 +50,6 @@ let package = Package(
             dependencies: ["CFXABI", "CCFX", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .testTarget(name: "CFXCoreTests", dependencies: ["CFXCore"]),
-        .testTarget(name: "CFXABITests", dependencies: ["CFXABI", "CCFX"]),
+        .testTarget(name: "CFXABITests", dependencies: ["CFXABI", "CFXFormats", "CCFX"]),
     ]
 )

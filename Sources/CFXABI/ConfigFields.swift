@@ -1,4 +1,5 @@
 import CFXCore
+import CFXFormats
 
 /// One config key of a method's parameters `P`: how to read it and how to write it back, so that
 /// parsing, defaults and the effective config all come from one list.

@@ -1,4 +1,5 @@
 import CFXCore
+import CFXFormats
 
 /// alibi's keys for one explanation, plus `meta`.
 func wachterJSON(_ explanation: WachterExplanation, params: JSON) -> JSON {

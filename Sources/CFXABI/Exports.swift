@@ -1,5 +1,6 @@
 import CCFX
 import CFXCore
+import CFXFormats
 import Glibc
 
 // The functions of include/cfx.h. Each one checks its arguments, calls the core and converts

@@ -1,4 +1,5 @@
 import CFXCore
+import CFXFormats
 
 /// Options every method takes besides its own parameters.
 struct RunOptions {

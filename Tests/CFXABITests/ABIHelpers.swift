@@ -2,6 +2,7 @@ import CCFX
 import Foundation
 import XCTest
 @testable import CFXABI
+import CFXFormats
 
 /// Calls through the exported C functions, as a C caller would, failing the test on any error.
 struct ABIError: Error, CustomStringConvertible {

@@ -1,6 +1,8 @@
 import CCFX
 import XCTest
 @testable import CFXABI
+import CFXCore
+import CFXFormats
 
 /// Strict configs and model specs: every mistake is an error that names the key or layer.
 final class ConfigTests: XCTestCase {
@@ -102,5 +104,30 @@ final class ConfigTests: XCTestCase {
         assertFails(CFX_ERR_INVALID_ARGUMENT, "x") { try check { cfx_explain(explainer, nil, 1, 2, &out, $0) } }
         assertFails(CFX_ERR_INVALID_ARGUMENT, "explainer") { try check { cfx_explain(nil, [1, 2], 1, 2, &out, $0) } }
         XCTAssertEqual(try explain(explainer, [[1, -1]])[0]["success"] as? Bool, true)
+    }
+}
+
+/// A network written as a spec with inline tensors reads back to the same network.
+final class SpecRoundTripTests: XCTestCase {
+    func testWrittenSpecReadsBackToTheSameNetwork() throws {
+        let spec = #"""
+        {"input_shape": [3], "layers": [
+          {"type": "dense", "outputs": 4, "tensors": {"weight": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], "bias": [0.1, 0.2, 0.3, 0.4]}},
+          {"type": "leaky_relu", "negative_slope": 0.2},
+          {"type": "residual", "name": "features", "main": [{"type": "tanh"}, {"type": "dense", "outputs": 4}], "shortcut": []},
+          {"type": "dense", "weights": [[1, -1, 0.5, 0], [0, 1, -1, 2]], "bias": [0, 1]},
+          {"type": "softmax"}]}
+        """#
+        let network = try networkFromSpec(try JSON.parse(spec, "spec"))
+        try network.setParameter("layers.2.main.1.weight", (0..<16).map { Double($0) / 10 - 0.8 })
+        let written = try specOfNetwork(network, inlineTensors: true)
+        let text = String(cString: try written.serialized())
+        let reread = try networkFromSpec(try JSON.parse(text, "written spec"))
+        XCTAssertEqual(reread.parameterList.map(\.name), network.parameterList.map(\.name))
+        XCTAssertEqual(Array(reread.parameters), Array(network.parameters))
+        XCTAssertEqual(reread.outputs, network.outputs)
+        let x = [0.3, -0.2, 1.5]
+        XCTAssertEqual(try ModelSession(model: reread, eps: [1, 1, 1]).predict(x), try ModelSession(model: network, eps: [1, 1, 1]).predict(x))
+        XCTAssertTrue(text.contains(#""negative_slope":0.2"#), text)
     }
 }

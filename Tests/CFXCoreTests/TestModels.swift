@@ -1,3 +1,4 @@
+import XCTest
 @testable import CFXCore
 
 /// A deterministic pseudo-random generator so that test networks are the same on every run.
@@ -44,3 +45,52 @@ func callbackCopy(of network: Network, exactGradient: Bool) throws -> CallbackCl
     return try CallbackClassifier(featureCount: network.featureCount, classCount: network.classCount,
                                   predict: predict, vjp: exactGradient ? vjp : nil)
 }
+
+// MARK: Gradient checks
+
+/// Σ cotangent ⊙ output(x) for buffer `buffer`.
+func objective(_ evaluator: NetworkEvaluator, _ x: [Double], rows: Int, buffer: Int, _ cotangent: [Double]) -> Double {
+    x.withUnsafeBufferPointer { evaluator.forward($0, rows: rows, through: buffer) }
+    return zip(evaluator.value(buffer), cotangent).reduce(0) { $0 + $1.0 * $1.1 }
+}
+
+/// Checks ∂/∂x and ∂/∂θ (every trainable tensor) of Σ cotangent ⊙ output against central differences.
+func assertGradientsMatchFiniteDifferences(_ network: Network, output: String = "probabilities", rows: Int = 2, seed: UInt64 = 7,
+                                           file: StaticString = #filePath, line: UInt = #line) throws {
+    var rng = SplitMix64(state: seed)
+    let buffer = try network.outputBuffer(output)
+    let outputCount = try network.outputShape(output).reduce(1, *)
+    let evaluator = network.makeEvaluator() as! NetworkEvaluator
+    let x = randomValues(rows * network.featureCount, &rng, scale: 1.5)
+    let cotangent = randomValues(rows * outputCount, &rng)
+    x.withUnsafeBufferPointer { evaluator.forward($0, rows: rows, through: buffer) }
+    var parameterGradients = [Double](repeating: 0, count: network.parameters.count)
+    let inputGradient = cotangent.withUnsafeBufferPointer { cs in
+        parameterGradients.withUnsafeMutableBufferPointer { Array(evaluator.backward(from: buffer, cotangent: cs, parameterGradients: $0.baseAddress)) }
+    }
+    let h = 1e-6
+    func tolerance(_ v: Double) -> Double { 1e-6 + 1e-5 * abs(v) }
+    for j in 0..<x.count {
+        var plus = x, minus = x
+        plus[j] += h
+        minus[j] -= h
+        let numeric = (objective(evaluator, plus, rows: rows, buffer: buffer, cotangent) - objective(evaluator, minus, rows: rows, buffer: buffer, cotangent)) / (2 * h)
+        XCTAssertEqual(inputGradient[j], numeric, accuracy: tolerance(numeric), "input \(j)", file: file, line: line)
+    }
+    for (name, spec, range) in network.parameterList where spec.role == .trainable {
+        for p in range {
+            let saved = network.parameters[p]
+            network.parameters[p] = saved + h
+            network.parametersChanged()
+            let up = objective(evaluator, x, rows: rows, buffer: buffer, cotangent)
+            network.parameters[p] = saved - h
+            network.parametersChanged()
+            let down = objective(evaluator, x, rows: rows, buffer: buffer, cotangent)
+            network.parameters[p] = saved
+            network.parametersChanged()
+            let numeric = (up - down) / (2 * h)
+            XCTAssertEqual(parameterGradients[p], numeric, accuracy: tolerance(numeric), "\(name)[\(p - range.lowerBound)]", file: file, line: line)
+        }
+    }
+}
+

@@ -114,6 +114,13 @@ public final class Network: Classifier, @unchecked Sendable {
         }
     }
 
+    /// Lets layers update training state (power iterations) before a training batch.
+    public func prepareTrainingStep() {
+        for op in operations {
+            op.operation.prepareTrainingStep(parameters.baseAddress! + op.parameterOffset, input: op.inputShape)
+        }
+    }
+
     /// The buffer of a named output, with a clear error for an unknown name.
     public func outputBuffer(_ name: String) throws -> Int {
         guard let buffer = outputs[name] else {

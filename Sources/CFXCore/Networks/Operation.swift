@@ -87,6 +87,10 @@ open class Operation: @unchecked Sendable {
 
     /// Recomputes derived tensors after the parameters changed (loading, a training step).
     open func parametersChanged(_ parameters: UnsafeMutablePointer<Double>, input: [Int]) {}
+
+    /// Called once before each training batch, on one thread, before any forward pass: e.g.
+    /// spectral normalisation advances its power iteration here (state it then keeps).
+    open func prepareTrainingStep(_ parameters: UnsafeMutablePointer<Double>, input: [Int]) {}
 }
 
 /// A network as layers and residual blocks, before it is compiled.

@@ -4,7 +4,7 @@ import Glibc
 
 /// A JSON value. Configs and model specs are read into it with jansson, explanations are written
 /// from it with jansson; objects keep their key order.
-enum JSON {
+public enum JSON {
     case null
     case bool(Bool)
     case int(Int)
@@ -14,7 +14,7 @@ enum JSON {
     case object([(String, JSON)])
 
     /// Parses UTF-8 text; duplicate keys are rejected. `what` names the text in errors.
-    static func parse(_ text: UnsafePointer<CChar>, _ what: String) throws -> JSON {
+    public static func parse(_ text: UnsafePointer<CChar>, _ what: String) throws -> JSON {
         var error = json_error_t()
         guard let root = json_loads(text, Int(JSON_REJECT_DUPLICATES), &error) else {
             let reason = withUnsafeBytes(of: &error.text) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
@@ -46,7 +46,7 @@ enum JSON {
     }
 
     /// The text, in memory the caller frees with free() (cfx_free). Non-finite numbers become null.
-    func serialized(indent: Int = 0) throws -> UnsafeMutablePointer<CChar> {
+    public func serialized(indent: Int = 0) throws -> UnsafeMutablePointer<CChar> {
         guard let root = makeJansson() else { throw CFXError(.internalError, "out of memory while writing JSON") }
         defer { json_decref(root) }
         let flags = indent > 0 ? indent & 0x1F : Int(JSON_COMPACT)
@@ -81,7 +81,7 @@ enum JSON {
 // MARK: Reading values, with errors that name the key
 
 extension JSON {
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .null: return "null"
         case .bool: return "a boolean"
@@ -92,7 +92,7 @@ extension JSON {
         }
     }
 
-    func number(_ key: String) throws -> Double {
+    public func number(_ key: String) throws -> Double {
         switch self {
         case .int(let i): return Double(i)
         case .double(let d): return d
@@ -100,7 +100,7 @@ extension JSON {
         }
     }
 
-    func integer(_ key: String) throws -> Int {
+    public func integer(_ key: String) throws -> Int {
         switch self {
         case .int(let i): return i
         case .double(let d) where d == d.rounded() && abs(d) < 1e15: return Int(d)
@@ -108,44 +108,44 @@ extension JSON {
         }
     }
 
-    func boolean(_ key: String) throws -> Bool {
+    public func boolean(_ key: String) throws -> Bool {
         guard case .bool(let b) = self else { throw CFXError(.config, "\(key): expected true or false, got \(typeName)") }
         return b
     }
 
-    func text(_ key: String) throws -> String {
+    public func text(_ key: String) throws -> String {
         guard case .string(let s) = self else { throw CFXError(.config, "\(key): expected a string, got \(typeName)") }
         return s
     }
 
-    func items(_ key: String) throws -> [JSON] {
+    public func items(_ key: String) throws -> [JSON] {
         guard case .array(let items) = self else { throw CFXError(.config, "\(key): expected an array, got \(typeName)") }
         return items
     }
 
-    func members(_ key: String) throws -> [(String, JSON)] {
+    public func members(_ key: String) throws -> [(String, JSON)] {
         guard case .object(let members) = self else { throw CFXError(.config, "\(key): expected an object, got \(typeName)") }
         return members
     }
 
-    func numbers(_ key: String) throws -> [Double] {
+    public func numbers(_ key: String) throws -> [Double] {
         try items(key).enumerated().map { try $1.number("\(key)[\($0)]") }
     }
 
     /// A number for every feature, or an array with one per feature.
-    func perFeature(_ key: String) throws -> PerFeature {
+    public func perFeature(_ key: String) throws -> PerFeature {
         if case .array = self { return .each(try numbers(key)) }
         return .all(try number(key))
     }
 
-    subscript(key: String) -> JSON? {
+    public subscript(key: String) -> JSON? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.0 == key }?.1
     }
 
-    static func numbers(_ values: [Double]) -> JSON { .array(values.map { .double($0) }) }
+    public static func numbers(_ values: [Double]) -> JSON { .array(values.map { .double($0) }) }
 
-    static func perFeature(_ value: PerFeature) -> JSON {
+    public static func perFeature(_ value: PerFeature) -> JSON {
         switch value {
         case .all(let v): return .double(v)
         case .each(let vs): return numbers(vs)
@@ -154,7 +154,7 @@ extension JSON {
 }
 
 extension JSON: CustomStringConvertible {
-    var description: String {
+    public var description: String {
         switch self {
         case .int(let i): return String(i)
         case .double(let d): return String(d)

@@ -7,9 +7,10 @@ import CFXCore
 ///                 {"type": "residual", "main": [...], "shortcut": [...]}, ...],
 ///      "metadata": {...anything...}}
 ///
-/// Any layer may carry "name" to make its output a named output ("features"). Tensors given
-/// inline are set on the network; the others stay zero for a weights file to fill.
-func networkFromSpec(_ spec: JSON) throws -> Network {
+/// Any layer may carry "name" to make its output a named output ("features"), and "tensors"
+/// ({"weight": [flat values], ...}) to give its tensors inline; tensors not given stay zero for a
+/// weights file to fill.
+public func networkFromSpec(_ spec: JSON) throws -> Network {
     do {
         let members = try spec.members("model")
         for (key, _) in members where !["input_shape", "layers", "metadata"].contains(key) {
@@ -49,7 +50,7 @@ private func readNode(_ value: JSON, path: String, tensorPath: String, tensors: 
         let known = (Array(layerBuilders.keys) + ["residual"]).sorted().joined(separator: ", ")
         throw CFXError(.model, "\(path).type: unknown layer \"\(type)\"; known: \(known)")
     }
-    let allowed = Set(builder.keys + ["type", "name"])
+    let allowed = Set(builder.keys + ["type", "name", "tensors"])
     if let extra = members.first(where: { !allowed.contains($0.0) }) {
         throw CFXError(.model, "\(path).\(extra.0): unknown key for a \(type) layer (\(allowed.sorted().joined(separator: ", ")))")
     }
@@ -59,20 +60,42 @@ private func readNode(_ value: JSON, path: String, tensorPath: String, tensors: 
         let shortcut = try readNodes(value["shortcut"] ?? .array([]), path: "\(path).shortcut", tensorPath: "\(tensorPath)shortcut.", tensors: &tensors)
         return .residual(main: main, shortcut: shortcut, name: name)
     }
-    let (operation, inline) = try builder.build(value, path)
+    let (operation, inline) = try builder.read(value, path)
     tensors += inline.map { (tensorPath + $0.0, $0.1) }
+    for (tensor, values) in try value["tensors"]?.members("\(path).tensors") ?? [] {
+        tensors.append((tensorPath + tensor, try values.numbers("\(path).tensors.\(tensor)")))
+    }
     return .layer(operation, name: name)
 }
 
-/// How one layer type is read: its keys besides "type" and "name", and the operation with any
-/// tensors given inline (by tensor name: "weight", "bias").
-struct LayerBuilder {
-    let keys: [String]
-    let build: (JSON, String) throws -> (Operation, [(String, [Double])])
+/// How one layer type is read and written: its keys besides "type" and "name", the operation
+/// with any tensors given inline (by tensor name: "weight", "bias"), and the keys that describe an
+/// operation of this type (nil for an operation of another type).
+public struct LayerBuilder {
+    public let keys: [String]
+    public let read: (JSON, String) throws -> (Operation, [(String, [Double])])
+    public let write: (Operation) -> [(String, JSON)]?
+
+    public init(keys: [String], read: @escaping (JSON, String) throws -> (Operation, [(String, [Double])]),
+                write: @escaping (Operation) -> [(String, JSON)]?) {
+        self.keys = keys
+        self.read = read
+        self.write = write
+    }
+
+    /// A layer without options, of class `T`.
+    static func plain<T: Operation>(_ make: @escaping () -> T) -> LayerBuilder {
+        LayerBuilder(keys: [], read: { _, _ in (make(), []) }, write: { $0 is T ? [] : nil })
+    }
 }
 
-let layerBuilders: [String: LayerBuilder] = [
-    "dense": LayerBuilder(keys: ["outputs", "weights", "bias"]) { value, path in
+/// Every layer type a spec may use, by "type"; each family of layers adds its own table.
+let layerBuilders: [String: LayerBuilder] = basicLayers
+    .merging(convolutionLayers) { a, _ in a }
+    .merging(normalisationLayers) { a, _ in a }
+
+let basicLayers: [String: LayerBuilder] = [
+    "dense": LayerBuilder(keys: ["outputs", "weights", "bias"], read: { value, path in
         var inline: [(String, [Double])] = []
         var outputs = try value["outputs"].map { try $0.integer("\(path).outputs") }
         if let weightsValue = value["weights"] {
@@ -92,20 +115,66 @@ let layerBuilders: [String: LayerBuilder] = [
         }
         guard let outputs else { throw CFXError(.model, "\(path): a dense layer needs \"outputs\" or inline \"weights\"") }
         return (Dense(outputs: outputs), inline)
-    },
+    }, write: { operation in
+        (operation as? Dense).map { [("outputs", .int($0.outputs))] }
+    }),
     "relu": elementwise(.relu),
     "tanh": elementwise(.tanh),
     "sigmoid": elementwise(.sigmoid),
     "softplus": elementwise(.softplus),
-    "leaky_relu": LayerBuilder(keys: ["negative_slope"]) { value, path in
+    "leaky_relu": LayerBuilder(keys: ["negative_slope"], read: { value, path in
         (Elementwise(.leakyRelu(slope: try value["negative_slope"].map { try $0.number("\(path).negative_slope") } ?? 0.01)), [])
-    },
-    "softmax": LayerBuilder(keys: []) { _, _ in (Softmax(), []) },
-    "residual": LayerBuilder(keys: ["main", "shortcut"]) { _, path in
+    }, write: { operation in
+        guard let op = operation as? Elementwise, case .leakyRelu(let slope) = op.function else { return nil }
+        return [("negative_slope", .double(slope))]
+    }),
+    "softmax": .plain { Softmax() },
+    "residual": LayerBuilder(keys: ["main", "shortcut"], read: { _, path in
         throw CFXError(.internalError, "\(path): residual blocks are read by readNode")
-    },
+    }, write: { _ in nil }),
 ]
 
 private func elementwise(_ function: Elementwise.Function) -> LayerBuilder {
-    LayerBuilder(keys: []) { _, _ in (Elementwise(function), []) }
+    LayerBuilder(keys: [], read: { _, _ in (Elementwise(function), []) },
+                 write: { ($0 as? Elementwise)?.function == function ? [] : nil })
+}
+
+// MARK: Writing
+
+/// The spec of `network`: input shape and layers, with every saved tensor inline when
+/// `inlineTensors` is set (as "tensors": {name: flat values}), otherwise none (for a weights file).
+public func specOfNetwork(_ network: Network, inlineTensors: Bool) throws -> JSON {
+    var tensors: [String: [Double]] = [:]
+    if inlineTensors {
+        for (name, spec, range) in network.parameterList where spec.role != .derived {
+            tensors[name] = Array(network.parameters[range])
+        }
+    }
+    return .object([
+        ("input_shape", .array(network.inputShape.map { .int($0) })),
+        ("layers", .array(try network.nodes.enumerated().map { try writeNode($1, tensorPath: "layers.\($0).", tensors: tensors) })),
+    ])
+}
+
+private func writeNode(_ node: NetworkNode, tensorPath: String, tensors: [String: [Double]]) throws -> JSON {
+    switch node {
+    case .residual(let main, let shortcut, let name):
+        var members: [(String, JSON)] = [("type", .string("residual"))]
+        if let name { members.append(("name", .string(name))) }
+        members.append(("main", .array(try main.enumerated().map { try writeNode($1, tensorPath: "\(tensorPath)main.\($0).", tensors: tensors) })))
+        members.append(("shortcut", .array(try shortcut.enumerated().map { try writeNode($1, tensorPath: "\(tensorPath)shortcut.\($0).", tensors: tensors) })))
+        return .object(members)
+    case .layer(let operation, let name):
+        guard let (type, keys) = layerBuilders.lazy.compactMap({ type, builder in builder.write(operation).map { (type, $0) } }).first else {
+            throw CFXError(.model, "\(tensorPath.dropLast()) (\(operation.kind)): this layer cannot be written to a spec")
+        }
+        var members: [(String, JSON)] = [("type", .string(type))]
+        if let name { members.append(("name", .string(name))) }
+        members += keys
+        let own = tensors.filter { $0.key.hasPrefix(tensorPath) && !$0.key.dropFirst(tensorPath.count).contains(".") }
+        if !own.isEmpty {
+            members.append(("tensors", .object(own.sorted { $0.key < $1.key }.map { (String($0.key.dropFirst(tensorPath.count)), .numbers($0.value)) })))
+        }
+        return .object(members)
+    }
 }

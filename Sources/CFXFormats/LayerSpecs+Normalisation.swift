@@ -1,0 +1,4 @@
+import CFXCore
+
+/// Spec readers and writers of normalisation layers: batch norm.
+let normalisationLayers: [String: LayerBuilder] = [:]
