@@ -126,7 +126,9 @@ cfx_status cfx_model_vjp(const cfx_model *model, const double *x, size_t n, size
 
 /* ---- Explainers ------------------------------------------------------------------------------- */
 
-/* A configured method bound to a model. */
+/* A configured method bound to a model. Configure it (cfx_explainer_set_model, cfx_explainer_fit)
+ * before sharing it between threads; those calls are nevertheless safe while other threads
+ * explain: each explain call sees the explainer either before or after the change. */
 typedef struct cfx_explainer cfx_explainer;
 
 /* The default configuration of a method ("wachter") as a JSON object, every key present.
@@ -144,6 +146,20 @@ void cfx_explainer_free(cfx_explainer *explainer);
 
 /* The explainer's effective configuration (defaults filled in) as JSON. Free with cfx_free. */
 cfx_status cfx_explainer_config(const cfx_explainer *explainer, char **json_out, cfx_error *err);
+
+/* Gives the explainer an auxiliary model in a role the method accepts (for example "encoder" or
+ * "autoencoder" for prototype-guided counterfactuals). The explainer keeps its own reference.
+ * A role the method does not take is a CFX_ERR_CONFIG error naming the accepted roles. */
+cfx_status cfx_explainer_set_model(cfx_explainer *explainer, const char *role, const cfx_model *model,
+                                   cfx_error *err);
+
+/* Fits the method on training data: n rows of d features in `x` and, when `y` is not NULL, a
+ * class label per row (whole numbers 0..k-1 as doubles; NULL uses the model's predictions).
+ * Methods that need training data (prototypes, class densities) fail in cfx_explain until they
+ * are fitted; methods that need none (Wachter) accept and ignore it, as alibi does. Fitting again
+ * replaces the previous fit. */
+cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n, size_t d,
+                             const double *y, cfx_error *err);
 
 /* Explains n instances (`x`: n * d doubles, row-major). On success *json_out is
  *

@@ -158,6 +158,34 @@ public func cfx_explainer_config(_ handle: OpaquePointer?, _ jsonOut: UnsafeMuta
     }
 }
 
+@_cdecl("cfx_explainer_set_model")
+public func cfx_explainer_set_model(_ handle: OpaquePointer?, _ role: UnsafePointer<CChar>?, _ modelHandle: OpaquePointer?,
+                                    _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let explainer = try object(handle, ExplainerHandle.self, "explainer")
+        let role = String(cString: try required(role, "role"))
+        try explainer.setModel(role, try object(modelHandle, ModelHandle.self, "model").model)
+    }
+}
+
+@_cdecl("cfx_explainer_fit")
+public func cfx_explainer_fit(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
+                              _ y: UnsafePointer<Double>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let explainer = try object(handle, ExplainerHandle.self, "explainer")
+        let values = try rows(x, n, d, model: explainer.model)
+        let labels = try y.map { pointer in
+            try UnsafeBufferPointer(start: pointer, count: n).enumerated().map { i, label in
+                guard label.isFinite, label == label.rounded(), abs(label) < 1e9 else {
+                    throw CFXError(.invalidArgument, "y[\(i)]: \(label) is not a class index")
+                }
+                return Int(label)
+            }
+        }
+        try explainer.fit(try Dataset(x: values, rows: n, features: d, labels: labels, classCount: explainer.model.classCount))
+    }
+}
+
 @_cdecl("cfx_explain")
 public func cfx_explain(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
                         _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
@@ -167,7 +195,7 @@ public func cfx_explain(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _
         let out = try required(jsonOut, "json_out")
         let values = try rows(x, n, d, model: explainer.model)
         let started = monotonicSeconds()
-        let explanations = try explainer.method.explain(values, n)
+        let explanations = try explainer.prepared().explain(values, n)
         let threads = explainer.method.threads > 0 ? explainer.method.threads : availableCores()
         let result = JSON.object([
             ("explanations", .array(explanations)),

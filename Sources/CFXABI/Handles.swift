@@ -1,5 +1,6 @@
 import CCFX
 import CFXCore
+import Synchronization
 
 /// What a `cfx_model *` points at.
 final class ModelHandle {
@@ -7,13 +8,51 @@ final class ModelHandle {
     init(_ model: Classifier) { self.model = model }
 }
 
-/// What a `cfx_explainer *` points at. Holds its own reference to the model.
-final class ExplainerHandle {
+/// What a `cfx_explainer *` points at. Holds its own reference to the model (and to auxiliary
+/// models). Setting a model or fitting swaps the prepared method under a lock, so explain calls
+/// running at the same time see either the old or the new state, never a mix.
+final class ExplainerHandle: Sendable {
     let model: Classifier
     let method: ConfiguredMethod
+    private struct State {
+        var inputs = MethodInputs()
+        var prepared: PreparedMethod?
+    }
+    private let state = Mutex(State())
+
     init(model: Classifier, method: ConfiguredMethod) {
         self.model = model
         self.method = method
+    }
+
+    func setModel(_ role: String, _ auxiliary: Classifier) throws {
+        guard method.modelRoles.contains(role) else {
+            let accepted = method.modelRoles.isEmpty ? "none" : method.modelRoles.joined(separator: ", ")
+            throw CFXError.config("role", "this method takes no \"\(role)\" model (it accepts: \(accepted))")
+        }
+        state.withLock {
+            $0.inputs.models[role] = auxiliary
+            $0.prepared = nil
+        }
+    }
+
+    /// Prepares the method on the training data now, so that fitting errors surface here.
+    func fit(_ data: Dataset) throws {
+        try state.withLock { state in
+            var inputs = state.inputs
+            inputs.training = data
+            let prepared = try method.prepare(inputs)
+            state = State(inputs: inputs, prepared: prepared)
+        }
+    }
+
+    func prepared() throws -> PreparedMethod {
+        try state.withLock { state in
+            if let prepared = state.prepared { return prepared }
+            let prepared = try method.prepare(state.inputs)
+            state.prepared = prepared
+            return prepared
+        }
     }
 }
 

@@ -16,10 +16,24 @@ struct RunOptions {
     }
 }
 
-/// A configured method: explains rows of instances and writes one JSON explanation per row.
+/// What a method gets besides its config: auxiliary models by role and training data.
+struct MethodInputs {
+    var models: [String: Classifier] = [:]
+    var training: Dataset?
+}
+
+/// A configured method. `prepare` builds what explaining needs from the inputs (prototypes,
+/// densities), so that explaining itself only reads.
 struct ConfiguredMethod {
     let effectiveConfig: JSON
     let threads: Int
+    /// Roles of the auxiliary models the method accepts (e.g. "encoder", "autoencoder").
+    let modelRoles: [String]
+    let prepare: (MethodInputs) throws -> PreparedMethod
+}
+
+/// A method ready to explain rows of instances, one JSON explanation per row.
+struct PreparedMethod {
     let explain: ([Double], Int) throws -> [JSON]
 }
 
@@ -89,8 +103,10 @@ extension MethodEntry {
             try wachterFields.decode(members, into: &params, context: "method \"wachter\"", alsoKnown: commonKeys)
             let explainer = try WachterExplainer(model: model, params: params)
             let effective = JSON.object([("method", .string("wachter"))] + wachterFields.encode(params) + RunOptions.fields.encode(options))
-            return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads) { x, rows in
+            // alibi's CounterFactual needs no fit; training data, if given, is ignored.
+            let prepared = PreparedMethod { x, rows in
                 try explainer.explain(x, rows: rows, threads: options.nThreads).map { wachterJSON($0, params: effective) }
             }
+            return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { _ in prepared }
         })
 }

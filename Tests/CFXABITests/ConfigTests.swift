@@ -93,6 +93,23 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    func testAuxiliaryModelsAndFitting() throws {
+        let model = try makeModel(logistic)
+        defer { cfx_model_free(model) }
+        let explainer = try makeExplainer(model, #"{"method": "wachter", "return_all": false}"#)
+        defer { cfx_explainer_free(explainer) }
+        assertFails(CFX_ERR_CONFIG, "it accepts: none") { try check { cfx_explainer_set_model(explainer, "encoder", model, $0) } }
+        assertFails(CFX_ERR_INVALID_ARGUMENT, "model") { try check { cfx_explainer_set_model(explainer, "encoder", nil, $0) } }
+        let x: [Double] = [1, -1, -1, 1, 0.5, 0.5]
+        assertFails(CFX_ERR_INVALID_ARGUMENT, "y[1]") { try check { cfx_explainer_fit(explainer, x, 3, 2, [0, 2, 1], $0) } }
+        assertFails(CFX_ERR_INVALID_ARGUMENT, "y[0]") { try check { cfx_explainer_fit(explainer, x, 3, 2, [0.5, 1, 1], $0) } }
+        assertFails(CFX_ERR_SHAPE, "features") { try check { cfx_explainer_fit(explainer, x, 2, 3, nil, $0) } }
+        assertFails(CFX_ERR_NUMERIC, "x") { try check { cfx_explainer_fit(explainer, [1, .nan], 1, 2, nil, $0) } }
+        // Wachter accepts training data and ignores it, as alibi's fit does.
+        try check { cfx_explainer_fit(explainer, x, 3, 2, [0, 1, 1], $0) }
+        XCTAssertEqual(try explain(explainer, [[1, -1]])[0]["success"] as? Bool, true)
+    }
+
     func testShapeAndValueErrorsLeaveHandlesUsable() throws {
         let model = try makeModel(logistic)
         let explainer = try makeExplainer(model, #"{"method": "wachter", "return_all": false}"#)
