@@ -54,9 +54,9 @@ public func readSpecFile(_ path: String) throws -> JSON {
 /// in `inlineTensors` (given by the spec), which the file must not hold. Does not call
 /// `parametersChanged()`: the caller does, once everything is set.
 public func loadWeights(into network: Network, path: String, inlineTensors: Set<String> = []) throws {
-    let file = try readSafetensors(path: path)
+    let file = try readSafetensors(path: path) { $0.hasPrefix(ignoredTensorPrefix) }
     var byName: [String: SafetensorsTensor] = [:]
-    for tensor in file.tensors where !tensor.name.hasPrefix(ignoredTensorPrefix) { byName[tensor.name] = tensor }
+    for tensor in file.tensors { byName[tensor.name] = tensor }
     for (name, spec, range) in network.parameterList where spec.role != .derived {
         let tensor = byName.removeValue(forKey: name)
         if inlineTensors.contains(name) {

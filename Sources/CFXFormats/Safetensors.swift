@@ -53,14 +53,21 @@ let maxSafetensorsHeader = 100_000_000
 
 // MARK: Reading
 
+/// Byte sizes of every dtype of the format; cfx decodes the floating-point ones it knows
+/// (SafetensorsDType) and checks the layout of the others, which only skipped tensors may have.
+let safetensorsDTypeSizes: [String: Int] = [
+    "BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2, "BF16": 2,
+    "I32": 4, "U32": 4, "F32": 4, "F64": 8, "I64": 8, "U64": 8,
+]
+
 /// Reads and validates a safetensors file. Every problem is a model error that starts with the path
-/// and names the tensor.
-public func readSafetensors(path: String) throws -> SafetensorsFile {
-    try parseSafetensors(try readFileBytes(path, kind: .model), name: path)
+/// and names the tensor. Tensors for which `skip` is true are checked for layout only and left out.
+public func readSafetensors(path: String, skip: (String) -> Bool = { _ in false }) throws -> SafetensorsFile {
+    try parseSafetensors(try readFileBytes(path, kind: .model), name: path, skip: skip)
 }
 
 /// Parses safetensors bytes; `name` (the file) starts every error message.
-public func parseSafetensors(_ bytes: [UInt8], name: String) throws -> SafetensorsFile {
+public func parseSafetensors(_ bytes: [UInt8], name: String, skip: (String) -> Bool = { _ in false }) throws -> SafetensorsFile {
     func fail(_ problem: String) -> CFXError { CFXError(.model, "\(name): \(problem)") }
     guard bytes.count >= 8 else {
         throw fail("\(bytes.count) bytes, too short for a safetensors file (8-byte header length, then the header)")
@@ -88,7 +95,7 @@ public func parseSafetensors(_ bytes: [UInt8], name: String) throws -> Safetenso
     guard case .object(let members) = header else { throw fail("the header is \(header.typeName), expected a JSON object") }
 
     var metadata: [(String, String)] = []
-    var entries: [(name: String, dtype: SafetensorsDType, shape: [Int], begin: Int, end: Int)] = []
+    var entries: [(name: String, dtype: SafetensorsDType?, shape: [Int], begin: Int, end: Int)] = []
     for (key, value) in members {
         if key == "__metadata__" {
             guard case .object(let pairs) = value else { throw fail("__metadata__: expected an object of strings, got \(value.typeName)") }
@@ -104,7 +111,11 @@ public func parseSafetensors(_ bytes: [UInt8], name: String) throws -> Safetenso
             throw bad("unknown key \"\(extra.0)\" (a tensor has dtype, shape and data_offsets)")
         }
         guard case .string(let dtypeName)? = value["dtype"] else { throw bad("dtype: missing or not a string") }
-        guard let dtype = SafetensorsDType(rawValue: dtypeName) else {
+        guard let size = safetensorsDTypeSizes[dtypeName] else {
+            throw bad("dtype \"\(dtypeName)\" is not a safetensors dtype (\(safetensorsDTypeSizes.keys.sorted().joined(separator: ", ")))")
+        }
+        let dtype = SafetensorsDType(rawValue: dtypeName)
+        if dtype == nil && !skip(key) {
             throw bad("dtype \"\(dtypeName)\" is not supported; cfx reads \(SafetensorsDType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard case .array(let shapeItems)? = value["shape"] else { throw bad("shape: missing or not an array") }
@@ -126,9 +137,9 @@ public func parseSafetensors(_ bytes: [UInt8], name: String) throws -> Safetenso
             guard !overflow else { throw bad("shape \(shape) is too large") }
             count = product
         }
-        let (expected, overflow) = count.multipliedReportingOverflow(by: dtype.byteCount)
+        let (expected, overflow) = count.multipliedReportingOverflow(by: size)
         guard !overflow, expected == end - begin else {
-            throw bad("has \(end - begin) bytes, but \(dtypeName) × shape \(shape) needs \(count) × \(dtype.byteCount) = \(expected)")
+            throw bad("has \(end - begin) bytes, but \(dtypeName) × shape \(shape) needs \(count) × \(size) = \(expected)")
         }
         entries.append((key, dtype, shape, begin, end))
     }
@@ -152,8 +163,9 @@ public func parseSafetensors(_ bytes: [UInt8], name: String) throws -> Safetenso
     }
 
     let tensors = try bytes.withUnsafeBytes { raw in
-        try entries.map { entry -> SafetensorsTensor in
-            let values = decode(UnsafeRawBufferPointer(rebasing: raw[(dataStart + entry.begin)..<(dataStart + entry.end)]), entry.dtype)
+        try entries.compactMap { entry -> SafetensorsTensor? in
+            guard let dtype = entry.dtype, !skip(entry.name) else { return nil }
+            let values = decode(UnsafeRawBufferPointer(rebasing: raw[(dataStart + entry.begin)..<(dataStart + entry.end)]), dtype)
             if let i = values.firstIndex(where: { !$0.isFinite }) {
                 throw fail("\(entry.name): value \(i) is \(values[i]); weights must be finite")
             }

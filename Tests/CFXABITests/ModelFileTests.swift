@@ -217,6 +217,14 @@ final class ModelFileTests: XCTestCase {
         expectBadFile(rawSafetensors(#"{"a": {"dtype": "F64", "#, []), ["invalid JSON"])
         expectBadFile(rawSafetensors("[1, 2]", []), ["expected a JSON object"])
         expectBadFile(rawSafetensors(#"{"w":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}"#, [1, 2]), ["w: dtype \"I8\"", "F64, F32, F16, BF16"])
+        expectBadFile(rawSafetensors(#"{"w":{"dtype":"Q4","shape":[2],"data_offsets":[0,2]}}"#, [1, 2]), ["w: dtype \"Q4\" is not a safetensors dtype"])
+        // Other dtypes of the format are fine for tensors the caller skips, but their layout is checked.
+        let i64 = rawSafetensors(#"{"extra.n":{"dtype":"I64","shape":[],"data_offsets":[0,8]}}"#, [3, 0, 0, 0, 0, 0, 0, 0])
+        XCTAssertEqual(try parseSafetensors(i64, name: "x") { $0.hasPrefix("extra.") }.tensors.count, 0)
+        expectError(.model, ["x: extra.n: has 8 bytes"]) {
+            let bad = self.rawSafetensors(#"{"extra.n":{"dtype":"I64","shape":[2],"data_offsets":[0,8]}}"#, [UInt8](repeating: 0, count: 8))
+            _ = try parseSafetensors(bad, name: "x") { $0.hasPrefix("extra.") }
+        }
         expectBadFile(rawSafetensors(#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, [UInt8](repeating: 0, count: 8)),
                       ["w: has 8 bytes", "12"])
         expectBadFile(rawSafetensors(#"{"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"v":{"dtype":"F32","shape":[1],"data_offsets":[2,6]}}"#,
