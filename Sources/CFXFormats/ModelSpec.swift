@@ -128,8 +128,8 @@ let basicLayers: [String: LayerBuilder] = [
             }
             outputs = rows.count
             inline.append(("weight", rows.flatMap { $0 }))
-            inline.append(("bias", try value["bias"].map { try $0.numbers("\(path).bias") } ?? [Double](repeating: 0, count: rows.count)))
-        } else if let bias = value["bias"] {
+        }
+        if let bias = value["bias"] {  // omitted: zeros, or given by a weights file
             inline.append(("bias", try bias.numbers("\(path).bias")))
         }
         guard let outputs else { throw CFXError(.model, "\(path): a dense layer needs \"outputs\" or inline \"weights\"") }

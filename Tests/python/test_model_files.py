@@ -39,6 +39,18 @@ def test_pure_python_file_loads_in_cfx(tmp_path):
         np.testing.assert_allclose(m.predict(X), reference(X), rtol=0, atol=1e-12)
 
 
+def test_weights_path_of_a_spec_string(tmp_path):
+    write_model(tmp_path)
+    spec = {**ARCH, "weights": str(tmp_path / "w" / "model.safetensors")}  # absolute: any directory
+    np.testing.assert_allclose(cfx.Model.from_json(spec).predict(X), reference(X), atol=1e-12)
+    # Dense weights inline, its bias from the file.
+    layers = [dict(ARCH["layers"][0], weights=W1.tolist())] + ARCH["layers"][1:]
+    del layers[0]["outputs"]
+    st.save_file({k: v for k, v in TENSORS.items() if k != "layers.0.weight"}, tmp_path / "rest.safetensors")
+    spec = {"input_shape": [4], "layers": layers, "weights": str(tmp_path / "rest.safetensors")}
+    np.testing.assert_allclose(cfx.Model.from_json(spec).predict(X), reference(X), atol=1e-12)
+
+
 def test_pure_python_float32_and_float16_load(tmp_path):
     for dtype, tol in ((np.float32, 1e-5), (np.float16, 2e-2)):
         path = write_model(tmp_path, {k: v.astype(dtype) for k, v in TENSORS.items()})
