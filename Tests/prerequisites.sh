@@ -14,3 +14,11 @@ if ! python3 -c "import numpy, sklearn, pytest" >/dev/null 2>&1; then
     python3 -m pip install -q numpy scikit-learn pytest \
         || python3 -m pip install -q --break-system-packages numpy scikit-learn pytest
 fi
+
+# Optional: the `safetensors` package, for the interoperability test of cfx's weights files (the
+# test is skipped, with the reason printed, when it cannot be installed).
+if ! python3 -c "import safetensors" >/dev/null 2>&1; then
+    python3 -m pip install -q safetensors >/dev/null 2>&1 \
+        || python3 -m pip install -q --break-system-packages safetensors >/dev/null 2>&1 \
+        || echo "==> could not install safetensors (pip): its interoperability test will be skipped"
+fi

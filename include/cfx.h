@@ -124,6 +124,50 @@ cfx_status cfx_model_predict(const cfx_model *model, const double *x, size_t n, 
 cfx_status cfx_model_vjp(const cfx_model *model, const double *x, size_t n, size_t d,
                          const double *cotangent, size_t k, double *grad_out, cfx_error *err);
 
+/* ---- Model files ------------------------------------------------------------------------------ */
+
+/* A model file is a JSON spec (as for cfx_model_create_json) that may name a weights file:
+ *
+ *   {"input_shape": [4], "layers": [{"type": "dense", "outputs": 16}, ...],
+ *    "weights": "iris.safetensors", "metadata": {...}}
+ *
+ * "weights" is a safetensors file (the format of PyTorch and Hugging Face: an 8-byte little-endian
+ * header length, a JSON header {name: {"dtype", "shape", "data_offsets"}, "__metadata__": {...}},
+ * then the raw little-endian data). cfx reads F64, F32, F16 and BF16 and writes F64 or F32.
+ * Tensors are named by their path in the network: "layers.0.weight", "layers.0.bias",
+ * "layers.3.main.0.weight" (a layer inside a residual block's "main" list). The file must hold
+ * every tensor the network saves (weights, and state such as batch-norm running statistics) with
+ * its exact shape, and nothing else, except tensors whose names start with "extra.", which are
+ * ignored. A tensor may be given inline in the spec ("tensors", or dense "weights"/"bias") or in
+ * the file, not both. Errors name the tensor and the file, e.g.
+ * "layers.3.weight: shape [16, 8] in m.safetensors, the network expects [16, 4]"; a file that is
+ * truncated, malformed, of another dtype, or holds NaN or infinity is a CFX_ERR_MODEL error.
+ *
+ * A relative "weights" path is resolved against the spec file's directory by cfx_model_load, and
+ * against the current directory by cfx_model_create_json (which has no file). */
+
+/* Loads a model file. A spec or weights file that cannot be read is a CFX_ERR_MODEL error whose
+ * message starts with its path ("m.json: cannot read the file (open: No such file ...)"); invalid
+ * JSON in the spec is CFX_ERR_JSON; errors in the spec start with the spec's path. */
+cfx_status cfx_model_load(const char *spec_path, cfx_model **out, cfx_error *err);
+
+/* Saves a native network. With `weights_path`, writes the tensors there as safetensors and a spec
+ * without inline tensors at `spec_path` whose "weights" is the path of the weights file relative
+ * to the spec's directory; with `weights_path` NULL, writes one spec with every tensor inline.
+ * `options_json` is NULL or {"dtype": "F64" | "F32"}: F64 (the default) round-trips exactly, F32
+ * halves the file (weights_path only). The spec's "metadata" is kept. Files are written to a
+ * temporary name and renamed into place. A callback model, or a path that cannot be written,
+ * is a CFX_ERR_INVALID_ARGUMENT error; bad options are CFX_ERR_CONFIG. */
+cfx_status cfx_model_save(const cfx_model *model, const char *spec_path, const char *weights_path,
+                          const char *options_json, cfx_error *err);
+
+/* The spec of a native network with every tensor inline (and its "metadata"), as JSON text that
+ * cfx_model_create_json accepts. Callback models are CFX_ERR_INVALID_ARGUMENT. Free *json_out
+ * with cfx_free. */
+cfx_status cfx_model_spec(const cfx_model *model, char **json_out, cfx_error *err);
+
+/* ---- End of model files ----------------------------------------------------------------------- */
+
 /* ---- Explainers ------------------------------------------------------------------------------- */
 
 /* A configured method bound to a model. Configure it (cfx_explainer_set_model, cfx_explainer_fit)

@@ -33,8 +33,9 @@ public func cfx_model_create_json(_ spec: UnsafePointer<CChar>?, _ out: UnsafeMu
                                   _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
         let out = try required(out, "out")
-        let network = try networkFromSpec(try JSON.parse(try required(spec, "spec_json"), "spec_json"))
-        out.pointee = retainedHandle(ModelHandle(network))
+        let specJSON = try JSON.parse(try required(spec, "spec_json"), "spec_json")
+        let network = try networkFromSpec(specJSON)  // "weights": relative to the current directory
+        out.pointee = retainedHandle(ModelHandle(network, metadata: specJSON["metadata"]))
     }
 }
 

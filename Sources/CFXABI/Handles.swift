@@ -1,11 +1,17 @@
 import CCFX
 import CFXCore
+import CFXFormats
 import Synchronization
 
 /// What a `cfx_model *` points at.
 final class ModelHandle {
     let model: Classifier
-    init(_ model: Classifier) { self.model = model }
+    /// The spec's "metadata" of a native network, written back when it is saved.
+    let metadata: JSON?
+    init(_ model: Classifier, metadata: JSON? = nil) {
+        self.model = model
+        self.metadata = metadata
+    }
 }
 
 /// What a `cfx_explainer *` points at. Holds its own reference to the model (and to auxiliary

@@ -5,16 +5,30 @@ import CFXCore
 ///     {"input_shape": [d] or [channels, height, width],
 ///      "layers": [{"type": "dense", "outputs": 16, "weights": [[...]], "bias": [...]}, {"type": "relu"},
 ///                 {"type": "residual", "main": [...], "shortcut": [...]}, ...],
+///      "weights": "model.safetensors",
 ///      "metadata": {...anything...}}
 ///
 /// Any layer may carry "name" to make its output a named output ("features"), and "tensors"
-/// ({"weight": [flat values], ...}) to give its tensors inline; tensors not given stay zero for a
-/// weights file to fill.
-public func networkFromSpec(_ spec: JSON) throws -> Network {
+/// ({"weight": [flat values], ...}) to give its tensors inline; tensors not given stay zero.
+/// "weights" names a safetensors file with the other tensors (see ModelFiles.swift), relative to
+/// `baseDirectory` (nil: the current directory).
+public func networkFromSpec(_ spec: JSON, relativeTo baseDirectory: String? = nil) throws -> Network {
+    let (network, inline, weights) = try networkFromSpecAlone(spec)
+    if let weights {
+        try loadWeights(into: network, path: resolvePath(weights, relativeTo: baseDirectory), inlineTensors: inline)
+    }
+    network.parametersChanged()
+    return network
+}
+
+/// The network of a spec with its inline tensors set, the names of those tensors, and the
+/// spec's "weights" path as written.
+func networkFromSpecAlone(_ spec: JSON) throws -> (Network, Set<String>, String?) {
     do {
         let members = try spec.members("model")
-        for (key, _) in members where !["input_shape", "layers", "metadata"].contains(key) {
-            throw CFXError(.model, "\(key): unknown key in the model spec; known keys: input_shape, layers, metadata")
+        let known = ["input_shape", "layers", "weights", "metadata"]
+        for (key, _) in members where !known.contains(key) {
+            throw CFXError(.model, "\(key): unknown key in the model spec; known keys: \(known.joined(separator: ", "))")
         }
         guard let shapeValue = spec["input_shape"] else { throw CFXError(.model, "input_shape: missing") }
         let shape = try shapeValue.items("input_shape").enumerated().map { try $1.integer("input_shape[\($0)]") }
@@ -22,12 +36,17 @@ public func networkFromSpec(_ spec: JSON) throws -> Network {
             throw CFXError(.model, "input_shape: expected [features] or [channels, height, width], got \(shape.count) dimensions")
         }
         guard let layersValue = spec["layers"] else { throw CFXError(.model, "layers: missing") }
+        let weights = try spec["weights"].map { try $0.text("weights") }
+        if let weights, weights.isEmpty { throw CFXError(.model, "weights: an empty path") }
         var tensors: [(String, [Double])] = []
         let nodes = try readNodes(layersValue, path: "layers", tensorPath: "layers.", tensors: &tensors)
         let network = try Network(inputShape: shape, nodes: nodes)
-        for (name, values) in tensors { try network.setParameter(name, values) }
-        network.parametersChanged()
-        return network
+        var inline = Set<String>()
+        for (name, values) in tensors {
+            guard inline.insert(name).inserted else { throw CFXError(.model, "\(name): given twice inline in the spec") }
+            try network.setParameter(name, values)
+        }
+        return (network, inline, weights)
     } catch let error as CFXError where error.kind == .config {
         throw CFXError(.model, error.message)  // type errors inside a spec are model errors
     }
@@ -109,8 +128,8 @@ let basicLayers: [String: LayerBuilder] = [
             }
             outputs = rows.count
             inline.append(("weight", rows.flatMap { $0 }))
-            inline.append(("bias", try value["bias"].map { try $0.numbers("\(path).bias") } ?? [Double](repeating: 0, count: rows.count)))
-        } else if let bias = value["bias"] {
+        }
+        if let bias = value["bias"] {  // omitted: zeros, or given by a weights file
             inline.append(("bias", try bias.numbers("\(path).bias")))
         }
         guard let outputs else { throw CFXError(.model, "\(path): a dense layer needs \"outputs\" or inline \"weights\"") }

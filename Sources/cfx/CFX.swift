@@ -13,7 +13,7 @@ struct CFX: ParsableCommand {
 }
 
 struct ModelOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "The model's JSON specification (input_shape, layers).")
+    @Option(name: .shortAndLong, help: "The model's JSON specification (input_shape, layers, optionally \"weights\": a safetensors file relative to the spec).")
     var model: String
 
     @Option(name: .shortAndLong, help: "Instances as CSV, one per row; a first line that is not numeric is a header.")
@@ -93,14 +93,11 @@ final class NativeModel {
     let features: Int
     let classes: Int
 
+    /// Loads a model file through cfx_model_load, so that its "weights" file is found relative to
+    /// the spec. Errors already start with the file's path.
     init(path: String) throws {
-        let spec = try readText(path)
         var model: OpaquePointer?
-        do {
-            try call { cfx_model_create_json(spec, &model, $0) }
-        } catch let failure as CFXFailure {
-            throw CFXFailure(description: "\(path): \(failure.description)")
-        }
+        try call { cfx_model_load(path, &model, $0) }
         var d = 0, k = 0
         try call { cfx_model_shape(model, &d, &k, $0) }
         (handle, features, classes) = (model!, d, k)

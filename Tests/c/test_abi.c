@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1846,6 +1847,198 @@ static void test_free(void) {
     }
 }
 
+/* ---- 9. Model files ---------------------------------------------------------------------------- */
+
+/* Predictions of two models on the 3-feature points agree within tol (0: bit for bit). */
+static int same_predictions(const cfx_model *a, const cfx_model *b, double tol) {
+    static const double X[9] = {0.5, -0.5, 1.0, -0.3, 0.4, 2.0, 0.2, 0.1, -1.5};
+    double pa[9], pb[9];
+    cfx_error err;
+    if (cfx_model_predict(a, X, 3, 3, pa, &err) != CFX_OK || cfx_model_predict(b, X, 3, 3, pb, &err) != CFX_OK)
+        return 0;
+    for (int i = 0; i < 9; i++)
+        if (tol == 0 ? memcmp(&pa[i], &pb[i], sizeof pa[i]) != 0 : fabs(pa[i] - pb[i]) > tol)
+            return 0;
+    return 1;
+}
+
+static void put_u64le(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static int write_bytes(const char *path, const void *bytes, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return 0;
+    size_t w = fwrite(bytes, 1, n, f);
+    return fclose(f) == 0 && w == n;
+}
+
+/* A safetensors file written by hand: the logistic regression's weight (F32) and bias (F64). */
+static int write_lr_safetensors(const char *path, const char *weight_dtype) {
+    const char *header_fmt = "{\"layers.0.weight\":{\"dtype\":\"%s\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+                             "\"layers.0.bias\":{\"dtype\":\"F64\",\"shape\":[2],\"data_offsets\":[16,32]}}";
+    char header[256];
+    int hn = snprintf(header, sizeof header, header_fmt, weight_dtype);
+    unsigned char buf[512];
+    put_u64le(buf, (uint64_t)hn);
+    memcpy(buf + 8, header, (size_t)hn);
+    unsigned char *data = buf + 8 + hn;
+    for (int i = 0; i < 4; i++) {
+        float w = (float)LR_W[i];
+        uint32_t bits;
+        memcpy(&bits, &w, 4);
+        for (int b = 0; b < 4; b++)
+            data[4 * i + b] = (unsigned char)(bits >> (8 * b));
+    }
+    for (int i = 0; i < 2; i++) {
+        uint64_t bits;
+        memcpy(&bits, &LR_B[i], 8);
+        put_u64le(data + 16 + 8 * i, bits);
+    }
+    return write_bytes(path, buf, 8 + (size_t)hn + 32);
+}
+
+static void test_model_files(void) {
+    section("9. model files");
+    char dir[] = "/tmp/cfx-test-files-XXXXXX";
+    if (!check(mkdtemp(dir) != NULL, "temporary directory for model files"))
+        return;
+    char spec[256], weights[256], sub[256], path[256];
+    snprintf(spec, sizeof spec, "%s/mlp.json", dir);
+    snprintf(sub, sizeof sub, "%s/weights", dir);
+    snprintf(weights, sizeof weights, "%s/weights/mlp.safetensors", dir);
+    mkdir(sub, 0755);
+    cfx_error err;
+    cfx_status st;
+
+    cfx_model *m = make_native(&MLP_NET, "model to save");
+    if (!m)
+        return;
+
+    /* Spec + weights file (F64): exact round trip, "weights" relative to the spec. */
+    err_reset(&err);
+    st = cfx_model_save(m, spec, weights, NULL, &err);
+    expect_ok(st, &err, "cfx_model_save(spec, weights file)");
+    json_error_t jerr;
+    json_t *saved = json_load_file(spec, 0, &jerr);
+    json_t *wv = saved ? json_object_get(saved, "weights") : NULL;
+    check(json_is_string(wv) && strcmp(json_string_value(wv), "weights/mlp.safetensors") == 0,
+          "saved spec names the weights file relative to itself (\"weights/mlp.safetensors\")");
+    json_decref(saved);
+    cfx_model *loaded = NULL;
+    err_reset(&err);
+    st = cfx_model_load(spec, &loaded, &err);
+    if (expect_ok(st, &err, "cfx_model_load(spec with weights)"))
+        check(same_predictions(m, loaded, 0), "loaded model predicts bit for bit like the saved one");
+    cfx_model_free(loaded);
+
+    /* F32 weights. */
+    err_reset(&err);
+    st = cfx_model_save(m, spec, weights, "{\"dtype\": \"F32\"}", &err);
+    expect_ok(st, &err, "cfx_model_save(dtype F32)");
+    loaded = NULL;
+    err_reset(&err);
+    st = cfx_model_load(spec, &loaded, &err);
+    if (expect_ok(st, &err, "cfx_model_load(F32 weights)"))
+        check(same_predictions(m, loaded, 1e-5), "F32 weights predict within 1e-5");
+    cfx_model_free(loaded);
+
+    /* Inline tensors, and the spec as JSON. */
+    snprintf(path, sizeof path, "%s/inline.json", dir);
+    err_reset(&err);
+    st = cfx_model_save(m, path, NULL, NULL, &err);
+    expect_ok(st, &err, "cfx_model_save(inline tensors)");
+    loaded = NULL;
+    err_reset(&err);
+    st = cfx_model_load(path, &loaded, &err);
+    if (expect_ok(st, &err, "cfx_model_load(inline tensors)"))
+        check(same_predictions(m, loaded, 0), "inline round trip predicts bit for bit");
+    cfx_model_free(loaded);
+    char *text = NULL;
+    err_reset(&err);
+    st = cfx_model_spec(m, &text, &err);
+    if (expect_ok(st, &err, "cfx_model_spec")) {
+        json_t *root = json_loads(text, 0, &jerr);
+        check(root && json_is_array(json_object_get(root, "layers")) && !json_object_get(root, "weights"),
+              "cfx_model_spec returns layers, without a weights file");
+        json_decref(root);
+        loaded = NULL;
+        err_reset(&err);
+        st = cfx_model_create_json(text, &loaded, &err);
+        if (expect_ok(st, &err, "cfx_model_create_json(cfx_model_spec output)"))
+            check(same_predictions(m, loaded, 0), "the spec recreates the model bit for bit");
+        cfx_model_free(loaded);
+    }
+    cfx_free(text);
+
+    /* A safetensors file written by hand (F32 weight, F64 bias) loads. */
+    snprintf(path, sizeof path, "%s/lr.safetensors", dir);
+    check(write_lr_safetensors(path, "F32"), "hand-written safetensors file");
+    snprintf(path, sizeof path, "%s/lr.json", dir);
+    const char *lr_spec = "{\"input_shape\": [2], \"layers\": [{\"type\": \"dense\", \"outputs\": 2}, "
+                          "{\"type\": \"softmax\"}], \"weights\": \"lr.safetensors\"}";
+    check(write_bytes(path, lr_spec, strlen(lr_spec)), "spec naming lr.safetensors");
+    loaded = NULL;
+    err_reset(&err);
+    st = cfx_model_load(path, &loaded, &err);
+    if (expect_ok(st, &err, "cfx_model_load(hand-written safetensors)")) {
+        double p[2], ref[2];
+        cfx_model_predict(loaded, X3, 1, 2, p, &err);
+        net_forward(&LR_NET, X3, ref);
+        check(fabs(p[0] - ref[0]) < 1e-12 && fabs(p[1] - ref[1]) < 1e-12, "hand-written weights predict as the reference");
+    }
+    cfx_model_free(loaded);
+
+    /* Bad files. */
+    snprintf(path, sizeof path, "%s/lr.safetensors", dir);
+    write_lr_safetensors(path, "I8");
+    snprintf(path, sizeof path, "%s/lr.json", dir);
+    loaded = NULL;
+    err_reset(&err);
+    st = cfx_model_load(path, &loaded, &err);
+    expect_err(st, &err, CFX_ERR_MODEL, "cfx_model_load(unknown dtype)", "layers.0.weight: dtype \"I8\"");
+    check(loaded == NULL, "no handle after a failed load");
+    snprintf(path, sizeof path, "%s/lr.safetensors", dir);
+    write_bytes(path, "\x10\0\0\0\0\0\0\0{\"a\":", 13);
+    snprintf(path, sizeof path, "%s/lr.json", dir);
+    err_reset(&err);
+    st = cfx_model_load(path, &loaded, &err);
+    expect_err(st, &err, CFX_ERR_MODEL, "cfx_model_load(truncated safetensors)", "lr.safetensors");
+    snprintf(path, sizeof path, "%s/none.json", dir);
+    err_reset(&err);
+    st = cfx_model_load(path, &loaded, &err);
+    expect_err(st, &err, CFX_ERR_MODEL, "cfx_model_load(missing file)", "none.json: cannot read");
+    err_reset(&err);
+    st = cfx_model_load(NULL, &loaded, &err);
+    expect_err(st, &err, CFX_ERR_INVALID_ARGUMENT, "cfx_model_load(NULL path)", "spec_path");
+    err_reset(&err);
+    st = cfx_model_save(m, spec, weights, "{\"dtype\": \"F16\"}", &err);
+    expect_err(st, &err, CFX_ERR_CONFIG, "cfx_model_save(dtype F16)", "dtype");
+
+    cb_lr u;
+    cb_lr_init(&u);
+    cfx_model *cb = make_callback(&u, 0, "callback model to save");
+    err_reset(&err);
+    st = cfx_model_save(cb, spec, NULL, NULL, &err);
+    expect_err(st, &err, CFX_ERR_INVALID_ARGUMENT, "cfx_model_save(callback model)", "callback");
+    text = NULL;
+    err_reset(&err);
+    st = cfx_model_spec(cb, &text, &err);
+    expect_err(st, &err, CFX_ERR_INVALID_ARGUMENT, "cfx_model_spec(callback model)", "callback");
+    cfx_model_free(cb);
+    cfx_model_free(m);
+
+    const char *names[] = {"mlp.json", "weights/mlp.safetensors", "inline.json", "lr.json", "lr.safetensors"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_version();
@@ -1856,6 +2049,7 @@ int main(void) {
     test_bad_inputs();
     test_threads();
     test_free();
+    test_model_files();
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail > 0 ? 1 : 0;
 }

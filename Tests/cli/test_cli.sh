@@ -29,6 +29,30 @@ with open(f"{sys.argv[1]}/x.csv", "w") as f:
     for row in fixture["x_test"][:3]:
         f.write(",".join(map(repr, row)) + "\n")
 PY
+# The same model as a spec in specs/ with its weights in weights/ (written by the pure-Python
+# safetensors writer), loaded from another working directory.
+mkdir -p "$work/specs" "$work/weights"
+PYTHONPATH=bindings/python python3 - "$work" <<'PY'
+import json, sys
+import numpy as np
+from cfx import safetensors
+work = sys.argv[1]
+spec = json.load(open(f"{work}/model.json"))
+tensors, layers = {}, []
+for i, layer in enumerate(spec["layers"]):
+    if layer["type"] == "dense":
+        tensors[f"layers.{i}.weight"] = np.array(layer["weights"], dtype=np.float64)
+        tensors[f"layers.{i}.bias"] = np.array(layer["bias"], dtype=np.float64)
+        layer = {"type": "dense", "outputs": len(layer["weights"])}
+    layers.append(layer)
+safetensors.save_file(tensors, f"{work}/weights/model.safetensors")
+json.dump({"input_shape": spec["input_shape"], "layers": layers, "weights": "../weights/model.safetensors"},
+          open(f"{work}/specs/model.json", "w"))
+del tensors["layers.0.bias"]
+safetensors.save_file(tensors, f"{work}/weights/broken.safetensors")
+json.dump({"input_shape": spec["input_shape"], "layers": layers, "weights": "../weights/broken.safetensors"},
+          open(f"{work}/specs/broken.json", "w"))
+PY
 echo '{"method": "wachter", "return_all": false}' > "$work/config.json"
 echo "1,2,3" > "$work/short.csv"
 printf "1,2,3,4\n1,2,x,4\n" > "$work/text.csv"
@@ -44,6 +68,12 @@ expect "malformed config" 1 'invalid JSON' -- $cli explain -m "$work/model.json"
 expect "short row" 1 'row 1 has 3 values' -- $cli predict -m "$work/model.json" -d "$work/short.csv"
 expect "non-numeric cell" 1 "row 2, column 3" -- $cli predict -m "$work/model.json" -d "$work/text.csv"
 expect "missing model file" 1 'cannot read' -- $cli predict -m "$work/none.json" -d "$work/x.csv"
+same_predictions() {  # the spec with a weights file predicts exactly as the inline one, from another directory
+    [ "$($cli predict -m "$work/model.json" -d "$work/x.csv")" = "$(cd / && "$OLDPWD/$cli" predict -m "$work/specs/model.json" -d "$work/x.csv")" ] && echo same
+}
+expect "predict (spec with a weights file elsewhere)" 0 '^same$' -- same_predictions
+expect "explain (spec with a weights file elsewhere)" 0 '"success":true' -- $cli explain -m "$work/specs/model.json" -c "$work/config.json" -d "$work/x.csv"
+expect "weights file missing a tensor" 1 'layers\.0\.bias: missing from .*broken\.safetensors' -- $cli predict -m "$work/specs/broken.json" -d "$work/x.csv"
 expect "unknown defaults" 1 'unknown method' -- $cli defaults alibi
 
 echo "$passed passed, $failed failed"

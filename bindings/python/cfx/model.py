@@ -98,7 +98,8 @@ class _CallbackState:
 class Model(NativeHandle):
     """A cfx classifier: ``n x d`` features in, ``n x k`` class probabilities out.
 
-    Create with :meth:`from_json`, :meth:`from_file` or :meth:`from_callable`. Free the native
+    Create with :meth:`from_json`, :meth:`load` (a model file), :meth:`from_file` or
+    :meth:`from_callable`; save a native network with :meth:`save`. Free the native
     handle with :meth:`close` (or a ``with`` block); explainers keep their own reference, so a
     model may be closed while explainers built on it are still in use.
     """
@@ -106,10 +107,9 @@ class Model(NativeHandle):
     _free_function = "cfx_model_free"
     _kind = "model"
 
-    def __init__(self, handle, callbacks: Optional[_CallbackState] = None, spec: Any = None):
+    def __init__(self, handle, callbacks: Optional[_CallbackState] = None):
         self._handle = handle
         self._callbacks = callbacks
-        self.spec = spec
         d, k = c_size_t(), c_size_t()
         err = _lib.new_error()
         _lib.check(_lib.lib().cfx_model_shape(handle, byref(d), byref(k), byref(err)), err)
@@ -125,13 +125,21 @@ class Model(NativeHandle):
         err = _lib.new_error()
         _lib.check(_lib.lib().cfx_model_create_json(text.encode("utf-8"), byref(out), byref(err)),
                    err)
-        return cls(out, spec=spec if isinstance(spec, dict) else None)
+        return cls(out)
+
+    @classmethod
+    def load(cls, path: "str | os.PathLike") -> "Model":
+        """A native network from a model file: a JSON spec whose ``"weights"`` (a safetensors
+        file) is resolved against the spec's directory (``cfx_model_load``)."""
+        out = _lib.MODEL_P()
+        err = _lib.new_error()
+        _lib.check(_lib.lib().cfx_model_load(os.fsencode(path), byref(out), byref(err)), err)
+        return cls(out)
 
     @classmethod
     def from_file(cls, path: "str | os.PathLike") -> "Model":
-        """A native network from a JSON spec file."""
-        with open(path, "r", encoding="utf-8") as f:
-            return cls.from_json(f.read())
+        """A native network from a JSON spec file (the same as :meth:`load`)."""
+        return cls.load(path)
 
     @classmethod
     def from_callable(cls, predict_proba: Callable[[np.ndarray], np.ndarray], n_features: int,
@@ -159,6 +167,24 @@ class Model(NativeHandle):
         _lib.check(_lib.lib().cfx_model_create_callbacks(d, k, state.c_predict, state.c_vjp, None,
                                                          byref(out), byref(err)), err)
         return cls(out, callbacks=state)
+
+    # -- files --------------------------------------------------------------------------------------
+
+    def save(self, spec_path: "str | os.PathLike", weights_path: "str | os.PathLike | None" = None,
+             dtype: str = "F64") -> None:
+        """Saves a native network: the spec at ``spec_path`` and, with ``weights_path``, the
+        tensors as safetensors there (``dtype`` "F64", exact, or "F32"); without it, every
+        tensor inline in the spec (``cfx_model_save``)."""
+        options = None if dtype == "F64" else json.dumps({"dtype": dtype}).encode("utf-8")
+        err = _lib.new_error()
+        status = _lib.lib().cfx_model_save(
+            self._require(), os.fsencode(spec_path),
+            None if weights_path is None else os.fsencode(weights_path), options, byref(err))
+        _lib.check(status, err)
+
+    def spec(self) -> dict:
+        """The network's spec with every tensor inline, as a dict (``cfx_model_spec``)."""
+        return json.loads(_lib.call_json("cfx_model_spec", self._require()))
 
     # -- properties -----------------------------------------------------------------------------
 
