@@ -49,6 +49,9 @@ let package = Package(
             name: "cfx",
             dependencies: ["CFXABI", "CCFX", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        // Speed of the network core (GEMM, convolutional ResNet); see benchmarks/run_networks.sh.
+        .executableTarget(name: "cfx-bench-networks", dependencies: ["CFXCore", "CBLAS"], path: "benchmarks/networks"),
+
         .testTarget(name: "CFXCoreTests", dependencies: ["CFXCore"]),
         .testTarget(name: "CFXABITests", dependencies: ["CFXABI", "CFXFormats", "CCFX"]),
     ]

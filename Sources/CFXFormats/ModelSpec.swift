@@ -114,7 +114,7 @@ let layerBuilders: [String: LayerBuilder] = basicLayers
     .merging(normalisationLayers) { a, _ in a }
 
 let basicLayers: [String: LayerBuilder] = [
-    "dense": LayerBuilder(keys: ["outputs", "weights", "bias"], read: { value, path in
+    "dense": LayerBuilder(keys: ["outputs", "weights", "bias", "spectral_norm"], read: { value, path in
         var inline: [(String, [Double])] = []
         var outputs = try value["outputs"].map { try $0.integer("\(path).outputs") }
         if let weightsValue = value["weights"] {
@@ -133,9 +133,10 @@ let basicLayers: [String: LayerBuilder] = [
             inline.append(("bias", try bias.numbers("\(path).bias")))
         }
         guard let outputs else { throw CFXError(.model, "\(path): a dense layer needs \"outputs\" or inline \"weights\"") }
-        return (Dense(outputs: outputs), inline)
+        return (Dense(outputs: outputs, spectralNorm: try readSpectralNorm(value, path)), inline)
     }, write: { operation in
-        (operation as? Dense).map { [("outputs", .int($0.outputs))] }
+        guard let dense = operation as? Dense else { return nil }
+        return [("outputs", .int(dense.outputs))] + (dense.spectralNorm.map { [("spectral_norm", writeSpectralNorm($0))] } ?? [])
     }),
     "relu": elementwise(.relu),
     "tanh": elementwise(.tanh),

@@ -5,7 +5,7 @@ import CBLAS
 /// Products of a few thousand multiply-adds (a small MLP explained one instance at a time) run in
 /// plain loops, where a BLAS call's fixed cost would dominate; larger ones go to OpenBLAS.
 @inline(__always)
-func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double = 1,
+public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double = 1,
           _ a: UnsafePointer<Double>, lda: Int, _ b: UnsafePointer<Double>, ldb: Int,
           beta: Double, _ c: UnsafeMutablePointer<Double>, ldc: Int) {
     if m * n * k >= 4096 {

@@ -1,0 +1,177 @@
+/// Max or average pooling of images [C, H, W] over square windows, as PyTorch's `max_pool2d` and
+/// `avg_pool2d` (floor mode). Max pooling pads with −∞ and remembers each output's position in the
+/// scratch memory for the backward pass. Average pooling counts padded zeros in the window
+/// (PyTorch's default `count_include_pad=True`): every output is a window sum divided by k².
+public final class Pool2D: Operation {
+    public enum Mode: Sendable { case max, average }
+
+    public let mode: Mode
+    public let kernelSize: Int
+    public let stride: Int
+    public let padding: Int
+
+    /// `stride` defaults to the kernel size, as in PyTorch.
+    public init(_ mode: Mode, kernelSize: Int, stride: Int? = nil, padding: Int = 0) {
+        self.mode = mode
+        self.kernelSize = kernelSize
+        self.stride = stride ?? kernelSize
+        self.padding = padding
+        super.init(kind: mode == .max ? "max_pool2d" : "avg_pool2d")
+    }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] {
+        try WindowGeometry.check(input: input, kernel: kernelSize, stride: stride, padding: padding, what: "window")
+        guard 2 * padding <= kernelSize else {
+            throw CFXError(.model, "padding must be at most half the kernel size, got padding \(padding) for kernel_size \(kernelSize)")
+        }
+        let g = WindowGeometry(channels: input[0], height: input[1], width: input[2], kernel: kernelSize, stride: stride, padding: padding)
+        return [input[0], g.outHeight, g.outWidth]
+    }
+
+    public override func scratchCount(input: [Int], batch: Int) -> Int {
+        guard mode == .max else { return 0 }
+        let g = WindowGeometry(channels: input[0], height: input[1], width: input[2], kernel: kernelSize, stride: stride, padding: padding)
+        return batch * input[0] * g.outputPositions
+    }
+
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+        let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
+        let planes = c.batch * g.channels, inPlane = g.height * g.width, outPlane = g.outputPositions
+        let scale = 1 / Double(kernelSize * kernelSize)
+        for plane in 0..<planes {
+            let xp = x + plane * inPlane, yp = y + plane * outPlane, argmax = c.scratch + plane * outPlane
+            for oy in 0..<g.outHeight {
+                let y0 = oy * stride - padding
+                let rows = max(y0, 0)..<min(y0 + kernelSize, g.height)
+                for ox in 0..<g.outWidth {
+                    let x0 = ox * stride - padding
+                    let columns = max(x0, 0)..<min(x0 + kernelSize, g.width)
+                    let out = oy * g.outWidth + ox
+                    if mode == .max {
+                        var best = -Double.infinity, at = rows.lowerBound * g.width + columns.lowerBound
+                        for iy in rows {
+                            for ix in columns where xp[iy * g.width + ix] > best || xp[iy * g.width + ix].isNaN {
+                                best = xp[iy * g.width + ix]
+                                at = iy * g.width + ix
+                                if best.isNaN { break }
+                            }
+                        }
+                        yp[out] = best
+                        argmax[out] = Double(at)
+                    } else {
+                        var sum = 0.0
+                        for iy in rows {
+                            for ix in columns { sum += xp[iy * g.width + ix] }
+                        }
+                        yp[out] = sum * scale
+                    }
+                }
+            }
+        }
+    }
+
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+        let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
+        let planes = c.batch * g.channels, inPlane = g.height * g.width, outPlane = g.outputPositions
+        let scale = 1 / Double(kernelSize * kernelSize)
+        for plane in 0..<planes {
+            let dxp = dx + plane * inPlane, dyp = dy + plane * outPlane, argmax = c.scratch + plane * outPlane
+            if mode == .max {
+                for out in 0..<outPlane { dxp[Int(argmax[out])] += dyp[out] }
+                continue
+            }
+            for oy in 0..<g.outHeight {
+                let y0 = oy * stride - padding
+                let rows = max(y0, 0)..<min(y0 + kernelSize, g.height)
+                for ox in 0..<g.outWidth {
+                    let x0 = ox * stride - padding
+                    let columns = max(x0, 0)..<min(x0 + kernelSize, g.width)
+                    let share = dyp[oy * g.outWidth + ox] * scale
+                    for iy in rows {
+                        for ix in columns { dxp[iy * g.width + ix] += share }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Average over each channel's positions: [C, H, W] → [C].
+public final class GlobalAveragePool: Operation {
+    public init() { super.init(kind: "global_avg_pool") }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] {
+        guard input.count == 3 else { throw CFXError(.model, "expects an image input [channels, height, width], got shape \(input)") }
+        return [input[0]]
+    }
+
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+        let plane = c.inputShape.height * c.inputShape.width, scale = 1 / Double(plane)
+        for p in 0..<c.batch * c.inputShape.channels {
+            var sum = 0.0
+            for i in 0..<plane { sum += x[p * plane + i] }
+            y[p] = sum * scale
+        }
+    }
+
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+        let plane = c.inputShape.height * c.inputShape.width, scale = 1 / Double(plane)
+        for p in 0..<c.batch * c.inputShape.channels {
+            let share = dy[p] * scale
+            for i in 0..<plane { dx[p * plane + i] += share }
+        }
+    }
+}
+
+/// [C, H, W] → [C·H·W] in the same (row-major) order; a flat input passes unchanged.
+public final class Flatten: Operation {
+    public init() { super.init(kind: "flatten") }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] { [input.reduce(1, *)] }
+
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+        y.update(from: x, count: c.batch * c.inputCount)
+    }
+
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+        for i in 0..<c.batch * c.inputCount { dx[i] += dy[i] }
+    }
+}
+
+/// Zero channels appended to an image: [C, H, W] → [outChannels, H, W], the input's channels first
+/// (the shortcut of DDU's ResNets, after average pooling).
+public final class ChannelPad: Operation {
+    public let outChannels: Int
+
+    public init(outChannels: Int) {
+        self.outChannels = outChannels
+        super.init(kind: "channel_pad")
+    }
+
+    public override func outputShape(for input: [Int]) throws -> [Int] {
+        guard input.count == 3 else { throw CFXError(.model, "expects an image input [channels, height, width], got shape \(input)") }
+        guard outChannels >= input[0] else {
+            throw CFXError(.model, "out_channels \(outChannels) is smaller than the input's \(input[0]) channels")
+        }
+        return [outChannels, input[1], input[2]]
+    }
+
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+        let inCount = c.inputCount, outCount = c.outputCount
+        for n in 0..<c.batch {
+            (y + n * outCount).update(from: x + n * inCount, count: inCount)
+            (y + n * outCount + inCount).update(repeating: 0, count: outCount - inCount)
+        }
+    }
+
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+        let inCount = c.inputCount, outCount = c.outputCount
+        for n in 0..<c.batch {
+            for i in 0..<inCount { dx[n * inCount + i] += dy[n * outCount + i] }
+        }
+    }
+}
