@@ -1370,8 +1370,8 @@ static void test_bad_inputs(void) {
              ",4]], \"bias\": [0,0]}]}",
              CFX_ERR_MODEL, "spec: non-numeric weight", NULL);
     bad_spec("{\"input_shape\": [2], \"layers\": [{\"type\": \"dense\", \"weights\": [[1,-1],[-1,1"
-             "]], \"bias\": [0,0]}, {\"type\": \"conv2d\"}]}",
-             CFX_ERR_MODEL, "spec: unknown layer type", "conv2d");
+             "]], \"bias\": [0,0]}, {\"type\": \"conv9d\"}]}",
+             CFX_ERR_MODEL, "spec: unknown layer type", "conv9d");
     bad_spec("{\"layers\": [{\"type\": \"softmax\"}]}", CFX_ERR_MODEL, "spec: no input_shape",
              "input_shape");
     bad_spec("{\"input_shape\": [0], \"layers\": [{\"type\": \"softmax\"}]}", CFX_ERR_MODEL,
