@@ -21,6 +21,7 @@ step "release build" swift build -c release
 step "libcfx.so needs no Swift toolchain" bash -c '! ldd .build/release/libcfx.so | grep -i swift'
 step "swift test" swift test --disable-swift-testing
 step "C ABI tests" bash Tests/c/run.sh
+step "C examples (pkg-config)" bash examples/c/run.sh
 step "command line tests" bash Tests/cli/test_cli.sh
 step "python tests" env CFX_LIBRARY="$PWD/.build/release/libcfx.so" PYTHONPATH="$PWD/bindings/python" \
     python3 -m pytest -q -rs Tests/python

@@ -23,3 +23,6 @@ python3 examples/python/train_iris_mlp.py
 echo
 echo "==> explaining test instances"
 python3 examples/python/explain_iris.py
+echo
+echo "==> plotting counterfactuals (examples/python/out/iris_changed_features.png)"
+python3 examples/python/plot_iris.py

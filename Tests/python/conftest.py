@@ -7,3 +7,13 @@ try:
     import cfx  # noqa: F401
 except ImportError:
     sys.path.insert(0, _BINDINGS)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Prints why tests were skipped, even under -q (optional dependencies, e.g. matplotlib)."""
+    reasons = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    for reason, count in reasons.items():
+        terminalreporter.write_line(f"skipped {count} test{'s' if count > 1 else ''}: {reason}")

@@ -7,6 +7,7 @@
 """
 
 from ._lib import library_path, version as library_version
+from ._lib import version
 from .errors import (CallbackError, CancelledError, ConfigError, Error, InternalError,
                      InvalidArgumentError, JSONError, LibraryNotFoundError, ModelError,
                      NumericError, ShapeError)
@@ -16,8 +17,16 @@ from .model import Model
 __version__ = "0.1.0"
 
 __all__ = [
-    "Model", "Explainer", "Wachter", "Explanation", "default_config", "library_version",
+    "Model", "Explainer", "Wachter", "Explanation", "default_config", "version", "library_version",
     "library_path", "Error", "InvalidArgumentError", "JSONError", "ConfigError", "ModelError",
     "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError",
     "LibraryNotFoundError", "__version__",
 ]
+
+
+def __getattr__(name):
+    # ``cfx.plot`` is imported on first use, so that ``import cfx`` never needs matplotlib.
+    if name == "plot":
+        import importlib
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module 'cfx' has no attribute {name!r}")
