@@ -9,10 +9,10 @@ if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists jansson \
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libjansson-dev libopenblas-serial-dev pkg-config >/dev/null
 fi
 
-if ! python3 -c "import numpy, sklearn, pytest" >/dev/null 2>&1; then
-    echo "==> installing numpy, scikit-learn and pytest (pip)"
-    python3 -m pip install -q numpy scikit-learn pytest \
-        || python3 -m pip install -q --break-system-packages numpy scikit-learn pytest
+if ! python3 -c "import numpy, sklearn, pytest, matplotlib" >/dev/null 2>&1; then
+    echo "==> installing numpy, scikit-learn, pytest and matplotlib (pip)"
+    python3 -m pip install -q numpy scikit-learn pytest matplotlib \
+        || python3 -m pip install -q --break-system-packages numpy scikit-learn pytest matplotlib
 fi
 
 # Optional: the `safetensors` package, for the interoperability test of cfx's weights files (the

@@ -29,7 +29,7 @@ if command -v julia >/dev/null 2>&1 && [ -d bindings/julia ]; then
     step "julia tests" julia --project=bindings/julia -e 'using Pkg; Pkg.test()'
 else
     echo
-    echo "==> julia tests: skipped (no julia binding yet, or julia is not on PATH: it cannot be installed on these machines)"
+    echo "==> julia tests: skipped (julia is not on PATH: Debian 12 has no julia package, so it cannot be installed on these machines)"
 fi
 
 echo
