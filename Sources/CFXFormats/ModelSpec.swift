@@ -8,8 +8,8 @@ import CFXCore
 ///      "metadata": {...anything...}}
 ///
 /// Any layer may carry "name" to make its output a named output ("features"), and "tensors"
-/// ({"weight": [flat values], ...}) to give its tensors inline; tensors not given stay zero for a
-/// weights file to fill.
+/// ({"weight": [flat values], ...}) to give its tensors inline; tensors not given keep their
+/// initial values (`Operation.initialise`, seed 0) for training or for a weights file to fill.
 public func networkFromSpec(_ spec: JSON) throws -> Network {
     do {
         let members = try spec.members("model")
