@@ -21,7 +21,8 @@ public struct TrainingConfig: Sendable {
     public var schedule: LearningRateSchedule = .constant  // "schedule"
     public var validationSplit = 0.0                       // "validation_split"
     public var earlyStoppingPatience = 0                   // "early_stopping_patience", 0 = off
-    public var threads = 0                                 // "n_threads", 0 = all cores
+    /// 1 by default: BLAS calls are serialised (Gemm.swift), so more threads only pay with large batches.
+    public var threads = 1                                 // "n_threads", 0 = all cores
 
     public init() {}
 
