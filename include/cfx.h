@@ -57,7 +57,7 @@ typedef enum cfx_status {
     CFX_ERR_SHAPE = 5,            /* buffer sizes that do not match the model                     */
     CFX_ERR_NUMERIC = 6,          /* NaN or infinity in an input or a model output                */
     CFX_ERR_CALLBACK = 7,         /* a caller-supplied callback reported failure                  */
-    CFX_ERR_CANCELLED = 8,        /* reserved: the caller cancelled a long run                    */
+    CFX_ERR_CANCELLED = 8,        /* the caller cancelled a long run (cfx_model_train progress)   */
     CFX_ERR_INTERNAL = 9          /* a bug in cfx; please report it with the message              */
 } cfx_status;
 
@@ -201,9 +201,10 @@ typedef int (*cfx_progress_fn)(void *user, const char *progress_json);
  *                     annealing over all epochs); or just the type as a string   ("constant")
  *   "validation_split"          share of the rows (a seeded random choice) held out and
  *                               evaluated after every epoch, in [0, 1)                      (0)
- *   "early_stopping_patience"   stop after this many epochs without a lower validation loss
- *                               and restore the weights of the best epoch; 0 = off; needs a
- *                               validation split                                            (0)
+ *   "early_stopping_patience"   stop after this many epochs without a lower validation loss;
+ *                               the run (stopped early or not) ends with the weights of the
+ *                               epoch of lowest validation loss; 0 = off; needs a validation
+ *                               split                                                       (0)
  *   "n_threads"       threads; each batch is split into shards of at least 64 rows, one per
  *                     thread, with parameter gradients summed; 0 = all cores. cfx serialises
  *                     its BLAS calls (the serial OpenBLAS is not thread-safe), so more than
