@@ -160,6 +160,13 @@ public final class Conv2D: Operation {
         return specs
     }
 
+    /// PyTorch's default: weight and bias uniform in ±1/√fan_in, fan_in = in_channels · k · k.
+    public override func initialise(_ parameters: UnsafeMutablePointer<Double>, input: [Int], random: inout SeededRandom) {
+        let fanIn = input[0] * kernelSize * kernelSize
+        let bound = 1 / Double(fanIn).squareRoot()
+        for i in 0..<outChannels * fanIn + (hasBias ? outChannels : 0) { parameters[i] = random.uniform(-bound, bound) }
+    }
+
     public override func scratchCount(input: [Int], batch: Int) -> Int {
         let g = geometry(input)
         return (isPointwise ? 0 : g.columnRows * g.outputPositions) + (spectralNorm == nil ? 0 : outChannels * g.columnRows)
