@@ -13,11 +13,13 @@ from .errors import (CallbackError, CancelledError, ConfigError, Error, Internal
                      NumericError, ShapeError)
 from .explainer import Explainer, Explanation, Wachter, default_config
 from .model import Model
+from . import metrics
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Model", "Explainer", "Wachter", "Explanation", "default_config", "version", "library_version",
+    "Model", "Explainer", "Wachter", "Explanation", "default_config", "metrics", "version",
+    "library_version",
     "library_path", "Error", "InvalidArgumentError", "JSONError", "ConfigError", "ModelError",
     "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError",
     "LibraryNotFoundError", "__version__",
