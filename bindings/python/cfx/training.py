@@ -1,0 +1,81 @@
+"""Training native cfx networks (``cfx_model_train`` and ``cfx_model_to_json`` of the header's
+"Training" section). Used through :meth:`cfx.Model.train`; kept apart so that the declarations of
+the core functions in ``_lib`` stay as they are."""
+
+from __future__ import annotations
+
+import json
+from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_void_p
+
+import numpy as np
+
+from . import _lib
+from ._progress import PROGRESS_FN, Progress, ProgressHook
+from .errors import CancelledError, InvalidArgumentError
+
+__all__ = ["train", "to_json", "default_train_config", "PROGRESS_FN"]
+
+_declared = False
+
+
+def _lib_training():
+    """libcfx with the training functions declared (once)."""
+    global _declared
+    lib = _lib.lib()
+    if not _declared:
+        err_p = POINTER(_lib.CfxError)
+        lib.cfx_model_train.restype = c_int
+        lib.cfx_model_train.argtypes = [_lib.MODEL_P, _lib.DOUBLE_P, c_size_t, c_size_t, _lib.DOUBLE_P,
+                                        c_size_t, c_char_p, PROGRESS_FN, c_void_p, POINTER(c_void_p),
+                                        err_p]
+        lib.cfx_model_to_json.restype = c_int
+        lib.cfx_model_to_json.argtypes = [_lib.MODEL_P, POINTER(c_void_p), err_p]
+        _declared = True
+    return lib
+
+
+def default_train_config() -> dict:
+    """Every training config key with its default (``cfx_default_config("train")``)."""
+    return _lib.default_config("train")
+
+
+def train(model, X, y=None, progress: Progress = None, **config) -> dict:
+    """See :meth:`cfx.Model.train`."""
+    rows = np.ascontiguousarray(X, dtype=np.float64)
+    if rows.ndim != 2:
+        raise InvalidArgumentError(f"X: expected a 2-D array, got {rows.ndim}-D")
+    n, d = rows.shape
+    targets, width = None, 0
+    if y is not None:
+        t = np.ascontiguousarray(y, dtype=np.float64)
+        if t.ndim == 1:
+            t = t.reshape(-1, 1)
+        if t.ndim != 2 or t.shape[0] != n:
+            raise InvalidArgumentError(
+                f"y: expected {n} rows like X (a class index per row, or a 2-D array of targets), "
+                f"got shape {np.shape(y)}")
+        targets, width = t, t.shape[1]
+    epochs = int(config.get("epochs", default_train_config()["epochs"]))
+    hook = ProgressHook(progress, epochs, "epoch", "epoch", ("loss", "accuracy", "val_loss", "val_accuracy"))
+    out = c_void_p()
+    err = _lib.new_error()
+    try:
+        status = _lib_training().cfx_model_train(
+            model._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
+            targets.ctypes.data_as(_lib.DOUBLE_P) if targets is not None else None, width,
+            json.dumps(config).encode("utf-8"), hook.c_function, None, byref(out), byref(err))
+    finally:
+        report_text = _lib.take_string(out)
+        hook.finish()
+    if status == CancelledError.code:
+        return json.loads(report_text)  # cancelled by the callback returning False
+    _lib.check(status, err)
+    return json.loads(report_text)
+
+
+def to_json(model) -> dict:
+    """The network's spec with its current weights inline (``cfx_model_to_json``)."""
+    out = c_void_p()
+    err = _lib.new_error()
+    _lib.check(_lib_training().cfx_model_to_json(model._require(), byref(out), byref(err)), err)
+    return json.loads(_lib.take_string(out))
