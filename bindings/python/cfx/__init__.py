@@ -14,11 +14,13 @@ from .errors import (CallbackError, CancelledError, ConfigError, Error, Internal
 from .explainer import Explainer, Explanation, Wachter, default_config
 from .model import Model
 from . import training
+from . import metrics
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Model", "Explainer", "Wachter", "Explanation", "default_config", "version", "library_version",
+    "Model", "Explainer", "Wachter", "Explanation", "default_config", "metrics", "version",
+    "library_version",
     "library_path", "Error", "InvalidArgumentError", "JSONError", "ConfigError", "ModelError",
     "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError",
     "LibraryNotFoundError", "__version__",
