@@ -2284,7 +2284,7 @@ static void test_training(void) {
     }
 }
 
-/* ---- Evaluation (metrics) --------------------------------------------------------------------- */
+/* ---- 11. Evaluation (metrics) ----------------------------------------------------------------- */
 
 /* The model of the metric tests: logits (3 x0, 3 x1, -3 x0 - 3 x1), softmax. (1, 0) is class 0,
  * (0, 1) class 1, (-1, -1) class 2. */
