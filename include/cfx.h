@@ -169,6 +169,157 @@ cfx_status cfx_model_spec(const cfx_model *model, char **json_out, cfx_error *er
 
 /* ---- End of model files ----------------------------------------------------------------------- */
 
+/* ---- Training --------------------------------------------------------------------------------- */
+
+/* Called after every epoch of cfx_model_train, on the thread that called it, with one epoch's
+ * numbers as JSON (valid only during the call):
+ *
+ *   {"epoch": 3, "epochs": 10, "loss": 0.21, "accuracy": 0.94, "val_loss": 0.25,
+ *    "val_accuracy": 0.93, "learning_rate": 0.001, "seconds": 0.08, "rows_per_second": 16000}
+ *
+ * "epoch" counts from 1; "accuracy" and "val_accuracy" are null for "mse", the "val_" values null
+ * without a validation split. Return 0 to go on, anything else to stop training after this
+ * epoch (cfx_model_train then returns CFX_ERR_CANCELLED). */
+typedef int (*cfx_progress_fn)(void *user, const char *progress_json);
+
+/* Trains a native network in place by minibatch gradient descent, starting from its current
+ * weights (a spec without tensors starts from PyTorch-like initial values, seed 0).
+ *
+ * x: n x d rows, as for cfx_model_predict. targets and target_width depend on "loss":
+ *   "cross_entropy" (classifiers): one class index per row as a double (0, 1, ..., k-1),
+ *       target_width 1. Computed from the logits when the network ends with softmax.
+ *   "mse" (mean squared error over the values of "output", default the last layer): n x
+ *       target_width values with target_width the width of that output; or targets NULL to
+ *       reconstruct the input (an autoencoder; target_width is then ignored).
+ * config_json: {"method": "train" (optional), ...}; omitted keys take their defaults, which
+ * cfx_default_config("train", ...) lists; unknown keys and bad values are CFX_ERR_CONFIG errors:
+ *   "loss"            "cross_entropy" | "mse"                                    ("cross_entropy")
+ *   "output"          mse only (ignored otherwise): the named output to fit, e.g. an
+ *                     encoder's code; "probabilities" is the last layer       ("probabilities")
+ *   "optimizer"       "adam" | "sgd", with torch.optim's update rules                    ("adam")
+ *   "learning_rate"   base learning rate                                                  (0.001)
+ *   "momentum", "nesterov"      SGD's momentum and Nesterov flag                     (0.9, false)
+ *   "beta1", "beta2", "epsilon" Adam's                                        (0.9, 0.999, 1e-8)
+ *   "weight_decay"    L2 penalty added to the gradient of every trainable tensor             (0)
+ *   "decoupled_weight_decay"    Adam only: decay the weights directly instead (AdamW)   (false)
+ *   "batch_size", "epochs"      1...2^24 and 1...10^6                                  (32, 10)
+ *   "shuffle", "seed"           reshuffle the rows every epoch with this seed        (true, 0)
+ *   "schedule"        the learning rate per epoch: {"type": "constant"},
+ *                     {"type": "step", "step_size": 10, "gamma": 0.1} (times gamma every
+ *                     step_size epochs) or {"type": "cosine", "min_learning_rate": 0} (cosine
+ *                     annealing over all epochs); or just the type as a string   ("constant")
+ *   "validation_split"          share of the rows (a seeded random choice) held out and
+ *                               evaluated after every epoch, in [0, 1)                      (0)
+ *   "early_stopping_patience"   stop after this many epochs without a lower validation loss;
+ *                               the run (stopped early or not) ends with the weights of the
+ *                               epoch of lowest validation loss; 0 = off; needs a validation
+ *                               split                                                       (0)
+ *   "n_threads"       threads; each batch is split into shards of at least 64 rows, one per
+ *                     thread, with parameter gradients summed; 0 = all cores. Threads are
+ *                     started for every batch, so more than one pays only for large
+ *                     batches                                                              (1)
+ * Batch norm layers normalise with each shard's statistics in training mode; their running
+ * statistics are updated from the whole batch's. Results are identical for the same data,
+ * config, seed and thread count, and differ in rounding (or through batch norm, more) between
+ * thread counts.
+ * progress: may be NULL; see cfx_progress_fn. `user` is passed back unchanged.
+ * report_json: on success, and also on CFX_ERR_CANCELLED, *report_json is (free with cfx_free)
+ *
+ *   {"history": [{"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
+ *                 "seconds", "rows_per_second"}, ...one per epoch run],
+ *    "epochs_run", "best_epoch" (lowest validation loss, or null), "stopped_early",
+ *    "restored_best_weights", "cancelled", "train_rows", "validation_rows", "n_threads",
+ *    "seconds", "config" (the effective config)}
+ *
+ * and NULL after any other error.
+ * The model's weights change. On success they are the last epoch's, or the best epoch's when
+ * early stopping restored them. When the progress callback cancels, they are those of the last
+ * completed epoch (the one just reported) and the model stays fully usable. On any other error
+ * (bad arguments, a loss that diverges to NaN or infinity: CFX_ERR_NUMERIC) the weights are left
+ * as they were before the call.
+ * Errors: a callback model (CFX_ERR_INVALID_ARGUMENT, "only native models can be trained"); x
+ * as for cfx_model_predict; targets NULL for cross_entropy (CFX_ERR_INVALID_ARGUMENT), a wrong
+ * target_width (CFX_ERR_SHAPE), NaN or infinite targets (CFX_ERR_NUMERIC), a class index that is
+ * not an integer in 0..k-1 (CFX_ERR_INVALID_ARGUMENT).
+ * Thread safety: training changes the model that explainers created from it share. Do not use
+ * the model, or any explainer holding it, from other threads while it trains, and do not train
+ * one model from two threads at once. Training itself uses n_threads worker threads. */
+cfx_status cfx_model_train(cfx_model *model, const double *x, size_t n, size_t d,
+                           const double *targets, size_t target_width, const char *config_json,
+                           cfx_progress_fn progress, void *user, char **report_json,
+                           cfx_error *err);
+
+/* A trained network is saved with cfx_model_save, or read as JSON with cfx_model_spec. */
+
+/* ---- End of Training -------------------------------------------------------------------------- */
+
+/* ---- Explainers ------------------------------------------------------------------------------- */
+
+/* A configured method bound to a model. Configure it (cfx_explainer_set_model, cfx_explainer_fit)
+ * before sharing it between threads; those calls are nevertheless safe while other threads
+ * explain: each explain call sees the explainer either before or after the change. */
+typedef struct cfx_explainer cfx_explainer;
+
+/* The default configuration of a method ("wachter") as a JSON object, every key present.
+ * "train" gives the default training config of cfx_model_train instead (see Training).
+ * Free *json_out with cfx_free. */
+cfx_status cfx_default_config(const char *method, char **json_out, cfx_error *err);
+
+/* Creates an explainer from a JSON configuration {"method": "wachter", ...}. Keys that are
+ * omitted take their defaults; unknown keys, wrong types and out-of-range values are errors.
+ * The explainer keeps its own reference to the model, so the model handle may be freed first.
+ * Methods need a model with at least 2 classes (a 1-output model is a CFX_ERR_CONFIG error). */
+cfx_status cfx_explainer_create(const cfx_model *model, const char *config_json,
+                                cfx_explainer **out, cfx_error *err);
+
+void cfx_explainer_free(cfx_explainer *explainer);
+
+/* The explainer's effective configuration (defaults filled in) as JSON. Free with cfx_free. */
+cfx_status cfx_explainer_config(const cfx_explainer *explainer, char **json_out, cfx_error *err);
+
+/* Gives the explainer an auxiliary model in a role the method accepts (for example "encoder" or
+ * "autoencoder" for prototype-guided counterfactuals). The explainer keeps its own reference.
+ * A role the method does not take is a CFX_ERR_CONFIG error naming the accepted roles. */
+cfx_status cfx_explainer_set_model(cfx_explainer *explainer, const char *role, const cfx_model *model,
+                                   cfx_error *err);
+
+/* Fits the method on training data: n rows of d features in `x` and, when `y` is not NULL, a
+ * class label per row (whole numbers 0..k-1 as doubles; NULL uses the model's predictions).
+ * Methods that need training data (prototypes, class densities) fail in cfx_explain until they
+ * are fitted; methods that need none (Wachter) accept and ignore it, as alibi does. Fitting again
+ * replaces the previous fit. */
+cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n, size_t d,
+                             const double *y, cfx_error *err);
+
+/* Explains n instances (`x`: n * d doubles, row-major). On success *json_out is
+ *
+ *   {"explanations": [ {...one per instance...} ], "seconds": total, "n_threads": used}
+ *
+ * with, for the Wachter method, per instance: "cf" ({"X", "distance", "lambda", "index", "class",
+ * "proba", "loss"} or null), "all" (one list per lambda round of the counterfactuals met; the
+ * lists are empty with "return_all": false), "orig_class", "orig_proba", "success" and "meta"
+ * ({"method", "params" (the effective config), "model_calls", "predicted_rows",
+ * "gradient_evaluations", "seconds"}). When one instance fails (a callback error, say), the
+ * whole call fails with a message that starts "instance i: ". Free *json_out with cfx_free. */
+cfx_status cfx_explain(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
+                       char **json_out, cfx_error *err);
+
+/* ---- Progress and cancellation of explanations ------------------------------------------------- */
+
+/* cfx_explain with a progress callback (cfx_progress_fn, see Training). While the batch runs on
+ * worker threads, the calling thread watches it and calls `progress` (on the calling thread
+ * only: safe for Python and Julia callbacks) each time more instances are done, and once at the
+ * end, with
+ *
+ *   {"instances_done": 12, "instances_total": 45, "seconds": 0.8}
+ *
+ * Returning non-zero cancels the run: workers stop between instances and between steps of a search
+ * (for Wachter, between lambda rounds), and the call returns CFX_ERR_CANCELLED ("cancelled after i
+ * of n instances") with *json_out left NULL. The explainer stays usable. `progress` NULL behaves as
+ * cfx_explain. */
+cfx_status cfx_explain_progress(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
+                                cfx_progress_fn progress, void *user, char **json_out, cfx_error *err);
+
 /* ---- Evaluation ------------------------------------------------------------------------------- */
 
 /* Metrics of counterfactuals (README, "Metrics"). For an instance x, its counterfactual x' (d
@@ -258,161 +409,6 @@ cfx_status cfx_evaluate(const cfx_evaluator *evaluator, const double *x, const d
                         size_t d, const char *request_json, char **json_out, cfx_error *err);
 
 /* ---- End of evaluation ------------------------------------------------------------------------ */
-
-/* ---- Explainers ------------------------------------------------------------------------------- */
-
-/* A configured method bound to a model. Configure it (cfx_explainer_set_model, cfx_explainer_fit)
- * before sharing it between threads; those calls are nevertheless safe while other threads
- * explain: each explain call sees the explainer either before or after the change. */
-typedef struct cfx_explainer cfx_explainer;
-
-/* The default configuration of a method ("wachter") as a JSON object, every key present.
- * "train" gives the default training config of cfx_model_train instead (see Training).
- * Free *json_out with cfx_free. */
-cfx_status cfx_default_config(const char *method, char **json_out, cfx_error *err);
-
-/* Creates an explainer from a JSON configuration {"method": "wachter", ...}. Keys that are
- * omitted take their defaults; unknown keys, wrong types and out-of-range values are errors.
- * The explainer keeps its own reference to the model, so the model handle may be freed first.
- * Methods need a model with at least 2 classes (a 1-output model is a CFX_ERR_CONFIG error). */
-cfx_status cfx_explainer_create(const cfx_model *model, const char *config_json,
-                                cfx_explainer **out, cfx_error *err);
-
-void cfx_explainer_free(cfx_explainer *explainer);
-
-/* The explainer's effective configuration (defaults filled in) as JSON. Free with cfx_free. */
-cfx_status cfx_explainer_config(const cfx_explainer *explainer, char **json_out, cfx_error *err);
-
-/* Gives the explainer an auxiliary model in a role the method accepts (for example "encoder" or
- * "autoencoder" for prototype-guided counterfactuals). The explainer keeps its own reference.
- * A role the method does not take is a CFX_ERR_CONFIG error naming the accepted roles. */
-cfx_status cfx_explainer_set_model(cfx_explainer *explainer, const char *role, const cfx_model *model,
-                                   cfx_error *err);
-
-/* Fits the method on training data: n rows of d features in `x` and, when `y` is not NULL, a
- * class label per row (whole numbers 0..k-1 as doubles; NULL uses the model's predictions).
- * Methods that need training data (prototypes, class densities) fail in cfx_explain until they
- * are fitted; methods that need none (Wachter) accept and ignore it, as alibi does. Fitting again
- * replaces the previous fit. */
-cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n, size_t d,
-                             const double *y, cfx_error *err);
-
-/* Explains n instances (`x`: n * d doubles, row-major). On success *json_out is
- *
- *   {"explanations": [ {...one per instance...} ], "seconds": total, "n_threads": used}
- *
- * with, for the Wachter method, per instance: "cf" ({"X", "distance", "lambda", "index", "class",
- * "proba", "loss"} or null), "all" (one list per lambda round of the counterfactuals met; the
- * lists are empty with "return_all": false), "orig_class", "orig_proba", "success" and "meta"
- * ({"method", "params" (the effective config), "model_calls", "predicted_rows",
- * "gradient_evaluations", "seconds"}). When one instance fails (a callback error, say), the
- * whole call fails with a message that starts "instance i: ". Free *json_out with cfx_free. */
-cfx_status cfx_explain(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
-                       char **json_out, cfx_error *err);
-
-/* ---- Training --------------------------------------------------------------------------------- */
-
-/* Called after every epoch of cfx_model_train, on the thread that called it, with one epoch's
- * numbers as JSON (valid only during the call):
- *
- *   {"epoch": 3, "epochs": 10, "loss": 0.21, "accuracy": 0.94, "val_loss": 0.25,
- *    "val_accuracy": 0.93, "learning_rate": 0.001, "seconds": 0.08, "rows_per_second": 16000}
- *
- * "epoch" counts from 1; "accuracy" and "val_accuracy" are null for "mse", the "val_" values null
- * without a validation split. Return 0 to go on, anything else to stop training after this
- * epoch (cfx_model_train then returns CFX_ERR_CANCELLED). */
-typedef int (*cfx_progress_fn)(void *user, const char *progress_json);
-
-/* Trains a native network in place by minibatch gradient descent, starting from its current
- * weights (a spec without tensors starts from PyTorch-like initial values, seed 0).
- *
- * x: n x d rows, as for cfx_model_predict. targets and target_width depend on "loss":
- *   "cross_entropy" (classifiers): one class index per row as a double (0, 1, ..., k-1),
- *       target_width 1. Computed from the logits when the network ends with softmax.
- *   "mse" (mean squared error over the values of "output", default the last layer): n x
- *       target_width values with target_width the width of that output; or targets NULL to
- *       reconstruct the input (an autoencoder; target_width is then ignored).
- * config_json: {"method": "train" (optional), ...}; omitted keys take their defaults, which
- * cfx_default_config("train", ...) lists; unknown keys and bad values are CFX_ERR_CONFIG errors:
- *   "loss"            "cross_entropy" | "mse"                                    ("cross_entropy")
- *   "output"          mse only (ignored otherwise): the named output to fit, e.g. an
- *                     encoder's code; "probabilities" is the last layer       ("probabilities")
- *   "optimizer"       "adam" | "sgd", with torch.optim's update rules                    ("adam")
- *   "learning_rate"   base learning rate                                                  (0.001)
- *   "momentum", "nesterov"      SGD's momentum and Nesterov flag                     (0.9, false)
- *   "beta1", "beta2", "epsilon" Adam's                                        (0.9, 0.999, 1e-8)
- *   "weight_decay"    L2 penalty added to the gradient of every trainable tensor             (0)
- *   "decoupled_weight_decay"    Adam only: decay the weights directly instead (AdamW)   (false)
- *   "batch_size", "epochs"      1...2^24 and 1...10^6                                  (32, 10)
- *   "shuffle", "seed"           reshuffle the rows every epoch with this seed        (true, 0)
- *   "schedule"        the learning rate per epoch: {"type": "constant"},
- *                     {"type": "step", "step_size": 10, "gamma": 0.1} (times gamma every
- *                     step_size epochs) or {"type": "cosine", "min_learning_rate": 0} (cosine
- *                     annealing over all epochs); or just the type as a string   ("constant")
- *   "validation_split"          share of the rows (a seeded random choice) held out and
- *                               evaluated after every epoch, in [0, 1)                      (0)
- *   "early_stopping_patience"   stop after this many epochs without a lower validation loss;
- *                               the run (stopped early or not) ends with the weights of the
- *                               epoch of lowest validation loss; 0 = off; needs a validation
- *                               split                                                       (0)
- *   "n_threads"       threads; each batch is split into shards of at least 64 rows, one per
- *                     thread, with parameter gradients summed; 0 = all cores. Threads are
- *                     started for every batch, so more than one pays only for large
- *                     batches                                                              (1)
- * Batch norm layers normalise with each shard's statistics in training mode; their running
- * statistics are updated from the whole batch's. Results are identical for the same data,
- * config, seed and thread count, and differ in rounding (or through batch norm, more) between
- * thread counts.
- * progress: may be NULL; see cfx_progress_fn. `user` is passed back unchanged.
- * report_json: on success, and also on CFX_ERR_CANCELLED, *report_json is (free with cfx_free)
- *
- *   {"history": [{"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
- *                 "seconds", "rows_per_second"}, ...one per epoch run],
- *    "epochs_run", "best_epoch" (lowest validation loss, or null), "stopped_early",
- *    "restored_best_weights", "cancelled", "train_rows", "validation_rows", "n_threads",
- *    "seconds", "config" (the effective config)}
- *
- * and NULL after any other error.
- * The model's weights change. On success they are the last epoch's, or the best epoch's when
- * early stopping restored them. When the progress callback cancels, they are those of the last
- * completed epoch (the one just reported) and the model stays fully usable. On any other error
- * (bad arguments, a loss that diverges to NaN or infinity: CFX_ERR_NUMERIC) the weights are left
- * as they were before the call.
- * Errors: a callback model (CFX_ERR_INVALID_ARGUMENT, "only native models can be trained"); x
- * as for cfx_model_predict; targets NULL for cross_entropy (CFX_ERR_INVALID_ARGUMENT), a wrong
- * target_width (CFX_ERR_SHAPE), NaN or infinite targets (CFX_ERR_NUMERIC), a class index that is
- * not an integer in 0..k-1 (CFX_ERR_INVALID_ARGUMENT).
- * Thread safety: training changes the model that explainers created from it share. Do not use
- * the model, or any explainer holding it, from other threads while it trains, and do not train
- * one model from two threads at once. Training itself uses n_threads worker threads. */
-cfx_status cfx_model_train(cfx_model *model, const double *x, size_t n, size_t d,
-                           const double *targets, size_t target_width, const char *config_json,
-                           cfx_progress_fn progress, void *user, char **report_json,
-                           cfx_error *err);
-
-/* The specification of a native network with its current weights inline (every tensor except
- * derived ones, as "tensors": {"weight": [flat values], ...} per layer): the JSON that
- * cfx_model_create_json reads back to the same network, e.g. to save a trained model.
- * A callback model is a CFX_ERR_INVALID_ARGUMENT error. Free *spec_json_out with cfx_free. */
-cfx_status cfx_model_to_json(const cfx_model *model, char **spec_json_out, cfx_error *err);
-
-/* ---- End of Training -------------------------------------------------------------------------- */
-
-/* ---- Progress and cancellation of explanations ------------------------------------------------- */
-
-/* cfx_explain with a progress callback (cfx_progress_fn, see Training). While the batch runs on
- * worker threads, the calling thread watches it and calls `progress` (on the calling thread
- * only: safe for Python and Julia callbacks) each time more instances are done, and once at the
- * end, with
- *
- *   {"instances_done": 12, "instances_total": 45, "seconds": 0.8}
- *
- * Returning non-zero cancels the run: workers stop between instances and between steps of a search
- * (for Wachter, between lambda rounds), and the call returns CFX_ERR_CANCELLED ("cancelled after i
- * of n instances") with *json_out left NULL. The explainer stays usable. `progress` NULL behaves as
- * cfx_explain. */
-cfx_status cfx_explain_progress(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
-                                cfx_progress_fn progress, void *user, char **json_out, cfx_error *err);
 
 #ifdef __cplusplus
 }

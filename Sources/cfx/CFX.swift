@@ -135,7 +135,7 @@ struct Train: ParsableCommand {
         }
         if !quiet { FileHandle.standardError.write("\n".data(using: .utf8)!) }
         var spec: UnsafeMutablePointer<CChar>?
-        try call { cfx_model_to_json(model.handle, &spec, $0) }
+        try call { cfx_model_spec(model.handle, &spec, $0) }
         defer { cfx_free(spec) }
         do {
             try String(cString: spec!).write(toFile: output, atomically: true, encoding: .utf8)

@@ -2171,7 +2171,7 @@ static void test_training(void) {
     /* The trained network written out reads back to the same predictions. */
     char *spec = NULL;
     err_reset(&err);
-    expect_ok(cfx_model_to_json(m, &spec, &err), &err, "cfx_model_to_json");
+    expect_ok(cfx_model_spec(m, &spec, &err), &err, "cfx_model_spec of the trained model");
     cfx_model *copy = NULL;
     if (spec && cfx_model_create_json(spec, &copy, &err) == CFX_OK) {
         double p1[TRAIN_N * 2], p2[TRAIN_N * 2];
@@ -2249,8 +2249,8 @@ static void test_training(void) {
                    "only native models can be trained");
         char *cspec = NULL;
         err_reset(&err);
-        expect_err(cfx_model_to_json(cm, &cspec, &err), &err, CFX_ERR_INVALID_ARGUMENT,
-                   "cfx_model_to_json of a callback model", "native");
+        expect_err(cfx_model_spec(cm, &cspec, &err), &err, CFX_ERR_INVALID_ARGUMENT,
+                   "cfx_model_spec of a callback model", "native");
         cfx_model_free(cm);
     }
     cfx_model_free(m);

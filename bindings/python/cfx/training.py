@@ -1,4 +1,4 @@
-"""Training native cfx networks (``cfx_model_train`` and ``cfx_model_to_json`` of the header's
+"""Training native cfx networks (``cfx_model_train`` of the header's
 "Training" section). Used through :meth:`cfx.Model.train`; kept apart so that the declarations of
 the core functions in ``_lib`` stay as they are."""
 
@@ -13,7 +13,7 @@ from . import _lib
 from ._progress import PROGRESS_FN, Progress, ProgressHook
 from .errors import CancelledError, InvalidArgumentError
 
-__all__ = ["train", "to_json", "default_train_config", "PROGRESS_FN"]
+__all__ = ["train", "default_train_config", "PROGRESS_FN"]
 
 _declared = False
 
@@ -28,8 +28,6 @@ def _lib_training():
         lib.cfx_model_train.argtypes = [_lib.MODEL_P, _lib.DOUBLE_P, c_size_t, c_size_t, _lib.DOUBLE_P,
                                         c_size_t, c_char_p, PROGRESS_FN, c_void_p, POINTER(c_void_p),
                                         err_p]
-        lib.cfx_model_to_json.restype = c_int
-        lib.cfx_model_to_json.argtypes = [_lib.MODEL_P, POINTER(c_void_p), err_p]
         _declared = True
     return lib
 
@@ -71,11 +69,3 @@ def train(model, X, y=None, progress: Progress = None, **config) -> dict:
         return json.loads(report_text)  # cancelled by the callback returning False
     _lib.check(status, err)
     return json.loads(report_text)
-
-
-def to_json(model) -> dict:
-    """The network's spec with its current weights inline (``cfx_model_to_json``)."""
-    out = c_void_p()
-    err = _lib.new_error()
-    _lib.check(_lib_training().cfx_model_to_json(model._require(), byref(out), byref(err)), err)
-    return json.loads(_lib.take_string(out))
