@@ -34,7 +34,7 @@ struct Explain: ParsableCommand {
     func run() throws {
         let model = try NativeModel(path: inputs.model)
         let rows = try readCSV(inputs.data, features: model.features)
-        let configText = config.trimmingCharacters(in: .whitespaces).hasPrefix("{") ? config : try readText(config)
+        let configText = try jsonArgument(config)
         var explainer: OpaquePointer?
         try call { cfx_explainer_create(model.handle, configText, &explainer, $0) }
         defer { cfx_explainer_free(explainer) }
@@ -105,7 +105,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let model = try NativeModel(path: inputs.model)
         let rows = try readCSV(inputs.data, features: model.features)
-        let configText = config.trimmingCharacters(in: .whitespaces).hasPrefix("{") ? config : try readText(config)
+        let configText = try jsonArgument(config)
         var targets: [Double]? = nil
         var width = 0
         if let labels {
@@ -219,6 +219,11 @@ final class NativeModel {
     }
 
     deinit { cfx_model_free(handle) }
+}
+
+/// An option that is either JSON itself (starting with "{") or the path of a JSON file.
+func jsonArgument(_ value: String) throws -> String {
+    value.trimmingCharacters(in: .whitespaces).hasPrefix("{") ? value : try readText(value)
 }
 
 func readText(_ path: String) throws -> String {
