@@ -10,13 +10,13 @@ from ._lib import library_path, version as library_version
 from .errors import (CallbackError, CancelledError, ConfigError, Error, InternalError,
                      InvalidArgumentError, JSONError, LibraryNotFoundError, ModelError,
                      NumericError, ShapeError)
-from .explainer import Explainer, Explanation, Wachter, default_config
+from .explainer import CFProto, Explainer, Explanation, Wachter, default_config
 from .model import Model
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Model", "Explainer", "Wachter", "Explanation", "default_config", "library_version",
+    "Model", "Explainer", "Wachter", "CFProto", "Explanation", "default_config", "library_version",
     "library_path", "Error", "InvalidArgumentError", "JSONError", "ConfigError", "ModelError",
     "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError",
     "LibraryNotFoundError", "__version__",
