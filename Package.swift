@@ -49,6 +49,9 @@ let package = Package(
             name: "cfx",
             dependencies: ["CFXABI", "CCFX", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
+        // k-d tree against brute force (benchmarks/run_cfproto.sh).
+        .executableTarget(name: "cfx-kdtree-bench", dependencies: ["CFXCore"], path: "benchmarks/kdtree"),
+
         .testTarget(name: "CFXCoreTests", dependencies: ["CFXCore"]),
         .testTarget(name: "CFXABITests", dependencies: ["CFXABI", "CFXFormats", "CCFX"]),
     ]

@@ -120,14 +120,7 @@ public struct KDTree: Sendable {
         let node = nodes[id]
         if node.splitDimension < 0 {
             for i in node.start..<node.end {
-                let bound = best.bound
-                var total = 0.0
-                let base = i * dimension
-                for j in 0..<dimension {
-                    let diff = points[base + j] - q[j]
-                    total += diff * diff
-                    if total > bound { break }  // cannot enter the k best
-                }
+                let total = squaredDistance(points.baseAddress! + i * dimension, q.baseAddress!, dimension, bound: best.bound)
                 best.insert(squared: total, index: originalIndex[i])
             }
             return
@@ -144,6 +137,22 @@ public struct KDTree: Sendable {
             offsets[dim] = old
         }
     }
+}
+
+/// Σ (a_j − b_j)² over `count` values, with four accumulators; stops early (returning a partial
+/// sum above `bound`) once the sum exceeds `bound`, checked every 32 values.
+@inline(__always)
+private func squaredDistance(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ count: Int, bound: Double) -> Double {
+    var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    var j = 0
+    while j + 4 <= count {
+        let d0 = a[j] - b[j], d1 = a[j + 1] - b[j + 1], d2 = a[j + 2] - b[j + 2], d3 = a[j + 3] - b[j + 3]
+        s0 += d0 * d0; s1 += d1 * d1; s2 += d2 * d2; s3 += d3 * d3
+        j += 4
+        if j & 31 == 0, s0 + s1 + s2 + s3 > bound { return s0 + s1 + s2 + s3 }
+    }
+    while j < count { let d = a[j] - b[j]; s0 += d * d; j += 1 }
+    return (s0 + s1) + (s2 + s3)
 }
 
 /// The k best (squared distance, index) pairs seen so far, sorted; `bound` is the k-th best squared
@@ -180,13 +189,12 @@ public func bruteForceNearest(points: [Double], dimension: Int, to query: [Doubl
     let n = points.count / dimension
     var best = BoundedNeighbours(capacity: min(k, n))
     guard k > 0, n > 0 else { return [] }
-    for i in 0..<n {
-        var total = 0.0
-        for j in 0..<dimension {
-            let diff = points[i * dimension + j] - query[j]
-            total += diff * diff
+    points.withUnsafeBufferPointer { p in
+        query.withUnsafeBufferPointer { q in
+            for i in 0..<n {
+                best.insert(squared: squaredDistance(p.baseAddress! + i * dimension, q.baseAddress!, dimension, bound: .infinity), index: i)
+            }
         }
-        best.insert(squared: total, index: i)
     }
     return best.items.map { KDTree.Neighbour(index: $0.index, distance: $0.squared.squareRoot()) }
 }
