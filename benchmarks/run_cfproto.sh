@@ -36,7 +36,10 @@ echo "==> CFProto" >&2
 CFX_LIBRARY="$ROOT/.build/release/libcfx.so" python3 benchmarks/cfproto_bench.py > "$OUT/cfproto.md"
 
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || echo unknown)"
-commit="$(git rev-parse --short HEAD)$( [ -n "$(git status --porcelain -- Sources include Package.swift benchmarks)" ] && echo ' (with uncommitted changes)')"
+commit="$(git rev-parse --short HEAD)"
+if [ -n "$(git status --porcelain -- Sources include Package.swift benchmarks ':!benchmarks/results')" ]; then
+    commit="$commit (with uncommitted changes)"
+fi
 {
     echo "# CFProto and k-d tree benchmarks"
     echo
