@@ -138,7 +138,7 @@ public struct CFProtoExplanation: Sendable {
     public let origClass: Int
     public let origProba: [Double]
     public let idProto: Int?
-    public let stats: SearchStats
+    public internal(set) var stats: SearchStats
     public let iterations: Int
     public var success: Bool { cf != nil }
 }
@@ -316,8 +316,8 @@ public final class CFProtoExplainer: Sendable {
         let started = monotonicSeconds()
         var search = try makeSearch(x)
         var explanation = try search.run()
-        explanation.seconds = monotonicSeconds() - started
-        return explanation.result
+        explanation.stats.seconds = monotonicSeconds() - started
+        return explanation
     }
 }
 
@@ -622,7 +622,7 @@ struct CFProtoSearch {
         return argmax(shifted) != origClass && targetClasses.contains(argmax(p))
     }
 
-    mutating func run() throws -> CFProtoRun {
+    mutating func run() throws -> CFProtoExplanation {
         var lowerC = 0.0, upperC = 1e10, c = params.cInit
         var best: CFProtoCandidate?
         var bestGrads: ([Double], [Double])?
@@ -696,23 +696,8 @@ struct CFProtoSearch {
         }
         let stats = SearchStats(predictCalls: session.predictCalls, predictedRows: session.predictedRows,
                                 gradientEvaluations: session.gradientEvaluations)
-        return CFProtoRun(result: CFProtoExplanation(cf: best, gradsGraph: bestGrads?.0, gradsNum: bestGrads?.1, trustScore: score, all: all,
-                                                     origClass: origClass, origProba: originalProba, idProto: idProto, stats: stats,
-                                                     iterations: iterations))
-    }
-}
-
-struct CFProtoRun {
-    var result: CFProtoExplanation
-    var seconds: Double {
-        get { result.stats.seconds }
-        set {
-            var stats = result.stats
-            stats.seconds = newValue
-            result = CFProtoExplanation(cf: result.cf, gradsGraph: result.gradsGraph, gradsNum: result.gradsNum, trustScore: result.trustScore,
-                                        all: result.all, origClass: result.origClass, origProba: result.origProba, idProto: result.idProto,
-                                        stats: stats, iterations: result.iterations)
-        }
+        return CFProtoExplanation(cf: best, gradsGraph: bestGrads?.0, gradsNum: bestGrads?.1, trustScore: score, all: all,
+                                  origClass: origClass, origProba: originalProba, idProto: idProto, stats: stats, iterations: iterations)
     }
 }
 
