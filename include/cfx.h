@@ -260,7 +260,7 @@ cfx_status cfx_model_train(cfx_model *model, const double *x, size_t n, size_t d
  * explain: each explain call sees the explainer either before or after the change. */
 typedef struct cfx_explainer cfx_explainer;
 
-/* The default configuration of a method ("wachter") as a JSON object, every key present.
+/* The default configuration of a method ("wachter", "cfproto") as a JSON object, every key present.
  * "train" gives the default training config of cfx_model_train instead (see Training).
  * Free *json_out with cfx_free. */
 cfx_status cfx_default_config(const char *method, char **json_out, cfx_error *err);
@@ -299,7 +299,13 @@ cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n
  * "proba", "loss"} or null), "all" (one list per lambda round of the counterfactuals met; the
  * lists are empty with "return_all": false), "orig_class", "orig_proba", "success" and "meta"
  * ({"method", "params" (the effective config), "model_calls", "predicted_rows",
- * "gradient_evaluations", "seconds"}). When one instance fails (a callback error, say), the
+ * "gradient_evaluations", "seconds"}). For prototype-guided counterfactuals ("cfproto"; fit first
+ * when it uses k-d trees, an encoder, cat_vars or a trust-score threshold), per instance: "cf"
+ * ({"X" (model input, valid categories), "class" and "proba" (the model's on that X), "distance",
+ * "c", "c_step", "iteration", "grads_graph", "grads_num"} or null), "all" (per c step, each new
+ * best), "orig_class", "orig_proba" (all class probabilities), "id_proto" (or null),
+ * "trust_score" (or null), "success" and "meta" (as above plus "iterations", "feature_range" and,
+ * with cat_vars, "category_values"). When one instance fails (a callback error, say), the
  * whole call fails with a message that starts "instance i: ". Free *json_out with cfx_free. */
 cfx_status cfx_explain(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
                        char **json_out, cfx_error *err);

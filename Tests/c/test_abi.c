@@ -2568,6 +2568,58 @@ static void test_evaluation(void) {
     cfx_model_free(m);
 }
 
+/* ---- 12. CFProto ------------------------------------------------------------------------------ */
+
+/* Prototype-guided counterfactuals: fit before explain, k-d tree prototypes, alibi's keys. */
+static void test_cfproto(void) {
+    section("12. cfproto (k-d trees)");
+    cfx_model *m = make_native(&LR_NET, "model for cfproto");
+    if (!m)
+        return;
+    cfx_explainer *e = make_explainer(
+        m, "{\"method\":\"cfproto\",\"use_kdtree\":true,\"theta\":10,\"max_iterations\":200,\"c_steps\":3}",
+        "explainer {cfproto, use_kdtree}");
+    if (!e) {
+        cfx_model_free(m);
+        return;
+    }
+    cfx_error err;
+    char *out = NULL;
+    expect_err(cfx_explain(e, X3, 3, 2, &out, &err), &err, CFX_ERR_INVALID_ARGUMENT,
+               "cfproto explain before fit", "cfx_explainer_fit");
+    expect_err(cfx_explainer_set_model(e, "decoder", m, &err), &err, CFX_ERR_CONFIG,
+               "cfproto set_model role decoder", "encoder, autoencoder");
+    double train[2 * 64];
+    for (int i = 0; i < 64; i++) {
+        train[2 * i] = -1.5 + 3.0 * (i % 8) / 7.0;
+        train[2 * i + 1] = -1.5 + 3.0 * (i / 8) / 7.0 + 0.01;
+    }
+    expect_ok(cfx_explainer_fit(e, train, 64, 2, NULL, &err), &err, "cfproto fit on 64 rows");
+    json_t *root = explain_json(e, X3, 3, 2, "cfproto explain 3 rows", NULL);
+    json_t *list = json_object_get(root, "explanations");
+    for (size_t r = 0; r < json_array_size(list); r++) {
+        json_t *x = json_array_get(list, r);
+        int orig = (int)json_integer_value(json_object_get(x, "orig_class"));
+        json_t *cf = json_object_get(x, "cf");
+        check(json_is_object(cf), "cfproto row %zu: a counterfactual", r);
+        check(json_integer_value(json_object_get(x, "id_proto")) == 1 - orig,
+              "cfproto row %zu: id_proto is the other class", r);
+        check(json_array_size(json_object_get(x, "orig_proba")) == 2, "cfproto row %zu: orig_proba has 2 values", r);
+        if (!json_is_object(cf))
+            continue;
+        json_t *X = json_object_get(cf, "X");
+        double cx[2] = {json_real_value(json_array_get(X, 0)), json_real_value(json_array_get(X, 1))}, p[2];
+        expect_ok(cfx_model_predict(m, cx, 1, 2, p, &err), &err, "predict at cf.X");
+        int cls = (int)json_integer_value(json_object_get(cf, "class"));
+        check(cls == (p[1] > p[0]) && cls != orig, "cfproto row %zu: cf.class is the model's on cf.X and not the original", r);
+        check(json_array_size(json_object_get(cf, "grads_graph")) == 2 && json_array_size(json_object_get(cf, "grads_num")) == 2,
+              "cfproto row %zu: gradients have 2 values", r);
+    }
+    json_decref(root);
+    cfx_explainer_free(e);
+    cfx_model_free(m);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_version();
@@ -2581,6 +2633,7 @@ int main(void) {
     test_model_files();
     test_training();
     test_evaluation();
+    test_cfproto();
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail > 0 ? 1 : 0;
 }

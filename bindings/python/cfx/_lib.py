@@ -93,6 +93,8 @@ _SIGNATURES = {
     "cfx_explainer_create": (c_int, [MODEL_P, c_char_p, POINTER(EXPLAINER_P), _ERR_P]),
     "cfx_explainer_free": (None, [EXPLAINER_P]),
     "cfx_explainer_config": (c_int, [EXPLAINER_P, _CHAR_PP, _ERR_P]),
+    "cfx_explainer_set_model": (c_int, [EXPLAINER_P, c_char_p, MODEL_P, _ERR_P]),
+    "cfx_explainer_fit": (c_int, [EXPLAINER_P, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, _ERR_P]),
     "cfx_explain": (c_int, [EXPLAINER_P, DOUBLE_P, c_size_t, c_size_t, _CHAR_PP, _ERR_P]),
     "cfx_explain_progress": (c_int, [EXPLAINER_P, DOUBLE_P, c_size_t, c_size_t, PROGRESS_FN, c_void_p,
                                      _CHAR_PP, _ERR_P]),
