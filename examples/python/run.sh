@@ -9,6 +9,7 @@ rm -f examples/python/out/*.png
 python3 examples/python/train_iris_mlp.py
 python3 examples/python/explain_iris.py
 python3 examples/python/plot_iris.py
+python3 examples/python/quickstart.py
 for png in examples/python/out/iris_changed_features.png; do
     [ -s "$png" ] || { echo "missing $png"; exit 1; }
 done
