@@ -1,0 +1,93 @@
+"""The benchmark harness (benchmarks/harness.py, benchmarks/cfxbench): metric aggregation into
+table rows, and determinism on the tiny suite (a few iris flowers, cfx only)."""
+import json
+import math
+import pathlib
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+pytest.importorskip("sklearn")
+
+import cfx  # noqa: E402
+from cfxbench import report  # noqa: E402
+from cfxbench.suite import cfx_worse, run_suite  # noqa: E402
+
+
+def _logistic_model():
+    # p(class 1) = sigmoid(x0 - x1): a 2-feature, 2-class softmax network
+    return cfx.Model.from_json({"input_shape": [2], "layers": [
+        {"type": "dense", "weights": [[0.5, -0.5], [-0.5, 0.5]], "bias": [0.0, 0.0]},
+        {"type": "softmax"}]})
+
+
+def test_summary_row_aggregates_hand_made_counterfactuals():
+    model = _logistic_model()
+    X = np.array([[1.0, 0.0], [2.0, 0.0], [0.5, 0.0]])      # all class 1
+    X_cf = np.array([[1.0, 2.0],                            # class 0: valid, L1 2, L0 1
+                     [np.nan, np.nan],                      # none found
+                     [-1.5, 1.0]])                          # class 0: valid, L1 3, L2 √5, L0 2
+    res = cfx.metrics.evaluate(model, X, X_cf, meta=[{"seconds": 0.1, "model_calls": 10},
+                                                     {"seconds": 0.2, "model_calls": 20},
+                                                     {"seconds": 0.3, "model_calls": 30}])
+    row = report.summary_row(res, [0.1, 0.2, 0.3], [10, 20, 30])
+    assert row["n"] == 3 and row["n_found"] == 2 and row["n_valid"] == 2
+    assert row["metrics"]["validity"]["mean"] == pytest.approx(2 / 3)      # over all instances
+    assert row["metrics"]["l1"]["n"] == 2                                  # over those found
+    assert row["metrics"]["l1"]["mean"] == pytest.approx(2.5)
+    assert row["metrics"]["l1"]["median"] == pytest.approx(2.5)
+    assert row["metrics"]["l1"]["std"] == pytest.approx(0.5)
+    assert row["metrics"]["l0"]["mean"] == pytest.approx(1.5)
+    assert row["metrics"]["l2"]["mean"] == pytest.approx((2 + math.sqrt(5)) / 2)
+    assert row["seconds_per_cf_mean"] == pytest.approx(0.2)
+    assert row["seconds_per_cf_median"] == pytest.approx(0.2)
+    assert row["model_calls_mean"] == pytest.approx(20)
+    # a metric with no values is None (JSON null), not NaN
+    assert row["metrics"]["nn_distance"]["mean"] is None
+    json.dumps(row, allow_nan=False)
+    # speed ratio: other seconds per cf over cfx's
+    assert report.speed_ratio({"seconds_per_cf_mean": 2.0}, {"seconds_per_cf_mean": 0.001}) == pytest.approx(2000)
+    assert report.speed_ratio({"seconds_per_cf_mean": None}, row) is None
+
+
+def test_table_and_cfx_worse_list_the_runs():
+    base = {"n": 2, "seconds_per_cf_mean": 1e-3, "model_calls_mean": 5.0,
+            "metrics": {"validity": {"n": 2, "mean": 1.0}, "l1": {"n": 2, "mean": 2.0}}}
+    other = {"n": 2, "seconds_per_cf_mean": 1.0, "model_calls_mean": None,
+             "metrics": {"validity": {"n": 2, "mean": 0.5}, "l1": {"n": 1, "mean": 1.0}}}
+    runs = [{"library": "cfx", "method": "wachter", "method_label": "Wachter", "subset": "first 2 (= alibi's)",
+             "row": base, "reference": True, "n_subset": 2},
+            {"library": "alibi 0.9.6", "method": "wachter", "method_label": "Wachter", "subset": "first 2",
+             "row": other, "ratio_vs_cfx": 1000.0, "n_subset": 2}]
+    lines = report.table(runs)
+    assert lines[0].startswith("| library | method | instances | N | valid | L1")
+    assert "| 100% | 2.000 |" in lines[2] and "1 (reference)" in lines[2]
+    assert "| 50% | 1.000 |" in lines[3] and "**1,000× slower**" in lines[3] and "| 1.00 s |" in lines[3]
+    worse = cfx_worse(runs)
+    assert len(worse) == 1 and "l1 2 vs 1" in worse[0] and "validity" not in worse[0]
+
+
+def test_tiny_suite_repeats_exactly(tmp_path):
+    kw = dict(external=False, plots=False, command="test")
+    a = run_suite("tiny", tmp_path / "out", tmp_path / "a", **kw)
+    b = run_suite("tiny", tmp_path / "out", tmp_path / "b", **kw)
+    assert a["instances"] == b["instances"] and len(a["instances"]) == 5
+    assert all(a["determinism"].values())                      # two runs inside one suite
+    runs_a = [r for r in a["runs"] if r["library"] == "cfx"]
+    runs_b = [r for r in b["runs"] if r["library"] == "cfx"]
+    assert [r["cf"] for r in runs_a] == [r["cf"] for r in runs_b]   # and across suite runs
+    wachter = runs_a[0]
+    assert wachter["method"] == "wachter" and wachter["row"]["n"] == 5
+    assert wachter["row"]["metrics"]["validity"]["mean"] == 1.0
+    assert wachter["row"]["metrics"]["in_range"]["mean"] == 1.0
+    # the table's numbers are the aggregation of the per-instance values
+    l1 = [v for v in wachter["l1"] if v is not None]
+    assert wachter["row"]["metrics"]["l1"]["mean"] == pytest.approx(np.mean(l1))
+    md = (tmp_path / "a" / "tiny.md").read_text()
+    assert "| cfx | Wachter | all | 5 | 100% |" in md
+    saved = json.loads((tmp_path / "a" / "tiny.json").read_text())
+    assert saved["runs"][0]["cf"] == wachter["cf"]

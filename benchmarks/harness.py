@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""The benchmark harness (issue 8): runs a named suite and writes its table (Markdown, JSON) and
+plots (PNG) to benchmarks/results/<suite>/.
+
+    python3 benchmarks/harness.py --suite iris                  # cfx, alibi and DiCE when their venvs exist
+    python3 benchmarks/harness.py --suite iris --cfx-only        # cfx alone
+    python3 benchmarks/harness.py --suite scaling                # seconds and peak RSS for 1..1000 instances
+    python3 benchmarks/harness.py --list
+
+Suites: tiny, iris, breast_cancer, digits, hmda, fashion_mnist, scaling (benchmarks/README.md).
+Environment: ALIBI_VENV (default benchmarks/.venv-alibi), DICE_VENV (default benchmarks/.venv-dice),
+CFX_LIBRARY (default: the repository's .build/release/libcfx.so).
+"""
+import argparse
+import os
+import pathlib
+import shlex
+import sys
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+try:
+    import cfx  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(ROOT / "bindings" / "python"))
+if "CFX_LIBRARY" not in os.environ and (ROOT / ".build/release/libcfx.so").exists():
+    os.environ["CFX_LIBRARY"] = str(ROOT / ".build/release/libcfx.so")
+
+
+def command_line():
+    env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in ("ALIBI_VENV", "DICE_VENV") if k in os.environ)
+    return (env + " " if env else "") + "python3 benchmarks/harness.py " + " ".join(map(shlex.quote, sys.argv[1:]))
+
+
+def main():
+    from cfxbench import scaling
+    from cfxbench.suite import SUITES, run_suite
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--suite", help="suite name")
+    ap.add_argument("--list", action="store_true", help="list the suites")
+    ap.add_argument("--n", type=int, help="cfx instances (default: the suite's)")
+    ap.add_argument("--alibi-n", type=int, help="alibi's instance cap (default: the suite's)")
+    ap.add_argument("--dice-n", type=int, help="DiCE's instance cap (default: the suite's)")
+    ap.add_argument("--cfx-only", action="store_true", help="do not run alibi or DiCE")
+    ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--results", help="results folder (default benchmarks/results/<suite>)")
+    ap.add_argument("--scaling-worker", nargs=3, metavar=("METHOD", "N", "THREADS"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.scaling_worker:
+        import json
+        key, n, t = args.scaling_worker
+        print(json.dumps(scaling.worker(key, int(n), int(t))))
+        return 0
+    if args.list or not args.suite:
+        for name, s in SUITES.items():
+            print(f"{name:14s} {s.dataset}: {s.n} instances, alibi cap {s.alibi_n}, DiCE cap {s.dice_n}")
+        print(f"{'scaling':14s} iris: 1, 10, 100, 1000 instances on 1 and 2 threads, peak RSS")
+        return 0 if args.list else 2
+    results = pathlib.Path(args.results) if args.results else ROOT / "benchmarks" / "results" / args.suite
+    out = ROOT / "benchmarks" / "out" / args.suite
+    if args.suite == "scaling":
+        scaling.run(results, out, command_line(), plots=not args.no_plots)
+    elif args.suite in SUITES:
+        run_suite(args.suite, out, results, command_line(), n=args.n, alibi_n=args.alibi_n, dice_n=args.dice_n,
+                  external=not args.cfx_only, plots=not args.no_plots)
+    else:
+        ap.error(f"unknown suite {args.suite!r}; --list shows them")
+    print((results / f"{args.suite}.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
