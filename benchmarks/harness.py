@@ -35,7 +35,7 @@ def command_line():
 
 def main():
     from cfxbench import scaling
-    from cfxbench.suite import SUITES, run_suite
+    from cfxbench.suite import SUITES, rewrite, run_suite
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--suite", help="suite name")
     ap.add_argument("--list", action="store_true", help="list the suites")
@@ -44,6 +44,7 @@ def main():
     ap.add_argument("--dice-n", type=int, help="DiCE's instance cap (default: the suite's)")
     ap.add_argument("--cfx-only", action="store_true", help="do not run alibi or DiCE")
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument("--rewrite", action="store_true", help="write the Markdown and plots again from the suite's JSON")
     ap.add_argument("--results", help="results folder (default benchmarks/results/<suite>)")
     ap.add_argument("--scaling-worker", nargs=3, metavar=("METHOD", "N", "THREADS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -61,6 +62,8 @@ def main():
     out = ROOT / "benchmarks" / "out" / args.suite
     if args.suite == "scaling":
         scaling.run(results, out, command_line(), plots=not args.no_plots)
+    elif args.suite in SUITES and args.rewrite:
+        rewrite(results, args.suite, plots=not args.no_plots)
     elif args.suite in SUITES:
         run_suite(args.suite, out, results, command_line(), n=args.n, alibi_n=args.alibi_n, dice_n=args.dice_n,
                   external=not args.cfx_only, plots=not args.no_plots)

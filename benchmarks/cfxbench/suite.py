@@ -269,6 +269,14 @@ REASONS = {
 }
 
 
+def rewrite(results_dir: pathlib.Path, name: str, plots: bool = True) -> dict:
+    """Writes a suite's Markdown and plots again from its JSON (after a change to the report)."""
+    data = json.loads((results_dir / f"{name}.json").read_text())
+    ds = datasets.load(SUITES[name].dataset)
+    write(data, results_dir, plots, ds, ds.X_test[np.asarray(data["instances"])])
+    return data
+
+
 def write(data, results_dir, plots, ds, X):
     name = data["suite"]
     env = data["env"]
@@ -284,10 +292,10 @@ def write(data, results_dir, plots, ds, X):
     for r in data["runs"]:
         v = r.get("versions") or {}
         if v:
-            name = r["library"]
+            lib = r["library"]
             extra = [f"{k.replace('_version', '')} {x}" for k, x in sorted(v.items()) if k not in (
                 "alibi_version", "dice_version")]
-            envs[name] = f"{name} ({', '.join(extra)})"
+            envs[lib] = f"{lib} ({', '.join(extra)})"
     if envs:
         md.append("- comparison environments: " + "; ".join(envs.values()))
     md.append(f"- command: `{env['command']}`")
