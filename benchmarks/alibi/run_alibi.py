@@ -79,7 +79,9 @@ def main():
         seconds = time.perf_counter() - t0
         cf = exp.cf
         x_cf = None if cf is None else np.asarray(cf["X"], dtype=np.float64).reshape(-1).tolist()
-        out["instances"].append({"cf": x_cf, "seconds": seconds})
+        out["instances"].append({"cf": x_cf, "seconds": seconds,
+                                 "lambda": None if cf is None or "lambda" not in cf else float(cf["lambda"]),
+                                 "c": None if cf is None or "c" not in cf else float(cf["c"])})
         print(f"  alibi {job['method']} [{i}] {seconds:.2f} s, found {x_cf is not None}", file=sys.stderr, flush=True)
     with open(args.out, "w") as f:
         json.dump(out, f)

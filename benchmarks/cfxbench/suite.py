@@ -216,38 +216,122 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
     return data
 
 
+PAIRED = ("l1", "l2", "l1_mad", "l0", "nn_distance")
+BETTER_HIGH = ("validity", "in_range", "immutable_ok", "categories_ok", "constraints_ok")
+
+
+def _reference(runs, r):
+    return next((c for c in runs if c["library"] == "cfx" and c["method"] == r["method"] and
+                 c.get("n_subset") == r.get("n_subset")), None)
+
+
+def paired(ref, r):
+    """Per-instance comparison of two runs on the same instances: which found a counterfactual,
+    and each distance metric's mean over the instances both found (None without per-instance
+    values)."""
+    a, c = r.get("per_instance"), ref.get("per_instance")
+    if not a or not c:
+        return None
+    fa = ~np.isnan(np.asarray(a["l1"], dtype=float))
+    fc = ~np.isnan(np.asarray(c["l1"], dtype=float))
+    both = fa & fc
+    out = {"n": int(len(fa)), "both": int(both.sum()), "only_cfx": np.where(fc & ~fa)[0].tolist(),
+           "only_other": np.where(fa & ~fc)[0].tolist(), "means": {}}
+    for m in PAIRED:
+        va, vc = np.asarray(a[m], dtype=float)[both], np.asarray(c[m], dtype=float)[both]
+        if both.any():
+            out["means"][m] = (float(vc.mean()), float(va.mean()))
+    return out
+
+
 def cfx_worse(runs) -> List[str]:
-    """Where the cfx reference row is worse than another library's row on the same instances."""
-    better_high = {"validity", "in_range", "immutable_ok", "categories_ok", "constraints_ok"}
-    better_low = {"l1", "l2", "l1_mad", "l0", "nn_distance"}
+    """Where the cfx reference row is worse than another library's row on the same instances:
+    validity and constraint checks as rates over the run, distances paired over the instances
+    both found (row means when there are no per-instance values), 1% tolerance."""
     out = []
     for r in runs:
         if r["library"] == "cfx":
             continue
-        ref = next((c for c in runs if c["library"] == "cfx" and c["method"] == r["method"] and
-                    c.get("n_subset") == r.get("n_subset")), None)
+        ref = _reference(runs, r)
         if ref is None:
             continue
+        pair = paired(ref, r)
         worse = []
-        for metric in sorted(better_high | better_low):
-            a, c = r["row"]["metrics"].get(metric, {}), ref["row"]["metrics"].get(metric, {})
-            va, vc = a.get("mean"), c.get("mean")
-            if va is None or vc is None or not a.get("n") or not c.get("n"):
-                continue
-            tol = 1e-9 + 0.01 * abs(va) if metric in better_low else 1e-9
-            if (metric in better_high and vc < va - tol) or (metric in better_low and vc > va + tol):
+        for metric in BETTER_HIGH + PAIRED:
+            if metric in PAIRED and pair is not None:
+                if metric not in pair["means"]:
+                    continue
+                vc, va = pair["means"][metric]
+            else:
+                a, c = r["row"]["metrics"].get(metric, {}), ref["row"]["metrics"].get(metric, {})
+                va, vc = a.get("mean"), c.get("mean")
+                if va is None or vc is None or not a.get("n") or not c.get("n"):
+                    continue
+            tol = 1e-9 + 0.01 * abs(va) if metric in PAIRED else 1e-9
+            if (metric in BETTER_HIGH and vc < va - tol) or (metric in PAIRED and vc > va + tol):
                 worse.append(f"{metric} {vc:.3g} vs {va:.3g}")
         if worse:
             names = {w.split()[0] for w in worse}
             why = [text for (method, lib, metrics), text in REASONS.items()
-                   if method == r["method"] and r["library"].lower().startswith(lib) and names & set(metrics)]
+                   if method == r["method"] and (r["library"] + " " + r["method_label"]).lower().startswith(lib)
+                   and names & set(metrics)]
+            where = f", distances over the {pair['both']} instances both found" if pair else ""
             out.append(f"cfx {ref['method_label']} is worse than {r['library']} {r['method_label']} "
-                       f"({r['subset']}) on: " + ", ".join(worse) + (". Why: " + " ".join(why) if why else ""))
+                       f"({r['subset']}{where}) on: " + ", ".join(worse) + (". Why: " + " ".join(why) if why else "."))
     return out
+
+
+def pairing_notes(runs) -> List[str]:
+    out = []
+    for r in runs:
+        if r["library"] == "cfx":
+            continue
+        ref = _reference(runs, r)
+        pair = paired(ref, r) if ref else None
+        if not pair:
+            continue
+        means = ", ".join(f"{m} {c:.3g} vs {a:.3g}" for m, (c, a) in pair["means"].items())
+        only = []
+        if pair["only_cfx"]:
+            only.append(f"only cfx found {len(pair['only_cfx'])} (list positions {pair['only_cfx']})")
+        if pair["only_other"]:
+            only.append(f"only {r['library']} found {len(pair['only_other'])} (positions {pair['only_other']})")
+        out.append(f"cfx {ref['method_label']} vs {r['library']} {r['method_label']} on the {r['subset']}: both found "
+                   f"{pair['both']}/{pair['n']}{'; ' + '; '.join(only) if only else ''}; over those both found, "
+                   f"cfx vs {r['library'].split()[0]}: {means}.")
+    return out
+
+
+def range_notes(runs, ds, X) -> List[str]:
+    """Why a cfx run has counterfactuals outside the training range."""
+    out = []
+    lo, hi = ds.feature_range
+    outside = ((X < lo) | (X > hi)).any(axis=1)
+    for r in runs:
+        if r["library"] != "cfx" or not r.get("per_instance"):
+            continue
+        bad = [i for i, v in enumerate(r["per_instance"]["in_range"]) if v is not None and v == 0]
+        if bad:
+            orig = sum(bool(outside[i]) for i in bad)
+            out.append(f"cfx {r['method_label']} ({r['subset']}): {len(bad)} counterfactual(s) outside the training range "
+                       f"(positions {bad}); {orig} of their instances lie outside it themselves (test rows beyond the "
+                       "training min/max). " + RANGE_REASONS.get(r["method"], ""))
+    return out
+
+
+RANGE_REASONS = {
+    "cfproto": "CFProto's shrinkage step (alibi's formula, which cfx follows) keeps a feature that moved less than "
+               "beta at the original value and clips only the bound on the side it moves away from, so a feature "
+               "of an instance outside the range can stay outside. Wachter clips every feature at every step.",
+}
 
 
 #: Why cfx can be worse than another library on a metric: (cfx method, library, metrics) -> reason.
 REASONS = {
+    ("wachter", "dice 0.12 genetic", ("nn_distance", "l0")):
+        "DiCE genetic seeds its population with training rows of the desired class near the query (a k-d "
+        "tree of the training data) and returns a point close to one of them: near a training row by "
+        "construction, with most features changed.",
     ("wachter", "dice", ("l1", "l2", "l1_mad", "nn_distance")):
         "Wachter (cfx and alibi alike) asks for p_target >= 0.95 (target_proba 1, tol 0.05, the documented "
         "defaults), DiCE only for crossing the decision boundary (see the p target column): going further "
@@ -325,14 +409,22 @@ def write(data, results_dir, plots, ds, X):
         md.append("")
         md.append("Repeatability: cfx ran each method twice on the same instances; identical counterfactuals: "
                   + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in det.items()) + ".")
+    model = cfx.Model.from_json(ds.spec)
+    for r in data["runs"]:
+        m = r.get("n_subset", len(r["cf"]))
+        cf = np.stack([np.full(ds.d, np.nan) if v is None else np.asarray(v, dtype=np.float64) for v in r["cf"]])
+        res = evaluate(ds, model, X[:m], cf)
+        r["per_instance"] = {k: [None if np.isnan(v) else float(v) for v in res.instances[k].astype(float)]
+                             for k in PAIRED + ("in_range",)}
     worse = cfx_worse(data["runs"])
+    pairs = pairing_notes(data["runs"])
+    ranges = range_notes(data["runs"], ds, X)
     data["cfx_worse"] = worse
-    if worse or data["notes"]:
+    if worse or pairs or ranges or data["notes"]:
         md.append("")
         md.append("## Notes")
         md.append("")
-        md.extend(f"- {w}" for w in worse)
-        md.extend(f"- {n}" for n in data["notes"])
+        md.extend(f"- {w}" for w in pairs + worse + ranges + data["notes"])
     if plots:
         report.plots(name, data["runs"], results_dir / f"{name}.png")
         md.append("")
