@@ -63,8 +63,9 @@ def test_reference_classifier_keeps_its_accuracy(script, name):
     assert metadata["test_accuracy"] >= level
     if rows is None:
         assert model.predict(X_test).shape == (len(X_test), model.n_classes)
-        # the whole test split: exactly the accuracy the training script recorded
-        assert script.accuracy(model, X_test, y_test) == pytest.approx(metadata["test_accuracy"], abs=1e-12)
+        # the whole test split: the accuracy the training script recorded (a row or two may flip
+        # where another CPU's BLAS rounds differently)
+        assert script.accuracy(model, X_test, y_test) >= metadata["test_accuracy"] - 2.5 / len(X_test)
     else:
         assert script.accuracy(model, X_test[:rows], y_test[:rows]) >= level
 
