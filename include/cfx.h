@@ -169,57 +169,6 @@ cfx_status cfx_model_spec(const cfx_model *model, char **json_out, cfx_error *er
 
 /* ---- End of model files ----------------------------------------------------------------------- */
 
-/* ---- Explainers ------------------------------------------------------------------------------- */
-
-/* A configured method bound to a model. Configure it (cfx_explainer_set_model, cfx_explainer_fit)
- * before sharing it between threads; those calls are nevertheless safe while other threads
- * explain: each explain call sees the explainer either before or after the change. */
-typedef struct cfx_explainer cfx_explainer;
-
-/* The default configuration of a method ("wachter") as a JSON object, every key present.
- * "train" gives the default training config of cfx_model_train instead (see Training).
- * Free *json_out with cfx_free. */
-cfx_status cfx_default_config(const char *method, char **json_out, cfx_error *err);
-
-/* Creates an explainer from a JSON configuration {"method": "wachter", ...}. Keys that are
- * omitted take their defaults; unknown keys, wrong types and out-of-range values are errors.
- * The explainer keeps its own reference to the model, so the model handle may be freed first.
- * Methods need a model with at least 2 classes (a 1-output model is a CFX_ERR_CONFIG error). */
-cfx_status cfx_explainer_create(const cfx_model *model, const char *config_json,
-                                cfx_explainer **out, cfx_error *err);
-
-void cfx_explainer_free(cfx_explainer *explainer);
-
-/* The explainer's effective configuration (defaults filled in) as JSON. Free with cfx_free. */
-cfx_status cfx_explainer_config(const cfx_explainer *explainer, char **json_out, cfx_error *err);
-
-/* Gives the explainer an auxiliary model in a role the method accepts (for example "encoder" or
- * "autoencoder" for prototype-guided counterfactuals). The explainer keeps its own reference.
- * A role the method does not take is a CFX_ERR_CONFIG error naming the accepted roles. */
-cfx_status cfx_explainer_set_model(cfx_explainer *explainer, const char *role, const cfx_model *model,
-                                   cfx_error *err);
-
-/* Fits the method on training data: n rows of d features in `x` and, when `y` is not NULL, a
- * class label per row (whole numbers 0..k-1 as doubles; NULL uses the model's predictions).
- * Methods that need training data (prototypes, class densities) fail in cfx_explain until they
- * are fitted; methods that need none (Wachter) accept and ignore it, as alibi does. Fitting again
- * replaces the previous fit. */
-cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n, size_t d,
-                             const double *y, cfx_error *err);
-
-/* Explains n instances (`x`: n * d doubles, row-major). On success *json_out is
- *
- *   {"explanations": [ {...one per instance...} ], "seconds": total, "n_threads": used}
- *
- * with, for the Wachter method, per instance: "cf" ({"X", "distance", "lambda", "index", "class",
- * "proba", "loss"} or null), "all" (one list per lambda round of the counterfactuals met; the
- * lists are empty with "return_all": false), "orig_class", "orig_proba", "success" and "meta"
- * ({"method", "params" (the effective config), "model_calls", "predicted_rows",
- * "gradient_evaluations", "seconds"}). When one instance fails (a callback error, say), the
- * whole call fails with a message that starts "instance i: ". Free *json_out with cfx_free. */
-cfx_status cfx_explain(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
-                       char **json_out, cfx_error *err);
-
 /* ---- Training --------------------------------------------------------------------------------- */
 
 /* Called after every epoch of cfx_model_train, on the thread that called it, with one epoch's
@@ -266,9 +215,9 @@ typedef int (*cfx_progress_fn)(void *user, const char *progress_json);
  *                               epoch of lowest validation loss; 0 = off; needs a validation
  *                               split                                                       (0)
  *   "n_threads"       threads; each batch is split into shards of at least 64 rows, one per
- *                     thread, with parameter gradients summed; 0 = all cores. cfx serialises
- *                     its BLAS calls (the serial OpenBLAS is not thread-safe), so more than
- *                     one thread pays only for large batches of cheap layers               (1)
+ *                     thread, with parameter gradients summed; 0 = all cores. Threads are
+ *                     started for every batch, so more than one pays only for large
+ *                     batches                                                              (1)
  * Batch norm layers normalise with each shard's statistics in training mode; their running
  * statistics are updated from the whole batch's. Results are identical for the same data,
  * config, seed and thread count, and differ in rounding (or through batch norm, more) between
@@ -300,13 +249,172 @@ cfx_status cfx_model_train(cfx_model *model, const double *x, size_t n, size_t d
                            cfx_progress_fn progress, void *user, char **report_json,
                            cfx_error *err);
 
-/* The specification of a native network with its current weights inline (every tensor except
- * derived ones, as "tensors": {"weight": [flat values], ...} per layer): the JSON that
- * cfx_model_create_json reads back to the same network, e.g. to save a trained model.
- * A callback model is a CFX_ERR_INVALID_ARGUMENT error. Free *spec_json_out with cfx_free. */
-cfx_status cfx_model_to_json(const cfx_model *model, char **spec_json_out, cfx_error *err);
+/* A trained network is saved with cfx_model_save, or read as JSON with cfx_model_spec. */
 
 /* ---- End of Training -------------------------------------------------------------------------- */
+
+/* ---- Explainers ------------------------------------------------------------------------------- */
+
+/* A configured method bound to a model. Configure it (cfx_explainer_set_model, cfx_explainer_fit)
+ * before sharing it between threads; those calls are nevertheless safe while other threads
+ * explain: each explain call sees the explainer either before or after the change. */
+typedef struct cfx_explainer cfx_explainer;
+
+/* The default configuration of a method ("wachter", "cfproto") as a JSON object, every key present.
+ * "train" gives the default training config of cfx_model_train instead (see Training).
+ * Free *json_out with cfx_free. */
+cfx_status cfx_default_config(const char *method, char **json_out, cfx_error *err);
+
+/* Creates an explainer from a JSON configuration {"method": "wachter", ...}. Keys that are
+ * omitted take their defaults; unknown keys, wrong types and out-of-range values are errors.
+ * The explainer keeps its own reference to the model, so the model handle may be freed first.
+ * Methods need a model with at least 2 classes (a 1-output model is a CFX_ERR_CONFIG error). */
+cfx_status cfx_explainer_create(const cfx_model *model, const char *config_json,
+                                cfx_explainer **out, cfx_error *err);
+
+void cfx_explainer_free(cfx_explainer *explainer);
+
+/* The explainer's effective configuration (defaults filled in) as JSON. Free with cfx_free. */
+cfx_status cfx_explainer_config(const cfx_explainer *explainer, char **json_out, cfx_error *err);
+
+/* Gives the explainer an auxiliary model in a role the method accepts (for example "encoder" or
+ * "autoencoder" for prototype-guided counterfactuals). The explainer keeps its own reference.
+ * A role the method does not take is a CFX_ERR_CONFIG error naming the accepted roles. */
+cfx_status cfx_explainer_set_model(cfx_explainer *explainer, const char *role, const cfx_model *model,
+                                   cfx_error *err);
+
+/* Fits the method on training data: n rows of d features in `x` and, when `y` is not NULL, a
+ * class label per row (whole numbers 0..k-1 as doubles; NULL uses the model's predictions).
+ * Methods that need training data (prototypes, class densities) fail in cfx_explain until they
+ * are fitted; methods that need none (Wachter) accept and ignore it, as alibi does. Fitting again
+ * replaces the previous fit. */
+cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n, size_t d,
+                             const double *y, cfx_error *err);
+
+/* Explains n instances (`x`: n * d doubles, row-major). On success *json_out is
+ *
+ *   {"explanations": [ {...one per instance...} ], "seconds": total, "n_threads": used}
+ *
+ * with, for the Wachter method, per instance: "cf" ({"X", "distance", "lambda", "index", "class",
+ * "proba", "loss"} or null), "all" (one list per lambda round of the counterfactuals met; the
+ * lists are empty with "return_all": false), "orig_class", "orig_proba", "success" and "meta"
+ * ({"method", "params" (the effective config), "model_calls", "predicted_rows",
+ * "gradient_evaluations", "seconds"}). For prototype-guided counterfactuals ("cfproto"; fit first
+ * when it uses k-d trees, an encoder, cat_vars or a trust-score threshold), per instance: "cf"
+ * ({"X" (model input, valid categories), "class" and "proba" (the model's on that X), "distance",
+ * "c", "c_step", "iteration", "grads_graph", "grads_num"} or null), "all" (per c step, each new
+ * best), "orig_class", "orig_proba" (all class probabilities), "id_proto" (or null),
+ * "trust_score" (or null), "success" and "meta" (as above plus "iterations", "feature_range" and,
+ * with cat_vars, "category_values"). When one instance fails (a callback error, say), the
+ * whole call fails with a message that starts "instance i: ". Free *json_out with cfx_free. */
+cfx_status cfx_explain(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
+                       char **json_out, cfx_error *err);
+
+/* ---- Progress and cancellation of explanations ------------------------------------------------- */
+
+/* cfx_explain with a progress callback (cfx_progress_fn, see Training). While the batch runs on
+ * worker threads, the calling thread watches it and calls `progress` (on the calling thread
+ * only: safe for Python and Julia callbacks) each time more instances are done, and once at the
+ * end, with
+ *
+ *   {"instances_done": 12, "instances_total": 45, "seconds": 0.8}
+ *
+ * Returning non-zero cancels the run: workers stop between instances and between steps of a search
+ * (for Wachter, between lambda rounds), and the call returns CFX_ERR_CANCELLED ("cancelled after i
+ * of n instances") with *json_out left NULL. The explainer stays usable. `progress` NULL behaves as
+ * cfx_explain. */
+cfx_status cfx_explain_progress(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
+                                cfx_progress_fn progress, void *user, char **json_out, cfx_error *err);
+
+/* ---- Evaluation ------------------------------------------------------------------------------- */
+
+/* Metrics of counterfactuals (README, "Metrics"). For an instance x, its counterfactual x' (d
+ * features), the model's predicted class c(.) and probabilities p(.):
+ *
+ *   validity        c(x') = t for a target class t, c(x') != c(x) for "other", c(x') = c(x) for
+ *                   "same"; with "target_proba" p*, also p_t(x') >= p*, where t for "other" is the
+ *                   most probable class other than c(x) at x'. Missing counterfactuals are invalid.
+ *   target_proba    p_t(x').
+ *   l1, l2          sum_j |x'_j - x_j| and sqrt(sum_j (x'_j - x_j)^2).
+ *   l1_mad          sum_j |x'_j - x_j| / MAD_j, MAD_j = median_i |X_ij - median(X_j)| over the
+ *                   training data X (Wachter et al.); a feature with MAD_j = 0 is divided by
+ *                   "mad_zero_scale" (default 1, i.e. counted in raw units). Needs training data.
+ *   l0              #{j : |x'_j - x_j| > "sparsity_tol"}.
+ *   nn_distance     the L2 (or, with "plausibility_norm": "l1", L1) distance from x' to the nearest
+ *                   training point of class c(x'); training classes are y_train or, without it, the
+ *                   model's predictions. Among equally near points nn_index is the smallest row.
+ *                   null when no training point has that class.
+ *   ae_error        ||AE(x') - x'||^2 (a sum of squares), with an "autoencoder" model.
+ *   log_density     log q(x' | t) of a class-conditional density (DDU). Reserved: always null
+ *                   until cfx offers densities (role "density" of cfx_evaluator_set_model).
+ *   in_range        every x'_j in [min_j - constraint_tol, max_j + constraint_tol] ("feature_range").
+ *   immutable_ok    x'_j == x_j exactly for every "immutable" feature.
+ *   categories_ok   every "cat_vars" group valid: one-hot ("ohe": true) columns start..start+n-1
+ *                   each within constraint_tol of 0 or 1, exactly one of them of 1; ordinal
+ *                   ("ohe": false) column start within constraint_tol of a whole number in 0..n-1.
+ *   constraints_ok  in_range and immutable_ok and categories_ok.
+ *   seconds, model_calls, gradient_evaluations   cost, read from the explanations' "meta".
+ *
+ * A row of x_cf that is all NaN means "no counterfactual found": it is invalid, and every metric
+ * but validity and cost is null for it and left out of the statistics. */
+typedef struct cfx_evaluator cfx_evaluator;
+
+/* Creates an evaluator for `model`. Training data are optional: `x_train` (n_train x d) with,
+ * when `y_train` is not NULL, a class label per row (whole numbers 0..k-1 as doubles); with
+ * x_train NULL, n_train must be 0, y_train NULL and d is ignored (then l1_mad and nn_distance are
+ * null). `options_json` is NULL or an object with any of (defaults shown):
+ *
+ *   {"feature_range": null,          null (no range) or [min, max], each a number or one per feature
+ *    "immutable": [],                feature indices
+ *    "cat_vars": {},                 {"start": n, ...}: categorical groups (alibi's cat_vars)
+ *    "ohe": true,                    groups are one-hot (true) or one ordinal column (false)
+ *    "sparsity_tol": 1e-6, "constraint_tol": 0, "mad_zero_scale": 1,
+ *    "plausibility_norm": "l2",      or "l1"
+ *    "summarise_over": "found",      or "valid": which counterfactuals the statistics of every
+ *                                    metric but validity and cost summarise
+ *    "n_threads": 0}                 threads of the nearest-neighbour search, 0 = all cores
+ *
+ * Unknown keys, wrong types and out-of-range values are CFX_ERR_CONFIG errors naming the key. The
+ * evaluator keeps its own reference to the model and copies the training data. */
+cfx_status cfx_evaluator_create(const cfx_model *model, const double *x_train, size_t n_train, size_t d,
+                                const double *y_train, const char *options_json, cfx_evaluator **out,
+                                cfx_error *err);
+
+void cfx_evaluator_free(cfx_evaluator *evaluator);
+
+/* Sets (or, with model NULL, removes) an auxiliary model. Role "autoencoder": a model with d
+ * inputs and d outputs (CFX_ERR_SHAPE otherwise). Other roles are CFX_ERR_CONFIG ("density" is
+ * reserved). Safe while other threads evaluate: each call sees the evaluator before or after. */
+cfx_status cfx_evaluator_set_model(cfx_evaluator *evaluator, const char *role, const cfx_model *model,
+                                   cfx_error *err);
+
+/* Measures n pairs: instances `x` (n x d, finite) and counterfactuals `x_cf` (n x d; a row is
+ * all NaN or finite). `request_json` is NULL or an object with any of:
+ *
+ *   {"target_class": "other",   "other", "same", a class index, or an array of those, one per row
+ *    "target_proba": null,      a probability the target class must also reach (or null)
+ *    "meta": [...]}             n objects (or nulls), the explanations' "meta": "seconds",
+ *                               "model_calls" and "gradient_evaluations" are read, others ignored
+ *
+ * On success *json_out (free with cfx_free) is
+ *
+ *   {"n": n, "n_found": rows with a counterfactual, "n_valid": valid rows,
+ *    "summary": {"validity": {"n", "mean", "std", "median", "min", "max"}, "target_proba": {...},
+ *                "l1", "l2", "l1_mad", "l0", "nn_distance", "ae_error", "log_density", "in_range",
+ *                "immutable_ok", "categories_ok", "constraints_ok", "seconds", "model_calls",
+ *                "gradient_evaluations"},
+ *    "instances": {"found", "orig_class", "cf_class", "target_class", "nn_index", and one array
+ *                  per metric above, each with n entries (null where a metric does not apply)},
+ *    "mad": [d values] or null, "options": the evaluator's effective options}
+ *
+ * Summaries leave out nulls: "n" counts the values summarised; "std" is the population standard
+ * deviation; the median of an even count is the mean of the middle two; with n = 0 the statistics
+ * are null. The mean of a true/false metric is its rate. Validity is summarised over all n rows,
+ * cost over the rows whose meta gave it, the others over the counterfactuals found (or valid). */
+cfx_status cfx_evaluate(const cfx_evaluator *evaluator, const double *x, const double *x_cf, size_t n,
+                        size_t d, const char *request_json, char **json_out, cfx_error *err);
+
+/* ---- End of evaluation ------------------------------------------------------------------------ */
 
 #ifdef __cplusplus
 }

@@ -34,6 +34,55 @@ struct ConfigField<P> {
                     write: { .array($0[keyPath: path].map { .int($0) }) })
     }
 
+    /// A whole number or null.
+    static func optionalInteger(_ key: String, _ path: WritableKeyPath<P, Int?>) -> ConfigField {
+        ConfigField(key: key, read: { value, p in
+            if case .null = value { p[keyPath: path] = nil } else { p[keyPath: path] = try value.integer(key) }
+        }, write: { p in p[keyPath: path].map { .int($0) } ?? .null })
+    }
+
+    /// A number or null.
+    static func optionalNumber(_ key: String, _ path: WritableKeyPath<P, Double?>) -> ConfigField {
+        ConfigField(key: key, read: { value, p in
+            if case .null = value { p[keyPath: path] = nil } else { p[keyPath: path] = try value.number(key) }
+        }, write: { p in p[keyPath: path].map { .double($0) } ?? .null })
+    }
+
+    /// A list of whole numbers or null.
+    static func optionalIndices(_ key: String, _ path: WritableKeyPath<P, [Int]?>) -> ConfigField {
+        ConfigField(key: key, read: { value, p in
+            if case .null = value { p[keyPath: path] = nil; return }
+            p[keyPath: path] = try value.items(key).enumerated().map { try $1.integer("\(key)[\($0)]") }
+        }, write: { p in p[keyPath: path].map { .array($0.map { .int($0) }) } ?? .null })
+    }
+
+    static func numbers(_ key: String, _ path: WritableKeyPath<P, [Double]>) -> ConfigField {
+        ConfigField(key: key, read: { $1[keyPath: path] = try $0.numbers(key) }, write: { .numbers($0[keyPath: path]) })
+    }
+
+    /// [a, b], two numbers.
+    static func pair(_ key: String, _ first: WritableKeyPath<P, Double>, _ second: WritableKeyPath<P, Double>) -> ConfigField {
+        ConfigField(key: key, read: { value, p in
+            let items = try value.items(key)
+            guard items.count == 2 else { throw CFXError.config(key, "expected [min, max], got \(items.count) values") }
+            p[keyPath: first] = try items[0].number("\(key)[0]")
+            p[keyPath: second] = try items[1].number("\(key)[1]")
+        }, write: { .array([.double($0[keyPath: first]), .double($0[keyPath: second])]) })
+    }
+
+    /// {"start column": number of categories, ...}: keys are column indices written as strings.
+    static func categoricalVariables(_ key: String, _ path: WritableKeyPath<P, [CategoricalVariable]>) -> ConfigField {
+        ConfigField(key: key, read: { value, p in
+            if case .null = value { p[keyPath: path] = []; return }
+            p[keyPath: path] = try value.members(key).map { column, count in
+                guard let c = Int(column), c >= 0, String(c) == column else {
+                    throw CFXError.config(key, "key \"\(column)\" is not a column index (a whole number >= 0 written as a string)")
+                }
+                return CategoricalVariable(column: c, categories: try count.integer("\(key)[\"\(column)\"]"))
+            }
+        }, write: { p in .object(p[keyPath: path].map { (String($0.column), .int($0.categories)) }) })
+    }
+
     /// "other", "same" or a class index.
     static func targetClass(_ key: String, _ path: WritableKeyPath<P, TargetClass>) -> ConfigField {
         ConfigField(key: key, read: { value, p in

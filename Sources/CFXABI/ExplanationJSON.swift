@@ -25,6 +25,34 @@ private func candidateJSON(_ c: WachterCandidate) -> JSON {
     ])
 }
 
+/// alibi's CounterfactualProto keys (cf, all, orig_class, orig_proba, id_proto), plus success,
+/// the trust score of cf and meta.
+func cfprotoJSON(_ e: CFProtoExplanation, explainer: CFProtoExplainer, params: JSON) -> JSON {
+    func candidate(_ c: CFProtoCandidate) -> [(String, JSON)] {
+        [("X", .numbers(c.x)), ("class", .int(c.predictedClass)), ("proba", .numbers(c.proba)),
+         ("distance", .double(c.distance)), ("c", .double(c.c)), ("c_step", .int(c.cStep)), ("iteration", .int(c.iteration))]
+    }
+    let cf: JSON = e.cf.map { c in
+        .object(candidate(c) + [("grads_graph", .numbers(e.gradsGraph ?? [])), ("grads_num", .numbers(e.gradsNum ?? []))])
+    } ?? .null
+    var extra: [(String, JSON)] = [
+        ("iterations", .int(e.iterations)),
+        ("feature_range", .array([.numbers(explainer.featureRange.lower), .numbers(explainer.featureRange.upper)])),
+    ]
+    if let values = explainer.categoryValues { extra.append(("category_values", .array(values.map { .numbers($0) }))) }
+    guard case .object(let meta) = metaJSON(method: "cfproto", params: params, stats: e.stats) else { fatalError("meta is an object") }
+    return .object([
+        ("cf", cf),
+        ("all", .array(e.all.map { .array($0.map { .object(candidate($0)) }) })),
+        ("orig_class", .int(e.origClass)),
+        ("orig_proba", .numbers(e.origProba)),
+        ("id_proto", e.idProto.map { .int($0) } ?? .null),
+        ("trust_score", e.trustScore.map { .double($0) } ?? .null),
+        ("success", .bool(e.success)),
+        ("meta", .object(meta + extra)),
+    ])
+}
+
 func metaJSON(method: String, params: JSON, stats: SearchStats) -> JSON {
     .object([
         ("method", .string(method)),

@@ -3,7 +3,7 @@ import CFXCore
 import CFXFormats
 import Glibc
 
-// The "Training" section of include/cfx.h: cfx_model_train, cfx_model_to_json, and the "train"
+// The "Training" section of include/cfx.h: cfx_model_train and the "train"
 // entry of cfx_default_config.
 
 /// The training config's keys, read into TrainingConfig; `schedule` and `loss`/`output` are read
@@ -211,18 +211,5 @@ private func readTargets(_ targets: UnsafePointer<Double>?, _ width: Int, n: Int
             throw CFXError(.numeric, "targets: row \(i / width), value \(i % width) is \(values[i]); only finite numbers are accepted")
         }
         return .values(values, width: width)
-    }
-}
-
-@_cdecl("cfx_model_to_json")
-public func cfx_model_to_json(_ handle: OpaquePointer?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
-                              _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let model = try object(handle, ModelHandle.self, "model").model
-        let out = try required(jsonOut, "spec_json_out")
-        guard let network = model as? Network else {
-            throw CFXError(.invalidArgument, "model: only native models have a spec (this one is a callback model)")
-        }
-        out.pointee = try specOfNetwork(network, inlineTensors: true).serialized()
     }
 }

@@ -32,9 +32,10 @@ struct ConfiguredMethod {
     let prepare: (MethodInputs) throws -> PreparedMethod
 }
 
-/// A method ready to explain rows of instances, one JSON explanation per row.
+/// A method ready to explain rows of instances, one JSON explanation per row, under a run
+/// control (progress, cancellation).
 struct PreparedMethod {
-    let explain: ([Double], Int) throws -> [JSON]
+    let explain: ([Double], Int, RunControl) throws -> [JSON]
 }
 
 /// A method cfx offers through the C API: its name, its parameter fields and defaults, and how to
@@ -47,7 +48,7 @@ struct MethodEntry {
     /// Keys every method accepts besides its own.
     static let commonKeys = ["method"] + RunOptions.fields.map(\.key)
 
-    static let all: [MethodEntry] = [wachter]
+    static let all: [MethodEntry] = [wachter, cfproto]
 
     static func named(_ name: String) throws -> MethodEntry {
         guard let entry = all.first(where: { $0.name == name }) else {
@@ -104,9 +105,62 @@ extension MethodEntry {
             let explainer = try WachterExplainer(model: model, params: params)
             let effective = JSON.object([("method", .string("wachter"))] + wachterFields.encode(params) + RunOptions.fields.encode(options))
             // alibi's CounterFactual needs no fit; training data, if given, is ignored.
-            let prepared = PreparedMethod { x, rows in
-                try explainer.explain(x, rows: rows, threads: options.nThreads).map { wachterJSON($0, params: effective) }
+            let prepared = PreparedMethod { x, rows, control in
+                try explainer.explain(x, rows: rows, threads: options.nThreads, control: control).map { wachterJSON($0, params: effective) }
             }
             return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { _ in prepared }
+        })
+}
+
+extension MethodEntry {
+    /// alibi's CounterfactualProto arguments: constructor, then fit(), then explain(), then cfx's own.
+    static let cfprotoFields: [ConfigField<CFProtoParams>] = [
+        .number("kappa", \.kappa),
+        .number("beta", \.beta),
+        .range("feature_range", \.featureRangeMin, \.featureRangeMax),
+        .number("gamma", \.gamma),
+        .number("theta", \.theta),
+        .categoricalVariables("cat_vars", \.catVars),
+        .boolean("ohe", \.ohe),
+        .boolean("use_kdtree", \.useKdtree),
+        .number("learning_rate_init", \.learningRateInit),
+        .integer("max_iterations", \.maxIterations),
+        .number("c_init", \.cInit),
+        .integer("c_steps", \.cSteps),
+        .range("eps", \.epsProba, \.epsInput),
+        .pair("clip", \.clipMin, \.clipMax),
+        .integer("update_num_grad", \.updateNumGrad),
+        .text("d_type", \.dType),
+        .optionalNumber("w", \.w),
+        .numbers("disc_perc", \.discPerc),
+        .boolean("standardize_cat_vars", \.standardizeCatVars),
+        .number("smooth", \.smooth),
+        .boolean("center", \.center),
+        .boolean("update_feature_range", \.updateFeatureRange),
+        .optionalIndices("target_class", \.targetClass),
+        .optionalInteger("k", \.k),
+        .text("k_type", \.kType),
+        .number("threshold", \.threshold),
+        .indices("immutable", \.immutable),
+        .boolean("return_all", \.returnAll),
+    ]
+
+    static let cfproto = MethodEntry(
+        name: "cfproto",
+        defaults: { cfprotoFields.encode(CFProtoParams()) },
+        configure: { model, members, options in
+            var params = CFProtoParams()
+            try cfprotoFields.decode(members, into: &params, context: "method \"cfproto\"", alsoKnown: commonKeys)
+            // Config errors surface at creation; fitting happens in prepare.
+            try params.validate(featureCount: model.featureCount, classCount: model.classCount)
+            let effective = JSON.object([("method", .string("cfproto"))] + cfprotoFields.encode(params) + RunOptions.fields.encode(options))
+            return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: ["encoder", "autoencoder"]) { inputs in
+                let explainer = try CFProtoExplainer(model: model, params: params, encoder: inputs.models["encoder"],
+                                                     autoencoder: inputs.models["autoencoder"], training: inputs.training, seed: options.seed)
+                return PreparedMethod { x, rows, control in
+                    try explainer.explain(x, rows: rows, threads: options.nThreads, control: control)
+                        .map { cfprotoJSON($0, explainer: explainer, params: effective) }
+                }
+            }
         })
 }

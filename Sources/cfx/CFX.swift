@@ -28,15 +28,23 @@ struct Explain: ParsableCommand {
     @Option(name: .shortAndLong, help: "The method's JSON config: a file, or the JSON itself (e.g. '{\"method\": \"wachter\"}').")
     var config: String
 
+    @Flag(name: .shortAndLong, help: "No progress bar.")
+    var quiet = false
+
     func run() throws {
         let model = try NativeModel(path: inputs.model)
         let rows = try readCSV(inputs.data, features: model.features)
-        let configText = config.trimmingCharacters(in: .whitespaces).hasPrefix("{") ? config : try readText(config)
+        let configText = try jsonArgument(config)
         var explainer: OpaquePointer?
         try call { cfx_explainer_create(model.handle, configText, &explainer, $0) }
         defer { cfx_explainer_free(explainer) }
         var output: UnsafeMutablePointer<CChar>?
-        try call { cfx_explain(explainer, rows.values, rows.count, model.features, &output, $0) }
+        let progress: cfx_progress_fn? = quiet ? nil : { _, json in
+            if let json { printProgress(String(cString: json)) }
+            return 0
+        }
+        defer { if !quiet { FileHandle.standardError.write("\n".data(using: .utf8)!) } }
+        try call { cfx_explain_progress(explainer, rows.values, rows.count, model.features, progress, nil, &output, $0) }
         defer { cfx_free(output) }
         print(String(cString: output!))
     }
@@ -97,7 +105,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let model = try NativeModel(path: inputs.model)
         let rows = try readCSV(inputs.data, features: model.features)
-        let configText = config.trimmingCharacters(in: .whitespaces).hasPrefix("{") ? config : try readText(config)
+        let configText = try jsonArgument(config)
         var targets: [Double]? = nil
         var width = 0
         if let labels {
@@ -127,7 +135,7 @@ struct Train: ParsableCommand {
         }
         if !quiet { FileHandle.standardError.write("\n".data(using: .utf8)!) }
         var spec: UnsafeMutablePointer<CChar>?
-        try call { cfx_model_to_json(model.handle, &spec, $0) }
+        try call { cfx_model_spec(model.handle, &spec, $0) }
         defer { cfx_free(spec) }
         do {
             try String(cString: spec!).write(toFile: output, atomically: true, encoding: .utf8)
@@ -138,12 +146,20 @@ struct Train: ParsableCommand {
     }
 }
 
-/// One line on stderr, redrawn every epoch: a bar and the epoch's numbers.
+/// One line on stderr, redrawn at every report: a bar and the numbers of a training epoch
+/// ({"epoch", "epochs", "loss", ...}) or of a batch of explanations ({"instances_done", ...}).
 private func printProgress(_ json: String) {
-    guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-          let epoch = object["epoch"] as? Int, let epochs = object["epochs"] as? Int else { return }
-    let width = 30, filled = width * epoch / max(epochs, 1)
-    var line = "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] epoch \(epoch)/\(epochs)"
+    guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return }
+    let (done, total, unit): (Int, Int, String)
+    if let epoch = object["epoch"] as? Int, let epochs = object["epochs"] as? Int {
+        (done, total, unit) = (epoch, epochs, "epoch")
+    } else if let instances = object["instances_done"] as? Int, let all = object["instances_total"] as? Int {
+        (done, total, unit) = (instances, all, "instances")
+    } else {
+        return
+    }
+    let width = 30, filled = width * done / max(total, 1)
+    var line = "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(unit) \(done)/\(total)"
     for (key, label) in [("loss", "loss"), ("accuracy", "acc"), ("val_loss", "val_loss"), ("val_accuracy", "val_acc")] {
         if let value = object[key] as? Double { line += String(format: " %@ %.4f", label, value) }
     }
@@ -203,6 +219,11 @@ final class NativeModel {
     }
 
     deinit { cfx_model_free(handle) }
+}
+
+/// An option that is either JSON itself (starting with "{") or the path of a JSON file.
+func jsonArgument(_ value: String) throws -> String {
+    value.trimmingCharacters(in: .whitespaces).hasPrefix("{") ? value : try readText(value)
 }
 
 func readText(_ path: String) throws -> String {

@@ -2171,7 +2171,7 @@ static void test_training(void) {
     /* The trained network written out reads back to the same predictions. */
     char *spec = NULL;
     err_reset(&err);
-    expect_ok(cfx_model_to_json(m, &spec, &err), &err, "cfx_model_to_json");
+    expect_ok(cfx_model_spec(m, &spec, &err), &err, "cfx_model_spec of the trained model");
     cfx_model *copy = NULL;
     if (spec && cfx_model_create_json(spec, &copy, &err) == CFX_OK) {
         double p1[TRAIN_N * 2], p2[TRAIN_N * 2];
@@ -2249,8 +2249,8 @@ static void test_training(void) {
                    "only native models can be trained");
         char *cspec = NULL;
         err_reset(&err);
-        expect_err(cfx_model_to_json(cm, &cspec, &err), &err, CFX_ERR_INVALID_ARGUMENT,
-                   "cfx_model_to_json of a callback model", "native");
+        expect_err(cfx_model_spec(cm, &cspec, &err), &err, CFX_ERR_INVALID_ARGUMENT,
+                   "cfx_model_spec of a callback model", "native");
         cfx_model_free(cm);
     }
     cfx_model_free(m);
@@ -2284,6 +2284,342 @@ static void test_training(void) {
     }
 }
 
+/* ---- 11. Evaluation (metrics) ----------------------------------------------------------------- */
+
+/* The model of the metric tests: logits (3 x0, 3 x1, -3 x0 - 3 x1), softmax. (1, 0) is class 0,
+ * (0, 1) class 1, (-1, -1) class 2. */
+static int ev_predict(void *user, const double *x, size_t n, size_t d, double *proba) {
+    (void)user;
+    for (size_t r = 0; r < n; r++) {
+        double z[3] = {3 * x[r * d], 3 * x[r * d + 1], -3 * x[r * d] - 3 * x[r * d + 1]};
+        double mx = fmax(z[0], fmax(z[1], z[2])), s = 0;
+        for (int c = 0; c < 3; c++)
+            s += (z[c] = exp(z[c] - mx));
+        for (int c = 0; c < 3; c++)
+            proba[r * 3 + c] = z[c] / s;
+    }
+    return 0;
+}
+
+/* An "autoencoder" that halves its input: ||x'/2 - x'||^2 = ||x'||^2 / 4. */
+static int ev_halve(void *user, const double *x, size_t n, size_t d, double *out) {
+    (void)user;
+    for (size_t i = 0; i < n * d; i++)
+        out[i] = x[i] / 2;
+    return 0;
+}
+
+static cfx_evaluator *ev_create(const cfx_model *m, const double *xt, size_t nt, const double *yt,
+                                const char *options, const char *what) {
+    cfx_evaluator *ev = NULL;
+    cfx_error err;
+    err_reset(&err);
+    cfx_status st = cfx_evaluator_create(m, xt, nt, 2, yt, options, &ev, &err);
+    if (!expect_ok(st, &err, what) || !check(ev != NULL, "%s: handle non-NULL", what))
+        return NULL;
+    return ev;
+}
+
+static json_t *ev_json(const cfx_evaluator *ev, const double *x, const double *xcf, size_t n,
+                       const char *request, const char *what) {
+    if (!ev) {
+        check(0, "%s: skipped (no evaluator)", what);
+        return NULL;
+    }
+    char *out = NULL;
+    cfx_error err;
+    err_reset(&err);
+    cfx_status st = cfx_evaluate(ev, x, xcf, n, 2, request, &out, &err);
+    if (!expect_ok(st, &err, what))
+        return NULL;
+    json_error_t jerr;
+    json_t *root = json_loads(out, 0, &jerr);
+    check(root != NULL && json_is_object(root), "%s: output parses as a JSON object", what);
+    cfx_free(out);
+    return root;
+}
+
+/* instances[key][i] (NAN when null or missing) and summary[key][stat]. */
+static double ev_at(json_t *root, const char *key, size_t i) {
+    json_t *v = json_array_get(json_object_get(json_object_get(root, "instances"), key), i);
+    if (json_is_boolean(v))
+        return json_is_true(v) ? 1 : 0;
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static double ev_stat(json_t *root, const char *key, const char *stat) {
+    json_t *v = json_object_get(json_object_get(json_object_get(root, "summary"), key), stat);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static void ev_bad(const cfx_evaluator *ev, const double *x, const double *xcf, size_t n,
+                   const char *request, cfx_status want, const char *what, const char *mention) {
+    char *out = NULL;
+    cfx_error err;
+    err_reset(&err);
+    cfx_status st = cfx_evaluate(ev, x, xcf, n, 2, request, &out, &err);
+    expect_err(st, &err, want, what, mention);
+    check(out == NULL, "%s: json_out stays NULL", what);
+}
+
+static void test_evaluation(void) {
+    section("10. evaluation (metrics)");
+    cfx_model *m = NULL, *ae = NULL;
+    cfx_error err;
+    cfx_status st;
+    err_reset(&err);
+    st = cfx_model_create_callbacks(2, 3, ev_predict, NULL, NULL, &m, &err);
+    if (!expect_ok(st, &err, "metrics model"))
+        return;
+
+    /* Proximity, sparsity and validity without training data. Originals: class 0, 0, 1;
+     * counterfactuals: class 1, 0 (invalid for "other"), 2. */
+    {
+        const double x[6] = {1, 0, 1, 0, 0, 1}, xcf[6] = {0, 2, 1 + 1e-9, 0, -1, -1};
+        cfx_evaluator *ev = ev_create(m, NULL, 0, NULL, NULL, "evaluator without training data");
+        json_t *r = ev_json(ev, x, xcf, 3, NULL, "evaluate 3 rows");
+        if (r) {
+            check(json_integer_value(json_object_get(r, "n")) == 3 &&
+                      json_integer_value(json_object_get(r, "n_found")) == 3 &&
+                      json_integer_value(json_object_get(r, "n_valid")) == 2,
+                  "n 3, n_found 3, n_valid 2");
+            check(ev_at(r, "validity", 0) == 1 && ev_at(r, "validity", 1) == 0 && ev_at(r, "validity", 2) == 1,
+                  "validity [true, false, true] for \"other\"");
+            check(fabs(ev_stat(r, "validity", "mean") - 2.0 / 3) < 1e-15 && ev_stat(r, "validity", "n") == 3,
+                  "validity mean 2/3 over n 3");
+            check(ev_at(r, "l1", 0) == 3 && fabs(ev_at(r, "l2", 0) - sqrt(5)) < 1e-15,
+                  "l1 3, l2 sqrt(5) for (1,0) -> (0,2)");
+            check(ev_at(r, "l0", 0) == 2 && ev_at(r, "l0", 1) == 0,
+                  "l0 2, and 0 for a change of 1e-9 (sparsity_tol 1e-6)");
+            check(isnan(ev_at(r, "l1_mad", 0)) && ev_stat(r, "l1_mad", "n") == 0 &&
+                      json_is_null(json_object_get(r, "mad")),
+                  "no training data: l1_mad null, mad null");
+            check(ev_at(r, "cf_class", 0) == 1 && ev_at(r, "orig_class", 2) == 1, "cf_class and orig_class");
+            json_decref(r);
+        }
+        r = ev_json(ev, x, xcf, 3, "{\"target_class\": 2}", "evaluate, target_class 2");
+        if (r)
+            check(ev_at(r, "validity", 0) == 0 && ev_at(r, "validity", 2) == 1, "target_class 2: only row 2 valid");
+        json_decref(r);
+        r = ev_json(ev, x, xcf, 3, "{\"target_class\": [1, \"same\", 0]}", "evaluate, per-row targets");
+        if (r)
+            check(ev_at(r, "validity", 0) == 1 && ev_at(r, "validity", 1) == 1 && ev_at(r, "validity", 2) == 0,
+                  "per-row targets [1, same, 0]: [true, true, false]");
+        json_decref(r);
+        /* p_0 at (2, 0) ~ 0.99752 */
+        const double x1[2] = {1, 0}, cf1[2] = {2, 0};
+        r = ev_json(ev, x1, cf1, 1, "{\"target_class\": \"same\", \"target_proba\": 0.999}",
+                    "evaluate, target_proba 0.999");
+        if (r)
+            check(ev_at(r, "validity", 0) == 0 && fabs(ev_at(r, "target_proba", 0) - 1 / (1 + exp(-6) + exp(-12))) < 1e-12,
+                  "target_proba 0.999 not reached (p = 0.99752): invalid");
+        json_decref(r);
+        /* Costs from meta. */
+        r = ev_json(ev, x, xcf, 3,
+                    "{\"meta\": [{\"seconds\": 1, \"model_calls\": 10, \"gradient_evaluations\": 4, \"method\": \"wachter\"},"
+                    " {\"seconds\": 3, \"model_calls\": 30}, null]}",
+                    "evaluate with meta");
+        if (r)
+            check(ev_stat(r, "seconds", "mean") == 2 && ev_stat(r, "seconds", "n") == 2 &&
+                      ev_stat(r, "model_calls", "median") == 20 && ev_stat(r, "gradient_evaluations", "n") == 1,
+                  "cost summaries from meta (null and missing keys left out)");
+        json_decref(r);
+        cfx_evaluator_free(ev);
+    }
+
+    /* All invalid: rows of NaN. */
+    {
+        const double x[4] = {1, 0, 0, 1}, xcf[4] = {NAN, NAN, NAN, NAN};
+        cfx_evaluator *ev = ev_create(m, NULL, 0, NULL, NULL, "evaluator for missing counterfactuals");
+        json_t *r = ev_json(ev, x, xcf, 2, NULL, "evaluate 2 rows of NaN");
+        if (r) {
+            check(json_integer_value(json_object_get(r, "n_found")) == 0 && ev_stat(r, "validity", "mean") == 0,
+                  "rows of NaN: none found, validity 0");
+            check(ev_stat(r, "l1", "n") == 0 && isnan(ev_stat(r, "l1", "mean")) && isnan(ev_at(r, "l1", 0)),
+                  "rows of NaN: l1 null, summarised over 0 rows");
+            json_t *found = json_object_get(json_object_get(r, "instances"), "found");
+            check(json_is_false(json_array_get(found, 0)) && json_is_false(json_array_get(found, 1)),
+                  "found is [false, false]");
+            json_decref(r);
+        }
+        const double partial[4] = {NAN, 1, 0, 1};
+        ev_bad(ev, x, partial, 2, NULL, CFX_ERR_NUMERIC, "a row partly NaN", "x_cf: row 0");
+        cfx_evaluator_free(ev);
+    }
+
+    /* MAD with a constant feature; nearest neighbours with a tie. */
+    {
+        const double xt[10] = {0, 5, 1, 5, 2, 5, 3, 5, 10, 5};
+        cfx_evaluator *ev = ev_create(m, xt, 5, NULL, NULL, "evaluator with 5 training rows");
+        const double x[2] = {1, 0}, xcf[2] = {3, 0.5};
+        json_t *r = ev_json(ev, x, xcf, 1, NULL, "evaluate with training data");
+        if (r) {
+            double mad[2] = {NAN, NAN};
+            check(json_vec(json_object_get(r, "mad"), 2, mad) && mad[0] == 1 && mad[1] == 0, "mad [1, 0]");
+            check(ev_at(r, "l1_mad", 0) == 2.5, "l1_mad 2/1 + 0.5/1 (MAD 0 divides by mad_zero_scale 1)");
+            json_decref(r);
+        }
+        cfx_evaluator_free(ev);
+        ev = ev_create(m, xt, 5, NULL, "{\"mad_zero_scale\": 0.25}", "evaluator, mad_zero_scale 0.25");
+        r = ev_json(ev, x, xcf, 1, NULL, "evaluate, mad_zero_scale 0.25");
+        if (r)
+            check(ev_at(r, "l1_mad", 0) == 4, "l1_mad 2 + 0.5/0.25");
+        json_decref(r);
+        cfx_evaluator_free(ev);
+
+        const double xt2[8] = {1, 1, -1, 1, 0, 3, 0, 1.5}, yt[4] = {1, 1, 1, 0};
+        ev = ev_create(m, xt2, 4, yt, NULL, "evaluator with labels");
+        const double cf[2] = {0, 1};
+        r = ev_json(ev, x, cf, 1, NULL, "evaluate, nearest neighbour tie");
+        if (r)
+            check(ev_at(r, "nn_distance", 0) == 1 && ev_at(r, "nn_index", 0) == 0,
+                  "tie between rows 0 and 1 at distance 1: nn_index 0 (row 3 is nearer but class 0)");
+        json_decref(r);
+        cfx_evaluator_free(ev);
+        const double ybad[4] = {1, 1, 1.5, 0};
+        cfx_evaluator *bad = NULL;
+        err_reset(&err);
+        st = cfx_evaluator_create(m, xt2, 4, 2, ybad, NULL, &bad, &err);
+        expect_err(st, &err, CFX_ERR_INVALID_ARGUMENT, "y_train 1.5", "y_train[2]");
+    }
+
+    /* Constraints: range by a tiny epsilon, immutable, one-hot group. */
+    {
+        cfx_evaluator *ev = ev_create(m, NULL, 0, NULL,
+                                      "{\"feature_range\": [-1, [1, 2]], \"immutable\": [1], \"cat_vars\": {\"0\": 2}}",
+                                      "evaluator with constraints");
+        const double x[6] = {0, 1, 0, 1, 1, 1};
+        const double xcf[6] = {0, 1, 1 + 1e-12, 1, 1, 1 + 1e-15};
+        json_t *r = ev_json(ev, x, xcf, 3, NULL, "evaluate constraints");
+        if (r) {
+            check(ev_at(r, "in_range", 0) == 1 && ev_at(r, "in_range", 1) == 0 && ev_at(r, "in_range", 2) == 1,
+                  "in_range: 1 + 1e-12 is outside [-1, 1]");
+            check(ev_at(r, "immutable_ok", 0) == 1 && ev_at(r, "immutable_ok", 2) == 0,
+                  "immutable_ok: a change of 1e-15 is a violation");
+            check(ev_at(r, "categories_ok", 0) == 1 && ev_at(r, "categories_ok", 2) == 0 &&
+                      ev_at(r, "categories_ok", 1) == 0,
+                  "categories_ok: (0, 1) valid; (1, 1 + 1e-15) and (1 + 1e-12, 1) not one-hot");
+            check(ev_at(r, "constraints_ok", 0) == 1 && ev_at(r, "constraints_ok", 2) == 0, "constraints_ok");
+            json_decref(r);
+        }
+        cfx_evaluator_free(ev);
+    }
+
+    /* Autoencoder, roles. */
+    {
+        cfx_evaluator *ev = ev_create(m, NULL, 0, NULL, NULL, "evaluator for the autoencoder");
+        err_reset(&err);
+        st = cfx_model_create_callbacks(2, 2, ev_halve, NULL, NULL, &ae, &err);
+        expect_ok(st, &err, "autoencoder model");
+        err_reset(&err);
+        st = cfx_evaluator_set_model(ev, "autoencoder", ae, &err);
+        expect_ok(st, &err, "cfx_evaluator_set_model(autoencoder)");
+        const double x[2] = {1, 0}, xcf[2] = {0, 2};
+        json_t *r = ev_json(ev, x, xcf, 1, NULL, "evaluate with an autoencoder");
+        if (r)
+            check(ev_at(r, "ae_error", 0) == 1, "ae_error ||(0,1) - (0,2)||^2 = 1");
+        json_decref(r);
+        err_reset(&err);
+        st = cfx_evaluator_set_model(ev, "autoencoder", m, &err);
+        expect_err(st, &err, CFX_ERR_SHAPE, "autoencoder with 3 outputs", "autoencoder");
+        err_reset(&err);
+        st = cfx_evaluator_set_model(ev, "density", ae, &err);
+        expect_err(st, &err, CFX_ERR_CONFIG, "role density", "reserved");
+        err_reset(&err);
+        st = cfx_evaluator_set_model(ev, "autoencoder", NULL, &err);
+        expect_ok(st, &err, "cfx_evaluator_set_model(autoencoder, NULL) removes it");
+        r = ev_json(ev, x, xcf, 1, NULL, "evaluate without the autoencoder");
+        if (r)
+            check(isnan(ev_at(r, "ae_error", 0)), "ae_error null once removed");
+        json_decref(r);
+
+        /* Bad arguments. */
+        ev_bad(ev, x, xcf, 1, "{\"target_clas\": 1}", CFX_ERR_CONFIG, "unknown request key", "target_clas");
+        ev_bad(ev, x, xcf, 1, "{\"target_class\": 3}", CFX_ERR_CONFIG, "target_class 3", "target_class");
+        ev_bad(ev, x, xcf, 1, "{\"meta\": []}", CFX_ERR_SHAPE, "meta of the wrong length", "meta");
+        ev_bad(ev, x, xcf, 1, "{\"target_proba\": 2}", CFX_ERR_CONFIG, "target_proba 2", "target_proba");
+        ev_bad(ev, x, xcf, 1, "{", CFX_ERR_JSON, "invalid request JSON", "request_json");
+        ev_bad(NULL, x, xcf, 1, NULL, CFX_ERR_INVALID_ARGUMENT, "NULL evaluator", "evaluator");
+        ev_bad(ev, x, NULL, 1, NULL, CFX_ERR_INVALID_ARGUMENT, "NULL x_cf", "x_cf");
+        {
+            char *out = NULL;
+            err_reset(&err);
+            st = cfx_evaluate(ev, x, xcf, 1, 3, NULL, &out, &err);
+            expect_err(st, &err, CFX_ERR_SHAPE, "d 3 for a 2-feature model", NULL);
+        }
+        cfx_evaluator_free(ev);
+        cfx_evaluator *bad = NULL;
+        err_reset(&err);
+        st = cfx_evaluator_create(m, NULL, 0, 2, NULL, "{\"sparsity_tol\": -1}", &bad, &err);
+        expect_err(st, &err, CFX_ERR_CONFIG, "sparsity_tol -1", "sparsity_tol");
+        err_reset(&err);
+        st = cfx_evaluator_create(m, NULL, 0, 2, NULL, "{\"plausibility\": \"l2\"}", &bad, &err);
+        expect_err(st, &err, CFX_ERR_CONFIG, "unknown option key", "plausibility");
+        err_reset(&err);
+        st = cfx_evaluator_create(m, NULL, 0, 2, NULL, "{\"cat_vars\": {\"1\": 2}}", &bad, &err);
+        expect_err(st, &err, CFX_ERR_CONFIG, "cat_vars group beyond the features", "cat_vars");
+        err_reset(&err);
+        st = cfx_evaluator_create(m, NULL, 3, 2, NULL, NULL, &bad, &err);
+        expect_err(st, &err, CFX_ERR_INVALID_ARGUMENT, "x_train NULL with n_train 3", "x_train");
+        check(bad == NULL, "failed creates leave *out NULL");
+        cfx_evaluator_free(NULL);
+    }
+    cfx_model_free(ae);
+    cfx_model_free(m);
+}
+
+/* ---- 12. CFProto ------------------------------------------------------------------------------ */
+
+/* Prototype-guided counterfactuals: fit before explain, k-d tree prototypes, alibi's keys. */
+static void test_cfproto(void) {
+    section("12. cfproto (k-d trees)");
+    cfx_model *m = make_native(&LR_NET, "model for cfproto");
+    if (!m)
+        return;
+    cfx_explainer *e = make_explainer(
+        m, "{\"method\":\"cfproto\",\"use_kdtree\":true,\"theta\":10,\"max_iterations\":200,\"c_steps\":3}",
+        "explainer {cfproto, use_kdtree}");
+    if (!e) {
+        cfx_model_free(m);
+        return;
+    }
+    cfx_error err;
+    char *out = NULL;
+    expect_err(cfx_explain(e, X3, 3, 2, &out, &err), &err, CFX_ERR_INVALID_ARGUMENT,
+               "cfproto explain before fit", "cfx_explainer_fit");
+    expect_err(cfx_explainer_set_model(e, "decoder", m, &err), &err, CFX_ERR_CONFIG,
+               "cfproto set_model role decoder", "encoder, autoencoder");
+    double train[2 * 64];
+    for (int i = 0; i < 64; i++) {
+        train[2 * i] = -1.5 + 3.0 * (i % 8) / 7.0;
+        train[2 * i + 1] = -1.5 + 3.0 * (i / 8) / 7.0 + 0.01;
+    }
+    expect_ok(cfx_explainer_fit(e, train, 64, 2, NULL, &err), &err, "cfproto fit on 64 rows");
+    json_t *root = explain_json(e, X3, 3, 2, "cfproto explain 3 rows", NULL);
+    json_t *list = json_object_get(root, "explanations");
+    for (size_t r = 0; r < json_array_size(list); r++) {
+        json_t *x = json_array_get(list, r);
+        int orig = (int)json_integer_value(json_object_get(x, "orig_class"));
+        json_t *cf = json_object_get(x, "cf");
+        check(json_is_object(cf), "cfproto row %zu: a counterfactual", r);
+        check(json_integer_value(json_object_get(x, "id_proto")) == 1 - orig,
+              "cfproto row %zu: id_proto is the other class", r);
+        check(json_array_size(json_object_get(x, "orig_proba")) == 2, "cfproto row %zu: orig_proba has 2 values", r);
+        if (!json_is_object(cf))
+            continue;
+        json_t *X = json_object_get(cf, "X");
+        double cx[2] = {json_real_value(json_array_get(X, 0)), json_real_value(json_array_get(X, 1))}, p[2];
+        expect_ok(cfx_model_predict(m, cx, 1, 2, p, &err), &err, "predict at cf.X");
+        int cls = (int)json_integer_value(json_object_get(cf, "class"));
+        check(cls == (p[1] > p[0]) && cls != orig, "cfproto row %zu: cf.class is the model's on cf.X and not the original", r);
+        check(json_array_size(json_object_get(cf, "grads_graph")) == 2 && json_array_size(json_object_get(cf, "grads_num")) == 2,
+              "cfproto row %zu: gradients have 2 values", r);
+    }
+    json_decref(root);
+    cfx_explainer_free(e);
+    cfx_model_free(m);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_version();
@@ -2296,6 +2632,8 @@ int main(void) {
     test_free();
     test_model_files();
     test_training();
+    test_evaluation();
+    test_cfproto();
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail > 0 ? 1 : 0;
 }

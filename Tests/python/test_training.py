@@ -40,9 +40,8 @@ def test_train_digits_reaches_95_percent(digits):
     assert report["history"][-1]["val_accuracy"] >= 0.9
     accuracy = (model.predict(X_test).argmax(axis=1) == y_test).mean()
     assert accuracy >= 0.95, accuracy
-    assert model.spec is None
     # The trained network, written out and read back, predicts the same.
-    copy = cfx.Model.from_json(model.to_json())
+    copy = cfx.Model.from_json(model.spec())
     np.testing.assert_array_equal(copy.predict(X_test), model.predict(X_test))
 
 

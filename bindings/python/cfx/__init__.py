@@ -11,14 +11,16 @@ from ._lib import version
 from .errors import (CallbackError, CancelledError, ConfigError, Error, InternalError,
                      InvalidArgumentError, JSONError, LibraryNotFoundError, ModelError,
                      NumericError, ShapeError)
-from .explainer import Explainer, Explanation, Wachter, default_config
+from .explainer import CFProto, Explainer, Explanation, Wachter, default_config
 from .model import Model
 from . import training
+from . import metrics
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Model", "Explainer", "Wachter", "Explanation", "default_config", "version", "library_version",
+    "Model", "Explainer", "Wachter", "CFProto", "Explanation", "default_config", "metrics", "version",
+    "library_version",
     "library_path", "Error", "InvalidArgumentError", "JSONError", "ConfigError", "ModelError",
     "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError",
     "LibraryNotFoundError", "__version__",

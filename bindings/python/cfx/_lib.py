@@ -24,7 +24,8 @@ from .errors import STATUS_OK, LibraryNotFoundError, error_for_status
 
 __all__ = [
     "lib", "library_path", "check", "new_error", "take_string", "CfxError",
-    "PREDICT_FN", "VJP_FN", "MODEL_P", "EXPLAINER_P", "DOUBLE_P", "HEADER_VERSION",
+    "PREDICT_FN", "VJP_FN", "MODEL_P", "EXPLAINER_P", "EVALUATOR_P", "DOUBLE_P",
+    "HEADER_VERSION",
 ]
 
 HEADER_VERSION = "0.1.0"  # CFX_VERSION_STRING of the header these declarations follow
@@ -51,8 +52,13 @@ class _Explainer(Structure):   # opaque struct cfx_explainer
     pass
 
 
+class _Evaluator(Structure):   # opaque struct cfx_evaluator
+    pass
+
+
 MODEL_P = POINTER(_Model)
 EXPLAINER_P = POINTER(_Explainer)
+EVALUATOR_P = POINTER(_Evaluator)
 DOUBLE_P = POINTER(c_double)
 
 # typedef int (*cfx_predict_fn)(void *user, const double *x, size_t n, size_t d, double *proba_out);
@@ -60,6 +66,8 @@ PREDICT_FN = CFUNCTYPE(c_int, c_void_p, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P)
 # typedef int (*cfx_vjp_fn)(void *user, const double *x, size_t n, size_t d,
 #                           const double *cotangent, size_t k, double *grad_out);
 VJP_FN = CFUNCTYPE(c_int, c_void_p, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, c_size_t, DOUBLE_P)
+
+from ._progress import PROGRESS_FN  # noqa: E402 -- after the types it builds on
 
 _ERR_P = POINTER(CfxError)
 _SIZE_P = POINTER(c_size_t)
@@ -85,7 +93,17 @@ _SIGNATURES = {
     "cfx_explainer_create": (c_int, [MODEL_P, c_char_p, POINTER(EXPLAINER_P), _ERR_P]),
     "cfx_explainer_free": (None, [EXPLAINER_P]),
     "cfx_explainer_config": (c_int, [EXPLAINER_P, _CHAR_PP, _ERR_P]),
+    "cfx_explainer_set_model": (c_int, [EXPLAINER_P, c_char_p, MODEL_P, _ERR_P]),
+    "cfx_explainer_fit": (c_int, [EXPLAINER_P, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, _ERR_P]),
     "cfx_explain": (c_int, [EXPLAINER_P, DOUBLE_P, c_size_t, c_size_t, _CHAR_PP, _ERR_P]),
+    "cfx_explain_progress": (c_int, [EXPLAINER_P, DOUBLE_P, c_size_t, c_size_t, PROGRESS_FN, c_void_p,
+                                     _CHAR_PP, _ERR_P]),
+    "cfx_evaluator_create": (c_int, [MODEL_P, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, c_char_p,
+                                     POINTER(EVALUATOR_P), _ERR_P]),
+    "cfx_evaluator_free": (None, [EVALUATOR_P]),
+    "cfx_evaluator_set_model": (c_int, [EVALUATOR_P, c_char_p, MODEL_P, _ERR_P]),
+    "cfx_evaluate": (c_int, [EVALUATOR_P, DOUBLE_P, DOUBLE_P, c_size_t, c_size_t, c_char_p,
+                             _CHAR_PP, _ERR_P]),
 }
 
 _lock = threading.Lock()

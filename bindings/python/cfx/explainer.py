@@ -9,11 +9,12 @@ from typing import Any, Iterator, List, Optional, Union
 import numpy as np
 
 from . import _lib
+from ._progress import Progress, ProgressHook
 from ._handle import NativeHandle
 from .errors import InvalidArgumentError
 from .model import Model, as_rows, to_json_text
 
-__all__ = ["Explainer", "Wachter", "Explanation", "default_config"]
+__all__ = ["Explainer", "Wachter", "CFProto", "Explanation", "default_config"]
 
 _ARRAY_KEYS = ("X", "proba")
 
@@ -32,6 +33,13 @@ def _numpy_cf(cf: Optional[dict]) -> Optional[dict]:
         if key in out and out[key] is not None:
             out[key] = np.asarray(out[key], dtype=np.float64)
     return out
+
+
+def _first_float(value: Any, index: Any) -> float:
+    """orig_proba is a number (Wachter) or the probability vector (CFProto)."""
+    if isinstance(value, list):
+        return float(value[index]) if isinstance(index, int) and 0 <= index < len(value) else float("nan")
+    return float("nan") if value is None else float(value)
 
 
 class Explanation:
@@ -127,14 +135,14 @@ class Explanation:
         cf = self.data.get("cf")
         head = (f"Explanation(success={self.data.get('success')}, "
                 f"orig_class={self.data.get('orig_class')}, "
-                f"orig_proba={self.data.get('orig_proba', float('nan')):.4g}")
+                f"orig_proba={_first_float(self.data.get('orig_proba'), self.data.get('orig_class')):.4g}")
         if cf is None:
             return head + ", cf=None)"
         proba = cf.get("proba") or []
         cls = cf.get("class")
         p = proba[cls] if isinstance(cls, int) and 0 <= cls < len(proba) else float("nan")
-        return (head + f", cf_class={cls}, cf_proba={p:.4g}, distance={cf.get('distance'):.4g}, "
-                f"lambda={cf.get('lambda'):.4g})")
+        extra = f", lambda={cf['lambda']:.4g}" if "lambda" in cf else ""
+        return head + f", cf_class={cls}, cf_proba={p:.4g}, distance={cf.get('distance'):.4g}{extra})"
 
 
 class Explainer(NativeHandle):
@@ -166,24 +174,34 @@ class Explainer(NativeHandle):
             self._config = json.loads(_lib.call_json("cfx_explainer_config", self._require()))
         return dict(self._config)
 
-    def explain_raw(self, X) -> dict:
-        """The whole result dict of ``cfx_explain`` for the rows of ``X`` (1-D or 2-D)."""
+    def explain_raw(self, X, progress: Progress = None) -> dict:
+        """The whole result dict of ``cfx_explain`` for the rows of ``X`` (1-D or 2-D).
+        ``progress``: see :meth:`explain`."""
         rows, _ = as_rows(X)
         n, d = rows.shape
         if n == 0:
             return {"explanations": [], "seconds": 0.0, "n_threads": 0}
+        hook = ProgressHook(progress, n, "instances", "instances_done")
         out = c_void_p()
         err = _lib.new_error()
-        status = _lib.lib().cfx_explain(self._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
-                                        byref(out), byref(err))
+        try:
+            status = _lib.lib().cfx_explain_progress(self._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
+                                                     hook.c_function, None, byref(out), byref(err))
+        finally:
+            hook.finish()
         self.model._check(status, err)
         return json.loads(_lib.take_string(out))
 
-    def explain(self, X) -> Union[Explanation, List[Explanation]]:
+    def explain(self, X, progress: Progress = None) -> Union[Explanation, List[Explanation]]:
         """Explains one instance (1-D ``X`` → an :class:`Explanation`) or a batch (2-D ``X`` →
-        a list of them)."""
+        a list of them).
+
+        ``progress``: ``True`` shows a bar (tqdm when installed); a callable gets
+        ``{"instances_done", "instances_total", "seconds"}`` on this thread as instances finish
+        and returns ``False`` to cancel (raising :class:`cfx.CancelledError`); Ctrl-C or an
+        exception in it cancels the run too and is re-raised."""
         rows, single = as_rows(X)
-        result = self.explain_raw(rows)
+        result = self.explain_raw(rows, progress)
         exps = [Explanation(e, rows[i].copy()) for i, e in enumerate(result["explanations"])]
         return exps[0] if single else exps
 
@@ -208,3 +226,55 @@ class Wachter(Explainer):
         config = {"method": self.method}
         config.update(params)
         super().__init__(model, config)
+
+
+class CFProto(Explainer):
+    """Prototype-guided counterfactuals (alibi's ``CounterfactualProto``)::
+
+        cf = cfx.CFProto(model, use_kdtree=True, theta=10.0, feature_range=(lo, hi))
+        cf.fit(X_train)                       # prototypes, k-d trees, categorical distances
+        exp = cf.explain(x)                   # exp.cf["X"], exp.cf["class"], exp.id_proto
+
+    ``encoder`` and ``autoencoder`` are optional :class:`cfx.Model` objects (their outputs are the
+    code and the reconstruction). Keyword arguments are config keys (see
+    ``cfx.default_config("cfproto")``): alibi's constructor, ``fit`` and ``explain`` arguments.
+    ``cat_vars`` may use integer keys; they are written as strings.
+    """
+
+    method = "cfproto"
+
+    def __init__(self, model: Model, encoder: Optional[Model] = None, autoencoder: Optional[Model] = None,
+                 **params):
+        if "method" in params and params["method"] != self.method:
+            raise InvalidArgumentError(f"method: CFProto takes method 'cfproto', got {params['method']!r}")
+        config = {"method": self.method}
+        config.update(params)
+        if isinstance(config.get("cat_vars"), dict):
+            config["cat_vars"] = {str(int(k)): int(v) for k, v in config["cat_vars"].items()}
+        super().__init__(model, config)
+        self.encoder = encoder
+        self.autoencoder = autoencoder
+        for role, aux in (("encoder", encoder), ("autoencoder", autoencoder)):
+            if aux is None:
+                continue
+            if not isinstance(aux, Model):
+                raise InvalidArgumentError(f"{role}: expected a cfx.Model, got {type(aux).__name__}")
+            err = _lib.new_error()
+            _lib.check(_lib.lib().cfx_explainer_set_model(self._require(), role.encode("utf-8"), aux._require(),
+                                                          byref(err)), err)
+
+    def fit(self, X_train, y=None) -> "CFProto":
+        """Fits on training rows (2-D); ``y`` (class labels) defaults to the model's predictions."""
+        rows, _ = as_rows(X_train, "X_train")
+        n, d = rows.shape
+        labels = None
+        if y is not None:
+            labels = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+            if labels.shape[0] != n:
+                raise InvalidArgumentError(f"y: has {labels.shape[0]} labels for {n} rows")
+        err = _lib.new_error()
+        status = _lib.lib().cfx_explainer_fit(
+            self._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
+            labels.ctypes.data_as(_lib.DOUBLE_P) if labels is not None else None, byref(err))
+        self.model._check(status, err)
+        return self

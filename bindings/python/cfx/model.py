@@ -251,20 +251,13 @@ class Model(NativeHandle):
         that returns ``False`` to stop after that epoch (the report then says
         ``"cancelled": True`` and the model keeps that epoch's weights); an exception it raises
         stops training too and is re-raised. The report has a ``history`` list of those dicts.
-        Afterwards ``self.spec`` is ``None`` (it described the old weights); :meth:`to_json`
-        gives the trained network. Do not use the model or its explainers from other threads
+        Afterwards :meth:`spec` gives the trained network and :meth:`save` writes it. Do not use the model or its explainers from other threads
         while it trains.
         """
         from . import training
         if self._callbacks is not None:
             raise InvalidArgumentError("model: only native models can be trained")
-        self.spec = None
         return training.train(self, X, y, progress=progress, **config)
-
-    def to_json(self) -> dict:
-        """The native network's spec with its current weights inline (``cfx_model_to_json``)."""
-        from . import training
-        return training.to_json(self)
 
     def __repr__(self) -> str:
         kind = "callable" if self._callbacks is not None else "native"

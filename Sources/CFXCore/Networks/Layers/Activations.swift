@@ -1,7 +1,7 @@
 import Glibc
 
 /// A function applied to every value on its own: relu, leaky relu, tanh, sigmoid, softplus.
-public final class Elementwise: Operation {
+public final class Elementwise: Operation, @unchecked Sendable {
     public enum Function: Sendable, Equatable {
         case relu
         case leakyRelu(slope: Double)
@@ -51,7 +51,7 @@ public final class Elementwise: Operation {
 }
 
 /// Softmax over each example's values.
-public final class Softmax: Operation {
+public final class Softmax: Operation, @unchecked Sendable {
     public init() { super.init(kind: "softmax") }
 
     public override func outputShape(for input: [Int]) throws -> [Int] { input }

@@ -115,7 +115,7 @@ func col2im(_ col: UnsafePointer<Double>, _ g: WindowGeometry, _ dx: UnsafeMutab
 /// example (a 1×1 convolution of stride 1 skips im2col). With `spectralNorm`, the weight is divided
 /// by max(1, σ/c) + 1e-5 where σ is the norm of the convolution as an operator on this layer's
 /// input shape (see `SpectralNorm`).
-public final class Conv2D: Operation {
+public final class Conv2D: Operation, @unchecked Sendable {
     public let outChannels: Int
     public let kernelSize: Int
     public let stride: Int

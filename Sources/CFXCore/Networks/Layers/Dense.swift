@@ -1,6 +1,6 @@
 /// y = W x + b, W stored outputs × inputs (PyTorch's layout). Takes one-dimensional inputs.
 /// With `spectralNorm`, the layer uses W̃ = W / (max(1, σ(W)/c) + 1e-5) (see `SpectralNorm`).
-public final class Dense: Operation {
+public final class Dense: Operation, @unchecked Sendable {
     public let outputs: Int
     public let spectralNorm: SpectralNorm?
 

@@ -2,7 +2,7 @@
 /// `avg_pool2d` (floor mode). Max pooling pads with −∞ and remembers each output's position in the
 /// scratch memory for the backward pass. Average pooling counts padded zeros in the window
 /// (PyTorch's default `count_include_pad=True`): every output is a window sum divided by k².
-public final class Pool2D: Operation {
+public final class Pool2D: Operation, @unchecked Sendable {
     public enum Mode: Sendable { case max, average }
 
     public let mode: Mode
@@ -92,7 +92,7 @@ public final class Pool2D: Operation {
 }
 
 /// Average over each channel's positions: [C, H, W] → [C].
-public final class GlobalAveragePool: Operation {
+public final class GlobalAveragePool: Operation, @unchecked Sendable {
     public init() { super.init(kind: "global_avg_pool") }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
@@ -120,7 +120,7 @@ public final class GlobalAveragePool: Operation {
 }
 
 /// [C, H, W] → [C·H·W] in the same (row-major) order; a flat input passes unchanged.
-public final class Flatten: Operation {
+public final class Flatten: Operation, @unchecked Sendable {
     public init() { super.init(kind: "flatten") }
 
     public override func outputShape(for input: [Int]) throws -> [Int] { [input.reduce(1, *)] }
@@ -137,7 +137,7 @@ public final class Flatten: Operation {
 
 /// Zero channels appended to an image: [C, H, W] → [outChannels, H, W], the input's channels first
 /// (the shortcut of DDU's ResNets, after average pooling).
-public final class ChannelPad: Operation {
+public final class ChannelPad: Operation, @unchecked Sendable {
     public let outChannels: Int
 
     public init(outChannels: Int) {
