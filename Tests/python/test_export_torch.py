@@ -226,3 +226,46 @@ def test_unsupported_layers_are_named(digits):
         from_torch(nn.Sequential(nn.Linear(4, 2)), [4], names={"x": "features"})
     with pytest.raises(ValueError, match=r"input_shape"):
         from_torch(nn.Sequential(nn.Linear(4, 2)), [2, 2])
+
+
+def deduce_resnet18(classes=10):
+    """DeDUCE's model: a ResNet-18 of the DDU family for 28×28 images (widths 64–512, two
+    BasicBlocks per stage, a stride-1 3×3 stem, leaky ReLU 0.01, spectral normalisation on every
+    convolution, average-pooling + zero-channel shortcuts, global average pooling as features)."""
+    def conv(c_in, c_out, stride=1):
+        return spectral_norm(nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=False))
+
+    def block(c_in, c_out, stride, size):
+        main = nn.Sequential(conv(c_in, c_out, stride), nn.BatchNorm2d(c_out), nn.LeakyReLU(0.01),
+                             conv(c_out, c_out), nn.BatchNorm2d(c_out))
+        # DDU's shortcut: 2×2 average pooling on even sizes, subsampling (kernel 1) on odd ones
+        pool = nn.AvgPool2d(2) if size % 2 == 0 else nn.AvgPool2d(1, stride=2)
+        shortcut = None if stride == 1 and c_in == c_out else nn.Sequential(pool, ChannelPad(c_out))
+        return nn.Sequential(Residual(main, shortcut), nn.LeakyReLU(0.01))
+
+    layers = [conv(1, 64), nn.BatchNorm2d(64), nn.LeakyReLU(0.01)]
+    c_in, size = 64, 28
+    for c_out, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
+        layers += [block(c_in, c_out, stride, size), block(c_out, c_out, 1, (size + 1) // stride)]
+        c_in, size = c_out, (size + stride - 1) // stride
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, classes), nn.Softmax(dim=1))
+
+
+def test_deduce_resnet18_loads_from_a_pytorch_export(tmp_path):
+    torch.manual_seed(3)
+    module = deduce_resnet18()
+    with torch.no_grad():  # give batch norm non-trivial statistics and the logits some spread
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+        module[-2].weight.mul_(20)
+    module.eval()
+    spec_path, weights_path = tmp_path / "resnet18.json", tmp_path / "resnet18.safetensors"
+    save_torch(module, [1, 28, 28], spec_path, weights_path, names={module[-3]: "features"})
+    model = cfx.Model.load(spec_path)
+    X = np.random.default_rng(0).uniform(0, 1, size=(3, 784))
+    expected = torch_proba(module, X, [1, 28, 28])
+    assert expected.max(axis=1).min() < 0.99 and expected.max(axis=1).max() > 0.2  # not saturated, not uniform
+    np.testing.assert_allclose(model.predict(X), expected, atol=ATOL, rtol=0)
