@@ -70,22 +70,23 @@ def test_reference_classifier_keeps_its_accuracy(script, name):
         assert script.accuracy(model, X_test[:rows], y_test[:rows]) >= level
 
 
-def test_fashion_autoencoder_and_encoder(script):
-    _, X_test, _, _, _ = data_for(script, "fashion_autoencoder")
-    autoencoder, metadata = load("fashion_autoencoder")
-    encoder, _ = load("fashion_encoder")
+@pytest.mark.parametrize("prefix, pixels, code", [("fashion", 784, 32), ("digits", 64, 16)])
+def test_autoencoder_and_encoder(script, prefix, pixels, code):
+    _, X_test, _, _, _ = data_for(script, f"{prefix}_autoencoder")
+    autoencoder, metadata = load(f"{prefix}_autoencoder")
+    encoder, _ = load(f"{prefix}_encoder")
     X = X_test[:300]
-    assert (autoencoder.n_features, autoencoder.n_classes) == (784, 784)
-    assert (encoder.n_features, encoder.n_classes) == (784, 32)
+    assert (autoencoder.n_features, autoencoder.n_classes) == (pixels, pixels)
+    assert (encoder.n_features, encoder.n_classes) == (pixels, code)
     mse = float(((autoencoder.predict(X) - X) ** 2).mean())
     assert mse <= 1.15 * metadata["test_reconstruction_mse"]
     # the encoder is the autoencoder's first layers, through "code", with the same tensors
-    ae_spec = json.load(open(os.path.join(MODELS, "fashion_autoencoder.json")))
-    enc_spec = json.load(open(os.path.join(MODELS, "fashion_encoder.json")))
+    ae_spec = json.load(open(os.path.join(MODELS, f"{prefix}_autoencoder.json")))
+    enc_spec = json.load(open(os.path.join(MODELS, f"{prefix}_encoder.json")))
     n = len(enc_spec["layers"])
     assert enc_spec["layers"] == ae_spec["layers"][:n] and enc_spec["layers"][-1]["name"] == "code"
-    ae_tensors = safetensors.load_file(os.path.join(MODELS, "fashion_autoencoder.safetensors"))
-    for key, value in safetensors.load_file(os.path.join(MODELS, "fashion_encoder.safetensors")).items():
+    ae_tensors = safetensors.load_file(os.path.join(MODELS, f"{prefix}_autoencoder.safetensors"))
+    for key, value in safetensors.load_file(os.path.join(MODELS, f"{prefix}_encoder.safetensors")).items():
         np.testing.assert_array_equal(value, ae_tensors[key])
     # different images have different codes
     codes = encoder.predict(X[:10])

