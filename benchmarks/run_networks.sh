@@ -24,7 +24,7 @@ if [ "${QUICK:-0}" = 1 ]; then args+=(--quick); fi
     echo "# Network core benchmarks"
     echo
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-    echo "- machine: \`$(uname -m)\`, ${cpu:-unknown CPU}, $(nproc) cores (load average at start $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)); the benchmark runs on one thread, OpenBLAS is the serial build"
+    echo "- machine: \`$(uname -m)\`, ${cpu:-unknown CPU}, $(nproc) cores (load average at start $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)); the benchmark runs on one thread (cfx's OpenBLAS, pthread build, set to one thread)"
     echo "- commit: \`$commit\`$dirty"
     echo "- the machine may be shared: other processes inflate single runs, so compare with the load average; gemm is a thin wrapper over cblas_dgemm above 4096 multiply-adds, so its ratio is 1 up to noise"
     echo "- command: \`${QUICK:+QUICK=$QUICK }${SKIP_BUILD:+SKIP_BUILD=$SKIP_BUILD }benchmarks/run_networks.sh\` (release build)"

@@ -63,7 +63,7 @@ func randomBuffer(_ count: Int) -> UnsafeMutablePointer<Double> {
 
 // MARK: (a) GEMM
 
-print("## GEMM: Gemm.swift's gemm vs cblas_dgemm (OpenBLAS, serial) called directly\n")
+print("## GEMM: Gemm.swift's gemm vs cblas_dgemm (OpenBLAS, one thread) called directly\n")
 print("C (m × n) = op(A) · op(B), k the inner size; the shapes of the ResNet's convolutions (forward: W · columns; backward: Wᵀ · dY and dY · columnsᵀ). Median of \(runs) interleaved runs of each.\n")
 print("| product | m × k × n | gemm GFLOP/s | cblas GFLOP/s | gemm / cblas time |")
 print("|---|---|---:|---:|---:|")

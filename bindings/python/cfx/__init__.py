@@ -28,8 +28,9 @@ __all__ = [
 
 
 def __getattr__(name):
-    # ``cfx.plot`` is imported on first use, so that ``import cfx`` never needs matplotlib.
-    if name == "plot":
+    # ``cfx.plot`` and ``cfx.torch`` are imported on first use, so that ``import cfx`` never
+    # needs matplotlib or torch.
+    if name in ("plot", "torch"):
         import importlib
-        return importlib.import_module(".plot", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'cfx' has no attribute {name!r}")

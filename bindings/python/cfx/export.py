@@ -1,4 +1,9 @@
-"""Export fitted scikit-learn classifiers as cfx model specifications.
+"""Export scikit-learn classifiers and PyTorch networks as cfx model specifications.
+
+PyTorch: ``from_torch(module, input_shape)`` returns ``(spec, tensors)``, and ``save_torch``
+writes them as a model file (spec JSON + safetensors); see :func:`from_torch`.
+
+scikit-learn:
 
 ``from_sklearn(estimator)`` returns the JSON-ready dict accepted by ``cfx.Model.from_json``::
 
@@ -17,16 +22,21 @@ The exported model sees the features exactly as the estimator does: a ``Pipeline
 standardised instances to the explainer (see ``examples/python``).
 
 Only numpy is needed here; scikit-learn is not imported (estimators are duck-typed by their
-fitted attributes), so this module also works without the native library.
+fitted attributes), and torch only by the PyTorch functions, so this module also works without the
+native library.
 """
 
 from __future__ import annotations
 
-from typing import Any, List
+import json
+import math
+import os
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["from_sklearn", "from_mlp_classifier", "from_logistic_regression", "dense_layer"]
+__all__ = ["from_sklearn", "from_mlp_classifier", "from_logistic_regression", "dense_layer",
+           "from_torch", "save_torch", "inline_tensors", "Residual", "ChannelPad"]
 
 _ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "logistic": "sigmoid", "identity": None}
 
@@ -134,3 +144,295 @@ def from_sklearn(estimator: Any) -> dict:
         raise ValueError(f"{name} is not fitted; call fit() first")
     raise TypeError(f"from_sklearn: unsupported estimator {name} "
                     "(supported: MLPClassifier, LogisticRegression)")
+
+
+# ---- PyTorch ----------------------------------------------------------------------------------------
+
+def __getattr__(name: str):
+    # Residual and ChannelPad are torch modules: defined in cfx.torch, imported on first use.
+    if name in ("Residual", "ChannelPad"):
+        from . import torch as cfx_torch
+        return getattr(cfx_torch, name)
+    raise AttributeError(f"module 'cfx.export' has no attribute {name!r}")
+
+
+class _TorchExporter:
+    """Walks a module tree and emits cfx layers with their tensors (see from_torch)."""
+
+    def __init__(self, module, input_shape: Sequence[int], names: Optional[Mapping[Any, str]]):
+        import torch
+        from torch import nn
+        self.torch, self.nn = torch, nn
+        self.tensors: Dict[str, np.ndarray] = {}
+        self.paths = {id(m): (p or "(the module itself)") for p, m in module.named_modules()}
+        by_path = dict(module.named_modules())
+        self.names: Dict[int, str] = {}
+        for key, value in (names or {}).items():
+            if isinstance(key, str):
+                if key not in by_path:
+                    raise ValueError(f"names: {key!r} is not a submodule path of the model "
+                                     f"(paths: {', '.join(p for p in by_path if p)})")
+                key = by_path[key]
+            if id(key) not in self.paths:
+                raise ValueError(f"names: {type(key).__name__} is not a submodule of the model")
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"names: the name of {self.paths[id(key)]} must be a non-empty string")
+            self.names[id(key)] = value
+        # One forward pass of zeros records every module's input shape (without the batch).
+        self.shapes: Dict[int, Tuple[int, ...]] = {}
+        hooks = [m.register_forward_hook(self._record) for m in module.modules()]
+        try:
+            dtype = next((t.dtype for t in list(module.parameters()) + list(module.buffers())
+                          if t.is_floating_point()), torch.get_default_dtype())
+            with torch.no_grad():
+                module(torch.zeros((2,) + tuple(input_shape), dtype=dtype))
+        finally:
+            for h in hooks:
+                h.remove()
+
+    def _record(self, module, inputs, output) -> None:
+        if inputs and hasattr(inputs[0], "shape"):
+            self.shapes.setdefault(id(module), tuple(inputs[0].shape[1:]))
+
+    def fail(self, module, problem: str) -> ValueError:
+        return ValueError(f"from_torch: {self.paths.get(id(module), '?')} ({type(module).__name__}): {problem}")
+
+    def tensor(self, prefix: str, name: str, value) -> None:
+        array = value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
+        if array.dtype not in (np.float64, np.float32, np.float16):
+            array = array.astype(np.float32)
+        self.tensors[prefix + name] = np.ascontiguousarray(array)
+
+    def weight(self, module):
+        """The weight the module computes with: for a spectral-norm parametrisation (or the old
+        spectral_norm hook) the normalised weight, in eval mode, as the forward pass used it."""
+        return module.weight
+
+    @staticmethod
+    def square(value, what: str, module, fail) -> int:
+        if isinstance(value, (tuple, list)):
+            if len(set(value)) != 1:
+                raise fail(module, f"{what} {tuple(value)}: cfx needs the same value in both dimensions")
+            value = value[0]
+        return int(value)
+
+    def emit(self, module, out: List[dict], prefix: str) -> None:
+        """Appends the cfx layers of `module` to `out`, whose tensors are named prefix + index."""
+        nn, m = self.nn, module
+        path = f"{prefix}{len(out)}."
+        fail = self.fail
+        from . import torch as cfx_torch
+        if isinstance(m, nn.Sequential):
+            for child in m:
+                self.emit(child, out, prefix)
+        elif isinstance(m, cfx_torch.Residual):
+            main: List[dict] = []
+            self.emit(m.main, main, path + "main.")
+            if not main:
+                raise fail(m, "the main branch has no layers")
+            shortcut: List[dict] = []
+            if m.shortcut is not None:
+                self.emit(m.shortcut, shortcut, path + "shortcut.")
+            out.append({"type": "residual", "main": main, "shortcut": shortcut})
+        elif isinstance(m, nn.Linear):
+            self.tensor(path, "weight", self.weight(m))
+            self.tensor(path, "bias", m.bias if m.bias is not None else np.zeros(m.out_features, np.float32))
+            out.append({"type": "dense", "outputs": int(m.out_features)})
+        elif isinstance(m, nn.Conv2d):
+            if m.groups != 1:
+                raise fail(m, f"groups={m.groups}: cfx convolutions are not grouped")
+            if tuple(m.dilation) != (1, 1):
+                raise fail(m, f"dilation={tuple(m.dilation)}: cfx convolutions are not dilated")
+            if m.padding_mode != "zeros":
+                raise fail(m, f"padding_mode={m.padding_mode!r}: cfx pads with zeros")
+            kernel = self.square(m.kernel_size, "kernel_size", m, fail)
+            stride = self.square(m.stride, "stride", m, fail)
+            padding = m.padding
+            if padding == "valid":
+                padding = 0
+            elif padding == "same":
+                if kernel % 2 == 0 or stride != 1:
+                    raise fail(m, "padding='same' with an even kernel or a stride: not symmetric")
+                padding = (kernel - 1) // 2
+            padding = self.square(padding, "padding", m, fail)
+            self.tensor(path, "weight", self.weight(m))
+            if m.bias is not None:
+                self.tensor(path, "bias", m.bias)
+            out.append({"type": "conv2d", "out_channels": int(m.out_channels), "kernel_size": kernel,
+                        "stride": stride, "padding": padding, "bias": m.bias is not None})
+        elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
+            if getattr(m, "ceil_mode", False):
+                raise fail(m, "ceil_mode=True: cfx pools in floor mode")
+            kernel = self.square(m.kernel_size, "kernel_size", m, fail)
+            stride = self.square(m.stride if m.stride is not None else kernel, "stride", m, fail)
+            padding = self.square(m.padding, "padding", m, fail)
+            if isinstance(m, nn.MaxPool2d):
+                if self.square(m.dilation, "dilation", m, fail) != 1:
+                    raise fail(m, "dilation: cfx pooling windows are not dilated")
+                if m.return_indices:
+                    raise fail(m, "return_indices=True is not a layer output cfx has")
+                kind = "max_pool2d"
+            else:
+                if padding and not m.count_include_pad:
+                    raise fail(m, "count_include_pad=False: cfx averages over padded zeros too")
+                if m.divisor_override is not None:
+                    raise fail(m, "divisor_override is not supported")
+                kind = "avg_pool2d"
+            out.append({"type": kind, "kernel_size": kernel, "stride": stride, "padding": padding})
+        elif isinstance(m, nn.AdaptiveAvgPool2d):
+            size = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size, m.output_size)
+            if tuple(size) != (1, 1):
+                raise fail(m, f"output_size {m.output_size}: only 1 (global average pooling) is supported")
+            out.append({"type": "global_avg_pool"})
+        elif isinstance(m, nn.Flatten):
+            shape = self.shapes.get(id(m))
+            if m.start_dim != 1 or m.end_dim != -1:
+                raise fail(m, "only Flatten(start_dim=1, end_dim=-1) is supported")
+            after_global = out and out[-1]["type"] == "global_avg_pool"
+            if not after_global and shape is not None and len(shape) > 1:
+                out.append({"type": "flatten"})
+        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            shape = self.shapes.get(id(m))
+            if isinstance(m, nn.BatchNorm1d) and shape is not None and len(shape) != 1:
+                raise fail(m, f"input shape {list(shape)}: cfx normalises features of flat rows only")
+            if not m.track_running_stats or m.running_mean is None:
+                raise fail(m, "track_running_stats=False: there are no running statistics to export")
+            c = m.num_features
+            self.tensor(path, "weight", m.weight if m.affine else np.ones(c, np.float32))
+            self.tensor(path, "bias", m.bias if m.affine else np.zeros(c, np.float32))
+            self.tensor(path, "running_mean", m.running_mean)
+            self.tensor(path, "running_var", m.running_var)
+            # num_batches_tracked is not exported; momentum=None (a cumulative average) becomes 0.1
+            out.append({"type": "batch_norm", "eps": float(m.eps),
+                        "momentum": 0.1 if m.momentum is None else float(m.momentum)})
+        elif isinstance(m, nn.ReLU):
+            out.append({"type": "relu"})
+        elif isinstance(m, nn.LeakyReLU):
+            out.append({"type": "leaky_relu", "negative_slope": float(m.negative_slope)})
+        elif isinstance(m, nn.Tanh):
+            out.append({"type": "tanh"})
+        elif isinstance(m, nn.Sigmoid):
+            out.append({"type": "sigmoid"})
+        elif isinstance(m, nn.Softplus):
+            if m.beta != 1:
+                raise fail(m, f"beta={m.beta}: cfx's softplus has beta 1")
+            out.append({"type": "softplus"})  # exact log(1 + e^x); torch's threshold differs < 1e-8
+        elif isinstance(m, nn.Softmax):
+            shape = self.shapes.get(id(m))
+            rank = len(shape) if shape is not None else 1
+            if m.dim not in (1, -1) or rank != 1:
+                raise fail(m, f"dim={m.dim} on inputs of shape {list(shape or [])}: cfx's softmax is "
+                              "over the features of flat rows (dim=1)")
+            out.append({"type": "softmax"})
+        elif isinstance(m, cfx_torch.ChannelPad):
+            out.append({"type": "channel_pad", "out_channels": m.out_channels})
+        elif isinstance(m, (nn.Identity, nn.Dropout, nn.Dropout2d)):
+            pass  # nothing at inference
+        else:
+            raise fail(m, "not a layer cfx can export (supported: Sequential, cfx.export.Residual, "
+                          "Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d(1), Flatten, "
+                          "BatchNorm1d/2d, ReLU, LeakyReLU, Tanh, Sigmoid, Softplus, Softmax, "
+                          "ChannelPad, Identity, Dropout)")
+        name = self.names.get(id(m))
+        if name is not None:
+            if not out:
+                raise fail(m, f"names: {name!r} names a module with no cfx layer before it")
+            if out[-1].get("name", name) != name:
+                raise fail(m, f"names: {name!r} and {out[-1]['name']!r} name the same cfx layer")
+            out[-1]["name"] = name
+
+
+def from_torch(module, input_shape: Sequence[int], names: Optional[Mapping[Any, str]] = None
+               ) -> Tuple[dict, Dict[str, np.ndarray]]:
+    """The cfx spec of a PyTorch network and its tensors: ``(spec, {name: numpy array})``.
+
+    ``input_shape`` is one input's shape without the batch dimension: ``[d]`` or
+    ``[channels, height, width]``. ``names`` maps submodules (or their paths in
+    ``module.named_modules()``, e.g. ``"4"``) to output names, e.g. ``{model[5]: "features"}``:
+    the last cfx layer the module becomes carries the name.
+
+    Supported: ``nn.Sequential`` (nested ones are flattened), :class:`cfx.export.Residual` blocks
+    (``main(x) + shortcut(x)``), ``Linear``, ``Conv2d`` (square kernels, stride and zero padding,
+    with or without bias), ``MaxPool2d``, ``AvgPool2d`` (``count_include_pad=True``),
+    ``AdaptiveAvgPool2d(1)`` (+ ``Flatten``) as ``global_avg_pool``, ``Flatten``,
+    ``BatchNorm1d``/``BatchNorm2d`` (the running statistics; ``num_batches_tracked`` is dropped),
+    ``ReLU``, ``LeakyReLU``, ``Tanh``, ``Sigmoid``, ``Softplus`` (beta 1), ``Softmax(dim=1)``,
+    :class:`cfx.export.ChannelPad`, and ``Identity``/``Dropout`` (left out).
+
+    The module is exported as it computes in eval mode: it is switched to eval mode for the
+    export (one forward pass of zeros records the shapes) and switched back afterwards.
+
+    Spectral normalisation (``torch.nn.utils.parametrizations.spectral_norm`` or the older
+    ``torch.nn.utils.spectral_norm``) is exported as a plain layer with the normalised weight
+    W / σ that the module uses in eval mode. PyTorch's normalisation cannot become cfx's
+    ``spectral_norm`` exactly: PyTorch divides by σ, cfx (as DDU) by max(1, σ/c) + 1e-5, and
+    PyTorch's power-iteration vectors of a convolution belong to the reshaped kernel (u of size
+    out_channels, v of in_channels·k·k) while cfx's are shaped like the operator's output and
+    input. The exported layer therefore computes exactly what the PyTorch module computes, but
+    is not re-normalised if it is trained further in cfx.
+
+    Tensors keep their dtype (float32 for most models); cfx computes in float64.
+    Write them with :func:`save_torch`, or put them inline with :func:`inline_tensors`.
+    """
+    shape = [int(s) for s in input_shape]
+    if len(shape) not in (1, 3) or min(shape) <= 0:
+        raise ValueError(f"from_torch: input_shape {list(input_shape)}: expected [features] or "
+                         "[channels, height, width]")
+    was_training = module.training
+    module.eval()
+    try:
+        exporter = _TorchExporter(module, shape, names)
+        layers: List[dict] = []
+        exporter.emit(module, layers, "layers.")
+    finally:
+        module.train(was_training)
+    if not layers:
+        raise ValueError("from_torch: the module has no layers")
+    return {"input_shape": shape, "layers": layers}, exporter.tensors
+
+
+def inline_tensors(spec: dict, tensors: Mapping[str, Any]) -> dict:
+    """A copy of ``spec`` with ``tensors`` (cfx tensor names such as ``layers.0.weight``) inline
+    in their layers' ``"tensors"``, ready for ``cfx.Model.from_json``."""
+    spec = json.loads(json.dumps(spec))
+    used = set()
+
+    def walk(layers: List[dict], prefix: str) -> None:
+        for i, layer in enumerate(layers):
+            path = f"{prefix}{i}."
+            if layer.get("type") == "residual":
+                walk(layer.get("main", []), path + "main.")
+                walk(layer.get("shortcut", []), path + "shortcut.")
+                continue
+            own = {name[len(path):]: value for name, value in tensors.items()
+                   if name.startswith(path) and "." not in name[len(path):]}
+            if own:
+                layer["tensors"] = {k: np.asarray(v, dtype=np.float64).reshape(-1).tolist()
+                                    for k, v in own.items()}
+                used.update(path + k for k in own)
+
+    walk(spec["layers"], "layers.")
+    unused = sorted(set(tensors) - used)
+    if unused:
+        raise ValueError(f"inline_tensors: tensors of no layer: {', '.join(unused)}")
+    return spec
+
+
+def save_torch(module, input_shape: Sequence[int], spec_path: "str | os.PathLike",
+               weights_path: "str | os.PathLike", names: Optional[Mapping[Any, str]] = None,
+               metadata: Optional[dict] = None) -> dict:
+    """Exports a PyTorch network (see :func:`from_torch`) as a cfx model file: the spec as JSON
+    at ``spec_path``, naming the weights file relative to its own directory, and the tensors as
+    safetensors at ``weights_path`` (written by :mod:`cfx.safetensors`). Returns the spec.
+    Load it with ``cfx.Model.load(spec_path)``."""
+    from . import safetensors
+    spec, tensors = from_torch(module, input_shape, names)
+    spec_dir = os.path.dirname(os.path.abspath(spec_path))
+    spec["weights"] = os.path.relpath(os.path.abspath(weights_path), spec_dir)
+    if metadata is not None:
+        spec["metadata"] = metadata
+    safetensors.save_file(tensors, weights_path)
+    with open(spec_path, "w") as f:
+        json.dump(spec, f, indent=1)
+        f.write("\n")
+    return spec
