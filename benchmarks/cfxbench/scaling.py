@@ -50,14 +50,17 @@ def worker(method_key: str, n: int, threads: int) -> dict:
     method = METHODS[method_key]
     explainer = method.explainer(model, ds, n_threads=threads, seed=0)
     rss_before = rss_kib()
-    times, found = [], None
+    times, cpus, found = [], [], None
     while len(times) < REPEATS and (sum(times) < 1.0 or not times):
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         exps = explainer.explain(X)
         times.append(time.perf_counter() - t0)
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpus.append((r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
         found = sum(e.cf is not None for e in exps)
     return {"method": method_key, "n": n, "threads": threads, "seconds": float(np.median(times)),
-            "seconds_all": times, "found": found, "rss_before_kib": rss_before,
+            "seconds_all": times, "cpu_over_wall": float(sum(cpus) / sum(times)), "found": found, "rss_before_kib": rss_before,
             "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
@@ -81,6 +84,7 @@ def run(results_dir, out_dir, command: str, plots: bool = True, sizes=SIZES, thr
                 print(f"  {key} n={n} threads={t}: {pt['seconds']:.4f} s, peak RSS {pt['peak_rss_kib'] / 1024:.1f} MiB",
                       file=sys.stderr, flush=True)
                 points.append(pt)
+    env["loadavg_at_end"] = open("/proc/loadavg").read().split()[:3]
     data = {"suite": "scaling", "env": env, "sizes": list(sizes), "threads": list(threads), "repeats": REPEATS,
             "points": points, "notes": notes}
     md = ["# Benchmark suite `scaling`", ""]
@@ -95,15 +99,26 @@ def run(results_dir, out_dir, command: str, plots: bool = True, sizes=SIZES, thr
     md.append("iris MLP (Tests/fixtures/iris_mlp.json), each method with its documented defaults and the training range "
               "as feature range. One `explain` batch call of n instances; seconds = median of "
               f"up to {REPEATS} calls (while they add up to under a second) in a fresh process; RSS from /proc/self/status before the calls and peak "
-              "(getrusage ru_maxrss) after them, of the whole Python process (numpy, cfx, model).")
+              "(getrusage ru_maxrss) after them, of the whole Python process (numpy, cfx, model). CPU / wall: the process's CPU time (user + "
+              "system) over the wall time of the calls, the number of cores kept busy (up to the thread count).")
     md.append("")
-    md.append("| method | threads | n | seconds | ms / instance | instances / s | found | RSS before (MiB) | peak RSS (MiB) |")
-    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    md.append("| method | threads | n | seconds | ms / instance | instances / s | CPU / wall | found | RSS before (MiB) | peak RSS (MiB) |")
+    md.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for p in points:
         md.append(f"| {p['method']} | {p['threads']} | {p['n']} | {p['seconds']:.4f} | {1e3 * p['seconds'] / p['n']:.3f} | "
-                  f"{p['n'] / p['seconds']:,.0f} | {p['found']}/{p['n']} | {p['rss_before_kib'] / 1024:.1f} | "
+                  f"{p['n'] / p['seconds']:,.0f} | {p.get('cpu_over_wall', float('nan')):.2f} | {p['found']}/{p['n']} | {p['rss_before_kib'] / 1024:.1f} | "
                   f"{p['peak_rss_kib'] / 1024:.1f} |")
-    md.extend([""] + [f"- {n}" for n in notes])
+    md.append("")
+    for key in sorted({p["method"] for p in points}):
+        by = {(p["threads"], p["n"]): p["seconds"] for p in points if p["method"] == key}
+        n = max(sizes)
+        if (1, n) in by and (max(threads), n) in by:
+            md.append(f"- {key}: {n} instances on {max(threads)} threads take {by[(max(threads), n)] / by[(1, n)]:.2f}× "
+                      f"the time of 1 thread (ideal {1 / max(threads):.2f}×).")
+    md.append(f"- load average at start {' '.join(env['loadavg_at_start'] or [])}, at end "
+              f"{' '.join(env['loadavg_at_end'])} on {env['cores']} cores: when other work keeps the cores busy, a "
+              "second thread has no free core to run on, and the 2-thread times show it.")
+    md.extend([f"- {n}" for n in notes] + [""])
     if plots and points:
         import matplotlib
         matplotlib.use("Agg")
