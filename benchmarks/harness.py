@@ -66,7 +66,9 @@ def main():
         return 0 if args.list else 2
     results = pathlib.Path(args.results) if args.results else ROOT / "benchmarks" / "results" / args.suite
     out = ROOT / "benchmarks" / "out" / args.suite
-    if args.suite == "scaling":
+    if args.suite == "scaling" and args.rewrite:
+        scaling.rewrite(results, plots=not args.no_plots)
+    elif args.suite == "scaling":
         scaling.run(results, out, command_line(), plots=not args.no_plots)
     elif args.suite in SUITES and args.rewrite:
         rewrite(results, args.suite, plots=not args.no_plots)
