@@ -8,12 +8,14 @@ let staticSwiftRuntime: [LinkerSetting] = [.unsafeFlags([
     "-Xlinker", "--version-script=Sources/CFXSharedLibrary/exports.map",
 ])]
 
-// Debian's serial OpenBLAS, linked statically: no BLAS library to find at run time, and no BLAS
-// thread pool of its own (cfx parallelises over instances and batch shards itself).
+// Debian's OpenBLAS (pthread build), linked statically: no BLAS library to find at run time, and a
+// private copy whose thread count cfx sets to one without touching a host's own BLAS (cfx
+// parallelises over instances and batch shards itself). The serial build is not used: it is not
+// safe to call from several threads at once (Tests/CFXCoreTests/ConcurrencyTests.swift).
 #if arch(arm64)
-let openBLASArchive = "/usr/lib/aarch64-linux-gnu/openblas-serial/libopenblas.a"
+let openBLASArchive = "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.a"
 #else
-let openBLASArchive = "/usr/lib/x86_64-linux-gnu/openblas-serial/libopenblas.a"
+let openBLASArchive = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.a"
 #endif
 
 let package = Package(
@@ -28,7 +30,7 @@ let package = Package(
     targets: [
         // C dependencies.
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
-        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-serial-dev"])]),
+        .systemLibrary(name: "CBLAS", providers: [.apt(["libopenblas-pthread-dev"])]),
         // The public header include/cfx.h, seen from Swift, so the ABI module uses its exact types.
         .systemLibrary(name: "CCFX"),
 

@@ -19,7 +19,8 @@
  *   message buffer.
  * - Memory that cfx returns (JSON strings) belongs to the caller, who frees it with cfx_free().
  * - cfx never aborts, exits or prints. NaN or infinite inputs are rejected with CFX_ERR_NUMERIC.
- * - Thread safety: models and explainers are immutable after creation; any number of threads may
+ * - Thread safety: models and explainers are immutable after creation (except while
+ *   cfx_model_train changes a model's weights, see Training); any number of threads may
  *   call cfx_model_predict and cfx_explain on the same handles at once. A batch passed to
  *   cfx_explain is spread over `n_threads` worker threads (config key, 0 = all cores), so
  *   callback functions must tolerate being called from several threads at once (or set
@@ -56,7 +57,7 @@ typedef enum cfx_status {
     CFX_ERR_SHAPE = 5,            /* buffer sizes that do not match the model                     */
     CFX_ERR_NUMERIC = 6,          /* NaN or infinity in an input or a model output                */
     CFX_ERR_CALLBACK = 7,         /* a caller-supplied callback reported failure                  */
-    CFX_ERR_CANCELLED = 8,        /* reserved: the caller cancelled a long run                    */
+    CFX_ERR_CANCELLED = 8,        /* the caller cancelled a long run (cfx_model_train progress)   */
     CFX_ERR_INTERNAL = 9          /* a bug in cfx; please report it with the message              */
 } cfx_status;
 
@@ -176,6 +177,7 @@ cfx_status cfx_model_spec(const cfx_model *model, char **json_out, cfx_error *er
 typedef struct cfx_explainer cfx_explainer;
 
 /* The default configuration of a method ("wachter") as a JSON object, every key present.
+ * "train" gives the default training config of cfx_model_train instead (see Training).
  * Free *json_out with cfx_free. */
 cfx_status cfx_default_config(const char *method, char **json_out, cfx_error *err);
 
@@ -283,6 +285,94 @@ cfx_status cfx_density_load(const char *path, cfx_density **out, cfx_error *err)
 cfx_status cfx_explainer_set_density(cfx_explainer *explainer, const cfx_density *density, cfx_error *err);
 
 /* ---- End of densities ------------------------------------------------------------------------- */
+
+/* ---- Training --------------------------------------------------------------------------------- */
+
+/* Called after every epoch of cfx_model_train, on the thread that called it, with one epoch's
+ * numbers as JSON (valid only during the call):
+ *
+ *   {"epoch": 3, "epochs": 10, "loss": 0.21, "accuracy": 0.94, "val_loss": 0.25,
+ *    "val_accuracy": 0.93, "learning_rate": 0.001, "seconds": 0.08, "rows_per_second": 16000}
+ *
+ * "epoch" counts from 1; "accuracy" and "val_accuracy" are null for "mse", the "val_" values null
+ * without a validation split. Return 0 to go on, anything else to stop training after this
+ * epoch (cfx_model_train then returns CFX_ERR_CANCELLED). */
+typedef int (*cfx_progress_fn)(void *user, const char *progress_json);
+
+/* Trains a native network in place by minibatch gradient descent, starting from its current
+ * weights (a spec without tensors starts from PyTorch-like initial values, seed 0).
+ *
+ * x: n x d rows, as for cfx_model_predict. targets and target_width depend on "loss":
+ *   "cross_entropy" (classifiers): one class index per row as a double (0, 1, ..., k-1),
+ *       target_width 1. Computed from the logits when the network ends with softmax.
+ *   "mse" (mean squared error over the values of "output", default the last layer): n x
+ *       target_width values with target_width the width of that output; or targets NULL to
+ *       reconstruct the input (an autoencoder; target_width is then ignored).
+ * config_json: {"method": "train" (optional), ...}; omitted keys take their defaults, which
+ * cfx_default_config("train", ...) lists; unknown keys and bad values are CFX_ERR_CONFIG errors:
+ *   "loss"            "cross_entropy" | "mse"                                    ("cross_entropy")
+ *   "output"          mse only (ignored otherwise): the named output to fit, e.g. an
+ *                     encoder's code; "probabilities" is the last layer       ("probabilities")
+ *   "optimizer"       "adam" | "sgd", with torch.optim's update rules                    ("adam")
+ *   "learning_rate"   base learning rate                                                  (0.001)
+ *   "momentum", "nesterov"      SGD's momentum and Nesterov flag                     (0.9, false)
+ *   "beta1", "beta2", "epsilon" Adam's                                        (0.9, 0.999, 1e-8)
+ *   "weight_decay"    L2 penalty added to the gradient of every trainable tensor             (0)
+ *   "decoupled_weight_decay"    Adam only: decay the weights directly instead (AdamW)   (false)
+ *   "batch_size", "epochs"      1...2^24 and 1...10^6                                  (32, 10)
+ *   "shuffle", "seed"           reshuffle the rows every epoch with this seed        (true, 0)
+ *   "schedule"        the learning rate per epoch: {"type": "constant"},
+ *                     {"type": "step", "step_size": 10, "gamma": 0.1} (times gamma every
+ *                     step_size epochs) or {"type": "cosine", "min_learning_rate": 0} (cosine
+ *                     annealing over all epochs); or just the type as a string   ("constant")
+ *   "validation_split"          share of the rows (a seeded random choice) held out and
+ *                               evaluated after every epoch, in [0, 1)                      (0)
+ *   "early_stopping_patience"   stop after this many epochs without a lower validation loss;
+ *                               the run (stopped early or not) ends with the weights of the
+ *                               epoch of lowest validation loss; 0 = off; needs a validation
+ *                               split                                                       (0)
+ *   "n_threads"       threads; each batch is split into shards of at least 64 rows, one per
+ *                     thread, with parameter gradients summed; 0 = all cores. cfx serialises
+ *                     its BLAS calls (the serial OpenBLAS is not thread-safe), so more than
+ *                     one thread pays only for large batches of cheap layers               (1)
+ * Batch norm layers normalise with each shard's statistics in training mode; their running
+ * statistics are updated from the whole batch's. Results are identical for the same data,
+ * config, seed and thread count, and differ in rounding (or through batch norm, more) between
+ * thread counts.
+ * progress: may be NULL; see cfx_progress_fn. `user` is passed back unchanged.
+ * report_json: on success, and also on CFX_ERR_CANCELLED, *report_json is (free with cfx_free)
+ *
+ *   {"history": [{"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate",
+ *                 "seconds", "rows_per_second"}, ...one per epoch run],
+ *    "epochs_run", "best_epoch" (lowest validation loss, or null), "stopped_early",
+ *    "restored_best_weights", "cancelled", "train_rows", "validation_rows", "n_threads",
+ *    "seconds", "config" (the effective config)}
+ *
+ * and NULL after any other error.
+ * The model's weights change. On success they are the last epoch's, or the best epoch's when
+ * early stopping restored them. When the progress callback cancels, they are those of the last
+ * completed epoch (the one just reported) and the model stays fully usable. On any other error
+ * (bad arguments, a loss that diverges to NaN or infinity: CFX_ERR_NUMERIC) the weights are left
+ * as they were before the call.
+ * Errors: a callback model (CFX_ERR_INVALID_ARGUMENT, "only native models can be trained"); x
+ * as for cfx_model_predict; targets NULL for cross_entropy (CFX_ERR_INVALID_ARGUMENT), a wrong
+ * target_width (CFX_ERR_SHAPE), NaN or infinite targets (CFX_ERR_NUMERIC), a class index that is
+ * not an integer in 0..k-1 (CFX_ERR_INVALID_ARGUMENT).
+ * Thread safety: training changes the model that explainers created from it share. Do not use
+ * the model, or any explainer holding it, from other threads while it trains, and do not train
+ * one model from two threads at once. Training itself uses n_threads worker threads. */
+cfx_status cfx_model_train(cfx_model *model, const double *x, size_t n, size_t d,
+                           const double *targets, size_t target_width, const char *config_json,
+                           cfx_progress_fn progress, void *user, char **report_json,
+                           cfx_error *err);
+
+/* The specification of a native network with its current weights inline (every tensor except
+ * derived ones, as "tensors": {"weight": [flat values], ...} per layer): the JSON that
+ * cfx_model_create_json reads back to the same network, e.g. to save a trained model.
+ * A callback model is a CFX_ERR_INVALID_ARGUMENT error. Free *spec_json_out with cfx_free. */
+cfx_status cfx_model_to_json(const cfx_model *model, char **spec_json_out, cfx_error *err);
+
+/* ---- End of Training -------------------------------------------------------------------------- */
 
 #ifdef __cplusplus
 }

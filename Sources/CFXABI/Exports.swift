@@ -132,7 +132,7 @@ public func cfx_default_config(_ method: UnsafePointer<CChar>?, _ jsonOut: Unsaf
     withStatus(err) {
         let out = try required(jsonOut, "json_out")
         let name = String(cString: try required(method, "method"))
-        out.pointee = try MethodEntry.defaultConfig(name).serialized()
+        out.pointee = try (name == "train" ? trainingDefaultConfig() : MethodEntry.defaultConfig(name)).serialized()
     }
 }
 

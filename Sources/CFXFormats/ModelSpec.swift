@@ -9,7 +9,8 @@ import CFXCore
 ///      "metadata": {...anything...}}
 ///
 /// Any layer may carry "name" to make its output a named output ("features"), and "tensors"
-/// ({"weight": [flat values], ...}) to give its tensors inline; tensors not given stay zero.
+/// ({"weight": [flat values], ...}) to give its tensors inline; tensors not given keep their
+/// initial values (`Operation.initialise`, seed 0) for training or for a weights file to fill.
 /// "weights" names a safetensors file with the other tensors (see ModelFiles.swift), relative to
 /// `baseDirectory` (nil: the current directory).
 public func networkFromSpec(_ spec: JSON, relativeTo baseDirectory: String? = nil) throws -> Network {

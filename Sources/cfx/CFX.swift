@@ -9,7 +9,7 @@ struct CFX: ParsableCommand {
         abstract: "Counterfactual explanations for classifiers.",
         discussion: "Output is compact JSON; pipe it through `python3 -m json.tool` to indent it.",
         version: String(cString: cfx_version()),
-        subcommands: [Explain.self, Predict.self, Defaults.self])
+        subcommands: [Explain.self, Predict.self, Defaults.self, Train.self])
 }
 
 struct ModelOptions: ParsableArguments {
@@ -70,6 +70,105 @@ struct Defaults: ParsableCommand {
         defer { cfx_free(output) }
         print(String(cString: output!))
     }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a native model and write it, with its weights inline, as a JSON spec.",
+        discussion: """
+            The report (per-epoch loss and accuracy) is printed as JSON on stdout, a progress bar on \
+            stderr. `cfx defaults train` lists the config keys.
+            """)
+
+    @OptionGroup var inputs: ModelOptions
+
+    @Option(name: .shortAndLong, help: "Targets as CSV: one class index per row (cross_entropy) or one row of values per row (mse). Omit for an autoencoder (mse on the input).")
+    var labels: String?
+
+    @Option(name: .shortAndLong, help: "The training config: a file, or the JSON itself (e.g. '{\"epochs\": 20}').")
+    var config: String = "{}"
+
+    @Option(name: .shortAndLong, help: "Where to write the trained model's spec.")
+    var output: String
+
+    @Flag(name: .shortAndLong, help: "No progress bar.")
+    var quiet = false
+
+    func run() throws {
+        let model = try NativeModel(path: inputs.model)
+        let rows = try readCSV(inputs.data, features: model.features)
+        let configText = config.trimmingCharacters(in: .whitespaces).hasPrefix("{") ? config : try readText(config)
+        var targets: [Double]? = nil
+        var width = 0
+        if let labels {
+            let table = try readTable(labels)
+            guard table.count == rows.count else {
+                throw CFXFailure(description: "\(labels): \(table.count) rows, but \(inputs.data) has \(rows.count)")
+            }
+            width = table.values.count / max(table.count, 1)
+            targets = table.values
+        }
+        var report: UnsafeMutablePointer<CChar>?
+        let progress: cfx_progress_fn? = quiet ? nil : { _, json in
+            guard let json else { return 0 }
+            printProgress(String(cString: json))
+            return 0
+        }
+        defer { cfx_free(report) }
+        do {
+            try call { err in
+                targets.withOptionalPointer { t in
+                    cfx_model_train(model.handle, rows.values, rows.count, model.features, t, width, configText, progress, nil, &report, err)
+                }
+            }
+        } catch {
+            if !quiet { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+            throw error
+        }
+        if !quiet { FileHandle.standardError.write("\n".data(using: .utf8)!) }
+        var spec: UnsafeMutablePointer<CChar>?
+        try call { cfx_model_to_json(model.handle, &spec, $0) }
+        defer { cfx_free(spec) }
+        do {
+            try String(cString: spec!).write(toFile: output, atomically: true, encoding: .utf8)
+        } catch {
+            throw CFXFailure(description: "\(output): cannot write the file (\(error.localizedDescription))")
+        }
+        print(String(cString: report!))
+    }
+}
+
+/// One line on stderr, redrawn every epoch: a bar and the epoch's numbers.
+private func printProgress(_ json: String) {
+    guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+          let epoch = object["epoch"] as? Int, let epochs = object["epochs"] as? Int else { return }
+    let width = 30, filled = width * epoch / max(epochs, 1)
+    var line = "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] epoch \(epoch)/\(epochs)"
+    for (key, label) in [("loss", "loss"), ("accuracy", "acc"), ("val_loss", "val_loss"), ("val_accuracy", "val_acc")] {
+        if let value = object[key] as? Double { line += String(format: " %@ %.4f", label, value) }
+    }
+    if let rate = object["rows_per_second"] as? Double { line += String(format: " (%.0f rows/s)", rate) }
+    FileHandle.standardError.write(line.data(using: .utf8)!)
+}
+
+extension Optional where Wrapped == [Double] {
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Double>?) -> R) -> R {
+        switch self {
+        case .some(let values): return values.withUnsafeBufferPointer { body($0.baseAddress) }
+        case .none: return body(nil)
+        }
+    }
+}
+
+/// A CSV table of numbers with the same number of columns on every row (a non-numeric first line is a header).
+func readTable(_ path: String) throws -> (values: [Double], count: Int) {
+    var lines = try readText(path).split(whereSeparator: \.isNewline).map(String.init)
+        .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    if let first = lines.first, first.split(separator: ",").contains(where: { Double($0.trimmingCharacters(in: .whitespaces)) == nil }) {
+        lines.removeFirst()
+    }
+    guard let first = lines.first else { throw CFXFailure(description: "\(path): no rows") }
+    return try readCSV(path, features: first.split(separator: ",", omittingEmptySubsequences: false).count)
 }
 
 // MARK: Helpers

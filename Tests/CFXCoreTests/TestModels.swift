@@ -30,6 +30,7 @@ func randomNetwork(inputShape: [Int], _ nodes: [NetworkNode], seed: UInt64, scal
 func linearSoftmax() throws -> Network {
     let network = try Network(inputShape: [2], nodes: [.layer(Dense(outputs: 3)), .layer(Softmax())])
     try network.setParameter("layers.0.weight", [3, 0, 0, 3, -3, -3])
+    try network.setParameter("layers.0.bias", [0, 0, 0])
     return network
 }
 
@@ -49,21 +50,23 @@ func callbackCopy(of network: Network, exactGradient: Bool) throws -> CallbackCl
 // MARK: Gradient checks
 
 /// Σ cotangent ⊙ output(x) for buffer `buffer`.
-func objective(_ evaluator: NetworkEvaluator, _ x: [Double], rows: Int, buffer: Int, _ cotangent: [Double]) -> Double {
-    x.withUnsafeBufferPointer { evaluator.forward($0, rows: rows, through: buffer) }
+func objective(_ evaluator: NetworkEvaluator, _ x: [Double], rows: Int, buffer: Int, _ cotangent: [Double], training: Bool = false) -> Double {
+    x.withUnsafeBufferPointer { evaluator.forward($0, rows: rows, through: buffer, training: training) }
     return zip(evaluator.value(buffer), cotangent).reduce(0) { $0 + $1.0 * $1.1 }
 }
 
-/// Checks ∂/∂x and ∂/∂θ (every trainable tensor) of Σ cotangent ⊙ output against central differences.
+/// Checks ∂/∂x and ∂/∂θ (every trainable tensor) of Σ cotangent ⊙ output against central differences,
+/// in inference mode or (`training`) in training mode, where batch norm differentiates through the
+/// batch statistics.
 func assertGradientsMatchFiniteDifferences(_ network: Network, output: String = "probabilities", rows: Int = 2, seed: UInt64 = 7,
-                                           file: StaticString = #filePath, line: UInt = #line) throws {
+                                           training: Bool = false, file: StaticString = #filePath, line: UInt = #line) throws {
     var rng = SplitMix64(state: seed)
     let buffer = try network.outputBuffer(output)
     let outputCount = try network.outputShape(output).reduce(1, *)
     let evaluator = network.makeEvaluator() as! NetworkEvaluator
     let x = randomValues(rows * network.featureCount, &rng, scale: 1.5)
     let cotangent = randomValues(rows * outputCount, &rng)
-    x.withUnsafeBufferPointer { evaluator.forward($0, rows: rows, through: buffer) }
+    x.withUnsafeBufferPointer { evaluator.forward($0, rows: rows, through: buffer, training: training) }
     var parameterGradients = [Double](repeating: 0, count: network.parameters.count)
     let inputGradient = cotangent.withUnsafeBufferPointer { cs in
         parameterGradients.withUnsafeMutableBufferPointer { Array(evaluator.backward(from: buffer, cotangent: cs, parameterGradients: $0.baseAddress)) }
@@ -74,7 +77,7 @@ func assertGradientsMatchFiniteDifferences(_ network: Network, output: String = 
         var plus = x, minus = x
         plus[j] += h
         minus[j] -= h
-        let numeric = (objective(evaluator, plus, rows: rows, buffer: buffer, cotangent) - objective(evaluator, minus, rows: rows, buffer: buffer, cotangent)) / (2 * h)
+        let numeric = (objective(evaluator, plus, rows: rows, buffer: buffer, cotangent, training: training) - objective(evaluator, minus, rows: rows, buffer: buffer, cotangent, training: training)) / (2 * h)
         XCTAssertEqual(inputGradient[j], numeric, accuracy: tolerance(numeric), "input \(j)", file: file, line: line)
     }
     for (name, spec, range) in network.parameterList where spec.role == .trainable {
@@ -82,10 +85,10 @@ func assertGradientsMatchFiniteDifferences(_ network: Network, output: String = 
             let saved = network.parameters[p]
             network.parameters[p] = saved + h
             network.parametersChanged()
-            let up = objective(evaluator, x, rows: rows, buffer: buffer, cotangent)
+            let up = objective(evaluator, x, rows: rows, buffer: buffer, cotangent, training: training)
             network.parameters[p] = saved - h
             network.parametersChanged()
-            let down = objective(evaluator, x, rows: rows, buffer: buffer, cotangent)
+            let down = objective(evaluator, x, rows: rows, buffer: buffer, cotangent, training: training)
             network.parameters[p] = saved
             network.parametersChanged()
             let numeric = (up - down) / (2 * h)

@@ -2039,6 +2039,251 @@ static void test_model_files(void) {
     rmdir(dir);
 }
 
+/* ---- 10. Training ------------------------------------------------------------------------------ */
+
+static const char *TRAIN_SPEC =
+    "{\"input_shape\": [2], \"layers\": [{\"type\": \"dense\", \"outputs\": 8}, "
+    "{\"type\": \"batch_norm\"}, {\"type\": \"relu\"}, {\"type\": \"dense\", \"outputs\": 2}, "
+    "{\"type\": \"softmax\"}]}";
+
+#define TRAIN_N 200
+
+/* Two classes: inside (1) or outside (0) a circle of radius 1, points from a fixed LCG. */
+static void train_data(double *x, double *y) {
+    uint64_t state = 12345;
+    for (size_t i = 0; i < TRAIN_N; i++) {
+        for (size_t j = 0; j < 2; j++) {
+            state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+            x[i * 2 + j] = ((double)(state >> 11) / 9007199254740992.0) * 4.0 - 2.0;
+        }
+        y[i] = x[i * 2] * x[i * 2] + x[i * 2 + 1] * x[i * 2 + 1] < 1.4 ? 1.0 : 0.0;
+    }
+}
+
+typedef struct {
+    int calls;
+    int cancel_at;  /* 0 = never */
+    int bad_json;
+} progress_state;
+
+static int on_progress(void *user, const char *progress_json) {
+    progress_state *p = user;
+    p->calls++;
+    json_error_t jerr;
+    json_t *root = json_loads(progress_json, 0, &jerr);
+    if (!json_is_object(root) || !json_is_integer(json_object_get(root, "epoch")) ||
+        json_integer_value(json_object_get(root, "epoch")) != p->calls ||
+        !json_is_real(json_object_get(root, "loss")))
+        p->bad_json++;
+    json_decref(root);
+    return p->cancel_at > 0 && p->calls >= p->cancel_at;
+}
+
+static double accuracy_of(const cfx_model *m, const double *x, const double *y) {
+    double proba[TRAIN_N * 2];
+    cfx_error err;
+    if (cfx_model_predict(m, x, TRAIN_N, 2, proba, &err) != CFX_OK)
+        return -1;
+    int correct = 0;
+    for (size_t i = 0; i < TRAIN_N; i++)
+        correct += (proba[i * 2 + 1] > proba[i * 2]) == (y[i] == 1.0);
+    return (double)correct / TRAIN_N;
+}
+
+/* A training call that must fail with `want`, leave *report NULL and the weights unchanged. */
+static void train_fails(cfx_model *m, const double *x, const double *targets, size_t width,
+                        const char *config, cfx_status want, const char *what, const char *mention) {
+    double before[TRAIN_N * 2], after[TRAIN_N * 2];
+    cfx_error err;
+    cfx_model_predict(m, x, TRAIN_N, 2, before, &err);
+    char *report = (char *)"sentinel";
+    err_reset(&err);
+    cfx_status st = cfx_model_train(m, x, TRAIN_N, 2, targets, width, config, NULL, NULL, &report,
+                                    &err);
+    expect_err(st, &err, want, what, mention);
+    check(report == NULL, "%s: report_json set to NULL", what);
+    cfx_model_predict(m, x, TRAIN_N, 2, after, &err);
+    check(memcmp(before, after, sizeof before) == 0, "%s: the model is unchanged", what);
+}
+
+static void test_training(void) {
+    section("9. training");
+    double x[TRAIN_N * 2], y[TRAIN_N];
+    train_data(x, y);
+    cfx_error err;
+
+    char *defaults = NULL;
+    err_reset(&err);
+    expect_ok(cfx_default_config("train", &defaults, &err), &err, "cfx_default_config(\"train\")");
+    const char *keys[] = {"\"loss\"", "\"optimizer\"", "\"learning_rate\"", "\"momentum\"",
+                          "\"nesterov\"", "\"weight_decay\"", "\"batch_size\"", "\"epochs\"",
+                          "\"shuffle\"", "\"seed\"", "\"schedule\"", "\"validation_split\"",
+                          "\"early_stopping_patience\"", "\"n_threads\""};
+    for (size_t i = 0; defaults && i < sizeof keys / sizeof *keys; i++)
+        check(strstr(defaults, keys[i]) != NULL, "default training config contains %s", keys[i]);
+
+    cfx_model *m = NULL;
+    err_reset(&err);
+    if (!expect_ok(cfx_model_create_json(TRAIN_SPEC, &m, &err), &err,
+                   "create a network from an architecture-only spec"))
+        return;
+    double initial = accuracy_of(m, x, y);
+
+    /* The default config, passed back as it is, trains. */
+    progress_state progress = {0, 0, 0};
+    char *report = NULL;
+    err_reset(&err);
+    cfx_status st = cfx_model_train(m, x, TRAIN_N, 2, y, 1, defaults, on_progress, &progress,
+                                    &report, &err);
+    expect_ok(st, &err, "train with the default config");
+    check(progress.calls == 10 && progress.bad_json == 0,
+          "progress called once per epoch (10) with valid JSON (%d calls, %d bad)", progress.calls,
+          progress.bad_json);
+    cfx_free(report);
+    cfx_free(defaults);
+
+    progress = (progress_state){0, 0, 0};
+    report = NULL;
+    err_reset(&err);
+    st = cfx_model_train(m, x, TRAIN_N, 2, y, 1,
+                         "{\"learning_rate\": 0.03, \"epochs\": 40, \"batch_size\": 16, "
+                         "\"schedule\": {\"type\": \"cosine\"}, \"validation_split\": 0.2, "
+                         "\"seed\": 3}",
+                         on_progress, &progress, &report, &err);
+    expect_ok(st, &err, "train 40 epochs with a validation split");
+    json_error_t jerr;
+    json_t *root = report ? json_loads(report, 0, &jerr) : NULL;
+    check(json_is_object(root), "report_json parses as an object");
+    json_t *history = json_object_get(root, "history");
+    check(json_is_array(history) && json_array_size(history) == 40, "history has 40 epochs");
+    check(json_integer_value(json_object_get(root, "validation_rows")) == 40,
+          "40 validation rows (0.2 of 200)");
+    json_t *last = json_array_get(history, json_array_size(history) - 1);
+    double val_accuracy = json_real_value(json_object_get(last, "val_accuracy"));
+    check(val_accuracy >= 0.85, "validation accuracy after training >= 0.85 (got %.3f)",
+          val_accuracy);
+    json_decref(root);
+    cfx_free(report);
+    double trained = accuracy_of(m, x, y);
+    check(trained >= 0.9 && trained > initial,
+          "training accuracy %.3f >= 0.9 and above the initial %.3f", trained, initial);
+
+    /* The trained network written out reads back to the same predictions. */
+    char *spec = NULL;
+    err_reset(&err);
+    expect_ok(cfx_model_to_json(m, &spec, &err), &err, "cfx_model_to_json");
+    cfx_model *copy = NULL;
+    if (spec && cfx_model_create_json(spec, &copy, &err) == CFX_OK) {
+        double p1[TRAIN_N * 2], p2[TRAIN_N * 2];
+        cfx_model_predict(m, x, TRAIN_N, 2, p1, &err);
+        cfx_model_predict(copy, x, TRAIN_N, 2, p2, &err);
+        check(memcmp(p1, p2, sizeof p1) == 0, "the written spec predicts exactly as the model");
+        check(strstr(spec, "running_var") != NULL, "the written spec holds batch norm's running_var");
+    } else {
+        check(0, "the written spec reads back");
+    }
+    cfx_model_free(copy);
+    cfx_free(spec);
+
+    /* Cancelling from the progress callback. */
+    progress = (progress_state){0, 2, 0};
+    report = NULL;
+    err_reset(&err);
+    st = cfx_model_train(m, x, TRAIN_N, 2, y, 1, "{\"epochs\": 50}", on_progress, &progress,
+                         &report, &err);
+    expect_err(st, &err, CFX_ERR_CANCELLED, "progress callback returning 1 at epoch 2",
+               "after epoch 2");
+    check(progress.calls == 2, "no epoch runs after the cancelling one (%d calls)", progress.calls);
+    root = report ? json_loads(report, 0, &jerr) : NULL;
+    check(json_is_true(json_object_get(root, "cancelled")) &&
+              json_array_size(json_object_get(root, "history")) == 2,
+          "a cancelled run still returns its report, with cancelled = true and 2 epochs");
+    json_decref(root);
+    cfx_free(report);
+    still_predicts(m, "model after a cancelled training run");
+    check(accuracy_of(m, x, y) >= 0.85, "the cancelled run's model still classifies");
+
+    /* Bad configs and targets: clear errors, nothing changed. */
+    double bad_y[TRAIN_N];
+    memcpy(bad_y, y, sizeof bad_y);
+    train_fails(m, x, y, 1, "{\"epochs\": 2, \"learning_rat\": 0.1}", CFX_ERR_CONFIG,
+                "unknown config key", "learning_rat");
+    train_fails(m, x, y, 1, "{\"loss\": \"hinge\"}", CFX_ERR_CONFIG, "bad loss", "loss");
+    train_fails(m, x, y, 1, "{\"batch_size\": 0}", CFX_ERR_CONFIG, "batch_size 0", "batch_size");
+    train_fails(m, x, y, 1, "{\"optimizer\": \"rmsprop\"}", CFX_ERR_CONFIG, "bad optimizer",
+                "optimizer");
+    train_fails(m, x, y, 1, "{\"schedule\": {\"type\": \"step\", \"gama\": 0.5}}", CFX_ERR_CONFIG,
+                "unknown schedule key", "schedule.gama");
+    train_fails(m, x, y, 1, "{\"early_stopping_patience\": 3}", CFX_ERR_CONFIG,
+                "early stopping without a validation split", "validation_split");
+    train_fails(m, x, y, 1, "{\"epochs\": ", CFX_ERR_JSON, "malformed config", NULL);
+    train_fails(m, x, y, 2, "{}", CFX_ERR_SHAPE, "target_width 2 for cross_entropy",
+                "target_width");
+    train_fails(m, x, NULL, 1, "{}", CFX_ERR_INVALID_ARGUMENT, "NULL targets for cross_entropy",
+                "targets");
+    bad_y[7] = NAN;
+    train_fails(m, x, bad_y, 1, "{}", CFX_ERR_NUMERIC, "NaN target", "targets[7]");
+    bad_y[7] = 5;
+    train_fails(m, x, bad_y, 1, "{}", CFX_ERR_INVALID_ARGUMENT, "class index 5 of 2 classes",
+                "out of range");
+    bad_y[7] = 0.5;
+    train_fails(m, x, bad_y, 1, "{}", CFX_ERR_INVALID_ARGUMENT, "class index 0.5",
+                "not a class index");
+    train_fails(m, x, y, 1, "{\"loss\": \"mse\"}", CFX_ERR_SHAPE,
+                "mse with class indices as 1-wide targets", "values per row");
+
+    err_reset(&err);
+    report = NULL;
+    st = cfx_model_train(m, x, 0, 2, y, 1, "{}", NULL, NULL, &report, &err);
+    expect_err(st, &err, CFX_ERR_INVALID_ARGUMENT, "train on n = 0 rows", "n");
+
+    /* Callback models cannot be trained or written. */
+    cb_lr u;
+    cb_lr_init(&u);
+    cfx_model *cm = make_callback(&u, 1, "callback model for training");
+    if (cm) {
+        report = NULL;
+        err_reset(&err);
+        st = cfx_model_train(cm, x, TRAIN_N, 2, y, 1, "{}", NULL, NULL, &report, &err);
+        expect_err(st, &err, CFX_ERR_INVALID_ARGUMENT, "train a callback model",
+                   "only native models can be trained");
+        char *cspec = NULL;
+        err_reset(&err);
+        expect_err(cfx_model_to_json(cm, &cspec, &err), &err, CFX_ERR_INVALID_ARGUMENT,
+                   "cfx_model_to_json of a callback model", "native");
+        cfx_model_free(cm);
+    }
+    cfx_model_free(m);
+
+    /* An autoencoder: mse against the input itself (targets NULL). */
+    cfx_model *ae = NULL;
+    err_reset(&err);
+    if (expect_ok(cfx_model_create_json("{\"input_shape\": [2], \"layers\": [{\"type\": \"dense\", "
+                                         "\"outputs\": 2}]}",
+                                         &ae, &err),
+                  &err, "create a linear autoencoder")) {
+        report = NULL;
+        err_reset(&err);
+        st = cfx_model_train(ae, x, TRAIN_N, 2, NULL, 0,
+                             "{\"loss\": \"mse\", \"optimizer\": \"sgd\", \"learning_rate\": 0.05, "
+                             "\"epochs\": 30}",
+                             NULL, NULL, &report, &err);
+        expect_ok(st, &err, "train an autoencoder (mse, NULL targets)");
+        root = report ? json_loads(report, 0, &jerr) : NULL;
+        history = json_object_get(root, "history");
+        double first = json_real_value(json_object_get(json_array_get(history, 0), "loss"));
+        double final = json_real_value(
+            json_object_get(json_array_get(history, json_array_size(history) - 1), "loss"));
+        check(final < 0.01 && final < first, "autoencoder loss falls below 0.01 (%.3g -> %.3g)",
+              first, final);
+        check(json_is_null(json_object_get(json_array_get(history, 0), "accuracy")),
+              "mse reports no accuracy");
+        json_decref(root);
+        cfx_free(report);
+        cfx_model_free(ae);
+    }
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_version();
@@ -2050,6 +2295,7 @@ int main(void) {
     test_threads();
     test_free();
     test_model_files();
+    test_training();
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail > 0 ? 1 : 0;
 }

@@ -53,6 +53,21 @@ safetensors.save_file(tensors, f"{work}/weights/broken.safetensors")
 json.dump({"input_shape": spec["input_shape"], "layers": layers, "weights": "../weights/broken.safetensors"},
           open(f"{work}/specs/broken.json", "w"))
 PY
+python3 - "$work" <<'PY'
+import json, sys
+digits = json.load(open("Tests/fixtures/digits.json"))
+mean, scale = digits["mean"], digits["scale"]
+with open(f"{sys.argv[1]}/digits_x.csv", "w") as f:
+    for row in digits["x_train"][:400]:
+        f.write(",".join(repr((v - m) / s) for v, m, s in zip(row, mean, scale)) + "\n")
+with open(f"{sys.argv[1]}/digits_y.csv", "w") as f:
+    f.write("label\n" + "".join(f"{y}\n" for y in digits["y_train"][:400]))
+with open(f"{sys.argv[1]}/digits_y_short.csv", "w") as f:
+    f.write("".join(f"{y}\n" for y in digits["y_train"][:10]))
+json.dump({"input_shape": [64], "layers": [{"type": "dense", "outputs": 32}, {"type": "batch_norm"},
+           {"type": "relu"}, {"type": "dense", "outputs": 10}, {"type": "softmax"}]},
+          open(f"{sys.argv[1]}/digits_mlp.json", "w"))
+PY
 echo '{"method": "wachter", "return_all": false}' > "$work/config.json"
 echo "1,2,3" > "$work/short.csv"
 printf "1,2,3,4\n1,2,x,4\n" > "$work/text.csv"
@@ -75,6 +90,31 @@ expect "predict (spec with a weights file elsewhere)" 0 '^same$' -- same_predict
 expect "explain (spec with a weights file elsewhere)" 0 '"success":true' -- $cli explain -m "$work/specs/model.json" -c "$work/config.json" -d "$work/x.csv"
 expect "weights file missing a tensor" 1 'layers\.0\.bias: missing from .*broken\.safetensors' -- $cli predict -m "$work/specs/broken.json" -d "$work/x.csv"
 expect "unknown defaults" 1 'unknown method' -- $cli defaults alibi
+
+train=(-m "$work/digits_mlp.json" -d "$work/digits_x.csv" -l "$work/digits_y.csv")
+expect "train defaults" 0 '"learning_rate":0\.001' -- $cli defaults train
+expect "train (report on stdout)" 0 '"epochs_run":5' -- $cli train "${train[@]}" -c '{"epochs": 5, "learning_rate": 0.01}' -o "$work/trained.json" --quiet
+expect "train (progress bar on stderr)" 0 'epoch 3/3 loss [0-9.]+ acc' -- $cli train "${train[@]}" -c '{"epochs": 3}' -o "$work/trained3.json"
+expect "train --quiet prints no bar" 0 '^\{"history"' -- $cli train "${train[@]}" -c '{"epochs": 1}' -o "$work/trained1.json" -q
+expect "trained model predicts" 0 '^[0-9.e-]+(,[0-9.e-]+){9}$' -- $cli predict -m "$work/trained.json" -d "$work/digits_x.csv"
+if python3 - "$work" <<'PY'
+import json, subprocess, sys
+work = sys.argv[1]
+spec = json.load(open(f"{work}/trained.json"))
+assert "running_var" in json.dumps(spec), "the trained spec has batch norm's running statistics"
+out = subprocess.run([".build/release/cfx-cli", "predict", "-m", f"{work}/trained.json", "-d", f"{work}/digits_x.csv"],
+                     check=True, capture_output=True, text=True).stdout.split()
+labels = [int(line) for line in open(f"{work}/digits_y.csv").read().split()[1:]]
+correct = sum(max(range(10), key=lambda c: float(row.split(",")[c])) == y for row, y in zip(out, labels))
+assert correct / len(labels) >= 0.9, correct / len(labels)
+PY
+then passed=$((passed + 1)); echo "PASS: trained model fits its training data (>= 90%)"
+else failed=$((failed + 1)); echo "FAIL: trained model fits its training data (>= 90%)"; fi
+expect "train: bad config" 1 'batch_size' -- $cli train "${train[@]}" -c '{"batch_size": 0}' -o "$work/bad.json"
+expect "train: unknown key" 1 'epoch: unknown key' -- $cli train "${train[@]}" -c '{"epoch": 3}' -o "$work/bad.json"
+expect "train: labels of another length" 1 '10 rows, but' -- $cli train -m "$work/digits_mlp.json" -d "$work/digits_x.csv" -l "$work/digits_y_short.csv" -o "$work/bad.json"
+expect "train: autoencoder needs a matching output" 1 'autoencoder' -- $cli train -m "$work/digits_mlp.json" -d "$work/digits_x.csv" -c '{"loss": "mse"}' -o "$work/bad.json"
+expect "train: missing model file" 1 'cannot read' -- $cli train -m "$work/none.json" -d "$work/digits_x.csv" -o "$work/bad.json"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -46,9 +46,11 @@ public final class Network: Classifier, @unchecked Sendable {
 
     public var hasExactGradient: Bool { true }
 
-    /// Compiles the nodes for one example of `inputShape`; tensors start at zero (fill them
-    /// through `parameter(_:)` or `parameters`, then call `parametersChanged()`).
-    public init(inputShape: [Int], nodes: [NetworkNode]) throws {
+    /// Compiles the nodes for one example of `inputShape`. Tensors start at each layer's initial
+    /// values (`Operation.initialise`), drawn from `seed`, so that a network built from an
+    /// architecture alone can be trained; to load weights, fill them through `parameter(_:)` or
+    /// `parameters`, then call `parametersChanged()`.
+    public init(inputShape: [Int], nodes: [NetworkNode], seed: UInt64 = 0) throws {
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
             throw CFXError(.model, "input_shape: must be positive sizes, got \(inputShape)")
         }
@@ -71,6 +73,11 @@ public final class Network: Classifier, @unchecked Sendable {
         self.outputs = outputs
         parameters = .allocate(capacity: max(compiler.parameterCount, 1))
         parameters.initialize(repeating: 0)
+        var random = SeededRandom(seed: seed)
+        for op in operations {
+            op.operation.initialise(parameters.baseAddress! + op.parameterOffset, input: op.inputShape, random: &random)
+        }
+        parametersChanged()
     }
 
     deinit { parameters.deallocate() }
@@ -118,6 +125,20 @@ public final class Network: Classifier, @unchecked Sendable {
     public func prepareTrainingStep() {
         for op in operations {
             op.operation.prepareTrainingStep(parameters.baseAddress! + op.parameterOffset, input: op.inputShape)
+        }
+    }
+
+    /// Updates state tensors (batch norm's running statistics) from the training-mode forward
+    /// passes these evaluators just ran over the shards of one batch, in shard order; see
+    /// `Operation.commitTrainingStep`. Call once per training step, after the forward passes.
+    public func commitTrainingStep(_ evaluators: [NetworkEvaluator]) {
+        for (index, step) in steps.enumerated() {
+            guard case .apply(let op, _, let output) = step else { continue }
+            let shards = evaluators.compactMap { $0.trainingScratch(step: index, output: output) }
+            guard !shards.isEmpty else { continue }
+            let compiled = operations[op]
+            compiled.operation.commitTrainingStep(parameters.baseAddress! + compiled.parameterOffset, input: compiled.inputShape,
+                                                  shards: shards)
         }
     }
 
@@ -276,6 +297,13 @@ public final class NetworkEvaluator: ClassifierEvaluator {
         }
         forwardThrough = target
         forwardTraining = training
+    }
+
+    /// The scratch of step `step` (writing buffer `output`) after a training-mode forward pass
+    /// that reached it, with its row count; nil otherwise.
+    func trainingScratch(step: Int, output: Int) -> (scratch: UnsafePointer<Double>, rows: Int)? {
+        guard forwardTraining, forwardThrough >= output, rows > 0 else { return nil }
+        return (UnsafePointer(scratch[step]), rows)
     }
 
     /// Buffer `buffer` of the last forward pass (rows × its size).

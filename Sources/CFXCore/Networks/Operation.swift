@@ -91,6 +91,22 @@ open class Operation: @unchecked Sendable {
     /// Called once before each training batch, on one thread, before any forward pass: e.g.
     /// spectral normalisation advances its power iteration here (state it then keeps).
     open func prepareTrainingStep(_ parameters: UnsafeMutablePointer<Double>, input: [Int]) {}
+
+    /// Initial values of this operation's tensors, drawn from `random` (Network.init calls it
+    /// once per operation, in tape order, before a spec or weights file overwrites any tensor):
+    /// what a network built from an architecture alone starts training from. The default leaves
+    /// zeros. Dense draws PyTorch's default, U(−1/√in, 1/√in) for weight and bias; batch norm
+    /// sets γ = 1, β = 0, running mean 0 and running variance 1. A layer with trainable tensors
+    /// should override it (zeros do not train), and must draw from `random` deterministically.
+    open func initialise(_ parameters: UnsafeMutablePointer<Double>, input: [Int], random: inout SeededRandom) {}
+
+    /// After the forward passes of one training step, on one thread: updates state tensors from
+    /// what the training-mode forward passes left in their scratch (batch norm's running
+    /// statistics). Training-mode forward passes never write tensors themselves, so that the
+    /// shards of a batch can run at once; `shards` holds each shard's scratch (as its forward pass
+    /// left it) and row count, in shard order. Network.commitTrainingStep calls it.
+    open func commitTrainingStep(_ parameters: UnsafeMutablePointer<Double>, input: [Int],
+                                 shards: [(scratch: UnsafePointer<Double>, rows: Int)]) {}
 }
 
 /// A network as layers and residual blocks, before it is compiled.

@@ -13,6 +13,7 @@ from .errors import (CallbackError, CancelledError, ConfigError, Error, Internal
                      NumericError, ShapeError)
 from .explainer import Explainer, Explanation, Wachter, default_config
 from .model import Model
+from . import training
 
 __version__ = "0.1.0"
 

@@ -82,7 +82,8 @@ class CallbackError(Error):
 
 
 class CancelledError(Error):
-    """CFX_ERR_CANCELLED: the run was cancelled (reserved)."""
+    """CFX_ERR_CANCELLED: the run was cancelled (``Model.train`` returns the report with
+    ``"cancelled": True`` instead of raising it)."""
     code = 8
     status_name = "cancelled"
 

@@ -236,6 +236,36 @@ class Model(NativeHandle):
         self._check(status, err)
         return out[0] if single else out
 
+    # -- training -------------------------------------------------------------------------------
+
+    def train(self, X, y=None, *, progress=None, **config) -> dict:
+        """Trains this native network in place and returns the report (``cfx_model_train``).
+
+        ``y``: one class index per row for ``loss="cross_entropy"`` (the default), an ``(n, w)``
+        array of targets for ``loss="mse"``, or ``None`` with ``"mse"`` to reconstruct ``X``.
+        ``config``: the training keys of ``cfx.training.default_train_config()``, e.g.
+        ``epochs=20, batch_size=64, optimizer="sgd", learning_rate=0.05,
+        validation_split=0.1, early_stopping_patience=3, schedule={"type": "cosine"}``.
+        ``progress``: ``True`` for a progress bar (tqdm when installed, else a line on stderr), or
+        a callable given each epoch's dict (``epoch``, ``loss``, ``accuracy``, ``val_loss``, ...)
+        that returns ``False`` to stop after that epoch (the report then says
+        ``"cancelled": True`` and the model keeps that epoch's weights); an exception it raises
+        stops training too and is re-raised. The report has a ``history`` list of those dicts.
+        Afterwards ``self.spec`` is ``None`` (it described the old weights); :meth:`to_json`
+        gives the trained network. Do not use the model or its explainers from other threads
+        while it trains.
+        """
+        from . import training
+        if self._callbacks is not None:
+            raise InvalidArgumentError("model: only native models can be trained")
+        self.spec = None
+        return training.train(self, X, y, progress=progress, **config)
+
+    def to_json(self) -> dict:
+        """The native network's spec with its current weights inline (``cfx_model_to_json``)."""
+        from . import training
+        return training.to_json(self)
+
     def __repr__(self) -> str:
         kind = "callable" if self._callbacks is not None else "native"
         state = ", closed" if self.closed else ""

@@ -24,6 +24,12 @@ struct WindowGeometry {
     var outputPositions: Int { outHeight * outWidth }
     var inputCount: Int { channels * height * width }
 
+    /// The input rows and columns under the window of output (oy, ox), clipped to the image.
+    @inline(__always) func window(_ oy: Int, _ ox: Int) -> (rows: Range<Int>, columns: Range<Int>) {
+        let y0 = oy * stride - padding, x0 = ox * stride - padding
+        return (max(y0, 0)..<min(y0 + kernel, height), max(x0, 0)..<min(x0 + kernel, width))
+    }
+
     /// Output columns whose input column ox·stride + offset − padding lies inside the image.
     @inline(__always) func validColumns(offset b: Int) -> Range<Int> {
         let low = padding - b <= 0 ? 0 : (padding - b + stride - 1) / stride
@@ -154,6 +160,13 @@ public final class Conv2D: Operation {
         return specs
     }
 
+    /// PyTorch's default: weight and bias uniform in ±1/√fan_in, fan_in = in_channels · k · k.
+    public override func initialise(_ parameters: UnsafeMutablePointer<Double>, input: [Int], random: inout SeededRandom) {
+        let fanIn = input[0] * kernelSize * kernelSize
+        let bound = 1 / Double(fanIn).squareRoot()
+        for i in 0..<outChannels * fanIn + (hasBias ? outChannels : 0) { parameters[i] = random.uniform(-bound, bound) }
+    }
+
     public override func scratchCount(input: [Int], batch: Int) -> Int {
         let g = geometry(input)
         return (isPointwise ? 0 : g.columnRows * g.outputPositions) + (spectralNorm == nil ? 0 : outChannels * g.columnRows)
@@ -169,16 +182,17 @@ public final class Conv2D: Operation {
         spectralNorm == nil ? UnsafePointer(parameters) : UnsafePointer(layout(parameters, g).normalised)
     }
 
+    /// The column matrix of x (C·k·k × H'·W'): x itself for a pointwise convolution, else im2col into `col`.
+    private func columns(_ x: UnsafePointer<Double>, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Double>) -> UnsafePointer<Double> {
+        if isPointwise { return x }
+        im2col(x, g, col)
+        return UnsafePointer(col)
+    }
+
     /// y = conv_W(x) for one example (no bias); `col` holds C·k·k × H'·W' doubles unless pointwise.
     private func convolve(_ x: UnsafePointer<Double>, _ weight: UnsafePointer<Double>, _ g: WindowGeometry,
                           _ col: UnsafeMutablePointer<Double>, _ y: UnsafeMutablePointer<Double>, beta: Double) {
-        let columns: UnsafePointer<Double>
-        if isPointwise {
-            columns = x
-        } else {
-            im2col(x, g, col)
-            columns = UnsafePointer(col)
-        }
+        let columns = self.columns(x, g, col)
         gemm(transposeA: false, transposeB: false, m: outChannels, n: g.outputPositions, k: g.columnRows,
              weight, lda: g.columnRows, columns, ldb: g.outputPositions, beta: beta, y, ldc: g.outputPositions)
     }
@@ -199,13 +213,7 @@ public final class Conv2D: Operation {
     /// dW (+)= dy · colᵀ for one example: the weight gradient of input x and output gradient dy.
     private func weightGradient(_ x: UnsafePointer<Double>, _ dy: UnsafePointer<Double>, _ g: WindowGeometry,
                                 _ col: UnsafeMutablePointer<Double>, _ dWeight: UnsafeMutablePointer<Double>, beta: Double) {
-        let columns: UnsafePointer<Double>
-        if isPointwise {
-            columns = x
-        } else {
-            im2col(x, g, col)
-            columns = UnsafePointer(col)
-        }
+        let columns = self.columns(x, g, col)
         gemm(transposeA: false, transposeB: true, m: outChannels, n: g.columnRows, k: g.outputPositions,
              dy, lda: g.outputPositions, columns, ldb: g.outputPositions, beta: beta, dWeight, ldc: g.columnRows)
     }

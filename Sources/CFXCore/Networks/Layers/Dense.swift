@@ -36,6 +36,12 @@ public final class Dense: Operation {
         spectralNorm == nil ? UnsafePointer(parameters) : UnsafePointer(layout(parameters, inputs: inputs).normalised)
     }
 
+    /// PyTorch's default (Kaiming uniform with a = √5): weight and bias from U(−1/√in, 1/√in).
+    public override func initialise(_ parameters: UnsafeMutablePointer<Double>, input: [Int], random: inout SeededRandom) {
+        let bound = 1 / Double(input[0]).squareRoot()
+        for i in 0..<outputs * (input[0] + 1) { parameters[i] = random.uniform(-bound, bound) }
+    }
+
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
         let inputs = c.inputCount, weight = effectiveWeight(c.parameters, inputs: inputs), bias = c.parameters + outputs * inputs
         for r in 0..<c.batch { (y + r * outputs).update(from: bias, count: outputs) }

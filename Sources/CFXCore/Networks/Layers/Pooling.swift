@@ -41,11 +41,8 @@ public final class Pool2D: Operation {
         for plane in 0..<planes {
             let xp = x + plane * inPlane, yp = y + plane * outPlane, argmax = c.scratch + plane * outPlane
             for oy in 0..<g.outHeight {
-                let y0 = oy * stride - padding
-                let rows = max(y0, 0)..<min(y0 + kernelSize, g.height)
                 for ox in 0..<g.outWidth {
-                    let x0 = ox * stride - padding
-                    let columns = max(x0, 0)..<min(x0 + kernelSize, g.width)
+                    let (rows, columns) = g.window(oy, ox)
                     let out = oy * g.outWidth + ox
                     if mode == .max {
                         var best = -Double.infinity, at = rows.lowerBound * g.width + columns.lowerBound
@@ -82,11 +79,8 @@ public final class Pool2D: Operation {
                 continue
             }
             for oy in 0..<g.outHeight {
-                let y0 = oy * stride - padding
-                let rows = max(y0, 0)..<min(y0 + kernelSize, g.height)
                 for ox in 0..<g.outWidth {
-                    let x0 = ox * stride - padding
-                    let columns = max(x0, 0)..<min(x0 + kernelSize, g.width)
+                    let (rows, columns) = g.window(oy, ox)
                     let share = dyp[oy * g.outWidth + ox] * scale
                     for iy in rows {
                         for ix in columns { dxp[iy * g.width + ix] += share }
