@@ -14,6 +14,8 @@ from .errors import (CallbackError, CancelledError, ConfigError, Error, Internal
 from .explainer import Explainer, Explanation, Wachter, default_config
 from .model import Model
 from . import training
+# DeDUCE, JSMA and feature densities
+from .deduce import DeDUCE, FeatureDensity, JSMA, SaliencyExplanation
 
 __version__ = "0.1.0"
 
@@ -23,6 +25,7 @@ __all__ = [
     "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError",
     "LibraryNotFoundError", "__version__",
 ]
+__all__ += ["DeDUCE", "JSMA", "FeatureDensity", "SaliencyExplanation"]
 
 
 def __getattr__(name):
