@@ -23,6 +23,7 @@ step "swift test" swift test --disable-swift-testing
 step "C ABI tests" bash Tests/c/run.sh
 step "C examples (pkg-config)" bash examples/c/run.sh
 step "command line tests" bash Tests/cli/test_cli.sh
+step "python examples" bash examples/python/run.sh
 step "python tests" env CFX_LIBRARY="$PWD/.build/release/libcfx.so" PYTHONPATH="$PWD/bindings/python" \
     python3 -m pytest -q -rs Tests/python
 if command -v julia >/dev/null 2>&1 && [ -d bindings/julia ]; then

@@ -332,9 +332,9 @@ typedef int (*cfx_progress_fn)(void *user, const char *progress_json);
  *                               epoch of lowest validation loss; 0 = off; needs a validation
  *                               split                                                       (0)
  *   "n_threads"       threads; each batch is split into shards of at least 64 rows, one per
- *                     thread, with parameter gradients summed; 0 = all cores. cfx serialises
- *                     its BLAS calls (the serial OpenBLAS is not thread-safe), so more than
- *                     one thread pays only for large batches of cheap layers               (1)
+ *                     thread, with parameter gradients summed; 0 = all cores. Threads are
+ *                     started for every batch, so more than one pays only for large
+ *                     batches                                                              (1)
  * Batch norm layers normalise with each shard's statistics in training mode; their running
  * statistics are updated from the whole batch's. Results are identical for the same data,
  * config, seed and thread count, and differ in rounding (or through batch norm, more) between
@@ -373,6 +373,22 @@ cfx_status cfx_model_train(cfx_model *model, const double *x, size_t n, size_t d
 cfx_status cfx_model_to_json(const cfx_model *model, char **spec_json_out, cfx_error *err);
 
 /* ---- End of Training -------------------------------------------------------------------------- */
+
+/* ---- Progress and cancellation of explanations ------------------------------------------------- */
+
+/* cfx_explain with a progress callback (cfx_progress_fn, see Training). While the batch runs on
+ * worker threads, the calling thread watches it and calls `progress` (on the calling thread
+ * only: safe for Python and Julia callbacks) each time more instances are done, and once at the
+ * end, with
+ *
+ *   {"instances_done": 12, "instances_total": 45, "seconds": 0.8}
+ *
+ * Returning non-zero cancels the run: workers stop between instances and between steps of a search
+ * (for Wachter, between lambda rounds), and the call returns CFX_ERR_CANCELLED ("cancelled after i
+ * of n instances") with *json_out left NULL. The explainer stays usable. `progress` NULL behaves as
+ * cfx_explain. */
+cfx_status cfx_explain_progress(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
+                                cfx_progress_fn progress, void *user, char **json_out, cfx_error *err);
 
 #ifdef __cplusplus
 }

@@ -191,12 +191,29 @@ public func cfx_explainer_fit(_ handle: OpaquePointer?, _ x: UnsafePointer<Doubl
 public func cfx_explain(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
                         _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                         _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    cfx_explain_progress(handle, x, n, d, nil, nil, jsonOut, err)
+}
+
+@_cdecl("cfx_explain_progress")
+public func cfx_explain_progress(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
+                                 _ progress: cfx_progress_fn?, _ user: UnsafeMutableRawPointer?,
+                                 _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                                 _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
         let explainer = try object(handle, ExplainerHandle.self, "explainer")
         let out = try required(jsonOut, "json_out")
         let values = try rows(x, n, d, model: explainer.model)
         let started = monotonicSeconds()
-        let explanations = try explainer.prepared().explain(values, n)
+        let control = RunControl(progress: progress.map { callback in
+            { done, total in
+                let report = JSON.object([("instances_done", .int(done)), ("instances_total", .int(total)),
+                                          ("seconds", .double(monotonicSeconds() - started))])
+                guard let text = try? report.serialized() else { return true }
+                defer { free(text) }
+                return callback(user, text) == 0
+            }
+        })
+        let explanations = try explainer.prepared().explain(values, n, control)
         let threads = explainer.method.threads > 0 ? explainer.method.threads : availableCores()
         let result = JSON.object([
             ("explanations", .array(explanations)),

@@ -34,9 +34,10 @@ struct ConfiguredMethod {
     let prepare: (MethodInputs) throws -> PreparedMethod
 }
 
-/// A method ready to explain rows of instances, one JSON explanation per row.
+/// A method ready to explain rows of instances, one JSON explanation per row, under a run
+/// control (progress, cancellation).
 struct PreparedMethod {
-    let explain: ([Double], Int) throws -> [JSON]
+    let explain: ([Double], Int, RunControl) throws -> [JSON]
 }
 
 /// A method cfx offers through the C API: its name, its parameter fields and defaults, and how to
@@ -106,8 +107,8 @@ extension MethodEntry {
             let explainer = try WachterExplainer(model: model, params: params)
             let effective = JSON.object([("method", .string("wachter"))] + wachterFields.encode(params) + RunOptions.fields.encode(options))
             // alibi's CounterFactual needs no fit; training data, if given, is ignored.
-            let prepared = PreparedMethod { x, rows in
-                try explainer.explain(x, rows: rows, threads: options.nThreads).map { wachterJSON($0, params: effective) }
+            let prepared = PreparedMethod { x, rows, control in
+                try explainer.explain(x, rows: rows, threads: options.nThreads, control: control).map { wachterJSON($0, params: effective) }
             }
             return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { _ in prepared }
         })

@@ -28,6 +28,9 @@ struct Explain: ParsableCommand {
     @Option(name: .shortAndLong, help: "The method's JSON config: a file, or the JSON itself (e.g. '{\"method\": \"wachter\"}').")
     var config: String
 
+    @Flag(name: .shortAndLong, help: "No progress bar.")
+    var quiet = false
+
     func run() throws {
         let model = try NativeModel(path: inputs.model)
         let rows = try readCSV(inputs.data, features: model.features)
@@ -36,7 +39,12 @@ struct Explain: ParsableCommand {
         try call { cfx_explainer_create(model.handle, configText, &explainer, $0) }
         defer { cfx_explainer_free(explainer) }
         var output: UnsafeMutablePointer<CChar>?
-        try call { cfx_explain(explainer, rows.values, rows.count, model.features, &output, $0) }
+        let progress: cfx_progress_fn? = quiet ? nil : { _, json in
+            if let json { printProgress(String(cString: json)) }
+            return 0
+        }
+        defer { if !quiet { FileHandle.standardError.write("\n".data(using: .utf8)!) } }
+        try call { cfx_explain_progress(explainer, rows.values, rows.count, model.features, progress, nil, &output, $0) }
         defer { cfx_free(output) }
         print(String(cString: output!))
     }
@@ -138,12 +146,20 @@ struct Train: ParsableCommand {
     }
 }
 
-/// One line on stderr, redrawn every epoch: a bar and the epoch's numbers.
+/// One line on stderr, redrawn at every report: a bar and the numbers of a training epoch
+/// ({"epoch", "epochs", "loss", ...}) or of a batch of explanations ({"instances_done", ...}).
 private func printProgress(_ json: String) {
-    guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
-          let epoch = object["epoch"] as? Int, let epochs = object["epochs"] as? Int else { return }
-    let width = 30, filled = width * epoch / max(epochs, 1)
-    var line = "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] epoch \(epoch)/\(epochs)"
+    guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return }
+    let (done, total, unit): (Int, Int, String)
+    if let epoch = object["epoch"] as? Int, let epochs = object["epochs"] as? Int {
+        (done, total, unit) = (epoch, epochs, "epoch")
+    } else if let instances = object["instances_done"] as? Int, let all = object["instances_total"] as? Int {
+        (done, total, unit) = (instances, all, "instances")
+    } else {
+        return
+    }
+    let width = 30, filled = width * done / max(total, 1)
+    var line = "\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] \(unit) \(done)/\(total)"
     for (key, label) in [("loss", "loss"), ("accuracy", "acc"), ("val_loss", "val_loss"), ("val_accuracy", "val_acc")] {
         if let value = object[key] as? Double { line += String(format: " %@ %.4f", label, value) }
     }

@@ -76,6 +76,8 @@ expect "version" 0 '^0\.1\.0' -- $cli --version
 expect "defaults" 0 '"lam_init":0\.1' -- $cli defaults wachter
 expect "predict" 0 '^[0-9.e-]+,[0-9.e-]+,[0-9.e-]+$' -- $cli predict -m "$work/model.json" -d "$work/x.csv"
 expect "explain (config file)" 0 '"success":true' -- $cli explain -m "$work/model.json" -c "$work/config.json" -d "$work/x.csv"
+expect "explain progress bar on stderr" 0 'instances 3/3' -- bash -c "$cli explain -m $work/model.json -c $work/config.json -d $work/x.csv 2>&1 >/dev/null"
+expect "explain --quiet prints no bar" 0 '^$' -- bash -c "$cli explain -q -m $work/model.json -c $work/config.json -d $work/x.csv 2>&1 >/dev/null"
 expect "explain (inline config)" 0 '"explanations"' -- $cli explain -m "$work/model.json" -c '{"method":"wachter","max_iter":100}' -d "$work/x.csv"
 expect "unknown method" 1 'unknown method "nope"' -- $cli explain -m "$work/model.json" -c '{"method":"nope"}' -d "$work/x.csv"
 expect "unknown key" 1 'tolx: unknown key' -- $cli explain -m "$work/model.json" -c '{"method":"wachter","tolx":1}' -d "$work/x.csv"

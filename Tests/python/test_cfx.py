@@ -505,3 +505,34 @@ def test_wachter_on_iris_mlp(iris_mlp):
         assert abs(p[cf["class"]] - TARGET) <= TOL + 1e-9
         ok += 1
     assert ok >= 0.95 * len(X30), f"{ok}/{len(X30)} valid counterfactuals"
+
+
+def test_explain_reports_progress_and_can_cancel(iris_mlp):
+    mlp, _, X, _ = iris_mlp
+    model = cfx.Model.from_json(from_sklearn(mlp))
+    explainer = cfx.Wachter(model, return_all=False, n_threads=2)
+    reports, threads = [], set()
+
+    def record(report):
+        reports.append(report)
+        threads.add(threading.get_ident())
+
+    explanations = explainer.explain(X[:20], progress=record)
+    assert len(explanations) == 20
+    done = [r["instances_done"] for r in reports]
+    assert done[-1] == 20 and done == sorted(done)
+    assert threads == {threading.get_ident()}  # called on the calling thread only
+
+    with pytest.raises(cfx.CancelledError, match="cancelled after"):
+        explainer.explain(X[:20], progress=lambda report: False)
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(report):
+        raise Stop()
+
+    with pytest.raises(Stop):
+        explainer.explain(X[:20], progress=interrupt)
+    assert explainer.explain(X[0]).success  # still usable
+    assert len(explainer.explain(X[:3], progress=True)) == 3

@@ -109,13 +109,14 @@ public final class WachterExplainer: Sendable {
         self.params = params
     }
 
-    /// Explains each row of `instances` (rows × d), spread over `threads` threads (0 = all cores).
-    public func explain(_ instances: [Double], rows: Int, threads: Int) throws -> [WachterExplanation] {
+    /// Explains each row of `instances` (rows × d), spread over `threads` threads (0 = all cores);
+    /// `control` reports progress and can cancel (checked between λ rounds).
+    public func explain(_ instances: [Double], rows: Int, threads: Int, control: RunControl = RunControl()) throws -> [WachterExplanation] {
         try model.checkShape(count: instances.count, rows: rows, features: model.featureCount)
         try requireFinite(instances, "x")
         let d = model.featureCount
-        return try parallelMap(count: rows, threads: threads) { r in
-            try self.explainChecked(Array(instances[r * d..<(r + 1) * d]))
+        return try parallelMap(count: rows, threads: threads, control: control) { r in
+            try self.explainChecked(Array(instances[r * d..<(r + 1) * d]), control.cancellation)
         }
     }
 
@@ -123,10 +124,11 @@ public final class WachterExplainer: Sendable {
         try explain(x, rows: 1, threads: 1)[0]
     }
 
-    private func explainChecked(_ x: [Double]) throws -> WachterExplanation {
+    private func explainChecked(_ x: [Double], _ cancellation: Cancellation) throws -> WachterExplanation {
         let started = monotonicSeconds()
         let session = ModelSession(model: model, eps: eps)
-        var search = WachterSearch(explainer: self, original: x, originalProba: try session.predict(x), session: session)
+        var search = WachterSearch(explainer: self, original: x, originalProba: try session.predict(x), session: session,
+                                   cancellation: cancellation)
         let explanation = try search.run()
         var stats = search.stats
         stats.seconds = monotonicSeconds() - started
@@ -140,6 +142,7 @@ struct WachterSearch {
     let params: WachterParams
     let constraints: Constraints
     let session: ModelSession
+    let cancellation: Cancellation
     let original: [Double]
     let originalProba: [Double]
     let origClass: Int
@@ -151,10 +154,12 @@ struct WachterSearch {
     var gradient: [Double]
     var cotangent: [Double]
 
-    init(explainer: WachterExplainer, original: [Double], originalProba: [Double], session: ModelSession) {
+    init(explainer: WachterExplainer, original: [Double], originalProba: [Double], session: ModelSession,
+         cancellation: Cancellation = Cancellation()) {
         self.params = explainer.params
         self.constraints = explainer.constraints
         self.session = session
+        self.cancellation = cancellation
         self.original = original
         self.originalProba = originalProba
         self.origClass = argmax(originalProba)
@@ -223,6 +228,7 @@ struct WachterSearch {
         var best: WachterCandidate?
         var all: [[WachterCandidate]] = []
         for round in 0..<params.maxLamSteps {
+            try cancellation.check()
             adam.reset()
             var found = 0, notFound = 0, foundThisRound = 0
             var met: [WachterCandidate] = []
@@ -263,6 +269,7 @@ struct WachterSearch {
         let lambdas = (0..<orders).map { params.lamInit / pow(10, Double($0)) }
         var counts = [Int](repeating: 0, count: orders)
         for (order, lambda) in lambdas.enumerated() {
+            try cancellation.check()
             adam.reset()
             for i in 0..<params.maxIter / orders {
                 try step(i, lambda: lambda)

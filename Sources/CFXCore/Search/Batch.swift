@@ -6,24 +6,73 @@ public func availableCores() -> Int {
     max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
 }
 
+/// A flag a long run checks between steps, so that a caller can stop it cleanly.
+public final class Cancellation: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public func cancel() { flag.store(true, ordering: .relaxed) }
+    public var isCancelled: Bool { flag.load(ordering: .relaxed) }
+
+    /// Throws the cancelled error when the flag is set.
+    public func check() throws {
+        if isCancelled { throw CFXError(.cancelled, "cancelled") }
+    }
+}
+
+/// How a caller watches and stops a batch: `progress` is called on the calling thread with the
+/// number of items done (when it changes, and at the end); returning false cancels the run.
+public struct RunControl: @unchecked Sendable {
+    public let cancellation: Cancellation
+    public let progress: ((_ done: Int, _ total: Int) -> Bool)?
+
+    public init(progress: ((_ done: Int, _ total: Int) -> Bool)? = nil, cancellation: Cancellation = Cancellation()) {
+        self.progress = progress
+        self.cancellation = cancellation
+    }
+}
+
 /// Runs `body` for every index in 0..<count on up to `threads` threads (0 = all cores) and returns
 /// the results in index order. Every index runs even when another fails; the first failure by
 /// index is thrown, prefixed with its instance number. Results do not depend on the thread count.
-public func parallelMap<T>(count: Int, threads: Int, _ body: @escaping @Sendable (Int) throws -> T) throws -> [T] {
+///
+/// With a progress callback, the calling thread only watches (and calls it) while the workers
+/// run, so the callback never runs on a worker thread (which Python's and Julia's need).
+/// A cancelled run throws `CFXError(.cancelled)` saying how many items were done.
+public func parallelMap<T>(count: Int, threads: Int, control: RunControl = RunControl(),
+                           _ body: @escaping @Sendable (Int) throws -> T) throws -> [T] {
     let workers = min(count, threads > 0 ? threads : availableCores())
     let results = ResultSlots<T>(count: count)
     let next = Atomic<Int>(0)
+    let done = Atomic<Int>(0)
+    let cancellation = control.cancellation
     let work: @Sendable () -> Void = {
-        while true {
+        while !cancellation.isCancelled {
             let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
             if i >= count { return }
             results.store(i, Result { try body(i) })
+            done.wrappingAdd(1, ordering: .releasing)
         }
     }
-    if workers <= 1 {
+    if let progress = control.progress {
+        try runOnThreads(workers, work, callerWorks: false) {
+            var reported = -1
+            while true {
+                let finished = done.load(ordering: .acquiring)
+                if finished != reported {
+                    reported = finished
+                    if !progress(finished, count) { cancellation.cancel() }
+                }
+                if finished == count || cancellation.isCancelled { return }
+                usleep(2000)
+            }
+        }
+    } else if workers <= 1 {
         work()
     } else {
         try runOnThreads(workers, work)
+    }
+    if cancellation.isCancelled {
+        throw CFXError(.cancelled, "cancelled after \(done.load(ordering: .acquiring)) of \(count) instances")
     }
     return try results.collect()
 }
@@ -54,10 +103,12 @@ private final class ThreadBody {
     init(_ run: @escaping @Sendable () -> Void) { self.run = run }
 }
 
-/// Runs `work` on `count` POSIX threads (the calling thread is one of them) and joins them.
-private func runOnThreads(_ count: Int, _ work: @escaping @Sendable () -> Void) throws {
+/// Runs `work` on `count` POSIX threads and joins them. The calling thread is one of them, or,
+/// with `callerWorks` false, runs `watch` instead while they work.
+private func runOnThreads(_ count: Int, _ work: @escaping @Sendable () -> Void, callerWorks: Bool = true,
+                          watch: () -> Void = {}) throws {
     var threads: [pthread_t] = []
-    for _ in 1..<count {
+    for _ in (callerWorks ? 1 : 0)..<count {
         let context = Unmanaged.passRetained(ThreadBody(work)).toOpaque()
         var thread = pthread_t()
         let status = pthread_create(&thread, nil, { context in
@@ -72,6 +123,9 @@ private func runOnThreads(_ count: Int, _ work: @escaping @Sendable () -> Void) 
             break  // fewer threads than asked: the ones running (and this one) still do all the work
         }
     }
-    work()
+    if callerWorks || threads.isEmpty {
+        work()  // no thread could be started: the calling thread does the work itself
+    }
+    if !callerWorks { watch() }
     for thread in threads { pthread_join(thread, nil) }
 }

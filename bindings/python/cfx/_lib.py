@@ -61,6 +61,8 @@ PREDICT_FN = CFUNCTYPE(c_int, c_void_p, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P)
 #                           const double *cotangent, size_t k, double *grad_out);
 VJP_FN = CFUNCTYPE(c_int, c_void_p, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, c_size_t, DOUBLE_P)
 
+from ._progress import PROGRESS_FN  # noqa: E402 -- after the types it builds on
+
 _ERR_P = POINTER(CfxError)
 _SIZE_P = POINTER(c_size_t)
 _CHAR_PP = POINTER(c_void_p)  # char **: kept as void* so that we can cfx_free the exact pointer
@@ -86,6 +88,8 @@ _SIGNATURES = {
     "cfx_explainer_free": (None, [EXPLAINER_P]),
     "cfx_explainer_config": (c_int, [EXPLAINER_P, _CHAR_PP, _ERR_P]),
     "cfx_explain": (c_int, [EXPLAINER_P, DOUBLE_P, c_size_t, c_size_t, _CHAR_PP, _ERR_P]),
+    "cfx_explain_progress": (c_int, [EXPLAINER_P, DOUBLE_P, c_size_t, c_size_t, PROGRESS_FN, c_void_p,
+                                     _CHAR_PP, _ERR_P]),
 }
 
 _lock = threading.Lock()

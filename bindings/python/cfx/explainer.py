@@ -9,6 +9,7 @@ from typing import Any, Iterator, List, Optional, Union
 import numpy as np
 
 from . import _lib
+from ._progress import Progress, ProgressHook
 from ._handle import NativeHandle
 from .errors import InvalidArgumentError
 from .model import Model, as_rows, to_json_text
@@ -166,24 +167,34 @@ class Explainer(NativeHandle):
             self._config = json.loads(_lib.call_json("cfx_explainer_config", self._require()))
         return dict(self._config)
 
-    def explain_raw(self, X) -> dict:
-        """The whole result dict of ``cfx_explain`` for the rows of ``X`` (1-D or 2-D)."""
+    def explain_raw(self, X, progress: Progress = None) -> dict:
+        """The whole result dict of ``cfx_explain`` for the rows of ``X`` (1-D or 2-D).
+        ``progress``: see :meth:`explain`."""
         rows, _ = as_rows(X)
         n, d = rows.shape
         if n == 0:
             return {"explanations": [], "seconds": 0.0, "n_threads": 0}
+        hook = ProgressHook(progress, n, "instances", "instances_done")
         out = c_void_p()
         err = _lib.new_error()
-        status = _lib.lib().cfx_explain(self._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
-                                        byref(out), byref(err))
+        try:
+            status = _lib.lib().cfx_explain_progress(self._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
+                                                     hook.c_function, None, byref(out), byref(err))
+        finally:
+            hook.finish()
         self.model._check(status, err)
         return json.loads(_lib.take_string(out))
 
-    def explain(self, X) -> Union[Explanation, List[Explanation]]:
+    def explain(self, X, progress: Progress = None) -> Union[Explanation, List[Explanation]]:
         """Explains one instance (1-D ``X`` → an :class:`Explanation`) or a batch (2-D ``X`` →
-        a list of them)."""
+        a list of them).
+
+        ``progress``: ``True`` shows a bar (tqdm when installed); a callable gets
+        ``{"instances_done", "instances_total", "seconds"}`` on this thread as instances finish
+        and returns ``False`` to cancel (raising :class:`cfx.CancelledError`); Ctrl-C or an
+        exception in it cancels the run too and is re-raised."""
         rows, single = as_rows(X)
-        result = self.explain_raw(rows)
+        result = self.explain_raw(rows, progress)
         exps = [Explanation(e, rows[i].copy()) for i, e in enumerate(result["explanations"])]
         return exps[0] if single else exps
 
