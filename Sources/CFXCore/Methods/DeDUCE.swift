@@ -237,7 +237,7 @@ public final class SaliencyExplainer: Sendable {
 
     /// Explains every row of `instances` for each of its target classes; the result lists the
     /// pairs instance-major, spread over `threads` threads (0 = all cores).
-    public func explain(_ instances: [Double], rows: Int, threads: Int) throws -> [SaliencyExplanation] {
+    public func explain(_ instances: [Double], rows: Int, threads: Int, control: RunControl = RunControl()) throws -> [SaliencyExplanation] {
         try model.checkShape(count: instances.count, rows: rows, features: model.featureCount)
         try requireFinite(instances, "x")
         let d = model.featureCount
@@ -250,7 +250,7 @@ public final class SaliencyExplainer: Sendable {
             for t in params.targetClass.resolve(original: original, classCount: k) { pairList.append((r, t)) }
         }
         let pairs = pairList
-        let results = try parallelMap(count: pairs.count, threads: threads) { [self] i -> Result<SaliencyExplanation, CFXError> in
+        let results = try parallelMap(count: pairs.count, threads: threads, control: control) { [self] i -> Result<SaliencyExplanation, CFXError> in
             let (r, t) = pairs[i]
             do {
                 return .success(try run(Array(instances[r * d..<(r + 1) * d]), instance: r, target: t))
