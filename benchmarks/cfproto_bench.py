@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Seconds per CFProto counterfactual on iris, breast cancer and HMDA, with the native model and
-with the same network as a black-box Python callback (numpy, no gradient). Prints markdown rows.
+with the same network as a black-box Python callback (numpy, no gradient), and on Fashion-MNIST
+with the reference CNN, encoder and autoencoder (when Debian's dataset-fashion-mnist is installed).
+Prints markdown tables.
 
     python3 benchmarks/cfproto_bench.py          # run by benchmarks/run_cfproto.sh
 """
@@ -18,6 +20,7 @@ import cfx  # noqa: E402
 from cfx.export import from_sklearn  # noqa: E402
 
 N_BLACKBOX_FULL = int(os.environ.get("N_BLACKBOX_FULL", "5"))
+N_FASHION = int(os.environ.get("N_FASHION", "50"))
 
 
 def numpy_forward(spec):
@@ -96,5 +99,44 @@ def main():
         denied[:N_BLACKBOX_FULL])
 
 
+def fashion():
+    """Fashion-MNIST rows: alibi's MNIST settings, the first N_FASHION test images, native on 1 and
+    2 threads, and the CNN as a black-box callback in the fast mode (c_init 0, c_steps 1)."""
+    import cfproto_fashion as f
+    print()
+    print("### Fashion-MNIST (encoder and autoencoder prototypes)")
+    print()
+    if not f.installed():
+        print(f"Not run: Fashion-MNIST is not installed at {f.FASHION_DIR} (apt-get install dataset-fashion-mnist).")
+        return
+    X_train, _ = f.load_split("train")
+    X_test, _ = f.load_split("test")
+    X = X_test[:N_FASHION]
+    cnn, autoencoder, encoder = f.load_models()
+    blackbox = cfx.Model.from_callable(cnn.predict, 784, 10)
+    print("| model | config (beyond alibi's MNIST example) | threads | instances | valid | s / counterfactual | mean L1 | mean L0 | predict calls | iterations | fit (s) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for mode, model, extra, threads in (("native", cnn, {}, 1), ("native", cnn, {}, 2),
+                                        ("black box, c_init 0, c_steps 1", blackbox, {"c_init": 0.0, "c_steps": 1}, 1)):
+        explainer = cfx.CFProto(model, encoder=encoder, autoencoder=autoencoder, n_threads=threads, return_all=False,
+                                **{**f.PARAMS, **extra})
+        start = time.perf_counter()
+        explainer.fit(X_train[:f.N_FIT])
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        exps = explainer.explain(X)
+        wall = time.perf_counter() - start
+        valid = f.check(cnn, X, exps)
+        diffs = [np.asarray(e.cf["X"]) - x for e, x in zip(exps, X) if e.cf is not None]
+        l1 = np.mean([np.abs(d).sum() for d in diffs]) if diffs else float("nan")
+        l0 = np.mean([(np.abs(d) > 1e-6).sum() for d in diffs]) if diffs else float("nan")
+        calls = np.mean([e.meta["model_calls"] for e in exps])
+        iterations = np.mean([e.meta["iterations"] for e in exps])
+        keys = ", ".join(f"{k} {v}" for k, v in extra.items()) or "—"
+        print(f"| {mode} | {keys} | {threads} | {len(X)} | {valid.mean():.0%} | {wall / len(X):.3f} | {l1:.1f} | {l0:.0f} | "
+              f"{calls:.0f} | {iterations:.0f} | {fit_seconds:.1f} |", flush=True)
+
+
 if __name__ == "__main__":
     main()
+    fashion()

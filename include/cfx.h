@@ -260,7 +260,8 @@ cfx_status cfx_model_train(cfx_model *model, const double *x, size_t n, size_t d
  * explain: each explain call sees the explainer either before or after the change. */
 typedef struct cfx_explainer cfx_explainer;
 
-/* The default configuration of a method ("wachter", "cfproto") as a JSON object, every key present.
+/* The default configuration of a method ("wachter", "cfproto", "deduce", "jsma") as a JSON object,
+ * every key present.
  * "train" gives the default training config of cfx_model_train instead (see Training).
  * Free *json_out with cfx_free. */
 cfx_status cfx_default_config(const char *method, char **json_out, cfx_error *err);
@@ -306,9 +307,75 @@ cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n
  * best), "orig_class", "orig_proba" (all class probabilities), "id_proto" (or null),
  * "trust_score" (or null), "success" and "meta" (as above plus "iterations", "feature_range" and,
  * with cat_vars, "category_values"). When one instance fails (a callback error, say), the
- * whole call fails with a message that starts "instance i: ". Free *json_out with cfx_free. */
+ * whole call fails with a message that starts "instance i: ". Free *json_out with cfx_free.
+ *
+ * "deduce" and "jsma" explain every instance for each of its target classes ("target_class": an
+ * index, a list, or "all" = every class but the prediction): "explanations" has one entry per
+ * instance and target, instance-major, each {"instance", "target_class", "cf" ({"X", "class",
+ * "proba", "L0", "L1", "iterations", "log_density": {"before", "after"} (target class; null for
+ * jsma)} or null), "reason" (only when cf is null), "orig_class", "orig_proba", "success", "meta",
+ * and with "trace": true "trace" ({"target_proba", "log_density", "changed"}: per point evaluated,
+ * the features changed after it)}. "deduce" needs cfx_explainer_fit (training rows and labels, to
+ * fit its feature density) or cfx_explainer_set_density first; otherwise cfx_explain fails with
+ * CFX_ERR_INVALID_ARGUMENT. */
 cfx_status cfx_explain(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
                        char **json_out, cfx_error *err);
+
+/* ---- Densities -------------------------------------------------------------------------------- */
+
+/* DDU's feature-space density (Mukhoti et al., "Deep Deterministic Uncertainty"), the plausibility
+ * model of DeDUCE: one Gaussian per class fitted to a native network's feature output (by default
+ * "features", a layer given "name": "features" in the spec, e.g. after global average pooling).
+ *
+ * - Fitting runs the network over the training rows (batched, on all cores), groups the feature
+ *   vectors by the labels y (NULL: by the network's predictions; cfx_density_info says which) and
+ *   estimates each class's mean and full covariance (1/(n_c - 1)) in double precision. Every class
+ *   needs at least 2 rows.
+ * - Singular covariances get eps * I added, with eps tried in DDU's order 0, 2.2e-308, 1e-308,
+ *   1e-307, ..., 1e-1 until every class's Cholesky factorisation succeeds; one eps for all classes,
+ *   reported by cfx_density_info as "jitter".
+ * - log p_c(z) is the Gaussian log density through the Cholesky factor (triangular solves, never
+ *   an explicit inverse); the mixture score is log sum_c p_c(z) (log-sum-exp, no class prior),
+ *   DDU's uncertainty score: low values mean implausible inputs.
+ *
+ * A density is immutable: any number of threads may use it at once. */
+typedef struct cfx_density cfx_density;
+
+/* Fits a density on n training rows `x` (n x d, d the model's features) with optional labels `y`
+ * (n whole numbers 0..k-1 as doubles, or NULL). `feature_output` names the network output (NULL
+ * means "features"); an unknown name, or a callback model, is CFX_ERR_INVALID_ARGUMENT. */
+cfx_status cfx_density_fit(const cfx_model *model, const char *feature_output, const double *x, size_t n, size_t d,
+                           const double *y, cfx_density **out, cfx_error *err);
+
+void cfx_density_free(cfx_density *density);
+
+/* {"feature_output", "n_classes", "dimension" (D), "n_features" (the model's d), "counts" (rows per
+ * class), "jitter", "labels" ("given" or "predicted")}. Free *json_out with cfx_free. */
+cfx_status cfx_density_info(const cfx_density *density, char **json_out, cfx_error *err);
+
+/* Log densities of n rows. With a `model` (the network the density was fitted with, or one with
+ * the same feature output), `x` holds n inputs of d = the model's features; with `model` NULL, `x`
+ * holds n feature vectors of d = D. Writes per-class log densities (n x k) to `per_class_out` and
+ * the mixture score (n) to `mixture_out`; either may be NULL, not both. */
+cfx_status cfx_density_log_prob(const cfx_density *density, const cfx_model *model, const double *x, size_t n,
+                                size_t d, double *per_class_out, double *mixture_out, cfx_error *err);
+
+/* Saves a density as one safetensors file: tensors "means" [k, D], "covariances" [k, D, D] (without
+ * the jitter) and "counts" [k], all F64, and "__metadata__" {"format": "cfx-feature-density",
+ * "version": "1", "feature_output", "n_features", "jitter", "labels"}. Written to a temporary name
+ * and renamed into place; a path that cannot be written is CFX_ERR_INVALID_ARGUMENT. */
+cfx_status cfx_density_save(const cfx_density *density, const char *path, cfx_error *err);
+
+/* Loads a saved density; the Cholesky factors are recomputed with the recorded jitter. A file
+ * that cannot be read, is not a density file or is inconsistent is CFX_ERR_MODEL. */
+cfx_status cfx_density_load(const char *path, cfx_density **out, cfx_error *err);
+
+/* Gives a "deduce" explainer a fitted density instead of cfx_explainer_fit (which fits one): the
+ * density must have the config's "feature_output" and fit the explainer's model. Replaces any fit.
+ * The explainer keeps its own reference. Other methods: CFX_ERR_CONFIG. */
+cfx_status cfx_explainer_set_density(cfx_explainer *explainer, const cfx_density *density, cfx_error *err);
+
+/* ---- End of densities ------------------------------------------------------------------------- */
 
 /* ---- Progress and cancellation of explanations ------------------------------------------------- */
 

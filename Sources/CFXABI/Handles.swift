@@ -42,11 +42,24 @@ final class ExplainerHandle: Sendable {
         }
     }
 
+    /// Gives the method a fitted feature density (replacing any fit), prepared now so that a
+    /// density that does not fit the model is an error here.
+    func setDensity(_ density: FeatureDensity) throws {
+        try state.withLock { state in
+            var inputs = state.inputs
+            inputs.density = density
+            inputs.training = nil
+            let prepared = try method.prepare(inputs)
+            state = State(inputs: inputs, prepared: prepared)
+        }
+    }
+
     /// Prepares the method on the training data now, so that fitting errors surface here.
     func fit(_ data: Dataset) throws {
         try state.withLock { state in
             var inputs = state.inputs
             inputs.training = data
+            inputs.density = nil
             let prepared = try method.prepare(inputs)
             state = State(inputs: inputs, prepared: prepared)
         }

@@ -20,6 +20,8 @@ struct RunOptions {
 struct MethodInputs {
     var models: [String: Classifier] = [:]
     var training: Dataset?
+    /// A fitted feature density (DeDUCE), from cfx_explainer_set_density.
+    var density: FeatureDensity?
 }
 
 /// A configured method. `prepare` builds what explaining needs from the inputs (prototypes,
@@ -48,7 +50,7 @@ struct MethodEntry {
     /// Keys every method accepts besides its own.
     static let commonKeys = ["method"] + RunOptions.fields.map(\.key)
 
-    static let all: [MethodEntry] = [wachter, cfproto]
+    static let all: [MethodEntry] = [wachter, cfproto, deduce, jsma]
 
     static func named(_ name: String) throws -> MethodEntry {
         guard let entry = all.first(where: { $0.name == name }) else {

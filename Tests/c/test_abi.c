@@ -2107,7 +2107,7 @@ static void train_fails(cfx_model *m, const double *x, const double *targets, si
 }
 
 static void test_training(void) {
-    section("9. training");
+    section("10. training");
     double x[TRAIN_N * 2], y[TRAIN_N];
     train_data(x, y);
     cfx_error err;
@@ -2363,7 +2363,7 @@ static void ev_bad(const cfx_evaluator *ev, const double *x, const double *xcf, 
 }
 
 static void test_evaluation(void) {
-    section("10. evaluation (metrics)");
+    section("11. evaluation (metrics)");
     cfx_model *m = NULL, *ae = NULL;
     cfx_error err;
     cfx_status st;
@@ -2620,6 +2620,96 @@ static void test_cfproto(void) {
     cfx_model_free(m);
 }
 
+/* ---- 13. DeDUCE, JSMA and feature densities ------------------------------------------------- */
+
+/* A 1x4x4 conv net with a 2-value "features" output (global average pooling) and 2 classes. */
+static const char *DEDUCE_SPEC =
+    "{\"input_shape\": [1, 4, 4], \"layers\": ["
+    "{\"type\": \"conv2d\", \"out_channels\": 2, \"kernel_size\": 3, \"padding\": 1,"
+    " \"tensors\": {\"weight\": [0.5, -0.2, 0.1, 0.3, 0.8, -0.4, 0.2, 0.1, 0.6,"
+    "                           -0.3, 0.4, 0.2, 0.7, -0.5, 0.1, -0.2, 0.3, 0.9], \"bias\": [0.1, -0.1]}},"
+    "{\"type\": \"leaky_relu\"}, {\"type\": \"global_avg_pool\", \"name\": \"features\"},"
+    "{\"type\": \"dense\", \"weights\": [[6, -4], [-5, 7]], \"bias\": [0, 0]}, {\"type\": \"softmax\"}]}";
+
+static void test_deduce(void) {
+    section("13. DeDUCE, JSMA and feature densities");
+    cfx_error err;
+    cfx_model *m = NULL;
+    err_reset(&err);
+    cfx_status st = cfx_model_create_json(DEDUCE_SPEC, &m, &err);
+    if (!check(st == CFX_OK, "create the conv net (%s)", err.message)) return;
+    enum { N = 40 };
+    double x[N * 16], y[N];
+    unsigned state = 12345;
+    for (int i = 0; i < N * 16; i++) {
+        state = state * 1103515245u + 12345u;
+        x[i] = (double)((state >> 8) % 1000) / 999.0;
+    }
+    for (int i = 0; i < N; i++) y[i] = (double)(i % 2);
+
+    cfx_density *density = NULL;
+    err_reset(&err);
+    expect_ok(cfx_density_fit(m, "features", x, N, 16, y, &density, &err), &err, "cfx_density_fit");
+    char *info = NULL;
+    err_reset(&err);
+    expect_ok(cfx_density_info(density, &info, &err), &err, "cfx_density_info");
+    check(info && strstr(info, "\"jitter\"") && strstr(info, "\"given\""), "density info: %s", info ? info : "(null)");
+    cfx_free(info);
+    double per[4 * 2], mix[4];
+    err_reset(&err);
+    expect_ok(cfx_density_log_prob(density, m, x, 4, 16, per, mix, &err), &err, "cfx_density_log_prob");
+    for (int r = 0; r < 4; r++)
+        check(fabs(mix[r] - log(exp(per[2 * r]) + exp(per[2 * r + 1]))) < 1e-9, "mixture = log-sum-exp (row %d)", r);
+    err_reset(&err);
+    st = cfx_density_log_prob(density, m, x, 4, 16, NULL, NULL, &err);
+    check(st == CFX_ERR_INVALID_ARGUMENT, "log_prob with no output is an invalid argument");
+    const char *path = "Tests/c/build/density.safetensors";
+    err_reset(&err);
+    expect_ok(cfx_density_save(density, path, &err), &err, "cfx_density_save");
+    cfx_density *loaded = NULL;
+    err_reset(&err);
+    expect_ok(cfx_density_load(path, &loaded, &err), &err, "cfx_density_load");
+    double again[4 * 2];
+    err_reset(&err);
+    expect_ok(cfx_density_log_prob(loaded, m, x, 4, 16, again, NULL, &err), &err, "log_prob of the loaded density");
+    check(memcmp(again, per, sizeof per) == 0, "a saved and loaded density gives the same log densities");
+    remove(path);
+
+    /* Explain before fit fails; fit (or set_density) then explain. */
+    cfx_explainer *e = NULL;
+    err_reset(&err);
+    expect_ok(cfx_explainer_create(m, "{\"method\": \"deduce\", \"max_iter\": 100}", &e, &err), &err, "create deduce");
+    char *json = NULL;
+    err_reset(&err);
+    st = cfx_explain(e, x, 2, 16, &json, &err);
+    check(st == CFX_ERR_INVALID_ARGUMENT && strstr(err.message, "not fitted"), "explain before fit: %s", err.message);
+    err_reset(&err);
+    expect_ok(cfx_explainer_set_density(e, loaded, &err), &err, "cfx_explainer_set_density");
+    err_reset(&err);
+    if (expect_ok(cfx_explain(e, x, 2, 16, &json, &err), &err, "explain with deduce")) {
+        check(strstr(json, "\"instance\":1") && strstr(json, "\"target_class\"")
+              && (strstr(json, "\"log_density\"") || strstr(json, "\"reason\"")),
+              "deduce explanations have instance, target_class and log_density or reason");
+        cfx_free(json);
+    }
+    cfx_explainer_free(e);
+    err_reset(&err);
+    st = cfx_explainer_create(m, "{\"method\": \"deduce\", \"feature_output\": \"nope\"}", &e, &err);
+    check(st == CFX_ERR_CONFIG, "an unknown feature output is a config error");
+    err_reset(&err);
+    expect_ok(cfx_explainer_create(m, "{\"method\": \"jsma\", \"target_class\": 1}", &e, &err), &err, "create jsma");
+    err_reset(&err);
+    if (expect_ok(cfx_explain(e, x, 2, 16, &json, &err), &err, "explain with jsma")) cfx_free(json);
+    err_reset(&err);
+    st = cfx_explainer_set_density(e, density, &err);
+    check(st == CFX_ERR_CONFIG, "jsma takes no density");
+    cfx_explainer_free(e);
+    cfx_density_free(loaded);
+    cfx_density_free(density);
+    cfx_density_free(NULL);
+    cfx_model_free(m);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_version();
@@ -2634,6 +2724,7 @@ int main(void) {
     test_training();
     test_evaluation();
     test_cfproto();
+    test_deduce();
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail > 0 ? 1 : 0;
 }

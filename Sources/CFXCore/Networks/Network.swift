@@ -337,6 +337,35 @@ public final class NetworkEvaluator: ClassifierEvaluator {
         return UnsafeBufferPointer(start: gradients[0], count: rows * bufferSizes[0])
     }
 
+    /// Backpropagates several cotangents at once, each seeded at its own buffer of the last forward
+    /// pass (e.g. one at "logits" and one at "features"): returns the input gradient of
+    /// Σ_seeds ⟨cotangent, buffer⟩ (rows × d) with one backward pass through the deepest seed.
+    public func backward(seeds: [(buffer: Int, cotangent: UnsafeBufferPointer<Double>)]) -> UnsafeBufferPointer<Double> {
+        precondition(!seeds.isEmpty, "backward needs at least one seed")
+        let top = seeds.map(\.buffer).max()!
+        precondition(top <= forwardThrough, "backward needs a forward pass through buffer \(top)")
+        for b in 0...top { gradients[b].update(repeating: 0, count: rows * bufferSizes[b]) }
+        for seed in seeds {
+            let g = gradients[seed.buffer]
+            for i in 0..<rows * bufferSizes[seed.buffer] { g[i] += seed.cotangent[i] }
+        }
+        for step in plan.reversed() where step.output <= top {
+            let dy = gradients[step.output]
+            if let operation = step.operation {
+                let (x, y, dx) = (values[step.input], values[step.output], gradients[step.input])
+                let context = context(step, training: forwardTraining, parameterGradients: nil)
+                operation._withUnsafeGuaranteedRef { $0.backward(x, y, dy, dx, context) }
+            } else {
+                let (da, db) = (gradients[step.input], gradients[step.other])
+                for i in 0..<rows * step.outputShape.count {
+                    da[i] += dy[i]
+                    db[i] += dy[i]
+                }
+            }
+        }
+        return UnsafeBufferPointer(start: gradients[0], count: rows * bufferSizes[0])
+    }
+
     // MARK: ClassifierEvaluator
 
     public func predict(_ x: UnsafeBufferPointer<Double>, rows: Int, into proba: UnsafeMutableBufferPointer<Double>) throws {

@@ -15,6 +15,8 @@ from .explainer import CFProto, Explainer, Explanation, Wachter, default_config
 from .model import Model
 from . import training
 from . import metrics
+# DeDUCE, JSMA and feature densities
+from .deduce import DeDUCE, FeatureDensity, JSMA, SaliencyExplanation
 
 __version__ = "0.1.0"
 
@@ -25,6 +27,7 @@ __all__ = [
     "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError",
     "LibraryNotFoundError", "__version__",
 ]
+__all__ += ["DeDUCE", "JSMA", "FeatureDensity", "SaliencyExplanation"]
 
 
 def __getattr__(name):

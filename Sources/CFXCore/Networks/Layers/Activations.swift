@@ -41,7 +41,8 @@ public final class Elementwise: Operation, @unchecked Sendable {
                          _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
         let count = c.batch * c.inputCount
         switch function {
-        case .relu: for i in 0..<count where x[i] > 0 { dx[i] += dy[i] }
+        // A select rather than a branch: vectorised, and no mispredictions on random signs.
+        case .relu: for i in 0..<count { dx[i] += x[i] > 0 ? dy[i] : 0 }
         case .leakyRelu(let slope): for i in 0..<count { dx[i] += x[i] > 0 ? dy[i] : slope * dy[i] }
         case .tanh: for i in 0..<count { dx[i] += dy[i] * (1 - y[i] * y[i]) }
         case .sigmoid: for i in 0..<count { dx[i] += dy[i] * y[i] * (1 - y[i]) }

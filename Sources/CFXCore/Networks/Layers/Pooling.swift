@@ -38,6 +38,10 @@ public final class Pool2D: Operation, @unchecked Sendable {
         let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
         let planes = c.batch * g.channels, inPlane = g.height * g.width, outPlane = g.outputPositions
         let scale = 1 / Double(kernelSize * kernelSize)
+        if mode == .max && padding == 0 && stride == kernelSize {
+            maxTiled(x, y, c.scratch, g, planes: planes)
+            return
+        }
         for plane in 0..<planes {
             let xp = x + plane * inPlane, yp = y + plane * outPlane, argmax = c.scratch + plane * outPlane
             for oy in 0..<g.outHeight {
@@ -62,6 +66,36 @@ public final class Pool2D: Operation, @unchecked Sendable {
                         }
                         yp[out] = sum * scale
                     }
+                }
+            }
+        }
+    }
+
+    /// Max pooling over windows that tile the image (stride = kernel, no padding, so every window
+    /// lies inside it): the general loop's result (the first largest value in row-major order; a
+    /// NaN ends the scan of its window row) without its per-window clipping.
+    private func maxTiled(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ argmax: UnsafeMutablePointer<Double>,
+                          _ g: WindowGeometry, planes: Int) {
+        let k = kernelSize, width = g.width, inPlane = g.height * g.width, outPlane = g.outputPositions
+        for plane in 0..<planes {
+            let xp = x + plane * inPlane, yp = y + plane * outPlane, ap = argmax + plane * outPlane
+            for oy in 0..<g.outHeight {
+                for ox in 0..<g.outWidth {
+                    let first = oy * k * width + ox * k
+                    var best = -Double.infinity, at = first
+                    for a in 0..<k {
+                        let row = first + a * width
+                        for b in 0..<k {
+                            let v = xp[row + b]
+                            if v > best || v.isNaN {
+                                best = v
+                                at = row + b
+                                if v.isNaN { break }
+                            }
+                        }
+                    }
+                    yp[oy * g.outWidth + ox] = best
+                    ap[oy * g.outWidth + ox] = Double(at)
                 }
             }
         }

@@ -1,0 +1,487 @@
+import Glibc
+
+/// DeDUCE (Höltgen, Schut, Brauner and Gal, 2021) and the JSMA baseline as the DeDUCE paper runs
+/// it: one saliency loop with two gradient rules.
+///
+/// Each iteration at x' (k changes made so far):
+///  1. evaluate the model; stop with success when the target probability f(x')_t ≥ γ
+///     (`target_confidence`), with failure when k = `max_iter`;
+///  2. g = ∇L (the rule's gradient); zero g on masked features (DeDUCE: changed `max_changes`
+///     times; JSMA: reached a bound of `feature_range`);
+///  3. choose the `features_per_step` unmasked features with the largest |g| (ties: lowest index),
+///     before momentum;
+///  4. g ← g + m·g_prev; move each chosen feature by −sign(g)·`step`, clip it to the range, count
+///     the change (a clipped no-op counts too); g_prev ← g.
+///
+/// DeDUCE's loss (the paper's equation (5), normalisers held constant at x'):
+///     L = μ·ℓ_c/|ℓ_c| − log p_t/|log p_t|
+/// or, as the ablation of its appendix A, the weighted loss of equation (4): L = −log p_t + λ·ℓ_c.
+/// ℓ_c is the cross-entropy to the target t and p_t the target class's Gaussian density in
+/// feature space (`FeatureDensity`). JSMA: L = ℓ_c, no momentum, features masked at the bounds.
+///
+/// Deliberate differences from Algorithm 1 as the paper writes it (cfx follows the reference code):
+/// - the move is −sign(g)·δ (descent on L); the paper's line 8 writes +sign(g)·δ;
+/// - features are chosen on g before momentum, and only the move uses g + m·g_prev; equation (6)
+///   suggests momentum also enters the choice;
+/// - the stopping test is f(x')_t ≥ γ (the paper's loop runs while f(x')_t ≤ γ).
+/// Differences from the reference code: ties in |g| choose the lowest index (the code moves every
+/// tied feature); a search with every feature masked fails at once (the code keeps counting no-op
+/// changes); the point after the max_iter-th change is evaluated too (the code never looks at it).
+public enum SaliencyGradient: Sendable, Equatable {
+    /// μ·∇ℓ_c/|ℓ_c| − w·∇log p_t/|log p_t| (equation (5); w = 1 for DeDUCE, 0 leaves ℓ_c alone).
+    case normalised(mu: Double, densityWeight: Double)
+    /// −∇log p_t + λ·∇ℓ_c (equation (4)).
+    case weighted(lambda: Double)
+    /// ∇ℓ_c (JSMA).
+    case crossEntropy
+
+    var needsDensity: Bool {
+        switch self {
+        case .normalised(_, let w): return w != 0
+        case .weighted: return true
+        case .crossEntropy: return false
+        }
+    }
+}
+
+/// Which features the loop stops changing.
+public enum SaliencyMasking: Sendable, Equatable {
+    /// A feature changed this many times (DeDUCE's max_changes).
+    case maxChanges(Int)
+    /// A feature that reached a bound of the range after a change, for good (JSMA).
+    case boundsReached
+}
+
+/// The part of the loop that differs between DeDUCE and JSMA.
+public struct SaliencyRule: Sendable, Equatable {
+    public var gradient: SaliencyGradient
+    public var masking: SaliencyMasking
+    public var momentum: Double
+
+    public init(gradient: SaliencyGradient, masking: SaliencyMasking, momentum: Double) {
+        self.gradient = gradient
+        self.masking = masking
+        self.momentum = momentum
+    }
+
+    /// JSMA as the DeDUCE paper runs it.
+    public static let jsma = SaliencyRule(gradient: .crossEntropy, masking: .boundsReached, momentum: 0)
+}
+
+/// The target classes of each instance.
+public enum TargetClasses: Sendable, Equatable {
+    case index(Int)
+    case list([Int])
+    /// Every class other than the instance's prediction (the paper's protocol).
+    case all
+
+    func resolve(original: Int, classCount k: Int) -> [Int] {
+        switch self {
+        case .index(let c): return [c]
+        case .list(let cs): return cs
+        case .all: return (0..<k).filter { $0 != original }
+        }
+    }
+}
+
+/// DeDUCE's parameters (JSMA uses the subset it needs). Defaults are the reference code's.
+public struct DeDUCEParams: Sendable, Equatable {
+    public var targetClass = TargetClasses.all
+    /// γ: stop when the target probability reaches it.
+    public var targetConfidence = 0.5
+    /// δ: the change of one feature per move.
+    public var step = 0.2
+    public var maxIter = 700
+    public var maxChanges = 5
+    public var momentum = 0.6
+    public var featuresPerStep = 1
+    /// "normalised" (equation (5), with μ) or "weighted" (equation (4), with λ).
+    public var loss = "normalised"
+    public var mu = 1.0
+    public var lambda = 1.0
+    public var featureRangeMin = PerFeature.all(0)
+    public var featureRangeMax = PerFeature.all(1)
+    /// The network output the density lives on.
+    public var featureOutput = "features"
+    /// Record the target probability, log density and changed features of every iteration.
+    public var trace = false
+
+    public init() {}
+
+    static let maxSteps = 10_000_000
+
+    /// JSMA's parameters: no momentum, no density, no change limit.
+    public static var jsmaDefaults: DeDUCEParams {
+        var p = DeDUCEParams()
+        p.momentum = 0
+        return p
+    }
+
+    public var rule: SaliencyRule {
+        let gradient: SaliencyGradient = loss == "weighted" ? .weighted(lambda: lambda) : .normalised(mu: mu, densityWeight: 1)
+        return SaliencyRule(gradient: gradient, masking: .maxChanges(maxChanges), momentum: momentum)
+    }
+
+    public func validate(classCount k: Int, featureCount d: Int) throws {
+        guard k >= 2 else { throw CFXError.config("model", "a counterfactual needs at least 2 classes, the model has \(k)") }
+        switch targetClass {
+        case .index(let c):
+            guard (0..<k).contains(c) else { throw CFXError.config("target_class", "class \(c) is outside 0..<\(k)") }
+        case .list(let cs):
+            guard !cs.isEmpty else { throw CFXError.config("target_class", "the list of classes is empty") }
+            for c in cs where !(0..<k).contains(c) { throw CFXError.config("target_class", "class \(c) is outside 0..<\(k)") }
+            guard Set(cs).count == cs.count else { throw CFXError.config("target_class", "lists a class twice: \(cs)") }
+        case .all: break
+        }
+        guard targetConfidence > 0, targetConfidence <= 1 else {
+            throw CFXError.config("target_confidence", "must be in (0, 1], got \(targetConfidence)")
+        }
+        guard step > 0, step.isFinite else { throw CFXError.config("step", "must be > 0, got \(step)") }
+        guard (1...Self.maxSteps).contains(maxIter) else { throw CFXError.config("max_iter", "must be in 1...\(Self.maxSteps), got \(maxIter)") }
+        guard maxChanges >= 1 else { throw CFXError.config("max_changes", "must be >= 1, got \(maxChanges)") }
+        guard momentum >= 0, momentum.isFinite else { throw CFXError.config("momentum", "must be >= 0, got \(momentum)") }
+        guard (1...d).contains(featuresPerStep) else {
+            throw CFXError.config("features_per_step", "must be in 1...\(d) (the model's features), got \(featuresPerStep)")
+        }
+        guard loss == "normalised" || loss == "weighted" else {
+            throw CFXError.config("loss", "expected \"normalised\" (equation (5), with mu) or \"weighted\" (equation (4), with lambda), got \"\(loss)\"")
+        }
+        guard mu >= 0, mu.isFinite else { throw CFXError.config("mu", "must be >= 0, got \(mu)") }
+        guard lambda >= 0, lambda.isFinite else { throw CFXError.config("lambda", "must be >= 0, got \(lambda)") }
+    }
+}
+
+/// A counterfactual the loop found.
+public struct SaliencyCounterfactual: Sendable {
+    public let x: [Double]
+    public let predictedClass: Int
+    public let proba: [Double]
+    /// Features that differ from the instance, and Σ|x' − x|.
+    public let l0: Int
+    public let l1: Double
+    /// Moves made (iterations of the loop).
+    public let iterations: Int
+    /// log p_t at the counterfactual (nil without a density).
+    public let logDensity: Double?
+}
+
+/// Per iteration, for plots: the target probability and log density at each point evaluated,
+/// and the features changed after it (empty at the last point).
+public struct SaliencyTrace: Sendable {
+    public var targetProba: [Double] = []
+    public var logDensity: [Double] = []
+    public var changed: [[Int]] = []
+}
+
+/// The outcome for one instance and one target class.
+public struct SaliencyExplanation: Sendable {
+    public let instance: Int
+    public let targetClass: Int
+    public let origClass: Int
+    public let origProba: Double
+    public let cf: SaliencyCounterfactual?
+    /// Why no counterfactual was found.
+    public let reason: String?
+    /// log p_t at the instance (nil without a density).
+    public let logDensityBefore: Double?
+    public let trace: SaliencyTrace?
+    public let stats: SearchStats
+    public var success: Bool { cf != nil }
+}
+
+/// One loop for DeDUCE and JSMA: `rule` is the only difference between them.
+public final class SaliencyExplainer: Sendable {
+    public let model: Classifier
+    public let params: DeDUCEParams
+    public let rule: SaliencyRule
+    public let density: FeatureDensity?
+    let lower: [Double]
+    let upper: [Double]
+    let featureBuffer: Int?
+    let logitsBuffer: Int?
+
+    /// DeDUCE: the params' rule with a density fitted on the network's feature output.
+    public static func deduce(network: Network, params: DeDUCEParams, density: FeatureDensity) throws -> SaliencyExplainer {
+        try SaliencyExplainer(model: network, params: params, rule: params.rule, density: density)
+    }
+
+    /// JSMA as the DeDUCE paper runs it, on any model with gradients (native or callback).
+    public static func jsma(model: Classifier, params: DeDUCEParams) throws -> SaliencyExplainer {
+        try SaliencyExplainer(model: model, params: params, rule: .jsma, density: nil)
+    }
+
+    public init(model: Classifier, params: DeDUCEParams, rule: SaliencyRule, density: FeatureDensity?) throws {
+        try params.validate(classCount: model.classCount, featureCount: model.featureCount)
+        let d = model.featureCount
+        lower = try params.featureRangeMin.resolve(d, "feature_range[0]")
+        upper = try params.featureRangeMax.resolve(d, "feature_range[1]")
+        for j in 0..<d where !(lower[j] <= upper[j]) {
+            throw CFXError.config("feature_range", "the minimum \(lower[j]) of feature \(j) exceeds its maximum \(upper[j])")
+        }
+        if let density {
+            guard let network = model as? Network else {
+                throw CFXError.config("model", "a feature-space density needs a native network (a callback model has no \"\(params.featureOutput)\" output)")
+            }
+            try density.check(network: network)
+            featureBuffer = try network.outputBuffer(density.featureOutput)
+        } else {
+            guard !rule.gradient.needsDensity else { throw CFXError.config("density", "this gradient rule needs a fitted feature density") }
+            featureBuffer = nil
+        }
+        logitsBuffer = (model as? Network)?.outputs["logits"]
+        self.model = model
+        self.params = params
+        self.rule = rule
+        self.density = density
+    }
+
+    /// Explains every row of `instances` for each of its target classes; the result lists the
+    /// pairs instance-major, spread over `threads` threads (0 = all cores).
+    public func explain(_ instances: [Double], rows: Int, threads: Int, control: RunControl = RunControl()) throws -> [SaliencyExplanation] {
+        try model.checkShape(count: instances.count, rows: rows, features: model.featureCount)
+        try requireFinite(instances, "x")
+        let d = model.featureCount
+        // The original predictions first (cheap), to resolve "all".
+        let proba = try ModelSession(model: model, eps: [Double](repeating: 1e-5, count: d)).predict(instances, rows: rows)
+        let k = model.classCount
+        var pairList: [(Int, Int)] = []
+        for r in 0..<rows {
+            let original = argmax(Array(proba[r * k..<(r + 1) * k]))
+            for t in params.targetClass.resolve(original: original, classCount: k) { pairList.append((r, t)) }
+        }
+        let pairs = pairList
+        let results = try parallelMap(count: pairs.count, threads: threads, control: control) { [self] i -> Result<SaliencyExplanation, CFXError> in
+            let (r, t) = pairs[i]
+            do {
+                return .success(try run(Array(instances[r * d..<(r + 1) * d]), instance: r, target: t))
+            } catch let error as CFXError {
+                return .failure(error.prefixed("instance \(r), target \(t)"))
+            }
+        }
+        return try results.map { try $0.get() }
+    }
+
+    /// One search.
+    public func run(_ x0: [Double], instance: Int, target t: Int) throws -> SaliencyExplanation {
+        let started = monotonicSeconds()
+        let oracle: SaliencyOracle = model is Network
+            ? NetworkOracle(network: model as! Network, density: density, featureBuffer: featureBuffer, logitsBuffer: logitsBuffer)
+            : SessionOracle(model: model)
+        let d = model.featureCount
+        let n = params.featuresPerStep
+        var x = x0
+        var changes = [Int](repeating: 0, count: d)
+        var boundMasked = [Bool](repeating: false, count: d)
+        var previous = [Double](repeating: 0, count: d)
+        var trace: SaliencyTrace? = params.trace ? SaliencyTrace() : nil
+        var iterations = 0
+        var origClass = 0, origProba = 0.0
+        var logDensityBefore: Double?
+        var found: SaliencyCounterfactual?
+        var reason: String?
+        while true {
+            let (proba, logDensity) = try oracle.evaluate(x, target: t)
+            if iterations == 0 {
+                origClass = argmax(proba)
+                origProba = proba[origClass]
+                logDensityBefore = logDensity
+            }
+            trace?.targetProba.append(proba[t])
+            if let logDensity { trace?.logDensity.append(logDensity) }
+            if proba[t] >= params.targetConfidence {
+                var l0 = 0, l1 = 0.0
+                for j in 0..<d where x[j] != x0[j] {
+                    l0 += 1
+                    l1 += abs(x[j] - x0[j])
+                }
+                found = SaliencyCounterfactual(x: x, predictedClass: argmax(proba), proba: proba, l0: l0, l1: l1,
+                                               iterations: iterations, logDensity: logDensity)
+                break
+            }
+            if iterations == params.maxIter {
+                reason = "the target probability is \(proba[t]) < \(params.targetConfidence) after max_iter = \(params.maxIter) iterations"
+                break
+            }
+            var g = try oracle.gradient(rule.gradient, target: t)
+            var masked: (Int) -> Bool
+            switch rule.masking {
+            case .maxChanges(let limit): masked = { changes[$0] >= limit }
+            case .boundsReached: masked = { boundMasked[$0] }
+            }
+            for j in 0..<d where masked(j) { g[j] = 0 }
+            let chosen = largestMagnitudes(g, count: n, excluding: masked)
+            guard !chosen.isEmpty else {
+                reason = "every feature is masked after \(iterations) iterations (target probability \(proba[t]))"
+                break
+            }
+            if rule.momentum != 0 {
+                for j in 0..<d { g[j] += rule.momentum * previous[j] }
+                previous = g
+            }
+            for j in chosen {
+                let direction: Double = g[j] > 0 ? 1 : (g[j] < 0 ? -1 : 0)
+                x[j] = min(max(x[j] - direction * params.step, lower[j]), upper[j])
+                changes[j] += 1
+                if x[j] == lower[j] || x[j] == upper[j] { boundMasked[j] = true }
+            }
+            trace?.changed.append(chosen)
+            iterations += 1
+        }
+        if trace != nil { trace!.changed.append([]) }
+        var stats = oracle.stats
+        stats.seconds = monotonicSeconds() - started
+        return SaliencyExplanation(instance: instance, targetClass: t, origClass: origClass, origProba: origProba, cf: found,
+                                   reason: reason, logDensityBefore: logDensityBefore, trace: trace, stats: stats)
+    }
+}
+
+/// Indices of the `count` largest |g| among features not excluded, largest first (ties: lowest index).
+func largestMagnitudes(_ g: [Double], count: Int, excluding excluded: (Int) -> Bool) -> [Int] {
+    var best: [Int] = []
+    for j in g.indices where !excluded(j) {
+        let value = abs(g[j])
+        if best.count == count {
+            guard value > abs(g[best[count - 1]]) else { continue }
+            best.removeLast()
+        }
+        var position = best.count
+        while position > 0 && abs(g[best[position - 1]]) < value { position -= 1 }
+        best.insert(j, at: position)
+    }
+    return best
+}
+
+
+// MARK: Model access
+
+/// What the loop asks of the model: probabilities (and log p_t) at x, then the rule's gradient there.
+protocol SaliencyOracle: AnyObject {
+    func evaluate(_ x: [Double], target: Int) throws -> (proba: [Double], logDensity: Double?)
+    /// The gradient of the rule's loss at the point last evaluated.
+    func gradient(_ rule: SaliencyGradient, target: Int) throws -> [Double]
+    var stats: SearchStats { get }
+}
+
+/// Coefficients (a, b) of g = a·∇ℓ_c + b·∇(−log p_t) for a rule at ℓ_c and log p_t.
+func lossCoefficients(_ rule: SaliencyGradient, crossEntropy: Double, logDensity: Double?) -> (Double, Double) {
+    switch rule {
+    case .crossEntropy:
+        return (1, 0)
+    case .weighted(let lambda):
+        return (lambda, 1)
+    case .normalised(let mu, let weight):
+        let a = crossEntropy > 0 ? mu / crossEntropy : 0
+        let lp = logDensity ?? 0
+        let b = weight != 0 && lp != 0 ? weight / abs(lp) : 0
+        return (a, b)
+    }
+}
+
+/// A native network: one forward pass gives probabilities, logits and features; one backward
+/// pass, seeded at the logits (cross-entropy) and the features (density), gives the gradient.
+final class NetworkOracle: SaliencyOracle {
+    let network: Network
+    let evaluator: NetworkEvaluator
+    let density: FeatureDensity?
+    let featureBuffer: Int?
+    let logitsBuffer: Int?
+    let last: Int
+    var x: [Double] = []
+    var proba: [Double] = []
+    var logDensity: Double?
+    var densityGradient: [Double]
+    var stats = SearchStats()
+
+    init(network: Network, density: FeatureDensity?, featureBuffer: Int?, logitsBuffer: Int?) {
+        self.network = network
+        self.evaluator = NetworkEvaluator(network)
+        self.density = density
+        self.featureBuffer = featureBuffer
+        self.logitsBuffer = logitsBuffer
+        self.last = network.bufferShapes.count - 1
+        self.densityGradient = [Double](repeating: 0, count: density?.dimension ?? 0)
+    }
+
+    func evaluate(_ x: [Double], target t: Int) throws -> (proba: [Double], logDensity: Double?) {
+        self.x = x
+        x.withUnsafeBufferPointer { evaluator.forward($0, rows: 1, through: last) }
+        stats.predictCalls += 1
+        stats.predictedRows += 1
+        proba = Array(evaluator.value(last))
+        try requireFinite(proba, "model output")
+        if let density, let featureBuffer {
+            logDensity = density.logDensityAndGradient(evaluator.value(featureBuffer), class: t, gradient: &densityGradient)
+        } else {
+            logDensity = nil
+        }
+        return (proba, logDensity)
+    }
+
+    func gradient(_ rule: SaliencyGradient, target t: Int) throws -> [Double] {
+        let crossEntropy: Double
+        var crossEntropyCotangent: [Double]
+        let crossEntropyBuffer: Int
+        if let logitsBuffer {
+            // ℓ_c = logsumexp(z) − z_t, ∂ℓ_c/∂z = softmax(z) − e_t, exact even when p_t underflows.
+            let logits = Array(evaluator.value(logitsBuffer))
+            crossEntropy = FeatureDensity.logSumExp(logits) - logits[t]
+            crossEntropyCotangent = proba
+            crossEntropyCotangent[t] -= 1
+            crossEntropyBuffer = logitsBuffer
+        } else {
+            crossEntropy = -log(proba[t])
+            crossEntropyCotangent = [Double](repeating: 0, count: proba.count)
+            crossEntropyCotangent[t] = -1 / proba[t]
+            crossEntropyBuffer = last
+        }
+        let (a, b) = lossCoefficients(rule, crossEntropy: crossEntropy, logDensity: logDensity)
+        for i in crossEntropyCotangent.indices { crossEntropyCotangent[i] *= a }
+        // ∇(−log p_t) w.r.t. the features is −densityGradient.
+        let densityCotangent = densityGradient.map { -b * $0 }
+        stats.gradientEvaluations += 1
+        return try crossEntropyCotangent.withUnsafeBufferPointer { ce in
+            try densityCotangent.withUnsafeBufferPointer { dc in
+                var seeds: [(buffer: Int, cotangent: UnsafeBufferPointer<Double>)] = [(crossEntropyBuffer, ce)]
+                if b != 0, let featureBuffer { seeds.append((featureBuffer, dc)) }
+                let gradient = Array(evaluator.backward(seeds: seeds))
+                try requireFinite(gradient, "gradient")
+                return gradient
+            }
+        }
+    }
+}
+
+/// Any classifier (JSMA only): the cross-entropy gradient through the model's pullback.
+final class SessionOracle: SaliencyOracle {
+    let session: ModelSession
+    var x: [Double] = []
+    var proba: [Double] = []
+    var stats: SearchStats {
+        var s = SearchStats()
+        s.predictCalls = session.predictCalls
+        s.predictedRows = session.predictedRows
+        s.gradientEvaluations = session.gradientEvaluations
+        return s
+    }
+
+    init(model: Classifier) {
+        session = ModelSession(model: model, eps: [Double](repeating: 1e-5, count: model.featureCount))
+    }
+
+    func evaluate(_ x: [Double], target: Int) throws -> (proba: [Double], logDensity: Double?) {
+        self.x = x
+        proba = try session.predict(x)
+        return (proba, nil)
+    }
+
+    func gradient(_ rule: SaliencyGradient, target t: Int) throws -> [Double] {
+        guard proba[t] > 0 else { throw CFXError(.numeric, "the target probability is 0: the cross-entropy gradient is undefined") }
+        let crossEntropy = -log(proba[t])
+        let (a, _) = lossCoefficients(rule, crossEntropy: crossEntropy, logDensity: nil)
+        var cotangent = [Double](repeating: 0, count: proba.count)
+        cotangent[t] = -a / proba[t]
+        var gradient = [Double](repeating: 0, count: x.count)
+        try session.pullback(at: x, cotangent: cotangent, into: &gradient)
+        return gradient
+    }
+}
