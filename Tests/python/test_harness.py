@@ -103,3 +103,26 @@ def test_comparison_scripts_rebuild_the_same_network():
     X = np.asarray(fx["x_test"])
     for spec in (fx["model"], model.spec()):
         assert np.abs(numpy_predict(parse_spec(spec))(X) - model.predict(X)).max() < 1e-12
+
+
+@pytest.mark.skipif(not (ROOT / "benchmarks" / "models" / "digits_cnn.json").exists() or not hasattr(cfx, "DeDUCE"),
+                    reason="needs the digits reference model and DeDUCE")
+def test_pair_methods_are_scored_against_each_pairs_target(tmp_path):
+    """DeDUCE and JSMA return one counterfactual per (instance, target class): the harness scores
+    each against its own target and keeps the instance of each row."""
+    from cfxbench import datasets
+    from cfxbench.methods import METHODS
+    from cfxbench.suite import evaluate, run_cfx
+    ds = datasets.load("digits")
+    model = cfx.Model.from_json(ds.spec)
+    X = ds.X_test[:2]
+    for key in ("jsma", "deduce"):
+        cf, meta, wall, config, same, rows, targets = run_cfx(METHODS[key], model, ds, X, seed=0, min_seconds=0)
+        assert same and len(cf) == len(rows) == len(targets) == 2 * 9        # every class but the prediction
+        assert rows == [0] * 9 + [1] * 9
+        orig = model.predict(X).argmax(axis=1)
+        assert all(t != orig[r] for r, t in zip(rows, targets))
+        res = evaluate(ds, model, X[rows], cf, meta, target_class=targets)
+        found = ~np.isnan(cf).any(axis=1)
+        assert (res.instances["cf_class"][found] == np.asarray(targets)[found]).all() == \
+            bool(res.instances["validity"][found].all())

@@ -33,6 +33,8 @@ class Method:
     alibi: Optional[str] = None      # method name in benchmarks/alibi/run_alibi.py, None: not in alibi
     alibi_params: Optional[dict] = None  # constructor keywords for alibi beyond its defaults (besides feature_range)
     needs_train: bool = False        # the cfx explainer needs the training rows (fit)
+    fit_labels: bool = False         # fit with the training labels (else the model's predictions)
+    applies: Callable[[Dataset], Optional[str]] = lambda ds: None   # None, or why the method does not apply
 
     def available(self) -> bool:
         return hasattr(cfx, self.cfx_class)
@@ -40,12 +42,30 @@ class Method:
     def explainer(self, model, ds: Dataset, n_threads: int, seed: int):
         cls = getattr(cfx, self.cfx_class)
         params = dict(self.params(ds))
+        keys = cfx.default_config(cls.method)
         params["n_threads"] = n_threads
-        params["seed"] = seed
+        if "seed" in keys:
+            params["seed"] = seed
         exp = cls(model, **params)
         if self.needs_train and hasattr(exp, "fit"):
-            exp.fit(ds.X_train)
+            exp.fit(ds.X_train, ds.y_train) if self.fit_labels else exp.fit(ds.X_train)
         return exp
+
+
+def _images_in_unit_range(ds: Dataset) -> Optional[str]:
+    """DeDUCE and JSMA move pixels by a fixed step (0.2) within [0, 1]: image suites only."""
+    if ds.tabular:
+        return "its defaults (steps of 0.2 within [0, 1]) are for images in [0, 1]; this suite is tabular"
+    return None
+
+
+def _with_features(ds: Dataset) -> Optional[str]:
+    why = _images_in_unit_range(ds)
+    if why:
+        return why
+    if not any(layer.get("name") == "features" for layer in ds.spec["layers"]):
+        return "the model has no output named 'features' for the density"
+    return None
 
 
 METHODS = {
@@ -62,6 +82,11 @@ METHODS = {
     "cfproto": Method("cfproto", "CFProto", "CFProto",
                       lambda ds: {**constraints(ds), "use_kdtree": True, "theta": 10.0, "return_all": False},
                       alibi="cfproto", alibi_params={"use_kdtree": True, "theta": 10.0}, needs_train=True),
-    # DeDUCE (JSMA-style): joins when cfx.DeDUCE lands; alibi has no counterpart.
-    "deduce": Method("deduce", "DeDUCE", "DeDUCE", lambda ds: constraints(ds)),
+    # DeDUCE: documented defaults (target_class "all": one counterfactual per instance and class
+    # other than the prediction; target_confidence 0.5, step 0.2, max_iter 700, ...), the density
+    # fitted on the training rows with their labels (DDU). alibi has no counterpart.
+    "deduce": Method("deduce", "DeDUCE", "DeDUCE", lambda ds: constraints(ds), needs_train=True, fit_labels=True,
+                     applies=_with_features),
+    # JSMA as the DeDUCE paper runs it (its baseline), documented defaults.
+    "jsma": Method("jsma", "JSMA", "JSMA", lambda ds: constraints(ds), applies=_images_in_unit_range),
 }

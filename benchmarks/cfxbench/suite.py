@@ -38,7 +38,7 @@ SUITES: Dict[str, Suite] = {
     "breast_cancer": Suite("breast_cancer", 60, alibi_n=10, dice_n=20),
     "digits": Suite("digits", 50, alibi_n=5),
     "hmda": Suite("hmda", 60, alibi_n=20, dice_n=20),
-    "fashion_mnist": Suite("fashion_mnist", 10, alibi_n=3),
+    "fashion_mnist": Suite("fashion_mnist", 10, alibi_n=3),   # DeDUCE/JSMA: 9 targets each
 }
 
 DICE_METHODS = ("random", "genetic")
@@ -55,31 +55,36 @@ def instances(ds: Dataset, n: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permutation(len(ds.X_test))[:min(n, len(ds.X_test))]
 
 
-def evaluate(ds: Dataset, model, X, X_cf, meta=None):
+def evaluate(ds: Dataset, model, X, X_cf, meta=None, target_class="other"):
     lo, hi = ds.feature_range
     return cfx.metrics.evaluate(
-        model, X, X_cf, X_train=ds.X_train, y_train=ds.y_train, target_class="other", meta=meta,
+        model, X, X_cf, X_train=ds.X_train, y_train=ds.y_train, target_class=target_class, meta=meta,
         feature_range=[lo.tolist(), hi.tolist()], immutable=list(ds.immutable),
         cat_vars={int(k): int(v) for k, v in ds.cat_vars.items()}, ohe=ds.ohe, constraint_tol=CONSTRAINT_TOL)
 
 
 def run_cfx(method, model, ds, X, seed, n_threads=1, min_seconds=0.5, max_repeats=7):
     """Batch calls of one explainer on X, repeated until min_seconds have passed (at most
-    max_repeats); returns (cf rows with NaN for none, meta list of the first call, median wall
-    seconds of a call, the effective config, whether every repeat gave the same counterfactuals)."""
+    max_repeats). Returns the counterfactual rows (NaN: none), the meta list of the first call,
+    the median wall seconds of a call, the effective config, whether every repeat gave the same
+    counterfactuals, and per counterfactual its instance (row of X) and target ("other", or the
+    class of a DeDUCE/JSMA (instance, target) pair)."""
     explainer = method.explainer(model, ds, n_threads=n_threads, seed=seed)
     walls, first, same = [], None, True
     while len(walls) < max_repeats and (sum(walls) < min_seconds or len(walls) < 1):
         t0 = time.perf_counter()
         exps = explainer.explain(X)
         walls.append(time.perf_counter() - t0)
+        exps = exps if isinstance(exps, list) else [exps]
         cf = np.stack([np.full(X.shape[1], np.nan) if e.cf is None else np.asarray(e.cf["X"], dtype=np.float64)
                        for e in exps])
         if first is None:
-            first = (cf, [dict(e.meta) for e in exps])
+            rows = [int(e.get("instance", i)) for i, e in enumerate(exps)]
+            targets = [e["target_class"] if "target_class" in e else "other" for e in exps]
+            first = (cf, [dict(e.meta) for e in exps], rows, targets)
         else:
             same = same and bool(np.array_equal(first[0], cf, equal_nan=True))
-    return first[0], first[1], float(np.median(walls)), explainer.config, same
+    return first[0], first[1], float(np.median(walls)), explainer.config, same, first[2], first[3]
 
 
 def _run_entry(library, method_label, subset, result, seconds, model_calls, cf, wall=None, **extra):
@@ -135,16 +140,22 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
         if not method.available():
             notes.append(f"{method.label}: not in this cfx build yet (cfx.{method.cfx_class} missing), skipped.")
             continue
+        why = method.applies(ds)
+        if why:
+            notes.append(f"{method.label}: not run on this suite: {why}.")
+            continue
         print(f"  cfx {method.label}: {len(X)} instances", file=sys.stderr, flush=True)
-        cf, meta, wall, config, same_repeats = run_cfx(method, model, ds, X, suite.seed)
-        cf2, _, _, _, _ = run_cfx(method, model, ds, X, suite.seed, min_seconds=0)  # a new explainer
+        cf, meta, wall, config, same_repeats, rows, targets = run_cfx(method, model, ds, X, suite.seed)
+        cf2, _, _, _, _, _, _ = run_cfx(method, model, ds, X, suite.seed, min_seconds=0)  # a new explainer
         same = same_repeats and bool(np.array_equal(cf, cf2, equal_nan=True))
         determinism[key] = same
-        res = evaluate(ds, model, X, cf, meta)
-        cfx_all = _run_entry("cfx", method.label, "all", res, [m["seconds"] for m in meta],
+        pairs = rows != list(range(len(X)))
+        res = evaluate(ds, model, X[rows], cf, meta, target_class=targets)
+        cfx_all = _run_entry("cfx", method.label, "all" + (f" ({len(X)} instances × targets)" if pairs else ""),
+                             res, [m["seconds"] for m in meta],
                              [m.get("model_calls") for m in meta], cf, wall=wall, method=key,
                              config={k: v for k, v in config.items() if k != "feature_range"},
-                             repeat_identical=same, reference=True, n_subset=len(X))
+                             repeat_identical=same, reference=True, n_subset=len(X), rows=rows, targets=targets)
         runs.append(cfx_all)
         caps = []
         if alibi_py and method.alibi and alibi_n > 0:
@@ -156,7 +167,7 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
             Xs = X[:m]
             ref = next((r for r in runs if r["library"] == "cfx" and r["method"] == key and r["n_subset"] == m), None)
             if ref is None:
-                cfs, metas, wall_s, _, _ = run_cfx(method, model, ds, Xs, suite.seed)
+                cfs, metas, wall_s, _, _, _, _ = run_cfx(method, model, ds, Xs, suite.seed)
                 ref = _run_entry("cfx", method.label, f"first {m} (= {lib}'s)", evaluate(ds, model, Xs, cfs, metas),
                                  [mm["seconds"] for mm in metas], [mm.get("model_calls") for mm in metas], cfs,
                                  wall=wall_s, method=key, reference=True, n_subset=m)
@@ -404,7 +415,7 @@ def write(data, results_dir, plots, ds, X):
     md.extend(report.table(data["runs"])[1:])
     md.append("")
     md.append("Metrics from `cfx.metrics.evaluate` for every library (README, Metrics): **valid** = the predicted "
-              "class changed (target_class \"other\"), over all N; distances (standardised units for tabular data), "
+              "class changed (target_class \"other\"; DeDUCE and JSMA: it is the pair's target class), over all N; distances (standardised units for tabular data), "
               "**MAD-L1**, **L0** (changes > 1e-6), **NN dist** (L2 to the nearest training row of the "
               "counterfactual's class, labels y_train) and the checks are means over the counterfactuals found. "
               f"**in range**: within the training range of every feature (±{CONSTRAINT_TOL:g}), passed to every "
@@ -420,7 +431,8 @@ def write(data, results_dir, plots, ds, X):
     for r in data["runs"]:
         m = r.get("n_subset", len(r["cf"]))
         cf = np.stack([np.full(ds.d, np.nan) if v is None else np.asarray(v, dtype=np.float64) for v in r["cf"]])
-        res = evaluate(ds, model, X[:m], cf)
+        res = (evaluate(ds, model, X[r["rows"]], cf, target_class=r["targets"]) if r.get("rows") is not None
+               else evaluate(ds, model, X[:m], cf))
         r["per_instance"] = {k: [None if np.isnan(v) else float(v) for v in res.instances[k].astype(float)]
                              for k in PAIRED + ("in_range",)}
     worse = cfx_worse(data["runs"])
