@@ -69,10 +69,16 @@ def run(results_dir, out_dir, command: str, plots: bool = True, sizes=SIZES, thr
     from .methods import METHODS
     results_dir.mkdir(parents=True, exist_ok=True)
     env = environment(command)
+    from . import datasets
+    iris = datasets.load("iris")
     points, notes = [], []
     for key, method in METHODS.items():
         if not method.available():
             notes.append(f"{method.label}: not in this cfx build yet, skipped.")
+            continue
+        why = method.applies(iris)
+        if why:
+            notes.append(f"{method.label}: not run on iris: {why}.")
             continue
         for t in threads:
             for n in sizes:
