@@ -1,9 +1,10 @@
 """Trains the two reference models of the DeDUCE protocol on Fashion-MNIST with cfx's trainer:
 the spectrally normalised small ResNet (DeDUCE's model, c = 4) and the same network without
-spectral normalisation (the baselines' model, as the paper does). Writes
+spectral normalisation (the baselines' model, as the paper does): 4 epochs reach 0.909 and 0.908 test
+accuracy (about 9 min in all on the shared 2-core machine). Writes
 benchmarks/models/fmnist_resnet_{sn,plain}.json + .safetensors (F32) and a training log.
 
-    python3 benchmarks/deduce/train_models.py [--epochs 2] [--widths 8,16,32] [--force]
+    python3 benchmarks/deduce/train_models.py [--epochs 4] [--widths 8,16,32] [--force]
 """
 
 import argparse
@@ -18,7 +19,7 @@ import cfx
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--widths", default="8,16,32")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--force", action="store_true")

@@ -1,8 +1,10 @@
-"""Originals and their DeDUCE and JSMA counterfactuals on Fashion-MNIST, as a PNG.
+"""Originals and their DeDUCE, JSMA and CFProto counterfactuals on Fashion-MNIST, as a PNG.
 
-Uses the models of benchmarks/deduce/train_models.py (benchmarks/models) and the feature density
-cached by benchmarks/deduce/run_protocol.py (or fits one on 10000 training images). Writes
-examples/python/out/deduce_fmnist.png.
+Uses the models of benchmarks/deduce/train_models.py (benchmarks/models) and the counterfactuals
+that benchmarks/deduce/run_protocol.py saved for the first 10 test images
+(benchmarks/out/deduce/protocol.npz; a method missing from it is run here for DeDUCE and JSMA, and
+left out for CFProto), with the feature density it cached (or one fitted on 10000 training
+images). Writes examples/python/out/deduce_fmnist.png.
 
     python3 examples/python/plot_deduce_fmnist.py
 """
@@ -33,9 +35,34 @@ def main():
     plain = cfx.Model.load(MODELS / "fmnist_resnet_plain.json")
     cached = OUT / "density_sn.safetensors"
     density = cfx.FeatureDensity.load(cached) if cached.exists() else cfx.FeatureDensity.fit(sn, x[:10000], y[:10000])
+    saved_path = OUT / "protocol.npz"
+    saved = dict(np.load(saved_path)) if saved_path.exists() else {}
+    # A method is in the saved run if any of its counterfactuals is (only successes are saved).
+    in_run = {key for key in ("deduce", "jsma", "cfproto") if any(k.startswith(key + "_") for k in saved)}
+    if "X" in saved and not np.array_equal(saved["X"][:10], xt[:10]):
+        in_run = set()
+
+    def from_run(key, model):
+        def make(t):
+            def explain(i):
+                cf = saved.get(f"{key}_{i}_{t}")
+                if cf is None:
+                    return None
+                return {"X": cf, "L0": int(np.count_nonzero(cf != xt[i])), "L1": float(np.abs(cf - xt[i]).sum()),
+                        "proba": model.predict(cf[None])[0]}
+            return explain
+        return make
+
+    def live(factory):
+        return lambda t: (lambda i: (lambda e: e.cf if e.success else None)(factory(t).explain(xt[i])))
+
     rows = [("original", None)]
-    rows += [("DeDUCE", lambda t: cfx.DeDUCE(sn, target_class=t).set_density(density)),
-             ("JSMA", lambda t: cfx.JSMA(plain, target_class=t))]
+    rows.append(("DeDUCE", from_run("deduce", sn) if "deduce" in in_run
+                 else live(lambda t: cfx.DeDUCE(sn, target_class=t).set_density(density))))
+    rows.append(("JSMA", from_run("jsma", plain) if "jsma" in in_run
+                 else live(lambda t: cfx.JSMA(plain, target_class=t))))
+    if "cfproto" in in_run:
+        rows.append(("CFProto", from_run("cfproto", plain)))
     fig, axes = plt.subplots(len(rows), len(PAIRS), figsize=(1.9 * len(PAIRS), 2.2 * len(rows)))
     for col, (i, t) in enumerate(PAIRS):
         for row, (name, make) in enumerate(rows):
@@ -46,10 +73,10 @@ def main():
                 image = xt[i]
                 title = f"{CLASSES[yt[i]]}\n→ {CLASSES[t]}"
             else:
-                e = make(t).explain(xt[i])
-                if e.success:
-                    image = e.cf["X"]
-                    title = f"L0 {e.cf['L0']}, L1 {e.cf['L1']:.1f}\np={e.cf['proba'][t]:.2f}"
+                cf = make(t)(i)
+                if cf is not None:
+                    image = np.asarray(cf["X"])
+                    title = f"L0 {cf['L0']}, L1 {cf['L1']:.1f}\np={cf['proba'][t]:.2f}"
                 else:
                     image = np.zeros(784)
                     title = "failed"
