@@ -412,8 +412,8 @@ cfx_status cfx_explain_progress(const cfx_explainer *explainer, const double *x,
  *                   model's predictions. Among equally near points nn_index is the smallest row.
  *                   null when no training point has that class.
  *   ae_error        ||AE(x') - x'||^2 (a sum of squares), with an "autoencoder" model.
- *   log_density     log q(x' | t) of a class-conditional density (DDU). Reserved: always null
- *                   until cfx offers densities (role "density" of cfx_evaluator_set_model).
+ *   log_density     log p_t(x') under a fitted feature density (DDU) of the evaluator's network,
+ *                   t the target class (cfx_evaluator_set_density); null without one.
  *   in_range        every x'_j in [min_j - constraint_tol, max_j + constraint_tol] ("feature_range").
  *   immutable_ok    x'_j == x_j exactly for every "immutable" feature.
  *   categories_ok   every "cat_vars" group valid: one-hot ("ohe": true) columns start..start+n-1
@@ -450,10 +450,16 @@ cfx_status cfx_evaluator_create(const cfx_model *model, const double *x_train, s
 void cfx_evaluator_free(cfx_evaluator *evaluator);
 
 /* Sets (or, with model NULL, removes) an auxiliary model. Role "autoencoder": a model with d
- * inputs and d outputs (CFX_ERR_SHAPE otherwise). Other roles are CFX_ERR_CONFIG ("density" is
- * reserved). Safe while other threads evaluate: each call sees the evaluator before or after. */
+ * inputs and d outputs (CFX_ERR_SHAPE otherwise). Other roles are CFX_ERR_CONFIG. Safe while
+ * other threads evaluate: each call sees the evaluator before or after. */
 cfx_status cfx_evaluator_set_model(cfx_evaluator *evaluator, const char *role, const cfx_model *model,
                                    cfx_error *err);
+
+/* Sets (or, with density NULL, removes) the density of "log_density": a feature density
+ * (cfx_density_fit, see Densities) fitted for the evaluator's native network. A callback model, or
+ * a density fitted for another network shape, is an error. The evaluator keeps its own reference. */
+cfx_status cfx_evaluator_set_density(cfx_evaluator *evaluator, const cfx_density *density,
+                                     cfx_error *err);
 
 /* Measures n pairs: instances `x` (n x d, finite) and counterfactuals `x_cf` (n x d; a row is
  * all NaN or finite). `request_json` is NULL or an object with any of:

@@ -26,10 +26,20 @@ final class EvaluatorHandle {
         case "autoencoder":
             try state.withLock { try $0.setAutoencoder(model) }
         case "density":
-            throw CFXError.config("role", "\"density\" is reserved for class-conditional densities (DDU), which cfx does not offer yet; accepted: autoencoder")
+            throw CFXError.config("role", "a density is set with cfx_evaluator_set_density; accepted roles: autoencoder")
         default:
             throw CFXError.config("role", "the evaluator takes no \"\(role)\" model (it accepts: autoencoder)")
         }
+    }
+
+    func setDensity(_ density: FeatureDensity?) throws {
+        let adapter = try density.map { density -> NetworkDensity in
+            guard let network = model as? Network else {
+                throw CFXError(.invalidArgument, "density: needs the evaluator's model to be a native network (this one is a callback model)")
+            }
+            return try NetworkDensity(density, network: network)
+        }
+        state.withLock { $0.density = adapter }
     }
 }
 
@@ -213,6 +223,18 @@ public func cfx_evaluator_set_model(_ handle: OpaquePointer?, _ role: UnsafePoin
         let role = String(cString: try required(role, "role"))
         let model = try modelHandle.map { try object($0, ModelHandle.self, "model").model }
         try evaluator.setModel(role, model)
+    }
+}
+
+/// Sets (or, with NULL, removes) the density of log_density: a fitted feature density of the
+/// evaluator's native network.
+@_cdecl("cfx_evaluator_set_density")
+public func cfx_evaluator_set_density(_ handle: OpaquePointer?, _ densityHandle: OpaquePointer?,
+                                      _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let evaluator = try object(handle, EvaluatorHandle.self, "evaluator")
+        let density = try densityHandle.map { try object($0, FeatureDensity.self, "density") }
+        try evaluator.setDensity(density)
     }
 }
 

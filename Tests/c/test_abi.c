@@ -2524,7 +2524,7 @@ static void test_evaluation(void) {
         expect_err(st, &err, CFX_ERR_SHAPE, "autoencoder with 3 outputs", "autoencoder");
         err_reset(&err);
         st = cfx_evaluator_set_model(ev, "density", ae, &err);
-        expect_err(st, &err, CFX_ERR_CONFIG, "role density", "reserved");
+        expect_err(st, &err, CFX_ERR_CONFIG, "role density (densities go through cfx_evaluator_set_density)", "cfx_evaluator_set_density");
         err_reset(&err);
         st = cfx_evaluator_set_model(ev, "autoencoder", NULL, &err);
         expect_ok(st, &err, "cfx_evaluator_set_model(autoencoder, NULL) removes it");

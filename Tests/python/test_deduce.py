@@ -92,3 +92,23 @@ def test_set_density(model, data):
     a = cfx.DeDUCE(model, target_class=0).set_density(density).explain(X[:3])
     b = cfx.DeDUCE(model, target_class=0).fit(X, y).explain(X[:3])
     assert [e.data["cf"] for e in a] == [e.data["cf"] for e in b]
+
+
+def test_metrics_score_plausibility_with_a_density(model, data):
+    X, y = data
+    density = cfx.FeatureDensity.fit(model, X, y)
+    explanations = cfx.DeDUCE(model, target_class="all").fit(X, y).explain(X[:3])
+    X_cf = np.array([e.cf["X"] if e.cf is not None else np.full(36, np.nan) for e in explanations])
+    originals = np.repeat(X[:3], 2, axis=0)   # two targets per instance, instance-major
+    targets = [e.target_class for e in explanations]
+    scores = cfx.metrics.evaluate(model, originals, X_cf, density=density, target_class=targets)
+    found = [i for i, e in enumerate(explanations) if e.cf is not None]
+    assert found
+    expected = [density.log_prob(X_cf[i:i + 1], model)[0, targets[i]] for i in found]
+    np.testing.assert_allclose(scores.instances["log_density"][found], expected, rtol=1e-12)
+    # the explanations' own "after" log density is the same quantity
+    np.testing.assert_allclose([explanations[i].cf["log_density"]["after"] for i in found], expected, rtol=1e-9)
+    assert np.isnan(cfx.metrics.evaluate(model, originals, X_cf, target_class=targets).instances["log_density"]).all()
+    callback = cfx.Model.from_callable(model.predict, 36, 3)
+    with pytest.raises(cfx.InvalidArgumentError, match="native network"):
+        cfx.metrics.evaluate(callback, originals, X_cf, density=density, target_class=targets)

@@ -336,3 +336,20 @@ func backSubstituteTransposed(_ l: UnsafePointer<Double>, _ n: Int, _ b: inout [
         b[i] = value / l[i * n + i]
     }
 }
+
+/// A fitted density seen through its network, for the metrics' plausibility: log p_t(x) of an
+/// input x is the class-t Gaussian's log density of the network's features of x.
+public struct NetworkDensity: ClassConditionalDensity {
+    public let density: FeatureDensity
+    public let network: Network
+
+    public init(_ density: FeatureDensity, network: Network) throws {
+        try density.check(network: network)
+        self.density = density
+        self.network = network
+    }
+
+    public func logDensity(_ x: [Double], classIndex: Int) throws -> Double {
+        try density.logDensities(network: network, inputs: x, rows: 1, threads: 1)[classIndex]
+    }
+}

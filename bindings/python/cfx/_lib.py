@@ -102,6 +102,7 @@ _SIGNATURES = {
                                      POINTER(EVALUATOR_P), _ERR_P]),
     "cfx_evaluator_free": (None, [EVALUATOR_P]),
     "cfx_evaluator_set_model": (c_int, [EVALUATOR_P, c_char_p, MODEL_P, _ERR_P]),
+    "cfx_evaluator_set_density": (c_int, [EVALUATOR_P, c_void_p, _ERR_P]),
     "cfx_evaluate": (c_int, [EVALUATOR_P, DOUBLE_P, DOUBLE_P, c_size_t, c_size_t, c_char_p,
                              _CHAR_PP, _ERR_P]),
 }

@@ -15,7 +15,7 @@ found": invalid, and left out of every statistic but validity and cost):
   ``mad_zero_scale``, 1 by default) and ``l0`` (changes larger than ``sparsity_tol``).
 - ``nn_distance`` to the nearest training point of x''s predicted class (classes from
   ``y_train`` or the model's predictions), ``ae_error`` = ‖AE(x') − x'‖² with an ``autoencoder``,
-  ``log_density`` (reserved for DDU densities; always NaN for now).
+  ``log_density`` = log p_t(x') under a fitted :class:`cfx.FeatureDensity` of the model (``density``).
 - ``in_range``, ``immutable_ok``, ``categories_ok``, ``constraints_ok``.
 - ``seconds``, ``model_calls``, ``gradient_evaluations`` from the explanations' ``meta``.
 """
@@ -107,8 +107,9 @@ def _options_json(options: dict) -> Optional[str]:
 
 class Evaluator(NativeHandle):
     """Measures counterfactuals for ``model`` (``cfx_evaluator``), optionally against training
-    data (``X_train``, ``y_train``: needed by ``l1_mad`` and ``nn_distance``) and an
-    ``autoencoder`` (a :class:`cfx.Model` with d inputs and d outputs).
+    data (``X_train``, ``y_train``: needed by ``l1_mad`` and ``nn_distance``), an
+    ``autoencoder`` (a :class:`cfx.Model` with d inputs and d outputs) and a ``density`` (a
+    :class:`cfx.FeatureDensity` fitted for ``model``: ``log_density``).
 
     Keyword options (defaults): ``feature_range=None`` ([min, max], each a number or one per
     feature), ``immutable=[]``, ``cat_vars={}`` ({start: n}), ``ohe=True``,
@@ -120,7 +121,7 @@ class Evaluator(NativeHandle):
     _kind = "evaluator"
 
     def __init__(self, model: Model, X_train=None, y_train=None, autoencoder: Optional[Model] = None,
-                 **options):
+                 density=None, **options):
         if not isinstance(model, Model):
             raise InvalidArgumentError(f"model: expected a cfx.Model, got {type(model).__name__}")
         self.model = model
@@ -148,6 +149,17 @@ class Evaluator(NativeHandle):
         self._handle = out
         if autoencoder is not None:
             self.set_autoencoder(autoencoder)
+        self.density = None
+        if density is not None:
+            self.set_density(density)
+
+    def set_density(self, density) -> None:
+        """Sets (or, with ``None``, removes) the feature density of ``log_density``."""
+        err = _lib.new_error()
+        status = _lib.lib().cfx_evaluator_set_density(
+            self._require(), None if density is None else density._require(), byref(err))
+        _lib.check(status, err)
+        self.density = density  # keeps the Python object (and its handle) alive
 
     def set_autoencoder(self, autoencoder: Optional[Model]) -> None:
         """Sets (or, with ``None``, removes) the autoencoder of ``ae_error``."""
@@ -238,11 +250,11 @@ def _rows_and_meta(X, X_cf, meta):
 
 
 def evaluate(model: Model, X, X_cf, X_train=None, y_train=None, autoencoder: Optional[Model] = None,
-             target_class: Any = "other", target_proba: Optional[float] = None,
+             density=None, target_class: Any = "other", target_proba: Optional[float] = None,
              meta: Optional[Sequence[Optional[dict]]] = None, **options) -> EvaluationResult:
     """Metrics of the counterfactuals ``X_cf`` of the instances ``X`` in one call (an
     :class:`Evaluator` built and freed). See :class:`Evaluator` for ``X_train``, ``y_train``,
-    ``autoencoder`` and the keyword options, and :meth:`Evaluator.evaluate` for the rest."""
-    with Evaluator(model, X_train, y_train, autoencoder=autoencoder, **options) as ev:
+    ``autoencoder``, ``density`` and the keyword options, and :meth:`Evaluator.evaluate` for the rest."""
+    with Evaluator(model, X_train, y_train, autoencoder=autoencoder, density=density, **options) as ev:
         return ev.evaluate(X, X_cf, target_class=target_class, target_proba=target_proba,
                            meta=meta)
