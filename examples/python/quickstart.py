@@ -1,4 +1,5 @@
-"""Quick start: explain a scikit-learn classifier with every cfx method that applies to it.
+"""Quick start: explain a scikit-learn classifier with every cfx method (Wachter, CFProto, JSMA,
+DeDUCE).
 
     pip install bindings/python && python3 examples/python/quickstart.py
 
@@ -27,7 +28,9 @@ with warnings.catch_warnings():
     mlp = MLPClassifier((16,), max_iter=2000, random_state=0).fit(X_train, y_train)
 print(f"MLP test accuracy {mlp.score(X_test, y_test):.3f}")
 
-native = cfx.Model.from_json(from_sklearn(mlp))
+spec = from_sklearn(mlp)
+spec["layers"][1]["name"] = "features"  # the hidden layer: DeDUCE fits its class densities there
+native = cfx.Model.from_json(spec)
 black_box = cfx.Model.from_callable(mlp.predict_proba, n_features=X_train.shape[1], n_classes=2)
 instances = X_test[:8]
 box = (X_train.min(axis=0) - 1, X_train.max(axis=0) + 1)  # stay near the data
@@ -38,6 +41,9 @@ explainers = {
     "CFProto (k-d trees)": cfx.CFProto(native, use_kdtree=True, theta=10.0, feature_range=box).fit(X_train),
     "CFProto (black box, fast mode)": cfx.CFProto(black_box, use_kdtree=True, theta=100.0, c_init=0.0,
                                                   c_steps=1, feature_range=box, n_threads=1).fit(X_train),
+    # one target per instance here (two classes), so the explanations line up with the instances
+    "JSMA": cfx.JSMA(native, target_class="all", feature_range=box),
+    "DeDUCE": cfx.DeDUCE(native, target_class="all", feature_range=box).fit(X_train, y_train),
 }
 
 print(f"\n{'method':32} {'valid':>6} {'L1':>7} {'L0':>5} {'nearest':>8} {'ms/cf':>7} {'model calls':>12}")

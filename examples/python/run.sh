@@ -10,6 +10,11 @@ python3 examples/python/train_iris_mlp.py
 python3 examples/python/explain_iris.py
 python3 examples/python/plot_iris.py
 python3 examples/python/quickstart.py
+if python3 -c "import torch" >/dev/null 2>&1; then
+    python3 examples/python/pytorch_exact_gradients.py
+else
+    echo "pytorch_exact_gradients.py: skipped (torch is not installed; CFX_TEST_TORCH=1 installs it)"
+fi
 for png in examples/python/out/iris_changed_features.png; do
     [ -s "$png" ] || { echo "missing $png"; exit 1; }
 done
