@@ -112,11 +112,8 @@ public final class WachterExplainer: Sendable {
     /// Explains each row of `instances` (rows × d), spread over `threads` threads (0 = all cores);
     /// `control` reports progress and can cancel (checked between λ rounds).
     public func explain(_ instances: [Double], rows: Int, threads: Int, control: RunControl = RunControl()) throws -> [WachterExplanation] {
-        try model.checkShape(count: instances.count, rows: rows, features: model.featureCount)
-        try requireFinite(instances, "x")
-        let d = model.featureCount
-        return try parallelMap(count: rows, threads: threads, control: control) { r in
-            try self.explainChecked(Array(instances[r * d..<(r + 1) * d]), control.cancellation)
+        try explainRows(instances, rows: rows, model: model, threads: threads, control: control) { row, cancellation in
+            try self.explainChecked(row, cancellation)
         }
     }
 

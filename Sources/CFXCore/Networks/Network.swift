@@ -320,21 +320,7 @@ public final class NetworkEvaluator: ClassifierEvaluator {
         precondition(buffer <= forwardThrough, "backward needs a forward pass through buffer \(buffer)")
         for b in 0...buffer { gradients[b].update(repeating: 0, count: rows * bufferSizes[b]) }
         gradients[buffer].update(from: cotangent.baseAddress!, count: rows * bufferSizes[buffer])
-        for step in plan.reversed() where step.output <= buffer {
-            let dy = gradients[step.output]
-            if let operation = step.operation {
-                let (x, y, dx) = (values[step.input], values[step.output], gradients[step.input])
-                let context = context(step, training: forwardTraining, parameterGradients: parameterGradients)
-                operation._withUnsafeGuaranteedRef { $0.backward(x, y, dy, dx, context) }
-            } else {
-                let (da, db) = (gradients[step.input], gradients[step.other])
-                for i in 0..<rows * step.outputShape.count {
-                    da[i] += dy[i]
-                    db[i] += dy[i]
-                }
-            }
-        }
-        return UnsafeBufferPointer(start: gradients[0], count: rows * bufferSizes[0])
+        return propagate(through: buffer, parameterGradients: parameterGradients)
     }
 
     /// Backpropagates several cotangents at once, each seeded at its own buffer of the last forward
@@ -349,11 +335,16 @@ public final class NetworkEvaluator: ClassifierEvaluator {
             let g = gradients[seed.buffer]
             for i in 0..<rows * bufferSizes[seed.buffer] { g[i] += seed.cotangent[i] }
         }
+        return propagate(through: top, parameterGradients: nil)
+    }
+
+    /// Runs the backward pass from the seeded gradients of buffers 0…top down to the input.
+    private func propagate(through top: Int, parameterGradients: UnsafeMutablePointer<Double>?) -> UnsafeBufferPointer<Double> {
         for step in plan.reversed() where step.output <= top {
             let dy = gradients[step.output]
             if let operation = step.operation {
                 let (x, y, dx) = (values[step.input], values[step.output], gradients[step.input])
-                let context = context(step, training: forwardTraining, parameterGradients: nil)
+                let context = context(step, training: forwardTraining, parameterGradients: parameterGradients)
                 operation._withUnsafeGuaranteedRef { $0.backward(x, y, dy, dx, context) }
             } else {
                 let (da, db) = (gradients[step.input], gradients[step.other])

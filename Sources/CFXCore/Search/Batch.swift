@@ -77,6 +77,18 @@ public func parallelMap<T>(count: Int, threads: Int, control: RunControl = RunCo
     return try results.collect()
 }
 
+/// The batch every method runs: checks that `instances` holds `rows` finite rows for `model`, then
+/// explains each row on up to `threads` threads under `control`.
+public func explainRows<T>(_ instances: [Double], rows: Int, model: Classifier, threads: Int, control: RunControl,
+                           _ explain: @escaping @Sendable (_ row: [Double], _ cancellation: Cancellation) throws -> T) throws -> [T] {
+    try model.checkShape(count: instances.count, rows: rows, features: model.featureCount)
+    try requireFinite(instances, "x")
+    let d = model.featureCount
+    return try parallelMap(count: rows, threads: threads, control: control) { r in
+        try explain(Array(instances[r * d..<(r + 1) * d]), control.cancellation)
+    }
+}
+
 /// One slot per index, each written by exactly one worker before the threads are joined.
 private final class ResultSlots<T>: @unchecked Sendable {
     private var slots: [Result<T, Error>?]
