@@ -45,23 +45,20 @@ final class ExplainerHandle: Sendable {
     /// Gives the method a fitted feature density (replacing any fit), prepared now so that a
     /// density that does not fit the model is an error here.
     func setDensity(_ density: FeatureDensity) throws {
-        try state.withLock { state in
-            var inputs = state.inputs
-            inputs.density = density
-            inputs.training = nil
-            let prepared = try method.prepare(inputs)
-            state = State(inputs: inputs, prepared: prepared)
-        }
+        try prepareNow { $0.density = density; $0.training = nil }
     }
 
     /// Prepares the method on the training data now, so that fitting errors surface here.
     func fit(_ data: Dataset) throws {
+        try prepareNow { $0.training = data; $0.density = nil }
+    }
+
+    /// Changes the inputs and prepares the method with them; on an error nothing changes.
+    private func prepareNow(_ change: (inout MethodInputs) -> Void) throws {
         try state.withLock { state in
             var inputs = state.inputs
-            inputs.training = data
-            inputs.density = nil
-            let prepared = try method.prepare(inputs)
-            state = State(inputs: inputs, prepared: prepared)
+            change(&inputs)
+            state = State(inputs: inputs, prepared: try method.prepare(inputs))
         }
     }
 

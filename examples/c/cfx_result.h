@@ -1,5 +1,6 @@
 /*
- * cfx_result.h — reads the few fields the examples need out of cfx_explain's JSON result, so that
+ * cfx_result.h — reads the few fields the examples need out of cfx_explain's JSON result (and the
+ * files they are given), so that
  * the examples depend on nothing but libcfx (a real program would use its JSON library).
  *
  * This is not a general JSON parser. It relies on the documented shape of a Wachter result,
@@ -12,6 +13,7 @@
 #ifndef CFX_RESULT_H
 #define CFX_RESULT_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +32,20 @@ typedef struct cfx_result {
     double distance, lambda;
     double model_calls, predicted_rows;
 } cfx_result;
+
+/* The whole file at `path` as a NUL-terminated string (free it), or NULL with the reason on stderr. */
+static inline char *read_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) { perror(path); return NULL; }
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    rewind(f);
+    char *text = malloc((size_t)size + 1);
+    if (text && fread(text, 1, (size_t)size, f) != (size_t)size) { free(text); text = NULL; }
+    if (text) text[size] = '\0';
+    fclose(f);
+    return text;
+}
 
 /* The first `"key":` in [from, end), pointing just past the colon, or NULL. */
 static const char *cfx_result_find(const char *from, const char *end, const char *key) {

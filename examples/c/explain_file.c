@@ -19,19 +19,6 @@
 
 #define MAX_ROWS 1024
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); return NULL; }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    rewind(f);
-    char *text = malloc((size_t)size + 1);
-    if (text && fread(text, 1, (size_t)size, f) != (size_t)size) { free(text); text = NULL; }
-    if (text) text[size] = '\0';
-    fclose(f);
-    return text;
-}
-
 /* Reads up to max_rows rows of d numbers; a first line that does not start with a number is taken
  * as the header, split on commas into names[0..d). Returns the row count, or -1. */
 static long read_csv(const char *path, size_t d, double *x, size_t max_rows, char names[][64]) {

@@ -62,19 +62,6 @@ static void *work(void *arg) {
     return NULL;
 }
 
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) { perror(path); return NULL; }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    rewind(f);
-    char *text = malloc((size_t)size + 1);
-    if (text && fread(text, 1, (size_t)size, f) != (size_t)size) { free(text); text = NULL; }
-    if (text) text[size] = '\0';
-    fclose(f);
-    return text;
-}
-
 /* Numeric CSV rows (a first line that is not numeric is skipped as a header). */
 static size_t read_rows(const char *path, size_t d, double *x, size_t max) {
     FILE *f = fopen(path, "r");
