@@ -102,6 +102,7 @@ static const char *status_name(cfx_status s) {
     case CFX_ERR_CALLBACK: return "CFX_ERR_CALLBACK";
     case CFX_ERR_CANCELLED: return "CFX_ERR_CANCELLED";
     case CFX_ERR_INTERNAL: return "CFX_ERR_INTERNAL";
+    case CFX_ERR_IO: return "CFX_ERR_IO";
     }
     return "(unknown status)";
 }
@@ -2009,7 +2010,7 @@ static void test_model_files(void) {
     snprintf(path, sizeof path, "%s/none.json", dir);
     err_reset(&err);
     st = cfx_model_load(path, &loaded, &err);
-    expect_err(st, &err, CFX_ERR_MODEL, "cfx_model_load(missing file)", "none.json: cannot read");
+    expect_err(st, &err, CFX_ERR_IO, "cfx_model_load(missing file)", "none.json: cannot read");
     err_reset(&err);
     st = cfx_model_load(NULL, &loaded, &err);
     expect_err(st, &err, CFX_ERR_INVALID_ARGUMENT, "cfx_model_load(NULL path)", "spec_path");
@@ -2710,6 +2711,9 @@ static void test_deduce(void) {
     cfx_model_free(m);
 }
 
+/* Section 14, in a file of its own. */
+#include "test_hostile.c"
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_version();
@@ -2725,6 +2729,7 @@ int main(void) {
     test_evaluation();
     test_cfproto();
     test_deduce();
+    test_hostile();
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail > 0 ? 1 : 0;
 }
