@@ -49,7 +49,7 @@ let package = Package(
         // The command line, a client of the C ABI like any other.
         .executableTarget(
             name: "cfx",
-            dependencies: ["CFXABI", "CCFX", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["CFXABI", "CFXFormats", "CCFX", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Speed of the network core (GEMM, convolutional ResNet); see benchmarks/run_networks.sh.
         .executableTarget(name: "cfx-bench-networks", dependencies: ["CFXCore", "CBLAS"], path: "benchmarks/networks"),
