@@ -11,7 +11,7 @@ import numpy as np
 from . import _lib
 from ._progress import Progress, ProgressHook
 from ._handle import NativeHandle
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, warn_about
 from .model import Model, as_rows, to_json_text
 
 __all__ = ["Explainer", "Wachter", "CFProto", "Explanation", "default_config"]
@@ -190,7 +190,9 @@ class Explainer(NativeHandle):
         finally:
             hook.finish()
         self.model._check(status, err)
-        return json.loads(_lib.take_string(out))
+        result = json.loads(_lib.take_string(out))
+        warn_about(result["explanations"])
+        return result
 
     def explain(self, X, progress: Progress = None) -> Union[Explanation, List[Explanation]]:
         """Explains one instance (1-D ``X`` → an :class:`Explanation`) or a batch (2-D ``X`` →
