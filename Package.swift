@@ -1,4 +1,7 @@
 // swift-tools-version:5.9
+// cfx: counterfactual explanations as a C shared library (libcfx.so, include/cfx.h).
+// Licensed under the Apache License, Version 2.0 (SPDX: Apache-2.0); see LICENSE. SwiftPM has no
+// license field, so this comment is the package's statement.
 import PackageDescription
 
 // The Swift runtime is linked statically into libcfx.so, which exports only the C API, so that it loads in a process

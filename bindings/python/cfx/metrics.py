@@ -67,6 +67,7 @@ class EvaluationResult:
 
     @classmethod
     def from_json(cls, data: dict) -> "EvaluationResult":
+        """The result from the JSON object ``cfx_evaluate`` returns."""
         summary = {name: {stat: (int(v) if stat == "n" else (np.nan if v is None else float(v)))
                           for stat, v in stats.items()}
                    for name, stats in data["summary"].items()}

@@ -219,10 +219,12 @@ class Model(NativeHandle):
 
     @property
     def n_features(self) -> int:
+        """The number of input features d."""
         return self._n_features
 
     @property
     def n_classes(self) -> int:
+        """The number of classes k (outputs)."""
         return self._n_classes
 
     def _check(self, status: int, err) -> None:
