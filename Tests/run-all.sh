@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Every test of cfx: Swift (core and ABI), the C ABI test program, the command line, Python, and
-# Julia where it is installed. Installs what is missing first. Exits non-zero on any failure.
+# Every test of cfx: Swift (core and ABI), the C ABI test program, the command line, Python, the
+# API reference (no undocumented public symbol; docs/build.sh installs doxygen and pdoc when
+# missing), and Julia where it is installed. Installs what is missing first. Exits non-zero on
+# any failure.
 #
 #   bash Tests/run-all.sh
 set -euo pipefail
@@ -26,6 +28,7 @@ step "command line tests" bash Tests/cli/test_cli.sh
 step "python examples" bash examples/python/run.sh
 step "python tests" env CFX_LIBRARY="$PWD/.build/release/libcfx.so" PYTHONPATH="$PWD/bindings/python" \
     python3 -m pytest -q -rs Tests/python
+step "API reference (doxygen, pdoc; no documentation warnings)" bash docs/build.sh
 if command -v julia >/dev/null 2>&1 && [ -d bindings/julia ]; then
     step "julia tests" julia --project=bindings/julia -e 'using Pkg; Pkg.test()'
 else
