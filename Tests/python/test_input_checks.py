@@ -88,3 +88,10 @@ def test_spec_errors_name_the_json_key():
                                            {"type": "dense", "weights": [[1, 2], [3, 4]], "bias": [0, 0, 0]}]}
     with pytest.raises(cfx.ModelError, match=r"^layers\[1\]\.bias: has 3 values, expected 2"):
         cfx.Model.from_json(spec)
+
+
+def test_cfproto_warns_too(model):
+    x = np.array([0.2, 0.3, -1.7, 0.1])
+    with pytest.warns(cfx.FeatureRangeWarning, match=r"feature 2 = -1\.7 < -1\.0"):
+        exp = cfx.CFProto(model, feature_range=(-1.0, 1.0), max_iterations=50, c_steps=2).explain(x)
+    assert exp.meta["warnings"]
