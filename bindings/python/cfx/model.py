@@ -35,7 +35,7 @@ def to_json_text(obj: Any) -> str:
 def as_rows(X: Any, name: str = "X") -> tuple[np.ndarray, bool]:
     """X as a C-contiguous float64 2-D array (no copy when it already is one) and whether the
     input was a single 1-D row."""
-    raw = X if isinstance(X, np.ndarray) else np.asarray(X, dtype=object if _is_ragged(X) else None)
+    raw = X if isinstance(X, np.ndarray) else _array(X)
     if raw.dtype.kind not in "biuf" and not (raw.dtype.kind == "O" and _all_real(raw)):
         raise InvalidArgumentError(f"{name}: expected real numbers, got {_describe(raw)}")
     arr = np.ascontiguousarray(raw, dtype=np.float64)
@@ -46,13 +46,13 @@ def as_rows(X: Any, name: str = "X") -> tuple[np.ndarray, bool]:
     return arr, False
 
 
-def _is_ragged(X: Any) -> bool:
-    """Whether numpy would refuse X as a regular array (rows of different lengths)."""
+def _array(X: Any) -> np.ndarray:
+    """X as a numpy array, keeping its element type; rows of different lengths become an object
+    array (numpy refuses them as a regular one), so that the caller can name the problem."""
     try:
-        np.asarray(X)
-        return False
+        return np.asarray(X)
     except ValueError:
-        return True
+        return np.asarray(X, dtype=object)
 
 
 def _all_real(arr: np.ndarray) -> bool:
