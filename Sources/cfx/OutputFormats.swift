@@ -107,6 +107,7 @@ func printExplanations(_ json: String, rows: (values: [Double], count: Int), nam
     }
     for (i, e) in explanations.enumerated() {
         let s = Summary(e, position: i)
+        guard (0..<rows.count).contains(s.row) else { throw CFXFailure(description: "explanation \(i) names instance \(s.row) of \(rows.count)") }
         let x = Array(rows.values[s.row * d..<(s.row + 1) * d])
         let l1 = s.cf.map { zip($0, x).reduce(0) { $0 + abs($1.0 - $1.1) } }
         switch format {
