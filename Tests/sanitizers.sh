@@ -15,23 +15,19 @@ clang=$(dirname "$(command -v swift)")/clang
 what=${1:-all}
 failures=()
 
-# The C ABI test program against a libcfx.so built with `sanitizer` (address, undefined or thread).
+# The C ABI test program against a libcfx.so built with `sanitizer` (address, undefined or thread),
+# compiled by the Swift toolchain's clang so that both use one sanitizer runtime.
 c_abi() {
-    local sanitizer=$1 scratch=.build-$2 flag
+    local sanitizer=$1 scratch=.build-$2
     swift build --product cfx --sanitize="$sanitizer" --scratch-path "$scratch"
-    case "$sanitizer" in
-        address) flag=-fsanitize=address ;;
-        undefined) flag=-fsanitize=undefined ;;
-        thread) flag=-fsanitize=thread ;;
-    esac
+    local runtimes
+    runtimes=$(dirname "$("$clang" -print-file-name=libclang_rt.asan-x86_64.so)")
     mkdir -p Tests/c/build
-    "$clang" -std=c11 -g -Wall -Wextra -Werror $flag -shared-libsan -I include Tests/c/test_abi.c \
-        -L "$scratch/debug" -lcfx -Wl,-rpath,"$PWD/$scratch/debug" -ljansson -lpthread -lm -o "Tests/c/build/test_abi-$2"
-    # The sanitizer runtime of the toolchain's clang, which libcfx.so was built against.
-    local runtime
-    runtime=$("$clang" -print-file-name="libclang_rt.$([ "$sanitizer" = undefined ] && echo ubsan_standalone || echo "${2}")-x86_64.so")
-    ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-        TSAN_OPTIONS=halt_on_error=1 LD_PRELOAD="$runtime" timeout 1800 "Tests/c/build/test_abi-$2" >"Tests/c/build/test_abi-$2.log" 2>&1
+    "$clang" -std=c11 -g -Wall -Wextra -Werror -fsanitize="$sanitizer" -shared-libsan -I include Tests/c/test_abi.c \
+        -L "$scratch/debug" -lcfx -Wl,-rpath,"$PWD/$scratch/debug" -Wl,-rpath,"$runtimes" -ljansson -lpthread -lm \
+        -o "Tests/c/build/test_abi-$2"
+    ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 TSAN_OPTIONS=halt_on_error=1 \
+        timeout 1800 "Tests/c/build/test_abi-$2" >"Tests/c/build/test_abi-$2.log" 2>&1 || { tail -n 40 "Tests/c/build/test_abi-$2.log"; return 1; }
     tail -n 1 "Tests/c/build/test_abi-$2.log"
 }
 

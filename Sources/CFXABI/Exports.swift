@@ -229,7 +229,8 @@ public func cfx_explain_progress(_ handle: OpaquePointer?, _ x: UnsafePointer<Do
                 return callback(user, text) == 0
             }
         })
-        let explanations = try explainer.prepared().explain(values, n, control)
+        let explanations = withRangeWarnings(try explainer.prepared().explain(values, n, control), x: values, features: d,
+                                             config: explainer.method.effectiveConfig)
         let threads = explainer.method.threads > 0 ? explainer.method.threads : availableCores()
         let result = JSON.object([
             ("explanations", .array(explanations)),

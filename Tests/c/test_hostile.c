@@ -128,19 +128,19 @@ static void test_hostile(void) {
     hostile_spec("{\"input_shape\":[4294967296],\"layers\":[{\"type\":\"dense\",\"outputs\":3},{\"type\":\"softmax\"}]}",
                  "input_shape", mlp);
     hostile_spec("{\"input_shape\":[4],\"layers\":[{\"type\":\"dense\",\"outputs\":9223372036854775807},{\"type\":\"softmax\"}]}",
-                 "layers.0", mlp);
+                 "layers[0].outputs", mlp);
     hostile_spec("{\"input_shape\":[4],\"layers\":[{\"type\":\"dense\",\"outputs\":4294967296},{\"type\":\"softmax\"}]}",
-                 "layers.0", mlp);
+                 "layers[0].outputs", mlp);
     hostile_spec("{\"input_shape\":[1,4,4],\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel_size\":3,\"padding\":9223372036854775807}]}",
                  "padding", mlp);
     hostile_spec("{\"input_shape\":[1,4,4],\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel_size\":3,\"padding\":2147483648}]}",
                  "padding", mlp);
     hostile_spec("{\"input_shape\":[1,4,4],\"layers\":[{\"type\":\"conv2d\",\"out_channels\":9223372036854775807,\"kernel_size\":3}]}",
-                 "layers.0", mlp);
+                 "layers[0].out_channels", mlp);
     hostile_spec("{\"input_shape\":[1,4,4],\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2147483648,\"kernel_size\":3}]}",
-                 "layers.0", mlp);
+                 "layers[0].out_channels", mlp);
     hostile_spec("{\"input_shape\":[1,4,4],\"layers\":[{\"type\":\"channel_pad\",\"out_channels\":9223372036854775807}]}",
-                 "layers.0", mlp);
+                 "layers[0].out_channels", mlp);
     hostile_spec("{\"input_shape\":[1,9223372036854775807,9223372036854775807],\"layers\":[{\"type\":\"flatten\"}]}",
                  "input_shape", mlp);
     hostile_spec("{\"input_shape\":[1,4,4],\"layers\":[{\"type\":\"max_pool2d\",\"kernel_size\":2,\"stride\":9223372036854775807}]}",

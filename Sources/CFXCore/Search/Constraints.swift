@@ -73,3 +73,17 @@ func argmax(_ values: [Double]) -> Int {
     for i in values.indices where values[i] > values[best] { best = i }
     return best
 }
+
+/// A warning for an instance `x` that lies outside [lower, upper], or nil when it lies inside.
+/// Searches start at the instance and clip into the range, so part of the change a counterfactual
+/// shows on those features comes from the clipping alone, which a caller should know.
+public func outsideRangeWarning(_ x: ArraySlice<Double>, lower: [Double], upper: [Double]) -> String? {
+    var outside: [String] = []
+    for (j, value) in x.enumerated() {
+        if value < lower[j] { outside.append("feature \(j) = \(value) < \(lower[j])") }
+        if value > upper[j] { outside.append("feature \(j) = \(value) > \(upper[j])") }
+    }
+    guard !outside.isEmpty else { return nil }
+    let shown = outside.prefix(5).joined(separator: ", ") + (outside.count > 5 ? ", and \(outside.count - 5) more" : "")
+    return "the instance lies outside feature_range (\(shown)); the search clips it into the range, so the counterfactual changes those features for that reason alone"
+}

@@ -8,9 +8,9 @@
 
 from ._lib import library_path, version as library_version
 from ._lib import version
-from .errors import (CallbackError, CancelledError, ConfigError, Error, FileError, InternalError,
-                     InvalidArgumentError, JSONError, LibraryNotFoundError, ModelError,
-                     NumericError, ShapeError)
+from .errors import (CallbackError, CancelledError, ConfigError, Error, FeatureRangeWarning,
+                     FileError, InternalError, InvalidArgumentError, JSONError, LibraryNotFoundError,
+                     ModelError, NumericError, ShapeError)
 from .explainer import CFProto, Explainer, Explanation, Wachter, default_config
 from .model import Model
 from . import training
@@ -25,7 +25,7 @@ __all__ = [
     "library_version",
     "library_path", "Error", "InvalidArgumentError", "JSONError", "ConfigError", "ModelError",
     "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError", "FileError",
-    "LibraryNotFoundError", "__version__",
+    "LibraryNotFoundError", "FeatureRangeWarning", "__version__",
 ]
 __all__ += ["DeDUCE", "JSMA", "FeatureDensity", "SaliencyExplanation"]
 

@@ -11,7 +11,7 @@ import numpy as np
 from . import _lib
 from ._progress import Progress, ProgressHook
 from ._handle import NativeHandle
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, warn_about
 from .model import Model, as_rows, to_json_text
 
 __all__ = ["Explainer", "Wachter", "CFProto", "Explanation", "default_config"]
@@ -69,9 +69,11 @@ class Explanation:
         return iter(self.data)
 
     def keys(self):
+        """The keys of the explanation's JSON object."""
         return self.data.keys()
 
     def get(self, key: str, default: Any = None) -> Any:
+        """A key of the explanation's JSON object, or ``default``."""
         return self.data.get(key, default)
 
     # -- attribute access -----------------------------------------------------------------------
@@ -98,18 +100,22 @@ class Explanation:
 
     @property
     def success(self) -> bool:
+        """Whether a counterfactual was found."""
         return bool(self.data.get("success"))
 
     @property
     def orig_class(self) -> int:
+        """The class the model predicts for the instance."""
         return self.data["orig_class"]
 
     @property
     def orig_proba(self) -> float:
+        """The probability of the original class (CFProto: every class's probabilities)."""
         return self.data["orig_proba"]
 
     @property
     def meta(self) -> dict:
+        """Cost and settings: ``method``, ``params``, ``model_calls``, ``seconds``, and ``warnings`` when there are any."""
         return self.data.get("meta", {})
 
     @property
@@ -120,12 +126,14 @@ class Explanation:
 
     @property
     def cf_class(self) -> Optional[int]:
+        """The counterfactual's class, or ``None`` when none was found."""
         cf = self.data.get("cf")
         return None if cf is None else cf.get("class")
 
     # -- output ---------------------------------------------------------------------------------
 
     def to_json(self, **kwargs) -> str:
+        """The explanation as JSON text (``kwargs`` go to ``json.dumps``)."""
         return json.dumps(self.data, **kwargs)
 
     def __eq__(self, other: object) -> bool:
@@ -190,7 +198,9 @@ class Explainer(NativeHandle):
         finally:
             hook.finish()
         self.model._check(status, err)
-        return json.loads(_lib.take_string(out))
+        result = json.loads(_lib.take_string(out))
+        warn_about(result["explanations"])
+        return result
 
     def explain(self, X, progress: Progress = None) -> Union[Explanation, List[Explanation]]:
         """Explains one instance (1-D ``X`` → an :class:`Explanation`) or a batch (2-D ``X`` →

@@ -5,7 +5,7 @@
 >>> result = cfx.metrics.evaluate(model, X, exps, X_train=X_train)
 >>> result.summary["validity"]["mean"], result.summary["l1"]["median"], result.instances["l1"]
 
-The formulas are in the README ("Metrics") and in include/cfx.h ("Evaluation"). In short, for an
+The formulas are in docs/metrics.md and in include/cfx.h ("Evaluation"). In short, for an
 instance x and its counterfactual x' (rows of NaN, or ``None`` explanations' ``cf``, mean "none
 found": invalid, and left out of every statistic but validity and cost):
 
@@ -67,6 +67,7 @@ class EvaluationResult:
 
     @classmethod
     def from_json(cls, data: dict) -> "EvaluationResult":
+        """The result from the JSON object ``cfx_evaluate`` returns."""
         summary = {name: {stat: (int(v) if stat == "n" else (np.nan if v is None else float(v)))
                           for stat, v in stats.items()}
                    for name, stats in data["summary"].items()}
