@@ -105,6 +105,8 @@ public struct DeDUCEParams: Sendable, Equatable {
     public var featureOutput = "features"
     /// Record the target probability, log density and changed features of every iteration.
     public var trace = false
+    /// Run the sparsity pass (Sparsify.swift) on each counterfactual.
+    public var sparsify = false
 
     public init() {}
 
@@ -163,6 +165,8 @@ public struct SaliencyCounterfactual: Sendable {
     public let iterations: Int
     /// log p_t at the counterfactual (nil without a density).
     public let logDensity: Double?
+    /// Features the sparsity pass restored (nil: no pass).
+    public var restored: Int? = nil
 }
 
 /// Per iteration, for plots: the target probability and log density at each point evaluated,
@@ -179,13 +183,13 @@ public struct SaliencyExplanation: Sendable {
     public let targetClass: Int
     public let origClass: Int
     public let origProba: Double
-    public let cf: SaliencyCounterfactual?
+    public internal(set) var cf: SaliencyCounterfactual?
     /// Why no counterfactual was found.
     public let reason: String?
     /// log p_t at the instance (nil without a density).
     public let logDensityBefore: Double?
     public let trace: SaliencyTrace?
-    public let stats: SearchStats
+    public internal(set) var stats: SearchStats
     public var success: Bool { cf != nil }
 }
 
@@ -253,7 +257,8 @@ public final class SaliencyExplainer: Sendable {
         let results = try parallelMap(count: pairs.count, threads: threads, control: control) { [self] i -> Result<SaliencyExplanation, CFXError> in
             let (r, t) = pairs[i]
             do {
-                return .success(try run(Array(instances[r * d..<(r + 1) * d]), instance: r, target: t))
+                let row = Array(instances[r * d..<(r + 1) * d])
+                return .success(try sparsified(try run(row, instance: r, target: t), original: row))
             } catch let error as CFXError {
                 return .failure(error.prefixed("instance \(r), target \(t)"))
             }
@@ -264,9 +269,7 @@ public final class SaliencyExplainer: Sendable {
     /// One search.
     public func run(_ x0: [Double], instance: Int, target t: Int) throws -> SaliencyExplanation {
         let started = monotonicSeconds()
-        let oracle: SaliencyOracle = model is Network
-            ? NetworkOracle(network: model as! Network, density: density, featureBuffer: featureBuffer, logitsBuffer: logitsBuffer)
-            : SessionOracle(model: model)
+        let oracle = makeOracle()
         let d = model.featureCount
         let n = params.featuresPerStep
         var x = x0
