@@ -5,7 +5,7 @@ import CFXFormats
 struct RunOptions {
     /// Worker threads for a batch; 0 uses all cores.
     var nThreads = 0
-    /// Seed of every random choice a method makes (Wachter makes none).
+    /// Seed of every random choice a method makes (Wachter: only the start of a diverse set).
     var seed = 0
 
     static let fields: [ConfigField<RunOptions>] = [.integer("n_threads", \.nThreads), .integer("seed", \.seed)]

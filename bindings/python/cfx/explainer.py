@@ -97,6 +97,13 @@ class Explanation:
         return [[_numpy_cf(c) for c in rnd] for rnd in (self.data.get("all") or [])]
 
     @property
+    def cfs(self) -> Optional[List[dict]]:
+        """With ``n_counterfactuals`` > 1: the set's valid members (arrays as numpy), each like
+        ``cf``; ``None`` when no set was asked for. ``exp["diversity"]`` is the set's det K."""
+        members = self.data.get("cfs")
+        return None if members is None else [_numpy_cf(c) for c in members]
+
+    @property
     def success(self) -> bool:
         return bool(self.data.get("success"))
 
