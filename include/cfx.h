@@ -287,7 +287,8 @@ cfx_status cfx_explainer_set_model(cfx_explainer *explainer, const char *role, c
 /* Fits the method on training data: n rows of d features in `x` and, when `y` is not NULL, a
  * class label per row (whole numbers 0..k-1 as doubles; NULL uses the model's predictions).
  * Methods that need training data (prototypes, class densities) fail in cfx_explain until they
- * are fitted; methods that need none (Wachter) accept and ignore it, as alibi does. Fitting again
+ * are fitted; methods that need none (Wachter) accept it, as alibi does, and only take the
+ * features' MADs from it (the units of "sparsify" and "n_counterfactuals"). Fitting again
  * replaces the previous fit. */
 cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n, size_t d,
                              const double *y, cfx_error *err);

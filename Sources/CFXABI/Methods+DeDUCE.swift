@@ -34,6 +34,7 @@ extension MethodEntry {
         .range("feature_range", \.featureRangeMin, \.featureRangeMax),
         .boolean("trace", \.trace),
         .boolean("sparsify", \.sparsify),
+        .integer("sparsify_repair_steps", \.sparsifyRepairSteps),
     ]
 
     static let deduceFields: [ConfigField<DeDUCEParams>] = jsmaFields + [

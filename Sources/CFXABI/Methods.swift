@@ -99,6 +99,7 @@ extension MethodEntry {
         .integer("n_counterfactuals", \.nCounterfactuals),
         .number("diversity_weight", \.diversityWeight),
         .boolean("sparsify", \.sparsify),
+        .integer("sparsify_repair_steps", \.sparsifyRepairSteps),
     ]
 
     static let wachter = MethodEntry(
@@ -154,6 +155,7 @@ extension MethodEntry {
         .integer("n_counterfactuals", \.nCounterfactuals),
         .number("diversity_weight", \.diversityWeight),
         .boolean("sparsify", \.sparsify),
+        .integer("sparsify_repair_steps", \.sparsifyRepairSteps),
     ]
 
     static let cfproto = MethodEntry(

@@ -84,9 +84,19 @@ extension CFProtoSearch {
     func sparsified(_ c: CFProtoCandidate) throws -> CFProtoCandidate {
         let layout = explainer.categorical?.layout
         let oneHot = layout.map { l in l.oneHot ? l.variables.map { (start: $0.column, count: $0.categories) } : [] } ?? []
-        let result = try SparsityPass(scales: explainer.modelScales, oneHot: oneHot).run(
+        var pass = SparsityPass(scales: explainer.modelScales, oneHot: oneHot)
+        if explainer.categorical == nil {  // the box is the search space's: the model's only without categories
+            pass.repairSteps = params.sparsifyRepairSteps
+            (pass.lower, pass.upper) = (constraints.lower, constraints.upper)
+        }
+        // The repair climbs p_cf − p_orig.
+        var weights = [Double](repeating: 0, count: c.proba.count)
+        weights[c.predictedClass] += 1
+        weights[origClass] -= 1
+        let result = try pass.run(
             original: originalModel, counterfactual: c.x, proba: c.proba,
-            predict: { try session.predict($0) }, isValid: { try isValid(model: $0, $1) })
+            predict: { try session.predict($0) }, isValid: { try isValid(model: $0, $1) },
+            scoreGradient: { [session, weights] in try session.scoreGradient(at: $0, weights: weights) })
         var out = try candidate(model: result.x, from: c)
         out.restored = result.restored
         return out

@@ -51,6 +51,7 @@ public struct CFProtoParams: Sendable, Equatable {
     public var nCounterfactuals = 1
     public var diversityWeight = DiversityKernel.defaultWeight
     public var sparsify = false
+    public var sparsifyRepairSteps = SparsityPass.defaultRepairSteps
 
     public init() {}
 
@@ -105,6 +106,7 @@ public struct CFProtoParams: Sendable, Equatable {
         _ = try featureRangeMin.resolve(layout.ordinalFeatures, "feature_range[0]")
         _ = try featureRangeMax.resolve(layout.ordinalFeatures, "feature_range[1]")
         try validateSetKeys(nCounterfactuals: nCounterfactuals, diversityWeight: diversityWeight)
+        try validateRepairSteps(sparsifyRepairSteps)
     }
 }
 

@@ -107,6 +107,7 @@ public struct DeDUCEParams: Sendable, Equatable {
     public var trace = false
     /// Run the sparsity pass (Sparsify.swift) on each counterfactual.
     public var sparsify = false
+    public var sparsifyRepairSteps = SparsityPass.defaultRepairSteps
 
     public init() {}
 
@@ -150,6 +151,7 @@ public struct DeDUCEParams: Sendable, Equatable {
         }
         guard mu >= 0, mu.isFinite else { throw CFXError.config("mu", "must be >= 0, got \(mu)") }
         guard lambda >= 0, lambda.isFinite else { throw CFXError.config("lambda", "must be >= 0, got \(lambda)") }
+        try validateRepairSteps(sparsifyRepairSteps)
     }
 }
 

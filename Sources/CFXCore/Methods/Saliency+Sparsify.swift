@@ -12,9 +12,16 @@ extension SaliencyExplainer {
         guard params.sparsify, let cf = e.cf else { return e }
         let oracle = makeOracle()
         let t = e.targetClass, confidence = params.targetConfidence
-        let result = try SparsityPass(scales: featureScales(lower: lower, upper: upper)).run(
+        var pass = SparsityPass(scales: featureScales(lower: lower, upper: upper))
+        pass.repairSteps = params.sparsifyRepairSteps
+        (pass.lower, pass.upper) = (lower, upper)
+        let session = ModelSession(model: model, eps: [Double](repeating: 1e-5, count: x0.count))
+        var weights = [Double](repeating: 0, count: cf.proba.count)
+        weights[t] = 1
+        let result = try pass.run(
             original: x0, counterfactual: cf.x, proba: cf.proba,
-            predict: { try oracle.evaluate($0, target: t).proba }, isValid: { _, p in p[t] >= confidence })
+            predict: { try oracle.evaluate($0, target: t).proba }, isValid: { _, p in p[t] >= confidence },
+            scoreGradient: { [weights] in try session.scoreGradient(at: $0, weights: weights) })
         let (proba, logDensity) = try oracle.evaluate(result.x, target: t)
         var l0 = 0, l1 = 0.0
         for j in x0.indices where result.x[j] != x0[j] {

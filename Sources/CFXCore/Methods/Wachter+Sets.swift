@@ -56,9 +56,15 @@ extension WachterSearch {
     /// `c` after the sparsity pass, with its distance and loss recomputed.
     mutating func sparsified(_ c: WachterCandidate, _ explainer: WachterExplainer) throws -> WachterCandidate {
         let session = self.session
-        let result = try SparsityPass(scales: explainer.scales).run(
+        var pass = SparsityPass(scales: explainer.scales)
+        pass.repairSteps = params.sparsifyRepairSteps
+        (pass.lower, pass.upper) = (constraints.lower, constraints.upper)
+        var weights = [Double](repeating: 0, count: c.proba.count)
+        weights[params.targetClass.resolve(probabilities: c.proba, original: origClass)] = 1
+        let result = try pass.run(
             original: original, counterfactual: c.x, proba: c.proba,
-            predict: { try session.predict($0) }, isValid: { _, p in isValid(p) })
+            predict: { try session.predict($0) }, isValid: { _, p in isValid(p) },
+            scoreGradient: { [weights] in try session.scoreGradient(at: $0, weights: weights) })
         var out = try candidate(at: result.x, lambda: c.lambda, index: c.index)
         out.restored = result.restored
         return out

@@ -31,6 +31,7 @@ public struct WachterParams: Sendable, Equatable {
     public var nCounterfactuals = 1
     public var diversityWeight = DiversityKernel.defaultWeight
     public var sparsify = false
+    public var sparsifyRepairSteps = SparsityPass.defaultRepairSteps
 
     public init() {}
 
@@ -57,6 +58,7 @@ public struct WachterParams: Sendable, Equatable {
             throw CFXError.config("target_class", "class \(c) is outside 0..<\(k)")
         }
         try validateSetKeys(nCounterfactuals: nCounterfactuals, diversityWeight: diversityWeight)
+        try validateRepairSteps(sparsifyRepairSteps)
     }
 }
 
