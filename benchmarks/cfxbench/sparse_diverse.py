@@ -92,6 +92,7 @@ def run(dataset: str, n: int, k: int, out_dir: pathlib.Path, results_dir: pathli
         seed: int = 0, external: bool = True) -> dict:
     from .env import environment
     env = environment(command)
+    out_dir.mkdir(parents=True, exist_ok=True)
     ds = datasets.load(dataset)
     model = cfx.Model.from_json(ds.spec)
     idx = instances(ds, n, seed)
