@@ -10,7 +10,7 @@ final class SparseDiverseTests: XCTestCase {
     }
 
     private func rows(_ count: Int) -> [Double] {
-        var rng = SplitMix64(seed: 4)
+        var rng = SplitMix64(state: 4)
         return randomValues(count * 5, &rng, scale: 1)
     }
 

@@ -80,6 +80,8 @@ expect "explain progress bar on stderr" 0 'instances 3/3' -- bash -c "$cli expla
 expect "explain --quiet prints no bar" 0 '^$' -- bash -c "$cli explain -q -m $work/model.json -c $work/config.json -d $work/x.csv 2>&1 >/dev/null"
 expect "explain (inline config)" 0 '"explanations"' -- $cli explain -m "$work/model.json" -c '{"method":"wachter","max_iter":100}' -d "$work/x.csv"
 expect "unknown method" 1 'unknown method "nope"' -- $cli explain -m "$work/model.json" -c '{"method":"nope"}' -d "$work/x.csv"
+expect "explain a diverse sparse set (config keys)" 0 '"cfs":\[\{.*"restored":' -- $cli explain -q -m "$work/model.json" -c '{"method":"wachter","n_counterfactuals":3,"sparsify":true,"return_all":false}' -d "$work/x.csv"
+expect "bad n_counterfactuals" 1 'n_counterfactuals: must be in 1...100' -- $cli explain -m "$work/model.json" -c '{"method":"wachter","n_counterfactuals":0}' -d "$work/x.csv"
 expect "unknown key" 1 'tolx: unknown key' -- $cli explain -m "$work/model.json" -c '{"method":"wachter","tolx":1}' -d "$work/x.csv"
 expect "malformed config" 1 'invalid JSON' -- $cli explain -m "$work/model.json" -c '{"method":' -d "$work/x.csv"
 expect "short row" 1 'row 1 has 3 values' -- $cli predict -m "$work/model.json" -d "$work/short.csv"

@@ -24,7 +24,14 @@ extension CFProtoSearch {
         guard let cf = e.cf else { return }
         if params.nCounterfactuals > 1 {
             var members = try diverseSet(from: cf)
-            if params.sparsify { members = try members.map(sparsified) }
+            if params.sparsify {
+                var used = Set<Int>()
+                members = try members.map { member in
+                    let sparse = try sparsified(member, restoreFirst: used)
+                    for j in sparse.x.indices where sparse.x[j] != originalModel[j] { used.insert(j) }
+                    return sparse
+                }
+            }
             e.cfs = members
             let search = try members.map { try explainer.categorical?.numeric(fromModel: $0.x[...], "cf") ?? $0.x }
             e.diversity = DiversityKernel(scales: explainer.searchScales).determinant(search)
@@ -81,10 +88,12 @@ extension CFProtoSearch {
     }
 
     /// `c` after the sparsity pass in the model space (one-hot variables restored as a whole).
-    func sparsified(_ c: CFProtoCandidate) throws -> CFProtoCandidate {
+    /// `restoreFirst`: features to try restoring first (those earlier members of a set changed).
+    func sparsified(_ c: CFProtoCandidate, restoreFirst: Set<Int> = []) throws -> CFProtoCandidate {
         let layout = explainer.categorical?.layout
         let oneHot = layout.map { l in l.oneHot ? l.variables.map { (start: $0.column, count: $0.categories) } : [] } ?? []
         var pass = SparsityPass(scales: explainer.modelScales, oneHot: oneHot)
+        pass.restoreFirst = restoreFirst
         if explainer.categorical == nil {  // the box is the search space's: the model's only without categories
             pass.repairSteps = params.sparsifyRepairSteps
             (pass.lower, pass.upper) = (constraints.lower, constraints.upper)

@@ -20,7 +20,14 @@ extension WachterSearch {
         guard let cf = e.cf else { return }
         if params.nCounterfactuals > 1 {
             var members = try diverseSet(from: cf, explainer: explainer)
-            if params.sparsify { members = try members.map { try sparsified($0, explainer) } }
+            if params.sparsify {
+                var used = Set<Int>()
+                members = try members.map { member in
+                    let sparse = try sparsified(member, explainer, restoreFirst: used)
+                    for j in sparse.x.indices where sparse.x[j] != original[j] { used.insert(j) }
+                    return sparse
+                }
+            }
             e.cfs = members
             e.diversity = DiversityKernel(scales: explainer.scales).determinant(members.map(\.x))
         }
@@ -54,9 +61,12 @@ extension WachterSearch {
     }
 
     /// `c` after the sparsity pass, with its distance and loss recomputed.
-    mutating func sparsified(_ c: WachterCandidate, _ explainer: WachterExplainer) throws -> WachterCandidate {
+    /// `restoreFirst`: features to try restoring first (those earlier members of a set changed).
+    mutating func sparsified(_ c: WachterCandidate, _ explainer: WachterExplainer,
+                             restoreFirst: Set<Int> = []) throws -> WachterCandidate {
         let session = self.session
         var pass = SparsityPass(scales: explainer.scales)
+        pass.restoreFirst = restoreFirst
         pass.repairSteps = params.sparsifyRepairSteps
         (pass.lower, pass.upper) = (constraints.lower, constraints.upper)
         var weights = [Double](repeating: 0, count: c.proba.count)

@@ -20,6 +20,11 @@ public struct SparsityPass: Sendable {
 
     /// The repair round: steps per restoration (0: restoration only), and the box.
     public var repairSteps = 0
+    /// Groups holding any of these features are tried first (a set's members restore the
+    /// features earlier members kept, so that they end up changing different features): all at
+    /// once with a repair over the other changed features (within `setL1Budget`), then one by one.
+    public var restoreFirst: Set<Int> = []
+    static let setL1Budget = 1.25
     public var lower: [Double]?
     public var upper: [Double]?
     /// Step of the repair, in units of the feature's scale, for the feature with the steepest score.
@@ -61,12 +66,13 @@ public struct SparsityPass: Sendable {
                     scoreGradient: (([Double]) throws -> [Double])? = nil) throws -> Result {
         var x = counterfactual, p = proba, restored = 0
         func changedGroups() -> [[Int]] {
-            // Smallest normalised change first (ties: lowest column first).
-            groups.compactMap { group -> (group: [Int], change: Double)? in
+            // `restoreFirst` groups, then smallest normalised change first (ties: lowest column first).
+            groups.compactMap { group -> (group: [Int], rank: Int, change: Double)? in
                 var change = 0.0
                 for j in group { change += abs(x[j] - original[j]) / scales[j] }
-                return change > 0 ? (group, change) : nil
-            }.sorted { ($0.change, $0.group[0]) < ($1.change, $1.group[0]) }.map(\.group)
+                let rank = group.contains(where: restoreFirst.contains) ? 0 : 1
+                return change > 0 ? (group, rank, change) : nil
+            }.sorted { ($0.rank, $0.change, $0.group[0]) < ($1.rank, $1.change, $1.group[0]) }.map(\.group)
         }
         for group in changedGroups() {
             var candidate = x
@@ -79,6 +85,18 @@ public struct SparsityPass: Sendable {
             }
         }
         guard repairSteps > 0, let scoreGradient else { return Result(x: x, proba: p, restored: restored) }
+        let taken = changedGroups().filter { $0.contains(where: restoreFirst.contains) }
+        if !taken.isEmpty {
+            var candidate = x
+            for group in taken { for j in group { candidate[j] = original[j] } }
+            if let (repaired, q) = try repair(candidate, original: original, predict: predict, isValid: isValid,
+                                              scoreGradient: scoreGradient),
+               l1(repaired, original) <= Self.setL1Budget * l1(counterfactual, original) {
+                x = repaired
+                p = q
+                restored += taken.count
+            }
+        }
         let budget = Self.l1Budget * l1(counterfactual, original)
         for group in changedGroups() {
             var candidate = x
