@@ -206,12 +206,7 @@ class Evaluator(NativeHandle):
                                          X_cf.ctypes.data_as(_lib.DOUBLE_P), n, d,
                                          to_json_text(request).encode("utf-8"), byref(out),
                                          byref(err))
-        pending = None
-        if status == CallbackError.code:  # the exception a Python model or autoencoder raised
-            for m in (self.model, self.autoencoder):
-                if pending is None and m is not None and m._callbacks is not None:
-                    pending = m._callbacks.take()
-        _lib.check(status, err, pending)
+        self._check_status(status, err)
         return EvaluationResult.from_json(json.loads(_lib.take_string(out)))
 
     def evaluate_sets(self, X, X_cfs, target_class: Any = "other",
@@ -233,13 +228,17 @@ class Evaluator(NativeHandle):
                                               X_cfs.ctypes.data_as(_lib.DOUBLE_P), n, k, d,
                                               to_json_text(request).encode("utf-8"), byref(out),
                                               byref(err))
+        self._check_status(status, err)
+        return SetEvaluationResult.from_json(json.loads(_lib.take_string(out)))
+
+    def _check_status(self, status, err) -> None:
+        """Raises the call's error, or the exception a Python model or autoencoder raised."""
         pending = None
         if status == CallbackError.code:
             for m in (self.model, self.autoencoder):
                 if pending is None and m is not None and m._callbacks is not None:
                     pending = m._callbacks.take()
         _lib.check(status, err, pending)
-        return SetEvaluationResult.from_json(json.loads(_lib.take_string(out)))
 
     def __repr__(self) -> str:
         return f"<cfx.metrics.Evaluator model={self.model!r}>"
