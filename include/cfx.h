@@ -329,9 +329,15 @@ cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n
  *   |p_t - target_proba| <= tol; cfproto: another class after kappa, one of the target classes,
  *   above the trust-score threshold if one is set; deduce/jsma: p_t >= target_confidence). A
  *   one-hot cat_vars group is restored as a whole. Features only ever move back to the instance's
- *   values, so immutable and directional constraints still hold. "cf" then is the sparsified
- *   counterfactual ("distance"/"L0"/"L1" recomputed) with "restored": the number of features (a
- *   one-hot variable counts once) put back.
+ *   values, so immutable and directional constraints still hold. A second round
+ *   ("sparsify_repair_steps", default 100, 0..100000; 0 = restoration only) tries each remaining
+ *   change again: it restores the feature, then moves the other changed single-column features up
+ *   the method's score (p_t; cfproto: p_cf - p_orig) in steps of 2% of their scale until valid,
+ *   each kept on the side of the instance's value the search moved it to and inside the feature
+ *   range (so directional constraints still hold), and keeps the result when it is valid and its
+ *   L1 distance within 5% of the search's (cfproto with cat_vars: restoration only). "cf" then is
+ *   the sparsified counterfactual ("distance"/"L0"/"L1" recomputed) with "restored": the number
+ *   of features (a one-hot variable counts once) put back.
  * - "n_counterfactuals": k (wachter and cfproto; 1..100, default 1) and "diversity_weight" (>= 0,
  *   default 1, DiCE's): after the search, k members (the first starts at "cf", the others at "cf"
  *   moved by a seeded perturbation, "seed") are optimised jointly on the mean of the method's own
