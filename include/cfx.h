@@ -369,7 +369,8 @@ cfx_status cfx_explainer_set_model(cfx_explainer *explainer, const char *role, c
 /** Fits the method on training data: n rows of d features in `x` and, when `y` is not NULL, a
  * class label per row (whole numbers 0..k-1 as doubles; NULL uses the model's predictions).
  * Methods that need training data (prototypes, class densities) fail in cfx_explain until they
- * are fitted; methods that need none (Wachter) accept and ignore it, as alibi does. Fitting again
+ * are fitted; methods that need none (Wachter) accept it, as alibi does, and only take the
+ * features' MADs from it (the units of "sparsify" and "n_counterfactuals"). Fitting again
  * replaces the previous fit. */
 cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n, size_t d,
                              const double *y, cfx_error *err);
@@ -399,7 +400,35 @@ cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n
  * and with "trace": true "trace" ({"target_proba", "log_density", "changed"}: per point evaluated,
  * the features changed after it)}. "deduce" needs cfx_explainer_fit (training rows and labels, to
  * fit its feature density) or cfx_explainer_set_density first; otherwise cfx_explain fails with
- * CFX_ERR_INVALID_ARGUMENT. */
+ * CFX_ERR_INVALID_ARGUMENT.
+ *
+ * Sparse and diverse counterfactuals (keys beyond alibi; their defaults leave the output as above):
+ *
+ * - "sparsify": true (every method; default false) runs a pass after the search: changed features
+ *   go back to the instance's values one at a time, the smallest change first (in units of the
+ *   training rows' MAD when the explainer was fitted, else of the feature range, else raw), and a
+ *   restoration is kept only when the counterfactual stays valid by the method's own test (Wachter:
+ *   |p_t - target_proba| <= tol; cfproto: another class after kappa, one of the target classes,
+ *   above the trust-score threshold if one is set; deduce/jsma: p_t >= target_confidence). A
+ *   one-hot cat_vars group is restored as a whole. Features only ever move back to the instance's
+ *   values, so immutable and directional constraints still hold. A second round
+ *   ("sparsify_repair_steps", default 100, 0..100000; 0 = restoration only) tries each remaining
+ *   change again: it restores the feature, then moves the other changed single-column features up
+ *   the method's score (p_t; cfproto: p_cf - p_orig) in steps of 2% of their scale until valid,
+ *   each kept on the side of the instance's value the search moved it to and inside the feature
+ *   range (so directional constraints still hold), and keeps the result when it is valid and its
+ *   L1 distance within 5% of the search's (cfproto with cat_vars: restoration only). "cf" then is
+ *   the sparsified counterfactual ("distance"/"L0"/"L1" recomputed) with "restored": the number
+ *   of features (a one-hot variable counts once) put back.
+ * - "n_counterfactuals": k (wachter and cfproto; 1..100, default 1) and "diversity_weight" (>= 0,
+ *   default 1, DiCE's): after the search, k members (the first starts at "cf", the others at "cf"
+ *   moved by a seeded perturbation, "seed") are optimised jointly on the mean of the method's own
+ *   loss over the set (in units of that loss at "cf") minus diversity_weight * det K, with DiCE's
+ *   kernel K_ij = 1 / (1 + sum_f |c_if - c_jf| / s_f) (+1e-4 on the diagonal), s_f the feature's
+ *   MAD (fitted) or range. With k > 1 each explanation adds "cfs": the valid members (each an
+ *   object like "cf", Wachter's with "index" -1; with "sparsify" each sparsified; none when the
+ *   search found no "cf") and "diversity": det K of those members (null when there are none).
+ *   "cf" stays the single search's counterfactual. */
 cfx_status cfx_explain(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
                        char **json_out, cfx_error *err);
 
@@ -572,6 +601,25 @@ cfx_status cfx_evaluator_set_density(cfx_evaluator *evaluator, const cfx_density
  * cost over the rows whose meta gave it, the others over the counterfactuals found (or valid). */
 cfx_status cfx_evaluate(const cfx_evaluator *evaluator, const double *x, const double *x_cf, size_t n,
                         size_t d, const char *request_json, char **json_out, cfx_error *err);
+
+/* Measures n sets of k counterfactuals: instances `x` (n x d, finite) and members `x_cfs`
+ * (n x k x d, row-major: member j of set i at row i*k + j; a member all NaN is missing).
+ * `request_json` is as for cfx_evaluate, with "target_class" and "meta" per set (n entries, or
+ * one target for all). On success *json_out (free with cfx_free) is
+ *
+ *   {"n": n, "k": k,
+ *    "sets": {"members_found", "members_valid", "all_valid",       per set
+ *             "diversity",         mean over pairs of found members of sum_f |a_f - b_f|
+ *             "diversity_mad",     DiCE's diversity: mean over pairs of (1/d) sum_f |a_f - b_f| / MAD_f
+ *                                  (needs training data; MAD_f = 0 divided by mad_zero_scale)
+ *             "count_diversity"},  DiCE's count diversity: mean over pairs and features of
+ *                                  [|a_f - b_f| > sparsity_tol]; diversities null with < 2 members
+ *    "summary": {"diversity", "diversity_mad", "count_diversity", "members_valid", "all_valid"},
+ *    "members": cfx_evaluate's output for the n*k (instance, member) rows}
+ *
+ * L0 with a tolerance is cfx_evaluate's "l0" with the evaluator's "sparsity_tol". */
+cfx_status cfx_evaluate_sets(const cfx_evaluator *evaluator, const double *x, const double *x_cfs, size_t n,
+                             size_t k, size_t d, const char *request_json, char **json_out, cfx_error *err);
 
 /* ---- End of evaluation ------------------------------------------------------------------------ */
 

@@ -84,7 +84,7 @@ extension ConfigField {
 }
 
 /// Parses the per-call request: {"target_class", "target_proba", "meta"}, every key optional.
-private func evaluationRequest(_ json: JSON?, rows n: Int) throws -> EvaluationRequest {
+func evaluationRequest(_ json: JSON?, rows n: Int) throws -> EvaluationRequest {
     var request = EvaluationRequest()
     guard let json else { return request }
     for (key, value) in try json.members("request_json") {
@@ -125,7 +125,7 @@ private extension JSON {
 
 // MARK: Results
 
-private func summaryJSON(_ s: Summary) -> JSON {
+func summaryJSON(_ s: Summary) -> JSON {
     .object([("n", .int(s.count)), ("mean", .double(s.mean)), ("std", .double(s.std)), ("median", .double(s.median)),
              ("min", .double(s.min)), ("max", .double(s.max))])
 }

@@ -5,7 +5,7 @@ import CFXFormats
 struct RunOptions {
     /// Worker threads for a batch; 0 uses all cores.
     var nThreads = 0
-    /// Seed of every random choice a method makes (Wachter makes none).
+    /// Seed of every random choice a method makes (Wachter: only the start of a diverse set).
     var seed = 0
 
     static let fields: [ConfigField<RunOptions>] = [.integer("n_threads", \.nThreads), .integer("seed", \.seed)]
@@ -97,6 +97,10 @@ extension MethodEntry {
         .text("distance_fn", \.distanceFunction),
         .indices("immutable", \.immutable),
         .boolean("return_all", \.returnAll),
+        .integer("n_counterfactuals", \.nCounterfactuals),
+        .number("diversity_weight", \.diversityWeight),
+        .boolean("sparsify", \.sparsify),
+        .integer("sparsify_repair_steps", \.sparsifyRepairSteps),
     ]
 
     static let wachter = MethodEntry(
@@ -105,13 +109,16 @@ extension MethodEntry {
         configure: { model, members, options in
             var params = WachterParams()
             try wachterFields.decode(members, into: &params, context: "method \"wachter\"", alsoKnown: commonKeys)
-            let explainer = try WachterExplainer(model: model, params: params)
+            _ = try WachterExplainer(model: model, params: params)  // config errors surface at creation
             let effective = JSON.object([("method", .string("wachter"))] + wachterFields.encode(params) + RunOptions.fields.encode(options))
-            // alibi's CounterFactual needs no fit; training data, if given, is ignored.
-            let prepared = PreparedMethod { x, rows, control in
-                try explainer.explain(x, rows: rows, threads: options.nThreads, control: control).map { wachterJSON($0, params: effective) }
+            // alibi's CounterFactual needs no fit; training data, if given, only sets the feature
+            // scales (MAD) of the sparsity order and the set's diversity.
+            return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { inputs in
+                let explainer = try WachterExplainer(model: model, params: params, training: inputs.training, seed: options.seed)
+                return PreparedMethod { x, rows, control in
+                    try explainer.explain(x, rows: rows, threads: options.nThreads, control: control).map { wachterJSON($0, params: effective) }
+                }
             }
-            return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { _ in prepared }
         })
 }
 
@@ -146,6 +153,10 @@ extension MethodEntry {
         .number("threshold", \.threshold),
         .indices("immutable", \.immutable),
         .boolean("return_all", \.returnAll),
+        .integer("n_counterfactuals", \.nCounterfactuals),
+        .number("diversity_weight", \.diversityWeight),
+        .boolean("sparsify", \.sparsify),
+        .integer("sparsify_repair_steps", \.sparsifyRepairSteps),
     ]
 
     static let cfproto = MethodEntry(

@@ -1,5 +1,5 @@
 /*
- * test_hostile.c — section 14 of test_abi.c (it is #included there and uses its helpers): inputs
+ * test_hostile.c — section 15 of test_abi.c (it is #included there and uses its helpers): inputs
  * that once crashed the host process, hostile sizes, misused handles, bad callback outputs,
  * cancellation inside one search and of a training epoch, and the functions and conventions the
  * other sections do not reach (cfx_model_create_callbacks_ex, cfx_evaluator_set_density, out-
@@ -115,7 +115,7 @@ static int write_density(const char *path, double count0, double count1) {
 }
 
 static void test_hostile(void) {
-    section("14. hostile sizes, misuse and bad callbacks never crash the host");
+    section("15. hostile sizes, misuse and bad callbacks never crash the host");
     cfx_error err;
     cfx_status st;
     cfx_model *mlp = make_native(&LR_NET, "reference model (2 features, 2 classes)");

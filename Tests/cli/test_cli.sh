@@ -93,6 +93,8 @@ expect "predict --format table" 0 '^ +row +class +p0 +p1 +p2$' -- $cli predict -
 expect "unknown --format" 64 'format' -- $cli predict -f yaml -m "$work/model.json" -d "$work/x.csv"
 expect "help names the binary" 0 'USAGE: cfx-cli' -- $cli --help
 expect "unknown method" 1 'unknown method "nope"' -- $cli explain -m "$work/model.json" -c '{"method":"nope"}' -d "$work/x.csv"
+expect "explain a diverse sparse set (config keys)" 0 '"cfs":\[\{.*"restored":' -- $cli explain -q -m "$work/model.json" -c '{"method":"wachter","n_counterfactuals":3,"sparsify":true,"return_all":false}' -d "$work/x.csv"
+expect "bad n_counterfactuals" 1 'n_counterfactuals: must be in 1...100' -- $cli explain -m "$work/model.json" -c '{"method":"wachter","n_counterfactuals":0}' -d "$work/x.csv"
 expect "unknown key" 1 'tolx: unknown key' -- $cli explain -m "$work/model.json" -c '{"method":"wachter","tolx":1}' -d "$work/x.csv"
 expect "malformed config" 1 'invalid JSON' -- $cli explain -m "$work/model.json" -c '{"method":' -d "$work/x.csv"
 expect "short row" 1 'row 1 has 3 values' -- $cli predict -m "$work/model.json" -d "$work/short.csv"

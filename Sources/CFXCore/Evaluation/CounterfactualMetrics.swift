@@ -222,11 +222,7 @@ public struct TrainingReference: Sendable {
         var byClass = [[Int]](repeating: [], count: model.classCount)
         for (r, c) in classes.enumerated() { byClass[c].append(r) }
         rowsByClass = byClass
-        mad = (0..<data.features).map { j in
-            let column = (0..<data.rows).map { data.x[$0 * data.features + j] }
-            let centre = median(column)
-            return median(column.map { abs($0 - centre) })
-        }
+        mad = data.medianAbsoluteDeviations()
     }
 }
 

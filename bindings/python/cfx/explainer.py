@@ -99,6 +99,13 @@ class Explanation:
         return [[_numpy_cf(c) for c in rnd] for rnd in (self.data.get("all") or [])]
 
     @property
+    def cfs(self) -> Optional[List[dict]]:
+        """With ``n_counterfactuals`` > 1: the set's valid members (arrays as numpy), each like
+        ``cf``; ``None`` when no set was asked for. ``exp["diversity"]`` is the set's det K."""
+        members = self.data.get("cfs")
+        return None if members is None else [_numpy_cf(c) for c in members]
+
+    @property
     def success(self) -> bool:
         """Whether a counterfactual was found."""
         return bool(self.data.get("success"))
@@ -182,6 +189,24 @@ class Explainer(NativeHandle):
             self._config = json.loads(_lib.call_json("cfx_explainer_config", self._require()))
         return dict(self._config)
 
+    def fit(self, X_train, y=None) -> "Explainer":
+        """Fits on training rows (2-D); ``y`` (class labels) defaults to the model's predictions.
+        CFProto builds its prototypes from them; Wachter only takes the features' MADs (the units
+        of ``sparsify`` and of a set's diversity)."""
+        rows, _ = as_rows(X_train, "X_train")
+        n, d = rows.shape
+        labels = None
+        if y is not None:
+            labels = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+            if labels.shape[0] != n:
+                raise InvalidArgumentError(f"y: has {labels.shape[0]} labels for {n} rows")
+        err = _lib.new_error()
+        status = _lib.lib().cfx_explainer_fit(
+            self._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
+            labels.ctypes.data_as(_lib.DOUBLE_P) if labels is not None else None, byref(err))
+        self.model._check(status, err)
+        return self
+
     def explain_raw(self, X, progress: Progress = None) -> dict:
         """The whole result dict of ``cfx_explain`` for the rows of ``X`` (1-D or 2-D).
         ``progress``: see :meth:`explain`."""
@@ -222,6 +247,9 @@ class Explainer(NativeHandle):
 
 class Wachter(Explainer):
     """Wachter et al. counterfactuals: ``Wachter(model, target_class="other", max_iter=500)``.
+
+    ``Wachter(model, n_counterfactuals=4, sparsify=True)`` returns, per instance, a diverse set
+    (``exp.cfs``, DiCE's diversity term) of sparsified counterfactuals (include/cfx.h).
 
     Keyword arguments are config keys (see ``cfx.default_config("wachter")``); numpy arrays are
     accepted for list-valued keys such as ``feature_range`` and ``eps``.
@@ -272,19 +300,3 @@ class CFProto(Explainer):
             err = _lib.new_error()
             _lib.check(_lib.lib().cfx_explainer_set_model(self._require(), role.encode("utf-8"), aux._require(),
                                                           byref(err)), err)
-
-    def fit(self, X_train, y=None) -> "CFProto":
-        """Fits on training rows (2-D); ``y`` (class labels) defaults to the model's predictions."""
-        rows, _ = as_rows(X_train, "X_train")
-        n, d = rows.shape
-        labels = None
-        if y is not None:
-            labels = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
-            if labels.shape[0] != n:
-                raise InvalidArgumentError(f"y: has {labels.shape[0]} labels for {n} rows")
-        err = _lib.new_error()
-        status = _lib.lib().cfx_explainer_fit(
-            self._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
-            labels.ctypes.data_as(_lib.DOUBLE_P) if labels is not None else None, byref(err))
-        self.model._check(status, err)
-        return self
