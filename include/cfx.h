@@ -416,10 +416,12 @@ cfx_status cfx_explain_progress(const cfx_explainer *explainer, const double *x,
  *                   t the target class (cfx_evaluator_set_density); null without one.
  *   in_range        every x'_j in [min_j - constraint_tol, max_j + constraint_tol] ("feature_range").
  *   immutable_ok    x'_j == x_j exactly for every "immutable" feature.
+ *   monotone_ok     x'_j >= x_j for every "increase" feature and x'_j <= x_j for every "decrease"
+ *                   feature of "monotone" (exactly).
  *   categories_ok   every "cat_vars" group valid: one-hot ("ohe": true) columns start..start+n-1
  *                   each within constraint_tol of 0 or 1, exactly one of them of 1; ordinal
  *                   ("ohe": false) column start within constraint_tol of a whole number in 0..n-1.
- *   constraints_ok  in_range and immutable_ok and categories_ok.
+ *   constraints_ok  in_range and immutable_ok and monotone_ok and categories_ok.
  *   seconds, model_calls, gradient_evaluations   cost, read from the explanations' "meta".
  *
  * A row of x_cf that is all NaN means "no counterfactual found": it is invalid, and every metric
@@ -433,6 +435,7 @@ typedef struct cfx_evaluator cfx_evaluator;
  *
  *   {"feature_range": null,          null (no range) or [min, max], each a number or one per feature
  *    "immutable": [],                feature indices
+ *    "monotone": {},                 {"j": "increase" | "decrease", ...}: directional features
  *    "cat_vars": {},                 {"start": n, ...}: categorical groups (alibi's cat_vars)
  *    "ohe": true,                    groups are one-hot (true) or one ordinal column (false)
  *    "sparsity_tol": 1e-6, "constraint_tol": 0, "mad_zero_scale": 1,
@@ -474,7 +477,7 @@ cfx_status cfx_evaluator_set_density(cfx_evaluator *evaluator, const cfx_density
  *   {"n": n, "n_found": rows with a counterfactual, "n_valid": valid rows,
  *    "summary": {"validity": {"n", "mean", "std", "median", "min", "max"}, "target_proba": {...},
  *                "l1", "l2", "l1_mad", "l0", "nn_distance", "ae_error", "log_density", "in_range",
- *                "immutable_ok", "categories_ok", "constraints_ok", "seconds", "model_calls",
+ *                "immutable_ok", "monotone_ok", "categories_ok", "constraints_ok", "seconds", "model_calls",
  *                "gradient_evaluations"},
  *    "instances": {"found", "orig_class", "cf_class", "target_class", "nn_index", and one array
  *                  per metric above, each with n entries (null where a metric does not apply)},

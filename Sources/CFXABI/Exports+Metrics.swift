@@ -57,6 +57,7 @@ extension EvaluationOptions {
             return .array([.perFeature(range.lower), .perFeature(range.upper)])
         }),
         .indices("immutable", \.immutable),
+        .monotone("monotone", \.monotone),
         ConfigField(key: "cat_vars", read: { value, options in
             options.categorical = try value.members("cat_vars").map { key, count in
                 guard let start = Int(key), start >= 0, String(start) == key else {

@@ -95,6 +95,7 @@ extension MethodEntry {
         .text("init", \.initialisation),
         .text("distance_fn", \.distanceFunction),
         .indices("immutable", \.immutable),
+        .monotone("monotone", \.monotone),
         .boolean("return_all", \.returnAll),
     ]
 
@@ -144,6 +145,7 @@ extension MethodEntry {
         .text("k_type", \.kType),
         .number("threshold", \.threshold),
         .indices("immutable", \.immutable),
+        .monotone("monotone", \.monotone),
         .boolean("return_all", \.returnAll),
     ]
 
