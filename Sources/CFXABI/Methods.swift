@@ -50,7 +50,7 @@ struct MethodEntry {
     /// Keys every method accepts besides its own.
     static let commonKeys = ["method"] + RunOptions.fields.map(\.key)
 
-    static let all: [MethodEntry] = [wachter, cfproto, deduce, jsma]
+    static let all: [MethodEntry] = [wachter, cfproto, deduce, jsma, eccco]
 
     static func named(_ name: String) throws -> MethodEntry {
         guard let entry = all.first(where: { $0.name == name }) else {

@@ -17,6 +17,7 @@ from . import training
 from . import metrics
 # DeDUCE, JSMA and feature densities
 from .deduce import DeDUCE, FeatureDensity, JSMA, SaliencyExplanation
+from .eccco import ECCCo
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,7 @@ __all__ = [
     "LibraryNotFoundError", "__version__",
 ]
 __all__ += ["DeDUCE", "JSMA", "FeatureDensity", "SaliencyExplanation"]
+__all__ += ["ECCCo"]
 
 
 def __getattr__(name):
