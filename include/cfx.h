@@ -218,6 +218,24 @@ typedef int (*cfx_progress_fn)(void *user, const char *progress_json);
  *                     thread, with parameter gradients summed; 0 = all cores. Threads are
  *                     started for every batch, so more than one pays only for large
  *                     batches                                                              (1)
+ *   "counterfactual_training"   null (off) or an object: counterfactual training (Altmeyer et
+ *                     al.), cross_entropy only, a native network ending in softmax. Once per
+ *                     epoch after the burn-in, n_ce factuals are searched with the ECCo generator
+ *                     (the "eccco" method's loss) towards a random other class y+, and each
+ *                     mini-batch adds lambda_div*mean[E(x+,y+) - E(x',y+)] + lambda_reg*mean[E(x+,y+)^2
+ *                     + E(x',y+)^2] + lambda_adv*mean CE(M(x_AE), y) to its loss, E = -logit. Keys:
+ *                     "n_ce" (1000), "tau" (0.75), "max_steps" (30), "learning_rate" (0.1; the
+ *                     paper says 0.25, its code runs 0.1), "lambda_cost" (0.001), "lambda_energy" (5),
+ *                     "energy_decay" (true), "lambda_div" (0.5), "lambda_reg" (0.1), "lambda_adv"
+ *                     (0.25), "epsilon" (0.3: radius of the nascent counterfactual x_AE),
+ *                     "burn_in" (0: share of the epochs trained conventionally first), "domain"
+ *                     (null: per feature [min(mean - 2 sd, min), max(mean + 2 sd, max)] of the
+ *                     training rows; or [min, max]), "immutable" ([]), "monotone" ({}: {"j":
+ *                     "increase" | "decrease"}), "n_threads" (0: the searches' threads). Each
+ *                     epoch entry then has "counterfactual": {"n_ce", "mature_share",
+ *                     "divergence", "ridge", "adversarial" (unweighted batch means),
+ *                     "skipped_steps" (non-finite losses, not applied), "search_seconds",
+ *                     "training_seconds"}.
  * Batch norm layers normalise with each shard's statistics in training mode; their running
  * statistics are updated from the whole batch's. Results are identical for the same data,
  * config, seed and thread count, and differ in rounding (or through batch norm, more) between
@@ -260,7 +278,7 @@ cfx_status cfx_model_train(cfx_model *model, const double *x, size_t n, size_t d
  * explain: each explain call sees the explainer either before or after the change. */
 typedef struct cfx_explainer cfx_explainer;
 
-/* The default configuration of a method ("wachter", "cfproto", "deduce", "jsma") as a JSON object,
+/* The default configuration of a method ("wachter", "cfproto", "deduce", "jsma", "eccco") as a JSON object,
  * every key present.
  * "train" gives the default training config of cfx_model_train instead (see Training).
  * Free *json_out with cfx_free. */
@@ -317,7 +335,16 @@ cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n
  * and with "trace": true "trace" ({"target_proba", "log_density", "changed"}: per point evaluated,
  * the features changed after it)}. "deduce" needs cfx_explainer_fit (training rows and labels, to
  * fit its feature density) or cfx_explainer_set_density first; otherwise cfx_explain fails with
- * CFX_ERR_INVALID_ARGUMENT. */
+ * CFX_ERR_INVALID_ARGUMENT.
+ *
+ * "eccco" (ECCo, Altmeyer et al.; a native network ending in softmax) minimises, by plain
+ * gradient descent from x for at most "max_steps" T steps, logitCE(z(x'), t) + lambda_cost*|x' - x|_1
+ * + lambda_energy*phi_s*(E + 1e-3*E^2) with E = -z_t(x') the raw logit, phi_s = a*(b + s)^-0.9,
+ * b = round(T/25), a = b/10 (1 with "energy_decay": false), stopping once p_t(x') >= "target_proba".
+ * Steps are masked by "immutable" and "monotone", then clamped into "feature_range". Per instance:
+ * "cf" ({"X", "class", "proba", "distance", "energy", "steps"} or null when target_proba was not
+ * reached), "last" (the same for the final point either way), "orig_class", "orig_proba",
+ * "target_class", "success" and "meta". */
 cfx_status cfx_explain(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
                        char **json_out, cfx_error *err);
 
