@@ -517,6 +517,33 @@ cfx_status cfx_evaluator_set_density(cfx_evaluator *evaluator, const cfx_density
 cfx_status cfx_evaluate(const cfx_evaluator *evaluator, const double *x, const double *x_cf, size_t n,
                         size_t d, const char *request_json, char **json_out, cfx_error *err);
 
+/* The metrics of counterfactual training (Altmeyer et al.) for n counterfactuals `x_cf` of the
+ * factuals `x` (both n x d) with target classes `targets` (n whole numbers as doubles), against
+ * n_train training rows `x_train` with labels `y_train`:
+ *   ip        mean over rows of the mean L1 distance from x' to up to "samples" (1000) training rows
+ *             of its target class (drawn without replacement with "seed");
+ *   ip_star   per target class, the unbiased MMD^2 between its counterfactuals and those samples,
+ *             Gaussian kernel exp(-|a - b|^2 / (2 l^2)) with l = "length_scale" or, when null, the
+ *             median Euclidean distance between the rows of the pooled sample (median heuristic);
+ *             the mean over classes weighted by counts (classes with fewer than 2 counterfactuals
+ *             are left out). Unbiased, so it can be slightly negative;
+ *   cost      mean L1 distance |x' - x|_1;   validity  share with p_target(x') >= 0.5.
+ * options_json: NULL or {"samples": 1000, "length_scale": null, "seed": 0}. *json_out (cfx_free):
+ *   {"ip", "ip_star", "cost", "validity", "per_class": [{"target", "n", "mmd2", "length_scale"}],
+ *    "instances": {"ip": [...], "cost": [...], "valid": [...]}} */
+cfx_status cfx_plausibility(const cfx_model *model, const double *x_train, const double *y_train, size_t n_train,
+                            const double *x, const double *x_cf, const double *targets, size_t n, size_t d,
+                            const char *options_json, char **json_out, cfx_error *err);
+
+/* Accuracy of a native network on n rows `x` with labels `y` under an L-infinity attack on the
+ * cross-entropy of the true label, for each radius: "fgsm" (x + eps*sign(grad)) or "pgd" ("steps"
+ * steps of size "alpha", each projected into the ball, from a uniform random start when
+ * "random_start"). options_json: NULL or {"attack": "pgd", "epsilons": [0, 0.01, ..., 0.1],
+ * "steps": 40, "alpha": 0.01, "random_start": true, "seed": 0, "n_threads": 0}.
+ * *json_out (cfx_free): {"attack", "epsilons", "accuracy": [one per epsilon]}. */
+cfx_status cfx_robust_accuracy(const cfx_model *model, const double *x, const double *y, size_t n, size_t d,
+                               const char *options_json, char **json_out, cfx_error *err);
+
 /* ---- End of evaluation ------------------------------------------------------------------------ */
 
 #ifdef __cplusplus

@@ -138,6 +138,30 @@ static void test_counterfactual_training(void) {
     cfx_model_free(m);
 }
 
+static void test_training_metrics(cfx_model *m) {
+    cfx_error err;
+    char *out = NULL;
+    const double xt[8] = {1, 0, 2, 0, 0, 1, 0, 3}, yt[4] = {0, 0, 1, 1};
+    const double x[4] = {0, 0, 0, 0}, cf[4] = {0.5, 2, 3, 0}, targets[2] = {1, 0};
+    if (check(cfx_plausibility(m, xt, yt, 4, x, cf, targets, 2, 2, NULL, &out, &err) == CFX_OK, "cfx_plausibility")) {
+        json_t *root = json_loads(out, 0, NULL);
+        check(fabs(json_real_value(json_object_get(root, "ip")) - 1.5) < 1e-12, "ip: 1.5 by hand");
+        check(fabs(json_real_value(json_object_get(root, "cost")) - 2.75) < 1e-12, "cost: 2.75 by hand");
+        json_decref(root);
+        cfx_free(out);
+    }
+    const double xr[6] = {0.4, 0.1, 0.1, 0.5, -0.3, -0.4}, yr[3] = {0, 1, 2};
+    out = NULL;
+    if (check(cfx_robust_accuracy(m, xr, yr, 3, 2, "{\"attack\": \"fgsm\", \"epsilons\": [0, 1]}", &out, &err) == CFX_OK,
+              "cfx_robust_accuracy")) {
+        json_t *acc = json_object_get(json_loads(out, 0, NULL), "accuracy");
+        check(json_real_value(json_array_get(acc, 0)) == 1 && json_real_value(json_array_get(acc, 1)) < 1, "fgsm at eps 1 breaks the model");
+        cfx_free(out);
+    }
+    check(cfx_robust_accuracy(m, xr, yr, 3, 2, "{\"attack\": \"cw\"}", &out, &err) == CFX_ERR_CONFIG, "unknown attack: config error");
+    check(cfx_plausibility(m, xt, yt, 4, x, cf, NULL, 2, 2, NULL, &out, &err) == CFX_ERR_INVALID_ARGUMENT, "targets NULL: an error");
+}
+
 int main(void) {
     cfx_error err;
     cfx_model *m = NULL;
@@ -148,6 +172,7 @@ int main(void) {
     test_eccco(m);
     test_wachter_monotone(m);
     test_monotone_ok(m);
+    test_training_metrics(m);
     cfx_model_free(m);
     test_counterfactual_training();
     printf("test_cftrain: %d passed, %d failed\n", g_pass, g_fail);

@@ -66,3 +66,18 @@ def test_counterfactual_training_reports_terms_and_keeps_accuracy():
     assert abs(accuracy(baseline) - accuracy(trained)) < 0.05
     with pytest.raises(cfx.ConfigError, match="tau"):
         mlp().train(X, y, counterfactual_training={"tau": 2})
+
+
+def test_plausibility_and_robust_accuracy():
+    model = cfx.Model.from_json(LINEAR)
+    X_train = np.array([[1, 0], [2, 0], [0, 1], [0, 3]], dtype=float)
+    r = cfx.robustness.plausibility(model, X_train, [0, 0, 1, 1], np.zeros((2, 2)), [[0.5, 2], [3, 0]], [1, 0])
+    # (0.5, 2) is 1.5 from both class-1 rows; (3, 0) is 2 and 1 from the class-0 rows.
+    assert r["instances"]["ip"] == [1.5, 1.5] and r["cost"] == 2.75 and r["validity"] == 1.0
+    rng = np.random.default_rng(0)
+    X = np.r_[rng.uniform(-0.25, 0.25, (50, 2)) + [0.4, 0], rng.uniform(-0.25, 0.25, (50, 2)) + [0, 0.4]]
+    y = np.r_[np.zeros(50), np.ones(50)]
+    acc = cfx.robustness.robust_accuracy(model, X, y, attack="fgsm", epsilons=[0, 0.1, 0.3])["accuracy"]
+    assert acc[0] >= acc[1] >= acc[2] and acc[2] < acc[0]
+    with pytest.raises(cfx.ConfigError, match="attack"):
+        cfx.robustness.robust_accuracy(model, X, y, attack="cw")

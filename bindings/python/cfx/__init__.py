@@ -18,6 +18,7 @@ from . import metrics
 # DeDUCE, JSMA and feature densities
 from .deduce import DeDUCE, FeatureDensity, JSMA, SaliencyExplanation
 from .eccco import ECCCo
+from . import robustness
 
 __version__ = "0.1.0"
 
@@ -29,7 +30,7 @@ __all__ = [
     "LibraryNotFoundError", "__version__",
 ]
 __all__ += ["DeDUCE", "JSMA", "FeatureDensity", "SaliencyExplanation"]
-__all__ += ["ECCCo"]
+__all__ += ["ECCCo", "robustness"]
 
 
 def __getattr__(name):
