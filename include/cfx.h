@@ -344,7 +344,11 @@ cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n
  * Steps are masked by "immutable" and "monotone", then clamped into "feature_range". Per instance:
  * "cf" ({"X", "class", "proba", "distance", "energy", "steps"} or null when target_proba was not
  * reached), "last" (the same for the final point either way), "orig_class", "orig_proba",
- * "target_class", "success" and "meta". */
+ * "target_class", "success" and "meta". ECCCo's conformal set-size penalty is on with
+ * "lambda_set_size" > 0 (default 0): + lambda_set_size*max(0, sum_y C_y(x') - "kappa" (1)),
+ * C_y = sigmoid((q - (1 - p_y(x'))) / "temperature" (0.1)), q the split-conformal quantile at
+ * "alpha" (0.05) of the scores 1 - p_y(x_i) of labelled calibration rows given to
+ * cfx_explainer_fit (CFX_ERR_INVALID_ARGUMENT in cfx_explain without them). */
 cfx_status cfx_explain(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
                        char **json_out, cfx_error *err);
 

@@ -15,6 +15,10 @@ extension MethodEntry {
         .range("feature_range", \.featureRangeMin, \.featureRangeMax),
         .indices("immutable", \.immutable),
         .monotone("monotone", \.monotone),
+        .number("lambda_set_size", \.lambdaSetSize),
+        .number("alpha", \.alpha),
+        .number("temperature", \.temperature),
+        .number("kappa", \.kappa),
     ]
 
     static let eccco = MethodEntry(
@@ -25,10 +29,13 @@ extension MethodEntry {
             try ecccoFields.decode(members, into: &params, context: "method \"eccco\"", alsoKnown: commonKeys)
             let explainer = try ECCCoExplainer(model: model, params: params)
             let effective = JSON.object([("method", .string("eccco"))] + ecccoFields.encode(params) + RunOptions.fields.encode(options))
-            let prepared = PreparedMethod { x, rows, control in
-                try explainer.explain(x, rows: rows, threads: options.nThreads, control: control).map { ecccoJSON($0, params: effective) }
+            // fit gives the calibration rows of the conformal penalty; without the penalty it is ignored.
+            return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { inputs in
+                let ready = try params.lambdaSetSize > 0 ? inputs.training.map { try explainer.calibrated(on: $0) } ?? explainer : explainer
+                return PreparedMethod { x, rows, control in
+                    try ready.explain(x, rows: rows, threads: options.nThreads, control: control).map { ecccoJSON($0, params: effective) }
+                }
             }
-            return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { _ in prepared }
         })
 }
 

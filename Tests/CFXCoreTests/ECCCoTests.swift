@@ -95,3 +95,42 @@ final class ECCCoTests: XCTestCase {
         XCTAssertThrowsError(try ECCCoExplainer(model: try linearSoftmax(), params: params))
     }
 }
+
+final class ECCCoConformalTests: XCTestCase {
+    /// With the set-size penalty on, one step still follows the full loss's gradient.
+    func testOneStepWithTheSetSizePenaltyFollowsTheLossGradient() throws {
+        var params = ECCCoParams()
+        params.maxSteps = 1
+        params.energyDecay = false
+        params.targetClass = .index(1)
+        params.lambdaSetSize = 0.7
+        params.temperature = 0.5
+        params.kappa = 0.5
+        let network = try linearSoftmax()
+        let calibration = try Dataset(x: [1, 0, 0, 1, -1, -1, 0.2, 0.1, 0.1, 0.3], rows: 5, features: 2, labels: [0, 1, 2, 1, 0], classCount: 3)
+        XCTAssertThrowsError(try ECCCoExplainer(model: network, params: params).explain([0.2, 0.1], rows: 1, threads: 1), "needs calibration")
+        let explainer = try ECCCoExplainer(model: network, params: params).calibrated(on: calibration)
+        let q = try XCTUnwrap(explainer.generator.quantile)
+        let x: [Double] = [0.2, 0.1]
+        let e = try explainer.explain(x, rows: 1, threads: 1)[0]
+        var plain = params
+        plain.lambdaSetSize = 0
+        XCTAssertNotEqual(try ECCCoExplainer(model: network, params: plain).explain(x, rows: 1, threads: 1)[0].last, e.last,
+                          "the penalty is active here")
+        func loss(_ point: [Double]) -> Double {
+            let z = [3 * point[0], 3 * point[1], -3 * point[0] - 3 * point[1]], m = z.max()!
+            let sum = z.reduce(0) { $0 + exp($1 - m) }
+            let p = z.map { exp($0 - m) / sum }
+            let energy = -z[1]
+            let size = p.reduce(0) { $0 + 1 / (1 + exp(-(q - (1 - $1)) / params.temperature)) }
+            return m + log(sum) - z[1] + params.lambdaCost * zip(point, x).reduce(0) { $0 + abs($1.0 - $1.1) }
+                + params.lambdaEnergy * (energy + 1e-3 * energy * energy) + params.lambdaSetSize * max(0, size - params.kappa)
+        }
+        for j in 0..<2 {
+            var plus = x, minus = x
+            plus[j] += 1e-6
+            minus[j] -= 1e-6
+            XCTAssertEqual(e.last[j], x[j] - params.learningRate * (loss(plus) - loss(minus)) / 2e-6, accuracy: 1e-7, "feature \(j)")
+        }
+    }
+}

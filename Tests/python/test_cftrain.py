@@ -81,3 +81,15 @@ def test_plausibility_and_robust_accuracy():
     assert acc[0] >= acc[1] >= acc[2] and acc[2] < acc[0]
     with pytest.raises(cfx.ConfigError, match="attack"):
         cfx.robustness.robust_accuracy(model, X, y, attack="cw")
+
+
+def test_eccco_conformal_penalty_needs_calibration():
+    model = cfx.Model.from_json(LINEAR)
+    X = np.array([[1.5, 0.2], [-1.2, -1.0]])
+    explainer = cfx.ECCCo(model, lambda_set_size=0.5, max_steps=200)
+    with pytest.raises(cfx.InvalidArgumentError, match="calibration"):
+        explainer.explain(X)
+    rng = np.random.default_rng(3)
+    X_cal = rng.normal(size=(60, 2))
+    exps = explainer.fit(X_cal, model.predict(X_cal).argmax(1)).explain(X)
+    assert all(e.success for e in exps)

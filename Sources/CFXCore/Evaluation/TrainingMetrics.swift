@@ -74,13 +74,46 @@ public func plausibilityReport(model: Classifier, training x: [Double], labels: 
 
 /// The median Euclidean distance between distinct rows (1 when all rows coincide).
 func medianDistance(_ rows: [[Double]]) -> Double {
-    var distances: [Double] = []
-    for i in rows.indices { for j in (i + 1)..<rows.count { distances.append(squaredDistance(rows[i], rows[j]).squareRoot()) } }
-    guard !distances.isEmpty else { return 1 }
-    distances.sort()
+    let n = rows.count, d = rows.first?.count ?? 0
+    guard n >= 2 else { return 1 }
+    let flat = rows.flatMap { $0 }
+    var distances = [Double](repeating: 0, count: n * (n - 1) / 2)
+    flat.withUnsafeBufferPointer { x in
+        distances.withUnsafeMutableBufferPointer { out in
+            var next = 0
+            for i in 0..<n {
+                for j in (i + 1)..<n {
+                    var s = 0.0
+                    for f in 0..<d { let e = x[i * d + f] - x[j * d + f]; s += e * e }
+                    out[next] = s
+                    next += 1
+                }
+            }
+        }
+    }
+    // Squared distances keep their order: take the median of those, then its root.
     let m = distances.count / 2
-    let median = distances.count % 2 == 1 ? distances[m] : (distances[m - 1] + distances[m]) / 2
-    return median > 0 ? median : 1
+    let upper = select(&distances, m)
+    let median = distances.count % 2 == 1 ? upper : (distances[0..<m].max()! + upper) / 2
+    return median > 0 ? median.squareRoot() : 1
+}
+
+/// Rearranges `values` so that values[k] is the k-th smallest, with smaller ones before it (quickselect).
+private func select(_ values: inout [Double], _ k: Int) -> Double {
+    var lo = 0, hi = values.count - 1
+    var random = SeededRandom(seed: 7)
+    while lo < hi {
+        values.swapAt(lo + random.index(below: hi - lo + 1), hi)
+        let pivot = values[hi]
+        var store = lo
+        for i in lo..<hi where values[i] < pivot {
+            values.swapAt(i, store)
+            store += 1
+        }
+        values.swapAt(store, hi)
+        if store == k { break } else if store < k { lo = store + 1 } else { hi = store - 1 }
+    }
+    return values[k]
 }
 
 /// Unbiased MMD² (Gretton et al. 2012): mean over i ≠ j of k(a_i, a_j) + the same for b

@@ -14,6 +14,11 @@ import Glibc
 /// Step size: the paper says 0.25; the reference code runs 0.1 (its configured rate never reaches
 /// its optimiser). cfx defaults to 0.1 (`learning_rate`).
 ///
+/// ECCCo's conformal set-size penalty is an option (`lambdaSetSize` > 0, after `calibrate`):
+/// + λ_Ω Ω(x'), Ω = max(0, Σ_y C_y(x') − κ), C_y = σ((q̂ − s_y(x')) / T) the smooth membership of
+/// class y in the conformal prediction set, s_y = 1 − p_y the split-conformal score and q̂ its
+/// ⌈(n + 1)(1 − α)⌉-th smallest value over n calibration rows (their true labels).
+///
 /// The energy needs the logits, so the model must be a native network ending in softmax.
 public struct ECCCoParams: Sendable, Equatable {
     /// "other": the most probable class other than the prediction at x; or a class index.
@@ -31,10 +36,20 @@ public struct ECCCoParams: Sendable, Equatable {
     public var featureRangeMax = PerFeature.all(1e10)
     public var immutable: [Int] = []
     public var monotone: [MonotoneFeature] = []
+    /// λ_Ω of the conformal set-size penalty; 0 = off (ECCo).
+    public var lambdaSetSize = 0.0
+    /// α, T and κ of the smooth conformal set.
+    public var alpha = 0.05
+    public var temperature = 0.1
+    public var kappa = 1.0
 
     public init() {}
 
     func validate(classCount k: Int) throws {
+        guard lambdaSetSize >= 0, lambdaSetSize.isFinite else { throw CFXError.config("lambda_set_size", "must be >= 0, got \(lambdaSetSize)") }
+        guard alpha > 0, alpha < 1 else { throw CFXError.config("alpha", "must be in (0, 1), got \(alpha)") }
+        guard temperature > 0, temperature.isFinite else { throw CFXError.config("temperature", "must be > 0, got \(temperature)") }
+        guard kappa >= 0, kappa.isFinite else { throw CFXError.config("kappa", "must be >= 0, got \(kappa)") }
         guard targetProba > 0, targetProba <= 1 else { throw CFXError.config("target_proba", "must be in (0, 1], got \(targetProba)") }
         guard (1...1_000_000).contains(maxSteps) else { throw CFXError.config("max_steps", "must be in 1...1000000, got \(maxSteps)") }
         guard learningRate > 0, learningRate.isFinite else { throw CFXError.config("learning_rate", "must be > 0, got \(learningRate)") }
@@ -77,6 +92,8 @@ public struct ECCoGenerator: @unchecked Sendable {
     public let params: ECCCoParams
     public let constraints: Constraints
     let logits: Int
+    /// q̂ of the conformal penalty, when calibrated.
+    public var quantile: Double?
 
     public init(network: Network, params: ECCCoParams, constraints: Constraints) throws {
         try params.validate(classCount: network.classCount)
@@ -128,7 +145,23 @@ public struct ECCoGenerator: @unchecked Sendable {
                 let energy = -z[i * k + y]
                 cotangent[i * k + y] -= phi * (1 + 2e-3 * energy)
             }
-            let dx = cotangent.withUnsafeBufferPointer { evaluator.backward(from: logits, cotangent: $0) }
+            let dx: UnsafeBufferPointer<Double>
+            if let q = quantile, params.lambdaSetSize > 0 {
+                // Ω's gradient enters at the probabilities: ∂C_y/∂p_y = C_y(1 − C_y) / T, when Σ C > κ.
+                var setCotangent = [Double](repeating: 0, count: active.count * k)
+                for (i, _) in searching {
+                    let c = (0..<k).map { 1 / (1 + exp(-(q - (1 - p[i * k + $0])) / params.temperature)) }
+                    guard c.reduce(0, +) > params.kappa else { continue }
+                    for y in 0..<k { setCotangent[i * k + y] = params.lambdaSetSize * c[y] * (1 - c[y]) / params.temperature }
+                }
+                dx = cotangent.withUnsafeBufferPointer { ct in
+                    setCotangent.withUnsafeBufferPointer { st in
+                        evaluator.backward(seeds: [(buffer: logits, cotangent: ct), (buffer: probabilitiesBuffer, cotangent: st)])
+                    }
+                }
+            } else {
+                dx = cotangent.withUnsafeBufferPointer { evaluator.backward(from: logits, cotangent: $0) }
+            }
             for (i, r) in searching {
                 for j in 0..<d {
                     original[j] = x[r * d + j]
@@ -151,6 +184,20 @@ public struct ECCoGenerator: @unchecked Sendable {
     }
 }
 
+/// q̂: the ⌈(n + 1)(1 − α)⌉-th smallest score 1 − p_y(x_i) over calibration rows (x_i, y_i)
+/// (the largest score when that rank exceeds n).
+public func conformalQuantile(model: Classifier, data: Dataset, alpha: Double) throws -> Double {
+    guard let labels = data.labels else {
+        throw CFXError(.invalidArgument, "eccco: the conformal penalty calibrates on labelled rows; pass y to fit")
+    }
+    guard data.rows > 0 else { throw CFXError(.invalidArgument, "eccco: no calibration rows") }
+    let k = model.classCount
+    let proba = try ModelSession(model: model, eps: [Double](repeating: 1e-3, count: model.featureCount)).predict(data.x, rows: data.rows)
+    let scores = (0..<data.rows).map { 1 - proba[$0 * k + labels[$0]] }.sorted()
+    let rank = Int((Double(data.rows + 1) * (1 - alpha)).rounded(.up))
+    return scores[min(rank, data.rows) - 1]
+}
+
 /// One row's ECCCo counterfactual.
 public struct ECCCoExplanation: Sendable {
     /// x' when the search reached τ, else nil.
@@ -171,7 +218,7 @@ public struct ECCCoExplanation: Sendable {
 
 /// The `eccco` method: ECCo searches batched over instances, in chunks spread over threads.
 public final class ECCCoExplainer: @unchecked Sendable {
-    public let generator: ECCoGenerator
+    public private(set) var generator: ECCoGenerator
     /// Rows searched together on one thread.
     static let chunkRows = 64
 
@@ -184,8 +231,19 @@ public final class ECCCoExplainer: @unchecked Sendable {
         generator = try ECCoGenerator(network: network, params: params, constraints: constraints)
     }
 
+    /// An explainer whose conformal penalty is calibrated on `data` (split conformal: rows not
+    /// used for training, with labels).
+    public func calibrated(on data: Dataset) throws -> ECCCoExplainer {
+        let copy = try ECCCoExplainer(model: generator.network, params: generator.params)
+        copy.generator.quantile = try conformalQuantile(model: generator.network, data: data, alpha: generator.params.alpha)
+        return copy
+    }
+
     public func explain(_ instances: [Double], rows: Int, threads: Int, control: RunControl = RunControl()) throws -> [ECCCoExplanation] {
         let network = generator.network
+        if generator.params.lambdaSetSize > 0 && generator.quantile == nil {
+            throw CFXError(.invalidArgument, "eccco: lambda_set_size > 0 needs calibration data; call fit with labelled rows first")
+        }
         try network.checkShape(count: instances.count, rows: rows, features: network.featureCount)
         try requireFinite(instances, "x")
         let d = network.featureCount, k = network.classCount

@@ -9,7 +9,7 @@ The model must be a native network ending in softmax: the energy is the raw logi
 from __future__ import annotations
 
 from .errors import InvalidArgumentError
-from .explainer import Explainer
+from .explainer import CFProto, Explainer
 from .model import Model
 
 __all__ = ["ECCCo"]
@@ -24,7 +24,10 @@ class ECCCo(Explainer):
 
     Each explanation has ``cf`` (``None`` unless p_target reached ``target_proba``), ``last``
     (the search's final point either way), ``target_class``, ``orig_class``, ``orig_proba``,
-    ``success`` and ``meta``."""
+    ``success`` and ``meta``.
+
+    ECCCo's conformal set-size penalty: ``lambda_set_size`` > 0 (with ``alpha``, ``temperature``,
+    ``kappa``), calibrated by ``fit(X_cal, y_cal)`` on labelled rows the model was not trained on."""
 
     method = "eccco"
 
@@ -36,3 +39,6 @@ class ECCCo(Explainer):
         if isinstance(config.get("monotone"), dict):
             config["monotone"] = {str(int(k)): v for k, v in config["monotone"].items()}
         super().__init__(model, config)
+
+    # Calibration rows of the conformal penalty go through cfx_explainer_fit, as CFProto's data do.
+    fit = CFProto.fit
