@@ -203,7 +203,7 @@ def evaluate(name, args):
     result = {
         "set": name, "constrained": bool(args.constrained), "constraints": constraints,
         "train_rows": len(y_train), "test_rows": len(y_test), "epochs": epochs, "batch_size": batch, "n_ce": n_ce,
-        "rounds": rounds, "factuals_per_round": args.factuals, "max_steps": args.max_steps, "eval_tau": args.eval_tau,
+        "ct_tau": args.tau or 0.75, "rounds": rounds, "factuals_per_round": args.factuals, "max_steps": args.max_steps, "eval_tau": args.eval_tau,
         "lambdas": LAMBDAS,
         "test_accuracy": accuracy, "train_seconds": seconds, "ct_bl_time_ratio": seconds["CT"] / seconds["BL"],
         "robust_accuracy": robust, "robust_epsilons": [i / 100 for i in range(11)], "robust_rows": min(n_robust, len(y_test)),
@@ -239,6 +239,7 @@ def main():
         result["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         suffix = ("_constrained" if args.constrained else "") + ("" if args.rounds else f"_timing_{result['epochs']}epochs")
         suffix += "" if args.eval_tau == 0.75 else f"_evaltau{args.eval_tau:g}_steps{args.max_steps}"
+        suffix += f"_tau{args.tau:g}" if args.tau else ""
         path = out / f"{name}{suffix}.json"
         path.write_text(json.dumps(result, indent=1))
         red = result["reductions"] or {key: {"reduction_pct": float("nan")} for key in ("ip", "ip_star", "cost")}
