@@ -154,8 +154,9 @@ static void test_training_metrics(cfx_model *m) {
     out = NULL;
     if (check(cfx_robust_accuracy(m, xr, yr, 3, 2, "{\"attack\": \"fgsm\", \"epsilons\": [0, 1]}", &out, &err) == CFX_OK,
               "cfx_robust_accuracy")) {
-        json_t *acc = json_object_get(json_loads(out, 0, NULL), "accuracy");
+        json_t *root = json_loads(out, 0, NULL), *acc = json_object_get(root, "accuracy");
         check(json_real_value(json_array_get(acc, 0)) == 1 && json_real_value(json_array_get(acc, 1)) < 1, "fgsm at eps 1 breaks the model");
+        json_decref(root);
         cfx_free(out);
     }
     check(cfx_robust_accuracy(m, xr, yr, 3, 2, "{\"attack\": \"cw\"}", &out, &err) == CFX_ERR_CONFIG, "unknown attack: config error");
