@@ -299,6 +299,24 @@ typedef int (*cfx_progress_fn)(void *user, const char *progress_json);
  *                     thread, with parameter gradients summed; 0 = all cores. Threads are
  *                     started for every batch, so more than one pays only for large
  *                     batches                                                              (1)
+ *   "counterfactual_training"   null (off) or an object: counterfactual training (Altmeyer et
+ *                     al.), cross_entropy only, a native network ending in softmax. Once per
+ *                     epoch after the burn-in, n_ce factuals are searched with the ECCo generator
+ *                     (the "eccco" method's loss) towards a random other class y+, and each
+ *                     mini-batch adds lambda_div*mean[E(x+,y+) - E(x',y+)] + lambda_reg*mean[E(x+,y+)^2
+ *                     + E(x',y+)^2] + lambda_adv*mean CE(M(x_AE), y) to its loss, E = -logit. Keys:
+ *                     "n_ce" (1000), "tau" (0.75), "max_steps" (30), "learning_rate" (0.1; the
+ *                     paper says 0.25, its code runs 0.1), "lambda_cost" (0.001), "lambda_energy" (5),
+ *                     "energy_decay" (true), "lambda_div" (0.5), "lambda_reg" (0.1), "lambda_adv"
+ *                     (0.25), "epsilon" (0.3: radius of the nascent counterfactual x_AE),
+ *                     "burn_in" (0: share of the epochs trained conventionally first), "domain"
+ *                     (null: per feature [min(mean - 2 sd, min), max(mean + 2 sd, max)] of the
+ *                     training rows; or [min, max]), "immutable" ([]), "monotone" ({}: {"j":
+ *                     "increase" | "decrease"}), "n_threads" (0: the searches' threads). Each
+ *                     epoch entry then has "counterfactual": {"n_ce", "mature_share",
+ *                     "divergence", "ridge", "adversarial" (unweighted batch means),
+ *                     "skipped_steps" (non-finite losses, not applied), "search_seconds",
+ *                     "training_seconds"}.
  * Batch norm layers normalise with each shard's statistics in training mode; their running
  * statistics are updated from the whole batch's. Results are identical for the same data,
  * config, seed and thread count, and differ in rounding (or through batch norm, more) between
@@ -341,7 +359,7 @@ cfx_status cfx_model_train(cfx_model *model, const double *x, size_t n, size_t d
  * explain: each explain call sees the explainer either before or after the change. */
 typedef struct cfx_explainer cfx_explainer;
 
-/** The default configuration of a method ("wachter", "cfproto", "deduce", "jsma") as a JSON object,
+/** The default configuration of a method ("wachter", "cfproto", "deduce", "jsma", "eccco") as a JSON object,
  * every key present.
  * "train" gives the default training config of cfx_model_train instead (see Training).
  * Free *json_out with cfx_free. */
@@ -428,7 +446,20 @@ cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n
  *   MAD (fitted) or range. With k > 1 each explanation adds "cfs": the valid members (each an
  *   object like "cf", Wachter's with "index" -1; with "sparsify" each sparsified; none when the
  *   search found no "cf") and "diversity": det K of those members (null when there are none).
- *   "cf" stays the single search's counterfactual. */
+ *   "cf" stays the single search's counterfactual.
+ *
+ * "eccco" (ECCo, Altmeyer et al.; a native network ending in softmax) minimises, by plain
+ * gradient descent from x for at most "max_steps" T steps, logitCE(z(x'), t) + lambda_cost*|x' - x|_1
+ * + lambda_energy*phi_s*(E + 1e-3*E^2) with E = -z_t(x') the raw logit, phi_s = a*(b + s)^-0.9,
+ * b = round(T/25), a = b/10 (1 with "energy_decay": false), stopping once p_t(x') >= "target_proba".
+ * Steps are masked by "immutable" and "monotone", then clamped into "feature_range". Per instance:
+ * "cf" ({"X", "class", "proba", "distance", "energy", "steps"} or null when target_proba was not
+ * reached), "last" (the same for the final point either way), "orig_class", "orig_proba",
+ * "target_class", "success" and "meta". ECCCo's conformal set-size penalty is on with
+ * "lambda_set_size" > 0 (default 0): + lambda_set_size*max(0, sum_y C_y(x') - "kappa" (1)),
+ * C_y = sigmoid((q - (1 - p_y(x'))) / "temperature" (0.1)), q the split-conformal quantile at
+ * "alpha" (0.05) of the scores 1 - p_y(x_i) of labelled calibration rows given to
+ * cfx_explainer_fit (CFX_ERR_INVALID_ARGUMENT in cfx_explain without them). */
 cfx_status cfx_explain(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
                        char **json_out, cfx_error *err);
 
@@ -530,10 +561,12 @@ cfx_status cfx_explain_progress(const cfx_explainer *explainer, const double *x,
  *                   t the target class (cfx_evaluator_set_density); null without one.
  *   in_range        every x'_j in [min_j - constraint_tol, max_j + constraint_tol] ("feature_range").
  *   immutable_ok    x'_j == x_j exactly for every "immutable" feature.
+ *   monotone_ok     x'_j >= x_j for every "increase" feature and x'_j <= x_j for every "decrease"
+ *                   feature of "monotone" (exactly).
  *   categories_ok   every "cat_vars" group valid: one-hot ("ohe": true) columns start..start+n-1
  *                   each within constraint_tol of 0 or 1, exactly one of them of 1; ordinal
  *                   ("ohe": false) column start within constraint_tol of a whole number in 0..n-1.
- *   constraints_ok  in_range and immutable_ok and categories_ok.
+ *   constraints_ok  in_range and immutable_ok and monotone_ok and categories_ok.
  *   seconds, model_calls, gradient_evaluations   cost, read from the explanations' "meta".
  *
  * A row of x_cf that is all NaN means "no counterfactual found": it is invalid, and every metric
@@ -547,6 +580,7 @@ typedef struct cfx_evaluator cfx_evaluator;
  *
  *   {"feature_range": null,          null (no range) or [min, max], each a number or one per feature
  *    "immutable": [],                feature indices
+ *    "monotone": {},                 {"j": "increase" | "decrease", ...}: directional features
  *    "cat_vars": {},                 {"start": n, ...}: categorical groups (alibi's cat_vars)
  *    "ohe": true,                    groups are one-hot (true) or one ordinal column (false)
  *    "sparsity_tol": 1e-6, "constraint_tol": 0, "mad_zero_scale": 1,
@@ -589,7 +623,7 @@ cfx_status cfx_evaluator_set_density(cfx_evaluator *evaluator, const cfx_density
  *   {"n": n, "n_found": rows with a counterfactual, "n_valid": valid rows,
  *    "summary": {"validity": {"n", "mean", "std", "median", "min", "max"}, "target_proba": {...},
  *                "l1", "l2", "l1_mad", "l0", "nn_distance", "ae_error", "log_density", "in_range",
- *                "immutable_ok", "categories_ok", "constraints_ok", "seconds", "model_calls",
+ *                "immutable_ok", "monotone_ok", "categories_ok", "constraints_ok", "seconds", "model_calls",
  *                "gradient_evaluations"},
  *    "instances": {"found", "orig_class", "cf_class", "target_class", "nn_index", and one array
  *                  per metric above, each with n entries (null where a metric does not apply)},
@@ -602,7 +636,7 @@ cfx_status cfx_evaluator_set_density(cfx_evaluator *evaluator, const cfx_density
 cfx_status cfx_evaluate(const cfx_evaluator *evaluator, const double *x, const double *x_cf, size_t n,
                         size_t d, const char *request_json, char **json_out, cfx_error *err);
 
-/* Measures n sets of k counterfactuals: instances `x` (n x d, finite) and members `x_cfs`
+/** Measures n sets of k counterfactuals: instances `x` (n x d, finite) and members `x_cfs`
  * (n x k x d, row-major: member j of set i at row i*k + j; a member all NaN is missing).
  * `request_json` is as for cfx_evaluate, with "target_class" and "meta" per set (n entries, or
  * one target for all). On success *json_out (free with cfx_free) is
@@ -620,6 +654,33 @@ cfx_status cfx_evaluate(const cfx_evaluator *evaluator, const double *x, const d
  * L0 with a tolerance is cfx_evaluate's "l0" with the evaluator's "sparsity_tol". */
 cfx_status cfx_evaluate_sets(const cfx_evaluator *evaluator, const double *x, const double *x_cfs, size_t n,
                              size_t k, size_t d, const char *request_json, char **json_out, cfx_error *err);
+
+/** The metrics of counterfactual training (Altmeyer et al.) for n counterfactuals `x_cf` of the
+ * factuals `x` (both n x d) with target classes `targets` (n whole numbers as doubles), against
+ * n_train training rows `x_train` with labels `y_train`:
+ *   ip        mean over rows of the mean L1 distance from x' to up to "samples" (1000) training rows
+ *             of its target class (drawn without replacement with "seed");
+ *   ip_star   per target class, the unbiased MMD^2 between its counterfactuals and those samples,
+ *             Gaussian kernel exp(-|a - b|^2 / (2 l^2)) with l = "length_scale" or, when null, the
+ *             median Euclidean distance between the rows of the pooled sample (median heuristic);
+ *             the mean over classes weighted by counts (classes with fewer than 2 counterfactuals
+ *             are left out). Unbiased, so it can be slightly negative;
+ *   cost      mean L1 distance |x' - x|_1;   validity  share with p_target(x') >= 0.5.
+ * options_json: NULL or {"samples": 1000, "length_scale": null, "seed": 0}. *json_out (cfx_free):
+ *   {"ip", "ip_star", "cost", "validity", "per_class": [{"target", "n", "mmd2", "length_scale"}],
+ *    "instances": {"ip": [...], "cost": [...], "valid": [...]}} */
+cfx_status cfx_plausibility(const cfx_model *model, const double *x_train, const double *y_train, size_t n_train,
+                            const double *x, const double *x_cf, const double *targets, size_t n, size_t d,
+                            const char *options_json, char **json_out, cfx_error *err);
+
+/** Accuracy of a native network on n rows `x` with labels `y` under an L-infinity attack on the
+ * cross-entropy of the true label, for each radius: "fgsm" (x + eps*sign(grad)) or "pgd" ("steps"
+ * steps of size "alpha", each projected into the ball, from a uniform random start when
+ * "random_start"). options_json: NULL or {"attack": "pgd", "epsilons": [0, 0.01, ..., 0.1],
+ * "steps": 40, "alpha": 0.01, "random_start": true, "seed": 0, "n_threads": 0}.
+ * *json_out (cfx_free): {"attack", "epsilons", "accuracy": [one per epsilon]}. */
+cfx_status cfx_robust_accuracy(const cfx_model *model, const double *x, const double *y, size_t n, size_t d,
+                               const char *options_json, char **json_out, cfx_error *err);
 
 /* ---- End of evaluation ------------------------------------------------------------------------ */
 

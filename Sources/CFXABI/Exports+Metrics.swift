@@ -54,6 +54,7 @@ extension EvaluationOptions {
             return .array([.perFeature(range.lower), .perFeature(range.upper)])
         }),
         .indices("immutable", \.immutable),
+        .monotone("monotone", \.monotone),
         ConfigField(key: "cat_vars", read: { value, options in
             options.categorical = try readCategoricalVariables(value, "cat_vars").map { CategoricalGroup(start: $0.column, count: $0.categories) }
         }, write: { options in

@@ -50,7 +50,7 @@ struct MethodEntry {
     /// Keys every method accepts besides its own.
     static let commonKeys = ["method"] + RunOptions.fields.map(\.key)
 
-    static let all: [MethodEntry] = [wachter, cfproto, deduce, jsma]
+    static let all: [MethodEntry] = [wachter, cfproto, deduce, jsma, eccco]
 
     static func named(_ name: String) throws -> MethodEntry {
         guard let entry = all.first(where: { $0.name == name }) else {
@@ -96,6 +96,7 @@ extension MethodEntry {
         .text("init", \.initialisation),
         .text("distance_fn", \.distanceFunction),
         .indices("immutable", \.immutable),
+        .monotone("monotone", \.monotone),
         .boolean("return_all", \.returnAll),
         .integer("n_counterfactuals", \.nCounterfactuals),
         .number("diversity_weight", \.diversityWeight),
@@ -152,6 +153,7 @@ extension MethodEntry {
         .text("k_type", \.kType),
         .number("threshold", \.threshold),
         .indices("immutable", \.immutable),
+        .monotone("monotone", \.monotone),
         .boolean("return_all", \.returnAll),
         .integer("n_counterfactuals", \.nCounterfactuals),
         .number("diversity_weight", \.diversityWeight),

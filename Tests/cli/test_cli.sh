@@ -127,6 +127,8 @@ assert correct / len(labels) >= 0.9, correct / len(labels)
 PY
 then passed=$((passed + 1)); echo "PASS: trained model fits its training data (>= 90%)"
 else failed=$((failed + 1)); echo "FAIL: trained model fits its training data (>= 90%)"; fi
+expect "train with counterfactual training" 0 '"counterfactual":\{"n_ce":50,"mature_share"' -- $cli train "${train[@]}" -c '{"epochs": 2, "counterfactual_training": {"n_ce": 50, "max_steps": 10}}' -o "$work/trained_ct.json" -q
+expect "train: bad counterfactual training key" 1 'n_cee' -- $cli train "${train[@]}" -c '{"counterfactual_training": {"n_cee": 5}}' -o "$work/bad.json"
 expect "train: bad config" 1 'batch_size' -- $cli train "${train[@]}" -c '{"batch_size": 0}' -o "$work/bad.json"
 expect "train: unknown key" 1 'epoch: unknown key' -- $cli train "${train[@]}" -c '{"epoch": 3}' -o "$work/bad.json"
 expect "train: labels of another length" 1 '10 rows, but' -- $cli train -m "$work/digits_mlp.json" -d "$work/digits_x.csv" -l "$work/digits_y_short.csv" -o "$work/bad.json"

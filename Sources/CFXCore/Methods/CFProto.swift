@@ -46,6 +46,8 @@ public struct CFProtoParams: Sendable, Equatable {
     // Beyond alibi.
     /// Model-input columns that never change (a column of a one-hot group fixes the whole variable).
     public var immutable: [Int] = []
+    /// Features that may only increase or only decrease from the instance (not categorical ones).
+    public var monotone: [MonotoneFeature] = []
     public var returnAll = true
     /// Diverse sets and the sparsity pass (DiverseSet.swift, Sparsify.swift).
     public var nCounterfactuals = 1
@@ -102,6 +104,11 @@ public struct CFProtoParams: Sendable, Equatable {
             throw CFXError.config("eps", "eps[1] must be > 0, got \(j)")
         }
         for j in immutable where !(0..<d).contains(j) { throw CFXError.config("immutable", "feature index \(j) is outside 0..<\(d)") }
+        try checkMonotone(monotone, immutable: immutable, featureCount: d)
+        let categoricalColumns = Set(layout.ordinalColumns)
+        for m in monotone where categoricalColumns.contains(layout.ordinalColumn(ofModelColumn: m.feature)) {
+            throw CFXError.config("monotone", "feature \(m.feature) is categorical; categories have no direction")
+        }
         _ = try featureRangeMin.resolve(layout.ordinalFeatures, "feature_range[0]")
         _ = try featureRangeMax.resolve(layout.ordinalFeatures, "feature_range[1]")
         try validateSetKeys(nCounterfactuals: nCounterfactuals, diversityWeight: diversityWeight)
@@ -250,7 +257,9 @@ public final class CFProtoExplainer: Sendable {
         }
 
         let immutable = Array(Set(params.immutable.map { layout.ordinalColumn(ofModelColumn: $0) })).sorted()
-        self.constraints = try Constraints(lower: .each(lower), upper: .each(upper), immutable: immutable, featureCount: layout.ordinalFeatures)
+        let monotone = params.monotone.map { MonotoneFeature(feature: layout.ordinalColumn(ofModelColumn: $0.feature), direction: $0.direction) }
+        self.constraints = try Constraints(lower: .each(lower), upper: .each(upper), immutable: immutable, monotone: monotone,
+                                           featureCount: layout.ordinalFeatures)
         self.model = model
         self.params = params
         self.encoder = encoder
@@ -639,6 +648,7 @@ struct CFProtoSearch {
             }
         }
         for j in constraints.immutable { out[j] = original[j] }
+        constraints.applyDirections(to: &out, original: original)
         return out
     }
 

@@ -24,6 +24,8 @@ public struct WachterParams: Sendable, Equatable {
     /// Only "l1", as in alibi.
     public var distanceFunction = "l1"
     public var immutable: [Int] = []
+    /// Features that may only increase or only decrease from the instance.
+    public var monotone: [MonotoneFeature] = []
     /// Keep every counterfactual met, per λ round (alibi's `all`).
     public var returnAll = true
     /// Beyond alibi: the size of a diverse set (1: the single counterfactual only), the weight of
@@ -117,7 +119,7 @@ public final class WachterExplainer: Sendable {
         try params.validate(classCount: model.classCount)
         let d = model.featureCount
         self.constraints = try Constraints(lower: params.featureRangeMin, upper: params.featureRangeMax,
-                                           immutable: params.immutable, featureCount: d)
+                                           immutable: params.immutable, monotone: params.monotone, featureCount: d)
         self.eps = try params.eps.resolve(d, "eps")
         for (j, e) in eps.enumerated() where !(e > 0 && e.isFinite) {
             throw CFXError.config("eps", "must be > 0, got \(e) for feature \(j)")

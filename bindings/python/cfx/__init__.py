@@ -17,6 +17,8 @@ from . import training
 from . import metrics
 # DeDUCE, JSMA and feature densities
 from .deduce import DeDUCE, FeatureDensity, JSMA, SaliencyExplanation
+from .eccco import ECCCo
+from . import robustness
 
 __version__ = "0.2.0"
 
@@ -28,6 +30,7 @@ __all__ = [
     "LibraryNotFoundError", "FeatureRangeWarning", "__version__",
 ]
 __all__ += ["DeDUCE", "JSMA", "FeatureDensity", "SaliencyExplanation"]
+__all__ += ["ECCCo", "robustness"]
 
 
 def __getattr__(name):

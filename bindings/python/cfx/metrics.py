@@ -16,7 +16,8 @@ found": invalid, and left out of every statistic but validity and cost):
 - ``nn_distance`` to the nearest training point of x''s predicted class (classes from
   ``y_train`` or the model's predictions), ``ae_error`` = ‖AE(x') − x'‖² with an ``autoencoder``,
   ``log_density`` = log p_t(x') under a fitted :class:`cfx.FeatureDensity` of the model (``density``).
-- ``in_range``, ``immutable_ok``, ``categories_ok``, ``constraints_ok``.
+- ``in_range``, ``immutable_ok``, ``monotone_ok`` (``monotone={j: "increase" | "decrease"}``
+  features moved only their way), ``categories_ok``, ``constraints_ok``.
 - ``seconds``, ``model_calls``, ``gradient_evaluations`` from the explanations' ``meta``.
 """
 
@@ -38,7 +39,7 @@ __all__ = ["Evaluator", "EvaluationResult", "evaluate", "METRICS"]
 
 #: The metrics, in the order the library reports them.
 METRICS = ("validity", "target_proba", "l1", "l2", "l1_mad", "l0", "nn_distance", "ae_error",
-           "log_density", "in_range", "immutable_ok", "categories_ok", "constraints_ok",
+           "log_density", "in_range", "immutable_ok", "monotone_ok", "categories_ok", "constraints_ok",
            "seconds", "model_calls", "gradient_evaluations")
 
 _BOOL_COLUMNS = ("found", "validity")                # never null: bool arrays
