@@ -116,14 +116,21 @@ public func explainRows<T>(_ instances: [Double], rows: Int, model: Classifier, 
     }
 }
 
-/// One slot per index, each written by exactly one worker before the threads are joined.
+/// One slot per index, each written by exactly one worker before the threads are joined. The
+/// slots live in raw memory rather than an Array, whose mutation from several threads at once is
+/// a data race even on different elements (ThreadSanitizer reports it).
 private final class ResultSlots<T>: @unchecked Sendable {
-    private var slots: [Result<T, Error>?]
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    func store(_ i: Int, _ result: Result<T, Error>) {
-        slots.withUnsafeMutableBufferPointer { $0[i] = result }
+    private let slots: UnsafeMutableBufferPointer<Result<T, Error>?>
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
     }
+    deinit {
+        slots.deinitialize()
+        slots.deallocate()
+    }
+
+    func store(_ i: Int, _ result: Result<T, Error>) { slots[i] = result }
 
     func collect() throws -> [T] {
         try slots.enumerated().map { i, slot in
