@@ -29,12 +29,18 @@ c_abi() {
     else
         swift build --product cfx --sanitize="$sanitizer" --scratch-path "$scratch"
     fi
-    local runtimes
+    local runtimes extra=()
     runtimes=$(dirname "$("$clang" -print-file-name=libclang_rt.asan-x86_64.so)")
+    # The toolchain's TSan runtime also intercepts libdispatch, which it then needs loaded.
+    if [ "$sanitizer" = thread ]; then
+        local swift_lib
+        swift_lib=$(dirname "$(command -v swift)")/../lib/swift/linux
+        extra=(-L "$swift_lib" -ldispatch -Wl,-rpath,"$swift_lib")
+    fi
     mkdir -p Tests/c/build
     "$clang" -std=c11 -g -Wall -Wextra -Werror -fsanitize="$sanitizer" -shared-libsan -I include Tests/c/test_abi.c \
         -L "$scratch/debug" -lcfx -Wl,-rpath,"$PWD/$scratch/debug" -Wl,-rpath,"$runtimes" -ljansson -lpthread -lm \
-        -o "Tests/c/build/test_abi-$2"
+        "${extra[@]}" -o "Tests/c/build/test_abi-$2"
     ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 TSAN_OPTIONS=halt_on_error=1 \
         timeout 1800 "Tests/c/build/test_abi-$2" >"Tests/c/build/test_abi-$2.log" 2>&1 || { tail -n 40 "Tests/c/build/test_abi-$2.log"; return 1; }
     tail -n 1 "Tests/c/build/test_abi-$2.log"
