@@ -317,7 +317,19 @@ cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n
  * and with "trace": true "trace" ({"target_proba", "log_density", "changed"}: per point evaluated,
  * the features changed after it)}. "deduce" needs cfx_explainer_fit (training rows and labels, to
  * fit its feature density) or cfx_explainer_set_density first; otherwise cfx_explain fails with
- * CFX_ERR_INVALID_ARGUMENT. */
+ * CFX_ERR_INVALID_ARGUMENT.
+ *
+ * Per-row errors: every method's config takes "on_error": "raise" (the default: one failing
+ * instance fails the call, and a NaN or infinity anywhere in `x` is CFX_ERR_NUMERIC) or "record":
+ * each row is then explained on its own and a row that fails (a non-finite value in that row, a
+ * callback error, a failed search) gets, in place of its explanation(s), exactly one entry
+ *
+ *   {"instance": i, "success": false, "cf": null,
+ *    "error": {"code": <cfx_status number>, "status": <cfx_status_string of it>, "message": "..."}}
+ *
+ * while every other row is explained as usual and the call returns CFX_OK. Entries stay in row
+ * order (an "error" member marks a failed row); results do not depend on the mode. Shape errors
+ * (n, d, NULL pointers) and cancellation still fail the whole call. */
 cfx_status cfx_explain(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
                        char **json_out, cfx_error *err);
 

@@ -202,7 +202,8 @@ public func cfx_explain_progress(_ handle: OpaquePointer?, _ x: UnsafePointer<Do
     withStatus(err) {
         let explainer = try object(handle, ExplainerHandle.self, "explainer")
         let out = try required(jsonOut, "json_out")
-        let values = try rows(x, n, d, model: explainer.model)
+        // With "on_error": "record", a non-finite row is recorded as that row's error.
+        let values = try rows(x, n, d, model: explainer.model, finite: !explainer.method.recordsErrors)
         let started = monotonicSeconds()
         let control = RunControl(progress: progress.map { callback in
             { done, total in
@@ -213,8 +214,9 @@ public func cfx_explain_progress(_ handle: OpaquePointer?, _ x: UnsafePointer<Do
                 return callback(user, text) == 0
             }
         })
-        let explanations = try explainer.prepared().explain(values, n, control)
         let threads = explainer.method.threads > 0 ? explainer.method.threads : availableCores()
+        let explanations = try explainer.prepared().explain(values, rows: n, features: d, threads: explainer.method.threads,
+                                                            recordingErrors: explainer.method.recordsErrors, control: control)
         let result = JSON.object([
             ("explanations", .array(explanations)),
             ("seconds", .double(monotonicSeconds() - started)),

@@ -125,8 +125,9 @@ func required<T>(_ pointer: T?, _ name: String) throws -> T {
     return pointer
 }
 
-/// Copies an n × d buffer from the caller after checking it fits the model.
-func rows(_ x: UnsafePointer<Double>?, _ n: Int, _ d: Int, model: Classifier, _ name: String = "x") throws -> [Double] {
+/// Copies an n × d buffer from the caller after checking it fits the model (and, unless
+/// `finite` is false, that every value is finite).
+func rows(_ x: UnsafePointer<Double>?, _ n: Int, _ d: Int, model: Classifier, _ name: String = "x", finite: Bool = true) throws -> [Double] {
     let x = try required(x, name)
     // size_t arrives as Int: values of 2^63 and more look negative.
     guard n > 0 else { throw CFXError(.invalidArgument, "n: must be between 1 and 2^63 - 1 rows, got \(UInt(bitPattern: n))") }
@@ -135,7 +136,7 @@ func rows(_ x: UnsafePointer<Double>?, _ n: Int, _ d: Int, model: Classifier, _ 
     guard !overflow else { throw CFXError(.shape, "\(name): \(n) × \(d) values overflow") }
     try model.checkShape(count: count, rows: n, features: d, name)
     let values = Array(UnsafeBufferPointer(start: x, count: count))
-    if let i = values.firstIndex(where: { !$0.isFinite }) {
+    if finite, let i = values.firstIndex(where: { !$0.isFinite }) {
         throw CFXError(.numeric, "\(name): row \(i / d), feature \(i % d) is \(values[i]); only finite numbers are accepted")
     }
     return values
