@@ -101,6 +101,12 @@ class Explanation:
         return bool(self.data.get("success"))
 
     @property
+    def error(self) -> Optional[dict]:
+        """With ``"on_error": "record"``, a failed row's ``{"code", "status", "message"}``;
+        ``None`` otherwise."""
+        return self.data.get("error")
+
+    @property
     def orig_class(self) -> int:
         return self.data["orig_class"]
 
@@ -173,6 +179,23 @@ class Explainer(NativeHandle):
         if self._config is None:
             self._config = json.loads(_lib.call_json("cfx_explainer_config", self._require()))
         return dict(self._config)
+
+    def fit(self, X_train, y=None) -> "Explainer":
+        """Fits on training rows (2-D); ``y`` (class labels) defaults to the model's predictions.
+        Methods that need no training data (Wachter, JSMA) accept and ignore it."""
+        rows, _ = as_rows(X_train, "X_train")
+        n, d = rows.shape
+        labels = None
+        if y is not None:
+            labels = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
+            if labels.shape[0] != n:
+                raise InvalidArgumentError(f"y: has {labels.shape[0]} labels for {n} rows")
+        err = _lib.new_error()
+        status = _lib.lib().cfx_explainer_fit(
+            self._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
+            labels.ctypes.data_as(_lib.DOUBLE_P) if labels is not None else None, byref(err))
+        self.model._check(status, err)
+        return self
 
     def explain_raw(self, X, progress: Progress = None) -> dict:
         """The whole result dict of ``cfx_explain`` for the rows of ``X`` (1-D or 2-D).
@@ -262,19 +285,3 @@ class CFProto(Explainer):
             err = _lib.new_error()
             _lib.check(_lib.lib().cfx_explainer_set_model(self._require(), role.encode("utf-8"), aux._require(),
                                                           byref(err)), err)
-
-    def fit(self, X_train, y=None) -> "CFProto":
-        """Fits on training rows (2-D); ``y`` (class labels) defaults to the model's predictions."""
-        rows, _ = as_rows(X_train, "X_train")
-        n, d = rows.shape
-        labels = None
-        if y is not None:
-            labels = np.ascontiguousarray(y, dtype=np.float64).reshape(-1)
-            if labels.shape[0] != n:
-                raise InvalidArgumentError(f"y: has {labels.shape[0]} labels for {n} rows")
-        err = _lib.new_error()
-        status = _lib.lib().cfx_explainer_fit(
-            self._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
-            labels.ctypes.data_as(_lib.DOUBLE_P) if labels is not None else None, byref(err))
-        self.model._check(status, err)
-        return self
