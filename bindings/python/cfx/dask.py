@@ -41,7 +41,7 @@ __all__ = ["explain", "evaluate", "explain_partition", "DEFAULT_PARTITION_ROWS"]
 
 #: Rows per partition when the input is a numpy array or a pandas DataFrame: large enough that
 #: Dask's per-task overhead (milliseconds) is far below 5% of the partition's compute.
-DEFAULT_PARTITION_ROWS = 10_000
+DEFAULT_PARTITION_ROWS = 1_000
 
 _INT = "Int64"  # pandas' nullable integer: failed rows have no class
 
