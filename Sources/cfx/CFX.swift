@@ -31,7 +31,10 @@ struct Explain: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress bar.")
     var quiet = false
 
+    @OptionGroup(title: "Streaming (Stream.swift)") var stream: StreamOptions
+
     func run() throws {
+        if stream.output != nil { return try stream.run(modelPath: inputs.model, data: inputs.data, config: config, quiet: quiet) }
         let model = try NativeModel(path: inputs.model)
         let rows = try readCSV(inputs.data, features: model.features)
         let configText = try jsonArgument(config)

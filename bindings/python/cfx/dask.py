@@ -82,6 +82,16 @@ def _model_source(model) -> Any:
 #: Explainer config defaults in cfx.dask: per-row errors recorded, and one thread per partition
 #: (Dask's worker threads run partitions side by side).
 EXPLAIN_DEFAULTS = {"on_error": "record", "n_threads": 1}
+#: Methods whose "return_all" (every candidate of every round, alibi's default) is turned off:
+#: the result's columns keep only the counterfactual, and the candidates would multiply the
+#: JSON each partition parses (raw=True with return_all set in the config still has them).
+_RETURN_ALL_METHODS = ("wachter", "cfproto")
+
+
+def explain_defaults(config: dict) -> dict:
+    """EXPLAIN_DEFAULTS, plus "return_all": false for the methods that have it."""
+    method = config.get("method") if isinstance(config, dict) else None
+    return {**EXPLAIN_DEFAULTS, **({"return_all": False} if method in _RETURN_ALL_METHODS else {})}
 
 
 def make_job(model, config: dict, fit=None, defaults: Optional[dict] = None) -> Job:
@@ -266,7 +276,7 @@ def explain(model, config: dict, X, *, fit=None, columns: Optional[Sequence[str]
     """
     dd = _require_dask()
     import dask
-    job = make_job(model, config, fit, EXPLAIN_DEFAULTS)
+    job = make_job(model, config, fit, explain_defaults(json.loads(to_json_text(config))))
     frame, cols = _as_dask_frame(X, columns, partition_rows)
     shared = dask.delayed(job, pure=True)  # one task: every worker fetches the job once
     out = frame.map_partitions(explain_partition, shared, cols, raw,
