@@ -73,11 +73,12 @@ struct StreamOptions: ParsableArguments {
             var line: [String: Any]
             if let error = row.error {
                 line = ["success": false, "cf": NSNull(),
-                        "error": ["code": Int(CFX_ERR_INVALID_ARGUMENT.rawValue), "status": "invalid argument", "message": error]]
+                        "error": ["code": Int(row.status.rawValue), "status": String(cString: cfx_status_string(row.status)), "message": error]]
             } else {
                 let entries = perRow[next]
                 next += 1
                 line = entries.count == 1 && entries[0]["target_class"] == nil ? entries[0] : ["explanations": entries]
+                line["instance"] = nil  // "row" numbers the whole input; "instance" counted within the chunk
             }
             line["row"] = row.index
             let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
@@ -121,6 +122,7 @@ struct InputRow {
     let index: Int
     let values: [Double]?
     let error: String?
+    var status = CFX_ERR_INVALID_ARGUMENT
 }
 
 /// Reads rows of CSV or JSONL one line at a time (constant memory).
@@ -184,16 +186,16 @@ final class RowReader {
     }
 
     private func parse(_ line: String) -> InputRow {
-        let where_ = "\(path): row \(index + 1)"
+        let where_ = "\(path): row \(index)"
         let values: [Double]
         if jsonLines {
-            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed])
-            let array = (object as? [Any]) ?? ((object as? [String: Any])?["x"] as? [Any]) ?? []
-            let numbers = array.compactMap { ($0 as? NSNumber)?.doubleValue }
-            guard !array.isEmpty, numbers.count == array.count else {
+            // Numbers are read with Double(_:) (correctly rounded, as for CSV), not with
+            // JSONSerialization, whose parser may differ in the last digit.
+            guard let array = jsonArrayText(line), let numbers = Optional(array.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }),
+                  !numbers.isEmpty, !numbers.contains(where: { $0 == nil }) else {
                 return InputRow(index: index, values: nil, error: "\(where_): expected a JSON array of numbers or {\"x\": [...]}")
             }
-            values = numbers
+            values = numbers.map { $0! }
         } else {
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
             var parsed: [Double] = []
@@ -208,8 +210,24 @@ final class RowReader {
         guard values.count == features else {
             return InputRow(index: index, values: nil, error: "\(where_) has \(values.count) values, the model expects \(features)")
         }
+        // Checked here rather than by cfx, so that the message names the row of the whole input.
+        if let j = values.firstIndex(where: { !$0.isFinite }) {
+            return InputRow(index: index, values: nil, error: "\(where_), feature \(j) is \(values[j]); only finite numbers are accepted",
+                            status: CFX_ERR_NUMERIC)
+        }
         return InputRow(index: index, values: values, error: nil)
     }
+}
+
+/// The text inside the brackets of a line that is a JSON array, or an object's "x" array.
+private func jsonArrayText(_ line: String) -> Substring? {
+    var rest = Substring(line)
+    if rest.hasPrefix("{") {
+        guard let key = rest.range(of: "\"x\"") else { return nil }
+        rest = rest[key.upperBound...].drop { $0 == " " || $0 == ":" }
+    }
+    guard rest.hasPrefix("["), let close = rest.firstIndex(of: "]") else { return nil }
+    return rest[rest.index(after: rest.startIndex)..<close]
 }
 
 private func streamProgress(rows: Int, resumed: Int, fraction: Double, seconds: Double) {

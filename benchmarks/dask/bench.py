@@ -98,7 +98,7 @@ def main():
     client = distributed.Client(cluster)
     # Warm-up: both workers import cfx and load libcfx before anything is timed.
     model, base, _, _ = load("iris")
-    cfx.dask.explain(model, {"method": "wachter", "max_iter": 1}, base[:8], partition_rows=1).compute()
+    cfx.dask.explain(model, {"method": "wachter", "max_iter": 10}, base[:8], partition_rows=1).compute()
     results = []
     try:
         for i, (data, method, full) in enumerate(CASES):

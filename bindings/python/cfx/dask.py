@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -277,6 +278,9 @@ def explain(model, config: dict, X, *, fit=None, columns: Optional[Sequence[str]
     dd = _require_dask()
     import dask
     job = make_job(model, config, fit, explain_defaults(json.loads(to_json_text(config))))
+    from .explainer import Explainer
+    if not isinstance(job.model, str) or os.path.exists(job.model):  # a path may exist on the workers only
+        Explainer(_build_model(job.model), job.config).close()  # config errors here, not on every worker
     frame, cols = _as_dask_frame(X, columns, partition_rows)
     shared = dask.delayed(job, pure=True)  # one task: every worker fetches the job once
     out = frame.map_partitions(explain_partition, shared, cols, raw,
