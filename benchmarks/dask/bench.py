@@ -88,11 +88,48 @@ def peak_rss_mb(client):
     return {w: r / 1024 for w, r in client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).items()}
 
 
+def write_markdown(data):
+    """results.md: the table, the targets and the projection, from results.json."""
+    meta, results = data["meta"], data["results"]
+    lines = [
+        "| data | method | rows (issue) | partitions | per-row cost, 1 thread | single rows/s | cluster 2x1 rows/s | ratio | "
+        "Dask overhead / partition | peak RSS per worker | rows found (single / cluster) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        rss = max(r["peak_rss_worker_mb"].values())
+        lines.append(
+            f"| {r['data']} | {r['method']} | {r['rows']:,} ({r['issue_rows']:,}) | {r['partitions']} x {r['partition_rows']} | "
+            f"{r['per_row_ms']:.2f} ms | {r['single_rows_per_s']:.0f} | {r['cluster_rows_per_s']:.0f} | **{r['ratio']:.2f}x** | "
+            f"{r['overhead_per_partition_s'] * 1000:.0f} ms = {r['overhead_pct']:.1f}% of {r['mean_task_compute_s']:.1f} s | "
+            f"{rss:.0f} MB | {r['found_single']} / {r['found_cluster']} |")
+    lines += ["", "Projection from the measured per-row cost c (one thread) and the measured 2-worker efficiency "
+              "e = ratio / 2: rows per hour on N workers of one thread = N x e x 3600 / c.", "",
+              "| data | method | c | e | rows/hour, 1 worker | 2 workers | 16 workers | 64 workers | issue's rows on 2 workers | on 64 workers |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        c, e = r["per_row_ms"] / 1000, min(1.0, r["ratio"] / 2)
+        per_hour = lambda n: n * e * 3600 / c  # noqa: E731
+        lines.append(f"| {r['data']} | {r['method']} | {r['per_row_ms']:.2f} ms | {e:.2f} | {3600 / c:,.0f} | {per_hour(2):,.0f} | "
+                     f"{per_hour(16):,.0f} | {per_hour(64):,.0f} | {r['issue_rows'] / per_hour(2):.2f} h | "
+                     f"{r['issue_rows'] / per_hour(64) * 60:.1f} min |")
+    lines += ["", f"Date: {meta['date']}. Commit: {meta['commit']}. Dask/distributed {meta['dask']}.",
+              f"Machine: {meta['machine']}.", f"Command: `{meta['command']}` "
+              f"(OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in the benchmark command: {meta['openblas_env_unset']}).",
+              f"Single-process peak RSS (the benchmark process, all cases): {meta['single_process_peak_rss_mb']:.0f} MB."]
+    with open(os.path.join(HERE, "results.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the issue's row counts")
     parser.add_argument("--rows", type=str, default="", help="explicit rows per case, e.g. 20000,5000,5000,3000")
+    parser.add_argument("--report", action="store_true", help="only rewrite results.md from results.json")
     args = parser.parse_args()
+    if args.report:
+        with open(os.path.join(HERE, "results.json")) as f:
+            return write_markdown(json.load(f))
     explicit = [int(r) for r in args.rows.split(",")] if args.rows else None
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     client = distributed.Client(cluster)
@@ -145,6 +182,7 @@ def main():
     }
     with open(os.path.join(HERE, "results.json"), "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=1)
+    write_markdown({"meta": meta, "results": results})
     print(json.dumps(meta))
 
 
