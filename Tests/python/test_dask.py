@@ -95,9 +95,10 @@ def test_cluster_matches_single_process(client, iris, method):
     assert df["success"].mean() > 0.9  # iris counterfactuals are found (a real check, not a stub)
     valid = df[df["success"]]
     assert (valid["cf_class"] != valid["orig_class"]).all()
-    # The model and fit were built once per worker process, not once per partition.
+    # The model and fit were built at most once per worker process and job (this test's two
+    # parameters: two jobs), not once per partition (6).
     built = client.run(lambda: cfx.dask.built)
-    assert len(built) == 2 and all(1 <= b <= 2 for b in built.values()), built
+    assert len(built) == 2 and sum(built.values()) >= 1 and all(b <= 2 for b in built.values()), built
 
 
 def test_per_row_errors_empty_and_one_row_partitions(client, iris):
