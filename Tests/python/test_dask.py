@@ -4,6 +4,7 @@ cancellation, and a worker killed while partitions are in flight (nothing lost o
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import signal
@@ -194,25 +195,37 @@ def wait_for(condition, seconds, what):
         time.sleep(0.05)
 
 
+def recomputed_partitions(dask_scheduler):
+    """Partitions the scheduler sent to a worker more than once (runs on the scheduler)."""
+    counts = collections.Counter(t[0] for t in dask_scheduler.transition_log
+                                 if t[2] == "processing" and "explain_partition" in str(t[0]))
+    return sum(1 for c in counts.values() if c > 1)
+
+
 def test_killed_worker_loses_and_duplicates_nothing(iris):
     """Kills one worker process (SIGKILL) while partitions run: Dask recomputes its partitions
-    on the other worker (and the restarted one), and the result is the single-process one."""
-    model, x_test, _, _ = iris
-    X = np.tile(x_test, (12, 1)) + np.repeat(np.arange(12), len(x_test))[:, None] * 0.01  # 540 rows
-    reference = single_process(model, WACHTER, X)
+    on the other worker (and the restarted one, which fetches the job and fits again), and the
+    result is the single-process one."""
+    model, x_test, x_train, y_train = iris
+    X = np.tile(x_test, (8, 1)) + np.repeat(np.arange(8), len(x_test))[:, None] * 0.01  # 360 rows
+    config = {"method": "cfproto", "use_kdtree": True}
+    fit = (x_train, y_train)
+    reference = single_process(model, config, X, fit)
     cluster, client = start_cluster()
     try:
-        out = cfx.dask.explain(model, WACHTER, X, partition_rows=30)  # 18 partitions
+        out = cfx.dask.explain(model, config, X, fit=fit, partition_rows=40)  # 9 partitions, about a second each
         future = client.compute(out)
-        # Wait until a partition is running on some worker, then kill that worker's process.
+        # Wait until a partition runs on some worker, then kill that worker's process.
         wait_for(lambda: any(any("explain_partition" in str(k) for k in keys)
                              for keys in client.processing().values()), 60, "a partition to start")
         busy = next(w for w, keys in client.processing().items() if any("explain_partition" in str(k) for k in keys))
         pid = client.run(os.getpid, workers=[busy])[busy]
+        time.sleep(0.2)
         os.kill(pid, signal.SIGKILL)
         df = future.result(timeout=180)
-        assert_same_rows(df, reference, X)
+        assert client.run_on_scheduler(recomputed_partitions) >= 1, "the killed worker's partition ran again"
         assert df.index.is_unique and len(df) == len(X)
+        assert_same_rows(df, reference, X)
     finally:
         client.close()
         cluster.close()
