@@ -56,6 +56,10 @@ let package = Package(
         // k-d tree against brute force (benchmarks/run_cfproto.sh).
         .executableTarget(name: "cfx-kdtree-bench", dependencies: ["CFXCore"], path: "benchmarks/kdtree"),
 
+        // Fuzz targets of the C functions (Tests/fuzz/run.sh): replays inputs when built as usual,
+        // runs under libFuzzer when built with -sanitize=fuzzer -DCFX_LIBFUZZER.
+        .executableTarget(name: "cfx-fuzz", dependencies: ["CFXABI", "CCFX"], path: "Tests/fuzz/Sources"),
+
         .testTarget(name: "CFXCoreTests", dependencies: ["CFXCore"]),
         .testTarget(name: "CFXABITests", dependencies: ["CFXABI", "CFXFormats", "CCFX"]),
     ]

@@ -18,7 +18,15 @@
  * - Error messages are valid UTF-8, cut at a character boundary when they are longer than the
  *   message buffer.
  * - Memory that cfx returns (JSON strings) belongs to the caller, who frees it with cfx_free().
- * - cfx never aborts, exits or prints. NaN or infinite inputs are rejected with CFX_ERR_NUMERIC.
+ * - cfx never aborts, exits or prints, whatever its inputs. NaN or infinite inputs are rejected
+ *   with CFX_ERR_NUMERIC. Every size from a caller, a spec or a file is checked against the limits
+ *   below (CFX_MAX_*) with overflow-checked arithmetic before anything is allocated.
+ * - Every out-parameter (`out`, `json_out`, `report_json`) is set to NULL on entry, so that it is
+ *   NULL after any error (cfx_model_train's report excepted on cancellation, see Training).
+ * - Handles carry their type: a handle of one type passed where another is expected (a
+ *   cfx_density * as a cfx_explainer *), or one already freed, is CFX_ERR_INVALID_ARGUMENT naming
+ *   the argument; freeing such a pointer is ignored. (Memory that was never a cfx handle cannot
+ *   be told apart from a freed one; do not pass it.)
  * - Thread safety: models and explainers are immutable after creation (except while
  *   cfx_model_train changes a model's weights, see Training); any number of threads may
  *   call cfx_model_predict and cfx_explain on the same handles at once. A batch passed to
@@ -38,9 +46,9 @@ extern "C" {
 /* ---- Version ---------------------------------------------------------------------------------- */
 
 #define CFX_VERSION_MAJOR 0
-#define CFX_VERSION_MINOR 1
+#define CFX_VERSION_MINOR 2
 #define CFX_VERSION_PATCH 0
-#define CFX_VERSION_STRING "0.1.0"
+#define CFX_VERSION_STRING "0.2.0"
 
 /* The version of the loaded library, "MAJOR.MINOR.PATCH". Static storage: do not free.
  * Compare with CFX_VERSION_STRING to detect a header/library mismatch. */
@@ -55,11 +63,33 @@ typedef enum cfx_status {
     CFX_ERR_CONFIG = 3,           /* unknown key or method, wrong type, out-of-range value        */
     CFX_ERR_MODEL = 4,            /* an invalid model specification                               */
     CFX_ERR_SHAPE = 5,            /* buffer sizes that do not match the model                     */
-    CFX_ERR_NUMERIC = 6,          /* NaN or infinity in an input or a model output                */
-    CFX_ERR_CALLBACK = 7,         /* a caller-supplied callback reported failure                  */
+    CFX_ERR_NUMERIC = 6,          /* NaN or infinity in an input or a native model's output       */
+    CFX_ERR_CALLBACK = 7,         /* a callback reported failure or returned invalid outputs      */
     CFX_ERR_CANCELLED = 8,        /* the caller cancelled a long run (cfx_model_train progress)   */
-    CFX_ERR_INTERNAL = 9          /* a bug in cfx; please report it with the message              */
+    CFX_ERR_INTERNAL = 9,         /* a bug in cfx; please report it with the message              */
+    CFX_ERR_IO = 10               /* a file that cannot be read or written (message has the path) */
 } cfx_status;
+
+/* ---- Limits ----------------------------------------------------------------------------------- */
+
+/* The largest sizes cfx accepts. A larger value from a caller, a model spec or a file is an
+ * error naming the field (CFX_ERR_INVALID_ARGUMENT for function arguments, CFX_ERR_MODEL in a
+ * spec or a weights/density file, CFX_ERR_CONFIG in a config), never an allocation attempt. */
+#define CFX_MAX_FEATURES (1LL << 28)        /* input features d of a model                          */
+#define CFX_MAX_CLASSES (1LL << 24)         /* classes k of a model                                 */
+#define CFX_MAX_TENSOR_ELEMENTS (1LL << 28) /* values in one tensor of a network: one example's
+                                               activations at a layer, a layer's weights or scratch */
+#define CFX_MAX_PARAMETERS (1LL << 28)      /* values in all tensors of a network (2 GiB as double)  */
+#define CFX_MAX_ROW_ELEMENTS (1LL << 29)    /* values a network needs per example to evaluate and
+                                               differentiate it (activations, gradients, scratch)    */
+#define CFX_MAX_BUFFER_ELEMENTS (1LL << 31) /* values in one caller buffer: n*d inputs, n*k outputs  */
+#define CFX_MAX_CATEGORIES (1LL << 12)      /* categories of one categorical variable (cat_vars)     */
+#define CFX_MAX_WINDOW (1LL << 10)          /* kernel_size, stride and padding of conv and pooling   */
+#define CFX_MAX_FILE_BYTES (1LL << 33)      /* bytes of a spec, weights or density file (8 GiB)       */
+/* Networks are evaluated in passes of at most 2^26 values (512 MiB) of working memory per thread
+ * (one example per pass when a single one needs more), so a large n costs time, not memory.
+ * Predict-only callback models get numerical gradients from one predict call of 2*d rows: d is
+ * then limited to 2^12 (give a vjp callback for more features). */
 
 #define CFX_ERROR_MESSAGE_SIZE 512
 
@@ -106,9 +136,29 @@ typedef int (*cfx_vjp_fn)(void *user, const double *x, size_t n, size_t d, const
 
 /* Creates a model from callbacks. `vjp` may be NULL: cfx then differentiates `predict` by central
  * differences, batching all 2*d perturbed rows of an instance into one predict call. `user` is
- * passed back unchanged and must outlive the model. */
+ * passed back unchanged and must outlive the model. n_features is 1...CFX_MAX_FEATURES and
+ * n_classes 1...CFX_MAX_CLASSES (CFX_ERR_INVALID_ARGUMENT otherwise).
+ *
+ * What the callbacks return is checked on every call, so that a buggy model fails loudly instead
+ * of yielding counterfactuals of nonsense: each row of probabilities must be finite, every value
+ * in [-1e-4, 1 + 1e-4] and the row's sum within 1e-4 of 1; gradients must be finite and at most
+ * 1e100 in magnitude. Anything else fails the call with CFX_ERR_CALLBACK naming the row. This is
+ * cfx_model_create_callbacks_ex with options NULL ("output": "probabilities"). */
 cfx_status cfx_model_create_callbacks(size_t n_features, size_t n_classes, cfx_predict_fn predict,
                                       cfx_vjp_fn vjp, void *user, cfx_model **out, cfx_error *err);
+
+/* cfx_model_create_callbacks with options: `options_json` is NULL or {"output": ...}:
+ *   "probabilities"  predict writes class probabilities, checked as above (the default);
+ *   "logits"         predict writes n x k finite logits and cfx applies the softmax; a vjp
+ *                    callback then differentiates the logits (cfx chains the softmax);
+ *   "values"         predict writes any finite values: an encoder's codes or an autoencoder's
+ *                    reconstructions (n_classes is then the output width). Such a model can be
+ *                    given in an auxiliary role (cfx_explainer_set_model, cfx_evaluator_set_model)
+ *                    but not explained (cfx_explainer_create: CFX_ERR_CONFIG).
+ * Unknown keys or values are CFX_ERR_CONFIG, invalid JSON CFX_ERR_JSON. */
+cfx_status cfx_model_create_callbacks_ex(size_t n_features, size_t n_classes, cfx_predict_fn predict,
+                                         cfx_vjp_fn vjp, void *user, const char *options_json,
+                                         cfx_model **out, cfx_error *err);
 
 void cfx_model_free(cfx_model *model);
 
@@ -147,7 +197,7 @@ cfx_status cfx_model_vjp(const cfx_model *model, const double *x, size_t n, size
  * A relative "weights" path is resolved against the spec file's directory by cfx_model_load, and
  * against the current directory by cfx_model_create_json (which has no file). */
 
-/* Loads a model file. A spec or weights file that cannot be read is a CFX_ERR_MODEL error whose
+/* Loads a model file. A spec or weights file that cannot be read is a CFX_ERR_IO error whose
  * message starts with its path ("m.json: cannot read the file (open: No such file ...)"); invalid
  * JSON in the spec is CFX_ERR_JSON; errors in the spec start with the spec's path. */
 cfx_status cfx_model_load(const char *spec_path, cfx_model **out, cfx_error *err);
@@ -157,8 +207,8 @@ cfx_status cfx_model_load(const char *spec_path, cfx_model **out, cfx_error *err
  * to the spec's directory; with `weights_path` NULL, writes one spec with every tensor inline.
  * `options_json` is NULL or {"dtype": "F64" | "F32"}: F64 (the default) round-trips exactly, F32
  * halves the file (weights_path only). The spec's "metadata" is kept. Files are written to a
- * temporary name and renamed into place. A callback model, or a path that cannot be written,
- * is a CFX_ERR_INVALID_ARGUMENT error; bad options are CFX_ERR_CONFIG. */
+ * temporary name and renamed into place. A callback model is CFX_ERR_INVALID_ARGUMENT, a path
+ * that cannot be written CFX_ERR_IO; bad options are CFX_ERR_CONFIG. */
 cfx_status cfx_model_save(const cfx_model *model, const char *spec_path, const char *weights_path,
                           const char *options_json, cfx_error *err);
 
@@ -179,7 +229,16 @@ cfx_status cfx_model_spec(const cfx_model *model, char **json_out, cfx_error *er
  *
  * "epoch" counts from 1; "accuracy" and "val_accuracy" are null for "mse", the "val_" values null
  * without a validation split. Return 0 to go on, anything else to stop training after this
- * epoch (cfx_model_train then returns CFX_ERR_CANCELLED). */
+ * epoch (cfx_model_train then returns CFX_ERR_CANCELLED).
+ *
+ * During an epoch, every 128 batches or 0.25 s (whichever comes first), it is also called with
+ *
+ *   {"epoch": 3, "epochs": 10, "batches_done": 256, "batches": 1875, "seconds": 0.3,
+ *    "in_progress": true}
+ *
+ * so that a long epoch can be watched and stopped: returning non-zero then stops at once, and the
+ * model keeps the weights of the last completed epoch (its initial weights during the first).
+ * cfx_explain_progress calls the same function type with its own reports (see there). */
 typedef int (*cfx_progress_fn)(void *user, const char *progress_json);
 
 /* Trains a native network in place by minibatch gradient descent, starting from its current
@@ -375,11 +434,12 @@ cfx_status cfx_density_log_prob(const cfx_density *density, const cfx_model *mod
 /* Saves a density as one safetensors file: tensors "means" [k, D], "covariances" [k, D, D] (without
  * the jitter) and "counts" [k], all F64, and "__metadata__" {"format": "cfx-feature-density",
  * "version": "1", "feature_output", "n_features", "jitter", "labels"}. Written to a temporary name
- * and renamed into place; a path that cannot be written is CFX_ERR_INVALID_ARGUMENT. */
+ * and renamed into place; a path that cannot be written is CFX_ERR_IO. */
 cfx_status cfx_density_save(const cfx_density *density, const char *path, cfx_error *err);
 
 /* Loads a saved density; the Cholesky factors are recomputed with the recorded jitter. A file
- * that cannot be read, is not a density file or is inconsistent is CFX_ERR_MODEL. */
+ * that cannot be read is CFX_ERR_IO; one that is not a density file or is inconsistent (shapes,
+ * counts that are not whole numbers >= 2, sizes over the CFX_MAX_* limits) is CFX_ERR_MODEL. */
 cfx_status cfx_density_load(const char *path, cfx_density **out, cfx_error *err);
 
 /* Gives a "deduce" explainer a fitted density instead of cfx_explainer_fit (which fits one): the
@@ -396,12 +456,13 @@ cfx_status cfx_explainer_set_density(cfx_explainer *explainer, const cfx_density
  * only: safe for Python and Julia callbacks) each time more instances are done, and once at the
  * end, with
  *
- *   {"instances_done": 12, "instances_total": 45, "seconds": 0.8}
+ *   {"instances_done": 12, "instances_total": 45, "iterations": 6400, "seconds": 0.8}
  *
- * Returning non-zero cancels the run: workers stop between instances and between steps of a search
- * (for Wachter, between lambda rounds), and the call returns CFX_ERR_CANCELLED ("cancelled after i
- * of n instances") with *json_out left NULL. The explainer stays usable. `progress` NULL behaves as
- * cfx_explain. */
+ * and, while one long search runs, every 0.25 s that "iterations" (search steps of all workers,
+ * counted in blocks of 64) has advanced. Returning non-zero cancels the run: every search checks
+ * the flag every 64 iterations, so even a single instance with a huge max_iter stops within
+ * milliseconds; the call returns CFX_ERR_CANCELLED ("cancelled after i of n instances") with
+ * *json_out left NULL. The explainer stays usable. `progress` NULL behaves as cfx_explain. */
 cfx_status cfx_explain_progress(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
                                 cfx_progress_fn progress, void *user, char **json_out, cfx_error *err);
 

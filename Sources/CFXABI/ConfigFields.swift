@@ -72,27 +72,13 @@ struct ConfigField<P> {
 
     /// {"start column": number of categories, ...}: keys are column indices written as strings.
     static func categoricalVariables(_ key: String, _ path: WritableKeyPath<P, [CategoricalVariable]>) -> ConfigField {
-        ConfigField(key: key, read: { value, p in
-            if case .null = value { p[keyPath: path] = []; return }
-            p[keyPath: path] = try value.members(key).map { column, count in
-                guard let c = Int(column), c >= 0, String(c) == column else {
-                    throw CFXError.config(key, "key \"\(column)\" is not a column index (a whole number >= 0 written as a string)")
-                }
-                return CategoricalVariable(column: c, categories: try count.integer("\(key)[\"\(column)\"]"))
-            }
-        }, write: { p in .object(p[keyPath: path].map { (String($0.column), .int($0.categories)) }) })
+        ConfigField(key: key, read: { value, p in p[keyPath: path] = try readCategoricalVariables(value, key) },
+                    write: { p in .object(p[keyPath: path].map { (String($0.column), .int($0.categories)) }) })
     }
 
     /// "other", "same" or a class index.
     static func targetClass(_ key: String, _ path: WritableKeyPath<P, TargetClass>) -> ConfigField {
-        ConfigField(key: key, read: { value, p in
-            switch value {
-            case .string("other"): p[keyPath: path] = .other
-            case .string("same"): p[keyPath: path] = .same
-            case .int, .double: p[keyPath: path] = .index(try value.integer(key))
-            default: throw CFXError.config(key, "expected \"other\", \"same\" or a class index, got \(value)")
-            }
-        }, write: { p in
+        ConfigField(key: key, read: { value, p in p[keyPath: path] = try readTargetClass(value, key) }, write: { p in
             switch p[keyPath: path] {
             case .other: return .string("other")
             case .same: return .string("same")
@@ -128,5 +114,34 @@ extension Array {
 
     func encode<P>(_ params: P) -> [(String, JSON)] where Element == ConfigField<P> {
         map { ($0.key, $0.write(params)) }
+    }
+}
+
+/// alibi's cat_vars, {"start column": number of categories, ...} or null, with every number in
+/// range (columns below CFX_MAX_FEATURES, 1...CFX_MAX_CATEGORIES categories), so that no sum or
+/// product of them can overflow later. Whether a group fits the model is checked by the core.
+func readCategoricalVariables(_ value: JSON, _ key: String) throws -> [CategoricalVariable] {
+    if case .null = value { return [] }
+    return try value.members(key).map { column, count in
+        guard let c = Int(column), c >= 0, String(c) == column else {
+            throw CFXError.config(key, "key \"\(column)\" is not a column index (a whole number >= 0 written as a string)")
+        }
+        guard c < Limits.features else { throw CFXError.config(key, "column \(c) is over the limit of \(Limits.features - 1)") }
+        let n = try count.integer("\(key)[\"\(column)\"]")
+        guard (1...Limits.categories).contains(n) else {
+            throw CFXError.config("\(key)[\"\(column)\"]", "\(n) categories is not in 1...\(Limits.categories)")
+        }
+        return CategoricalVariable(column: c, categories: n)
+    }
+}
+
+/// "other", "same" or a class index (whether the index is one of the model's classes is checked
+/// where the model is known).
+func readTargetClass(_ value: JSON, _ key: String) throws -> TargetClass {
+    switch value {
+    case .string("other"): return .other
+    case .string("same"): return .same
+    case .int, .double: return .index(try value.integer(key))
+    default: throw CFXError.config(key, "expected \"other\", \"same\" or a class index, got \(value)")
     }
 }

@@ -13,32 +13,30 @@ public func cfx_density_fit(_ modelHandle: OpaquePointer?, _ featureOutput: Unsa
                             _ n: Int, _ d: Int, _ y: UnsafePointer<Double>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                             _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let out = try required(out, "out")
-        let model = try object(modelHandle, ModelHandle.self, "model").model
-        guard let network = model as? Network else {
-            throw CFXError(.invalidArgument, "model: a feature density needs a native network; a callback model has no feature output")
-        }
+        let out = try output(out, "out")
+        let model = try object(modelHandle, .model, ModelHandle.self, "model").model
+        let network = try nativeNetwork(model, "used for a feature density")
         let name = featureOutput.map { String(cString: $0) } ?? "features"
         do { _ = try network.outputBuffer(name) } catch let error as CFXError {
             throw CFXError(.invalidArgument, "feature_output: \(error.message)")
         }
         let values = try rows(x, n, d, model: model)
-        let labels = try classLabels(y, n)
+        let labels = try y.map { try classLabels($0, n, classCount: model.classCount, "y") }
         let data = try Dataset(x: values, rows: n, features: d, labels: labels, classCount: model.classCount)
         let density = try FeatureDensity.fit(network: network, featureOutput: name, data: data, threads: 0)
-        out.pointee = retainedHandle(density)
+        out.pointee = retainedHandle(density, .density)
     }
 }
 
 @_cdecl("cfx_density_free")
-public func cfx_density_free(_ density: OpaquePointer?) { release(density) }
+public func cfx_density_free(_ density: OpaquePointer?) { release(density, .density) }
 
 @_cdecl("cfx_density_info")
 public func cfx_density_info(_ handle: OpaquePointer?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                              _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let density = try object(handle, FeatureDensity.self, "density")
-        let out = try required(jsonOut, "json_out")
+        let out = try output(jsonOut, "json_out")
+        let density = try object(handle, .density, FeatureDensity.self, "density")
         out.pointee = try JSON.object([
             ("feature_output", .string(density.featureOutput)),
             ("n_classes", .int(density.classCount)),
@@ -56,29 +54,28 @@ public func cfx_density_log_prob(_ handle: OpaquePointer?, _ modelHandle: Opaque
                                  _ perClassOut: UnsafeMutablePointer<Double>?, _ mixtureOut: UnsafeMutablePointer<Double>?,
                                  _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let density = try object(handle, FeatureDensity.self, "density")
+        let density = try object(handle, .density, FeatureDensity.self, "density")
         guard perClassOut != nil || mixtureOut != nil else {
             throw CFXError(.invalidArgument, "per_class_out, mixture_out: both are NULL; ask for at least one")
         }
         let logDensities: [Double]
         if let modelHandle {
-            let model = try object(modelHandle, ModelHandle.self, "model").model
-            guard let network = model as? Network else {
-                throw CFXError(.invalidArgument, "model: a feature density needs a native network; a callback model has no feature output")
-            }
+            let model = try object(modelHandle, .model, ModelHandle.self, "model").model
+            let network = try nativeNetwork(model, "used for a feature density")
             let values = try rows(x, n, d, model: model)
             logDensities = try density.logDensities(network: network, inputs: values, rows: n, threads: 0)
         } else {
             let x = try required(x, "x")
-            guard n > 0, d > 0 else { throw CFXError(.invalidArgument, "n, d: must be at least 1, got \(n) and \(d)") }
+            let count = try checkedRows(n, d, "x")
             guard d == density.dimension else {
                 throw CFXError(.shape, "x has \(d) values per row; with model NULL they are features, and the density has \(density.dimension)")
             }
-            let (count, overflow) = n.multipliedReportingOverflow(by: d)
-            guard !overflow else { throw CFXError(.shape, "x: \(n) × \(d) values overflow") }
-            logDensities = try density.logDensities(features: Array(UnsafeBufferPointer(start: x, count: count)), rows: n)
+            let features = Array(UnsafeBufferPointer(start: x, count: count))
+            try requireFinite(features, "x")
+            logDensities = try density.logDensities(features: features, rows: n)
         }
         let k = density.classCount
+        _ = try bufferCount(rows: n, width: k, "per_class_out")
         perClassOut?.update(from: logDensities, count: n * k)
         if let mixtureOut {
             for r in 0..<n { mixtureOut[r] = FeatureDensity.logSumExp(Array(logDensities[r * k..<(r + 1) * k])) }
@@ -89,7 +86,7 @@ public func cfx_density_log_prob(_ handle: OpaquePointer?, _ modelHandle: Opaque
 @_cdecl("cfx_density_save")
 public func cfx_density_save(_ handle: OpaquePointer?, _ path: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let density = try object(handle, FeatureDensity.self, "density")
+        let density = try object(handle, .density, FeatureDensity.self, "density")
         let path = String(cString: try required(path, "path"))
         guard !path.isEmpty else { throw CFXError(.invalidArgument, "path: empty") }
         let (k, n) = (density.classCount, density.dimension)
@@ -112,7 +109,7 @@ public func cfx_density_save(_ handle: OpaquePointer?, _ path: UnsafePointer<CCh
 public func cfx_density_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                              _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let out = try required(out, "out")
+        let out = try output(out, "out")
         let path = String(cString: try required(path, "path"))
         guard !path.isEmpty else { throw CFXError(.invalidArgument, "path: empty") }
         let file = try readSafetensors(path: path)
@@ -131,11 +128,22 @@ public func cfx_density_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutable
               let labels = metadata["labels"].flatMap({ FeatureDensity.LabelSource(rawValue: $0) }) else {
             throw fail("the metadata needs feature_output, n_features, jitter and labels")
         }
-        let classCounts = counts.values.map { Int($0) }
+        guard (1...Limits.features).contains(inputs) else { throw fail("n_features: \(inputs) is not in 1...\(Limits.features)") }
+        guard jitter.isFinite, jitter >= 0 else { throw fail("jitter: \(jitter) is not a finite number >= 0") }
+        let (k, dimension) = (means.shape[0], means.shape[1])
+        guard (1...Limits.classes).contains(k) else { throw fail("means: \(k) classes is not in 1...\(Limits.classes)") }
+        guard (1...Limits.features).contains(dimension) else { throw fail("means: dimension \(dimension) is not in 1...\(Limits.features)") }
+        // Counts are rows per class: whole numbers of at least 2 (a covariance needs two rows).
+        let classCounts = try counts.values.enumerated().map { c, count in
+            guard count.isFinite, count == count.rounded(), count >= 2, count <= 0x1p53 else {
+                throw fail("counts[\(c)] is \(count); a class's row count is a whole number from 2 to 2^53")
+            }
+            return Int(count)
+        }
         do {
-            out.pointee = retainedHandle(try FeatureDensity(featureOutput: featureOutput, inputFeatures: inputs, dimension: means.shape[1],
+            out.pointee = retainedHandle(try FeatureDensity(featureOutput: featureOutput, inputFeatures: inputs, dimension: dimension,
                                                             means: means.values, covariances: covariances.values, counts: classCounts,
-                                                            jitter: jitter, labelSource: labels))
+                                                            jitter: jitter, labelSource: labels), .density)
         } catch let error as CFXError {
             throw CFXError(.model, "\(path): \(error.message)")
         }
@@ -146,24 +154,12 @@ public func cfx_density_load(_ path: UnsafePointer<CChar>?, _ out: UnsafeMutable
 public func cfx_explainer_set_density(_ handle: OpaquePointer?, _ densityHandle: OpaquePointer?,
                                       _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let explainer = try object(handle, ExplainerHandle.self, "explainer")
-        let density = try object(densityHandle, FeatureDensity.self, "density")
+        let explainer = try object(handle, .explainer, ExplainerHandle.self, "explainer")
+        let density = try object(densityHandle, .density, FeatureDensity.self, "density")
         let method = (try? explainer.method.effectiveConfig["method"]?.text("method")) ?? nil
         guard method == "deduce" else {
             throw CFXError(.config, "density: the method \"\(method ?? "?")\" takes no feature density (only deduce does)")
         }
         try explainer.setDensity(density)
-    }
-}
-
-/// Class labels from doubles (whole numbers), as cfx_explainer_fit reads them; nil for NULL.
-func classLabels(_ y: UnsafePointer<Double>?, _ n: Int) throws -> [Int]? {
-    try y.map { pointer in
-        try UnsafeBufferPointer(start: pointer, count: n).enumerated().map { i, label in
-            guard label.isFinite, label == label.rounded(), abs(label) < 1e9 else {
-                throw CFXError(.invalidArgument, "y[\(i)]: \(label) is not a class index")
-            }
-            return Int(label)
-        }
     }
 }

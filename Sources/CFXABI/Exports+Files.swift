@@ -10,11 +10,11 @@ import Glibc
 public func cfx_model_load(_ specPath: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                            _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let out = try required(out, "out")
+        let out = try output(out, "out")
         let path = String(cString: try required(specPath, "spec_path"))
         guard !path.isEmpty else { throw CFXError(.invalidArgument, "spec_path: empty") }
         let (network, metadata) = try loadNetworkFile(specPath: path)
-        out.pointee = retainedHandle(ModelHandle(network, metadata: metadata))
+        out.pointee = retainedHandle(ModelHandle(network, metadata: metadata), .model)
     }
 }
 
@@ -22,8 +22,8 @@ public func cfx_model_load(_ specPath: UnsafePointer<CChar>?, _ out: UnsafeMutab
 public func cfx_model_save(_ handle: OpaquePointer?, _ specPath: UnsafePointer<CChar>?, _ weightsPath: UnsafePointer<CChar>?,
                            _ options: UnsafePointer<CChar>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let model = try object(handle, ModelHandle.self, "model")
-        let network = try nativeNetwork(model, "saved")
+        let model = try object(handle, .model, ModelHandle.self, "model")
+        let network = try nativeNetwork(model.model, "saved")
         let spec = String(cString: try required(specPath, "spec_path"))
         guard !spec.isEmpty else { throw CFXError(.invalidArgument, "spec_path: empty") }
         let weights = weightsPath.map { String(cString: $0) }
@@ -50,17 +50,11 @@ public func cfx_model_save(_ handle: OpaquePointer?, _ specPath: UnsafePointer<C
 public func cfx_model_spec(_ handle: OpaquePointer?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                            _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let model = try object(handle, ModelHandle.self, "model")
-        let out = try required(jsonOut, "json_out")
-        var members = try specOfNetwork(try nativeNetwork(model, "written as a spec"), inlineTensors: true).members("spec")
+        let out = try output(jsonOut, "json_out")
+        let model = try object(handle, .model, ModelHandle.self, "model")
+        var members = try specOfNetwork(try nativeNetwork(model.model, "written as a spec"), inlineTensors: true).members("spec")
         if let metadata = model.metadata { members.append(("metadata", metadata)) }
         out.pointee = try JSON.object(members).serialized()
     }
 }
 
-private func nativeNetwork(_ handle: ModelHandle, _ what: String) throws -> Network {
-    guard let network = handle.model as? Network else {
-        throw CFXError(.invalidArgument, "model: a callback model has no spec and cannot be \(what); only native networks can")
-    }
-    return network
-}

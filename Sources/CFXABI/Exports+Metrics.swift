@@ -34,10 +34,7 @@ final class EvaluatorHandle {
 
     func setDensity(_ density: FeatureDensity?) throws {
         let adapter = try density.map { density -> NetworkDensity in
-            guard let network = model as? Network else {
-                throw CFXError(.invalidArgument, "density: needs the evaluator's model to be a native network (this one is a callback model)")
-            }
-            return try NetworkDensity(density, network: network)
+            try NetworkDensity(density, network: try nativeNetwork(model, "given an evaluator density"))
         }
         state.withLock { $0.density = adapter }
     }
@@ -58,12 +55,7 @@ extension EvaluationOptions {
         }),
         .indices("immutable", \.immutable),
         ConfigField(key: "cat_vars", read: { value, options in
-            options.categorical = try value.members("cat_vars").map { key, count in
-                guard let start = Int(key), start >= 0, String(start) == key else {
-                    throw CFXError.config("cat_vars", "key \"\(key)\" is not a feature index")
-                }
-                return CategoricalGroup(start: start, count: try count.integer("cat_vars.\(key)"))
-            }
+            options.categorical = try readCategoricalVariables(value, "cat_vars").map { CategoricalGroup(start: $0.column, count: $0.categories) }
         }, write: { options in
             .object(options.categorical.map { (String($0.start), .int($0.count)) })
         }),
@@ -99,9 +91,9 @@ private func evaluationRequest(_ json: JSON?, rows n: Int) throws -> EvaluationR
         switch key {
         case "target_class":
             if case .array(let items) = value {
-                request.targets = try items.enumerated().map { try targetClass($1, "target_class[\($0)]") }
+                request.targets = try items.enumerated().map { try readTargetClass($1, "target_class[\($0)]") }
             } else {
-                request.targets = [try targetClass(value, "target_class")]
+                request.targets = [try readTargetClass(value, "target_class")]
             }
         case "target_proba":
             if case .null = value { request.targetProba = nil } else { request.targetProba = try value.number("target_proba") }
@@ -126,14 +118,6 @@ private func evaluationRequest(_ json: JSON?, rows n: Int) throws -> EvaluationR
     return request
 }
 
-private func targetClass(_ value: JSON, _ key: String) throws -> TargetClass {
-    switch value {
-    case .string("other"): return .other
-    case .string("same"): return .same
-    case .int, .double: return .index(try value.integer(key))
-    default: throw CFXError.config(key, "expected \"other\", \"same\" or a class index, got \(value)")
-    }
-}
 
 private extension JSON {
     var isNull: Bool { if case .null = self { return true } else { return false } }
@@ -175,23 +159,13 @@ func metricsJSON(_ metrics: CounterfactualMetrics, options: JSON) -> JSON {
 
 // MARK: Exports
 
-/// Class labels given as doubles (whole numbers), as cfx_explainer_fit takes them.
-private func classLabels(_ y: UnsafePointer<Double>, _ n: Int) throws -> [Int] {
-    try UnsafeBufferPointer(start: y, count: n).enumerated().map { i, label in
-        guard label.isFinite, label == label.rounded(), abs(label) < 1e9 else {
-            throw CFXError(.invalidArgument, "y_train[\(i)]: \(label) is not a class index")
-        }
-        return Int(label)
-    }
-}
-
 @_cdecl("cfx_evaluator_create")
 public func cfx_evaluator_create(_ modelHandle: OpaquePointer?, _ xTrain: UnsafePointer<Double>?, _ nTrain: Int, _ d: Int,
                                  _ yTrain: UnsafePointer<Double>?, _ optionsJSON: UnsafePointer<CChar>?,
                                  _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let model = try object(modelHandle, ModelHandle.self, "model").model
-        let out = try required(out, "out")
+        let out = try output(out, "out")
+        let model = try object(modelHandle, .model, ModelHandle.self, "model").model
         var options = EvaluationOptions()
         if let optionsJSON {
             let members = try JSON.parse(optionsJSON, "options_json").members("options_json")
@@ -200,7 +174,7 @@ public func cfx_evaluator_create(_ modelHandle: OpaquePointer?, _ xTrain: Unsafe
         var reference: TrainingReference?
         if let xTrain {
             let values = try rows(xTrain, nTrain, d, model: model, "x_train")
-            let labels = try yTrain.map { try classLabels($0, nTrain) }
+            let labels = try yTrain.map { try classLabels($0, nTrain, classCount: model.classCount, "y_train") }
             let data = try Dataset(x: values, rows: nTrain, features: d, labels: labels, classCount: model.classCount)
             reference = try TrainingReference(data: data, model: model)
         } else {
@@ -208,20 +182,20 @@ public func cfx_evaluator_create(_ modelHandle: OpaquePointer?, _ xTrain: Unsafe
             guard yTrain == nil else { throw CFXError(.invalidArgument, "y_train: labels without x_train") }
         }
         let evaluator = try CounterfactualEvaluator(model: model, training: reference, options: options)
-        out.pointee = retainedHandle(EvaluatorHandle(evaluator, effectiveOptions: .object(EvaluationOptions.fields.encode(options))))
+        out.pointee = retainedHandle(EvaluatorHandle(evaluator, effectiveOptions: .object(EvaluationOptions.fields.encode(options))), .evaluator)
     }
 }
 
 @_cdecl("cfx_evaluator_free")
-public func cfx_evaluator_free(_ evaluator: OpaquePointer?) { release(evaluator) }
+public func cfx_evaluator_free(_ evaluator: OpaquePointer?) { release(evaluator, .evaluator) }
 
 @_cdecl("cfx_evaluator_set_model")
 public func cfx_evaluator_set_model(_ handle: OpaquePointer?, _ role: UnsafePointer<CChar>?, _ modelHandle: OpaquePointer?,
                                     _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let evaluator = try object(handle, EvaluatorHandle.self, "evaluator")
+        let evaluator = try object(handle, .evaluator, EvaluatorHandle.self, "evaluator")
         let role = String(cString: try required(role, "role"))
-        let model = try modelHandle.map { try object($0, ModelHandle.self, "model").model }
+        let model = try modelHandle.map { try object($0, .model, ModelHandle.self, "model").model }
         try evaluator.setModel(role, model)
     }
 }
@@ -232,8 +206,8 @@ public func cfx_evaluator_set_model(_ handle: OpaquePointer?, _ role: UnsafePoin
 public func cfx_evaluator_set_density(_ handle: OpaquePointer?, _ densityHandle: OpaquePointer?,
                                       _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let evaluator = try object(handle, EvaluatorHandle.self, "evaluator")
-        let density = try densityHandle.map { try object($0, FeatureDensity.self, "density") }
+        let evaluator = try object(handle, .evaluator, EvaluatorHandle.self, "evaluator")
+        let density = try densityHandle.map { try object($0, .density, FeatureDensity.self, "density") }
         try evaluator.setDensity(density)
     }
 }
@@ -243,8 +217,8 @@ public func cfx_evaluate(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, 
                          _ requestJSON: UnsafePointer<CChar>?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                          _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let handle = try object(handle, EvaluatorHandle.self, "evaluator")
-        let out = try required(jsonOut, "json_out")
+        let out = try output(jsonOut, "json_out")
+        let handle = try object(handle, .evaluator, EvaluatorHandle.self, "evaluator")
         let instances = try rows(x, n, d, model: handle.model)
         // Counterfactuals may hold rows of NaN (none found): copied as they are, checked by the core.
         let counterfactuals = Array(UnsafeBufferPointer(start: try required(xCF, "x_cf"), count: n * d))

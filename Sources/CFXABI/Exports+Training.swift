@@ -134,30 +134,30 @@ public func cfx_model_train(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>
     reportOut?.pointee = nil
     var cancelledAfter: Int?
     let status = withStatus(err) {
-        let model = try object(handle, ModelHandle.self, "model").model
-        guard let network = model as? Network else {
-            throw CFXError(.invalidArgument, "model: only native models can be trained (this one is a callback model)")
-        }
-        let out = try required(reportOut, "report_json")
+        let out = try output(reportOut, "report_json")
+        let network = try nativeNetwork(try object(handle, .model, ModelHandle.self, "model").model, "trained")
         let fields = try TrainingFields.parse(try JSON.parse(try required(config, "config_json"), "config_json"))
         let values = try rows(x, n, d, model: network)
-        let trainingTargets = try readTargets(targets, targetWidth, n: n, loss: fields.config.loss)
+        let trainingTargets = try readTargets(targets, targetWidth, n: n, classCount: network.classCount, loss: fields.config.loss)
         let trainer = try Trainer(network: network, config: fields.config)
         var callbackFailure: CFXError?
-        let report = try trainer.train(x: values, rows: n, targets: trainingTargets, progress: progress.map { progress in
-            { epoch in
-                do {
-                    let text = try epochJSON(epoch, epochs: fields.config.epochs).serialized()
-                    defer { free(text) }
-                    return progress(user, text) == 0
-                } catch let error as CFXError {
-                    callbackFailure = error
-                    return false
-                } catch {
-                    return false
-                }
+        /// Sends one report to the caller's callback; false stops training.
+        func send(_ report: JSON) -> Bool {
+            guard let progress else { return true }
+            do {
+                let text = try report.serialized()
+                defer { free(text) }
+                return progress(user, text) == 0
+            } catch let error as CFXError {
+                callbackFailure = error
+                return false
+            } catch {
+                return false
             }
-        })
+        }
+        let report = try trainer.train(x: values, rows: n, targets: trainingTargets,
+                                       progress: progress.map { _ in { send(epochJSON($0, epochs: fields.config.epochs)) } },
+                                       batchProgress: progress.map { _ in { send(batchJSON($0, epochs: fields.config.epochs)) } })
         if let callbackFailure { throw callbackFailure }
         let result = JSON.object([
             ("history", .array(report.history.map { epochJSON($0, epochs: nil) })),
@@ -185,27 +185,25 @@ public func cfx_model_train(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>
     return status
 }
 
+/// A report of an epoch in progress: told apart from an epoch's report by "in_progress": true.
+private func batchJSON(_ state: BatchReport, epochs: Int) -> JSON {
+    .object([("epoch", .int(state.epoch)), ("epochs", .int(epochs)), ("batches_done", .int(state.batchesDone)),
+             ("batches", .int(state.batches)), ("seconds", .double(state.seconds)), ("in_progress", .bool(true))])
+}
+
 /// The caller's targets as the trainer takes them, checked.
-private func readTargets(_ targets: UnsafePointer<Double>?, _ width: Int, n: Int, loss: Loss) throws -> TrainingTargets {
+private func readTargets(_ targets: UnsafePointer<Double>?, _ width: Int, n: Int, classCount: Int, loss: Loss) throws -> TrainingTargets {
     switch loss {
     case .crossEntropy:
         let targets = try required(targets, "targets")  // cross_entropy needs class indices
         guard width == 1 else {
             throw CFXError(.shape, "target_width: cross_entropy takes one class index per row (target_width 1), got \(UInt(bitPattern: width))")
         }
-        return .classes(try (0..<n).map { r in
-            let value = targets[r]
-            guard value.isFinite else { throw CFXError(.numeric, "targets[\(r)] is \(value); class indices must be finite") }
-            guard value == value.rounded(), value >= 0, value < 1e15 else {
-                throw CFXError(.invalidArgument, "targets[\(r)]: \(value) is not a class index (a non-negative integer)")
-            }
-            return Int(value)
-        })
+        return .classes(try classLabels(targets, n, classCount: classCount, "targets"))
     case .meanSquaredError:
         guard let targets else { return .input }
-        guard width > 0 else { throw CFXError(.shape, "target_width: must be the width of the output, got 0") }
-        let (count, overflow) = n.multipliedReportingOverflow(by: width)
-        guard !overflow else { throw CFXError(.shape, "targets: \(n) × \(UInt(bitPattern: width)) values overflow") }
+        guard width > 0 else { throw CFXError(.shape, "target_width: must be the width of the output, got \(UInt(bitPattern: width))") }
+        let count = try bufferCount(rows: n, width: width, "targets")
         let values = Array(UnsafeBufferPointer(start: targets, count: count))
         if let i = values.firstIndex(where: { !$0.isFinite }) {
             throw CFXError(.numeric, "targets: row \(i / width), value \(i % width) is \(values[i]); only finite numbers are accepted")

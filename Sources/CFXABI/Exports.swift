@@ -13,12 +13,13 @@ public func cfx_version() -> UnsafePointer<CChar> { UnsafePointer(versionString)
 
 private let statusStrings: [UnsafeMutablePointer<CChar>] = ([
     "ok", "invalid argument", "invalid JSON", "invalid config", "invalid model", "shape mismatch",
-    "non-finite number", "callback failed", "cancelled", "internal error",
+    "non-finite number", "callback failed", "cancelled", "internal error", "input/output error",
 ] as [String]).map { strdup($0)! }
 private let unknownStatus = strdup("unknown status")!
 
 @_cdecl("cfx_status_string")
 public func cfx_status_string(_ status: cfx_status) -> UnsafePointer<CChar> {
+    // CFX_ERR_IO (10) came after CFX_ERR_INTERNAL (9): its string is last.
     let i = Int(status.rawValue)
     return UnsafePointer(i < statusStrings.count ? statusStrings[i] : unknownStatus)
 }
@@ -32,10 +33,10 @@ public func cfx_free(_ pointer: UnsafeMutableRawPointer?) { free(pointer) }
 public func cfx_model_create_json(_ spec: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                                   _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let out = try required(out, "out")
+        let out = try output(out, "out")
         let specJSON = try JSON.parse(try required(spec, "spec_json"), "spec_json")
         let network = try networkFromSpec(specJSON)  // "weights": relative to the current directory
-        out.pointee = retainedHandle(ModelHandle(network, metadata: specJSON["metadata"]))
+        out.pointee = retainedHandle(ModelHandle(network, metadata: specJSON["metadata"]), .model)
     }
 }
 
@@ -50,14 +51,34 @@ private struct CallbackFunctions: @unchecked Sendable {
 public func cfx_model_create_callbacks(_ nFeatures: Int, _ nClasses: Int, _ predict: cfx_predict_fn?, _ vjp: cfx_vjp_fn?,
                                        _ user: UnsafeMutableRawPointer?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                                        _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    cfx_model_create_callbacks_ex(nFeatures, nClasses, predict, vjp, user, nil, out, err)
+}
+
+@_cdecl("cfx_model_create_callbacks_ex")
+public func cfx_model_create_callbacks_ex(_ nFeatures: Int, _ nClasses: Int, _ predict: cfx_predict_fn?, _ vjp: cfx_vjp_fn?,
+                                          _ user: UnsafeMutableRawPointer?, _ options: UnsafePointer<CChar>?,
+                                          _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                                          _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let out = try required(out, "out")
+        let out = try output(out, "out")
         let functions = CallbackFunctions(predict: try required(predict, "predict"), vjp: vjp, user: user)
-        out.pointee = retainedHandle(ModelHandle(try callbackModel(nFeatures, nClasses, functions)))
+        var kind = CallbackClassifier.Output.probabilities
+        if let options {
+            let json = try JSON.parse(options, "options_json")
+            for (key, value) in try json.members("options_json") {
+                guard key == "output" else { throw CFXError.config(key, "unknown key for a callback model; known keys: output") }
+                let name = try value.text("output")
+                guard let parsed = CallbackClassifier.Output(rawValue: name) else {
+                    throw CFXError.config("output", "expected \"probabilities\", \"logits\" or \"values\", got \"\(name)\"")
+                }
+                kind = parsed
+            }
+        }
+        out.pointee = retainedHandle(ModelHandle(try callbackModel(nFeatures, nClasses, kind, functions)), .model)
     }
 }
 
-private func callbackModel(_ d: Int, _ k: Int, _ functions: CallbackFunctions) throws -> CallbackClassifier {
+private func callbackModel(_ d: Int, _ k: Int, _ output: CallbackClassifier.Output, _ functions: CallbackFunctions) throws -> CallbackClassifier {
     let predict: CallbackClassifier.Predict = { x, rows, proba in
         proba.update(repeating: .nan)  // rows the callback leaves unwritten are caught as NaN
         let status = functions.predict(functions.user, x.baseAddress, rows, d, proba.baseAddress)
@@ -69,17 +90,18 @@ private func callbackModel(_ d: Int, _ k: Int, _ functions: CallbackFunctions) t
         let status = vjp(functions.user, x.baseAddress, rows, d, cotangent.baseAddress, k, grad.baseAddress)
         if status != 0 { throw CFXError(.callback, "the vjp callback returned \(status)") }
     }
-    return try CallbackClassifier(featureCount: d, classCount: k, predict: predict, vjp: functions.vjp == nil ? nil : vjp)
+    return try CallbackClassifier(featureCount: d, classCount: k, output: output, predict: predict,
+                                  vjp: functions.vjp == nil ? nil : vjp)
 }
 
 @_cdecl("cfx_model_free")
-public func cfx_model_free(_ model: OpaquePointer?) { release(model) }
+public func cfx_model_free(_ model: OpaquePointer?) { release(model, .model) }
 
 @_cdecl("cfx_model_shape")
 public func cfx_model_shape(_ handle: OpaquePointer?, _ nFeatures: UnsafeMutablePointer<Int>?, _ nClasses: UnsafeMutablePointer<Int>?,
                             _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let model = try object(handle, ModelHandle.self, "model").model
+        let model = try object(handle, .model, ModelHandle.self, "model").model
         nFeatures?.pointee = model.featureCount
         nClasses?.pointee = model.classCount
     }
@@ -89,7 +111,7 @@ public func cfx_model_shape(_ handle: OpaquePointer?, _ nFeatures: UnsafeMutable
 public func cfx_model_predict(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
                               _ probaOut: UnsafeMutablePointer<Double>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let model = try object(handle, ModelHandle.self, "model").model
+        let model = try object(handle, .model, ModelHandle.self, "model").model
         let values = try rows(x, n, d, model: model)
         let out = try required(probaOut, "proba_out")
         let proba = try ModelSession(model: model, eps: numericalVJPEps(model)).predict(values, rows: n)
@@ -107,12 +129,12 @@ public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?,
                           _ cotangent: UnsafePointer<Double>?, _ k: Int, _ gradOut: UnsafeMutablePointer<Double>?,
                           _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let model = try object(handle, ModelHandle.self, "model").model
+        let model = try object(handle, .model, ModelHandle.self, "model").model
         let values = try rows(x, n, d, model: model)
         guard k == model.classCount else {
             throw CFXError(.shape, "cotangent has \(k) values per row, the model has \(model.classCount) classes")
         }
-        let cotangents = Array(UnsafeBufferPointer(start: try required(cotangent, "cotangent"), count: n * k))
+        let cotangents = Array(UnsafeBufferPointer(start: try required(cotangent, "cotangent"), count: try bufferCount(rows: n, width: k, "cotangent")))
         try requireFinite(cotangents, "cotangent")
         let out = try required(gradOut, "grad_out")
         let session = ModelSession(model: model, eps: numericalVJPEps(model))
@@ -130,7 +152,7 @@ public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?,
 public func cfx_default_config(_ method: UnsafePointer<CChar>?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let out = try required(jsonOut, "json_out")
+        let out = try output(jsonOut, "json_out")
         let name = String(cString: try required(method, "method"))
         out.pointee = try (name == "train" ? trainingDefaultConfig() : MethodEntry.defaultConfig(name)).serialized()
     }
@@ -140,22 +162,23 @@ public func cfx_default_config(_ method: UnsafePointer<CChar>?, _ jsonOut: Unsaf
 public func cfx_explainer_create(_ modelHandle: OpaquePointer?, _ config: UnsafePointer<CChar>?,
                                  _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let model = try object(modelHandle, ModelHandle.self, "model").model
-        let out = try required(out, "out")
+        let out = try output(out, "out")
+        let model = try object(modelHandle, .model, ModelHandle.self, "model").model
         let method = try MethodEntry.configure(model: model, config: try JSON.parse(try required(config, "config_json"), "config_json"))
-        out.pointee = retainedHandle(ExplainerHandle(model: model, method: method))
+        out.pointee = retainedHandle(ExplainerHandle(model: model, method: method), .explainer)
     }
 }
 
 @_cdecl("cfx_explainer_free")
-public func cfx_explainer_free(_ explainer: OpaquePointer?) { release(explainer) }
+public func cfx_explainer_free(_ explainer: OpaquePointer?) { release(explainer, .explainer) }
 
 @_cdecl("cfx_explainer_config")
 public func cfx_explainer_config(_ handle: OpaquePointer?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                  _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let explainer = try object(handle, ExplainerHandle.self, "explainer")
-        try required(jsonOut, "json_out").pointee = try explainer.method.effectiveConfig.serialized()
+        let out = try output(jsonOut, "json_out")
+        let explainer = try object(handle, .explainer, ExplainerHandle.self, "explainer")
+        out.pointee = try explainer.method.effectiveConfig.serialized()
     }
 }
 
@@ -163,9 +186,9 @@ public func cfx_explainer_config(_ handle: OpaquePointer?, _ jsonOut: UnsafeMuta
 public func cfx_explainer_set_model(_ handle: OpaquePointer?, _ role: UnsafePointer<CChar>?, _ modelHandle: OpaquePointer?,
                                     _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let explainer = try object(handle, ExplainerHandle.self, "explainer")
+        let explainer = try object(handle, .explainer, ExplainerHandle.self, "explainer")
         let role = String(cString: try required(role, "role"))
-        try explainer.setModel(role, try object(modelHandle, ModelHandle.self, "model").model)
+        try explainer.setModel(role, try object(modelHandle, .model, ModelHandle.self, "model").model)
     }
 }
 
@@ -173,16 +196,9 @@ public func cfx_explainer_set_model(_ handle: OpaquePointer?, _ role: UnsafePoin
 public func cfx_explainer_fit(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
                               _ y: UnsafePointer<Double>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let explainer = try object(handle, ExplainerHandle.self, "explainer")
+        let explainer = try object(handle, .explainer, ExplainerHandle.self, "explainer")
         let values = try rows(x, n, d, model: explainer.model)
-        let labels = try y.map { pointer in
-            try UnsafeBufferPointer(start: pointer, count: n).enumerated().map { i, label in
-                guard label.isFinite, label == label.rounded(), abs(label) < 1e9 else {
-                    throw CFXError(.invalidArgument, "y[\(i)]: \(label) is not a class index")
-                }
-                return Int(label)
-            }
-        }
+        let labels = try y.map { try classLabels($0, n, classCount: explainer.model.classCount, "y") }
         try explainer.fit(try Dataset(x: values, rows: n, features: d, labels: labels, classCount: explainer.model.classCount))
     }
 }
@@ -200,15 +216,15 @@ public func cfx_explain_progress(_ handle: OpaquePointer?, _ x: UnsafePointer<Do
                                  _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                  _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let explainer = try object(handle, ExplainerHandle.self, "explainer")
-        let out = try required(jsonOut, "json_out")
+        let out = try output(jsonOut, "json_out")
+        let explainer = try object(handle, .explainer, ExplainerHandle.self, "explainer")
         // With "on_error": "record", a non-finite row is recorded as that row's error.
         let values = try rows(x, n, d, model: explainer.model, finite: !explainer.method.recordsErrors)
         let started = monotonicSeconds()
         let control = RunControl(progress: progress.map { callback in
-            { done, total in
+            { done, total, iterations in
                 let report = JSON.object([("instances_done", .int(done)), ("instances_total", .int(total)),
-                                          ("seconds", .double(monotonicSeconds() - started))])
+                                          ("iterations", .int(iterations)), ("seconds", .double(monotonicSeconds() - started))])
                 guard let text = try? report.serialized() else { return true }
                 defer { free(text) }
                 return callback(user, text) == 0

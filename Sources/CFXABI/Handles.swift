@@ -72,41 +72,86 @@ final class ExplainerHandle: Sendable {
     }
 }
 
-func retainedHandle(_ object: AnyObject) -> OpaquePointer {
-    OpaquePointer(Unmanaged.passRetained(object).toOpaque())
+// MARK: Handles
+
+/// What kind of object a handle points at: the type tag every handle carries, so that passing one
+/// kind where another is expected (easy through ctypes' void pointers), or a freed or foreign
+/// pointer, is an invalid-argument error rather than undefined behaviour.
+enum HandleKind: String {
+    case model = "cfx_model", explainer = "cfx_explainer", density = "cfx_density", evaluator = "cfx_evaluator"
 }
 
-func object<T: AnyObject>(_ handle: OpaquePointer?, _ type: T.Type, _ name: String) throws -> T {
+/// The live handles and their kinds: every handle cfx has given out and not yet freed.
+private let liveHandles = Mutex<[UnsafeRawPointer: HandleKind]>([:])
+
+func retainedHandle(_ object: AnyObject, _ kind: HandleKind) -> OpaquePointer {
+    let pointer = Unmanaged.passRetained(object).toOpaque()
+    liveHandles.withLock { $0[UnsafeRawPointer(pointer)] = kind }
+    return OpaquePointer(pointer)
+}
+
+/// The object behind a live handle of `kind`; `name` (the argument) starts every error.
+func object<T: AnyObject>(_ handle: OpaquePointer?, _ kind: HandleKind, _ type: T.Type, _ name: String) throws -> T {
     guard let handle else { throw CFXError(.invalidArgument, "\(name): NULL handle") }
-    return Unmanaged<T>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+    let pointer = UnsafeRawPointer(handle)
+    switch liveHandles.withLock({ $0[pointer] }) {
+    case kind?: return Unmanaged<T>.fromOpaque(pointer).takeUnretainedValue()
+    case let other?: throw CFXError(.invalidArgument, "\(name): this handle is a \(other.rawValue), not a \(kind.rawValue)")
+    case nil: throw CFXError(.invalidArgument, "\(name): not a live \(kind.rawValue) (freed already, or not created by cfx)")
+    }
 }
 
-func release(_ handle: OpaquePointer?) {
+/// Frees a handle of `kind`. NULL, a handle of another kind, and one freed already are ignored.
+func release(_ handle: OpaquePointer?, _ kind: HandleKind) {
     guard let handle else { return }
-    Unmanaged<AnyObject>.fromOpaque(UnsafeRawPointer(handle)).release()
+    let pointer = UnsafeRawPointer(handle)
+    let removed = liveHandles.withLock { live -> Bool in
+        guard live[pointer] == kind else { return false }
+        live[pointer] = nil
+        return true
+    }
+    if removed { Unmanaged<AnyObject>.fromOpaque(pointer).release() }
+}
+
+// MARK: Errors
+
+/// The C status of each error kind, spelled out so that a new kind cannot shift the codes.
+func status(of kind: CFXError.Kind) -> cfx_status {
+    switch kind {
+    case .invalidArgument: return CFX_ERR_INVALID_ARGUMENT
+    case .json: return CFX_ERR_JSON
+    case .config: return CFX_ERR_CONFIG
+    case .model: return CFX_ERR_MODEL
+    case .shape: return CFX_ERR_SHAPE
+    case .numeric: return CFX_ERR_NUMERIC
+    case .callback: return CFX_ERR_CALLBACK
+    case .cancelled: return CFX_ERR_CANCELLED
+    case .io: return CFX_ERR_IO
+    case .internalError: return CFX_ERR_INTERNAL
+    }
 }
 
 /// Runs `body`, turning any error into a status and a message in `err` (cleared on success).
 func withStatus(_ err: UnsafeMutablePointer<cfx_error>?, _ body: () throws -> Void) -> cfx_status {
-    let status: cfx_status
+    let code: cfx_status
     let message: String
     do {
         try body()
-        (status, message) = (CFX_OK, "")
+        (code, message) = (CFX_OK, "")
     } catch let error as CFXError {
-        (status, message) = (cfx_status(UInt32(error.kind.rawValue)), error.message)
+        (code, message) = (status(of: error.kind), error.message)
     } catch {
-        (status, message) = (CFX_ERR_INTERNAL, "\(error)")
+        (code, message) = (CFX_ERR_INTERNAL, "\(error)")
     }
     if let err {
-        err.pointee.code = status
+        err.pointee.code = code
         withUnsafeMutableBytes(of: &err.pointee.message) { buffer in
             let bytes = utf8Prefix(message, maxBytes: buffer.count - 1)
             buffer.copyBytes(from: bytes)
             buffer[bytes.count] = 0
         }
     }
-    return status
+    return code
 }
 
 /// The longest prefix of `text` that fits in `maxBytes` without splitting a character.
@@ -120,21 +165,44 @@ func utf8Prefix(_ text: String, maxBytes: Int) -> [UInt8] {
     return bytes
 }
 
+// MARK: Arguments: one check for each kind of argument, used by every function
+
 func required<T>(_ pointer: T?, _ name: String) throws -> T {
     guard let pointer else { throw CFXError(.invalidArgument, "\(name): NULL pointer") }
     return pointer
+}
+
+/// Clears an out-parameter (so that it is NULL after any error) and requires it.
+func output<T>(_ pointer: UnsafeMutablePointer<T?>?, _ name: String) throws -> UnsafeMutablePointer<T?> {
+    pointer?.pointee = nil
+    return try required(pointer, name)
+}
+
+/// Clears out-parameters on entry, before anything can fail: every function calls this first.
+func clear<T>(_ pointers: UnsafeMutablePointer<T?>?...) {
+    for pointer in pointers { pointer?.pointee = nil }
+}
+
+/// A caller's row and feature counts, checked: 1...2^31 values in all, d ≤ CFX_MAX_FEATURES.
+/// Returns n × d.
+func checkedRows(_ n: Int, _ d: Int, _ name: String) throws -> Int {
+    // size_t arrives as Int: values of 2^63 and more look negative.
+    guard n != 0 else { throw CFXError(.invalidArgument, "n: must be at least 1 row, got 0") }
+    guard n > 0 else { throw CFXError(.invalidArgument, "n: \(UInt(bitPattern: n)) rows is over the limit of \(Limits.bufferElements) values") }
+    guard d > 0, d <= Limits.features else {
+        throw CFXError(.invalidArgument, "d: must be between 1 and \(Limits.features) features, got \(UInt(bitPattern: d))")
+    }
+    return try bufferCount(rows: n, width: d, name)
 }
 
 /// Copies an n × d buffer from the caller after checking it fits the model (and, unless
 /// `finite` is false, that every value is finite).
 func rows(_ x: UnsafePointer<Double>?, _ n: Int, _ d: Int, model: Classifier, _ name: String = "x", finite: Bool = true) throws -> [Double] {
     let x = try required(x, name)
-    // size_t arrives as Int: values of 2^63 and more look negative.
-    guard n > 0 else { throw CFXError(.invalidArgument, "n: must be between 1 and 2^63 - 1 rows, got \(UInt(bitPattern: n))") }
-    guard d > 0 else { throw CFXError(.invalidArgument, "d: must be between 1 and 2^63 - 1 features, got \(UInt(bitPattern: d))") }
-    let (count, overflow) = n.multipliedReportingOverflow(by: d)
-    guard !overflow else { throw CFXError(.shape, "\(name): \(n) × \(d) values overflow") }
+    let count = try checkedRows(n, d, name)
     try model.checkShape(count: count, rows: n, features: d, name)
+    // Also n × k for the probabilities a call may return.
+    _ = try bufferCount(rows: n, width: model.classCount, "\(name) (n × classes)")
     let values = Array(UnsafeBufferPointer(start: x, count: count))
     if finite, let i = values.firstIndex(where: { !$0.isFinite }) {
         throw CFXError(.numeric, "\(name): row \(i / d), feature \(i % d) is \(values[i]); only finite numbers are accepted")
@@ -142,3 +210,25 @@ func rows(_ x: UnsafePointer<Double>?, _ n: Int, _ d: Int, model: Classifier, _ 
     return values
 }
 
+/// n class labels given as doubles, one per row: a non-finite label is CFX_ERR_NUMERIC, one that
+/// is not a whole number in 0..<classCount is CFX_ERR_INVALID_ARGUMENT; `name` names the buffer.
+func classLabels(_ y: UnsafePointer<Double>, _ n: Int, classCount: Int, _ name: String) throws -> [Int] {
+    try UnsafeBufferPointer(start: y, count: n).enumerated().map { i, label in
+        guard label.isFinite else { throw CFXError(.numeric, "\(name)[\(i)] is \(label); class labels must be finite") }
+        guard label == label.rounded() else {
+            throw CFXError(.invalidArgument, "\(name)[\(i)]: \(label) is not a class index (a whole number)")
+        }
+        guard label >= 0, label < Double(classCount) else {
+            throw CFXError(.invalidArgument, "\(name)[\(i)]: class \(label) is out of range for a model with \(classCount) classes")
+        }
+        return Int(label)
+    }
+}
+
+/// The native network behind a model, or an invalid-argument error saying what needs one.
+func nativeNetwork(_ model: Classifier, _ what: String) throws -> Network {
+    guard let network = model as? Network else {
+        throw CFXError(.invalidArgument, "model: only native models can be \(what); this one is a callback model, not a native network")
+    }
+    return network
+}

@@ -69,6 +69,7 @@ struct MethodEntry {
 
     /// Parses {"method": ..., params..., run options...} and binds it to `model`.
     static func configure(model: Classifier, config: JSON) throws -> ConfiguredMethod {
+        try model.requireExplainable()
         let members = try config.members("config")
         guard let methodValue = config["method"] else { throw CFXError.config("method", "missing; e.g. {\"method\": \"wachter\"}") }
         let entry = try named(try methodValue.text("method"))

@@ -37,13 +37,14 @@ extension PreparedMethod {
 
 /// The explanation of a row that failed: "instance", "success": false, "cf": null and "error".
 func failedRowJSON(row: Int, _ error: CFXError) -> JSON {
-    .object([
+    let code = status(of: error.kind)
+    return .object([
         ("instance", .int(row)),
         ("success", .bool(false)),
         ("cf", .null),
         ("error", .object([
-            ("code", .int(error.kind.rawValue)),
-            ("status", .string(String(cString: cfx_status_string(cfx_status(UInt32(error.kind.rawValue)))))),
+            ("code", .int(Int(code.rawValue))),
+            ("status", .string(String(cString: cfx_status_string(code)))),
             ("message", .string(error.message)),
         ])),
     ])

@@ -1,8 +1,9 @@
-/// Every failure cfx reports. The kinds mirror the C API's status codes one to one, and the
+/// Every failure cfx reports. The kinds match the C API's status codes one to one (CFXABI maps
+/// them explicitly), and the
 /// message always names what was wrong (a config key, a layer, an instance, a callback).
 public struct CFXError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Int, Sendable {
-        case invalidArgument = 1, json, config, model, shape, numeric, callback, cancelled, internalError
+    public enum Kind: Sendable {
+        case invalidArgument, json, config, model, shape, numeric, callback, cancelled, io, internalError
     }
 
     public let kind: Kind

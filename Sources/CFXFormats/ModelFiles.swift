@@ -40,7 +40,7 @@ public func loadNetworkFile(specPath: String) throws -> (network: Network, metad
 /// The JSON of a spec file; an unreadable file is a model error, bad JSON a JSON error, both
 /// naming the path.
 public func readSpecFile(_ path: String) throws -> JSON {
-    var bytes = try readFileBytes(path, kind: .model)
+    var bytes = try readFileBytes(path)
     if let nul = bytes.firstIndex(of: 0) {
         throw CFXError(.json, "\(path): a NUL byte at offset \(nul); a spec is JSON text")
     }

@@ -63,7 +63,7 @@ let safetensorsDTypeSizes: [String: Int] = [
 /// Reads and validates a safetensors file. Every problem is a model error that starts with the path
 /// and names the tensor. Tensors for which `skip` is true are checked for layout only and left out.
 public func readSafetensors(path: String, skip: (String) -> Bool = { _ in false }) throws -> SafetensorsFile {
-    try parseSafetensors(try readFileBytes(path, kind: .model), name: path, skip: skip)
+    try parseSafetensors(try readFileBytes(path), name: path, skip: skip)
 }
 
 /// Parses safetensors bytes; `name` (the file) starts every error message.
@@ -261,8 +261,10 @@ public func writeSafetensors(_ file: SafetensorsFile, path: String, dtype: Safet
 
 // MARK: Files, with POSIX I/O
 
-/// The whole file; a file that cannot be read is an error of `kind` naming the path.
-func readFileBytes(_ path: String, kind: CFXError.Kind) throws -> [UInt8] {
+/// The whole file; a file that cannot be read is an I/O error naming the path, one over
+/// `Limits.fileBytes` a model error.
+func readFileBytes(_ path: String) throws -> [UInt8] {
+    let kind = CFXError.Kind.io
     func fail(_ what: String) -> CFXError { CFXError(kind, "\(path): cannot read the file (\(what): \(String(cString: strerror(errno))))") }
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { throw fail("open") }
@@ -270,6 +272,9 @@ func readFileBytes(_ path: String, kind: CFXError.Kind) throws -> [UInt8] {
     var info = stat()
     guard fstat(fd, &info) == 0 else { throw fail("stat") }
     guard (info.st_mode & S_IFMT) == S_IFREG else { throw CFXError(kind, "\(path): cannot read the file (not a regular file)") }
+    guard info.st_size <= Limits.fileBytes else {
+        throw CFXError(.model, "\(path): \(info.st_size) bytes is over the limit of \(Limits.fileBytes) bytes for a file cfx reads")
+    }
     var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
     var done = 0
     while done < bytes.count {
@@ -283,11 +288,11 @@ func readFileBytes(_ path: String, kind: CFXError.Kind) throws -> [UInt8] {
 }
 
 /// Writes `bytes` to `path` through a temporary file renamed into place, so that a failed write
-/// leaves any old file intact. Errors are invalid-argument errors naming the path.
+/// leaves any old file intact. Errors are I/O errors naming the path.
 func writeFileBytes(_ bytes: [UInt8], _ path: String) throws {
     let temporary = "\(path).tmp-\(getpid())"
     func fail(_ what: String) -> CFXError {
-        CFXError(.invalidArgument, "\(path): cannot write the file (\(what): \(String(cString: strerror(errno))))")
+        CFXError(.io, "\(path): cannot write the file (\(what): \(String(cString: strerror(errno))))")
     }
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
     guard fd >= 0 else { throw fail("create") }

@@ -155,7 +155,8 @@ private func printProgress(_ json: String) {
     guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else { return }
     let (done, total, unit): (Int, Int, String)
     if let epoch = object["epoch"] as? Int, let epochs = object["epochs"] as? Int {
-        (done, total, unit) = (epoch, epochs, "epoch")
+        // A report during an epoch ("in_progress") counts the epochs completed before it.
+        (done, total, unit) = (object["in_progress"] as? Bool == true ? epoch - 1 : epoch, epochs, "epoch")
     } else if let instances = object["instances_done"] as? Int, let all = object["instances_total"] as? Int {
         (done, total, unit) = (instances, all, "instances")
     } else {
@@ -167,6 +168,7 @@ private func printProgress(_ json: String) {
         if let value = object[key] as? Double { line += String(format: " %@ %.4f", label, value) }
     }
     if let rate = object["rows_per_second"] as? Double { line += String(format: " (%.0f rows/s)", rate) }
+    if let batch = object["batches_done"] as? Int, let batches = object["batches"] as? Int { line += " (batch \(batch)/\(batches))" }
     FileHandle.standardError.write(line.data(using: .utf8)!)
 }
 

@@ -29,7 +29,7 @@ final class DeDUCEABITests: XCTestCase {
         for i in network.parameters.indices { network.parameters[i] = (next() - 0.5) * 2 }
         for i in network.parameter("layers.3.weight")!.indices { network.parameter("layers.3.weight")![i] *= 20 }
         network.parametersChanged()
-        model = retainedHandle(ModelHandle(network))
+        model = retainedHandle(ModelHandle(network), .model)
         training = (0..<rowsOfTraining * 16).map { _ in next() }
         labels = (0..<rowsOfTraining).map { Double($0 % 3) }
     }
@@ -143,7 +143,7 @@ final class DeDUCEABITests: XCTestCase {
             XCTAssertEqual(mixture[r], log(values.map(exp).reduce(0, +)), accuracy: 1e-9)
         }
         // With model NULL the rows are feature vectors.
-        let network = try object(model, ModelHandle.self, "model").model as! Network
+        let network = try object(model, .model, ModelHandle.self, "model").model as! Network
         let evaluator = network.makeEvaluator() as! NetworkEvaluator
         let buffer = try network.outputBuffer("features")
         training.withUnsafeBufferPointer { evaluator.forward(UnsafeBufferPointer(rebasing: $0[0..<n * 16]), rows: n, through: buffer) }
@@ -165,7 +165,7 @@ final class DeDUCEABITests: XCTestCase {
         // Errors: wrong widths, nothing asked, a missing file, an unknown output.
         XCTAssertEqual(status { cfx_density_log_prob(density, nil, features, n, 3, &fromFeatures, nil, $0) }.0, CFX_ERR_SHAPE)
         XCTAssertEqual(status { cfx_density_log_prob(density, model, training, n, 16, nil, nil, $0) }.0, CFX_ERR_INVALID_ARGUMENT)
-        XCTAssertEqual(status { cfx_density_load("/nonexistent/d.safetensors", &loaded, $0) }.0, CFX_ERR_MODEL)
+        XCTAssertEqual(status { cfx_density_load("/nonexistent/d.safetensors", &loaded, $0) }.0, CFX_ERR_IO)
         var other: OpaquePointer?
         let (code, message) = status { cfx_density_fit(model, "nope", training, rowsOfTraining, 16, labels, &other, $0) }
         XCTAssertEqual(code, CFX_ERR_INVALID_ARGUMENT)

@@ -241,7 +241,7 @@ final class ModelFileTests: XCTestCase {
         expectBadFile(rawSafetensors(#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, [0, 0, 0, 0, 0, 0, 0xC0, 0x7F]),
                       ["w: value 1 is nan"])
         expectBadFile(rawSafetensors(#"{"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]}}"#, [0x00, 0x7C]), ["h: value 0 is inf"])
-        expectError(.model, ["none.safetensors: cannot read the file", "No such file"]) {
+        expectError(.io, ["none.safetensors: cannot read the file", "No such file"]) {
             _ = try readSafetensors(path: self.path("none.safetensors"))
         }
     }
@@ -300,12 +300,12 @@ final class ModelFileTests: XCTestCase {
     func testSpecErrorsNameTheSpecFile() throws {
         try "{\"input_shape\": [2], \"layers\": [{\"type\": \"dense\", \"outputs\": 2}], \"weights\": \"none.safetensors\"}"
             .write(toFile: path("m.json"), atomically: true, encoding: .utf8)
-        expectError(.model, ["/none.safetensors: cannot read the file"]) { _ = try loadNetwork(specPath: self.path("m.json")) }
+        expectError(.io, ["/none.safetensors: cannot read the file"]) { _ = try loadNetwork(specPath: self.path("m.json")) }
         try "{\"input_shape\": [2], \"layers\": [{\"type\": \"dense\"}]}".write(toFile: path("m.json"), atomically: true, encoding: .utf8)
         expectError(.model, ["m.json: layers[0]"]) { _ = try loadNetwork(specPath: self.path("m.json")) }
         try "{\"input_shape\": [2],".write(toFile: path("m.json"), atomically: true, encoding: .utf8)
         expectError(.json, ["m.json: invalid JSON"]) { _ = try loadNetwork(specPath: self.path("m.json")) }
-        expectError(.model, ["none.json: cannot read the file"]) { _ = try loadNetwork(specPath: self.path("none.json")) }
+        expectError(.io, ["none.json: cannot read the file"]) { _ = try loadNetwork(specPath: self.path("none.json")) }
     }
 
     // MARK: C functions
@@ -338,9 +338,9 @@ final class ModelFileTests: XCTestCase {
         XCTAssertEqual(status { cfx_model_save(model, path("c.json"), path("c.safetensors"), #"{"dtype": "F16"}"#, $0) }.0, CFX_ERR_CONFIG)
         XCTAssertEqual(status { cfx_model_save(model, path("c.json"), nil, #"{"dtype": "F32"}"#, $0) }.0, CFX_ERR_CONFIG)
         XCTAssertEqual(status { cfx_model_save(model, path("c.json"), nil, #"{"dtypes": "F32"}"#, $0) }.0, CFX_ERR_CONFIG)
-        XCTAssertEqual(status { cfx_model_save(model, path("no/such/dir/c.json"), nil, nil, $0) }.0, CFX_ERR_INVALID_ARGUMENT)
+        XCTAssertEqual(status { cfx_model_save(model, path("no/such/dir/c.json"), nil, nil, $0) }.0, CFX_ERR_IO)
         XCTAssertEqual(status { cfx_model_load(nil, &reloaded, $0) }.0, CFX_ERR_INVALID_ARGUMENT)
-        XCTAssertEqual(status { cfx_model_load(path("none.json"), &reloaded, $0) }.0, CFX_ERR_MODEL)
+        XCTAssertEqual(status { cfx_model_load(path("none.json"), &reloaded, $0) }.0, CFX_ERR_IO)
 
         var callback: OpaquePointer?
         try check { cfx_model_create_callbacks(2, 2, { _, _, _, _, _ in 0 }, nil, nil, &callback, $0) }

@@ -187,8 +187,10 @@ final class WachterTests: XCTestCase {
         let nanModel = try CallbackClassifier(featureCount: 2, classCount: 3, predict: { _, _, proba in
             for i in proba.indices { proba[i] = .nan }
         }, vjp: nil)
+        // A callback's NaN probabilities are the callback's failure, named with its row.
         XCTAssertThrowsError(try WachterExplainer(model: nanModel, params: WachterParams()).explain([0, 0], rows: 1, threads: 1)) {
-            XCTAssertEqual(($0 as! CFXError).kind, .numeric)
+            XCTAssertEqual(($0 as! CFXError).kind, .callback)
+            XCTAssertTrue(($0 as! CFXError).message.contains("row 0"), ($0 as! CFXError).message)
         }
     }
 

@@ -94,7 +94,7 @@ def assert_valid(exp, model, x=None, target=TARGET, tol=TOL):
 # ---- library, errors ---------------------------------------------------------------------------
 
 def test_library_version():
-    assert cfx.library_version() == "0.1.0"
+    assert cfx.library_version() == "0.2.0"
     assert os.path.isfile(cfx.library_path())
 
 
@@ -439,10 +439,26 @@ def test_callback_vjp_exception_and_bad_shape(params, X):
         assert isinstance(ei.value.__cause__, ValueError)
 
 
-def test_callback_nan_output_is_numeric_error(X):
-    with cfx.Model.from_callable(lambda x: np.full((len(x), K), np.nan), D, K) as m:
-        with pytest.raises(cfx.NumericError):
-            m.predict(X)
+def test_callback_outputs_that_are_not_probabilities_are_callback_errors(X):
+    bad_outputs = {
+        "nan": lambda x: np.full((len(x), K), np.nan),
+        "negative": lambda x: -np.full((len(x), K), 1 / K),
+        "unnormalised": lambda x: np.full((len(x), K), 5 / K),
+        "huge": lambda x: np.full((len(x), K), 1e308),
+    }
+    for name, predict in bad_outputs.items():
+        with cfx.Model.from_callable(predict, D, K) as m:
+            with pytest.raises(cfx.CallbackError, match="row 0"):
+                m.predict(X)
+    # The same values are fine as logits (softmax applied) or as plain values (an autoencoder).
+    with cfx.Model.from_callable(lambda x: np.tile([2.0, -1.0, 0.5][:K], (len(x), 1)), D, K, output="logits") as m:
+        p = m.predict(X)
+        z = np.array([2.0, -1.0, 0.5][:K])
+        assert np.allclose(p, np.exp(z) / np.exp(z).sum())
+    with cfx.Model.from_callable(lambda x: np.full((len(x), K), 5.0), D, K, output="values") as m:
+        assert np.all(m.predict(X) == 5.0)
+        with pytest.raises(cfx.ConfigError, match="values"):
+            cfx.Wachter(m)
 
 
 # ---- real data: sklearn MLP on iris ------------------------------------------------------------

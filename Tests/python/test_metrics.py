@@ -110,7 +110,7 @@ def test_constraints(model):
 
 
 def test_autoencoder(model):
-    ae = cfx.Model.from_callable(lambda X: X / 2, 2, 2)
+    ae = cfx.Model.from_callable(lambda X: X / 2, 2, 2, output="values")
     r = cfx.metrics.evaluate(model, [[1, 0]], [[0, 2]], autoencoder=ae)
     assert r.instances["ae_error"].tolist() == [1.0]
 

@@ -106,7 +106,7 @@ def test_file_errors(tmp_path):
     (tmp_path / "w" / "model.safetensors").write_bytes(data[:-5])
     with pytest.raises(cfx.ModelError, match=r"model\.safetensors: .*out of range"):
         cfx.Model.load(path)
-    with pytest.raises(cfx.ModelError, match=r"none\.json: cannot read the file"):
+    with pytest.raises(cfx.FileError, match=r"none\.json: cannot read the file"):
         cfx.Model.load(tmp_path / "none.json")
     callback = cfx.Model.from_callable(lambda X: np.full((len(X), 2), 0.5), 4, 2)
     with pytest.raises(cfx.InvalidArgumentError, match="callback model"):

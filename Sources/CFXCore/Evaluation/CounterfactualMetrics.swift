@@ -266,7 +266,7 @@ public struct CounterfactualEvaluator: Sendable {
         var used = [Bool](repeating: false, count: d)
         for group in options.categorical {
             let width = options.oneHot ? group.count : 1
-            guard group.start >= 0, group.count >= 1, group.start + width <= d else {
+            guard group.start >= 0, group.start < d, group.count >= 1, width <= d - group.start else {
                 throw CFXError.config("cat_vars", "group {\(group.start): \(group.count)} does not fit in \(d) features")
             }
             for j in group.start..<group.start + width {

@@ -63,7 +63,6 @@ public struct CFProtoParams: Sendable, Equatable {
         func nonNegative(_ v: Double, _ key: String) throws {
             guard v >= 0, v.isFinite else { throw CFXError.config(key, "must be >= 0, got \(v)") }
         }
-        guard k >= 2 else { throw CFXError.config("model", "a counterfactual needs at least 2 classes, the model has \(k)") }
         try nonNegative(kappa, "kappa")
         try nonNegative(beta, "beta")
         try nonNegative(gamma, "gamma")
@@ -165,6 +164,8 @@ public final class CFProtoExplainer: Sendable {
     public init(model: Classifier, params: CFProtoParams, encoder: Classifier? = nil, autoencoder: Classifier? = nil,
                 training: Dataset? = nil, seed: Int = 0) throws {
         let d = model.featureCount, k = model.classCount
+        try model.requireExplainable()
+        if !model.hasExactGradient { try requireNumericalGradient(features: d) }
         try params.validate(featureCount: d, classCount: k)
         if let encoder, encoder.featureCount != d {
             throw CFXError.config("encoder", "takes \(encoder.featureCount) features, the model \(d)")
@@ -295,7 +296,7 @@ public final class CFProtoExplainer: Sendable {
     }
 
     /// Explains each row of `instances` (rows × d), spread over `threads` threads (0 = all cores);
-    /// `control` reports progress and can cancel (checked between c steps).
+    /// `control` reports progress and can cancel (checked every `Cancellation.checkInterval` iterations).
     public func explain(_ instances: [Double], rows: Int, threads: Int, control: RunControl = RunControl()) throws -> [CFProtoExplanation] {
         try explainRows(instances, rows: rows, model: model, threads: threads, control: control) { row, cancellation in
             try self.explainOne(row, cancellation)
@@ -638,6 +639,7 @@ struct CFProtoSearch {
             var foundThisStep = false
             var met: [CFProtoCandidate] = []
             for i in 0..<params.maxIterations {
+                try cancellation.step(i)
                 var gradsNum = [Double](repeating: 0, count: f), gradsNumY = gradsNum
                 if numericalGradients {
                     storedX.append(x)

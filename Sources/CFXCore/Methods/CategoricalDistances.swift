@@ -42,14 +42,14 @@ public struct CategoricalLayout: Sendable {
             guard (0..<d).contains(v.column) else {
                 throw CFXError.config("cat_vars", "column \(v.column) is outside the model's \(d) features")
             }
-            guard v.categories >= 2 else {
-                throw CFXError.config("cat_vars", "column \(v.column) has \(v.categories) categories; a variable needs at least 2")
+            guard (2...Limits.categories).contains(v.categories) else {
+                throw CFXError.config("cat_vars", "column \(v.column) has \(v.categories) categories; a variable needs 2...\(Limits.categories)")
             }
             guard v.column >= previousEnd else {
                 throw CFXError.config("cat_vars", "column \(v.column) lies inside the one-hot group of the previous variable")
             }
             let width = oneHot ? v.categories : 1
-            guard v.column + width <= d else {
+            guard width <= d - v.column else {
                 throw CFXError.config("cat_vars", "the one-hot group at column \(v.column) (\(v.categories) columns) runs past the model's \(d) features")
             }
             previousEnd = v.column + width

@@ -123,7 +123,6 @@ public struct DeDUCEParams: Sendable, Equatable {
     }
 
     public func validate(classCount k: Int, featureCount d: Int) throws {
-        guard k >= 2 else { throw CFXError.config("model", "a counterfactual needs at least 2 classes, the model has \(k)") }
         switch targetClass {
         case .index(let c):
             guard (0..<k).contains(c) else { throw CFXError.config("target_class", "class \(c) is outside 0..<\(k)") }
@@ -211,6 +210,7 @@ public final class SaliencyExplainer: Sendable {
     }
 
     public init(model: Classifier, params: DeDUCEParams, rule: SaliencyRule, density: FeatureDensity?) throws {
+        try model.requireExplainable()
         try params.validate(classCount: model.classCount, featureCount: model.featureCount)
         let d = model.featureCount
         lower = try params.featureRangeMin.resolve(d, "feature_range[0]")
@@ -253,7 +253,9 @@ public final class SaliencyExplainer: Sendable {
         let results = try parallelMap(count: pairs.count, threads: threads, control: control) { [self] i -> Result<SaliencyExplanation, CFXError> in
             let (r, t) = pairs[i]
             do {
-                return .success(try run(Array(instances[r * d..<(r + 1) * d]), instance: r, target: t))
+                return .success(try run(Array(instances[r * d..<(r + 1) * d]), instance: r, target: t, cancellation: control.cancellation))
+            } catch let error as CFXError where error.kind == .cancelled {
+                throw error
             } catch let error as CFXError {
                 return .failure(error.prefixed("instance \(r), target \(t)"))
             }
@@ -261,12 +263,14 @@ public final class SaliencyExplainer: Sendable {
         return try results.map { try $0.get() }
     }
 
-    /// One search.
-    public func run(_ x0: [Double], instance: Int, target t: Int) throws -> SaliencyExplanation {
+    /// One search; `cancellation` is checked every `Cancellation.checkInterval` iterations.
+    public func run(_ x0: [Double], instance: Int, target t: Int, cancellation: Cancellation = Cancellation()) throws -> SaliencyExplanation {
         let started = monotonicSeconds()
-        let oracle: SaliencyOracle = model is Network
-            ? NetworkOracle(network: model as! Network, density: density, featureBuffer: featureBuffer, logitsBuffer: logitsBuffer)
-            : SessionOracle(model: model)
+        let oracle: SaliencyOracle = if let network = model as? Network {
+            NetworkOracle(network: network, density: density, featureBuffer: featureBuffer, logitsBuffer: logitsBuffer)
+        } else {
+            SessionOracle(model: model)
+        }
         let d = model.featureCount
         let n = params.featuresPerStep
         var x = x0
@@ -280,6 +284,7 @@ public final class SaliencyExplainer: Sendable {
         var found: SaliencyCounterfactual?
         var reason: String?
         while true {
+            try cancellation.step(iterations)
             let (proba, logDensity) = try oracle.evaluate(x, target: t)
             if iterations == 0 {
                 origClass = argmax(proba)

@@ -182,7 +182,7 @@ public final class FeatureDensity: Sendable {
         let D = network.bufferShapes[featureBuffer].reduce(1, *)
         let k = network.classCount
         let last = network.bufferShapes.count - 1
-        let batch = 64
+        let batch = min(64, network.rowsPerPass)
         let chunkCount = min(data.rows, max(1, (threads > 0 ? threads : availableCores()) * 4))
         let chunkSize = (data.rows + chunkCount - 1) / chunkCount
         let d = data.features

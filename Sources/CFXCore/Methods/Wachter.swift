@@ -47,7 +47,6 @@ public struct WachterParams: Sendable, Equatable {
         }
         guard initialisation == "identity" else { throw CFXError.config("init", "only \"identity\" is supported, got \"\(initialisation)\"") }
         guard distanceFunction == "l1" else { throw CFXError.config("distance_fn", "only \"l1\" is supported, got \"\(distanceFunction)\"") }
-        guard k >= 2 else { throw CFXError.config("model", "a counterfactual needs at least 2 classes, the model has \(k)") }
         if case .index(let c) = targetClass, !(0..<k).contains(c) {
             throw CFXError.config("target_class", "class \(c) is outside 0..<\(k)")
         }
@@ -97,6 +96,7 @@ public final class WachterExplainer: Sendable {
     static let sweepOrders = 10
 
     public init(model: Classifier, params: WachterParams) throws {
+        try model.requireExplainable()
         try params.validate(classCount: model.classCount)
         let d = model.featureCount
         self.constraints = try Constraints(lower: params.featureRangeMin, upper: params.featureRangeMax,
@@ -110,7 +110,7 @@ public final class WachterExplainer: Sendable {
     }
 
     /// Explains each row of `instances` (rows × d), spread over `threads` threads (0 = all cores);
-    /// `control` reports progress and can cancel (checked between λ rounds).
+    /// `control` reports progress and can cancel (checked every `Cancellation.checkInterval` steps).
     public func explain(_ instances: [Double], rows: Int, threads: Int, control: RunControl = RunControl()) throws -> [WachterExplanation] {
         try explainRows(instances, rows: rows, model: model, threads: threads, control: control) { row, cancellation in
             try self.explainChecked(row, cancellation)
@@ -230,6 +230,7 @@ struct WachterSearch {
             var found = 0, notFound = 0, foundThisRound = 0
             var met: [WachterCandidate] = []
             for i in 0..<params.maxIter {
+                try cancellation.step(i)
                 try step(i, lambda: lambda)
                 if meetsTarget {
                     let candidate = WachterCandidate(x: x, distance: distance, lambda: lambda, index: round * params.maxIter + i,
@@ -269,6 +270,7 @@ struct WachterSearch {
             try cancellation.check()
             adam.reset()
             for i in 0..<params.maxIter / orders {
+                try cancellation.step(i)
                 try step(i, lambda: lambda)
                 if meetsTarget { counts[order] += 1 }
             }

@@ -8,6 +8,9 @@ public protocol Classifier: AnyObject, Sendable {
     /// Whether `ClassifierEvaluator.pullback` is available (a native network, or a callback model
     /// with a vector-Jacobian product). Otherwise cfx differentiates by central differences.
     var hasExactGradient: Bool { get }
+    /// Whether the outputs are class probabilities (false for a callback model of plain values,
+    /// which serves as an encoder or autoencoder only).
+    var isClassifier: Bool { get }
     func makeEvaluator() -> ClassifierEvaluator
 }
 
@@ -24,6 +27,18 @@ public protocol ClassifierEvaluator: AnyObject {
 }
 
 extension Classifier {
+    public var isClassifier: Bool { true }
+
+    /// Throws a config error unless this model can be explained: a classifier of at least 2 classes.
+    public func requireExplainable() throws {
+        guard isClassifier else {
+            throw CFXError.config("model", "a model of plain values (\"output\": \"values\") can be an encoder or autoencoder, not the classifier a method explains")
+        }
+        guard classCount >= 2 else {
+            throw CFXError.config("model", "a counterfactual needs at least 2 classes, the model has \(classCount)")
+        }
+    }
+
     /// Checks that an n × d buffer fits this classifier, naming `what` in the error.
     public func checkShape(count: Int, rows: Int, features: Int, _ what: String = "x") throws {
         guard features == featureCount else {

@@ -64,6 +64,7 @@ public final class ModelSession {
     /// Central differences: the 2d rows x ± eps_j e_j go to the model in one predict call, then
     /// grad_j = Σ_c cotangent_c (p_c(x + eps_j e_j) − p_c(x − eps_j e_j)) / (2 eps_j).
     private func numericalPullback(at x: [Double], cotangent: [Double], into grad: inout [Double]) throws {
+        try requireNumericalGradient(features: d)
         let rows = 2 * d
         if perturbed.count != rows * d {
             perturbed = [Double](repeating: 0, count: rows * d)

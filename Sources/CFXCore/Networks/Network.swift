@@ -41,6 +41,10 @@ public final class Network: Classifier, @unchecked Sendable {
     let bufferShapes: [[Int]]
     /// Named outputs → buffer.
     public let outputs: [String: Int]
+    /// The values an evaluator holds per row: activations and gradients of every buffer, and scratch.
+    public let rowElements: Int
+    /// The most rows one inference pass holds within `Limits.passElements` (at least 1).
+    public var rowsPerPass: Int { max(1, Limits.passElements / rowElements) }
     /// All tensors of all layers, one after the other.
     public let parameters: UnsafeMutableBufferPointer<Double>
 
@@ -54,13 +58,21 @@ public final class Network: Classifier, @unchecked Sendable {
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
             throw CFXError(.model, "input_shape: must be positive sizes, got \(inputShape)")
         }
+        guard let features = checkedCount(inputShape), features <= Limits.features else {
+            throw CFXError(.model, "input_shape: \(inputShape) is over the limit of \(Limits.features) features")
+        }
         guard !nodes.isEmpty else { throw CFXError(.model, "layers: a network needs at least one layer") }
-        var compiler = Compiler(shapes: [inputShape])
+        var compiler = Compiler(shapes: [inputShape], bufferSizes: [features])
         let output = try compiler.compile(nodes, input: 0, path: "layers.")
         guard output > 0 else { throw CFXError(.model, "layers: a network needs at least one layer") }
+        let classes = compiler.bufferSizes[output]
+        guard classes <= Limits.classes else {
+            throw CFXError(.model, "layers: the network has \(classes) outputs, over the limit of \(Limits.classes) classes")
+        }
         self.inputShape = inputShape
-        self.featureCount = inputShape.reduce(1, *)
-        self.classCount = compiler.shapes[output].reduce(1, *)
+        self.featureCount = features
+        self.classCount = classes
+        self.rowElements = try compiler.rowElements()
         self.nodes = nodes
         self.operations = compiler.operations
         self.steps = compiler.steps
@@ -153,13 +165,47 @@ public final class Network: Classifier, @unchecked Sendable {
     public func outputShape(_ name: String) throws -> [Int] { bufferShapes[try outputBuffer(name)] }
 }
 
-/// Turns nodes into operations, steps and buffers, checking shapes as it goes.
+/// Turns nodes into operations, steps and buffers, checking shapes and sizes as it goes: every
+/// tensor within `Limits.tensorElements` and all parameters within `Limits.parameters`, computed
+/// with checked arithmetic, so that evaluating the network cannot overflow a size.
 private struct Compiler {
     var shapes: [[Int]]
+    /// One example's element count of every buffer.
+    var bufferSizes: [Int]
     var operations: [Network.CompiledOperation] = []
     var steps: [Network.Step] = []
     var names: [String: Int] = [:]
     var parameterCount = 0
+    /// Scratch values of every operation for one row.
+    var scratchPerRow = 0
+
+    /// The checked element count of a tensor of `shape`, named `what` in the error.
+    func tensorCount(_ shape: [Int], _ what: String) throws -> Int {
+        guard let count = checkedCount(shape), count <= Limits.tensorElements else {
+            throw CFXError(.model, "\(what): shape \(shape) is over the limit of \(Limits.tensorElements) values per tensor")
+        }
+        return count
+    }
+
+    /// Adds a buffer of one example's `shape`.
+    mutating func addBuffer(_ shape: [Int], _ what: String) throws {
+        guard !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else { throw CFXError(.model, "\(what): gives an empty output \(shape)") }
+        bufferSizes.append(try tensorCount(shape, "\(what) output"))
+        shapes.append(shape)
+    }
+
+    /// The values one row needs in an evaluator (activations and gradients of every buffer, and
+    /// scratch), at most `Limits.rowElements`.
+    func rowElements() throws -> Int {
+        var perRow = scratchPerRow
+        for size in bufferSizes {
+            guard let sum = checkedSum(perRow, 2 * size), sum <= Limits.rowElements else {
+                throw CFXError(.model, "layers: one example needs more than \(Limits.rowElements) values of activations, gradients and scratch")
+            }
+            perRow = sum
+        }
+        return max(perRow, 1)
+    }
 
     /// Compiles `nodes` reading buffer `input`; returns the buffer of the last output.
     mutating func compile(_ nodes: [NetworkNode], input: Int, path: String) throws -> Int {
@@ -175,11 +221,24 @@ private struct Compiler {
                 } catch let error as CFXError {
                     throw CFXError(.model, "\(nodePath) (\(operation.kind)): \(error.message)")
                 }
+                try addBuffer(outputShape, "\(nodePath) (\(operation.kind))")
                 let specs = operation.parameterSpecs(for: inputShape)
+                let offset = parameterCount
+                for spec in specs {
+                    let count = try tensorCount(spec.shape, "\(nodePath).\(spec.name)")
+                    guard let total = checkedSum(parameterCount, count), total <= Limits.parameters else {
+                        throw CFXError(.model, "\(nodePath).\(spec.name): the network's tensors hold more than \(Limits.parameters) values")
+                    }
+                    parameterCount = total
+                }
+                // Safe to ask now: the layer's tensors and output are within the limits above.
+                let scratch = operation.scratchCount(input: inputShape, batch: 1)
+                guard scratch <= Limits.tensorElements, let total = checkedSum(scratchPerRow, scratch), total <= Limits.rowElements else {
+                    throw CFXError(.model, "\(nodePath) (\(operation.kind)): needs \(scratch) values of scratch, over the limit of \(Limits.tensorElements)")
+                }
+                scratchPerRow = total
                 operations.append(.init(operation: operation, path: nodePath + ".", inputShape: inputShape,
-                                        outputShape: outputShape, parameterSpecs: specs, parameterOffset: parameterCount))
-                parameterCount += specs.reduce(0) { $0 + $1.count }
-                shapes.append(outputShape)
+                                        outputShape: outputShape, parameterSpecs: specs, parameterOffset: offset))
                 steps.append(.apply(operation: operations.count - 1, input: current, output: shapes.count - 1))
                 current = shapes.count - 1
                 try setName(name, current, nodePath)
@@ -189,7 +248,7 @@ private struct Compiler {
                 guard shapes[mainOutput] == shapes[shortcutOutput] else {
                     throw CFXError(.model, "\(nodePath) (residual): the main path gives \(shapes[mainOutput]), the shortcut \(shapes[shortcutOutput])")
                 }
-                shapes.append(shapes[mainOutput])
+                try addBuffer(shapes[mainOutput], "\(nodePath) (residual)")
                 steps.append(.add(mainOutput, shortcutOutput, output: shapes.count - 1))
                 current = shapes.count - 1
                 try setName(name, current, nodePath)
@@ -359,9 +418,16 @@ public final class NetworkEvaluator: ClassifierEvaluator {
 
     // MARK: ClassifierEvaluator
 
+    /// Predicts in passes of at most `network.rowsPerPass` rows, so that memory stays bounded.
     public func predict(_ x: UnsafeBufferPointer<Double>, rows: Int, into proba: UnsafeMutableBufferPointer<Double>) throws {
-        forward(x, rows: rows)
-        proba.baseAddress!.update(from: values[bufferSizes.count - 1], count: rows * network.classCount)
+        let (d, k) = (network.featureCount, network.classCount)
+        var start = 0
+        while start < rows {
+            let count = min(network.rowsPerPass, rows - start)
+            forward(UnsafeBufferPointer(rebasing: x[start * d..<(start + count) * d]), rows: count)
+            (proba.baseAddress! + start * k).update(from: values[bufferSizes.count - 1], count: count * k)
+            start += count
+        }
     }
 
     public func pullback(at x: UnsafeBufferPointer<Double>, rows: Int, cotangent: UnsafeBufferPointer<Double>,

@@ -72,6 +72,17 @@ public struct EpochReport: Sendable {
     public var rowsPerSecond: Double
 }
 
+/// Where an epoch in progress is: reported while it runs, so that a long epoch can be watched
+/// and cancelled.
+public struct BatchReport: Sendable {
+    /// 1-based: the epoch in progress.
+    public var epoch: Int
+    public var batchesDone: Int
+    public var batches: Int
+    /// Since the epoch started.
+    public var seconds: Double
+}
+
 /// How a run ended.
 public struct TrainingReport: Sendable {
     public var history: [EpochReport] = []
@@ -102,6 +113,8 @@ public struct TrainingReport: Sendable {
 public final class Trainer {
     /// Smaller shards cost more in thread start-up than they save.
     public static let minimumShardRows = 64
+    /// Batches between two reports of an epoch in progress (at the most).
+    public static let batchReportInterval = 128
     public let network: Network
     public let config: TrainingConfig
     private let plan: LossPlan
@@ -117,10 +130,20 @@ public final class Trainer {
     /// called after every epoch on the calling thread; returning false stops training after
     /// that epoch (the report says `cancelled`). On an error (bad targets, a loss that becomes
     /// NaN) the network's tensors are restored to what they were before the call.
+    ///
+    /// `batchProgress`, when given, is called on the calling thread during an epoch, every
+    /// `Trainer.batchReportInterval` batches or `RunControl.reportInterval` seconds, whichever
+    /// comes first; returning false stops training at once, with the weights of the last
+    /// completed epoch (or the initial ones during the first).
     public func train(x: [Double], rows: Int, targets: TrainingTargets,
                       progress: ((EpochReport) -> Bool)? = nil) throws -> TrainingReport {
+        try train(x: x, rows: rows, targets: targets, progress: progress, batchProgress: nil)
+    }
+
+    public func train(x: [Double], rows: Int, targets: TrainingTargets, progress: ((EpochReport) -> Bool)?,
+                      batchProgress: ((BatchReport) -> Bool)?) throws -> TrainingReport {
         let d = network.featureCount
-        guard rows > 0, x.count == rows * d else { throw CFXError(.shape, "x holds \(x.count) values, expected \(rows) rows × \(d) features") }
+        guard rows > 0, x.count == checkedProduct(rows, d) else { throw CFXError(.shape, "x holds \(x.count) values, expected \(rows) rows × \(d) features") }
         try requireFinite(x, "x")
         let (classes, values, width) = try checkedTargets(targets, rows: rows, x: x)
 
@@ -138,8 +161,12 @@ public final class Trainer {
         let threads = config.threads > 0 ? config.threads : availableCores()
         let batch = min(config.batchSize, trainIndices.count)
         let shardCount = min(threads, max(1, batch / Trainer.minimumShardRows))
+        let shardRows = (batch + shardCount - 1) / shardCount
+        guard let shardElements = checkedProduct(shardRows, network.rowElements), shardElements <= Limits.bufferElements else {
+            throw CFXError.config("batch_size", "\(batch) rows in \(shardCount) shard(s) need more than \(Limits.bufferElements) values of activations per shard for this network; use a smaller batch_size or more n_threads")
+        }
         let workers = (0..<shardCount).map { _ in ShardWorker(network: network, plan: plan, features: d, width: width,
-                                                              capacity: (batch + shardCount - 1) / shardCount) }
+                                                              capacity: shardRows) }
         let validationWorkers = validationIndices.isEmpty ? [] : workers
         let trainableRanges = network.parameterList.filter { $0.spec.role == .trainable }.map(\.range)
         let count = network.parameters.count
@@ -160,9 +187,13 @@ public final class Trainer {
         var gradient = [Double](repeating: 0, count: count)
         let data = TrainingData(x: x, classes: classes, values: values, width: width, features: d)
 
+        var epochStartParameters = batchProgress == nil ? [] : initial
         do {
-            for epoch in 0..<config.epochs {
+            epochs: for epoch in 0..<config.epochs {
                 let epochStarted = monotonicSeconds()
+                var reportedAt = epochStarted
+                let batches = (epochOrder.count + batch - 1) / batch
+                var batchesDone = 0
                 let rate = config.schedule.rate(base: config.learningRate, epoch: epoch, epochs: config.epochs)
                 if config.shuffle { shuffler.shuffle(&epochOrder) }
                 var lossSum = 0.0, correct = 0
@@ -201,6 +232,20 @@ public final class Trainer {
                         }
                     }
                     start = end
+                    batchesDone += 1
+                    if let batchProgress, batchesDone < batches {
+                        let now = monotonicSeconds()
+                        if batchesDone % Trainer.batchReportInterval == 0 || now - reportedAt >= RunControl.reportInterval {
+                            reportedAt = now
+                            let state = BatchReport(epoch: epoch + 1, batchesDone: batchesDone, batches: batches, seconds: now - epochStarted)
+                            if !batchProgress(state) {
+                                _ = network.parameters.update(fromContentsOf: epochStartParameters)
+                                network.parametersChanged()
+                                report.cancelled = true
+                                break epochs
+                            }
+                        }
+                    }
                 }
                 var entry = EpochReport(epoch: epoch + 1, loss: lossSum / Double(epochOrder.count),
                                         accuracy: classes == nil ? nil : Double(correct) / Double(epochOrder.count),
@@ -216,6 +261,7 @@ public final class Trainer {
                 entry.rowsPerSecond = Double(epochOrder.count) / max(entry.seconds, 1e-9)
                 report.history.append(entry)
                 report.bestEpoch = best?.epoch
+                if batchProgress != nil { epochStartParameters = Array(network.parameters) }
                 if let progress, !progress(entry) {
                     report.cancelled = true
                     break

@@ -8,7 +8,7 @@
 
 from ._lib import library_path, version as library_version
 from ._lib import version
-from .errors import (CallbackError, CancelledError, ConfigError, Error, InternalError,
+from .errors import (CallbackError, CancelledError, ConfigError, Error, FileError, InternalError,
                      InvalidArgumentError, JSONError, LibraryNotFoundError, ModelError,
                      NumericError, ShapeError)
 from .explainer import CFProto, Explainer, Explanation, Wachter, default_config
@@ -18,13 +18,13 @@ from . import metrics
 # DeDUCE, JSMA and feature densities
 from .deduce import DeDUCE, FeatureDensity, JSMA, SaliencyExplanation
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Model", "Explainer", "Wachter", "CFProto", "Explanation", "default_config", "metrics", "version",
     "library_version",
     "library_path", "Error", "InvalidArgumentError", "JSONError", "ConfigError", "ModelError",
-    "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError",
+    "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError", "FileError",
     "LibraryNotFoundError", "__version__",
 ]
 __all__ += ["DeDUCE", "JSMA", "FeatureDensity", "SaliencyExplanation"]

@@ -28,7 +28,7 @@ __all__ = [
     "HEADER_VERSION",
 ]
 
-HEADER_VERSION = "0.1.0"  # CFX_VERSION_STRING of the header these declarations follow
+HEADER_VERSION = "0.2.0"  # CFX_VERSION_STRING of the header these declarations follow
 CFX_ERROR_MESSAGE_SIZE = 512
 
 if sys.platform == "darwin":
@@ -81,6 +81,8 @@ _SIGNATURES = {
     "cfx_model_create_json": (c_int, [c_char_p, POINTER(MODEL_P), _ERR_P]),
     "cfx_model_create_callbacks": (c_int, [c_size_t, c_size_t, PREDICT_FN, VJP_FN, c_void_p,
                                            POINTER(MODEL_P), _ERR_P]),
+    "cfx_model_create_callbacks_ex": (c_int, [c_size_t, c_size_t, PREDICT_FN, VJP_FN, c_void_p, c_char_p,
+                                              POINTER(MODEL_P), _ERR_P]),
     "cfx_model_free": (None, [MODEL_P]),
     "cfx_model_shape": (c_int, [MODEL_P, _SIZE_P, _SIZE_P, _ERR_P]),
     "cfx_model_predict": (c_int, [MODEL_P, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, _ERR_P]),

@@ -28,6 +28,8 @@ class _Bar:
             self._tqdm = None
 
     def __call__(self, report: dict) -> None:
+        if report.get("in_progress"):  # a report during a training epoch: the bar moves per epoch
+            return
         done = int(report[self._position])
         numbers = {k: report[k] for k in self._shown if report.get(k) is not None}
         if self._tqdm is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "Error", "InvalidArgumentError", "JSONError", "ConfigError", "ModelError", "ShapeError",
-    "NumericError", "CallbackError", "CancelledError", "InternalError", "LibraryNotFoundError",
+    "NumericError", "CallbackError", "CancelledError", "InternalError", "FileError", "LibraryNotFoundError",
     "STATUS_OK", "error_for_status",
 ]
 
@@ -94,13 +94,19 @@ class InternalError(Error):
     status_name = "internal"
 
 
+class FileError(Error):
+    """CFX_ERR_IO: a file that cannot be read or written; the message starts with its path."""
+    code = 10
+    status_name = "io"
+
+
 class LibraryNotFoundError(OSError):
     """The shared library libcfx could not be found or loaded."""
 
 
 _BY_CODE = {cls.code: cls for cls in (
     InvalidArgumentError, JSONError, ConfigError, ModelError, ShapeError, NumericError,
-    CallbackError, CancelledError, InternalError)}
+    CallbackError, CancelledError, InternalError, FileError)}
 
 
 def error_for_status(code: int, message: str) -> Error:

@@ -143,12 +143,18 @@ class Model(NativeHandle):
 
     @classmethod
     def from_callable(cls, predict_proba: Callable[[np.ndarray], np.ndarray], n_features: int,
-                      n_classes: int, vjp: Optional[Callable] = None) -> "Model":
+                      n_classes: int, vjp: Optional[Callable] = None,
+                      output: str = "probabilities") -> "Model":
         """A model backed by Python functions.
 
         ``predict_proba(X)`` takes an ``(n, d)`` float64 array and returns ``(n, k)``
         probabilities. ``vjp(X, cotangent)`` (optional) returns the ``(n, d)`` gradient of
         ``sum(cotangent * predict_proba(X))``; without it cfx uses central differences.
+        cfx checks every output: probabilities must be finite, in [0, 1] and sum to 1 per row
+        (within 1e-4), gradients finite; anything else raises :class:`cfx.CallbackError`.
+        ``output="logits"``: the function returns logits and cfx applies the softmax (``vjp``
+        then differentiates the logits). ``output="values"``: any finite values, for a model
+        that serves as an encoder or autoencoder rather than a classifier.
         The functions may be called from several cfx worker threads at once (set
         ``n_threads=1`` in the explainer config if they are not thread-safe). An exception
         raised inside them surfaces as :class:`cfx.CallbackError` with the exception chained.
@@ -164,8 +170,11 @@ class Model(NativeHandle):
         state = _CallbackState(predict_proba, vjp, d, k)
         out = _lib.MODEL_P()
         err = _lib.new_error()
-        _lib.check(_lib.lib().cfx_model_create_callbacks(d, k, state.c_predict, state.c_vjp, None,
-                                                         byref(out), byref(err)), err)
+        if output not in ("probabilities", "logits", "values"):
+            raise InvalidArgumentError(f'output: expected "probabilities", "logits" or "values", got {output!r}')
+        options = json.dumps({"output": output}).encode()
+        _lib.check(_lib.lib().cfx_model_create_callbacks_ex(d, k, state.c_predict, state.c_vjp, None, options,
+                                                            byref(out), byref(err)), err)
         return cls(out, callbacks=state)
 
     # -- files --------------------------------------------------------------------------------------

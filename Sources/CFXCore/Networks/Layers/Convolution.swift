@@ -46,6 +46,9 @@ struct WindowGeometry {
         guard kernel > 0 else { throw CFXError(.model, "kernel_size must be positive, got \(kernel)") }
         guard stride > 0 else { throw CFXError(.model, "stride must be positive, got \(stride)") }
         guard padding >= 0 else { throw CFXError(.model, "padding must not be negative, got \(padding)") }
+        for (name, value) in [("kernel_size", kernel), ("stride", stride), ("padding", padding)] where value > Limits.window {
+            throw CFXError(.model, "\(name) \(value) is over the limit of \(Limits.window)")
+        }
         guard kernel <= input[1] + 2 * padding, kernel <= input[2] + 2 * padding else {
             throw CFXError(.model, "\(what) \(kernel)×\(kernel) is larger than the padded input \(input[1] + 2 * padding)×\(input[2] + 2 * padding)")
         }
