@@ -72,7 +72,8 @@ echo '{"method": "wachter", "return_all": false}' > "$work/config.json"
 echo "1,2,3" > "$work/short.csv"
 printf "1,2,3,4\n1,2,x,4\n" > "$work/text.csv"
 
-expect "version" 0 '^0\.1\.0' -- $cli --version
+version=$(sed -n 's/^#define CFX_VERSION_STRING "\(.*\)"$/\1/p' include/cfx.h)
+expect "version (the header's CFX_VERSION_STRING, $version)" 0 "^${version//./\\.}\$" -- $cli --version
 expect "defaults" 0 '"lam_init":0\.1' -- $cli defaults wachter
 expect "predict" 0 '^[0-9.e-]+,[0-9.e-]+,[0-9.e-]+$' -- $cli predict -m "$work/model.json" -d "$work/x.csv"
 expect "explain (config file)" 0 '"success":true' -- $cli explain -m "$work/model.json" -c "$work/config.json" -d "$work/x.csv"
