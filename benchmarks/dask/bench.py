@@ -88,8 +88,8 @@ def peak_rss_mb(client):
     return {w: r / 1024 for w, r in client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss).items()}
 
 
-def write_markdown(data):
-    """results.md: the table, the targets and the projection, from results.json."""
+def write_markdown(data, name="results"):
+    """NAME.md: the table, the targets and the projection, from NAME.json."""
     meta, results = data["meta"], data["results"]
     lines = [
         "| data | method | rows (issue) | partitions | per-row cost, 1 thread | single rows/s | cluster 2x1 rows/s | ratio | "
@@ -117,7 +117,7 @@ def write_markdown(data):
               f"Machine: {meta['machine']}.", f"Command: `{meta['command']}` "
               f"(OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset in the benchmark command: {meta['openblas_env_unset']}).",
               f"Single-process peak RSS (the benchmark process, all cases): {meta['single_process_peak_rss_mb']:.0f} MB."]
-    with open(os.path.join(HERE, "results.md"), "w") as f:
+    with open(os.path.join(HERE, f"{name}.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
 
@@ -126,11 +126,15 @@ def main():
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the issue's row counts")
     parser.add_argument("--rows", type=str, default="", help="explicit rows per case, e.g. 20000,5000,5000,3000")
     parser.add_argument("--report", action="store_true", help="only rewrite results.md from results.json")
+    parser.add_argument("--only", type=str, default="", help="one case, e.g. iris:wachter (with --rows N)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each case (the results list each run)")
+    parser.add_argument("--name", type=str, default="results", help="results file name (NAME.json, NAME.md)")
     args = parser.parse_args()
     if args.report:
-        with open(os.path.join(HERE, "results.json")) as f:
-            return write_markdown(json.load(f))
+        with open(os.path.join(HERE, f"{args.name}.json")) as f:
+            return write_markdown(json.load(f), args.name)
     explicit = [int(r) for r in args.rows.split(",")] if args.rows else None
+    cases = [c for c in CASES if not args.only or f"{c[0]}:{c[1]}" == args.only] * args.repeat
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     client = distributed.Client(cluster)
     # Warm-up: both workers import cfx and load libcfx before anything is timed.
@@ -138,9 +142,9 @@ def main():
     cfx.dask.explain(model, {"method": "wachter", "max_iter": 10}, base[:8], partition_rows=1).compute()
     results = []
     try:
-        for i, (data, method, full) in enumerate(CASES):
+        for i, (data, method, full) in enumerate(cases):
             model, base, x_train, y_train = load(data)
-            n = explicit[i] if explicit else max(1, int(full * args.scale))
+            n = explicit[i % len(explicit)] if explicit else max(1, int(full * args.scale))
             X = rows(base, n)
             cfg = config(method)
             fit = (x_train, y_train)
@@ -172,7 +176,9 @@ def main():
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": "unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; CFX_LIBRARY=$PWD/.build/release/libcfx.so "
                    "PYTHONPATH=$PWD/bindings/python python3 benchmarks/dask/bench.py "
-                   + (f"--rows {args.rows}" if args.rows else f"--scale {args.scale}"),
+                   + (f"--rows {args.rows}" if args.rows else f"--scale {args.scale}")
+                   + (f" --only {args.only}" if args.only else "") + (f" --repeat {args.repeat}" if args.repeat > 1 else "")
+                   + (f" --name {args.name}" if args.name != "results" else ""),
         "openblas_env_unset": "OPENBLAS_CORETYPE" not in os.environ and "OPENBLAS_L2_SIZE" not in os.environ,
         "machine": f"{platform.node()}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
                    f"load average at the end {os.getloadavg()}",
@@ -180,9 +186,9 @@ def main():
         "single_process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "dask": distributed.__version__,
     }
-    with open(os.path.join(HERE, "results.json"), "w") as f:
+    with open(os.path.join(HERE, f"{args.name}.json"), "w") as f:
         json.dump({"meta": meta, "results": results}, f, indent=1)
-    write_markdown({"meta": meta, "results": results})
+    write_markdown({"meta": meta, "results": results}, args.name)
     print(json.dumps(meta))
 
 
