@@ -1,4 +1,7 @@
 // swift-tools-version:5.9
+// cfx: counterfactual explanations as a C shared library (libcfx.so, include/cfx.h).
+// Licensed under the Apache License, Version 2.0 (SPDX: Apache-2.0); see LICENSE. SwiftPM has no
+// license field, so this comment is the package's statement.
 import PackageDescription
 
 // The Swift runtime is linked statically into libcfx.so, which exports only the C API, so that it loads in a process
@@ -49,7 +52,7 @@ let package = Package(
         // The command line, a client of the C ABI like any other.
         .executableTarget(
             name: "cfx",
-            dependencies: ["CFXABI", "CCFX", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["CFXABI", "CFXFormats", "CCFX", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Speed of the network core (GEMM, convolutional ResNet); see benchmarks/run_networks.sh.
         .executableTarget(name: "cfx-bench-networks", dependencies: ["CFXCore", "CBLAS"], path: "benchmarks/networks"),

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Every test of cfx: Swift (core and ABI), the C ABI test program, the command line, Python, and
-# Julia where it is installed. Installs what is missing first. Exits non-zero on any failure.
+# Every test of cfx: Swift (core and ABI), the C ABI test program, the command line, Python, the
+# API reference (no undocumented public symbol; docs/build.sh installs doxygen and pdoc when
+# missing), and Julia where it is installed. Installs what is missing first. Exits non-zero on
+# any failure.
 #
 #   bash Tests/run-all.sh
 set -euo pipefail
@@ -23,9 +25,17 @@ step "swift test" swift test --disable-swift-testing
 step "C ABI tests" bash Tests/c/run.sh
 step "C examples (pkg-config)" bash examples/c/run.sh
 step "command line tests" bash Tests/cli/test_cli.sh
+step "fuzz corpora and regressions replayed" bash Tests/fuzz/run.sh replay
+# CI sets CFX_TEST_SANITIZERS=1: the C ABI program under AddressSanitizer and a short libFuzzer run
+# (the full sanitizer suites: bash Tests/sanitizers.sh; long fuzzing: bash Tests/fuzz/run.sh fuzz).
+if [ "${CFX_TEST_SANITIZERS:-0}" = 1 ]; then
+    step "C ABI tests under ASan" bash Tests/sanitizers.sh asan-c
+    step "fuzzing, 20 s per target (libFuzzer, ASan)" bash Tests/fuzz/run.sh fuzz 20
+fi
 step "python examples" bash examples/python/run.sh
 step "python tests" env CFX_LIBRARY="$PWD/.build/release/libcfx.so" PYTHONPATH="$PWD/bindings/python" \
     python3 -m pytest -q -rs Tests/python
+step "API reference (doxygen, pdoc; no documentation warnings)" bash docs/build.sh
 if command -v julia >/dev/null 2>&1 && [ -d bindings/julia ]; then
     step "julia tests" julia --project=bindings/julia -e 'using Pkg; Pkg.test()'
 else

@@ -48,12 +48,25 @@ def main():
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--rewrite", action="store_true", help="write the Markdown and plots again from the suite's JSON")
     ap.add_argument("--results", help="results folder (default benchmarks/results/<suite>)")
+    ap.add_argument("--sparse-diverse", metavar="DATASET", help="sparse and diverse counterfactuals vs DiCE "
+                    "(iris, breast_cancer, hmda, or all); results in benchmarks/results/sparse_diverse/")
+    ap.add_argument("--k", type=int, default=4, help="set size of --sparse-diverse (default 4)")
     ap.add_argument("--scaling-worker", nargs=3, metavar=("METHOD", "N", "THREADS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.scaling_worker:
         import json
         key, n, t = args.scaling_worker
         print(json.dumps(scaling.worker(key, int(n), int(t))))
+        return 0
+    if args.sparse_diverse:
+        import pathlib as _p
+        from cfxbench import sparse_diverse
+        names = sparse_diverse.DATASETS if args.sparse_diverse == "all" else [args.sparse_diverse]
+        for name in names:
+            print(f"sparse-diverse {name}", file=sys.stderr, flush=True)
+            sparse_diverse.run(name, args.n or 30, args.k, ROOT / "benchmarks" / "out" / "sparse_diverse",
+                               _p.Path(args.results) if args.results else ROOT / "benchmarks" / "results" / "sparse_diverse",
+                               command_line(), external=not args.cfx_only)
         return 0
     if args.headline:
         from cfxbench.report import headline

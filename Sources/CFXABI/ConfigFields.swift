@@ -76,6 +76,23 @@ struct ConfigField<P> {
                     write: { p in .object(p[keyPath: path].map { (String($0.column), .int($0.categories)) }) })
     }
 
+    /// {"feature index": "increase" | "decrease", ...}: directional constraints.
+    static func monotone(_ key: String, _ path: WritableKeyPath<P, [MonotoneFeature]>) -> ConfigField {
+        ConfigField(key: key, read: { value, p in
+            if case .null = value { p[keyPath: path] = []; return }
+            p[keyPath: path] = try value.members(key).map { column, direction in
+                guard let c = Int(column), c >= 0, String(c) == column else {
+                    throw CFXError.config(key, "key \"\(column)\" is not a feature index (a whole number >= 0 written as a string)")
+                }
+                let name = try direction.text("\(key)[\"\(column)\"]")
+                guard let d = Direction(rawValue: name) else {
+                    throw CFXError.config("\(key)[\"\(column)\"]", "expected \"increase\" or \"decrease\", got \"\(name)\"")
+                }
+                return MonotoneFeature(feature: c, direction: d)
+            }
+        }, write: { p in .object(p[keyPath: path].map { (String($0.feature), .string($0.direction.rawValue)) }) })
+    }
+
     /// "other", "same" or a class index.
     static func targetClass(_ key: String, _ path: WritableKeyPath<P, TargetClass>) -> ConfigField {
         ConfigField(key: key, read: { value, p in p[keyPath: path] = try readTargetClass(value, key) }, write: { p in

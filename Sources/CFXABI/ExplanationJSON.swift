@@ -9,6 +9,7 @@ func wachterJSON(_ explanation: WachterExplanation, params: JSON) -> JSON {
         ("orig_class", .int(explanation.origClass)),
         ("orig_proba", .double(explanation.origProba)),
         ("success", .bool(explanation.success)),
+    ] + setJSON(explanation.cfs?.map(candidateJSON), diversity: explanation.diversity, params: params) + [
         ("meta", metaJSON(method: "wachter", params: params, stats: explanation.stats)),
     ])
 }
@@ -22,7 +23,7 @@ private func candidateJSON(_ c: WachterCandidate) -> JSON {
         ("class", .int(c.predictedClass)),
         ("proba", .numbers(c.proba)),
         ("loss", .double(c.loss)),
-    ])
+    ] + restoredJSON(c.restored))
 }
 
 /// alibi's CounterfactualProto keys (cf, all, orig_class, orig_proba, id_proto), plus success,
@@ -30,7 +31,7 @@ private func candidateJSON(_ c: WachterCandidate) -> JSON {
 func cfprotoJSON(_ e: CFProtoExplanation, explainer: CFProtoExplainer, params: JSON) -> JSON {
     func candidate(_ c: CFProtoCandidate) -> [(String, JSON)] {
         [("X", .numbers(c.x)), ("class", .int(c.predictedClass)), ("proba", .numbers(c.proba)),
-         ("distance", .double(c.distance)), ("c", .double(c.c)), ("c_step", .int(c.cStep)), ("iteration", .int(c.iteration))]
+         ("distance", .double(c.distance)), ("c", .double(c.c)), ("c_step", .int(c.cStep)), ("iteration", .int(c.iteration))] + restoredJSON(c.restored)
     }
     let cf: JSON = e.cf.map { c in
         .object(candidate(c) + [("grads_graph", .numbers(e.gradsGraph ?? [])), ("grads_num", .numbers(e.gradsNum ?? []))])
@@ -49,6 +50,7 @@ func cfprotoJSON(_ e: CFProtoExplanation, explainer: CFProtoExplainer, params: J
         ("id_proto", e.idProto.map { .int($0) } ?? .null),
         ("trust_score", e.trustScore.map { .double($0) } ?? .null),
         ("success", .bool(e.success)),
+    ] + setJSON(e.cfs?.map { .object(candidate($0)) }, diversity: e.diversity, params: params) + [
         ("meta", .object(meta + extra)),
     ])
 }

@@ -54,6 +54,7 @@ extension EvaluationOptions {
             return .array([.perFeature(range.lower), .perFeature(range.upper)])
         }),
         .indices("immutable", \.immutable),
+        .monotone("monotone", \.monotone),
         ConfigField(key: "cat_vars", read: { value, options in
             options.categorical = try readCategoricalVariables(value, "cat_vars").map { CategoricalGroup(start: $0.column, count: $0.categories) }
         }, write: { options in
@@ -84,7 +85,7 @@ extension ConfigField {
 }
 
 /// Parses the per-call request: {"target_class", "target_proba", "meta"}, every key optional.
-private func evaluationRequest(_ json: JSON?, rows n: Int) throws -> EvaluationRequest {
+func evaluationRequest(_ json: JSON?, rows n: Int) throws -> EvaluationRequest {
     var request = EvaluationRequest()
     guard let json else { return request }
     for (key, value) in try json.members("request_json") {
@@ -125,7 +126,7 @@ private extension JSON {
 
 // MARK: Results
 
-private func summaryJSON(_ s: Summary) -> JSON {
+func summaryJSON(_ s: Summary) -> JSON {
     .object([("n", .int(s.count)), ("mean", .double(s.mean)), ("std", .double(s.std)), ("median", .double(s.median)),
              ("min", .double(s.min)), ("max", .double(s.max))])
 }

@@ -44,6 +44,37 @@ private struct TrainingFields {
         .number("validation_split", \.config.validationSplit),
         .integer("early_stopping_patience", \.config.earlyStoppingPatience),
         .integer("n_threads", \.config.threads),
+        ConfigField(key: "counterfactual_training", read: { value, p in
+            if case .null = value { p.config.counterfactual = nil; return }
+            var ct = CounterfactualTrainingConfig()
+            try counterfactualFields.decode(try value.members("counterfactual_training"), into: &ct, context: "counterfactual_training")
+            p.config.counterfactual = ct
+        }, write: { p in p.config.counterfactual.map { .object(counterfactualFields.encode($0)) } ?? .null }),
+    ]
+
+    /// The keys of "counterfactual_training": {...}.
+    static let counterfactualFields: [ConfigField<CounterfactualTrainingConfig>] = [
+        .integer("n_ce", \.counterfactuals),
+        .number("tau", \.generator.targetProba),
+        .integer("max_steps", \.generator.maxSteps),
+        .number("learning_rate", \.generator.learningRate),
+        .number("lambda_cost", \.generator.lambdaCost),
+        .number("lambda_energy", \.generator.lambdaEnergy),
+        .boolean("energy_decay", \.generator.energyDecay),
+        .number("lambda_div", \.lambdaDivergence),
+        .number("lambda_reg", \.lambdaRidge),
+        .number("lambda_adv", \.lambdaAdversarial),
+        .number("epsilon", \.nascentRadius),
+        .number("burn_in", \.burnIn),
+        ConfigField(key: "domain", read: { value, p in
+            if case .null = value { p.domain = nil; return }
+            let bounds = try value.items("counterfactual_training.domain")
+            guard bounds.count == 2 else { throw CFXError.config("counterfactual_training.domain", "expected [min, max] or null, got \(bounds.count) values") }
+            p.domain = (try bounds[0].perFeature("counterfactual_training.domain[0]"), try bounds[1].perFeature("counterfactual_training.domain[1]"))
+        }, write: { p in p.domain.map { .array([.perFeature($0.lower), .perFeature($0.upper)]) } ?? .null }),
+        .indices("immutable", \.generator.immutable),
+        .monotone("monotone", \.generator.monotone),
+        .integer("n_threads", \.threads),
     ]
 
     /// Parses {"method": "train" (optional), ...keys...}; unknown keys and bad values are errors.
@@ -122,6 +153,15 @@ private func epochJSON(_ epoch: EpochReport, epochs: Int?) -> JSON {
         ("val_loss", optional(epoch.validationLoss)), ("val_accuracy", optional(epoch.validationAccuracy)),
         ("learning_rate", .double(epoch.learningRate)), ("seconds", .double(epoch.seconds)),
         ("rows_per_second", .double(epoch.rowsPerSecond)),
+    ] + (epoch.counterfactual.map { [("counterfactual", counterfactualJSON($0))] } ?? []))
+}
+
+private func counterfactualJSON(_ r: CounterfactualEpochReport) -> JSON {
+    .object([
+        ("n_ce", .int(r.counterfactuals)), ("mature_share", .double(r.matureShare)),
+        ("divergence", .double(r.divergence)), ("ridge", .double(r.ridge)), ("adversarial", .double(r.adversarial)),
+        ("skipped_steps", .int(r.skippedSteps)), ("search_seconds", .double(r.searchSeconds)),
+        ("training_seconds", .double(r.trainingSeconds)),
     ])
 }
 

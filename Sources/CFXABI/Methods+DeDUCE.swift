@@ -33,6 +33,8 @@ extension MethodEntry {
         .integer("features_per_step", \.featuresPerStep),
         .range("feature_range", \.featureRangeMin, \.featureRangeMax),
         .boolean("trace", \.trace),
+        .boolean("sparsify", \.sparsify),
+        .integer("sparsify_repair_steps", \.sparsifyRepairSteps),
     ]
 
     static let deduceFields: [ConfigField<DeDUCEParams>] = jsmaFields + [
@@ -107,7 +109,7 @@ func saliencyJSON(_ e: SaliencyExplanation, method: String, params: JSON, densit
                 ("before", e.logDensityBefore.map { .double($0) } ?? .null),
                 ("after", c.logDensity.map { .double($0) } ?? .null),
             ])),
-        ])
+        ] + restoredJSON(c.restored))
     } ?? .null
     var members: [(String, JSON)] = [
         ("instance", .int(e.instance)),

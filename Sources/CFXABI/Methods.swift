@@ -5,7 +5,7 @@ import CFXFormats
 struct RunOptions {
     /// Worker threads for a batch; 0 uses all cores.
     var nThreads = 0
-    /// Seed of every random choice a method makes (Wachter makes none).
+    /// Seed of every random choice a method makes (Wachter: only the start of a diverse set).
     var seed = 0
     /// "raise": a failing row fails the whole call; "record": it gets an explanation with
     /// "success": false and its "error", and the other rows complete (see cfx_explain).
@@ -58,7 +58,7 @@ struct MethodEntry {
     /// Keys every method accepts besides its own.
     static let commonKeys = ["method"] + RunOptions.fields.map(\.key)
 
-    static let all: [MethodEntry] = [wachter, cfproto, deduce, jsma]
+    static let all: [MethodEntry] = [wachter, cfproto, deduce, jsma, eccco]
 
     static func named(_ name: String) throws -> MethodEntry {
         guard let entry = all.first(where: { $0.name == name }) else {
@@ -106,7 +106,12 @@ extension MethodEntry {
         .text("init", \.initialisation),
         .text("distance_fn", \.distanceFunction),
         .indices("immutable", \.immutable),
+        .monotone("monotone", \.monotone),
         .boolean("return_all", \.returnAll),
+        .integer("n_counterfactuals", \.nCounterfactuals),
+        .number("diversity_weight", \.diversityWeight),
+        .boolean("sparsify", \.sparsify),
+        .integer("sparsify_repair_steps", \.sparsifyRepairSteps),
     ]
 
     static let wachter = MethodEntry(
@@ -115,13 +120,16 @@ extension MethodEntry {
         configure: { model, members, options in
             var params = WachterParams()
             try wachterFields.decode(members, into: &params, context: "method \"wachter\"", alsoKnown: commonKeys)
-            let explainer = try WachterExplainer(model: model, params: params)
+            _ = try WachterExplainer(model: model, params: params)  // config errors surface at creation
             let effective = JSON.object([("method", .string("wachter"))] + wachterFields.encode(params) + RunOptions.fields.encode(options))
-            // alibi's CounterFactual needs no fit; training data, if given, is ignored.
-            let prepared = PreparedMethod { x, rows, threads, control in
-                try explainer.explain(x, rows: rows, threads: threads, control: control).map { wachterJSON($0, params: effective) }
+            // alibi's CounterFactual needs no fit; training data, if given, only sets the feature
+            // scales (MAD) of the sparsity order and the set's diversity.
+            return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { inputs in
+                let explainer = try WachterExplainer(model: model, params: params, training: inputs.training, seed: options.seed)
+                return PreparedMethod { x, rows, threads, control in
+                    try explainer.explain(x, rows: rows, threads: threads, control: control).map { wachterJSON($0, params: effective) }
+                }
             }
-            return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { _ in prepared }
         })
 }
 
@@ -155,7 +163,12 @@ extension MethodEntry {
         .text("k_type", \.kType),
         .number("threshold", \.threshold),
         .indices("immutable", \.immutable),
+        .monotone("monotone", \.monotone),
         .boolean("return_all", \.returnAll),
+        .integer("n_counterfactuals", \.nCounterfactuals),
+        .number("diversity_weight", \.diversityWeight),
+        .boolean("sparsify", \.sparsify),
+        .integer("sparsify_repair_steps", \.sparsifyRepairSteps),
     ]
 
     static let cfproto = MethodEntry(

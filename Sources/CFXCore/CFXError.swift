@@ -1,6 +1,6 @@
 /// Every failure cfx reports. The kinds match the C API's status codes one to one (CFXABI maps
-/// them explicitly), and the
-/// message always names what was wrong (a config key, a layer, an instance, a callback).
+/// them explicitly), and the message always names what was wrong (a config key, a layer, an
+/// instance, a callback).
 public struct CFXError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable {
         case invalidArgument, json, config, model, shape, numeric, callback, cancelled, io, internalError

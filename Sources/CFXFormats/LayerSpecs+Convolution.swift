@@ -44,7 +44,9 @@ private func pool(_ mode: Pool2D.Mode) -> LayerBuilder {
     })
 }
 
-/// `layer[key]`: an integer ≥ `minimum`; `default` when absent (required when there is none).
+/// `layer[key]`: an integer in `minimum`...`maximum` (kernel_size, stride and padding at most
+/// CFX_MAX_WINDOW, other sizes CFX_MAX_TENSOR_ELEMENTS); `default` when absent (required when
+/// there is none).
 private func integer(_ layer: JSON, _ path: String, _ key: String, minimum: Int, default: Int? = nil) throws -> Int {
     guard let value = layer[key] else {
         if let `default` { return `default` }
@@ -54,6 +56,8 @@ private func integer(_ layer: JSON, _ path: String, _ key: String, minimum: Int,
     guard n >= minimum else {
         throw CFXError(.model, "\(path).\(key): must be \(minimum == 1 ? "positive" : "at least \(minimum)"), got \(n)")
     }
+    let maximum = ["kernel_size", "stride", "padding"].contains(key) ? Limits.window : Limits.tensorElements
+    guard n <= maximum else { throw CFXError(.model, "\(path).\(key): \(n) is over the limit of \(maximum)") }
     return n
 }
 

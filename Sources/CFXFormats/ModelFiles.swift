@@ -65,7 +65,9 @@ public func loadWeights(into network: Network, path: String, inlineTensors: Set<
         }
         guard let tensor else { throw CFXError(.model, "\(name): missing from \(path)") }
         guard tensor.shape == spec.shape else {
-            throw CFXError(.model, "\(name): shape \(tensor.shape) in \(path), the network expects \(spec.shape)")
+            let transposed = tensor.shape.count == 2 && tensor.shape.reversed() == spec.shape
+            throw CFXError(.model, "\(name): shape \(tensor.shape) in \(path), the network expects \(spec.shape)"
+                + (transposed ? " (outputs × inputs, PyTorch's layout): transpose it" : ""))
         }
         _ = UnsafeMutableBufferPointer(rebasing: network.parameters[range]).update(fromContentsOf: tensor.values)
     }

@@ -39,13 +39,18 @@ func networkFromSpecAlone(_ spec: JSON) throws -> (Network, Set<String>, String?
         guard let layersValue = spec["layers"] else { throw CFXError(.model, "layers: missing") }
         let weights = try spec["weights"].map { try $0.text("weights") }
         if let weights, weights.isEmpty { throw CFXError(.model, "weights: an empty path") }
-        var tensors: [(String, [Double])] = []
+        var tensors: [InlineTensor] = []
         let nodes = try readNodes(layersValue, path: "layers", tensorPath: "layers.", tensors: &tensors)
-        let network = try Network(inputShape: shape, nodes: nodes)
+        let network: Network
+        do {
+            network = try Network(inputShape: shape, nodes: nodes)
+        } catch let error as CFXError where error.message.hasPrefix("layers.") {
+            throw CFXError(error.kind, specPath(ofNetworkMessage: error.message))  // name the layer as the spec does
+        }
         var inline = Set<String>()
-        for (name, values) in tensors {
-            guard inline.insert(name).inserted else { throw CFXError(.model, "\(name): given twice inline in the spec") }
-            try network.setParameter(name, values)
+        for tensor in tensors {
+            guard inline.insert(tensor.name).inserted else { throw CFXError(.model, "\(tensor.key): \(tensor.name) given twice inline in the spec") }
+            try tensor.set(in: network)
         }
         return (network, inline, weights)
     } catch let error as CFXError where error.kind == .config {
@@ -55,13 +60,13 @@ func networkFromSpecAlone(_ spec: JSON) throws -> (Network, Set<String>, String?
 
 /// Layers of `value`: `path` names them in errors ("layers[2]"), `tensorPath` prefixes their tensors
 /// as the compiled network names them ("layers.2.weight", "layers.3.main.0.weight").
-private func readNodes(_ value: JSON, path: String, tensorPath: String, tensors: inout [(String, [Double])]) throws -> [NetworkNode] {
+private func readNodes(_ value: JSON, path: String, tensorPath: String, tensors: inout [InlineTensor]) throws -> [NetworkNode] {
     try value.items(path).enumerated().map { i, layer in
         try readNode(layer, path: "\(path)[\(i)]", tensorPath: "\(tensorPath)\(i).", tensors: &tensors)
     }
 }
 
-private func readNode(_ value: JSON, path: String, tensorPath: String, tensors: inout [(String, [Double])]) throws -> NetworkNode {
+private func readNode(_ value: JSON, path: String, tensorPath: String, tensors: inout [InlineTensor]) throws -> NetworkNode {
     let members = try value.members(path)
     guard let typeValue = value["type"] else { throw CFXError(.model, "\(path).type: missing") }
     let type = try typeValue.text("\(path).type")
@@ -81,11 +86,63 @@ private func readNode(_ value: JSON, path: String, tensorPath: String, tensors: 
         return .residual(main: main, shortcut: shortcut, name: name)
     }
     let (operation, inline) = try builder.read(value, path)
-    tensors += inline.map { (tensorPath + $0.0, $0.1) }
+    for (tensor, values) in inline {
+        // A dense layer's "weights" key holds its "weight" tensor; other tensors have their own key.
+        let key = value[tensor] == nil && tensor == "weight" && value["weights"] != nil ? "weights" : tensor
+        var matrix: (rows: Int, columns: Int)? = nil
+        if case .array(let rows)? = value[key], case .array(let first)? = rows.first { matrix = (rows.count, first.count) }
+        tensors.append(InlineTensor(name: tensorPath + tensor, key: "\(path).\(key)", values: values, matrix: matrix))
+    }
     for (tensor, values) in try value["tensors"]?.members("\(path).tensors") ?? [] {
-        tensors.append((tensorPath + tensor, try values.numbers("\(path).tensors.\(tensor)")))
+        tensors.append(InlineTensor(name: tensorPath + tensor, key: "\(path).tensors.\(tensor)",
+                                    values: try values.numbers("\(path).tensors.\(tensor)"), matrix: nil))
     }
     return .layer(operation, name: name)
+}
+
+/// A tensor given in the spec: its name in the network ("layers.0.weight"), the JSON key it came
+/// from ("layers[0].weights"), which errors name, and its rows × columns when given as a matrix.
+private struct InlineTensor {
+    let name: String
+    let key: String
+    let values: [Double]
+    let matrix: (rows: Int, columns: Int)?
+
+    func set(in network: Network) throws {
+        guard let entry = network.parameterList.first(where: { $0.name == name }) else {
+            let own = network.parameterList.filter { $0.name.hasPrefix(name.prefix(upTo: name.lastIndex(of: ".")!)) }
+                .map { String($0.name.split(separator: ".").last!) }
+            throw CFXError(.model, "\(key): the layer has no such tensor (its tensors: \(own.joined(separator: ", ")))")
+        }
+        guard values.count == entry.spec.count else {
+            var message = "\(key): has \(values.count) values, expected \(entry.spec.count) (shape \(entry.spec.shape))"
+            if let matrix, entry.spec.shape.count == 2 {
+                let inputs = entry.spec.shape[1]
+                message = "\(key): a \(matrix.rows) × \(matrix.columns) matrix, expected outputs × inputs with \(inputs) inputs "
+                    + "(shape \(entry.spec.shape), PyTorch's layout)"
+                if matrix.rows == inputs {
+                    message += "; this looks like inputs × outputs (Keras's and scikit-learn's layout): transpose it"
+                }
+            }
+            throw CFXError(.model, message)
+        }
+        do {
+            try network.setParameter(name, values)
+        } catch let error as CFXError where error.message.hasPrefix(name) {
+            throw CFXError(error.kind, key + error.message.dropFirst(name.count))
+        }
+    }
+}
+
+/// A network error's leading layer path in the spec's notation: "layers.3.main.0 (dense): ..."
+/// becomes "layers[3].main[0] (dense): ...".
+private func specPath(ofNetworkMessage message: String) -> String {
+    guard let end = message.firstIndex(where: { $0 == " " || $0 == ":" }) else { return message }
+    var path = ""
+    for part in message[..<end].split(separator: ".") {
+        path += Int(part) != nil ? "[\(part)]" : (path.isEmpty ? "" : ".") + part
+    }
+    return path + message[end...]
 }
 
 /// How one layer type is read and written: its keys besides "type" and "name", the operation
@@ -118,6 +175,9 @@ let basicLayers: [String: LayerBuilder] = [
     "dense": LayerBuilder(keys: ["outputs", "weights", "bias", "spectral_norm"], read: { value, path in
         var inline: [(String, [Double])] = []
         var outputs = try value["outputs"].map { try $0.integer("\(path).outputs") }
+        if let outputs, outputs > Limits.tensorElements {
+            throw CFXError(.model, "\(path).outputs: \(outputs) is over the limit of \(Limits.tensorElements)")
+        }
         if let weightsValue = value["weights"] {
             let rows = try weightsValue.items("\(path).weights").enumerated().map { try $1.numbers("\(path).weights[\($0)]") }
             guard let first = rows.first, !first.isEmpty else { throw CFXError(.model, "\(path).weights: empty") }
@@ -125,7 +185,8 @@ let basicLayers: [String: LayerBuilder] = [
                 throw CFXError(.model, "\(path).weights[\(bad)]: has \(rows[bad].count) values, row 0 has \(first.count)")
             }
             if let outputs, outputs != rows.count {
-                throw CFXError(.model, "\(path).weights: has \(rows.count) rows, but outputs is \(outputs)")
+                let hint = first.count == outputs ? "; rows are outputs (PyTorch's layout): transpose an inputs × outputs (Keras) matrix" : ""
+                throw CFXError(.model, "\(path).weights: has \(rows.count) rows, but outputs is \(outputs)\(hint)")
             }
             outputs = rows.count
             inline.append(("weight", rows.flatMap { $0 }))

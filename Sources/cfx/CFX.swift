@@ -5,9 +5,12 @@ import Foundation
 @main
 struct CFX: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "cfx",
+        commandName: "cfx-cli",
         abstract: "Counterfactual explanations for classifiers.",
-        discussion: "Output is compact JSON; pipe it through `python3 -m json.tool` to indent it.",
+        discussion: """
+            `explain` and `predict` print a table at a terminal and JSON (explain) or CSV (predict) \
+            otherwise; `--format table|csv|jsonl|json` chooses.
+            """,
         version: String(cString: cfx_version()),
         subcommands: [Explain.self, Predict.self, Defaults.self, Train.self])
 }
@@ -21,12 +24,20 @@ struct ModelOptions: ParsableArguments {
 }
 
 struct Explain: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Explain each row of a CSV file and print the explanations as JSON.")
+    static let configuration = CommandConfiguration(
+        abstract: "Explain each row of a CSV file.",
+        discussion: "Without --method or --config, Wachter counterfactuals with default settings (`cfx-cli defaults wachter`).")
 
     @OptionGroup var inputs: ModelOptions
 
-    @Option(name: .shortAndLong, help: "The method's JSON config: a file, or the JSON itself (e.g. '{\"method\": \"wachter\"}').")
-    var config: String
+    @Option(help: "The method: wachter (the default), cfproto, deduce or jsma. Its defaults apply to every key --config leaves out.")
+    var method: String?
+
+    @Option(name: .shortAndLong, help: "The method's JSON config: a file, or the JSON itself (e.g. '{\"max_iter\": 500}').")
+    var config: String?
+
+    @Option(name: .shortAndLong, help: "table, csv (one row per counterfactual, original and new values), jsonl (one explanation per line) or json (the whole result). Default: table at a terminal, json otherwise.")
+    var format: OutputFormat?
 
     @Flag(name: .shortAndLong, help: "No progress bar.")
     var quiet = false
@@ -34,10 +45,10 @@ struct Explain: ParsableCommand {
     @OptionGroup(title: "Streaming (Stream.swift)") var stream: StreamOptions
 
     func run() throws {
-        if stream.output != nil { return try stream.run(modelPath: inputs.model, data: inputs.data, config: config, quiet: quiet) }
+        let configText = try methodConfig(method: method, config: config.map(jsonArgument))
+        if stream.output != nil { return try stream.run(modelPath: inputs.model, data: inputs.data, config: configText, quiet: quiet) }
         let model = try NativeModel(path: inputs.model)
         let rows = try readCSV(inputs.data, features: model.features)
-        let configText = try jsonArgument(config)
         var explainer: OpaquePointer?
         try call { cfx_explainer_create(model.handle, configText, &explainer, $0) }
         defer { cfx_explainer_free(explainer) }
@@ -49,7 +60,8 @@ struct Explain: ParsableCommand {
         defer { if !quiet { FileHandle.standardError.write("\n".data(using: .utf8)!) } }
         try call { cfx_explain_progress(explainer, rows.values, rows.count, model.features, progress, nil, &output, $0) }
         defer { cfx_free(output) }
-        print(String(cString: output!))
+        try printExplanations(String(cString: output!), rows: rows, names: csvHeader(inputs.data, features: model.features),
+                              format: format ?? (isTerminal ? .table : .json))
     }
 }
 
@@ -58,14 +70,15 @@ struct Predict: ParsableCommand {
 
     @OptionGroup var inputs: ModelOptions
 
+    @Option(name: .shortAndLong, help: "table, csv (the probabilities, one row per instance), jsonl or json. Default: table at a terminal, csv otherwise.")
+    var format: OutputFormat?
+
     func run() throws {
         let model = try NativeModel(path: inputs.model)
         let rows = try readCSV(inputs.data, features: model.features)
         var proba = [Double](repeating: 0, count: rows.count * model.classes)
         try call { cfx_model_predict(model.handle, rows.values, rows.count, model.features, &proba, $0) }
-        for r in 0..<rows.count {
-            print(proba[r * model.classes..<(r + 1) * model.classes].map { String($0) }.joined(separator: ","))
-        }
+        printPredictions(proba, rows: rows.count, classes: model.classes, format: format ?? (isTerminal ? .table : .csv))
     }
 }
 
@@ -88,7 +101,7 @@ struct Train: ParsableCommand {
         abstract: "Train a native model and write it, with its weights inline, as a JSON spec.",
         discussion: """
             The report (per-epoch loss and accuracy) is printed as JSON on stdout, a progress bar on \
-            stderr. `cfx defaults train` lists the config keys.
+            stderr. `cfx-cli defaults train` lists the config keys.
             """)
 
     @OptionGroup var inputs: ModelOptions

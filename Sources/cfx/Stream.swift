@@ -17,12 +17,12 @@ struct StreamOptions: ParsableArguments {
     @Flag(help: "Continue a stopped run: keep the complete lines already in --output and explain the rows after them.")
     var resume = false
 
-    /// Streams `data` through `explainer` into `output`.
+    /// Streams `data` through an explainer of `config` (JSON text) into `output`.
     func run(modelPath: String, data: String, config: String, quiet: Bool) throws {
         guard let output else { return }
         guard chunkRows > 0 else { throw CFXFailure(description: "--chunk-rows: must be at least 1, got \(chunkRows)") }
         let model = try NativeModel(path: modelPath)
-        let configText = try recordingErrors(jsonArgument(config))
+        let configText = try recordingErrors(config)
         var explainer: OpaquePointer?
         try call { cfx_explainer_create(model.handle, configText, &explainer, $0) }
         defer { cfx_explainer_free(explainer) }

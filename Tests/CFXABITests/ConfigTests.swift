@@ -43,8 +43,22 @@ final class ConfigTests: XCTestCase {
 
     func testModelSpecMistakesNameTheLayer() {
         assertFails(CFX_ERR_JSON, "spec_json") { _ = try makeModel("[1, 2") }
-        assertFails(CFX_ERR_MODEL, "layers.0.weight: has 2 values, expected 3 (shape [1, 3])") {
+        assertFails(CFX_ERR_MODEL, "layers[0].weights: a 1 × 2 matrix, expected outputs × inputs with 3 inputs (shape [1, 3]") {
             _ = try makeModel(#"{"input_shape": [3], "layers": [{"type": "dense", "weights": [[1, 2]], "bias": [0]}]}"#)
+        }
+        // Keras's and scikit-learn's layout (inputs × outputs) gets a hint to transpose.
+        let kerasWeights = "[" + Array(repeating: "[" + Array(repeating: "0.1", count: 16).joined(separator: ", ") + "]", count: 4).joined(separator: ", ") + "]"
+        assertFails(CFX_ERR_MODEL, "layers[0].weights: a 4 × 16 matrix, expected outputs × inputs with 4 inputs (shape [4, 4], PyTorch's layout); this looks like inputs × outputs (Keras's and scikit-learn's layout): transpose it") {
+            _ = try makeModel(#"{"input_shape": [4], "layers": [{"type": "dense", "weights": \#(kerasWeights)}]}"#)
+        }
+        assertFails(CFX_ERR_MODEL, "layers[0].weights: has 4 rows, but outputs is 16; rows are outputs") {
+            _ = try makeModel(#"{"input_shape": [4], "layers": [{"type": "dense", "outputs": 16, "weights": \#(kerasWeights)}]}"#)
+        }
+        assertFails(CFX_ERR_MODEL, "layers[1].bias: has 2 values, expected 3") {
+            _ = try makeModel(#"{"input_shape": [2], "layers": [{"type": "relu"}, {"type": "dense", "weights": [[1, 2], [3, 4], [5, 6]], "bias": [0, 0]}]}"#)
+        }
+        assertFails(CFX_ERR_MODEL, "layers[0].tensors.scale: the layer has no such tensor (its tensors: weight, bias)") {
+            _ = try makeModel(#"{"input_shape": [2], "layers": [{"type": "dense", "outputs": 1, "tensors": {"scale": [1]}}]}"#)
         }
         assertFails(CFX_ERR_MODEL, "layers[1].type") {
             _ = try makeModel(#"{"input_shape": [2], "layers": [{"type": "relu"}, {"type": "conv9"}]}"#)

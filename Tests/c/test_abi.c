@@ -2711,7 +2711,96 @@ static void test_deduce(void) {
     cfx_model_free(m);
 }
 
-/* Section 14, in a file of its own. */
+/* ---- 14. Sparse and diverse counterfactuals (sparsify, n_counterfactuals, cfx_evaluate_sets) ---- */
+
+static void test_sets(void) {
+    section("14. sparse and diverse counterfactuals");
+    cfx_model *m = make_native(&LR_NET, "model for sets");
+    if (!m)
+        return;
+    cfx_error err;
+    cfx_explainer *bad = NULL;
+    const char *bad_configs[][2] = {
+        {"{\"method\":\"wachter\",\"n_counterfactuals\":0}", "n_counterfactuals"},
+        {"{\"method\":\"wachter\",\"n_counterfactuals\":101}", "n_counterfactuals"},
+        {"{\"method\":\"cfproto\",\"n_counterfactuals\":-3}", "n_counterfactuals"},
+        {"{\"method\":\"wachter\",\"diversity_weight\":-1}", "diversity_weight"},
+        {"{\"method\":\"wachter\",\"sparsify\":\"yes\"}", "sparsify"},
+        {"{\"method\":\"jsma\",\"sparsify_repair_steps\":-1}", "sparsify_repair_steps"},
+    };
+    for (size_t i = 0; i < sizeof bad_configs / sizeof bad_configs[0]; i++) {
+        err_reset(&err);
+        expect_err(cfx_explainer_create(m, bad_configs[i][0], &bad, &err), &err, CFX_ERR_CONFIG, bad_configs[i][0],
+                   bad_configs[i][1]);
+    }
+    cfx_explainer *e = make_explainer(m, "{\"method\":\"wachter\",\"n_counterfactuals\":3,\"sparsify\":true}",
+                                      "explainer {wachter, 3 counterfactuals, sparsify}");
+    if (!e) {
+        cfx_model_free(m);
+        return;
+    }
+    json_t *root = explain_json(e, X3, 3, 2, "wachter sets of 3", NULL);
+    json_t *list = json_object_get(root, "explanations");
+    double members[3 * 3 * 2];
+    for (size_t i = 0; i < 3 * 3 * 2; i++) members[i] = NAN;
+    for (size_t r = 0; r < json_array_size(list); r++) {
+        json_t *x = json_array_get(list, r);
+        int orig = (int)json_integer_value(json_object_get(x, "orig_class"));
+        json_t *cfs = json_object_get(x, "cfs");
+        check(json_array_size(cfs) == 3, "row %zu: \"cfs\" lists 3 members", r);
+        check(json_is_integer(json_object_get(json_object_get(x, "cf"), "restored")), "row %zu: cf.restored", r);
+        check(json_real_value(json_object_get(x, "diversity")) > 0, "row %zu: diversity > 0", r);
+        for (size_t j = 0; j < json_array_size(cfs) && j < 3; j++) {
+            json_t *X = json_object_get(json_array_get(cfs, j), "X");
+            double cx[2], p[2];
+            if (!check(json_vec(X, 2, cx), "row %zu member %zu: X has 2 numbers", r, j))
+                continue;
+            expect_ok(cfx_model_predict(m, cx, 1, 2, p, &err), &err, "predict at a member");
+            int cls = p[1] > p[0];
+            check(cls != orig && p[cls] >= 0.95 - 1e-12, "row %zu member %zu: valid on its own (class %d, p %.3f)", r, j,
+                  cls, p[cls]);
+            members[(r * 3 + j) * 2] = cx[0];
+            members[(r * 3 + j) * 2 + 1] = cx[1];
+        }
+    }
+    json_decref(root);
+
+    /* Set metrics of those sets: every member valid, diversity the mean pairwise L1. */
+    cfx_evaluator *ev = NULL;
+    err_reset(&err);
+    if (expect_ok(cfx_evaluator_create(m, NULL, 0, 2, NULL, NULL, &ev, &err), &err, "evaluator for sets")) {
+        char *out = NULL;
+        err_reset(&err);
+        if (expect_ok(cfx_evaluate_sets(ev, X3, members, 3, 3, 2, NULL, &out, &err), &err, "cfx_evaluate_sets 3 x 3")) {
+            json_t *r = json_loads(out, 0, NULL);
+            json_t *sets = json_object_get(r, "sets");
+            double l1 = 0;
+            for (int a = 0; a < 3; a++)
+                for (int b = 0; b < a; b++)
+                    l1 += fabs(members[a * 2] - members[b * 2]) + fabs(members[a * 2 + 1] - members[b * 2 + 1]);
+            check(json_is_true(json_array_get(json_object_get(sets, "all_valid"), 0)), "set 0: every member valid");
+            check(fabs(json_real_value(json_array_get(json_object_get(sets, "diversity"), 0)) - l1 / 3) < 1e-12,
+                  "set 0: diversity is the mean pairwise L1");
+            check(json_integer_value(json_object_get(r, "k")) == 3 &&
+                      json_integer_value(json_object_get(json_object_get(r, "members"), "n")) == 9,
+                  "k 3, 9 member rows");
+            json_decref(r);
+            cfx_free(out);
+        }
+        out = NULL;
+        expect_err(cfx_evaluate_sets(ev, X3, members, 3, 0, 2, NULL, &out, &err), &err, CFX_ERR_INVALID_ARGUMENT,
+                   "cfx_evaluate_sets with k 0", "k");
+        expect_err(cfx_evaluate_sets(ev, X3, NULL, 3, 3, 2, NULL, &out, &err), &err, CFX_ERR_INVALID_ARGUMENT,
+                   "cfx_evaluate_sets with x_cfs NULL", "x_cfs");
+        expect_err(cfx_evaluate_sets(ev, X3, members, 3, SIZE_MAX / 4, 2, NULL, &out, &err), &err,
+                   CFX_ERR_INVALID_ARGUMENT, "cfx_evaluate_sets with a huge k", "k");
+        cfx_evaluator_free(ev);
+    }
+    cfx_explainer_free(e);
+    cfx_model_free(m);
+}
+
+/* Section 15, in a file of its own. */
 #include "test_hostile.c"
 /* Section 15, in a file of its own. */
 #include "test_on_error.c"
@@ -2731,6 +2820,7 @@ int main(void) {
     test_evaluation();
     test_cfproto();
     test_deduce();
+    test_sets();
     test_hostile();
     test_on_error();
     printf("%d passed, %d failed\n", g_pass, g_fail);

@@ -1,5 +1,5 @@
 /*
- * test_hostile.c — section 14 of test_abi.c (it is #included there and uses its helpers): inputs
+ * test_hostile.c — section 15 of test_abi.c (it is #included there and uses its helpers): inputs
  * that once crashed the host process, hostile sizes, misused handles, bad callback outputs,
  * cancellation inside one search and of a training epoch, and the functions and conventions the
  * other sections do not reach (cfx_model_create_callbacks_ex, cfx_evaluator_set_density, out-
@@ -115,7 +115,7 @@ static int write_density(const char *path, double count0, double count1) {
 }
 
 static void test_hostile(void) {
-    section("14. hostile sizes, misuse and bad callbacks never crash the host");
+    section("15. hostile sizes, misuse and bad callbacks never crash the host");
     cfx_error err;
     cfx_status st;
     cfx_model *mlp = make_native(&LR_NET, "reference model (2 features, 2 classes)");
@@ -128,19 +128,19 @@ static void test_hostile(void) {
     hostile_spec("{\"input_shape\":[4294967296],\"layers\":[{\"type\":\"dense\",\"outputs\":3},{\"type\":\"softmax\"}]}",
                  "input_shape", mlp);
     hostile_spec("{\"input_shape\":[4],\"layers\":[{\"type\":\"dense\",\"outputs\":9223372036854775807},{\"type\":\"softmax\"}]}",
-                 "layers.0", mlp);
+                 "layers[0].outputs", mlp);
     hostile_spec("{\"input_shape\":[4],\"layers\":[{\"type\":\"dense\",\"outputs\":4294967296},{\"type\":\"softmax\"}]}",
-                 "layers.0", mlp);
+                 "layers[0].outputs", mlp);
     hostile_spec("{\"input_shape\":[1,4,4],\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel_size\":3,\"padding\":9223372036854775807}]}",
                  "padding", mlp);
     hostile_spec("{\"input_shape\":[1,4,4],\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2,\"kernel_size\":3,\"padding\":2147483648}]}",
                  "padding", mlp);
     hostile_spec("{\"input_shape\":[1,4,4],\"layers\":[{\"type\":\"conv2d\",\"out_channels\":9223372036854775807,\"kernel_size\":3}]}",
-                 "layers.0", mlp);
+                 "layers[0].out_channels", mlp);
     hostile_spec("{\"input_shape\":[1,4,4],\"layers\":[{\"type\":\"conv2d\",\"out_channels\":2147483648,\"kernel_size\":3}]}",
-                 "layers.0", mlp);
+                 "layers[0].out_channels", mlp);
     hostile_spec("{\"input_shape\":[1,4,4],\"layers\":[{\"type\":\"channel_pad\",\"out_channels\":9223372036854775807}]}",
-                 "layers.0", mlp);
+                 "layers[0].out_channels", mlp);
     hostile_spec("{\"input_shape\":[1,9223372036854775807,9223372036854775807],\"layers\":[{\"type\":\"flatten\"}]}",
                  "input_shape", mlp);
     hostile_spec("{\"input_shape\":[1,4,4],\"layers\":[{\"type\":\"max_pool2d\",\"kernel_size\":2,\"stride\":9223372036854775807}]}",

@@ -80,7 +80,22 @@ expect "explain (config file)" 0 '"success":true' -- $cli explain -m "$work/mode
 expect "explain progress bar on stderr" 0 'instances 3/3' -- bash -c "$cli explain -m $work/model.json -c $work/config.json -d $work/x.csv 2>&1 >/dev/null"
 expect "explain --quiet prints no bar" 0 '^$' -- bash -c "$cli explain -q -m $work/model.json -c $work/config.json -d $work/x.csv 2>&1 >/dev/null"
 expect "explain (inline config)" 0 '"explanations"' -- $cli explain -m "$work/model.json" -c '{"method":"wachter","max_iter":100}' -d "$work/x.csv"
+expect "explain without a config: Wachter defaults" 0 '"method":"wachter"' -- $cli explain -q -m "$work/model.json" -d "$work/x.csv"
+expect "explain --method cfproto" 0 '"method":"cfproto"' -- $cli explain -q --method cfproto -m "$work/model.json" -d "$work/x.csv" -c '{"max_iterations": 50}'
+expect "--method and the config's method disagree" 1 'disagrees' -- $cli explain -q --method jsma -m "$work/model.json" -c "$work/config.json" -d "$work/x.csv"
+expect "explain --format table names the changed features" 0 '^    (sl|sw|pl|pw) +[-0-9.e]+ +[-0-9.e]+ +[-+][0-9.e]+' -- $cli explain -q -f table -m "$work/model.json" -c "$work/config.json" -d "$work/x.csv"
+expect "explain --format csv header" 0 '^row,orig_class,orig_proba,cf_class,cf_proba,success,l1,sl,sw,pl,pw,cf_sl,cf_sw,cf_pl,cf_pw$' -- $cli explain -q -f csv -m "$work/model.json" -c "$work/config.json" -d "$work/x.csv"
+expect "explain --format jsonl: one line per row" 0 '^3$' -- bash -c "$cli explain -q -f jsonl -m $work/model.json -c $work/config.json -d $work/x.csv | python3 -c 'import json,sys; rows=[json.loads(l) for l in sys.stdin]; assert [r[\"row\"] for r in rows]==[0,1,2] and all(\"all\" not in r for r in rows); print(len(rows))'"
+expect "explain --format csv: counterfactual columns reproduce the class" 0 '^ok$' -- bash -c "$cli explain -q -f csv -m $work/model.json -c $work/config.json -d $work/x.csv > $work/cf.csv && python3 -c 'import csv; rows=list(csv.DictReader(open(\"$work/cf.csv\"))); assert len(rows)==3 and all(r[\"cf_class\"]!=r[\"orig_class\"] for r in rows); print(\"ok\")' && cut -d, -f12-15 $work/cf.csv | tail -n +2 > $work/cfx.csv && $cli predict -f jsonl -m $work/model.json -d $work/cfx.csv > $work/cfp.jsonl && python3 -c 'import csv,json; a=[json.loads(l)[\"class\"] for l in open(\"$work/cfp.jsonl\")]; b=[int(r[\"cf_class\"]) for r in csv.DictReader(open(\"$work/cf.csv\"))]; assert a==b, (a,b)'"
+expect "explain --format csv: DeDUCE-style targets get a column" 0 '^row,target_class,' -- $cli explain -q --method jsma -f csv -m "$work/model.json" -c '{"feature_range": [-3, 3]}' -d "$work/x.csv"
+expect "explain --format table warns about instances outside feature_range" 0 'warning: the instance lies outside feature_range \(feature [0-3] = ' -- $cli explain -q -f table -m "$work/model.json" -c '{"method": "wachter", "feature_range": [-0.5, 0.5], "max_iter": 100}' -d "$work/x.csv"
+expect "predict --format json" 0 '^\{"predictions":\[\{"row":0,"class":[0-2],"proba"' -- $cli predict -f json -m "$work/model.json" -d "$work/x.csv"
+expect "predict --format table" 0 '^ +row +class +p0 +p1 +p2$' -- $cli predict -f table -m "$work/model.json" -d "$work/x.csv"
+expect "unknown --format" 64 'format' -- $cli predict -f yaml -m "$work/model.json" -d "$work/x.csv"
+expect "help names the binary" 0 'USAGE: cfx-cli' -- $cli --help
 expect "unknown method" 1 'unknown method "nope"' -- $cli explain -m "$work/model.json" -c '{"method":"nope"}' -d "$work/x.csv"
+expect "explain a diverse sparse set (config keys)" 0 '"cfs":\[\{.*"restored":' -- $cli explain -q -m "$work/model.json" -c '{"method":"wachter","n_counterfactuals":3,"sparsify":true,"return_all":false}' -d "$work/x.csv"
+expect "bad n_counterfactuals" 1 'n_counterfactuals: must be in 1...100' -- $cli explain -m "$work/model.json" -c '{"method":"wachter","n_counterfactuals":0}' -d "$work/x.csv"
 expect "unknown key" 1 'tolx: unknown key' -- $cli explain -m "$work/model.json" -c '{"method":"wachter","tolx":1}' -d "$work/x.csv"
 expect "malformed config" 1 'invalid JSON' -- $cli explain -m "$work/model.json" -c '{"method":' -d "$work/x.csv"
 expect "short row" 1 'row 1 has 3 values' -- $cli predict -m "$work/model.json" -d "$work/short.csv"
@@ -113,6 +128,8 @@ assert correct / len(labels) >= 0.9, correct / len(labels)
 PY
 then passed=$((passed + 1)); echo "PASS: trained model fits its training data (>= 90%)"
 else failed=$((failed + 1)); echo "FAIL: trained model fits its training data (>= 90%)"; fi
+expect "train with counterfactual training" 0 '"counterfactual":\{"n_ce":50,"mature_share"' -- $cli train "${train[@]}" -c '{"epochs": 2, "counterfactual_training": {"n_ce": 50, "max_steps": 10}}' -o "$work/trained_ct.json" -q
+expect "train: bad counterfactual training key" 1 'n_cee' -- $cli train "${train[@]}" -c '{"counterfactual_training": {"n_cee": 5}}' -o "$work/bad.json"
 expect "train: bad config" 1 'batch_size' -- $cli train "${train[@]}" -c '{"batch_size": 0}' -o "$work/bad.json"
 expect "train: unknown key" 1 'epoch: unknown key' -- $cli train "${train[@]}" -c '{"epoch": 3}' -o "$work/bad.json"
 expect "train: labels of another length" 1 '10 rows, but' -- $cli train -m "$work/digits_mlp.json" -d "$work/digits_x.csv" -l "$work/digits_y_short.csv" -o "$work/bad.json"

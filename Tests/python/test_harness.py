@@ -126,3 +126,18 @@ def test_pair_methods_are_scored_against_each_pairs_target(tmp_path):
         found = ~np.isnan(cf).any(axis=1)
         assert (res.instances["cf_class"][found] == np.asarray(targets)[found]).all() == \
             bool(res.instances["validity"][found].all())
+
+
+def test_sparse_diverse_suite_runs_cfx_only(tmp_path):
+    """The sparse-and-diverse comparison (cfx only, 3 iris flowers): every run gives valid
+    counterfactuals, sparsify never adds changes, sets are full, and the report is written."""
+    from cfxbench import sparse_diverse
+    data = sparse_diverse.run("iris", 3, 3, tmp_path / "out", tmp_path, "test", external=False)
+    rows = data["rows"]
+    for m in ("Wachter", "CFProto"):
+        assert rows[m]["valid"] == 1.0 and rows[f"{m} + sparsify"]["valid"] == 1.0
+        assert rows[f"{m} + sparsify"]["l0"] <= rows[m]["l0"]
+        for variant in (f"{m} set k=3", f"{m} set k=3 + sparsify"):
+            assert rows[variant]["all_valid"] == 1.0 and rows[variant]["k"] == 3
+    assert (tmp_path / "iris.md").read_text().count("| Wachter") >= 4
+    assert any(line.startswith("Wachter + sparsify: valid 100% (met)") for line in data["targets"])

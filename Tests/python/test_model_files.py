@@ -90,7 +90,7 @@ def test_file_errors(tmp_path):
     del bad["layers.2.bias"]
     with pytest.raises(cfx.ModelError, match=r"layers\.2\.bias: missing from .*model\.safetensors"):
         cfx.Model.load(write_model(tmp_path, bad))
-    with pytest.raises(cfx.ModelError, match=r"layers\.0\.weight: shape \[4, 6\] in .*the network expects \[6, 4\]"):
+    with pytest.raises(cfx.ModelError, match=r"layers\.0\.weight: shape \[4, 6\] in .*the network expects \[6, 4\] \(outputs × inputs, PyTorch's layout\): transpose it"):
         cfx.Model.load(write_model(tmp_path, {**TENSORS, "layers.0.weight": W1.T}))
     with pytest.raises(cfx.ModelError, match=r"layers\.7\.weight: in .*no such tensor"):
         cfx.Model.load(write_model(tmp_path, {**TENSORS, "layers.7.weight": W1}))

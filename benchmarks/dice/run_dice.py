@@ -9,7 +9,8 @@ JOB.json: {"methods": ["random", "genetic"], "spec": cfx model spec, "X": instan
 function behind a scikit-learn-style ``predict_proba`` (the same weights as cfx's; DiCE's
 "sklearn" backend), with every feature continuous, its permitted range that of the training rows
 (DiCE's default) and its precision from the data (so 0/1 columns stay whole numbers). One
-counterfactual per instance (total_CFs=1), one ``generate_counterfactuals`` call each, timed.
+counterfactual per instance (total_CFs=1; the job's "total_cfs" asks for sets), one
+``generate_counterfactuals`` call each, timed; "cfs" lists every counterfactual returned.
 """
 import argparse
 import importlib.metadata
@@ -70,22 +71,23 @@ def main():
             np.random.seed(seed)
             query = pd.DataFrame(X[i:i + 1], columns=names)
             calls0, rows0 = model.calls, model.rows
-            kwargs = {"total_CFs": 1, "desired_class": int(job["desired_class"][i]),
+            kwargs = {"total_CFs": int(job.get("total_cfs", 1)), "desired_class": int(job["desired_class"][i]),
                       "features_to_vary": job.get("features_to_vary", "all"), "verbose": False}
             if method == "random":
                 kwargs["random_seed"] = seed
             t0 = time.perf_counter()
-            cf = None
+            cf, cfs = None, []
             try:
                 res = explainer.generate_counterfactuals(query, **kwargs)
                 df = res.cf_examples_list[0].final_cfs_df
                 if df is not None and len(df):
-                    cf = df[names].to_numpy(dtype=np.float64)[0].tolist()
+                    cfs = df[names].to_numpy(dtype=np.float64).tolist()
+                    cf = cfs[0]
                 error = None
             except Exception as e:  # DiCE raises when it finds nothing (e.g. "No counterfactuals found")
                 error = f"{type(e).__name__}: {e}"[:200]
             seconds = time.perf_counter() - t0
-            rows.append({"cf": cf, "seconds": seconds, "model_calls": model.calls - calls0,
+            rows.append({"cf": cf, "cfs": cfs, "seconds": seconds, "model_calls": model.calls - calls0,
                          "predicted_rows": model.rows - rows0, "error": error})
             print(f"  dice {method} [{i}] {seconds:.2f} s, found {cf is not None}", file=sys.stderr, flush=True)
         out["runs"][method] = rows

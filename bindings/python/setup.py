@@ -1,6 +1,7 @@
 """Build hook of the cfx Python package: ships libcfx.so inside the wheel.
 
-The metadata lives in pyproject.toml; this file only customises two setuptools commands.
+The metadata (name, version, licence: Apache-2.0, as the repository's LICENSE) lives in
+pyproject.toml; this file only customises two setuptools commands.
 
 ``build_py`` puts the native library next to the modules (``cfx/libcfx.so``). It takes, in order:
 

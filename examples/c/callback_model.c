@@ -6,7 +6,7 @@
  * Finally a callback that fails shows how errors come back (CFX_ERR_CALLBACK), with the explainer
  * still usable afterwards.
  *
- * Build: cc callback_model.c $(pkg-config --cflags --libs cfx) -lm
+ * Build: cc callback_model.c $(pkg-config --cflags --libs cfx jansson) -lm
  */
 #include <cfx.h>
 

@@ -1,14 +1,13 @@
 /*
- * cfx_result.h — reads the few fields the examples need out of cfx_explain's JSON result (and the
- * files they are given), so that
- * the examples depend on nothing but libcfx (a real program would use its JSON library).
+ * cfx_result.h — the few fields the examples need from cfx_explain's JSON result, parsed with
+ * jansson (the JSON library libcfx.so itself uses; build with `pkg-config --cflags --libs cfx
+ * jansson`), and a helper that reads a whole file.
  *
- * This is not a general JSON parser. It relies on the documented shape of a Wachter result,
+ * The result of a Wachter run is documented in include/cfx.h and docs/methods/wachter.md:
  *   {"explanations": [{"cf": {"X": [...], "distance": .., "lambda": .., "class": .., "proba": [...],
  *                             ...} or null, "all": [...], "orig_class": .., "orig_proba": ..,
  *                      "success": .., "meta": {..., "model_calls": .., "predicted_rows": ..}}, ...],
  *    ...}
- * and on "return_all": false, so that "all" holds no further counterfactuals.
  */
 #ifndef CFX_RESULT_H
 #define CFX_RESULT_H
@@ -16,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #define CFX_RESULT_MAX_FEATURES 64
 #define CFX_RESULT_MAX_CLASSES 16
@@ -47,71 +48,65 @@ static inline char *read_file(const char *path) {
     return text;
 }
 
-/* The first `"key":` in [from, end), pointing just past the colon, or NULL. */
-static const char *cfx_result_find(const char *from, const char *end, const char *key) {
-    size_t klen = strlen(key);
-    for (const char *p = from; p && p + klen + 3 <= end; p++) {
-        p = memchr(p, '"', (size_t)(end - p));
-        if (!p || p + klen + 3 > end) return NULL;
-        if (strncmp(p + 1, key, klen) == 0 && p[klen + 1] == '"' && p[klen + 2] == ':')
-            return p + klen + 3;
-    }
-    return NULL;
+/* A number member of `object` (an integer or a real), or `fallback` when it is missing. */
+static double cfx_result_number(const json_t *object, const char *key, double fallback) {
+    const json_t *value = json_object_get(object, key);
+    return json_is_number(value) ? json_number_value(value) : fallback;
 }
 
-/* Reads "[a, b, ...]" at p into out (at most max values); returns the count or -1. */
-static long cfx_result_array(const char *p, double *out, size_t max) {
-    if (!p || *p != '[') return -1;
-    p++;
-    size_t n = 0;
-    while (*p && *p != ']') {
-        char *next;
-        double v = strtod(p, &next);
-        if (next == p || n == max) return -1;
-        out[n++] = v;
-        p = next;
-        if (*p == ',') p++;
+/* Copies the JSON array of numbers `array` into out (at most max values); returns the count or -1. */
+static long cfx_result_numbers(const json_t *array, double *out, size_t max) {
+    if (!json_is_array(array) || json_array_size(array) > max) return -1;
+    size_t i;
+    json_t *value;
+    json_array_foreach(array, i, value) {
+        if (!json_is_number(value)) return -1;
+        out[i] = json_number_value(value);
     }
-    return *p == ']' ? (long)n : -1;
+    return (long)json_array_size(array);
 }
 
-/* Fills out[0..max) from the explanations of `json`; returns how many were read, or -1 when the
- * text does not have the expected shape. */
+/* Fills out[0..max) from the "explanations" of cfx_explain's result `json`; returns how many were
+ * read, or -1 (with the reason on stderr) when the text is not the documented result. */
 static long cfx_result_read(const char *json, cfx_result *out, size_t max) {
-    const char *end = json + strlen(json);
-    const char *p = cfx_result_find(json, end, "explanations");
-    if (!p) return -1;
-    size_t n = 0;
-    const char *cf = cfx_result_find(p, end, "cf");
-    while (cf && n < max) {
-        const char *next = cfx_result_find(cf, end, "cf");
-        const char *stop = next ? next : end;
-        cfx_result *r = &out[n];
+    json_error_t error;
+    json_t *root = json_loads(json, 0, &error);
+    if (!root) {
+        fprintf(stderr, "result JSON, line %d: %s\n", error.line, error.text);
+        return -1;
+    }
+    const json_t *explanations = json_object_get(root, "explanations");
+    long n = 0;
+    size_t i;
+    json_t *e;
+    if (!json_is_array(explanations)) n = -1;
+    else json_array_foreach(explanations, i, e) {
+        if (i == max) break;
+        cfx_result *r = &out[i];
         memset(r, 0, sizeof *r);
-        r->has_cf = strncmp(cf, "null", 4) != 0;
-        const char *v;
+        const json_t *cf = json_object_get(e, "cf");
+        r->has_cf = json_is_object(cf);
         if (r->has_cf) {
-            long nx = cfx_result_array(cfx_result_find(cf, stop, "X"), r->cf_x, CFX_RESULT_MAX_FEATURES);
-            long np = cfx_result_array(cfx_result_find(cf, stop, "proba"), r->cf_proba, CFX_RESULT_MAX_CLASSES);
-            if (nx < 0 || np < 0) return -1;
+            long nx = cfx_result_numbers(json_object_get(cf, "X"), r->cf_x, CFX_RESULT_MAX_FEATURES);
+            long np = cfx_result_numbers(json_object_get(cf, "proba"), r->cf_proba, CFX_RESULT_MAX_CLASSES);
+            if (nx < 0 || np < 0) { n = -1; break; }
             r->n_x = (size_t)nx;
             r->n_proba = (size_t)np;
-            if (!(v = cfx_result_find(cf, stop, "class"))) return -1;
-            r->cf_class = atoi(v);
-            if ((v = cfx_result_find(cf, stop, "distance"))) r->distance = strtod(v, NULL);
-            if ((v = cfx_result_find(cf, stop, "lambda"))) r->lambda = strtod(v, NULL);
+            r->cf_class = (int)json_integer_value(json_object_get(cf, "class"));
+            r->distance = cfx_result_number(cf, "distance", 0);
+            r->lambda = cfx_result_number(cf, "lambda", 0);
         }
-        if (!(v = cfx_result_find(cf, stop, "orig_class"))) return -1;
-        r->orig_class = atoi(v);
-        if ((v = cfx_result_find(cf, stop, "orig_proba"))) r->orig_proba = strtod(v, NULL);
-        if (!(v = cfx_result_find(cf, stop, "success"))) return -1;
-        r->success = strncmp(v, "true", 4) == 0;
-        if ((v = cfx_result_find(cf, stop, "model_calls"))) r->model_calls = strtod(v, NULL);
-        if ((v = cfx_result_find(cf, stop, "predicted_rows"))) r->predicted_rows = strtod(v, NULL);
+        r->orig_class = (int)json_integer_value(json_object_get(e, "orig_class"));
+        r->orig_proba = cfx_result_number(e, "orig_proba", 0);
+        r->success = json_is_true(json_object_get(e, "success"));
+        const json_t *meta = json_object_get(e, "meta");
+        r->model_calls = cfx_result_number(meta, "model_calls", 0);
+        r->predicted_rows = cfx_result_number(meta, "predicted_rows", 0);
         n++;
-        cf = next;
     }
-    return (long)n;
+    if (n < 0) fprintf(stderr, "result JSON: not the documented explanations\n");
+    json_decref(root);
+    return n;
 }
 
 #endif /* CFX_RESULT_H */

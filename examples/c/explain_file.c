@@ -7,7 +7,7 @@
  * the printout). Prints, per instance, the class change and the features that moved.
  * Exits non-zero on any cfx error, or when no instance gets a counterfactual.
  *
- * Build: cc explain_file.c $(pkg-config --cflags --libs cfx)
+ * Build: cc explain_file.c $(pkg-config --cflags --libs cfx jansson)
  */
 #include <cfx.h>
 

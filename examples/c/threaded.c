@@ -10,7 +10,7 @@
  * target_proba, and it equals (bit for bit) the counterfactual of a single-threaded batch run
  * on the main thread: results do not depend on the thread they ran on.
  *
- * Build: cc threaded.c $(pkg-config --cflags --libs cfx) -lpthread -lm
+ * Build: cc threaded.c $(pkg-config --cflags --libs cfx jansson) -lpthread -lm
  */
 #include <cfx.h>
 

@@ -74,8 +74,9 @@ def describe(x, columns, cat_vars, scaler):
     return out
 
 
-def explain(n_instances=5, max_iterations=500, c_steps=5, threads=0, verbose=True):
-    """Explains the first `n_instances` denied test applications. Returns (results, context)."""
+def explain(n_instances=5, max_iterations=500, c_steps=5, threads=0, verbose=True, **params):
+    """Explains the first `n_instances` denied test applications (`params`: more config keys, e.g.
+    sparsify=True). Returns (results, context)."""
     X, y, columns, cat_vars = load_data()
     mlp, X_train, X_test, y_test, scaler = train(X, y)
     model = cfx.Model.from_json(from_sklearn(mlp))
@@ -90,7 +91,8 @@ def explain(n_instances=5, max_iterations=500, c_steps=5, threads=0, verbose=Tru
     explainer = cfx.CFProto(model, use_kdtree=True, theta=10.0, beta=0.01, cat_vars=cat_vars, ohe=True,
                             feature_range=[lo.tolist(), hi.tolist()], target_class=[0],
                             immutable=list(range(black, black + 2)), max_iterations=max_iterations,
-                            c_init=1.0, c_steps=c_steps, d_type="abdm", return_all=False, n_threads=threads)
+                            c_init=1.0, c_steps=c_steps, d_type="abdm", return_all=False, n_threads=threads,
+                            **params)
     explainer.fit(X_train)
     denied = X_test[mlp.predict(X_test) == 1][:n_instances]
     results = explainer.explain(denied) if len(denied) else []

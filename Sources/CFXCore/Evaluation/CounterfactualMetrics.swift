@@ -13,7 +13,8 @@
 ///   autoencoder; log q(x' | t) with a class-conditional density (a hook, see
 ///   `ClassConditionalDensity`).
 /// - constraints: x' inside the feature range (± constraintTol), immutable features exactly
-///   equal to x's, every categorical group a valid category.
+///   equal to x's, monotone features moved only in their direction (x'_j ≥ x_j for
+///   increase-only, exactly), every categorical group a valid category.
 /// - cost: seconds, model calls and gradient evaluations, as the explanations report them.
 ///
 /// Missing counterfactuals (rows of NaN) count as invalid and are left out of every other
@@ -51,6 +52,8 @@ public struct EvaluationOptions: Sendable {
     /// [min, max] per feature; nil checks no range.
     public var featureRange: (lower: PerFeature, upper: PerFeature)?
     public var immutable: [Int] = []
+    /// Features that may only increase or only decrease.
+    public var monotone: [MonotoneFeature] = []
     public var categorical: [CategoricalGroup] = []
     /// Whether categorical groups are one-hot (true) or ordinal columns (false).
     public var oneHot = true
@@ -114,12 +117,13 @@ public struct InstanceMetrics: Sendable {
     public var logDensity = Double.nan
     public var inRange: Bool?
     public var immutableOK: Bool?
+    public var monotoneOK: Bool?
     public var categoriesOK: Bool?
     public var cost = InstanceCost()
 
     public var constraintsOK: Bool? {
-        guard let inRange, let immutableOK, let categoriesOK else { return nil }
-        return inRange && immutableOK && categoriesOK
+        guard let inRange, let immutableOK, let monotoneOK, let categoriesOK else { return nil }
+        return inRange && immutableOK && monotoneOK && categoriesOK
     }
 }
 
@@ -127,14 +131,14 @@ public struct InstanceMetrics: Sendable {
 public enum Metric: String, Sendable, CaseIterable {
     case validity, targetProba = "target_proba", l1, l2, l1MAD = "l1_mad", l0
     case nnDistance = "nn_distance", aeError = "ae_error", logDensity = "log_density"
-    case inRange = "in_range", immutableOK = "immutable_ok", categoriesOK = "categories_ok"
+    case inRange = "in_range", immutableOK = "immutable_ok", monotoneOK = "monotone_ok", categoriesOK = "categories_ok"
     case constraintsOK = "constraints_ok"
     case seconds, modelCalls = "model_calls", gradientEvaluations = "gradient_evaluations"
 
     /// Whether the per-instance values are true/false (their mean is a rate).
     public var isBoolean: Bool {
         switch self {
-        case .validity, .inRange, .immutableOK, .categoriesOK, .constraintsOK: return true
+        case .validity, .inRange, .immutableOK, .monotoneOK, .categoriesOK, .constraintsOK: return true
         default: return false
         }
     }
@@ -154,6 +158,7 @@ public enum Metric: String, Sendable, CaseIterable {
         case .logDensity: return m.logDensity
         case .inRange: return flag(m.inRange)
         case .immutableOK: return flag(m.immutableOK)
+        case .monotoneOK: return flag(m.monotoneOK)
         case .categoriesOK: return flag(m.categoriesOK)
         case .constraintsOK: return flag(m.constraintsOK)
         case .seconds: return m.cost.seconds
@@ -222,11 +227,7 @@ public struct TrainingReference: Sendable {
         var byClass = [[Int]](repeating: [], count: model.classCount)
         for (r, c) in classes.enumerated() { byClass[c].append(r) }
         rowsByClass = byClass
-        mad = (0..<data.features).map { j in
-            let column = (0..<data.rows).map { data.x[$0 * data.features + j] }
-            let centre = median(column)
-            return median(column.map { abs($0 - centre) })
-        }
+        mad = data.medianAbsoluteDeviations()
     }
 }
 
@@ -246,10 +247,11 @@ public struct CounterfactualEvaluator: Sendable {
         let d = model.featureCount
         var bounds: (lower: [Double], upper: [Double])?
         if let range = options.featureRange {
-            let constraints = try Constraints(lower: range.lower, upper: range.upper, immutable: options.immutable, featureCount: d)
+            let constraints = try Constraints(lower: range.lower, upper: range.upper, immutable: options.immutable,
+                                              monotone: options.monotone, featureCount: d)
             bounds = (constraints.lower, constraints.upper)
         } else {
-            _ = try Constraints(lower: .all(0), upper: .all(0), immutable: options.immutable, featureCount: d)
+            _ = try Constraints(lower: .all(0), upper: .all(0), immutable: options.immutable, monotone: options.monotone, featureCount: d)
         }
         guard options.sparsityTol >= 0, options.sparsityTol.isFinite else {
             throw CFXError.config("sparsity_tol", "must be a finite number >= 0, got \(options.sparsityTol)")
@@ -396,6 +398,7 @@ public struct CounterfactualEvaluator: Sendable {
                 m.inRange = true
             }
             m.immutableOK = options.immutable.allSatisfy { cf[$0] == orig[$0] }
+            m.monotoneOK = options.monotone.allSatisfy { $0.allows(cf[$0.feature], from: orig[$0.feature]) }
             m.categoriesOK = options.categorical.allSatisfy { validCategory(cf, $0) }
             metrics[r] = m
         }

@@ -46,7 +46,14 @@ public struct CFProtoParams: Sendable, Equatable {
     // Beyond alibi.
     /// Model-input columns that never change (a column of a one-hot group fixes the whole variable).
     public var immutable: [Int] = []
+    /// Features that may only increase or only decrease from the instance (not categorical ones).
+    public var monotone: [MonotoneFeature] = []
     public var returnAll = true
+    /// Diverse sets and the sparsity pass (DiverseSet.swift, Sparsify.swift).
+    public var nCounterfactuals = 1
+    public var diversityWeight = DiversityKernel.defaultWeight
+    public var sparsify = false
+    public var sparsifyRepairSteps = SparsityPass.defaultRepairSteps
 
     public init() {}
 
@@ -97,8 +104,15 @@ public struct CFProtoParams: Sendable, Equatable {
             throw CFXError.config("eps", "eps[1] must be > 0, got \(j)")
         }
         for j in immutable where !(0..<d).contains(j) { throw CFXError.config("immutable", "feature index \(j) is outside 0..<\(d)") }
+        try checkMonotone(monotone, immutable: immutable, featureCount: d)
+        let categoricalColumns = Set(layout.ordinalColumns)
+        for m in monotone where categoricalColumns.contains(layout.ordinalColumn(ofModelColumn: m.feature)) {
+            throw CFXError.config("monotone", "feature \(m.feature) is categorical; categories have no direction")
+        }
         _ = try featureRangeMin.resolve(layout.ordinalFeatures, "feature_range[0]")
         _ = try featureRangeMax.resolve(layout.ordinalFeatures, "feature_range[1]")
+        try validateSetKeys(nCounterfactuals: nCounterfactuals, diversityWeight: diversityWeight)
+        try validateRepairSteps(sparsifyRepairSteps)
     }
 }
 
@@ -123,22 +137,27 @@ public struct CFProtoCandidate: Sendable {
     public let c: Double
     public let cStep: Int
     public let iteration: Int
+    /// Features (a one-hot variable counts once) the sparsity pass restored (nil: no pass).
+    public var restored: Int? = nil
 }
 
 public struct CFProtoExplanation: Sendable {
-    public let cf: CFProtoCandidate?
+    public internal(set) var cf: CFProtoCandidate?
     /// ∂L/∂y of the terms differentiated in closed form (clipped), and the numerical gradient of the
     /// prediction term (black-box models), at the step that found `cf`; in the search space.
     public let gradsGraph: [Double]?
     public let gradsNum: [Double]?
     /// Trust score of `cf`: distance to the original class's prototype over that to cf's class's.
-    public let trustScore: Double?
+    public internal(set) var trustScore: Double?
     public let all: [[CFProtoCandidate]]
     public let origClass: Int
     public let origProba: [Double]
     public let idProto: Int?
     public internal(set) var stats: SearchStats
     public let iterations: Int
+    /// With n_counterfactuals > 1: the set's valid members and det K (in the search space).
+    public internal(set) var cfs: [CFProtoCandidate]? = nil
+    public internal(set) var diversity: Double? = nil
     public var success: Bool { cf != nil }
 }
 
@@ -155,6 +174,10 @@ public final class CFProtoExplainer: Sendable {
     let seed: UInt64
     /// Dimension of the search space.
     public let searchFeatures: Int
+    /// Feature units (training MAD, else range) in the search and the model space: the set's
+    /// diversity and the sparsity order; empty when neither is asked for.
+    let searchScales: [Double]
+    let modelScales: [Double]
     /// The feature range the search uses (updated by the categorical fit when asked).
     public var featureRange: (lower: [Double], upper: [Double]) { (constraints.lower, constraints.upper) }
     public var categoryValues: [[Double]]? { categorical?.values }
@@ -234,7 +257,9 @@ public final class CFProtoExplainer: Sendable {
         }
 
         let immutable = Array(Set(params.immutable.map { layout.ordinalColumn(ofModelColumn: $0) })).sorted()
-        self.constraints = try Constraints(lower: .each(lower), upper: .each(upper), immutable: immutable, featureCount: layout.ordinalFeatures)
+        let monotone = params.monotone.map { MonotoneFeature(feature: layout.ordinalColumn(ofModelColumn: $0.feature), direction: $0.direction) }
+        self.constraints = try Constraints(lower: .each(lower), upper: .each(upper), immutable: immutable, monotone: monotone,
+                                           featureCount: layout.ordinalFeatures)
         self.model = model
         self.params = params
         self.encoder = encoder
@@ -245,6 +270,15 @@ public final class CFProtoExplainer: Sendable {
         self.epsInput = try params.epsInput.resolve(layout.ordinalFeatures, "eps[1]")
         self.seed = UInt64(seed)
         self.searchFeatures = layout.ordinalFeatures
+        if params.sparsify || params.nCounterfactuals > 1 {
+            let searchTraining = try searchRows.isEmpty ? nil : Dataset(x: searchRows.flatMap { $0 }, rows: searchRows.count,
+                                                                        features: layout.ordinalFeatures, labels: nil, classCount: k)
+            searchScales = featureScales(lower: lower, upper: upper, training: searchTraining)
+            modelScales = categorical == nil ? searchScales
+                : featureScales(lower: [Double](repeating: 0, count: d), upper: [Double](repeating: .infinity, count: d), training: training)
+        } else {
+            (searchScales, modelScales) = ([], [])
+        }
     }
 
     /// ABDM / MVDM distances between categories, embedded on a line (alibi's fit).
@@ -316,6 +350,8 @@ public final class CFProtoExplainer: Sendable {
         var search = try makeSearch(x)
         search.cancellation = cancellation
         var explanation = try search.run()
+        try search.refine(&explanation)
+        explanation.stats = search.stats
         explanation.stats.seconds = monotonicSeconds() - started
         return explanation
     }
@@ -612,6 +648,7 @@ struct CFProtoSearch {
             }
         }
         for j in constraints.immutable { out[j] = original[j] }
+        constraints.applyDirections(to: &out, original: original)
         return out
     }
 
@@ -697,10 +734,13 @@ struct CFProtoSearch {
             let searchPoint = try explainer.categorical?.numeric(fromModel: best.x[...], "cf") ?? best.x
             score = try trustScore(searchPoint: searchPoint, modelPoint: best.x, cfClass: best.predictedClass)
         }
-        let stats = SearchStats(predictCalls: session.predictCalls, predictedRows: session.predictedRows,
-                                gradientEvaluations: session.gradientEvaluations)
         return CFProtoExplanation(cf: best, gradsGraph: bestGrads?.0, gradsNum: bestGrads?.1, trustScore: score, all: all,
                                   origClass: origClass, origProba: originalProba, idProto: idProto, stats: stats, iterations: iterations)
+    }
+
+    var stats: SearchStats {
+        SearchStats(predictCalls: session.predictCalls, predictedRows: session.predictedRows,
+                    gradientEvaluations: session.gradientEvaluations)
     }
 }
 

@@ -105,6 +105,9 @@ public struct DeDUCEParams: Sendable, Equatable {
     public var featureOutput = "features"
     /// Record the target probability, log density and changed features of every iteration.
     public var trace = false
+    /// Run the sparsity pass (Sparsify.swift) on each counterfactual.
+    public var sparsify = false
+    public var sparsifyRepairSteps = SparsityPass.defaultRepairSteps
 
     public init() {}
 
@@ -147,6 +150,7 @@ public struct DeDUCEParams: Sendable, Equatable {
         }
         guard mu >= 0, mu.isFinite else { throw CFXError.config("mu", "must be >= 0, got \(mu)") }
         guard lambda >= 0, lambda.isFinite else { throw CFXError.config("lambda", "must be >= 0, got \(lambda)") }
+        try validateRepairSteps(sparsifyRepairSteps)
     }
 }
 
@@ -162,6 +166,8 @@ public struct SaliencyCounterfactual: Sendable {
     public let iterations: Int
     /// log p_t at the counterfactual (nil without a density).
     public let logDensity: Double?
+    /// Features the sparsity pass restored (nil: no pass).
+    public var restored: Int? = nil
 }
 
 /// Per iteration, for plots: the target probability and log density at each point evaluated,
@@ -178,13 +184,13 @@ public struct SaliencyExplanation: Sendable {
     public let targetClass: Int
     public let origClass: Int
     public let origProba: Double
-    public let cf: SaliencyCounterfactual?
+    public internal(set) var cf: SaliencyCounterfactual?
     /// Why no counterfactual was found.
     public let reason: String?
     /// log p_t at the instance (nil without a density).
     public let logDensityBefore: Double?
     public let trace: SaliencyTrace?
-    public let stats: SearchStats
+    public internal(set) var stats: SearchStats
     public var success: Bool { cf != nil }
 }
 
@@ -253,7 +259,8 @@ public final class SaliencyExplainer: Sendable {
         let results = try parallelMap(count: pairs.count, threads: threads, control: control) { [self] i -> Result<SaliencyExplanation, CFXError> in
             let (r, t) = pairs[i]
             do {
-                return .success(try run(Array(instances[r * d..<(r + 1) * d]), instance: r, target: t, cancellation: control.cancellation))
+                let row = Array(instances[r * d..<(r + 1) * d])
+                return .success(try sparsified(try run(row, instance: r, target: t, cancellation: control.cancellation), original: row))
             } catch let error as CFXError where error.kind == .cancelled {
                 throw error
             } catch let error as CFXError {
@@ -266,11 +273,7 @@ public final class SaliencyExplainer: Sendable {
     /// One search; `cancellation` is checked every `Cancellation.checkInterval` iterations.
     public func run(_ x0: [Double], instance: Int, target t: Int, cancellation: Cancellation = Cancellation()) throws -> SaliencyExplanation {
         let started = monotonicSeconds()
-        let oracle: SaliencyOracle = if let network = model as? Network {
-            NetworkOracle(network: network, density: density, featureBuffer: featureBuffer, logitsBuffer: logitsBuffer)
-        } else {
-            SessionOracle(model: model)
-        }
+        let oracle = makeOracle()
         let d = model.featureCount
         let n = params.featuresPerStep
         var x = x0

@@ -24,8 +24,16 @@ public struct WachterParams: Sendable, Equatable {
     /// Only "l1", as in alibi.
     public var distanceFunction = "l1"
     public var immutable: [Int] = []
+    /// Features that may only increase or only decrease from the instance.
+    public var monotone: [MonotoneFeature] = []
     /// Keep every counterfactual met, per λ round (alibi's `all`).
     public var returnAll = true
+    /// Beyond alibi: the size of a diverse set (1: the single counterfactual only), the weight of
+    /// its diversity term, and the sparsity pass (DiverseSet.swift, Sparsify.swift).
+    public var nCounterfactuals = 1
+    public var diversityWeight = DiversityKernel.defaultWeight
+    public var sparsify = false
+    public var sparsifyRepairSteps = SparsityPass.defaultRepairSteps
 
     public init() {}
 
@@ -50,6 +58,8 @@ public struct WachterParams: Sendable, Equatable {
         if case .index(let c) = targetClass, !(0..<k).contains(c) {
             throw CFXError.config("target_class", "class \(c) is outside 0..<\(k)")
         }
+        try validateSetKeys(nCounterfactuals: nCounterfactuals, diversityWeight: diversityWeight)
+        try validateRepairSteps(sparsifyRepairSteps)
     }
 }
 
@@ -63,16 +73,21 @@ public struct WachterCandidate: Sendable {
     public let predictedClass: Int
     public let proba: [Double]
     public let loss: Double
+    /// Features the sparsity pass put back to the instance's values (nil: no pass).
+    public var restored: Int? = nil
 }
 
 public struct WachterExplanation: Sendable {
     /// The candidate closest to the instance, or nil when none was found.
-    public let cf: WachterCandidate?
+    public internal(set) var cf: WachterCandidate?
     /// Per bisection round, the candidates met in it (empty lists when `returnAll` is off).
     public let all: [[WachterCandidate]]
     public let origClass: Int
     public let origProba: Double
-    public let stats: SearchStats
+    public internal(set) var stats: SearchStats
+    /// With n_counterfactuals > 1: the set's valid members (cf's search first) and det K.
+    public internal(set) var cfs: [WachterCandidate]? = nil
+    public internal(set) var diversity: Double? = nil
     public var success: Bool { cf != nil }
 }
 
@@ -89,22 +104,29 @@ public final class WachterExplainer: Sendable {
     public let params: WachterParams
     let constraints: Constraints
     let eps: [Double]
+    /// Feature units of the sparsity order and the set's diversity (training MAD, else range).
+    let scales: [Double]
+    let seed: UInt64
 
     /// alibi raises λ after a round only when it met at least this many counterfactuals.
     static let counterfactualsToRaiseLambda = 5
     /// The λ sweep covers this many orders of magnitude below lam_init.
     static let sweepOrders = 10
 
-    public init(model: Classifier, params: WachterParams) throws {
+    /// `training`, when given, only sets the feature scales (its MAD); `seed` the set's start.
+    public init(model: Classifier, params: WachterParams, training: Dataset? = nil, seed: Int = 0) throws {
         try model.requireExplainable()
         try params.validate(classCount: model.classCount)
         let d = model.featureCount
         self.constraints = try Constraints(lower: params.featureRangeMin, upper: params.featureRangeMax,
-                                           immutable: params.immutable, featureCount: d)
+                                           immutable: params.immutable, monotone: params.monotone, featureCount: d)
         self.eps = try params.eps.resolve(d, "eps")
         for (j, e) in eps.enumerated() where !(e > 0 && e.isFinite) {
             throw CFXError.config("eps", "must be > 0, got \(e) for feature \(j)")
         }
+        self.scales = params.sparsify || params.nCounterfactuals > 1
+            ? featureScales(lower: constraints.lower, upper: constraints.upper, training: training) : []
+        self.seed = UInt64(seed)
         self.model = model
         self.params = params
     }
@@ -127,10 +149,12 @@ public final class WachterExplainer: Sendable {
         var search = WachterSearch(explainer: self, original: x, originalProba: try session.predict(x), session: session,
                                    cancellation: cancellation)
         let explanation = try search.run()
-        var stats = search.stats
-        stats.seconds = monotonicSeconds() - started
-        return WachterExplanation(cf: explanation.cf, all: explanation.all, origClass: search.origClass,
-                                  origProba: search.origProba, stats: stats)
+        var result = WachterExplanation(cf: explanation.cf, all: explanation.all, origClass: search.origClass,
+                                        origProba: search.origProba, stats: search.stats)
+        try search.refine(&result, explainer: self)
+        result.stats = search.stats
+        result.stats.seconds = monotonicSeconds() - started
+        return result
     }
 }
 

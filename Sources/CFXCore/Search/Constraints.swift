@@ -17,13 +17,48 @@ public enum PerFeature: Sendable, Equatable {
     }
 }
 
-/// The box a counterfactual must stay in, and the features it may not change.
+/// The direction a directional (monotone) feature may move in: an age can only increase.
+public enum Direction: String, Sendable, Equatable, CaseIterable {
+    case increase, decrease
+}
+
+/// A feature that may only move one way from the factual (config `"monotone": {"3": "increase"}`).
+public struct MonotoneFeature: Sendable, Equatable {
+    public let feature: Int
+    public let direction: Direction
+    public init(feature: Int, direction: Direction) {
+        self.feature = feature
+        self.direction = direction
+    }
+
+    /// Whether `value` moved from `original` only in the allowed direction.
+    public func allows(_ value: Double, from original: Double) -> Bool {
+        direction == .increase ? value >= original : value <= original
+    }
+}
+
+/// Checks that monotone features are in 0..<d, each named once and not also immutable.
+public func checkMonotone(_ monotone: [MonotoneFeature], immutable: [Int], featureCount d: Int) throws {
+    var seen = Set<Int>()
+    for m in monotone {
+        guard (0..<d).contains(m.feature) else { throw CFXError.config("monotone", "feature index \(m.feature) is outside 0..<\(d)") }
+        guard seen.insert(m.feature).inserted else { throw CFXError.config("monotone", "feature \(m.feature) is listed twice") }
+        guard !immutable.contains(m.feature) else {
+            throw CFXError.config("monotone", "feature \(m.feature) is also immutable; list it in one of the two")
+        }
+    }
+}
+
+/// The box a counterfactual must stay in, the features it may not change, and the features it
+/// may only move one way.
 public struct Constraints: Sendable {
     public let lower: [Double]
     public let upper: [Double]
     public let immutable: [Int]
+    public let monotone: [MonotoneFeature]
 
-    public init(lower: PerFeature, upper: PerFeature, immutable: [Int], featureCount d: Int) throws {
+    public init(lower: PerFeature, upper: PerFeature, immutable: [Int], monotone: [MonotoneFeature] = [],
+                featureCount d: Int) throws {
         self.lower = try lower.resolve(d, "feature_range[0]")
         self.upper = try upper.resolve(d, "feature_range[1]")
         for j in 0..<d where !(self.lower[j] <= self.upper[j]) {
@@ -32,18 +67,33 @@ public struct Constraints: Sendable {
         for j in immutable where !(0..<d).contains(j) {
             throw CFXError.config("immutable", "feature index \(j) is outside 0..<\(d)")
         }
+        try checkMonotone(monotone, immutable: immutable, featureCount: d)
         self.immutable = immutable
+        self.monotone = monotone
     }
 
-    /// Clips `x` into the box, then puts the immutable features back to their original values.
+    /// Clips `x` into the box, then puts the immutable features back to their original values and
+    /// the monotone ones that moved the wrong way back to theirs.
     public func apply(to x: inout [Double], original: [Double]) {
         for j in x.indices { x[j] = min(max(x[j], lower[j]), upper[j]) }
         for j in immutable { x[j] = original[j] }
+        applyDirections(to: &x, original: original)
     }
 
-    /// Gradients of immutable features are zero, so the optimiser never moves them.
+    /// Monotone features only: increase-only x_j := max(x_j, original_j), decrease-only min.
+    public func applyDirections(to x: inout [Double], original: [Double]) {
+        for m in monotone {
+            x[m.feature] = m.direction == .increase ? max(x[m.feature], original[m.feature]) : min(x[m.feature], original[m.feature])
+        }
+    }
+
+    /// Gradients of immutable features are zero, so the optimiser never moves them; a gradient
+    /// step −g of a monotone feature keeps only its allowed sign (increase-only: g := min(g, 0)).
     public func mask(_ gradient: inout [Double]) {
         for j in immutable { gradient[j] = 0 }
+        for m in monotone {
+            gradient[m.feature] = m.direction == .increase ? min(gradient[m.feature], 0) : max(gradient[m.feature], 0)
+        }
     }
 }
 
@@ -72,4 +122,18 @@ func argmax(_ values: [Double]) -> Int {
     var best = 0
     for i in values.indices where values[i] > values[best] { best = i }
     return best
+}
+
+/// A warning for an instance `x` that lies outside [lower, upper], or nil when it lies inside.
+/// Searches start at the instance and clip into the range, so part of the change a counterfactual
+/// shows on those features comes from the clipping alone, which a caller should know.
+public func outsideRangeWarning(_ x: ArraySlice<Double>, lower: [Double], upper: [Double]) -> String? {
+    var outside: [String] = []
+    for (j, value) in x.enumerated() {
+        if value < lower[j] { outside.append("feature \(j) = \(value) < \(lower[j])") }
+        if value > upper[j] { outside.append("feature \(j) = \(value) > \(upper[j])") }
+    }
+    guard !outside.isEmpty else { return nil }
+    let shown = outside.prefix(5).joined(separator: ", ") + (outside.count > 5 ? ", and \(outside.count - 5) more" : "")
+    return "the instance lies outside feature_range (\(shown)); the search clips it into the range, so the counterfactual changes those features for that reason alone"
 }

@@ -23,6 +23,8 @@ public struct TrainingConfig: Sendable {
     public var earlyStoppingPatience = 0                   // "early_stopping_patience", 0 = off
     /// 1 by default: threads are started per batch, so more threads only pay with large batches.
     public var threads = 1                                 // "n_threads", 0 = all cores
+    /// Counterfactual training on top of the cross-entropy (see `CounterfactualTrainingConfig`).
+    public var counterfactual: CounterfactualTrainingConfig?  // "counterfactual_training"
 
     public init() {}
 
@@ -43,6 +45,10 @@ public struct TrainingConfig: Sendable {
             throw CFXError.config("early_stopping_patience", "early stopping watches the validation loss: set validation_split > 0")
         }
         guard (0...4096).contains(threads) else { throw CFXError.config("n_threads", "must be in 0...4096 (0 = all cores), got \(threads)") }
+        if let counterfactual {
+            guard loss == .crossEntropy else { throw CFXError.config("counterfactual_training", "needs the cross_entropy loss") }
+            try counterfactual.validate()
+        }
         switch schedule {
         case .constant: break
         case .step(let size, let gamma):
@@ -70,6 +76,8 @@ public struct EpochReport: Sendable {
     public var learningRate: Double
     public var seconds: Double
     public var rowsPerSecond: Double
+    /// Counterfactual training's terms, maturity and timing (nil when off or in the burn-in).
+    public var counterfactual: CounterfactualEpochReport?
 }
 
 /// Where an epoch in progress is: reported while it runs, so that a long epoch can be watched
@@ -186,6 +194,9 @@ public final class Trainer {
         var epochOrder = trainIndices
         var gradient = [Double](repeating: 0, count: count)
         let data = TrainingData(x: x, classes: classes, values: values, width: width, features: d)
+        let counterfactualTraining = try config.counterfactual.map {
+            try CounterfactualTraining(network: network, config: $0, data: data, classes: classes!, trainIndices: trainIndices, seed: config.seed)
+        }
 
         var epochStartParameters = batchProgress == nil ? [] : initial
         do {
@@ -198,6 +209,11 @@ public final class Trainer {
                 if config.shuffle { shuffler.shuffle(&epochOrder) }
                 var lossSum = 0.0, correct = 0
                 var start = 0
+                var counterfactualEpoch = try counterfactualTraining.flatMap { ct in
+                    ct.isActive(epoch: epoch, epochs: config.epochs)
+                        ? try ct.searchEpoch(epoch, batches: (epochOrder.count + batch - 1) / batch) : nil
+                }
+                var batchIndex = 0, skipped = 0
                 while start < epochOrder.count {
                     let end = min(start + batch, epochOrder.count)
                     let batchRows = end - start
@@ -216,8 +232,13 @@ public final class Trainer {
                             let shardGradient = workers[s].gradients
                             for range in trainableRanges { for i in range { g[i] += shardGradient[i] } }
                         }
+                        if counterfactualEpoch != nil, let ct = counterfactualTraining {
+                            let terms = ct.addGradient(&counterfactualEpoch!, batch: batchIndex, into: g.baseAddress!)
+                            guard terms.isFinite else { skipped += 1; return }  // skip the step, counted in the report
+                        }
                         optimiser.step(network.parameters.baseAddress!, gradients: g.baseAddress!, ranges: trainableRanges, learningRate: rate)
                     }
+                    batchIndex += 1
                     network.parametersChanged()
                     for result in results {
                         lossSum += result.loss
@@ -258,6 +279,9 @@ public final class Trainer {
                     if best == nil || loss < best!.loss { best = (loss, epoch + 1, Array(network.parameters)) }
                 }
                 entry.seconds = monotonicSeconds() - epochStarted
+                entry.counterfactual = counterfactualEpoch.map {
+                    $0.finished(trainingSeconds: entry.seconds - $0.report.searchSeconds, skipped: skipped)
+                }
                 entry.rowsPerSecond = Double(epochOrder.count) / max(entry.seconds, 1e-9)
                 report.history.append(entry)
                 report.bestEpoch = best?.epoch

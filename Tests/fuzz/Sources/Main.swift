@@ -9,11 +9,24 @@ import Glibc
 //   variable CFX_FUZZ_TARGET names the target (Tests/fuzz/run.sh fuzz).
 
 #if CFX_LIBFUZZER
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzer(_ argc: UnsafeMutablePointer<CInt>,
+               _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+               _ test: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+/// One input, for libFuzzer: CFX_FUZZ_TARGET names the target.
 @_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     let name = getenv("CFX_FUZZ_TARGET").map { String(cString: $0) } ?? "spec"
-    targets[name]?(Array(UnsafeBufferPointer(start: data, count: size)))
+    targets[name]?(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
     return 0
+}
+
+/// SwiftPM links an executable's entry point as `<module>_main`; libFuzzer's driver runs from it.
+@_cdecl("cfx_fuzz_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var (argc, argv) = (argc, argv)
+    return runFuzzer(&argc, &argv) { fuzzOneInput($0, $1) }
 }
 #else
 @main

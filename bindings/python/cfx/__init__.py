@@ -8,15 +8,17 @@
 
 from ._lib import library_path, version as library_version
 from ._lib import version
-from .errors import (CallbackError, CancelledError, ConfigError, Error, FileError, InternalError,
-                     InvalidArgumentError, JSONError, LibraryNotFoundError, ModelError,
-                     NumericError, ShapeError)
+from .errors import (CallbackError, CancelledError, ConfigError, Error, FeatureRangeWarning,
+                     FileError, InternalError, InvalidArgumentError, JSONError, LibraryNotFoundError,
+                     ModelError, NumericError, ShapeError)
 from .explainer import CFProto, Explainer, Explanation, Wachter, default_config
 from .model import Model
 from . import training
 from . import metrics
 # DeDUCE, JSMA and feature densities
 from .deduce import DeDUCE, FeatureDensity, JSMA, SaliencyExplanation
+from .eccco import ECCCo
+from . import robustness
 
 __version__ = "0.2.0"
 
@@ -25,9 +27,10 @@ __all__ = [
     "library_version",
     "library_path", "Error", "InvalidArgumentError", "JSONError", "ConfigError", "ModelError",
     "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError", "FileError",
-    "LibraryNotFoundError", "__version__",
+    "LibraryNotFoundError", "FeatureRangeWarning", "__version__",
 ]
 __all__ += ["DeDUCE", "JSMA", "FeatureDensity", "SaliencyExplanation"]
+__all__ += ["ECCCo", "robustness"]
 
 
 def __getattr__(name):

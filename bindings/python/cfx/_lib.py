@@ -107,6 +107,8 @@ _SIGNATURES = {
     "cfx_evaluator_set_density": (c_int, [EVALUATOR_P, c_void_p, _ERR_P]),
     "cfx_evaluate": (c_int, [EVALUATOR_P, DOUBLE_P, DOUBLE_P, c_size_t, c_size_t, c_char_p,
                              _CHAR_PP, _ERR_P]),
+    "cfx_evaluate_sets": (c_int, [EVALUATOR_P, DOUBLE_P, DOUBLE_P, c_size_t, c_size_t, c_size_t,
+                                  c_char_p, _CHAR_PP, _ERR_P]),
 }
 
 _lock = threading.Lock()

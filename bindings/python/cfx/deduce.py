@@ -93,27 +93,32 @@ class FeatureDensity(NativeHandle):
 
     @classmethod
     def load(cls, path: "str | os.PathLike") -> "FeatureDensity":
+        """A density written by :meth:`save` (a safetensors file)."""
         out = DENSITY_P()
         err = _lib.new_error()
         _lib.check(_lib.lib().cfx_density_load(os.fsencode(path), byref(out), byref(err)), err)
         return cls(out)
 
     def save(self, path: "str | os.PathLike") -> None:
+        """Writes the density (means, Cholesky factors, jitter) to a safetensors file."""
         err = _lib.new_error()
         _lib.check(_lib.lib().cfx_density_save(self._require(), os.fsencode(path), byref(err)), err)
 
     @property
     def info(self) -> dict:
+        """What the density holds: classes, dimension, labels used ("given" or "predicted"), jitter."""
         if self._info is None:
             self._info = json.loads(_lib.call_json("cfx_density_info", self._require()))
         return dict(self._info)
 
     @property
     def jitter(self) -> float:
+        """The ε·I added to every covariance to make it positive definite (0 when none was needed)."""
         return self.info["jitter"]
 
     @property
     def n_classes(self) -> int:
+        """The number of classes (one Gaussian each)."""
         return self.info["n_classes"]
 
     def _log_prob(self, X, model: Optional[Model], per_class: bool, mixture: bool):
@@ -199,6 +204,7 @@ class DeDUCE(_SaliencyExplainer):
     method = "deduce"
 
     def fit(self, X, y=None) -> "DeDUCE":
+        """Fits the feature density on training rows ``X`` with labels ``y`` (``None``: the model's predictions); returns ``self``."""
         rows, _ = as_rows(X)
         n, d = rows.shape
         labels = _labels(y, n)
@@ -209,6 +215,7 @@ class DeDUCE(_SaliencyExplainer):
         return self
 
     def set_density(self, density: FeatureDensity) -> "DeDUCE":
+        """Uses a fitted :class:`FeatureDensity` instead of fitting one; returns ``self``."""
         err = _lib.new_error()
         status = _lib.lib().cfx_explainer_set_density(self._require(), density._require(), byref(err))
         _lib.check(status, err)
@@ -223,4 +230,5 @@ class JSMA(_SaliencyExplainer):
     method = "jsma"
 
     def fit(self, X=None, y=None) -> "JSMA":
+        """JSMA needs no training data: accepted for symmetry with DeDUCE and ignored; returns ``self``."""
         return self

@@ -5,8 +5,10 @@ from __future__ import annotations
 __all__ = [
     "Error", "InvalidArgumentError", "JSONError", "ConfigError", "ModelError", "ShapeError",
     "NumericError", "CallbackError", "CancelledError", "InternalError", "FileError", "LibraryNotFoundError",
-    "STATUS_OK", "error_for_status",
+    "STATUS_OK", "error_for_status", "FeatureRangeWarning", "warn_about",
 ]
+
+import warnings
 
 STATUS_OK = 0
 
@@ -98,6 +100,24 @@ class FileError(Error):
     """CFX_ERR_IO: a file that cannot be read or written; the message starts with its path."""
     code = 10
     status_name = "io"
+
+
+class FeatureRangeWarning(UserWarning):
+    """An instance lies outside the explainer's ``feature_range``: the search clips it into the
+    range, so part of the counterfactual's change comes from the clipping alone. The same text is
+    in the explanation's ``meta["warnings"]``."""
+
+
+def warn_about(explanations: list) -> None:
+    """Issues a :class:`FeatureRangeWarning` per instance whose explanations' ``meta`` carry
+    warnings (once per instance, also when a method explains it for several targets)."""
+    seen = set()
+    for position, e in enumerate(explanations):
+        row = e.get("instance", position)
+        for text in (e.get("meta") or {}).get("warnings", []):
+            if (row, text) not in seen:
+                seen.add((row, text))
+                warnings.warn(f"cfx: instance {row}: {text}", FeatureRangeWarning, stacklevel=4)
 
 
 class LibraryNotFoundError(OSError):

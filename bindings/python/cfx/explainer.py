@@ -11,7 +11,7 @@ import numpy as np
 from . import _lib
 from ._progress import Progress, ProgressHook
 from ._handle import NativeHandle
-from .errors import InvalidArgumentError
+from .errors import InvalidArgumentError, warn_about
 from .model import Model, as_rows, to_json_text
 
 __all__ = ["Explainer", "Wachter", "CFProto", "Explanation", "default_config"]
@@ -69,9 +69,11 @@ class Explanation:
         return iter(self.data)
 
     def keys(self):
+        """The keys of the explanation's JSON object."""
         return self.data.keys()
 
     def get(self, key: str, default: Any = None) -> Any:
+        """A key of the explanation's JSON object, or ``default``."""
         return self.data.get(key, default)
 
     # -- attribute access -----------------------------------------------------------------------
@@ -97,7 +99,15 @@ class Explanation:
         return [[_numpy_cf(c) for c in rnd] for rnd in (self.data.get("all") or [])]
 
     @property
+    def cfs(self) -> Optional[List[dict]]:
+        """With ``n_counterfactuals`` > 1: the set's valid members (arrays as numpy), each like
+        ``cf``; ``None`` when no set was asked for. ``exp["diversity"]`` is the set's det K."""
+        members = self.data.get("cfs")
+        return None if members is None else [_numpy_cf(c) for c in members]
+
+    @property
     def success(self) -> bool:
+        """Whether a counterfactual was found."""
         return bool(self.data.get("success"))
 
     @property
@@ -108,14 +118,17 @@ class Explanation:
 
     @property
     def orig_class(self) -> int:
+        """The class the model predicts for the instance."""
         return self.data["orig_class"]
 
     @property
     def orig_proba(self) -> float:
+        """The probability of the original class (CFProto: every class's probabilities)."""
         return self.data["orig_proba"]
 
     @property
     def meta(self) -> dict:
+        """Cost and settings: ``method``, ``params``, ``model_calls``, ``seconds``, and ``warnings`` when there are any."""
         return self.data.get("meta", {})
 
     @property
@@ -126,12 +139,14 @@ class Explanation:
 
     @property
     def cf_class(self) -> Optional[int]:
+        """The counterfactual's class, or ``None`` when none was found."""
         cf = self.data.get("cf")
         return None if cf is None else cf.get("class")
 
     # -- output ---------------------------------------------------------------------------------
 
     def to_json(self, **kwargs) -> str:
+        """The explanation as JSON text (``kwargs`` go to ``json.dumps``)."""
         return json.dumps(self.data, **kwargs)
 
     def __eq__(self, other: object) -> bool:
@@ -182,7 +197,8 @@ class Explainer(NativeHandle):
 
     def fit(self, X_train, y=None) -> "Explainer":
         """Fits on training rows (2-D); ``y`` (class labels) defaults to the model's predictions.
-        Methods that need no training data (Wachter, JSMA) accept and ignore it."""
+        CFProto builds its prototypes from them; Wachter only takes the features' MADs (the units
+        of ``sparsify`` and of a set's diversity)."""
         rows, _ = as_rows(X_train, "X_train")
         n, d = rows.shape
         labels = None
@@ -213,7 +229,9 @@ class Explainer(NativeHandle):
         finally:
             hook.finish()
         self.model._check(status, err)
-        return json.loads(_lib.take_string(out))
+        result = json.loads(_lib.take_string(out))
+        warn_about(result["explanations"])
+        return result
 
     def explain(self, X, progress: Progress = None) -> Union[Explanation, List[Explanation]]:
         """Explains one instance (1-D ``X`` → an :class:`Explanation`) or a batch (2-D ``X`` →
@@ -235,6 +253,9 @@ class Explainer(NativeHandle):
 
 class Wachter(Explainer):
     """Wachter et al. counterfactuals: ``Wachter(model, target_class="other", max_iter=500)``.
+
+    ``Wachter(model, n_counterfactuals=4, sparsify=True)`` returns, per instance, a diverse set
+    (``exp.cfs``, DiCE's diversity term) of sparsified counterfactuals (include/cfx.h).
 
     Keyword arguments are config keys (see ``cfx.default_config("wachter")``); numpy arrays are
     accepted for list-valued keys such as ``feature_range`` and ``eps``.

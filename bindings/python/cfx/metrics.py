@@ -5,7 +5,7 @@
 >>> result = cfx.metrics.evaluate(model, X, exps, X_train=X_train)
 >>> result.summary["validity"]["mean"], result.summary["l1"]["median"], result.instances["l1"]
 
-The formulas are in the README ("Metrics") and in include/cfx.h ("Evaluation"). In short, for an
+The formulas are in docs/metrics.md and in include/cfx.h ("Evaluation"). In short, for an
 instance x and its counterfactual x' (rows of NaN, or ``None`` explanations' ``cf``, mean "none
 found": invalid, and left out of every statistic but validity and cost):
 
@@ -16,7 +16,8 @@ found": invalid, and left out of every statistic but validity and cost):
 - ``nn_distance`` to the nearest training point of x''s predicted class (classes from
   ``y_train`` or the model's predictions), ``ae_error`` = ‖AE(x') − x'‖² with an ``autoencoder``,
   ``log_density`` = log p_t(x') under a fitted :class:`cfx.FeatureDensity` of the model (``density``).
-- ``in_range``, ``immutable_ok``, ``categories_ok``, ``constraints_ok``.
+- ``in_range``, ``immutable_ok``, ``monotone_ok`` (``monotone={j: "increase" | "decrease"}``
+  features moved only their way), ``categories_ok``, ``constraints_ok``.
 - ``seconds``, ``model_calls``, ``gradient_evaluations`` from the explanations' ``meta``.
 """
 
@@ -38,7 +39,7 @@ __all__ = ["Evaluator", "EvaluationResult", "evaluate", "METRICS"]
 
 #: The metrics, in the order the library reports them.
 METRICS = ("validity", "target_proba", "l1", "l2", "l1_mad", "l0", "nn_distance", "ae_error",
-           "log_density", "in_range", "immutable_ok", "categories_ok", "constraints_ok",
+           "log_density", "in_range", "immutable_ok", "monotone_ok", "categories_ok", "constraints_ok",
            "seconds", "model_calls", "gradient_evaluations")
 
 _BOOL_COLUMNS = ("found", "validity")                # never null: bool arrays
@@ -67,6 +68,7 @@ class EvaluationResult:
 
     @classmethod
     def from_json(cls, data: dict) -> "EvaluationResult":
+        """The result from the JSON object ``cfx_evaluate`` returns."""
         summary = {name: {stat: (int(v) if stat == "n" else (np.nan if v is None else float(v)))
                           for stat, v in stats.items()}
                    for name, stats in data["summary"].items()}
@@ -206,16 +208,112 @@ class Evaluator(NativeHandle):
                                          X_cf.ctypes.data_as(_lib.DOUBLE_P), n, d,
                                          to_json_text(request).encode("utf-8"), byref(out),
                                          byref(err))
+        self._check_status(status, err)
+        return EvaluationResult.from_json(json.loads(_lib.take_string(out)))
+
+    def evaluate_sets(self, X, X_cfs, target_class: Any = "other",
+                      target_proba: Optional[float] = None) -> "SetEvaluationResult":
+        """Measures diverse sets: ``X`` (n, d) and ``X_cfs`` (n, k, d; a member of NaN is missing)
+        or a list of explanations with ``cfs`` (shorter sets are padded with NaN members).
+        ``target_class`` is per set (one for all, or n). Returns a :class:`SetEvaluationResult`."""
+        X, X_cfs = _sets(X, X_cfs)
+        n, k, d = X_cfs.shape
+        request: Dict[str, Any] = {"target_class": (
+            [t if isinstance(t, str) else int(t) for t in target_class]
+            if isinstance(target_class, (list, tuple, np.ndarray))
+            else (target_class if isinstance(target_class, str) else int(target_class)))}
+        if target_proba is not None:
+            request["target_proba"] = float(target_proba)
+        out = c_void_p()
+        err = _lib.new_error()
+        status = _lib.lib().cfx_evaluate_sets(self._require(), X.ctypes.data_as(_lib.DOUBLE_P),
+                                              X_cfs.ctypes.data_as(_lib.DOUBLE_P), n, k, d,
+                                              to_json_text(request).encode("utf-8"), byref(out),
+                                              byref(err))
+        self._check_status(status, err)
+        return SetEvaluationResult.from_json(json.loads(_lib.take_string(out)))
+
+    def _check_status(self, status, err) -> None:
+        """Raises the call's error, or the exception a Python model or autoencoder raised."""
         pending = None
-        if status == CallbackError.code:  # the exception a Python model or autoencoder raised
+        if status == CallbackError.code:
             for m in (self.model, self.autoencoder):
                 if pending is None and m is not None and m._callbacks is not None:
                     pending = m._callbacks.take()
         _lib.check(status, err, pending)
-        return EvaluationResult.from_json(json.loads(_lib.take_string(out)))
 
     def __repr__(self) -> str:
         return f"<cfx.metrics.Evaluator model={self.model!r}>"
+
+
+@dataclass
+class SetEvaluationResult:
+    """The metrics of n sets of k counterfactuals (``cfx_evaluate_sets``).
+
+    ``sets[column]``: one numpy entry per set: ``members_found``, ``members_valid`` (int),
+    ``all_valid`` (bool), ``diversity`` (mean pairwise L1 of the found members),
+    ``diversity_mad`` (DiCE's: mean pairwise MAD-scaled L1 / d; NaN without training data) and
+    ``count_diversity`` (DiCE's: the share of features that differ, over pairs); diversities are
+    NaN with fewer than two members. ``summary`` as in :class:`EvaluationResult`; ``members`` is
+    the :class:`EvaluationResult` of the n*k (instance, member) rows, member j of set i at i*k + j.
+    """
+
+    n: int
+    k: int
+    summary: Dict[str, Dict[str, float]]
+    sets: Dict[str, np.ndarray]
+    members: EvaluationResult
+
+    @classmethod
+    def from_json(cls, data: dict) -> "SetEvaluationResult":
+        summary = {name: {stat: (int(v) if stat == "n" else (np.nan if v is None else float(v)))
+                          for stat, v in stats.items()} for name, stats in data["summary"].items()}
+        sets: Dict[str, np.ndarray] = {}
+        for name, values in data["sets"].items():
+            if name == "all_valid":
+                sets[name] = np.array(values, dtype=bool)
+            elif name in ("members_found", "members_valid"):
+                sets[name] = np.array(values, dtype=np.int64)
+            else:
+                sets[name] = np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
+        return cls(n=data["n"], k=data["k"], summary=summary, sets=sets,
+                   members=EvaluationResult.from_json(data["members"]))
+
+    def mean(self, metric: str) -> float:
+        return self.summary[metric]["mean"]
+
+
+def _sets(X, X_cfs):
+    """X as (n, d) and X_cfs as (n, k, d) float64 arrays, reading explanations' ``cfs``."""
+    from .explainer import Explanation
+
+    if isinstance(X_cfs, (list, tuple)) and X_cfs and all(isinstance(e, Explanation) for e in X_cfs):
+        if X is None:
+            X = np.stack([np.asarray(e.x, dtype=np.float64) for e in X_cfs])
+        X, _ = as_rows(X)
+        sets = [[np.asarray(c["X"], dtype=np.float64) for c in (e.get("cfs") or [])] for e in X_cfs]
+        k = max(1, max(len(s) for s in sets))
+        X_cfs = np.full((len(sets), k, X.shape[1]), np.nan)
+        for i, s in enumerate(sets):
+            for j, c in enumerate(s):
+                X_cfs[i, j] = c
+    elif X is None:
+        raise InvalidArgumentError("X: required unless X_cfs is a list of explanations")
+    X, _ = as_rows(X)
+    X_cfs = np.ascontiguousarray(X_cfs, dtype=np.float64)
+    if X_cfs.ndim != 3 or X_cfs.shape[0] != X.shape[0] or X_cfs.shape[2] != X.shape[1]:
+        raise InvalidArgumentError(f"X_cfs: shape {X_cfs.shape}, expected (n, k, d) with n, d = {X.shape}")
+    if X.shape[0] == 0 or X_cfs.shape[1] == 0:
+        raise InvalidArgumentError("X_cfs: no sets or no members to evaluate")
+    return X, X_cfs
+
+
+def evaluate_sets(model: Model, X, X_cfs, X_train=None, y_train=None, target_class: Any = "other",
+                  target_proba: Optional[float] = None, **options) -> SetEvaluationResult:
+    """Set metrics in one call (an :class:`Evaluator` built and freed); see
+    :meth:`Evaluator.evaluate_sets`. L0 with a tolerance: the members' ``l0`` with ``sparsity_tol``."""
+    with Evaluator(model, X_train, y_train, **options) as ev:
+        return ev.evaluate_sets(X, X_cfs, target_class=target_class, target_proba=target_proba)
 
 
 def _rows_and_meta(X, X_cf, meta):

@@ -35,12 +35,41 @@ def to_json_text(obj: Any) -> str:
 def as_rows(X: Any, name: str = "X") -> tuple[np.ndarray, bool]:
     """X as a C-contiguous float64 2-D array (no copy when it already is one) and whether the
     input was a single 1-D row."""
-    arr = np.ascontiguousarray(X, dtype=np.float64)
+    raw = X if isinstance(X, np.ndarray) else _array(X)
+    if raw.dtype.kind not in "biuf" and not (raw.dtype.kind == "O" and _all_real(raw)):
+        raise InvalidArgumentError(f"{name}: expected real numbers, got {_describe(raw)}")
+    arr = np.ascontiguousarray(raw, dtype=np.float64)
     if arr.ndim == 1:
         return arr.reshape(1, -1), True
     if arr.ndim != 2:
         raise InvalidArgumentError(f"{name}: expected a 1-D or 2-D array, got {arr.ndim}-D")
     return arr, False
+
+
+def _array(X: Any) -> np.ndarray:
+    """X as a numpy array, keeping its element type; rows of different lengths become an object
+    array (numpy refuses them as a regular one), so that the caller can name the problem."""
+    try:
+        return np.asarray(X)
+    except ValueError:
+        return np.asarray(X, dtype=object)
+
+
+def _all_real(arr: np.ndarray) -> bool:
+    """An object array whose items are all real numbers (e.g. from pandas)."""
+    return all(isinstance(v, (int, float, np.integer, np.floating, np.bool_)) for v in arr.ravel())
+
+
+def _describe(arr: np.ndarray) -> str:
+    """What a non-numeric array holds, for error messages."""
+    if arr.dtype.kind in "US":
+        return f"text ({arr.ravel()[0]!r} ...)" if arr.size else "text"
+    if arr.dtype.kind == "c":
+        return "complex numbers"
+    bad = next((v for v in arr.ravel() if not isinstance(v, (int, float, np.integer, np.floating))), None)
+    if isinstance(bad, (list, tuple, np.ndarray)):
+        return "rows of different lengths"
+    return f"{type(bad).__name__} {bad!r}"
 
 
 class _CallbackState:
@@ -199,10 +228,12 @@ class Model(NativeHandle):
 
     @property
     def n_features(self) -> int:
+        """The number of input features d."""
         return self._n_features
 
     @property
     def n_classes(self) -> int:
+        """The number of classes k (outputs)."""
         return self._n_classes
 
     def _check(self, status: int, err) -> None:
@@ -257,6 +288,10 @@ class Model(NativeHandle):
         ``config``: the training keys of ``cfx.training.default_train_config()``, e.g.
         ``epochs=20, batch_size=64, optimizer="sgd", learning_rate=0.05,
         validation_split=0.1, early_stopping_patience=3, schedule={"type": "cosine"}``.
+        ``counterfactual_training={"n_ce": 1000, "tau": 0.75, "monotone": {0: "increase"}, ...}``
+        turns on counterfactual training (Altmeyer et al.; keys in include/cfx.h, Training);
+        each epoch's dict then has a ``"counterfactual"`` entry (loss terms, ``mature_share``,
+        ``search_seconds``, ``training_seconds``).
         ``progress``: ``True`` for a progress bar (tqdm when installed, else a line on stderr), or
         a callable given each epoch's dict (``epoch``, ``loss``, ``accuracy``, ``val_loss``, ...)
         that returns ``False`` to stop after that epoch (the report then says

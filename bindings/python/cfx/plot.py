@@ -1,6 +1,7 @@
 """Plots of counterfactuals (matplotlib, optional: ``pip install matplotlib``).
 
 - :func:`changed_features`: tabular data, the features a counterfactual changed, before → after;
+- :func:`counterfactual_set`: a diverse set (``n_counterfactuals``), one panel per member;
 - :func:`image`: original, counterfactual and their difference, side by side;
 - :func:`trace`: a search trace, target probability and loss per step.
 
@@ -17,7 +18,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-__all__ = ["changed_features", "image", "trace"]
+__all__ = ["changed_features", "counterfactual_set", "image", "trace"]
 
 BEFORE_COLOR = "#8c8c8c"
 AFTER_COLOR = "#d1495b"
@@ -144,6 +145,48 @@ def changed_features(exp_or_x: Any, cf: Any = None, *,
     ax.set_xlabel("value" + (f" ({units.strip()})" if units.strip() else ""))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
               borderaxespad=0.0)
+    fig.tight_layout()
+    return fig
+
+
+def counterfactual_set(exp: Any, *, feature_names: Optional[Sequence[str]] = None,
+                       class_names: Optional[Sequence[str]] = None,
+                       transform: Optional[Callable[[np.ndarray], np.ndarray]] = None,
+                       threshold: float = 1e-3, max_features: int = 20, units: str = "",
+                       title: Optional[str] = None, axes: Any = None):
+    """One :func:`changed_features` panel per member of a diverse set (an explanation of an
+    explainer with ``n_counterfactuals`` > 1), side by side, each titled with its class and
+    probability; the figure's title gives the set's diversity (det K). Returns the figure."""
+    if getattr(exp, "x", None) is None:
+        raise ValueError("the explanation does not carry its instance (exp.x)")
+    members = exp.get("cfs")
+    if not members:
+        raise ValueError("the explanation has no set: explain with n_counterfactuals > 1 "
+                         "(or the search found no counterfactual)")
+    x = np.asarray(exp.x, dtype=float).ravel()
+    n = len(members)
+    if axes is None:
+        d = x.size
+        fig, axes = _new_axes(n, (4.6 * n, 1.4 + 0.45 * min(max_features, d)))
+    else:
+        axes = list(np.ravel(axes))
+        if len(axes) < n:
+            raise ValueError(f"axes: {len(axes)} given for {n} members")
+        fig = axes[0].figure
+    for i, (member, ax) in enumerate(zip(members, axes)):
+        k = member.get("class")
+        p = member["proba"][k] if k is not None else float("nan")
+        changed_features(x, member["X"], feature_names=feature_names, transform=transform,
+                         threshold=threshold, max_features=max_features, units=units,
+                         title=f"{i + 1}: {_class_label(k, class_names)} (p={p:.2f})", ax=ax)
+        legend = ax.get_legend()
+        if legend is not None and i < n - 1:
+            legend.remove()
+    if title is None:
+        diversity = exp.get("diversity")
+        title = (f"{_class_label(exp.get('orig_class'), class_names)}: {n} counterfactuals"
+                 + (f", diversity det K = {diversity:.3g}" if diversity is not None else ""))
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

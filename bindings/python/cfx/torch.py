@@ -42,6 +42,7 @@ class Residual(nn.Module):
         self.shortcut = shortcut
 
     def forward(self, x):
+        """main(x) + shortcut(x) (x itself without a shortcut), with no activation after the sum."""
         return self.main(x) + (x if self.shortcut is None else self.shortcut(x))
 
 
@@ -53,12 +54,14 @@ class ChannelPad(nn.Module):
         self.out_channels = int(out_channels)
 
     def forward(self, x):
+        """x with zero channels appended up to ``out_channels``."""
         extra = self.out_channels - x.shape[1]
         if extra < 0:
             raise ValueError(f"ChannelPad: {x.shape[1]} channels, more than out_channels {self.out_channels}")
         return torch.nn.functional.pad(x, (0, 0, 0, 0, 0, extra))
 
     def extra_repr(self) -> str:
+        """The module's settings, as PyTorch prints them."""
         return f"out_channels={self.out_channels}"
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from . import _lib
 from ._progress import PROGRESS_FN, Progress, ProgressHook
 from .errors import CancelledError, InvalidArgumentError
+from .model import to_json_text
 
 __all__ = ["train", "default_train_config", "PROGRESS_FN"]
 
@@ -61,7 +62,7 @@ def train(model, X, y=None, progress: Progress = None, **config) -> dict:
         status = _lib_training().cfx_model_train(
             model._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
             targets.ctypes.data_as(_lib.DOUBLE_P) if targets is not None else None, width,
-            json.dumps(config).encode("utf-8"), hook.c_function, None, byref(out), byref(err))
+            to_json_text(config).encode("utf-8"), hook.c_function, None, byref(out), byref(err))
     finally:
         report_text = _lib.take_string(out)
         hook.finish()

@@ -1,0 +1,40 @@
+/// DeDUCE's and JSMA's sparsity pass (key `sparsify`): after the loop, with its own test (the
+/// target probability at least target_confidence), in units of the feature range.
+extension SaliencyExplainer {
+    func makeOracle() -> SaliencyOracle {
+        if let network = model as? Network {
+            NetworkOracle(network: network, density: density, featureBuffer: featureBuffer, logitsBuffer: logitsBuffer)
+        } else {
+            SessionOracle(model: model)
+        }
+    }
+
+    /// `e` with its counterfactual sparsified when the params ask for it.
+    func sparsified(_ e: SaliencyExplanation, original x0: [Double]) throws -> SaliencyExplanation {
+        guard params.sparsify, let cf = e.cf else { return e }
+        let oracle = makeOracle()
+        let t = e.targetClass, confidence = params.targetConfidence
+        var pass = SparsityPass(scales: featureScales(lower: lower, upper: upper))
+        pass.repairSteps = params.sparsifyRepairSteps
+        (pass.lower, pass.upper) = (lower, upper)
+        let session = ModelSession(model: model, eps: [Double](repeating: 1e-5, count: x0.count))
+        var weights = [Double](repeating: 0, count: cf.proba.count)
+        weights[t] = 1
+        let result = try pass.run(
+            original: x0, counterfactual: cf.x, proba: cf.proba,
+            predict: { try oracle.evaluate($0, target: t).proba }, isValid: { _, p in p[t] >= confidence },
+            scoreGradient: { [weights] in try session.scoreGradient(at: $0, weights: weights) })
+        let (proba, logDensity) = try oracle.evaluate(result.x, target: t)
+        var l0 = 0, l1 = 0.0
+        for j in x0.indices where result.x[j] != x0[j] {
+            l0 += 1
+            l1 += abs(result.x[j] - x0[j])
+        }
+        var out = e
+        out.cf = SaliencyCounterfactual(x: result.x, predictedClass: argmax(proba), proba: proba, l0: l0, l1: l1,
+                                        iterations: cf.iterations, logDensity: logDensity, restored: result.restored)
+        out.stats.predictCalls += oracle.stats.predictCalls
+        out.stats.predictedRows += oracle.stats.predictedRows
+        return out
+    }
+}

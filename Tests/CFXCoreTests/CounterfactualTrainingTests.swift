@@ -1,0 +1,127 @@
+import XCTest
+@testable import CFXCore
+
+/// Two interleaved half circles ("moons") with noise, labels 0/1, deterministic.
+func moons(_ n: Int, seed: UInt64, noise: Double = 0.1) -> (x: [Double], y: [Int]) {
+    var random = SeededRandom(seed: seed)
+    var x: [Double] = [], y: [Int] = []
+    for i in 0..<n {
+        let label = i % 2, angle = Double.pi * random.unit()
+        let (a, b) = label == 0 ? (cos(angle), sin(angle)) : (1 - cos(angle), 0.5 - sin(angle))
+        x += [a + noise * random.uniform(-1, 1), b + noise * random.uniform(-1, 1)]
+        y.append(label)
+    }
+    return (x, y)
+}
+
+final class CounterfactualTrainingTests: XCTestCase {
+    private func mlp() throws -> Network {
+        try Network(inputShape: [2], nodes: [.layer(Dense(outputs: 32)), .layer(Elementwise(.relu)),
+                                              .layer(Dense(outputs: 2)), .layer(Softmax())], seed: 3)
+    }
+
+    private func config(_ counterfactual: CounterfactualTrainingConfig?) -> TrainingConfig {
+        var config = TrainingConfig()
+        config.epochs = 8
+        config.batchSize = 30
+        config.seed = 5
+        config.counterfactual = counterfactual
+        return config
+    }
+
+    private func accuracy(_ network: Network, _ data: (x: [Double], y: [Int])) throws -> Double {
+        let proba = try ModelSession(model: network, eps: [1e-3, 1e-3]).predict(data.x, rows: data.y.count)
+        return Double(data.y.indices.filter { argmax([proba[2 * $0], proba[2 * $0 + 1]]) == data.y[$0] }.count) / Double(data.y.count)
+    }
+
+    func testEpochsReportTheTermsAndAccuracyStaysNearTheBaseline() throws {
+        let train = moons(600, seed: 1), test = moons(400, seed: 2)
+        let baseline = try mlp(), trained = try mlp()
+        _ = try Trainer(network: baseline, config: config(nil)).train(x: train.x, rows: 600, targets: .classes(train.y))
+        var ct = CounterfactualTrainingConfig()
+        ct.counterfactuals = 200
+        ct.burnIn = 0.25
+        let report = try Trainer(network: trained, config: config(ct)).train(x: train.x, rows: 600, targets: .classes(train.y))
+        XCTAssertNil(report.history[0].counterfactual, "epochs 1-2 are the burn-in")
+        XCTAssertNil(report.history[1].counterfactual)
+        for entry in report.history[2...] {
+            let terms = try XCTUnwrap(entry.counterfactual)
+            XCTAssertEqual(terms.counterfactuals, 200)
+            XCTAssertTrue((0...1).contains(terms.matureShare))
+            XCTAssertTrue(terms.divergence.isFinite && terms.ridge > 0 && terms.adversarial > 0)
+            XCTAssertGreaterThan(terms.searchSeconds, 0)
+            XCTAssertEqual(terms.skippedSteps, 0)
+        }
+        XCTAssertGreaterThan(report.history.last!.counterfactual!.matureShare, 0.5)
+        let (a, b) = (try accuracy(baseline, test), try accuracy(trained, test))
+        XCTAssertGreaterThan(a, 0.8)
+        XCTAssertLessThan(abs(a - b), 0.05, "baseline \(a), counterfactual training \(b)")
+    }
+
+    func testSearchesRespectTheConstraintsAndProtectThePositives() throws {
+        let train = moons(300, seed: 4)
+        let network = try mlp()
+        _ = try Trainer(network: network, config: config(nil)).train(x: train.x, rows: 300, targets: .classes(train.y))
+        var ct = CounterfactualTrainingConfig()
+        ct.counterfactuals = 100
+        ct.generator.immutable = [1]
+        ct.generator.monotone = [MonotoneFeature(feature: 0, direction: .increase)]
+        let data = TrainingData(x: train.x, classes: train.y, values: nil, width: 2, features: 2)
+        let training = try CounterfactualTraining(network: network, config: ct, data: data, classes: train.y,
+                                                  trainIndices: Array(0..<300), seed: 9)
+        let epoch = try training.searchEpoch(0, batches: 10)
+        XCTAssertEqual(epoch.targets.count, 100)
+        let (lower, upper) = defaultDomain(train.x, rows: Array(0..<300), features: 2)
+        for r in 0..<100 {
+            let cf = Array(epoch.counterfactual[2 * r..<2 * r + 2]), positive = Array(epoch.positive[2 * r..<2 * r + 2])
+            // Immutable: x⁺ copies x′; increase-only: x⁺ ≥ x′.
+            XCTAssertEqual(positive[1], cf[1])
+            XCTAssertGreaterThanOrEqual(positive[0], cf[0])
+            for j in 0..<2 { XCTAssertTrue((lower[j]...upper[j]).contains(cf[j])) }
+        }
+        XCTAssertEqual(epoch.tuples(ofBatch: 0), 0..<10)
+        XCTAssertEqual(epoch.tuples(ofBatch: 9), 90..<100)
+    }
+
+    /// The parameter gradient of step 7's extra terms matches central differences of their value.
+    func testExtraTermsGradientMatchesFiniteDifferences() throws {
+        let train = moons(120, seed: 6)
+        let network = try mlp()
+        var ct = CounterfactualTrainingConfig()
+        ct.counterfactuals = 40
+        let data = TrainingData(x: train.x, classes: train.y, values: nil, width: 2, features: 2)
+        let training = try CounterfactualTraining(network: network, config: ct, data: data, classes: train.y,
+                                                  trainIndices: Array(0..<120), seed: 2)
+        let epoch = try training.searchEpoch(0, batches: 4)
+        var gradient = [Double](repeating: 0, count: network.parameters.count)
+        var copy = epoch
+        _ = gradient.withUnsafeMutableBufferPointer { training.addGradient(&copy, batch: 1, into: $0.baseAddress!) }
+        var scratch = gradient
+        func value() -> Double {
+            var e = epoch
+            return scratch.withUnsafeMutableBufferPointer { training.addGradient(&e, batch: 1, into: $0.baseAddress!) }
+        }
+        for i in stride(from: 0, to: network.parameters.count, by: 7) {
+            let saved = network.parameters[i]
+            network.parameters[i] = saved + 1e-5
+            network.parametersChanged()
+            let plus = value()
+            network.parameters[i] = saved - 1e-5
+            network.parametersChanged()
+            let minus = value()
+            network.parameters[i] = saved
+            network.parametersChanged()
+            XCTAssertEqual(gradient[i], (plus - minus) / 2e-5, accuracy: 1e-5 + 1e-4 * abs(gradient[i]), "parameter \(i)")
+        }
+    }
+
+    func testBadConfigsAreErrors() throws {
+        var ct = CounterfactualTrainingConfig()
+        ct.burnIn = 1
+        XCTAssertThrowsError(try config(ct).validate())
+        ct = CounterfactualTrainingConfig()
+        var c = config(ct)
+        c.loss = .meanSquaredError(output: "probabilities")
+        XCTAssertThrowsError(try c.validate())
+    }
+}
