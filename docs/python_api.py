@@ -24,7 +24,7 @@ import cfx.export  # noqa: E402
 
 # The public modules: the package and the submodules users import themselves.
 # (cfx.metrics comes with cfx: it is in cfx.__all__.)
-MODULES = ["cfx", "cfx.export", "cfx.plot", "cfx.safetensors", "cfx.training", "cfx.torch"]
+MODULES = ["cfx", "cfx.dask", "cfx.export", "cfx.plot", "cfx.safetensors", "cfx.training", "cfx.torch"]
 
 
 def has_torch() -> bool:

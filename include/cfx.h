@@ -459,7 +459,21 @@ cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n
  * "lambda_set_size" > 0 (default 0): + lambda_set_size*max(0, sum_y C_y(x') - "kappa" (1)),
  * C_y = sigmoid((q - (1 - p_y(x'))) / "temperature" (0.1)), q the split-conformal quantile at
  * "alpha" (0.05) of the scores 1 - p_y(x_i) of labelled calibration rows given to
- * cfx_explainer_fit (CFX_ERR_INVALID_ARGUMENT in cfx_explain without them). */
+ * cfx_explainer_fit (CFX_ERR_INVALID_ARGUMENT in cfx_explain without them).
+ *
+ * Per-row errors: every method's config takes "on_error": "raise" (the default: one failing
+ * instance fails the call, and a NaN or infinity anywhere in `x` is CFX_ERR_NUMERIC) or "record":
+ * each row is then explained on its own and a row that fails (a non-finite value in that row, a
+ * callback error, a failed search) gets, in place of its explanation(s), exactly one entry
+ *
+ *   {"instance": i, "success": false, "cf": null,
+ *    "error": {"code": status, "status": "...", "message": "..."}}
+ *
+ * ("code" is the cfx_status number, "status" its cfx_status_string)
+ *
+ * while every other row is explained as usual and the call returns CFX_OK. Entries stay in row
+ * order (an "error" member marks a failed row); results do not depend on the mode. Shape errors
+ * (n, d, NULL pointers) and cancellation still fail the whole call. */
 cfx_status cfx_explain(const cfx_explainer *explainer, const double *x, size_t n, size_t d,
                        char **json_out, cfx_error *err);
 

@@ -218,7 +218,8 @@ public func cfx_explain_progress(_ handle: OpaquePointer?, _ x: UnsafePointer<Do
     withStatus(err) {
         let out = try output(jsonOut, "json_out")
         let explainer = try object(handle, .explainer, ExplainerHandle.self, "explainer")
-        let values = try rows(x, n, d, model: explainer.model)
+        // With "on_error": "record", a non-finite row is recorded as that row's error.
+        let values = try rows(x, n, d, model: explainer.model, finite: !explainer.method.recordsErrors)
         let started = monotonicSeconds()
         let control = RunControl(progress: progress.map { callback in
             { done, total, iterations in
@@ -229,9 +230,11 @@ public func cfx_explain_progress(_ handle: OpaquePointer?, _ x: UnsafePointer<Do
                 return callback(user, text) == 0
             }
         })
-        let explanations = withRangeWarnings(try explainer.prepared().explain(values, n, control), x: values, features: d,
-                                             config: explainer.method.effectiveConfig)
         let threads = explainer.method.threads > 0 ? explainer.method.threads : availableCores()
+        let prepared = try explainer.prepared()
+        let explanations = withRangeWarnings(try prepared.explain(values, rows: n, features: d, threads: explainer.method.threads,
+                                                                  recordingErrors: explainer.method.recordsErrors, control: control),
+                                             x: values, features: d, config: explainer.method.effectiveConfig)
         let result = JSON.object([
             ("explanations", .array(explanations)),
             ("seconds", .double(monotonicSeconds() - started)),

@@ -195,15 +195,16 @@ func checkedRows(_ n: Int, _ d: Int, _ name: String) throws -> Int {
     return try bufferCount(rows: n, width: d, name)
 }
 
-/// Copies an n × d buffer from the caller after checking it fits the model.
-func rows(_ x: UnsafePointer<Double>?, _ n: Int, _ d: Int, model: Classifier, _ name: String = "x") throws -> [Double] {
+/// Copies an n × d buffer from the caller after checking it fits the model (and, unless
+/// `finite` is false, that every value is finite).
+func rows(_ x: UnsafePointer<Double>?, _ n: Int, _ d: Int, model: Classifier, _ name: String = "x", finite: Bool = true) throws -> [Double] {
     let x = try required(x, name)
     let count = try checkedRows(n, d, name)
     try model.checkShape(count: count, rows: n, features: d, name)
     // Also n × k for the probabilities a call may return.
     _ = try bufferCount(rows: n, width: model.classCount, "\(name) (n × classes)")
     let values = Array(UnsafeBufferPointer(start: x, count: count))
-    if let i = values.firstIndex(where: { !$0.isFinite }) {
+    if finite, let i = values.firstIndex(where: { !$0.isFinite }) {
         throw CFXError(.numeric, "\(name): row \(i / d), feature \(i % d) is \(values[i]); only finite numbers are accepted")
     }
     return values

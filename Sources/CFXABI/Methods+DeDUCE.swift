@@ -73,8 +73,8 @@ extension MethodEntry {
                     throw CFXError(.invalidArgument, "deduce: not fitted; call cfx_explainer_fit with training data (or cfx_explainer_set_density) before explaining")
                 }
                 let explainer = try SaliencyExplainer.deduce(network: network, params: params, density: density)
-                return PreparedMethod { x, rows, control in
-                    try explainer.explain(x, rows: rows, threads: options.nThreads, control: control).map { saliencyJSON($0, method: "deduce", params: effective, density: density) }
+                return PreparedMethod { x, rows, threads, control in
+                    try explainer.explain(x, rows: rows, threads: threads, control: control).map { saliencyJSON($0, method: "deduce", params: effective, density: density) }
                 }
             }
         })
@@ -88,8 +88,8 @@ extension MethodEntry {
             let explainer = try SaliencyExplainer.jsma(model: model, params: params)
             let effective = JSON.object([("method", .string("jsma"))] + jsmaFields.encode(params) + RunOptions.fields.encode(options))
             // JSMA needs no training data; a fit is accepted and ignored.
-            let prepared = PreparedMethod { x, rows, control in
-                try explainer.explain(x, rows: rows, threads: options.nThreads, control: control).map { saliencyJSON($0, method: "jsma", params: effective, density: nil) }
+            let prepared = PreparedMethod { x, rows, threads, control in
+                try explainer.explain(x, rows: rows, threads: threads, control: control).map { saliencyJSON($0, method: "jsma", params: effective, density: nil) }
             }
             return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { _ in prepared }
         })

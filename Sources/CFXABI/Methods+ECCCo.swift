@@ -32,8 +32,8 @@ extension MethodEntry {
             // fit gives the calibration rows of the conformal penalty; without the penalty it is ignored.
             return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { inputs in
                 let ready = try params.lambdaSetSize > 0 ? inputs.training.map { try explainer.calibrated(on: $0) } ?? explainer : explainer
-                return PreparedMethod { x, rows, control in
-                    try ready.explain(x, rows: rows, threads: options.nThreads, control: control).map { ecccoJSON($0, params: effective) }
+                return PreparedMethod { x, rows, threads, control in
+                    try ready.explain(x, rows: rows, threads: threads, control: control).map { ecccoJSON($0, params: effective) }
                 }
             }
         })

@@ -7,12 +7,19 @@ struct RunOptions {
     var nThreads = 0
     /// Seed of every random choice a method makes (Wachter: only the start of a diverse set).
     var seed = 0
+    /// "raise": a failing row fails the whole call; "record": it gets an explanation with
+    /// "success": false and its "error", and the other rows complete (see cfx_explain).
+    var onError = "raise"
 
-    static let fields: [ConfigField<RunOptions>] = [.integer("n_threads", \.nThreads), .integer("seed", \.seed)]
+    static let fields: [ConfigField<RunOptions>] = [.integer("n_threads", \.nThreads), .integer("seed", \.seed),
+                                                    .text("on_error", \.onError)]
+
+    var recordsErrors: Bool { onError == "record" }
 
     func validate() throws {
         guard (0...4096).contains(nThreads) else { throw CFXError.config("n_threads", "must be in 0...4096 (0 = all cores), got \(nThreads)") }
         guard seed >= 0 else { throw CFXError.config("seed", "must be >= 0, got \(seed)") }
+        guard ["raise", "record"].contains(onError) else { throw CFXError.config("on_error", "must be \"raise\" or \"record\", got \"\(onError)\"") }
     }
 }
 
@@ -29,15 +36,16 @@ struct MethodInputs {
 struct ConfiguredMethod {
     let effectiveConfig: JSON
     let threads: Int
+    var recordsErrors = false
     /// Roles of the auxiliary models the method accepts (e.g. "encoder", "autoencoder").
     let modelRoles: [String]
     let prepare: (MethodInputs) throws -> PreparedMethod
 }
 
-/// A method ready to explain rows of instances, one JSON explanation per row, under a run
-/// control (progress, cancellation).
+/// A method ready to explain rows of instances (values, rows, threads) under a run control
+/// (progress, cancellation): one JSON explanation per row (per row and target for DeDUCE/JSMA).
 struct PreparedMethod {
-    let explain: ([Double], Int, RunControl) throws -> [JSON]
+    let explain: ([Double], Int, Int, RunControl) throws -> [JSON]
 }
 
 /// A method cfx offers through the C API: its name, its parameter fields and defaults, and how to
@@ -70,7 +78,9 @@ struct MethodEntry {
         try RunOptions.fields.decode(members.filter { runKeys.contains($0.0) }, into: &options, context: "any method")
         try options.validate()
         let own = members.filter { $0.0 != "method" && !runKeys.contains($0.0) }
-        return try entry.configure(model, own, options)
+        var method = try entry.configure(model, own, options)
+        method.recordsErrors = options.recordsErrors
+        return method
     }
 
     /// The full default config of a method, as `cfx_default_config` returns it.
@@ -116,8 +126,8 @@ extension MethodEntry {
             // scales (MAD) of the sparsity order and the set's diversity.
             return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { inputs in
                 let explainer = try WachterExplainer(model: model, params: params, training: inputs.training, seed: options.seed)
-                return PreparedMethod { x, rows, control in
-                    try explainer.explain(x, rows: rows, threads: options.nThreads, control: control).map { wachterJSON($0, params: effective) }
+                return PreparedMethod { x, rows, threads, control in
+                    try explainer.explain(x, rows: rows, threads: threads, control: control).map { wachterJSON($0, params: effective) }
                 }
             }
         })
@@ -173,8 +183,8 @@ extension MethodEntry {
             return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: ["encoder", "autoencoder"]) { inputs in
                 let explainer = try CFProtoExplainer(model: model, params: params, encoder: inputs.models["encoder"],
                                                      autoencoder: inputs.models["autoencoder"], training: inputs.training, seed: options.seed)
-                return PreparedMethod { x, rows, control in
-                    try explainer.explain(x, rows: rows, threads: options.nThreads, control: control)
+                return PreparedMethod { x, rows, threads, control in
+                    try explainer.explain(x, rows: rows, threads: threads, control: control)
                         .map { cfprotoJSON($0, explainer: explainer, params: effective) }
                 }
             }

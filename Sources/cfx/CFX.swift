@@ -42,10 +42,13 @@ struct Explain: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No progress bar.")
     var quiet = false
 
+    @OptionGroup(title: "Streaming (Stream.swift)") var stream: StreamOptions
+
     func run() throws {
+        let configText = try methodConfig(method: method, config: config.map(jsonArgument))
+        if stream.output != nil { return try stream.run(modelPath: inputs.model, data: inputs.data, config: configText, quiet: quiet) }
         let model = try NativeModel(path: inputs.model)
         let rows = try readCSV(inputs.data, features: model.features)
-        let configText = try methodConfig(method: method, config: config.map(jsonArgument))
         var explainer: OpaquePointer?
         try call { cfx_explainer_create(model.handle, configText, &explainer, $0) }
         defer { cfx_explainer_free(explainer) }

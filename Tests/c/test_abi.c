@@ -2802,6 +2802,8 @@ static void test_sets(void) {
 
 /* Section 15, in a file of its own. */
 #include "test_hostile.c"
+/* Section 15, in a file of its own. */
+#include "test_on_error.c"
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -2820,6 +2822,7 @@ int main(void) {
     test_deduce();
     test_sets();
     test_hostile();
+    test_on_error();
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail > 0 ? 1 : 0;
 }

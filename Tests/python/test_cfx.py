@@ -206,7 +206,7 @@ def test_closed_model_and_explainer_lifetime(spec, X):
 DEFAULTS = {"method": "wachter", "target_proba": 1.0, "tol": 0.05, "max_iter": 1000,
             "early_stop": 50, "lam_init": 0.1, "max_lam_steps": 10, "learning_rate_init": 0.1,
             "decay": True, "init": "identity", "distance_fn": "l1", "immutable": [],
-            "n_threads": 0, "seed": 0, "return_all": True}
+            "n_threads": 0, "seed": 0, "on_error": "raise", "return_all": True}
 
 
 def test_default_config():

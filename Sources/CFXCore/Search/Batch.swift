@@ -104,6 +104,21 @@ public func parallelMap<T>(count: Int, threads: Int, control: RunControl = RunCo
     return try results.collect()
 }
 
+/// Like `parallelMap`, but a failing index gives its error in its slot instead of failing the
+/// run, so that one bad row never loses the others. Cancellation still throws for the whole run.
+public func parallelMapRecording<T>(count: Int, threads: Int, control: RunControl = RunControl(),
+                                    _ body: @escaping @Sendable (Int) throws -> T) throws -> [Result<T, CFXError>] {
+    try parallelMap(count: count, threads: threads, control: control) { i -> Result<T, CFXError> in
+        do {
+            return .success(try body(i))
+        } catch let error as CFXError {
+            return .failure(error)
+        } catch {
+            return .failure(CFXError(.internalError, "\(error)"))
+        }
+    }
+}
+
 /// The batch every method runs: checks that `instances` holds `rows` finite rows for `model`, then
 /// explains each row on up to `threads` threads under `control`.
 public func explainRows<T>(_ instances: [Double], rows: Int, model: Classifier, threads: Int, control: RunControl,

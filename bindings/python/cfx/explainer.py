@@ -111,6 +111,12 @@ class Explanation:
         return bool(self.data.get("success"))
 
     @property
+    def error(self) -> Optional[dict]:
+        """With ``"on_error": "record"``, a failed row's ``{"code", "status", "message"}``;
+        ``None`` otherwise."""
+        return self.data.get("error")
+
+    @property
     def orig_class(self) -> int:
         """The class the model predicts for the instance."""
         return self.data["orig_class"]

@@ -237,10 +237,12 @@ class Model(NativeHandle):
         return self._n_classes
 
     def _check(self, status: int, err) -> None:
-        pending = None
-        if status == CallbackError.code and self._callbacks is not None:
-            pending = self._callbacks.take()
-        _lib.check(status, err, pending)
+        # Always taken, so that an exception recorded per row ("on_error": "record") does not
+        # linger into a later call; Ctrl-C in a callback still stops the caller.
+        pending = self._callbacks.take() if self._callbacks is not None else None
+        if status == 0 and pending is not None and not isinstance(pending, Exception):
+            raise pending
+        _lib.check(status, err, pending if status == CallbackError.code else None)
 
     # -- computation ----------------------------------------------------------------------------
 
