@@ -80,7 +80,7 @@ public func cfx_robust_accuracy(_ modelHandle: OpaquePointer?, _ x: UnsafePointe
                                                 context: "cfx_robust_accuracy")
         }
         guard options.seed >= 0 else { throw CFXError.config("seed", "must be >= 0, got \(options.seed)") }
-        guard (0...4096).contains(options.threads) else { throw CFXError.config("n_threads", "must be in 0...4096, got \(options.threads)") }
+        try requireThreadCount(options.threads)
         guard options.epsilons.count <= 10_000 else { throw CFXError.config("epsilons", "at most 10000 values") }
         guard (1...1_000_000).contains(options.steps) else { throw CFXError.config("steps", "must be in 1...1000000, got \(options.steps)") }
         let attack: Attack

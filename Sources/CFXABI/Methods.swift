@@ -17,7 +17,7 @@ struct RunOptions {
     var recordsErrors: Bool { onError == "record" }
 
     func validate() throws {
-        guard (0...4096).contains(nThreads) else { throw CFXError.config("n_threads", "must be in 0...4096 (0 = all cores), got \(nThreads)") }
+        try requireThreadCount(nThreads)
         guard seed >= 0 else { throw CFXError.config("seed", "must be >= 0, got \(seed)") }
         guard ["raise", "record"].contains(onError) else { throw CFXError.config("on_error", "must be \"raise\" or \"record\", got \"\(onError)\"") }
     }

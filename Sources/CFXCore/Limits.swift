@@ -18,6 +18,8 @@ public enum Limits {
     /// Features of a model without exact gradients: a numerical gradient predicts 2·d rows of d
     /// values in one call.
     public static let numericalGradientFeatures = 1 << 12
+    /// Worker threads a config may ask for (n_threads; 0 = all cores).
+    public static let threads = 4096
     /// Kernel size, stride and padding of a convolution or pooling layer.
     public static let window = 1 << 10
     /// Bytes of a file cfx reads (a spec, a weights or density file).
@@ -72,5 +74,12 @@ public func bufferCount(rows: Int, width: Int, _ what: String) throws -> Int {
 public func requireNumericalGradient(features: Int) throws {
     guard features <= Limits.numericalGradientFeatures else {
         throw CFXError(.invalidArgument, "model: numerical gradients of \(features) features would predict 2 × \(features) rows per gradient; the limit is \(Limits.numericalGradientFeatures) features without a vjp callback")
+    }
+}
+
+/// Checks an `n_threads` config value (0 = all cores), naming `key`.
+public func requireThreadCount(_ threads: Int, _ key: String = "n_threads") throws {
+    guard (0...Limits.threads).contains(threads) else {
+        throw CFXError.config(key, "must be in 0...\(Limits.threads) (0 = all cores), got \(threads)")
     }
 }

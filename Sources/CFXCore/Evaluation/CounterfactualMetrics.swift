@@ -262,9 +262,7 @@ public struct CounterfactualEvaluator: Sendable {
         guard options.madZeroScale > 0, options.madZeroScale.isFinite else {
             throw CFXError.config("mad_zero_scale", "must be a finite number > 0, got \(options.madZeroScale)")
         }
-        guard (0...4096).contains(options.threads) else {
-            throw CFXError.config("n_threads", "must be in 0...4096 (0 = all cores), got \(options.threads)")
-        }
+        try requireThreadCount(options.threads)
         var used = [Bool](repeating: false, count: d)
         for group in options.categorical {
             let width = options.oneHot ? group.count : 1

@@ -54,7 +54,7 @@ public struct CounterfactualTrainingConfig: Sendable {
         }
         guard nascentRadius >= 0, nascentRadius.isFinite else { throw CFXError.config("counterfactual_training.epsilon", "must be >= 0, got \(nascentRadius)") }
         guard burnIn >= 0, burnIn < 1 else { throw CFXError.config("counterfactual_training.burn_in", "must be in [0, 1), got \(burnIn)") }
-        guard (0...4096).contains(threads) else { throw CFXError.config("counterfactual_training.n_threads", "must be in 0...4096, got \(threads)") }
+        try requireThreadCount(threads, "counterfactual_training.n_threads")
     }
 }
 

@@ -44,7 +44,7 @@ public struct TrainingConfig: Sendable {
         guard earlyStoppingPatience == 0 || validationSplit > 0 else {
             throw CFXError.config("early_stopping_patience", "early stopping watches the validation loss: set validation_split > 0")
         }
-        guard (0...4096).contains(threads) else { throw CFXError.config("n_threads", "must be in 0...4096 (0 = all cores), got \(threads)") }
+        try requireThreadCount(threads)
         if let counterfactual {
             guard loss == .crossEntropy else { throw CFXError.config("counterfactual_training", "needs the cross_entropy loss") }
             try counterfactual.validate()
