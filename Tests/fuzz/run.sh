@@ -20,7 +20,11 @@ case "$mode" in
 replay)
     swift build -c release --product cfx-fuzz >/dev/null
     for target in "${all_targets[@]}"; do
-        .build/release/cfx-fuzz "$target" "Tests/fuzz/corpus/$target" "Tests/fuzz/regressions/$target"
+        inputs=()
+        for folder in "Tests/fuzz/corpus/$target" "Tests/fuzz/regressions/$target"; do
+            [ -d "$folder" ] && inputs+=("$folder")
+        done
+        .build/release/cfx-fuzz "$target" "${inputs[@]}"
     done
     ;;
 fuzz)
@@ -34,6 +38,11 @@ fuzz)
     failed=0
     for target in "${targets[@]}"; do
         mkdir -p ".build-fuzz/corpus/$target" ".build-fuzz/crashes/$target"
+        # libFuzzer stops at a corpus folder that does not exist (git keeps no empty folders).
+        inputs=(".build-fuzz/corpus/$target")
+        for folder in "Tests/fuzz/corpus/$target" "Tests/fuzz/regressions/$target"; do
+            [ -d "$folder" ] && inputs+=("$folder")
+        done
         echo "==> fuzzing $target for ${seconds}s"
         # Limits above cfx's own caps (CFX_MAX_PARAMETERS is 2 GiB of weights), so that only a
         # real leak or runaway allocation is reported as out-of-memory.
@@ -42,8 +51,7 @@ fuzz)
                 -max_total_time="$seconds" -timeout=30 -rss_limit_mb=12288 -malloc_limit_mb=6144 \
                 -max_len=8192 -dict=Tests/fuzz/cfx.dict -print_final_stats=1 \
                 -artifact_prefix=".build-fuzz/crashes/$target/" ${CFX_FUZZ_FLAGS:-} \
-                ".build-fuzz/corpus/$target" "Tests/fuzz/corpus/$target" "Tests/fuzz/regressions/$target" \
-                2>".build-fuzz/$target.log"; then
+                "${inputs[@]}" 2>".build-fuzz/$target.log"; then
             echo "==> $target: FAILED (see .build-fuzz/$target.log and .build-fuzz/crashes/$target)"
             tail -n 30 ".build-fuzz/$target.log"
             failed=1
