@@ -70,6 +70,11 @@ def main() -> int:
         cfx.__getattr__ = lambda name: no_torch(name, "cfx")
         cfx.export.__getattr__ = lambda name: no_torch(name, "cfx.export")
         cfx.export.__all__ = [n for n in cfx.export.__all__ if n not in ("Residual", "ChannelPad")]
+    else:
+        # cfx.export re-exports two torch modules lazily (a module __getattr__); pdoc resolves
+        # __all__ through the module's namespace, so put them there.
+        for name in ("Residual", "ChannelPad"):
+            setattr(cfx.export, name, getattr(cfx.export, name))
 
     seen: set = set()
     missing = [m for module in modules for m in undocumented(module, seen)]
