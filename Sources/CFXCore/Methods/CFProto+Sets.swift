@@ -94,6 +94,7 @@ extension CFProtoSearch {
         let oneHot = layout.map { l in l.oneHot ? l.variables.map { (start: $0.column, count: $0.categories) } : [] } ?? []
         var pass = SparsityPass(scales: explainer.modelScales, oneHot: oneHot)
         pass.restoreFirst = restoreFirst
+        pass.cancellation = cancellation
         if explainer.categorical == nil {  // the box is the search space's: the model's only without categories
             pass.repairSteps = params.sparsifyRepairSteps
             (pass.lower, pass.upper) = (constraints.lower, constraints.upper)

@@ -260,7 +260,8 @@ public final class SaliencyExplainer: Sendable {
             let (r, t) = pairs[i]
             do {
                 let row = Array(instances[r * d..<(r + 1) * d])
-                return .success(try sparsified(try run(row, instance: r, target: t, cancellation: control.cancellation), original: row))
+                return .success(try sparsified(try run(row, instance: r, target: t, cancellation: control.cancellation), original: row,
+                                               cancellation: control.cancellation))
             } catch let error as CFXError where error.kind == .cancelled {
                 throw error
             } catch let error as CFXError {

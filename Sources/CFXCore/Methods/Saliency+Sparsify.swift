@@ -10,12 +10,13 @@ extension SaliencyExplainer {
     }
 
     /// `e` with its counterfactual sparsified when the params ask for it.
-    func sparsified(_ e: SaliencyExplanation, original x0: [Double]) throws -> SaliencyExplanation {
+    func sparsified(_ e: SaliencyExplanation, original x0: [Double], cancellation: Cancellation = Cancellation()) throws -> SaliencyExplanation {
         guard params.sparsify, let cf = e.cf else { return e }
         let oracle = makeOracle()
         let t = e.targetClass, confidence = params.targetConfidence
         var pass = SparsityPass(scales: featureScales(lower: lower, upper: upper))
         pass.repairSteps = params.sparsifyRepairSteps
+        pass.cancellation = cancellation
         (pass.lower, pass.upper) = (lower, upper)
         let session = ModelSession(model: model, eps: [Double](repeating: 1e-5, count: x0.count))
         var weights = [Double](repeating: 0, count: cf.proba.count)

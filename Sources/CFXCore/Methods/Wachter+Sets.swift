@@ -68,6 +68,7 @@ extension WachterSearch {
         var pass = SparsityPass(scales: explainer.scales)
         pass.restoreFirst = restoreFirst
         pass.repairSteps = params.sparsifyRepairSteps
+        pass.cancellation = cancellation
         (pass.lower, pass.upper) = (constraints.lower, constraints.upper)
         var weights = [Double](repeating: 0, count: c.proba.count)
         weights[params.targetClass.resolve(probabilities: c.proba, original: origClass)] = 1

@@ -27,6 +27,8 @@ public struct SparsityPass: Sendable {
     static let setL1Budget = 1.25
     public var lower: [Double]?
     public var upper: [Double]?
+    /// Checked every `Cancellation.checkInterval` repair steps.
+    public var cancellation = Cancellation()
     /// Step of the repair, in units of the feature's scale, for the feature with the steepest score.
     static let repairStep = 0.02
     static let l1Budget = 1.05
@@ -118,7 +120,8 @@ public struct SparsityPass: Sendable {
         let movable = groups.filter { $0.count == 1 }.map { $0[0] }.filter { start[$0] != original[$0] }
         guard !movable.isEmpty else { return nil }
         var x = start
-        for _ in 0..<repairSteps {
+        for step in 0..<repairSteps {
+            try cancellation.step(step)
             let q = try predict(x)
             if try isValid(x, q) { return (x, q) }
             let g = try scoreGradient(x)
