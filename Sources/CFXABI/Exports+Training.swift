@@ -171,7 +171,6 @@ public func cfx_model_train(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>
                             _ progress: cfx_progress_fn?, _ user: UnsafeMutableRawPointer?,
                             _ reportOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                             _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    reportOut?.pointee = nil
     var cancelledAfter: Int?
     let status = withStatus(err) {
         let out = try output(reportOut, "report_json")

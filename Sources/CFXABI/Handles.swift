@@ -172,15 +172,11 @@ func required<T>(_ pointer: T?, _ name: String) throws -> T {
     return pointer
 }
 
-/// Clears an out-parameter (so that it is NULL after any error) and requires it.
+/// Clears an out-parameter (so that it is NULL after any error) and requires it: every function
+/// with an out-parameter calls this first, before anything can fail.
 func output<T>(_ pointer: UnsafeMutablePointer<T?>?, _ name: String) throws -> UnsafeMutablePointer<T?> {
     pointer?.pointee = nil
     return try required(pointer, name)
-}
-
-/// Clears out-parameters on entry, before anything can fail: every function calls this first.
-func clear<T>(_ pointers: UnsafeMutablePointer<T?>?...) {
-    for pointer in pointers { pointer?.pointee = nil }
 }
 
 /// A caller's row and feature counts, checked: 1...2^31 values in all, d ≤ CFX_MAX_FEATURES.
