@@ -1,8 +1,9 @@
 import CBLAS
 
-/// cfx's private OpenBLAS runs each call on the calling thread (cfx's own threads run in parallel).
-/// Debian's serial build is not used because concurrent calls race in its buffer allocator (seen as
-/// run-to-run different results in data-parallel training); the pthread build locks it.
+/// cfx's private OpenBLAS runs each call on the calling thread: cfx splits work across threads
+/// itself (batch rows, and `IntraOpPool` blocks of one product). Debian's serial build is not used
+/// because concurrent calls race in its buffer allocator (seen as run-to-run different results in
+/// data-parallel training); the pthread build locks it.
 private let blasOnCallingThread: Void = openblas_set_num_threads(1)
 
 /// C (m × n) = alpha · op(A) · op(B) + beta · C, row-major, with op(X) = X or Xᵀ.
@@ -10,22 +11,56 @@ private let blasOnCallingThread: Void = openblas_set_num_threads(1)
 /// Products of a few thousand multiply-adds (a small MLP explained one instance at a time) run in
 /// plain loops, where a BLAS call's fixed cost would dominate; larger ones go to OpenBLAS.
 @inline(__always)
-public func gemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double = 1,
-          _ a: UnsafePointer<Double>, lda: Int, _ b: UnsafePointer<Double>, ldb: Int,
-          beta: Double, _ c: UnsafeMutablePointer<Double>, ldc: Int) {
+public func gemm<T: NetworkScalar>(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: T = 1,
+                                   _ a: UnsafePointer<T>, lda: Int, _ b: UnsafePointer<T>, ldb: Int,
+                                   beta: T, _ c: UnsafeMutablePointer<T>, ldc: Int) {
     if m * n * k >= 4096 {
         _ = blasOnCallingThread
-        cblas_dgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+        T.blasGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+                   a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
         return
     }
     for i in 0..<m {
         for j in 0..<n {
-            var sum = 0.0
+            var sum: T = 0
             for p in 0..<k {
                 sum += (transposeA ? a[p * lda + i] : a[i * lda + p]) * (transposeB ? b[j * ldb + p] : b[p * ldb + j])
             }
             c[i * ldc + j] = alpha * sum + (beta == 0 ? 0 : beta * c[i * ldc + j])
         }
     }
+}
+
+/// `gemm` split into blocks of C's rows or columns that run on `pool`'s threads. The blocks depend
+/// only on the sizes (about 2^21 multiply-adds each, at most 8), never on the thread count, so the
+/// result is the same whatever the number of threads.
+public func gemm<T: NetworkScalar>(on pool: IntraOpPool?, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+                                   alpha: T = 1, _ a: UnsafePointer<T>, lda: Int, _ b: UnsafePointer<T>, ldb: Int,
+                                   beta: T, _ c: UnsafeMutablePointer<T>, ldc: Int) {
+    let blocks = min(8, max(1, (m * n * k) >> 21))
+    guard blocks > 1, let pool else {
+        gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
+             a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
+        return
+    }
+    let splitRows = m > n
+    let ranges = blockRanges(splitRows ? m : n, blocks: blocks, align: 16)
+    pool.run(tasks: ranges.count) { t in
+        let r = ranges[t]
+        if splitRows {
+            gemm(transposeA: transposeA, transposeB: transposeB, m: r.count, n: n, k: k, alpha: alpha,
+                 transposeA ? a + r.lowerBound : a + r.lowerBound * lda, lda: lda, b, ldb: ldb,
+                 beta: beta, c + r.lowerBound * ldc, ldc: ldc)
+        } else {
+            gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: r.count, k: k, alpha: alpha,
+                 a, lda: lda, transposeB ? b + r.lowerBound * ldb : b + r.lowerBound, ldb: ldb,
+                 beta: beta, c + r.lowerBound, ldc: ldc)
+        }
+    }
+}
+
+/// 0..<count cut into at most `blocks` consecutive ranges whose bounds are multiples of `align`.
+func blockRanges(_ count: Int, blocks: Int, align: Int = 1) -> [Range<Int>] {
+    let size = max(align, (count + blocks - 1) / blocks + align - 1) / align * align
+    return stride(from: 0, to: count, by: size).map { $0..<min($0 + size, count) }
 }

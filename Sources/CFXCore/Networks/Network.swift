@@ -6,6 +6,10 @@ import Glibc
 ///
 /// The last buffer is read as class probabilities. Named outputs give any intermediate buffer
 /// ("features", an encoder's code); "logits" is the input of a final softmax.
+///
+/// Tensors are kept in Double (`parameters`: training, files, derived tensors). A float32 network
+/// also keeps a Float copy, refreshed by `parametersChanged()`, and its evaluators compute in
+/// Float32 with sgemm; inputs and outputs of an evaluator stay Double either way.
 public final class Network: Classifier, @unchecked Sendable {
     /// One layer as compiled: where its tensors live and what it reads and writes.
     struct CompiledOperation {
@@ -47,6 +51,10 @@ public final class Network: Classifier, @unchecked Sendable {
     public var rowsPerPass: Int { max(1, Limits.passElements / rowElements) }
     /// All tensors of all layers, one after the other.
     public let parameters: UnsafeMutableBufferPointer<Double>
+    /// The number type evaluators compute in.
+    public let dtype: DType
+    /// `parameters` as Float, for float32 evaluators (empty for float64 networks).
+    let parameters32: UnsafeMutableBufferPointer<Float>
 
     public var hasExactGradient: Bool { true }
 
@@ -54,7 +62,7 @@ public final class Network: Classifier, @unchecked Sendable {
     /// values (`Operation.initialise`), drawn from `seed`, so that a network built from an
     /// architecture alone can be trained; to load weights, fill them through `parameter(_:)` or
     /// `parameters`, then call `parametersChanged()`.
-    public init(inputShape: [Int], nodes: [NetworkNode], seed: UInt64 = 0) throws {
+    public init(inputShape: [Int], nodes: [NetworkNode], dtype: DType = .float64, seed: UInt64 = 0) throws {
         guard !inputShape.isEmpty, inputShape.allSatisfy({ $0 > 0 }) else {
             throw CFXError(.model, "input_shape: must be positive sizes, got \(inputShape)")
         }
@@ -83,8 +91,11 @@ public final class Network: Classifier, @unchecked Sendable {
         }
         outputs["probabilities"] = output
         self.outputs = outputs
+        self.dtype = dtype
         parameters = .allocate(capacity: max(compiler.parameterCount, 1))
         parameters.initialize(repeating: 0)
+        parameters32 = .allocate(capacity: dtype == .float32 ? parameters.count : 0)
+        parameters32.initialize(repeating: 0)
         var random = SeededRandom(seed: seed)
         for op in operations {
             op.operation.initialise(parameters.baseAddress! + op.parameterOffset, input: op.inputShape, random: &random)
@@ -92,8 +103,21 @@ public final class Network: Classifier, @unchecked Sendable {
         parametersChanged()
     }
 
-    deinit { parameters.deallocate() }
+    deinit {
+        parameters.deallocate()
+        parameters32.deallocate()
+    }
 
+    /// The same network and tensors computing in `dtype` (self when it already does).
+    public func converted(to dtype: DType) throws -> Network {
+        guard dtype != self.dtype else { return self }
+        let copy = try Network(inputShape: inputShape, nodes: nodes, dtype: dtype)
+        _ = copy.parameters.update(fromContentsOf: parameters)
+        copy.parametersChanged()
+        return copy
+    }
+
+    /// An evaluator that splits its layers' work over `IntraOpThreads.current` threads.
     public func makeEvaluator() -> ClassifierEvaluator { NetworkEvaluator(self) }
 
     /// Every tensor: its full name ("layers.0.weight"), shape, role and place in `parameters`.
@@ -131,6 +155,7 @@ public final class Network: Classifier, @unchecked Sendable {
         for op in operations {
             op.operation.parametersChanged(parameters.baseAddress! + op.parameterOffset, input: op.inputShape)
         }
+        refreshFloatCopy()
     }
 
     /// Lets layers update training state (power iterations) before a training batch.
@@ -138,6 +163,11 @@ public final class Network: Classifier, @unchecked Sendable {
         for op in operations {
             op.operation.prepareTrainingStep(parameters.baseAddress! + op.parameterOffset, input: op.inputShape)
         }
+        refreshFloatCopy()
+    }
+
+    private func refreshFloatCopy() {
+        for i in 0..<parameters32.count { parameters32[i] = Float(parameters[i]) }
     }
 
     /// Updates state tensors (batch norm's running statistics) from the training-mode forward
@@ -146,12 +176,13 @@ public final class Network: Classifier, @unchecked Sendable {
     public func commitTrainingStep(_ evaluators: [NetworkEvaluator]) {
         for (index, step) in steps.enumerated() {
             guard case .apply(let op, _, let output) = step else { continue }
-            let shards = evaluators.compactMap { $0.trainingScratch(step: index, output: output) }
-            guard !shards.isEmpty else { continue }
-            let compiled = operations[op]
-            compiled.operation.commitTrainingStep(parameters.baseAddress! + compiled.parameterOffset, input: compiled.inputShape,
-                                                  shards: shards)
+            let compiled = operations[op], tensors = parameters.baseAddress! + compiled.parameterOffset
+            let shards64 = evaluators.compactMap { $0.tape64?.trainingScratch(step: index, output: output) }
+            let shards32 = evaluators.compactMap { $0.tape32?.trainingScratch(step: index, output: output) }
+            if !shards64.isEmpty { compiled.operation.commitTrainingStep(tensors, input: compiled.inputShape, shards: shards64) }
+            if !shards32.isEmpty { compiled.operation.commitTrainingStep(tensors, input: compiled.inputShape, shards: shards32) }
         }
+        refreshFloatCopy()
     }
 
     /// The buffer of a named output, with a clear error for an unknown name.
@@ -237,6 +268,10 @@ private struct Compiler {
                     throw CFXError(.model, "\(nodePath) (\(operation.kind)): needs \(scratch) values of scratch, over the limit of \(Limits.tensorElements)")
                 }
                 scratchPerRow = total
+                let workspace = operation.workspaceCount(input: inputShape, batch: 1)
+                guard workspace <= Limits.tensorElements else {
+                    throw CFXError(.model, "\(nodePath) (\(operation.kind)): needs \(workspace) values of workspace, over the limit of \(Limits.tensorElements)")
+                }
                 operations.append(.init(operation: operation, path: nodePath + ".", inputShape: inputShape,
                                         outputShape: outputShape, parameterSpecs: specs, parameterOffset: offset))
                 steps.append(.apply(operation: operations.count - 1, input: current, output: shapes.count - 1))
@@ -266,11 +301,166 @@ private struct Compiler {
     }
 }
 
-/// Forward and backward passes in memory owned by one thread. The buffers of the last forward
-/// pass are kept, so a pullback at the point just predicted costs one backward pass.
+/// Forward and backward passes in memory owned by one thread. Inputs, outputs and gradients are
+/// Double whatever the network computes in (a float32 network converts at the edges, which costs
+/// a copy of the buffers read, not of the network's work). The buffers of the last forward pass
+/// are kept, so a pullback at the point just predicted costs one backward pass.
 public final class NetworkEvaluator: ClassifierEvaluator {
-    /// A step as this evaluator runs it: plain values and an unretained operation (the network
-    /// keeps it alive), so that threads sharing one network never contend on reference counts.
+    private let network: Network
+    /// Exactly one of the two runs the passes, in the network's number type.
+    let tape64: Tape<Double>?
+    let tape32: Tape<Float>?
+    /// Double copies of float32 buffers handed out by `value` and `backward`, by buffer.
+    private var staged: [Int: UnsafeMutableBufferPointer<Double>] = [:]
+    /// Float gradients of the parameters during a float32 backward pass that asks for them.
+    private var parameterGradients32: UnsafeMutableBufferPointer<Float>?
+
+    /// An evaluator of `network` whose layers split large products and im2col over `threads`
+    /// threads (its own, kept until it is freed); results do not depend on the count.
+    public init(_ network: Network, threads: Int = IntraOpThreads.current) {
+        self.network = network
+        let pool = threads > 1 ? IntraOpPool(threads: threads) : nil
+        switch network.dtype {
+        case .float64:
+            tape64 = Tape(network, parameters: network.parameters.baseAddress!, pool: pool)
+            tape32 = nil
+        case .float32:
+            tape64 = nil
+            tape32 = Tape(network, parameters: network.parameters32.baseAddress!, pool: pool)
+        }
+    }
+
+    deinit {
+        for buffer in staged.values { buffer.deallocate() }
+        parameterGradients32?.deallocate()
+    }
+
+    private var rows: Int { tape64?.rows ?? tape32!.rows }
+
+    /// Runs the network on `rows` rows of `x` through buffer `target` (the last one by default).
+    public func forward(_ x: UnsafeBufferPointer<Double>, rows: Int, through target: Int? = nil, training: Bool = false) {
+        let target = target ?? network.bufferShapes.count - 1
+        let count = rows * network.featureCount
+        if let tape64 {
+            tape64.forward(rows: rows, through: target, training: training) { $0.update(from: x.baseAddress!, count: count) }
+        } else {
+            tape32!.forward(rows: rows, through: target, training: training) { input in
+                for i in 0..<count { input[i] = Float(x[i]) }
+            }
+        }
+    }
+
+    /// Buffer `buffer` of the last forward pass (rows × its size), valid until the next call.
+    public func value(_ buffer: Int) -> UnsafeBufferPointer<Double> {
+        let count = rows * network.bufferShapes[buffer].reduce(1, *)
+        if let tape64 { return UnsafeBufferPointer(start: tape64.values[buffer], count: count) }
+        return stage(tape32!.values[buffer], count: count, as: buffer)
+    }
+
+    /// A Double copy of `count` Float values, kept in the staging buffer `slot`.
+    private func stage(_ source: UnsafePointer<Float>, count: Int, as slot: Int) -> UnsafeBufferPointer<Double> {
+        var target = staged[slot] ?? UnsafeMutableBufferPointer(start: nil, count: 0)
+        if target.count < count {
+            target.deallocate()
+            target = .allocate(capacity: count)
+            staged[slot] = target
+        }
+        for i in 0..<count { target[i] = Double(source[i]) }
+        return UnsafeBufferPointer(rebasing: target[0..<count])
+    }
+
+    /// Backpropagates `cotangent` (rows × size of `buffer`) from `buffer` of the last forward
+    /// pass; returns ∂/∂input (rows × d). Trainable-parameter gradients are added to
+    /// `parameterGradients` (laid out as `network.parameters`) when it is given.
+    @discardableResult
+    public func backward(from buffer: Int, cotangent: UnsafeBufferPointer<Double>,
+                         parameterGradients: UnsafeMutablePointer<Double>? = nil) -> UnsafeBufferPointer<Double> {
+        backward(seeds: [(buffer, cotangent)], parameterGradients: parameterGradients)
+    }
+
+    /// Backpropagates several cotangents at once, each seeded at its own buffer of the last forward
+    /// pass (e.g. one at "logits" and one at "features"): returns the input gradient of
+    /// Σ_seeds ⟨cotangent, buffer⟩ (rows × d) with one backward pass through the deepest seed.
+    public func backward(seeds: [(buffer: Int, cotangent: UnsafeBufferPointer<Double>)],
+                         parameterGradients: UnsafeMutablePointer<Double>? = nil) -> UnsafeBufferPointer<Double> {
+        precondition(!seeds.isEmpty, "backward needs at least one seed")
+        let top = seeds.map(\.buffer).max()!
+        let inputCount = rows * network.featureCount
+        if let tape64 {
+            tape64.clearGradients(through: top)
+            for seed in seeds {
+                let g = tape64.gradients[seed.buffer]
+                for i in 0..<seed.cotangent.count { g[i] += seed.cotangent[i] }
+            }
+            return UnsafeBufferPointer(start: tape64.propagate(through: top, parameterGradients: parameterGradients), count: inputCount)
+        }
+        let tape32 = tape32!
+        tape32.clearGradients(through: top)
+        for seed in seeds {
+            let g = tape32.gradients[seed.buffer]
+            for i in 0..<seed.cotangent.count { g[i] += Float(seed.cotangent[i]) }
+        }
+        var floatGradients: UnsafeMutablePointer<Float>?
+        if parameterGradients != nil {
+            if parameterGradients32 == nil { parameterGradients32 = .allocate(capacity: network.parameters32.count) }
+            parameterGradients32!.update(repeating: 0)
+            floatGradients = parameterGradients32!.baseAddress
+        }
+        let inputGradient = tape32.propagate(through: top, parameterGradients: floatGradients)
+        if let parameterGradients, let floatGradients {
+            for i in 0..<network.parameters32.count { parameterGradients[i] += Double(floatGradients[i]) }
+        }
+        return stage(inputGradient, count: inputCount, as: -1)
+    }
+
+    // MARK: ClassifierEvaluator
+
+    /// Predicts in passes of at most `network.rowsPerPass` rows, so that memory stays bounded.
+    public func predict(_ x: UnsafeBufferPointer<Double>, rows: Int, into proba: UnsafeMutableBufferPointer<Double>) throws {
+        let (d, k) = (network.featureCount, network.classCount)
+        let last = network.bufferShapes.count - 1
+        var start = 0
+        while start < rows {
+            let count = min(network.rowsPerPass, rows - start)
+            forward(UnsafeBufferPointer(rebasing: x[start * d..<(start + count) * d]), rows: count)
+            let out = proba.baseAddress! + start * k
+            if let tape64 {
+                out.update(from: tape64.values[last], count: count * k)
+            } else {
+                for i in 0..<count * k { out[i] = Double(tape32!.values[last][i]) }
+            }
+            start += count
+        }
+    }
+
+    public func pullback(at x: UnsafeBufferPointer<Double>, rows: Int, cotangent: UnsafeBufferPointer<Double>,
+                         into grad: UnsafeMutableBufferPointer<Double>) throws {
+        let last = network.bufferShapes.count - 1
+        if !holdsForwardPass(of: x, rows: rows, through: last) { forward(x, rows: rows) }
+        let gradient = backward(from: last, cotangent: cotangent)
+        grad.baseAddress!.update(from: gradient.baseAddress!, count: rows * network.featureCount)
+    }
+
+    /// Whether the kept forward pass (inference mode) is of exactly these rows (as the network's
+    /// number type sees them).
+    public func holdsForwardPass(of x: UnsafeBufferPointer<Double>, rows: Int, through target: Int) -> Bool {
+        let count = rows * network.featureCount
+        if let tape64 {
+            return tape64.holds(rows: rows, through: target)
+                && memcmp(tape64.values[0], x.baseAddress!, count * MemoryLayout<Double>.size) == 0
+        }
+        guard tape32!.holds(rows: rows, through: target) else { return false }
+        let input = tape32!.values[0]
+        for i in 0..<count where input[i] != Float(x[i]) { return false }
+        return true
+    }
+}
+
+/// The passes of one evaluator in the network's number type T: activations, gradients and scratch
+/// of every buffer, and one workspace shared by the steps.
+final class Tape<T: NetworkScalar> {
+    /// A step as the tape runs it: plain values and an unretained operation (the network keeps it
+    /// alive), so that threads sharing one network never contend on reference counts.
     private struct PlannedStep {
         let operation: Unmanaged<Operation>?  // nil for the residual join (add)
         let input: Int
@@ -279,25 +469,26 @@ public final class NetworkEvaluator: ClassifierEvaluator {
         let inputShape: TensorShape
         let outputShape: TensorShape
         let parameterOffset: Int
-        let scratch: Int  // this evaluator's scratch buffer for the step
+        let scratch: Int  // this tape's scratch buffer for the step
     }
 
-    private let network: Network
     private let plan: [PlannedStep]
     private let bufferSizes: [Int]
-    private let parameters: UnsafeMutablePointer<Double>
+    private let parameters: UnsafeMutablePointer<T>
+    private let pool: IntraOpPool?
     private var capacity = 0
-    private var rows = 0
+    private(set) var rows = 0
     /// Buffers 0…forwardThrough hold the last forward pass (of `rows` rows, in `forwardTraining` mode).
     private var forwardThrough = -1
     private var forwardTraining = false
-    private var values: [UnsafeMutablePointer<Double>] = []
-    private var gradients: [UnsafeMutablePointer<Double>] = []
-    private var scratch: [UnsafeMutablePointer<Double>] = []
+    private(set) var values: [UnsafeMutablePointer<T>] = []
+    private(set) var gradients: [UnsafeMutablePointer<T>] = []
+    private var scratch: [UnsafeMutablePointer<T>] = []
+    private var workspace = UnsafeMutablePointer<T>.allocate(capacity: 1)
 
-    init(_ network: Network) {
-        self.network = network
-        self.parameters = network.parameters.baseAddress!
+    init(_ network: Network, parameters: UnsafeMutablePointer<T>, pool: IntraOpPool?) {
+        self.parameters = parameters
+        self.pool = pool
         self.bufferSizes = network.bufferShapes.map { $0.reduce(1, *) }
         self.plan = network.steps.enumerated().map { index, step in
             switch step {
@@ -314,12 +505,16 @@ public final class NetworkEvaluator: ClassifierEvaluator {
         }
     }
 
-    deinit { release() }
+    deinit {
+        release()
+        workspace.deallocate()
+    }
 
     private func release() {
         for buffer in values + gradients + scratch { buffer.deallocate() }
     }
 
+    /// Buffers for `rows` rows, kept (and reused by every later pass) until more rows are asked for.
     private func reserve(rows: Int) {
         guard rows > capacity else { return }
         release()
@@ -328,27 +523,29 @@ public final class NetworkEvaluator: ClassifierEvaluator {
         scratch = plan.map { step in
             .allocate(capacity: max(step.operation?.takeUnretainedValue().scratchCount(input: step.inputShape.dims, batch: rows) ?? 0, 1))
         }
+        let workspaceCount = plan.map { $0.operation?.takeUnretainedValue().workspaceCount(input: $0.inputShape.dims, batch: rows) ?? 0 }.max() ?? 0
+        workspace.deallocate()
+        workspace = .allocate(capacity: max(workspaceCount, 1))
         capacity = rows
     }
 
-    private func context(_ step: PlannedStep, training: Bool, parameterGradients: UnsafeMutablePointer<Double>?) -> OperationContext {
+    private func context(_ step: PlannedStep, training: Bool, parameterGradients: UnsafeMutablePointer<T>?) -> OperationContext<T> {
         OperationContext(inputShape: step.inputShape, outputShape: step.outputShape, batch: rows, training: training,
                          parameters: parameters + step.parameterOffset,
                          parameterGradients: parameterGradients.map { $0 + step.parameterOffset },
-                         scratch: scratch[step.scratch])
+                         scratch: scratch[step.scratch], workspace: workspace, pool: pool)
     }
 
-    /// Runs the network on `rows` rows of `x` through buffer `target` (the last one by default).
-    public func forward(_ x: UnsafeBufferPointer<Double>, rows: Int, through target: Int? = nil, training: Bool = false) {
-        let target = target ?? bufferSizes.count - 1
+    /// Runs `rows` rows through buffer `target`; `load` writes the input into buffer 0.
+    func forward(rows: Int, through target: Int, training: Bool, load: (UnsafeMutablePointer<T>) -> Void) {
         reserve(rows: rows)
         self.rows = rows
-        values[0].update(from: x.baseAddress!, count: rows * bufferSizes[0])
+        load(values[0])
         for step in plan where step.output <= target {
             let (input, output) = (values[step.input], values[step.output])
             if let operation = step.operation {
                 let context = context(step, training: training, parameterGradients: nil)
-                operation._withUnsafeGuaranteedRef { $0.forward(input, output, context) }
+                operation._withUnsafeGuaranteedRef { $0.forward(UnsafePointer(input), output, context) }
             } else {
                 let other = values[step.other]
                 for i in 0..<rows * step.outputShape.count { output[i] = input[i] + other[i] }
@@ -358,53 +555,32 @@ public final class NetworkEvaluator: ClassifierEvaluator {
         forwardTraining = training
     }
 
+    func holds(rows: Int, through target: Int) -> Bool {
+        rows == self.rows && forwardThrough >= target && !forwardTraining
+    }
+
     /// The scratch of step `step` (writing buffer `output`) after a training-mode forward pass
     /// that reached it, with its row count; nil otherwise.
-    func trainingScratch(step: Int, output: Int) -> (scratch: UnsafePointer<Double>, rows: Int)? {
+    func trainingScratch(step: Int, output: Int) -> (scratch: UnsafePointer<T>, rows: Int)? {
         guard forwardTraining, forwardThrough >= output, rows > 0 else { return nil }
         return (UnsafePointer(scratch[step]), rows)
     }
 
-    /// Buffer `buffer` of the last forward pass (rows × its size).
-    public func value(_ buffer: Int) -> UnsafeBufferPointer<Double> {
-        UnsafeBufferPointer(start: values[buffer], count: rows * bufferSizes[buffer])
-    }
-
-    /// Backpropagates `cotangent` (rows × size of `buffer`) from `buffer` of the last forward
-    /// pass; returns ∂/∂input (rows × d). Trainable-parameter gradients are added to
-    /// `parameterGradients` (laid out as `network.parameters`) when it is given.
-    @discardableResult
-    public func backward(from buffer: Int, cotangent: UnsafeBufferPointer<Double>,
-                         parameterGradients: UnsafeMutablePointer<Double>? = nil) -> UnsafeBufferPointer<Double> {
-        precondition(buffer <= forwardThrough, "backward needs a forward pass through buffer \(buffer)")
-        for b in 0...buffer { gradients[b].update(repeating: 0, count: rows * bufferSizes[b]) }
-        gradients[buffer].update(from: cotangent.baseAddress!, count: rows * bufferSizes[buffer])
-        return propagate(through: buffer, parameterGradients: parameterGradients)
-    }
-
-    /// Backpropagates several cotangents at once, each seeded at its own buffer of the last forward
-    /// pass (e.g. one at "logits" and one at "features"): returns the input gradient of
-    /// Σ_seeds ⟨cotangent, buffer⟩ (rows × d) with one backward pass through the deepest seed.
-    public func backward(seeds: [(buffer: Int, cotangent: UnsafeBufferPointer<Double>)]) -> UnsafeBufferPointer<Double> {
-        precondition(!seeds.isEmpty, "backward needs at least one seed")
-        let top = seeds.map(\.buffer).max()!
+    /// Zeroes the gradients of buffers 0…top, ready to be seeded.
+    func clearGradients(through top: Int) {
         precondition(top <= forwardThrough, "backward needs a forward pass through buffer \(top)")
         for b in 0...top { gradients[b].update(repeating: 0, count: rows * bufferSizes[b]) }
-        for seed in seeds {
-            let g = gradients[seed.buffer]
-            for i in 0..<rows * bufferSizes[seed.buffer] { g[i] += seed.cotangent[i] }
-        }
-        return propagate(through: top, parameterGradients: nil)
     }
 
-    /// Runs the backward pass from the seeded gradients of buffers 0…top down to the input.
-    private func propagate(through top: Int, parameterGradients: UnsafeMutablePointer<Double>?) -> UnsafeBufferPointer<Double> {
+    /// Runs the backward pass from the seeded gradients of buffers 0…top down to the input; returns
+    /// the input's gradient (rows × d).
+    func propagate(through top: Int, parameterGradients: UnsafeMutablePointer<T>?) -> UnsafeMutablePointer<T> {
         for step in plan.reversed() where step.output <= top {
             let dy = gradients[step.output]
             if let operation = step.operation {
                 let (x, y, dx) = (values[step.input], values[step.output], gradients[step.input])
                 let context = context(step, training: forwardTraining, parameterGradients: parameterGradients)
-                operation._withUnsafeGuaranteedRef { $0.backward(x, y, dy, dx, context) }
+                operation._withUnsafeGuaranteedRef { $0.backward(UnsafePointer(x), UnsafePointer(y), UnsafePointer(dy), dx, context) }
             } else {
                 let (da, db) = (gradients[step.input], gradients[step.other])
                 for i in 0..<rows * step.outputShape.count {
@@ -413,34 +589,6 @@ public final class NetworkEvaluator: ClassifierEvaluator {
                 }
             }
         }
-        return UnsafeBufferPointer(start: gradients[0], count: rows * bufferSizes[0])
-    }
-
-    // MARK: ClassifierEvaluator
-
-    /// Predicts in passes of at most `network.rowsPerPass` rows, so that memory stays bounded.
-    public func predict(_ x: UnsafeBufferPointer<Double>, rows: Int, into proba: UnsafeMutableBufferPointer<Double>) throws {
-        let (d, k) = (network.featureCount, network.classCount)
-        var start = 0
-        while start < rows {
-            let count = min(network.rowsPerPass, rows - start)
-            forward(UnsafeBufferPointer(rebasing: x[start * d..<(start + count) * d]), rows: count)
-            (proba.baseAddress! + start * k).update(from: values[bufferSizes.count - 1], count: count * k)
-            start += count
-        }
-    }
-
-    public func pullback(at x: UnsafeBufferPointer<Double>, rows: Int, cotangent: UnsafeBufferPointer<Double>,
-                         into grad: UnsafeMutableBufferPointer<Double>) throws {
-        let last = bufferSizes.count - 1
-        if !holdsForwardPass(of: x, rows: rows, through: last) { forward(x, rows: rows) }
-        let gradient = backward(from: last, cotangent: cotangent)
-        grad.baseAddress!.update(from: gradient.baseAddress!, count: rows * network.featureCount)
-    }
-
-    /// Whether the kept forward pass (inference mode) is of exactly these rows.
-    public func holdsForwardPass(of x: UnsafeBufferPointer<Double>, rows: Int, through target: Int) -> Bool {
-        rows == self.rows && forwardThrough >= target && !forwardTraining
-            && memcmp(values[0], x.baseAddress!, rows * network.featureCount * MemoryLayout<Double>.size) == 0
+        return gradients[0]
     }
 }

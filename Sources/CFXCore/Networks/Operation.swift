@@ -37,8 +37,8 @@ public struct TensorShape: Sendable, Equatable {
     public var dims: [Int] { isImage ? [channels, height, width] : [channels] }
 }
 
-/// What an operation sees of one forward or backward call.
-public struct OperationContext {
+/// What an operation sees of one forward or backward call, in the network's number type T.
+public struct OperationContext<T: NetworkScalar> {
     /// One example's input and output shapes.
     public let inputShape: TensorShape
     public let outputShape: TensorShape
@@ -46,13 +46,17 @@ public struct OperationContext {
     /// Training mode: batch norm uses batch statistics and updates its running ones.
     public let training: Bool
     /// This operation's tensors, one after the other in `parameterSpecs` order.
-    public let parameters: UnsafeMutablePointer<Double>
+    public let parameters: UnsafeMutablePointer<T>
     /// Gradients of the trainable parameters, same layout, accumulated (+=); nil when only input
     /// gradients are wanted, so that the operation can skip that work.
-    public let parameterGradients: UnsafeMutablePointer<Double>?
-    /// `scratchCount` doubles, private to this call site on this thread, kept from forward to
+    public let parameterGradients: UnsafeMutablePointer<T>?
+    /// `scratchCount` values, private to this call site on this thread, kept from forward to
     /// backward (e.g. the positions max pooling chose).
-    public let scratch: UnsafeMutablePointer<Double>
+    public let scratch: UnsafeMutablePointer<T>
+    /// `workspaceCount` values for use within one call (an im2col matrix), shared by all steps.
+    public let workspace: UnsafeMutablePointer<T>
+    /// Threads for splitting the call's work (nil: the calling thread alone).
+    public let pool: IntraOpPool?
 
     public var inputCount: Int { inputShape.count }
     public var outputCount: Int { outputShape.count }
@@ -62,6 +66,9 @@ public struct OperationContext {
 ///
 /// An operation object holds only its configuration, so one network can run on several threads
 /// at once; tensors live in the network's parameter store, scratch memory in each evaluator.
+/// Tensors are kept in Double (training, files, derived tensors: `initialise`, `parametersChanged`,
+/// `prepareTrainingStep`, `commitTrainingStep` work on them); forward and backward passes run in
+/// the network's number type on a copy.
 /// (A class rather than a protocol so that evaluators can call it without reference counting.)
 open class Operation: @unchecked Sendable {
     /// The spec's layer type ("dense", "conv2d", ...), for errors and files.
@@ -75,15 +82,20 @@ open class Operation: @unchecked Sendable {
     /// The tensors this operation owns for that input shape.
     open func parameterSpecs(for input: [Int]) -> [ParameterSpec] { [] }
 
-    /// Scratch doubles needed by a call on `batch` examples.
+    /// Scratch values needed by a call on `batch` examples, kept from forward to backward.
     open func scratchCount(input: [Int], batch: Int) -> Int { 0 }
 
-    open func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ context: OperationContext) {}
+    /// Temporary values needed within one call on `batch` examples (shared by all steps).
+    open func workspaceCount(input: [Int], batch: Int) -> Int { 0 }
+
+    /// y = f(x; θ) for `context.batch` examples. Overrides are generic over Float and Double and
+    /// carry `@_specialize` for both (see `NetworkScalar`).
+    open func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ context: OperationContext<T>) {}
 
     /// Given dy = ∂L/∂y, adds ∂L/∂x to dx (dx += …, so that branches accumulate) and, when the
     /// context asks for them, ∂L/∂θ to the parameter gradients.
-    open func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
-                       _ dx: UnsafeMutablePointer<Double>, _ context: OperationContext) {}
+    open func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+                                         _ dx: UnsafeMutablePointer<T>, _ context: OperationContext<T>) {}
 
     /// Recomputes derived tensors after the parameters changed (loading, a training step).
     open func parametersChanged(_ parameters: UnsafeMutablePointer<Double>, input: [Int]) {}
@@ -105,8 +117,8 @@ open class Operation: @unchecked Sendable {
     /// statistics). Training-mode forward passes never write tensors themselves, so that the
     /// shards of a batch can run at once; `shards` holds each shard's scratch (as its forward pass
     /// left it) and row count, in shard order. Network.commitTrainingStep calls it.
-    open func commitTrainingStep(_ parameters: UnsafeMutablePointer<Double>, input: [Int],
-                                 shards: [(scratch: UnsafePointer<Double>, rows: Int)]) {}
+    open func commitTrainingStep<T: NetworkScalar>(_ parameters: UnsafeMutablePointer<Double>, input: [Int],
+                                                   shards: [(scratch: UnsafePointer<T>, rows: Int)]) {}
 }
 
 /// A network as layers and residual blocks, before it is compiled.

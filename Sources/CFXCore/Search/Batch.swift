@@ -55,13 +55,17 @@ public struct RunControl: @unchecked Sendable {
 /// Runs `body` for every index in 0..<count on up to `threads` threads (0 = all cores) and returns
 /// the results in index order. Every index runs even when another fails; the first failure by
 /// index is thrown, prefixed with its instance number. Results do not depend on the thread count.
+/// When there are fewer items than threads, each item's network evaluations get the threads left
+/// over (`IntraOpThreads`), so that one search on a CNN still uses every core it is given.
 ///
 /// With a progress callback, the calling thread only watches (and calls it) while the workers
 /// run, so the callback never runs on a worker thread (which Python's and Julia's need).
 /// A cancelled run throws `CFXError(.cancelled)` saying how many items were done.
 public func parallelMap<T>(count: Int, threads: Int, control: RunControl = RunControl(),
                            _ body: @escaping @Sendable (Int) throws -> T) throws -> [T] {
-    let workers = min(count, threads > 0 ? threads : availableCores())
+    let budget = threads > 0 ? threads : availableCores()
+    let workers = min(count, budget)
+    let intraOp = max(1, budget / max(workers, 1))
     let results = ResultSlots<T>(count: count)
     let next = Atomic<Int>(0)
     let done = Atomic<Int>(0)
@@ -70,7 +74,7 @@ public func parallelMap<T>(count: Int, threads: Int, control: RunControl = RunCo
         while !cancellation.isCancelled {
             let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
             if i >= count { return }
-            let result = Result { try body(i) }
+            let result = Result { try IntraOpThreads.with(intraOp) { try body(i) } }
             results.store(i, result)
             // An item its cancellation interrupted is not done.
             if case .failure(let error as CFXError) = result, error.kind == .cancelled { return }

@@ -1,5 +1,3 @@
-import Glibc
-
 /// A function applied to every value on its own: relu, leaky relu, tanh, sigmoid, softplus.
 public final class Elementwise: Operation, @unchecked Sendable {
     public enum Function: Sendable, Equatable {
@@ -25,25 +23,33 @@ public final class Elementwise: Operation, @unchecked Sendable {
 
     public override func outputShape(for input: [Int]) throws -> [Int] { input }
 
-    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let count = c.batch * c.inputCount
         switch function {
         case .relu: for i in 0..<count { y[i] = max(x[i], 0) }
-        case .leakyRelu(let slope): for i in 0..<count { y[i] = x[i] > 0 ? x[i] : slope * x[i] }
-        case .tanh: for i in 0..<count { y[i] = Glibc.tanh(x[i]) }
+        case .leakyRelu(let slope):
+            let slope = T(slope)
+            for i in 0..<count { y[i] = x[i] > 0 ? x[i] : slope * x[i] }
+        case .tanh: for i in 0..<count { y[i] = T.hyperbolicTangent(x[i]) }
         case .sigmoid: for i in 0..<count { y[i] = logistic(x[i]) }
         // log(1 + eˣ) without overflow for large x
-        case .softplus: for i in 0..<count { y[i] = max(x[i], 0) + log1p(exp(-abs(x[i]))) }
+        case .softplus: for i in 0..<count { y[i] = max(x[i], 0) + T.logOnePlus(T.exponential(-abs(x[i]))) }
         }
     }
 
-    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
-                         _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+                                                    _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let count = c.batch * c.inputCount
         switch function {
         // A select rather than a branch: vectorised, and no mispredictions on random signs.
         case .relu: for i in 0..<count { dx[i] += x[i] > 0 ? dy[i] : 0 }
-        case .leakyRelu(let slope): for i in 0..<count { dx[i] += x[i] > 0 ? dy[i] : slope * dy[i] }
+        case .leakyRelu(let slope):
+            let slope = T(slope)
+            for i in 0..<count { dx[i] += x[i] > 0 ? dy[i] : slope * dy[i] }
         case .tanh: for i in 0..<count { dx[i] += dy[i] * (1 - y[i] * y[i]) }
         case .sigmoid: for i in 0..<count { dx[i] += dy[i] * y[i] * (1 - y[i]) }
         case .softplus: for i in 0..<count { dx[i] += dy[i] * logistic(x[i]) }
@@ -57,35 +63,39 @@ public final class Softmax: Operation, @unchecked Sendable {
 
     public override func outputShape(for input: [Int]) throws -> [Int] { input }
 
-    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let width = c.inputCount
         for r in 0..<c.batch {
             let xr = x + r * width, yr = y + r * width
-            var largest = -Double.infinity
+            var largest = -T.infinity
             for i in 0..<width { largest = max(largest, xr[i]) }
-            var total = 0.0
+            var total: T = 0
             for i in 0..<width {
-                yr[i] = exp(xr[i] - largest)
+                yr[i] = T.exponential(xr[i] - largest)
                 total += yr[i]
             }
             for i in 0..<width { yr[i] /= total }
         }
     }
 
-    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
-                         _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+                                                    _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let width = c.inputCount
         for r in 0..<c.batch {
             let yr = y + r * width, dyr = dy + r * width, dxr = dx + r * width
-            var dot = 0.0
+            var dot: T = 0
             for i in 0..<width { dot += dyr[i] * yr[i] }
             for i in 0..<width { dxr[i] += yr[i] * (dyr[i] - dot) }
         }
     }
 }
 
-@inline(__always) func logistic(_ z: Double) -> Double {
-    if z >= 0 { return 1 / (1 + exp(-z)) }
-    let e = exp(z)
+@inline(__always) func logistic<T: NetworkScalar>(_ z: T) -> T {
+    if z >= 0 { return 1 / (1 + T.exponential(-z)) }
+    let e = T.exponential(z)
     return e / (1 + e)
 }

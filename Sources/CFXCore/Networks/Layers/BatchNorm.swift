@@ -44,13 +44,15 @@ public final class BatchNorm: Operation, @unchecked Sendable {
     /// Training mode keeps the batch's mean, 1/√(σ² + eps) and biased variance per channel.
     public override func scratchCount(input: [Int], batch: Int) -> Int { 3 * input[0] }
 
-    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let channels = c.inputShape.channels, spatial = c.inputShape.height * c.inputShape.width
         let gamma = c.parameters, beta = c.parameters + channels
         let mean = c.training ? c.scratch : c.parameters + 2 * channels
         let inverse = c.scratch + channels, variance = c.training ? c.scratch + 2 * channels : c.parameters + 3 * channels
         if c.training { batchStatistics(x, c, mean: mean, variance: variance) }
-        for ch in 0..<channels { inverse[ch] = 1 / (variance[ch] + eps).squareRoot() }
+        for ch in 0..<channels { inverse[ch] = 1 / (variance[ch] + T(eps)).squareRoot() }
         for r in 0..<c.batch {
             for ch in 0..<channels {
                 let scale = gamma[ch] * inverse[ch], shift = beta[ch] - mean[ch] * scale
@@ -61,18 +63,18 @@ public final class BatchNorm: Operation, @unchecked Sendable {
     }
 
     /// Mean and biased variance of every channel over the batch (two passes, for accuracy).
-    private func batchStatistics(_ x: UnsafePointer<Double>, _ c: OperationContext,
-                                 mean: UnsafeMutablePointer<Double>, variance: UnsafeMutablePointer<Double>) {
+    private func batchStatistics<T: NetworkScalar>(_ x: UnsafePointer<T>, _ c: OperationContext<T>,
+                                                   mean: UnsafeMutablePointer<T>, variance: UnsafeMutablePointer<T>) {
         let channels = c.inputShape.channels, spatial = c.inputShape.height * c.inputShape.width
-        let count = Double(c.batch * spatial)
+        let count = T(c.batch * spatial)
         for ch in 0..<channels {
-            var total = 0.0
+            var total: T = 0
             for r in 0..<c.batch {
                 let base = (r * channels + ch) * spatial
                 for s in 0..<spatial { total += x[base + s] }
             }
             let mu = total / count
-            var squares = 0.0
+            var squares: T = 0
             for r in 0..<c.batch {
                 let base = (r * channels + ch) * spatial
                 for s in 0..<spatial {
@@ -85,17 +87,19 @@ public final class BatchNorm: Operation, @unchecked Sendable {
         }
     }
 
-    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
-                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+                                                    _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let channels = c.inputShape.channels, spatial = c.inputShape.height * c.inputShape.width
         let gamma = c.parameters
         let mean = c.training ? UnsafePointer(c.scratch) : UnsafePointer(c.parameters + 2 * channels)
         let inverse = c.scratch + channels  // written by the forward pass in either mode
-        let count = Double(c.batch * spatial)
+        let count = T(c.batch * spatial)
         for ch in 0..<channels {
             // Σ dy and Σ dy·x̂ over the channel: β's and γ's gradients, and the terms of the
             // batch statistics' contribution in training mode.
-            var sumDy = 0.0, sumDyXhat = 0.0
+            var sumDy: T = 0, sumDyXhat: T = 0
             for r in 0..<c.batch {
                 let base = (r * channels + ch) * spatial
                 for s in 0..<spatial {
@@ -130,19 +134,21 @@ public final class BatchNorm: Operation, @unchecked Sendable {
     /// The running statistics move towards the whole batch's mean and unbiased variance, pooled
     /// exactly from the shards' means and biased variances (so they do not depend on how the
     /// batch was split, up to rounding).
-    public override func commitTrainingStep(_ parameters: UnsafeMutablePointer<Double>, input: [Int],
-                                            shards: [(scratch: UnsafePointer<Double>, rows: Int)]) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func commitTrainingStep<T: NetworkScalar>(_ parameters: UnsafeMutablePointer<Double>, input: [Int],
+                                                              shards: [(scratch: UnsafePointer<T>, rows: Int)]) {
         let channels = input[0], spatial = input.count == 3 ? input[1] * input[2] : 1
         let runningMean = parameters + 2 * channels, runningVariance = parameters + 3 * channels
         let total = Double(shards.reduce(0) { $0 + $1.rows } * spatial)
         for ch in 0..<channels {
             var mean = 0.0
-            for shard in shards { mean += Double(shard.rows * spatial) * shard.scratch[ch] }
+            for shard in shards { mean += Double(shard.rows * spatial) * Double(shard.scratch[ch]) }
             mean /= total
             var squares = 0.0  // Σ over all values of (x − mean)²
             for shard in shards {
-                let d = shard.scratch[ch] - mean
-                squares += Double(shard.rows * spatial) * (shard.scratch[2 * channels + ch] + d * d)
+                let d = Double(shard.scratch[ch]) - mean
+                squares += Double(shard.rows * spatial) * (Double(shard.scratch[2 * channels + ch]) + d * d)
             }
             let unbiased = total > 1 ? squares / (total - 1) : squares
             runningMean[ch] = (1 - momentum) * runningMean[ch] + momentum * mean

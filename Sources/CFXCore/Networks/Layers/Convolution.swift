@@ -55,11 +55,13 @@ struct WindowGeometry {
     }
 }
 
-/// Copies one example's input x [C, H, W] to its column matrix [C·k·k, H'·W'] (zero padding).
-func im2col(_ x: UnsafePointer<Double>, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Double>) {
-    let positions = g.outputPositions
-    var row = col
-    for c in 0..<g.channels {
+/// Copies channels `channels` of one example's input x [C, H, W] to its column matrix: row
+/// (c, kernel row, kernel column), column output position, rows `rowStride` apart (so that the
+/// columns of several examples can sit side by side); padding reads as zero.
+func im2col<T: NetworkScalar>(_ x: UnsafePointer<T>, _ g: WindowGeometry, _ col: UnsafeMutablePointer<T>,
+                              rowStride: Int, channels: Range<Int>) {
+    var row = col + channels.lowerBound * g.kernel * g.kernel * rowStride
+    for c in channels {
         let xc = x + c * g.height * g.width
         for a in 0..<g.kernel {
             for b in 0..<g.kernel {
@@ -80,18 +82,18 @@ func im2col(_ x: UnsafePointer<Double>, _ g: WindowGeometry, _ col: UnsafeMutabl
                     }
                     for ox in valid.upperBound..<g.outWidth { dst[ox] = 0 }
                 }
-                row += positions
+                row += rowStride
             }
         }
     }
 }
 
-/// Adds a column matrix [C·k·k, H'·W'] back onto one example's input gradient dx [C, H, W]: the
-/// transpose of `im2col`.
-func col2im(_ col: UnsafePointer<Double>, _ g: WindowGeometry, _ dx: UnsafeMutablePointer<Double>) {
-    let positions = g.outputPositions
-    var row = col
-    for c in 0..<g.channels {
+/// Adds channels `channels` of a column matrix (rows `rowStride` apart) back onto one example's
+/// input gradient dx [C, H, W]: the transpose of `im2col`.
+func col2im<T: NetworkScalar>(_ col: UnsafePointer<T>, _ g: WindowGeometry, _ dx: UnsafeMutablePointer<T>,
+                              rowStride: Int, channels: Range<Int>) {
+    var row = col + channels.lowerBound * g.kernel * g.kernel * rowStride
+    for c in channels {
         let dxc = dx + c * g.height * g.width
         for a in 0..<g.kernel {
             for b in 0..<g.kernel {
@@ -107,15 +109,35 @@ func col2im(_ col: UnsafePointer<Double>, _ g: WindowGeometry, _ dx: UnsafeMutab
                         for ox in valid { dxc[base + ox * g.stride] += src[ox] }
                     }
                 }
-                row += positions
+                row += rowStride
             }
         }
     }
 }
 
+/// Runs `body(example, channels)` over `examples` examples of `g`'s input: one task per example,
+/// or, for a single example, one per block of channels; on `pool` when the copy is large enough
+/// to be worth sharing. Tasks touch disjoint memory, so the result never depends on the threads.
+func forEachColumnBlock(_ examples: Int, _ g: WindowGeometry, pool: IntraOpPool?,
+                        _ body: (_ example: Int, _ channels: Range<Int>) -> Void) {
+    let large = examples * g.columnRows * g.outputPositions >= 1 << 16
+    guard let pool, large else {
+        for n in 0..<examples { body(n, 0..<g.channels) }
+        return
+    }
+    if examples > 1 {
+        pool.run(tasks: examples) { n in body(n, 0..<g.channels) }
+    } else {
+        let blocks = blockRanges(g.channels, blocks: 8)
+        pool.run(tasks: blocks.count) { t in body(0, blocks[t]) }
+    }
+}
+
 /// 2-D convolution (cross-correlation, as PyTorch's `Conv2d`) of images [C, H, W] with a square
-/// kernel, stride and zero padding: weight [out, C, k, k], bias [out]. Runs as im2col + GEMM per
-/// example (a 1×1 convolution of stride 1 skips im2col). With `spectralNorm`, the weight is divided
+/// kernel, stride and zero padding: weight [out, C, k, k], bias [out]. A batch runs as one im2col
+/// over several examples side by side and one GEMM per chunk of examples (chunks keep the column
+/// matrix under `columnBudget` values); a single example of a 1×1 convolution of stride 1 skips
+/// im2col. With `spectralNorm`, the weight is divided
 /// by max(1, σ/c) + 1e-5 where σ is the norm of the convolution as an operator on this layer's
 /// input shape (see `SpectralNorm`).
 public final class Conv2D: Operation, @unchecked Sendable {
@@ -170,100 +192,161 @@ public final class Conv2D: Operation, @unchecked Sendable {
         for i in 0..<outChannels * fanIn + (hasBias ? outChannels : 0) { parameters[i] = random.uniform(-bound, bound) }
     }
 
-    public override func scratchCount(input: [Int], batch: Int) -> Int {
-        let g = geometry(input)
-        return (isPointwise ? 0 : g.columnRows * g.outputPositions) + (spectralNorm == nil ? 0 : outChannels * g.columnRows)
+    /// Most values of the column matrices one call holds at once (the workspace): 2^22.
+    static let columnBudget = 1 << 22
+
+    /// Examples per im2col + GEMM chunk.
+    private func chunkRows(_ g: WindowGeometry, batch: Int) -> Int {
+        let perExample = (g.columnRows + outChannels) * g.outputPositions
+        return max(1, min(batch, Self.columnBudget / max(perExample, 1)))
     }
 
-    private func layout(_ parameters: UnsafeMutablePointer<Double>, _ g: WindowGeometry) -> SpectralNorm.Layout {
+    public override func scratchCount(input: [Int], batch: Int) -> Int {
+        spectralNorm == nil ? 0 : outChannels * geometry(input).columnRows
+    }
+
+    /// The column matrix of a chunk, then (for chunks of several examples) the GEMM's output.
+    public override func workspaceCount(input: [Int], batch: Int) -> Int {
+        let g = geometry(input), rows = chunkRows(g, batch: batch)
+        return rows * g.outputPositions * (g.columnRows + (rows > 1 ? outChannels : 0))
+    }
+
+    private func layout<T>(_ parameters: UnsafeMutablePointer<T>, _ g: WindowGeometry) -> SpectralNorm.Layout<T> {
         let weightCount = outChannels * g.columnRows
         return SpectralNorm.Layout(parameters + weightCount + (hasBias ? outChannels : 0), weightCount: weightCount,
                                    uCount: outChannels * g.outputPositions, vCount: g.inputCount)
     }
 
-    @inline(__always) private func effectiveWeight(_ parameters: UnsafeMutablePointer<Double>, _ g: WindowGeometry) -> UnsafePointer<Double> {
+    @inline(__always) private func effectiveWeight<T>(_ parameters: UnsafeMutablePointer<T>, _ g: WindowGeometry) -> UnsafePointer<T> {
         spectralNorm == nil ? UnsafePointer(parameters) : UnsafePointer(layout(parameters, g).normalised)
     }
 
-    /// The column matrix of x (C·k·k × H'·W'): x itself for a pointwise convolution, else im2col into `col`.
-    private func columns(_ x: UnsafePointer<Double>, _ g: WindowGeometry, _ col: UnsafeMutablePointer<Double>) -> UnsafePointer<Double> {
-        if isPointwise { return x }
-        im2col(x, g, col)
+    /// The column matrix [C·k·k, rows·H'·W'] of examples start..<start+rows: a single example of a
+    /// pointwise convolution is its own column matrix; otherwise im2col into `col`.
+    private func columns<T: NetworkScalar>(_ x: UnsafePointer<T>, _ g: WindowGeometry, start: Int, rows: Int,
+                                           _ col: UnsafeMutablePointer<T>, _ pool: IntraOpPool?) -> UnsafePointer<T> {
+        if isPointwise && rows == 1 { return x + start * g.inputCount }
+        let width = rows * g.outputPositions
+        forEachColumnBlock(rows, g, pool: pool) { n, channels in
+            im2col(x + (start + n) * g.inputCount, g, col + n * g.outputPositions, rowStride: width, channels: channels)
+        }
         return UnsafePointer(col)
     }
 
-    /// y = conv_W(x) for one example (no bias); `col` holds C·k·k × H'·W' doubles unless pointwise.
-    private func convolve(_ x: UnsafePointer<Double>, _ weight: UnsafePointer<Double>, _ g: WindowGeometry,
-                          _ col: UnsafeMutablePointer<Double>, _ y: UnsafeMutablePointer<Double>, beta: Double) {
-        let columns = self.columns(x, g, col)
-        gemm(transposeA: false, transposeB: false, m: outChannels, n: g.outputPositions, k: g.columnRows,
-             weight, lda: g.columnRows, columns, ldb: g.outputPositions, beta: beta, y, ldc: g.outputPositions)
-    }
-
-    /// dx += conv_Wᵀ(dy) for one example (the convolution's transpose).
-    private func convolveTranspose(_ dy: UnsafePointer<Double>, _ weight: UnsafePointer<Double>, _ g: WindowGeometry,
-                                   _ col: UnsafeMutablePointer<Double>, _ dx: UnsafeMutablePointer<Double>) {
-        if isPointwise {
-            gemm(transposeA: true, transposeB: false, m: g.channels, n: g.outputPositions, k: outChannels,
-                 weight, lda: g.columnRows, dy, ldb: g.outputPositions, beta: 1, dx, ldc: g.outputPositions)
-            return
-        }
-        gemm(transposeA: true, transposeB: false, m: g.columnRows, n: g.outputPositions, k: outChannels,
-             weight, lda: g.columnRows, dy, ldb: g.outputPositions, beta: 0, col, ldc: g.outputPositions)
-        col2im(col, g, dx)
-    }
-
-    /// dW (+)= dy · colᵀ for one example: the weight gradient of input x and output gradient dy.
-    private func weightGradient(_ x: UnsafePointer<Double>, _ dy: UnsafePointer<Double>, _ g: WindowGeometry,
-                                _ col: UnsafeMutablePointer<Double>, _ dWeight: UnsafeMutablePointer<Double>, beta: Double) {
-        let columns = self.columns(x, g, col)
-        gemm(transposeA: false, transposeB: true, m: outChannels, n: g.columnRows, k: g.outputPositions,
-             dy, lda: g.outputPositions, columns, ldb: g.outputPositions, beta: beta, dWeight, ldc: g.columnRows)
-    }
-
-    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
         let weight = effectiveWeight(c.parameters, g), positions = g.outputPositions
         let bias = c.parameters + outChannels * g.columnRows
-        for n in 0..<c.batch {
-            let yn = y + n * c.outputCount
-            if hasBias {
-                for o in 0..<outChannels { (yn + o * positions).update(repeating: bias[o], count: positions) }
+        let chunk = chunkRows(g, batch: c.batch)
+        for start in Swift.stride(from: 0, to: c.batch, by: chunk) {
+            let rows = min(chunk, c.batch - start), width = rows * positions
+            let columns = self.columns(x, g, start: start, rows: rows, c.workspace, c.pool)
+            if rows == 1 {
+                // The GEMM writes the example's output directly, on top of the bias.
+                let yn = y + start * c.outputCount
+                for o in 0..<outChannels { (yn + o * positions).update(repeating: hasBias ? bias[o] : T.zero, count: positions) }
+                gemm(on: c.pool, transposeA: false, transposeB: false, m: outChannels, n: positions, k: g.columnRows,
+                     weight, lda: g.columnRows, columns, ldb: positions, beta: 1, yn, ldc: positions)
+                continue
             }
-            convolve(x + n * c.inputCount, weight, g, c.scratch, yn, beta: hasBias ? 1 : 0)
+            let z = c.workspace + g.columnRows * width  // [out, rows·H'·W']
+            gemm(on: c.pool, transposeA: false, transposeB: false, m: outChannels, n: width, k: g.columnRows,
+                 weight, lda: g.columnRows, columns, ldb: width, beta: 0, z, ldc: width)
+            for n in 0..<rows {
+                let yn = y + (start + n) * c.outputCount
+                for o in 0..<outChannels {
+                    let b: T = hasBias ? bias[o] : 0, zo = z + o * width + n * positions, yo = yn + o * positions
+                    for p in 0..<positions { yo[p] = zo[p] + b }
+                }
+            }
         }
     }
 
-    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
-                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+                                                    _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
         let weight = effectiveWeight(c.parameters, g), positions = g.outputPositions, weightCount = outChannels * g.columnRows
-        let col = c.scratch
-        // With spectral normalisation, ∂L/∂W̃ gathers here first, then goes through W̃ = W / s(σ(W)).
-        let normalisedGradient = col + (isPointwise ? 0 : g.columnRows * positions)
-        for n in 0..<c.batch {
-            let xn = x + n * c.inputCount, dyn = dy + n * c.outputCount
-            if let dWeight = c.parameterGradients {
-                if spectralNorm != nil {
-                    weightGradient(xn, dyn, g, col, normalisedGradient, beta: n == 0 ? 0 : 1)
-                } else {
-                    weightGradient(xn, dyn, g, col, dWeight, beta: 1)
+        // With spectral normalisation, ∂L/∂W̃ gathers in the scratch first, then goes through W̃ = W / s(σ(W)).
+        let normalisedGradient = c.scratch
+        let chunk = chunkRows(g, batch: c.batch)
+        for start in Swift.stride(from: 0, to: c.batch, by: chunk) {
+            let rows = min(chunk, c.batch - start), width = rows * positions
+            let col = c.workspace
+            // ∂L/∂(GEMM output) [out, rows·H'·W']: the example's own dy, or the chunk's gathered side by side.
+            let dz: UnsafePointer<T>
+            if rows == 1 {
+                dz = dy + start * c.outputCount
+            } else {
+                let gathered = c.workspace + g.columnRows * width
+                for n in 0..<rows {
+                    for o in 0..<outChannels {
+                        let source = dy + (start + n) * c.outputCount + o * positions
+                        (gathered + o * width + n * positions).update(from: source, count: positions)
+                    }
                 }
+                dz = UnsafePointer(gathered)
+            }
+            if let dWeight = c.parameterGradients {
+                // dW (+)= dz · colᵀ, db += Σ dz
+                let columns = self.columns(x, g, start: start, rows: rows, col, c.pool)
+                let target = spectralNorm == nil ? dWeight : normalisedGradient
+                gemm(on: c.pool, transposeA: false, transposeB: true, m: outChannels, n: g.columnRows, k: width,
+                     dz, lda: width, columns, ldb: width, beta: spectralNorm != nil && start == 0 ? 0 : 1, target, ldc: g.columnRows)
                 if hasBias {
                     let dBias = dWeight + weightCount
                     for o in 0..<outChannels {
-                        var sum = 0.0
-                        for p in 0..<positions { sum += dyn[o * positions + p] }
+                        var sum: T = 0
+                        for p in 0..<width { sum += dz[o * width + p] }
                         dBias[o] += sum
                     }
                 }
             }
-            convolveTranspose(dyn, weight, g, col, dx + n * c.inputCount)
+            // dx += conv_Wᵀ(dz): colGrad = Wᵀ · dz, then col2im (a single pointwise example adds Wᵀ · dz directly).
+            if isPointwise && rows == 1 {
+                gemm(on: c.pool, transposeA: true, transposeB: false, m: g.channels, n: positions, k: outChannels,
+                     weight, lda: g.columnRows, dz, ldb: positions, beta: 1, dx + start * c.inputCount, ldc: positions)
+                continue
+            }
+            gemm(on: c.pool, transposeA: true, transposeB: false, m: g.columnRows, n: width, k: outChannels,
+                 weight, lda: g.columnRows, dz, ldb: width, beta: 0, col, ldc: width)
+            forEachColumnBlock(rows, g, pool: c.pool) { n, channels in
+                col2im(col + n * positions, g, dx + (start + n) * c.inputCount, rowStride: width, channels: channels)
+            }
         }
         if let spectralNorm, let dWeight = c.parameterGradients, c.batch > 0 {
             spectralNorm.accumulateRawGradient(normalisedGradient, weight: c.parameters, count: weightCount,
                                                layout(c.parameters, g), into: dWeight)
         }
+    }
+
+    // Spectral normalisation's power iteration and σ, on the Double tensors of one example's shape.
+
+    /// y = conv_W(x) for one example (no bias); `col` holds C·k·k × H'·W' values.
+    private func convolve(_ x: UnsafePointer<Double>, _ weight: UnsafePointer<Double>, _ g: WindowGeometry,
+                          _ col: UnsafeMutablePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
+        im2col(x, g, col, rowStride: g.outputPositions, channels: 0..<g.channels)
+        gemm(transposeA: false, transposeB: false, m: outChannels, n: g.outputPositions, k: g.columnRows,
+             weight, lda: g.columnRows, col, ldb: g.outputPositions, beta: 0, y, ldc: g.outputPositions)
+    }
+
+    /// dx += conv_Wᵀ(dy) for one example.
+    private func convolveTranspose(_ dy: UnsafePointer<Double>, _ weight: UnsafePointer<Double>, _ g: WindowGeometry,
+                                   _ col: UnsafeMutablePointer<Double>, _ dx: UnsafeMutablePointer<Double>) {
+        gemm(transposeA: true, transposeB: false, m: g.columnRows, n: g.outputPositions, k: outChannels,
+             weight, lda: g.columnRows, dy, ldb: g.outputPositions, beta: 0, col, ldc: g.outputPositions)
+        col2im(col, g, dx, rowStride: g.outputPositions, channels: 0..<g.channels)
+    }
+
+    /// dW = dy · colᵀ for one example of input x and output gradient dy.
+    private func weightGradient(_ x: UnsafePointer<Double>, _ dy: UnsafePointer<Double>, _ g: WindowGeometry,
+                                _ col: UnsafeMutablePointer<Double>, _ dWeight: UnsafeMutablePointer<Double>) {
+        im2col(x, g, col, rowStride: g.outputPositions, channels: 0..<g.channels)
+        gemm(transposeA: false, transposeB: true, m: outChannels, n: g.columnRows, k: g.outputPositions,
+             dy, lda: g.outputPositions, col, ldb: g.outputPositions, beta: 0, dWeight, ldc: g.columnRows)
     }
 
     public override func parametersChanged(_ parameters: UnsafeMutablePointer<Double>, input: [Int]) {
@@ -274,7 +357,7 @@ public final class Conv2D: Operation, @unchecked Sendable {
         // σ = ⟨u, conv_W(v)⟩ is linear in W; its gradient is the weight gradient of input v, output gradient u.
         let col = UnsafeMutablePointer<Double>.allocate(capacity: max(g.columnRows * g.outputPositions, 1))
         defer { col.deallocate() }
-        weightGradient(l.v, l.u, g, col, l.sigmaGrad, beta: 0)
+        weightGradient(l.v, l.u, g, col, l.sigmaGrad)
         spectralNorm.finish(weight: parameters, count: outChannels * g.columnRows, l)
     }
 
@@ -291,7 +374,7 @@ public final class Conv2D: Operation, @unchecked Sendable {
             l.v.update(repeating: 0, count: g.inputCount)
             convolveTranspose(l.u, parameters, g, col, l.v)
             SpectralNorm.normalise(l.v, g.inputCount)
-            convolve(l.v, parameters, g, col, l.u, beta: 0)
+            convolve(l.v, parameters, g, col, l.u)
             SpectralNorm.normalise(l.u, uCount)
         }
         parametersChanged(parameters, input: input)

@@ -27,12 +27,12 @@ public final class Dense: Operation, @unchecked Sendable {
         spectralNorm == nil ? 0 : outputs * input[0]
     }
 
-    private func layout(_ parameters: UnsafeMutablePointer<Double>, inputs: Int) -> SpectralNorm.Layout {
+    private func layout<T>(_ parameters: UnsafeMutablePointer<T>, inputs: Int) -> SpectralNorm.Layout<T> {
         SpectralNorm.Layout(parameters + outputs * inputs + outputs, weightCount: outputs * inputs, uCount: outputs, vCount: inputs)
     }
 
     /// The weight the layer multiplies by: W, or W̃ with spectral normalisation.
-    @inline(__always) private func effectiveWeight(_ parameters: UnsafeMutablePointer<Double>, inputs: Int) -> UnsafePointer<Double> {
+    @inline(__always) private func effectiveWeight<T>(_ parameters: UnsafeMutablePointer<T>, inputs: Int) -> UnsafePointer<T> {
         spectralNorm == nil ? UnsafePointer(parameters) : UnsafePointer(layout(parameters, inputs: inputs).normalised)
     }
 
@@ -42,18 +42,22 @@ public final class Dense: Operation, @unchecked Sendable {
         for i in 0..<outputs * (input[0] + 1) { parameters[i] = random.uniform(-bound, bound) }
     }
 
-    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inputs = c.inputCount, weight = effectiveWeight(c.parameters, inputs: inputs), bias = c.parameters + outputs * inputs
         for r in 0..<c.batch { (y + r * outputs).update(from: bias, count: outputs) }
-        gemm(transposeA: false, transposeB: true, m: c.batch, n: outputs, k: inputs,
+        gemm(on: c.pool, transposeA: false, transposeB: true, m: c.batch, n: outputs, k: inputs,
              x, lda: inputs, weight, ldb: inputs, beta: 1, y, ldc: outputs)
     }
 
-    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
-                         _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+                                                    _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inputs = c.inputCount, weight = effectiveWeight(c.parameters, inputs: inputs)
         // dx += dy · W
-        gemm(transposeA: false, transposeB: false, m: c.batch, n: inputs, k: outputs,
+        gemm(on: c.pool, transposeA: false, transposeB: false, m: c.batch, n: inputs, k: outputs,
              dy, lda: outputs, weight, ldb: inputs, beta: 1, dx, ldc: inputs)
         guard let dWeight = c.parameterGradients else { return }
         // dW += dyᵀ · x (through W̃ → W with spectral normalisation), db += Σ dy

@@ -24,6 +24,11 @@ public final class Pool2D: Operation, @unchecked Sendable {
         guard 2 * padding <= kernelSize else {
             throw CFXError(.model, "padding must be at most half the kernel size, got padding \(padding) for kernel_size \(kernelSize)")
         }
+        // Max pooling keeps each output's position in the scratch, in the network's number type:
+        // Float holds whole numbers exactly up to 2^24.
+        guard mode == .average || input[1] * input[2] <= 1 << 24 else {
+            throw CFXError(.model, "max pooling takes planes of at most 2^24 positions, got \(input[1])×\(input[2])")
+        }
         let g = WindowGeometry(channels: input[0], height: input[1], width: input[2], kernel: kernelSize, stride: stride, padding: padding)
         return [input[0], g.outHeight, g.outWidth]
     }
@@ -34,10 +39,12 @@ public final class Pool2D: Operation, @unchecked Sendable {
         return batch * input[0] * g.outputPositions
     }
 
-    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
         let planes = c.batch * g.channels, inPlane = g.height * g.width, outPlane = g.outputPositions
-        let scale = 1 / Double(kernelSize * kernelSize)
+        let scale = 1 / T(kernelSize * kernelSize)
         if mode == .max && padding == 0 && stride == kernelSize {
             maxTiled(x, y, c.scratch, g, planes: planes)
             return
@@ -49,7 +56,7 @@ public final class Pool2D: Operation, @unchecked Sendable {
                     let (rows, columns) = g.window(oy, ox)
                     let out = oy * g.outWidth + ox
                     if mode == .max {
-                        var best = -Double.infinity, at = rows.lowerBound * g.width + columns.lowerBound
+                        var best = -T.infinity, at = rows.lowerBound * g.width + columns.lowerBound
                         for iy in rows {
                             for ix in columns where xp[iy * g.width + ix] > best || xp[iy * g.width + ix].isNaN {
                                 best = xp[iy * g.width + ix]
@@ -58,9 +65,9 @@ public final class Pool2D: Operation, @unchecked Sendable {
                             }
                         }
                         yp[out] = best
-                        argmax[out] = Double(at)
+                        argmax[out] = T(at)
                     } else {
-                        var sum = 0.0
+                        var sum: T = 0
                         for iy in rows {
                             for ix in columns { sum += xp[iy * g.width + ix] }
                         }
@@ -74,7 +81,7 @@ public final class Pool2D: Operation, @unchecked Sendable {
     /// Max pooling over windows that tile the image (stride = kernel, no padding, so every window
     /// lies inside it): the general loop's result (the first largest value in row-major order; a
     /// NaN ends the scan of its window row) without its per-window clipping.
-    private func maxTiled(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ argmax: UnsafeMutablePointer<Double>,
+    private func maxTiled<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ argmax: UnsafeMutablePointer<T>,
                           _ g: WindowGeometry, planes: Int) {
         let k = kernelSize, width = g.width, inPlane = g.height * g.width, outPlane = g.outputPositions
         for plane in 0..<planes {
@@ -82,7 +89,7 @@ public final class Pool2D: Operation, @unchecked Sendable {
             for oy in 0..<g.outHeight {
                 for ox in 0..<g.outWidth {
                     let first = oy * k * width + ox * k
-                    var best = -Double.infinity, at = first
+                    var best = -T.infinity, at = first
                     for a in 0..<k {
                         let row = first + a * width
                         for b in 0..<k {
@@ -95,17 +102,19 @@ public final class Pool2D: Operation, @unchecked Sendable {
                         }
                     }
                     yp[oy * g.outWidth + ox] = best
-                    ap[oy * g.outWidth + ox] = Double(at)
+                    ap[oy * g.outWidth + ox] = T(at)
                 }
             }
         }
     }
 
-    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
-                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+                                                    _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
         let planes = c.batch * g.channels, inPlane = g.height * g.width, outPlane = g.outputPositions
-        let scale = 1 / Double(kernelSize * kernelSize)
+        let scale = 1 / T(kernelSize * kernelSize)
         for plane in 0..<planes {
             let dxp = dx + plane * inPlane, dyp = dy + plane * outPlane, argmax = c.scratch + plane * outPlane
             if mode == .max {
@@ -134,18 +143,22 @@ public final class GlobalAveragePool: Operation, @unchecked Sendable {
         return [input[0]]
     }
 
-    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
-        let plane = c.inputShape.height * c.inputShape.width, scale = 1 / Double(plane)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
+        let plane = c.inputShape.height * c.inputShape.width, scale = 1 / T(plane)
         for p in 0..<c.batch * c.inputShape.channels {
-            var sum = 0.0
+            var sum: T = 0
             for i in 0..<plane { sum += x[p * plane + i] }
             y[p] = sum * scale
         }
     }
 
-    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
-                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
-        let plane = c.inputShape.height * c.inputShape.width, scale = 1 / Double(plane)
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+                                                    _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
+        let plane = c.inputShape.height * c.inputShape.width, scale = 1 / T(plane)
         for p in 0..<c.batch * c.inputShape.channels {
             let share = dy[p] * scale
             for i in 0..<plane { dx[p * plane + i] += share }
@@ -159,12 +172,16 @@ public final class Flatten: Operation, @unchecked Sendable {
 
     public override func outputShape(for input: [Int]) throws -> [Int] { [input.reduce(1, *)] }
 
-    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         y.update(from: x, count: c.batch * c.inputCount)
     }
 
-    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
-                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+                                                    _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         for i in 0..<c.batch * c.inputCount { dx[i] += dy[i] }
     }
 }
@@ -187,7 +204,9 @@ public final class ChannelPad: Operation, @unchecked Sendable {
         return [outChannels, input[1], input[2]]
     }
 
-    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inCount = c.inputCount, outCount = c.outputCount
         for n in 0..<c.batch {
             (y + n * outCount).update(from: x + n * inCount, count: inCount)
@@ -195,8 +214,10 @@ public final class ChannelPad: Operation, @unchecked Sendable {
         }
     }
 
-    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
-                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext) {
+    @_specialize(where T == Float)
+    @_specialize(where T == Double)
+    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+                                                    _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inCount = c.inputCount, outCount = c.outputCount
         for n in 0..<c.batch {
             for i in 0..<inCount { dx[n * inCount + i] += dy[n * outCount + i] }

@@ -51,14 +51,14 @@ public struct SpectralNorm: Sendable, Equatable {
     @inline(__always) func factor(_ sigma: Double) -> Double { max(1, sigma / coefficient) + SpectralNorm.stabiliser }
 
     /// Where the tensors of `specs(...)` live, given where they start.
-    struct Layout {
-        let u: UnsafeMutablePointer<Double>
-        let v: UnsafeMutablePointer<Double>
-        let normalised: UnsafeMutablePointer<Double>
-        let sigmaGrad: UnsafeMutablePointer<Double>
-        let sigma: UnsafeMutablePointer<Double>
+    struct Layout<T> {
+        let u: UnsafeMutablePointer<T>
+        let v: UnsafeMutablePointer<T>
+        let normalised: UnsafeMutablePointer<T>
+        let sigmaGrad: UnsafeMutablePointer<T>
+        let sigma: UnsafeMutablePointer<T>
 
-        init(_ start: UnsafeMutablePointer<Double>, weightCount: Int, uCount: Int, vCount: Int) {
+        init(_ start: UnsafeMutablePointer<T>, weightCount: Int, uCount: Int, vCount: Int) {
             u = start
             v = u + uCount
             normalised = v + vCount
@@ -92,7 +92,7 @@ public struct SpectralNorm: Sendable, Equatable {
     }
 
     /// Sets σ and W̃ = W / factor(σ) from the raw weight and ∂σ/∂W (already in the layout).
-    func finish(weight: UnsafePointer<Double>, count: Int, _ layout: Layout) {
+    func finish(weight: UnsafePointer<Double>, count: Int, _ layout: Layout<Double>) {
         var sigma = 0.0
         for i in 0..<count { sigma += layout.sigmaGrad[i] * weight[i] }  // σ = ⟨∂σ/∂W, W⟩ (σ is linear in W)
         layout.sigma[0] = sigma
@@ -101,14 +101,16 @@ public struct SpectralNorm: Sendable, Equatable {
     }
 
     /// Given G = ∂L/∂W̃, adds ∂L/∂W = G/s − [σ/c > 1] · ⟨G, W⟩/(c s²) · ∂σ/∂W to `dWeight`.
-    func accumulateRawGradient(_ g: UnsafePointer<Double>, weight: UnsafePointer<Double>, count: Int,
-                               _ layout: Layout, into dWeight: UnsafeMutablePointer<Double>) {
-        let sigma = layout.sigma[0], s = factor(sigma)
-        for i in 0..<count { dWeight[i] += g[i] / s }
+    /// In the network's number type T (the tensors a pass sees).
+    func accumulateRawGradient<T: NetworkScalar>(_ g: UnsafePointer<T>, weight: UnsafePointer<T>, count: Int,
+                                                 _ layout: Layout<T>, into dWeight: UnsafeMutablePointer<T>) {
+        let sigma = Double(layout.sigma[0]), s = factor(sigma)
+        let divisor = T(s)
+        for i in 0..<count { dWeight[i] += g[i] / divisor }
         guard sigma / coefficient > 1 else { return }
         var dot = 0.0
-        for i in 0..<count { dot += g[i] * weight[i] }
-        let k = dot / (coefficient * s * s)
+        for i in 0..<count { dot += Double(g[i]) * Double(weight[i]) }
+        let k = T(dot / (coefficient * s * s))
         for i in 0..<count { dWeight[i] -= k * layout.sigmaGrad[i] }
     }
 }
