@@ -52,11 +52,11 @@ extern "C" {
  * incompatibly (while it is 0, a minor version may still break the ABI; see CHANGELOG.md). */
 #define CFX_VERSION_MAJOR 0
 /** Minor version: compatible additions (functions, status codes, methods, config keys). */
-#define CFX_VERSION_MINOR 2
+#define CFX_VERSION_MINOR 3
 /** Patch version: fixes that keep every documented behaviour. */
 #define CFX_VERSION_PATCH 0
 /** "MAJOR.MINOR.PATCH" of this header; cfx_version() returns the loaded library's. */
-#define CFX_VERSION_STRING "0.2.0"
+#define CFX_VERSION_STRING "0.3.0"
 
 /** The version of the loaded library, "MAJOR.MINOR.PATCH". Static storage: do not free.
  * Compare with CFX_VERSION_STRING to detect a header/library mismatch. */
@@ -196,6 +196,24 @@ cfx_status cfx_model_predict(const cfx_model *model, const double *x, size_t n, 
  * differences otherwise): grad_out (n x d) = cotangent (n x k) times d proba / d x, per row. */
 cfx_status cfx_model_vjp(const cfx_model *model, const double *x, size_t n, size_t d,
                          const double *cotangent, size_t k, double *grad_out, cfx_error *err);
+
+/** A new model handle for the same model, computing in another number type or with more threads:
+ * `options_json` is NULL or {"dtype": "float32" | "float64", "threads": N}.
+ *
+ * "dtype" (native networks only; a callback model is CFX_ERR_INVALID_ARGUMENT): float32 runs
+ * every pass (predict, gradients, searches, densities, training) in single precision with sgemm
+ * on a float copy of the weights; float64 (the default of specs) is exact enough for gradient
+ * checks and small tabular models. Weights stay double inside cfx (training updates and files),
+ * so converting back and forth loses nothing. A spec may also say "dtype": "float32".
+ *
+ * "threads" (default 1; 0 = all cores, at most 4096): threads cfx_model_predict and
+ * cfx_model_vjp on the new handle split one call's network work over (large matrix products and
+ * im2col). Results are identical whatever the count. Explainers have their own n_threads.
+ *
+ * The source handle stays valid and unchanged; free the new one with cfx_model_free. Unknown keys
+ * are CFX_ERR_CONFIG. */
+cfx_status cfx_model_convert(const cfx_model *model, const char *options_json, cfx_model **out,
+                             cfx_error *err);
 
 /* ---- Model files ------------------------------------------------------------------------------ */
 

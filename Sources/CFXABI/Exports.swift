@@ -111,10 +111,12 @@ public func cfx_model_shape(_ handle: OpaquePointer?, _ nFeatures: UnsafeMutable
 public func cfx_model_predict(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
                               _ probaOut: UnsafeMutablePointer<Double>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let model = try object(handle, .model, ModelHandle.self, "model").model
-        let values = try rows(x, n, d, model: model)
+        let handle = try object(handle, .model, ModelHandle.self, "model")
+        let values = try rows(x, n, d, model: handle.model)
         let out = try required(probaOut, "proba_out")
-        let proba = try ModelSession(model: model, eps: numericalVJPEps(model)).predict(values, rows: n)
+        let proba = try IntraOpThreads.with(handle.threads) {
+            try ModelSession(model: handle.model, eps: numericalVJPEps(handle.model)).predict(values, rows: n)
+        }
         out.update(from: proba, count: proba.count)
     }
 }
@@ -129,7 +131,8 @@ public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?,
                           _ cotangent: UnsafePointer<Double>?, _ k: Int, _ gradOut: UnsafeMutablePointer<Double>?,
                           _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let model = try object(handle, .model, ModelHandle.self, "model").model
+        let handle = try object(handle, .model, ModelHandle.self, "model")
+        let model = handle.model
         let values = try rows(x, n, d, model: model)
         guard k == model.classCount else {
             throw CFXError(.shape, "cotangent has \(k) values per row, the model has \(model.classCount) classes")
@@ -137,12 +140,45 @@ public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?,
         let cotangents = Array(UnsafeBufferPointer(start: try required(cotangent, "cotangent"), count: try bufferCount(rows: n, width: k, "cotangent")))
         try requireFinite(cotangents, "cotangent")
         let out = try required(gradOut, "grad_out")
-        let session = ModelSession(model: model, eps: numericalVJPEps(model))
-        var grad = [Double](repeating: 0, count: d)
-        for r in 0..<n {
-            try session.pullback(at: Array(values[r * d..<(r + 1) * d]), cotangent: Array(cotangents[r * k..<(r + 1) * k]), into: &grad)
-            (out + r * d).update(from: grad, count: d)
+        try IntraOpThreads.with(handle.threads) {
+            if let network = model as? Network {
+                try network.pullback(at: values, rows: n, cotangent: cotangents, into: out)
+                return
+            }
+            let session = ModelSession(model: model, eps: numericalVJPEps(model))
+            var grad = [Double](repeating: 0, count: d)
+            for r in 0..<n {
+                try session.pullback(at: Array(values[r * d..<(r + 1) * d]), cotangent: Array(cotangents[r * k..<(r + 1) * k]), into: &grad)
+                (out + r * d).update(from: grad, count: d)
+            }
         }
+    }
+}
+
+/// Backs cfx_model_convert: a new handle with another dtype or thread count.
+@_cdecl("cfx_model_convert")
+public func cfx_model_convert(_ handle: OpaquePointer?, _ options: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
+                              _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let out = try output(out, "out")
+        let source = try object(handle, .model, ModelHandle.self, "model")
+        var model = source.model, threads = source.threads
+        if let options {
+            let json = try JSON.parse(options, "options_json")
+            for (key, value) in try json.members("options_json") {
+                switch key {
+                case "dtype":
+                    model = try nativeNetwork(model, "converted to another dtype").converted(to: try readDType(value, "dtype"))
+                case "threads":
+                    let count = try value.integer("threads")
+                    try requireThreadCount(count, "threads")
+                    threads = count == 0 ? availableCores() : count
+                default:
+                    throw CFXError.config(key, "unknown key for cfx_model_convert; known keys: dtype, threads")
+                }
+            }
+        }
+        out.pointee = retainedHandle(ModelHandle(model, metadata: source.metadata, threads: threads), .model)
     }
 }
 

@@ -8,9 +8,12 @@ final class ModelHandle {
     let model: Classifier
     /// The spec's "metadata" of a native network, written back when it is saved.
     let metadata: JSON?
-    init(_ model: Classifier, metadata: JSON? = nil) {
+    /// Threads that cfx_model_predict and cfx_model_vjp give one call's network evaluations.
+    let threads: Int
+    init(_ model: Classifier, metadata: JSON? = nil, threads: Int = 1) {
         self.model = model
         self.metadata = metadata
+        self.threads = threads
     }
 }
 

@@ -6,13 +6,15 @@ import CFXCore
 ///      "layers": [{"type": "dense", "outputs": 16, "weights": [[...]], "bias": [...]}, {"type": "relu"},
 ///                 {"type": "residual", "main": [...], "shortcut": [...]}, ...],
 ///      "weights": "model.safetensors",
+///      "dtype": "float64" (default) or "float32",
 ///      "metadata": {...anything...}}
 ///
 /// Any layer may carry "name" to make its output a named output ("features"), and "tensors"
 /// ({"weight": [flat values], ...}) to give its tensors inline; tensors not given keep their
 /// initial values (`Operation.initialise`, seed 0) for training or for a weights file to fill.
 /// "weights" names a safetensors file with the other tensors (see ModelFiles.swift), relative to
-/// `baseDirectory` (nil: the current directory).
+/// `baseDirectory` (nil: the current directory). "dtype" is the number type the network computes in
+/// (tensors are read and saved as Double either way).
 public func networkFromSpec(_ spec: JSON, relativeTo baseDirectory: String? = nil) throws -> Network {
     let (network, inline, weights) = try networkFromSpecAlone(spec)
     if let weights {
@@ -27,7 +29,7 @@ public func networkFromSpec(_ spec: JSON, relativeTo baseDirectory: String? = ni
 func networkFromSpecAlone(_ spec: JSON) throws -> (Network, Set<String>, String?) {
     do {
         let members = try spec.members("model")
-        let known = ["input_shape", "layers", "weights", "metadata"]
+        let known = ["input_shape", "layers", "weights", "dtype", "metadata"]
         for (key, _) in members where !known.contains(key) {
             throw CFXError(.model, "\(key): unknown key in the model spec; known keys: \(known.joined(separator: ", "))")
         }
@@ -39,11 +41,12 @@ func networkFromSpecAlone(_ spec: JSON) throws -> (Network, Set<String>, String?
         guard let layersValue = spec["layers"] else { throw CFXError(.model, "layers: missing") }
         let weights = try spec["weights"].map { try $0.text("weights") }
         if let weights, weights.isEmpty { throw CFXError(.model, "weights: an empty path") }
+        let dtype = try spec["dtype"].map { try readDType($0, "dtype") } ?? .float64
         var tensors: [InlineTensor] = []
         let nodes = try readNodes(layersValue, path: "layers", tensorPath: "layers.", tensors: &tensors)
         let network: Network
         do {
-            network = try Network(inputShape: shape, nodes: nodes)
+            network = try Network(inputShape: shape, nodes: nodes, dtype: dtype)
         } catch let error as CFXError where error.message.hasPrefix("layers.") {
             throw CFXError(error.kind, specPath(ofNetworkMessage: error.message))  // name the layer as the spec does
         }
@@ -56,6 +59,15 @@ func networkFromSpecAlone(_ spec: JSON) throws -> (Network, Set<String>, String?
     } catch let error as CFXError where error.kind == .config {
         throw CFXError(.model, error.message)  // type errors inside a spec are model errors
     }
+}
+
+/// "float32" or "float64"; errors name `key`.
+public func readDType(_ value: JSON, _ key: String) throws -> DType {
+    let text = try value.text(key)
+    guard let dtype = DType(rawValue: text) else {
+        throw CFXError(.config, "\(key): unknown number type \"\(text)\"; known: float32, float64")
+    }
+    return dtype
 }
 
 /// Layers of `value`: `path` names them in errors ("layers[2]"), `tensorPath` prefixes their tensors
@@ -232,10 +244,12 @@ public func specOfNetwork(_ network: Network, inlineTensors: Bool) throws -> JSO
             tensors[name] = Array(network.parameters[range])
         }
     }
-    return .object([
+    var members: [(String, JSON)] = [
         ("input_shape", .array(network.inputShape.map { .int($0) })),
         ("layers", .array(try network.nodes.enumerated().map { try writeNode($1, tensorPath: "layers.\($0).", tensors: tensors) })),
-    ])
+    ]
+    if network.dtype != .float64 { members.append(("dtype", .string(network.dtype.rawValue))) }
+    return .object(members)
 }
 
 private func writeNode(_ node: NetworkNode, tensorPath: String, tensors: [String: [Double]]) throws -> JSON {

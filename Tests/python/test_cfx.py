@@ -94,7 +94,7 @@ def assert_valid(exp, model, x=None, target=TARGET, tol=TOL):
 # ---- library, errors ---------------------------------------------------------------------------
 
 def test_library_version():
-    assert cfx.library_version() == "0.2.0"
+    assert cfx.library_version() == "0.3.0"
     assert os.path.isfile(cfx.library_path())
 
 

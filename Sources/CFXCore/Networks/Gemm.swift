@@ -38,14 +38,15 @@ public func gemm<T: NetworkScalar>(on pool: IntraOpPool?, transposeA: Bool, tran
                                    alpha: T = 1, _ a: UnsafePointer<T>, lda: Int, _ b: UnsafePointer<T>, ldb: Int,
                                    beta: T, _ c: UnsafeMutablePointer<T>, ldc: Int) {
     let blocks = min(8, max(1, (m * n * k) >> 21))
-    guard blocks > 1, let pool else {
+    guard blocks > 1 else {
         gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
              a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
         return
     }
     let splitRows = m > n
     let ranges = blockRanges(splitRows ? m : n, blocks: blocks, align: 16)
-    pool.run(tasks: ranges.count) { t in
+    // The same blocks without a pool: the result must not depend on the threads.
+    runTasks(ranges.count, on: pool) { t in
         let r = ranges[t]
         if splitRows {
             gemm(transposeA: transposeA, transposeB: transposeB, m: r.count, n: n, k: k, alpha: alpha,
@@ -63,4 +64,14 @@ public func gemm<T: NetworkScalar>(on pool: IntraOpPool?, transposeA: Bool, tran
 func blockRanges(_ count: Int, blocks: Int, align: Int = 1) -> [Range<Int>] {
     let size = max(align, (count + blocks - 1) / blocks + align - 1) / align * align
     return stride(from: 0, to: count, by: size).map { $0..<min($0 + size, count) }
+}
+
+/// body(0..<tasks) on `pool`, or in order on the calling thread without one.
+@inline(__always)
+func runTasks(_ tasks: Int, on pool: IntraOpPool?, _ body: (Int) -> Void) {
+    if let pool {
+        pool.run(tasks: tasks, body)
+    } else {
+        for t in 0..<tasks { body(t) }
+    }
 }

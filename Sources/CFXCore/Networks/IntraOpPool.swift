@@ -105,16 +105,25 @@ public final class IntraOpPool: @unchecked Sendable {
                 return
             }
             served = generation.load(ordering: .acquiring)
-            guard let body = job else {
-                pthread_mutex_unlock(&mutex)
-                continue
-            }
-            let count = taskCount
-            busyWorkers.wrappingAdd(1, ordering: .relaxed)
-            pthread_mutex_unlock(&mutex)
-            runTasks(body, count)
-            busyWorkers.wrappingSubtract(1, ordering: .releasing)
+            if serveRun() { busyWorkers.wrappingSubtract(1, ordering: .releasing) }
         }
+    }
+
+    /// With the mutex held: takes the current job, if any, unlocks and runs its tasks. Returns
+    /// whether it ran (and counted itself busy). The job's last reference held here is gone when
+    /// it returns, before the worker says it is no longer busy: `run` checks that no reference to
+    /// its non-escaping closure outlives it.
+    @inline(never)
+    private func serveRun() -> Bool {
+        guard let body = job else {
+            pthread_mutex_unlock(&mutex)
+            return false
+        }
+        let count = taskCount
+        busyWorkers.wrappingAdd(1, ordering: .relaxed)
+        pthread_mutex_unlock(&mutex)
+        runTasks(body, count)
+        return true
     }
 }
 

@@ -117,6 +117,25 @@ public final class Network: Classifier, @unchecked Sendable {
         return copy
     }
 
+    /// Input gradients of `rows` rows (cotangents on the probabilities) in passes of at most
+    /// `rowsPerPass` rows, so that memory stays bounded: one batched backward pass per pass.
+    public func pullback(at x: [Double], rows: Int, cotangent: [Double], into gradient: UnsafeMutablePointer<Double>) throws {
+        let evaluator = NetworkEvaluator(self)
+        let (d, k) = (featureCount, classCount)
+        var start = 0
+        while start < rows {
+            let count = min(rowsPerPass, rows - start)
+            try x.withUnsafeBufferPointer { x in
+                try cotangent.withUnsafeBufferPointer { c in
+                    try evaluator.pullback(at: UnsafeBufferPointer(rebasing: x[start * d..<(start + count) * d]), rows: count,
+                                           cotangent: UnsafeBufferPointer(rebasing: c[start * k..<(start + count) * k]),
+                                           into: UnsafeMutableBufferPointer(start: gradient + start * d, count: count * d))
+                }
+            }
+            start += count
+        }
+    }
+
     /// An evaluator that splits its layers' work over `IntraOpThreads.current` threads.
     public func makeEvaluator() -> ClassifierEvaluator { NetworkEvaluator(self) }
 

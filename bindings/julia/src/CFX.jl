@@ -24,7 +24,7 @@ import JSON3
 export Model, Explainer, CFXError, explain, predict, counterfactual, generate_counterfactual,
        default_config
 
-const HEADER_VERSION = v"0.2.0"      # CFX_VERSION_STRING of the header this file follows
+const HEADER_VERSION = v"0.3.0"      # CFX_VERSION_STRING of the header this file follows
 const CFX_ERROR_MESSAGE_SIZE = 512
 
 const STATUS_NAMES = Dict{Int,Symbol}(0 => :ok, 1 => :invalid_argument, 2 => :json, 3 => :config,

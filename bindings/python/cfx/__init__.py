@@ -20,7 +20,7 @@ from .deduce import DeDUCE, FeatureDensity, JSMA, SaliencyExplanation
 from .eccco import ECCCo
 from . import robustness
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = [
     "Model", "Explainer", "Wachter", "CFProto", "Explanation", "default_config", "metrics", "version",

@@ -28,7 +28,7 @@ __all__ = [
     "HEADER_VERSION",
 ]
 
-HEADER_VERSION = "0.2.0"  # CFX_VERSION_STRING of the header these declarations follow
+HEADER_VERSION = "0.3.0"  # CFX_VERSION_STRING of the header these declarations follow
 CFX_ERROR_MESSAGE_SIZE = 512
 
 if sys.platform == "darwin":
@@ -91,6 +91,7 @@ _SIGNATURES = {
     "cfx_model_load": (c_int, [c_char_p, POINTER(MODEL_P), _ERR_P]),
     "cfx_model_save": (c_int, [MODEL_P, c_char_p, c_char_p, c_char_p, _ERR_P]),
     "cfx_model_spec": (c_int, [MODEL_P, _CHAR_PP, _ERR_P]),
+    "cfx_model_convert": (c_int, [MODEL_P, c_char_p, POINTER(MODEL_P), _ERR_P]),
     "cfx_default_config": (c_int, [c_char_p, _CHAR_PP, _ERR_P]),
     "cfx_explainer_create": (c_int, [MODEL_P, c_char_p, POINTER(EXPLAINER_P), _ERR_P]),
     "cfx_explainer_free": (None, [EXPLAINER_P]),

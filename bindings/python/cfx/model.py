@@ -224,6 +224,23 @@ class Model(NativeHandle):
         """The network's spec with every tensor inline, as a dict (``cfx_model_spec``)."""
         return json.loads(_lib.call_json("cfx_model_spec", self._require()))
 
+    def astype(self, dtype: Optional[str] = None, threads: Optional[int] = None) -> "Model":
+        """A new model with the same weights computing in ``dtype`` ("float32" or "float64";
+        native networks only) and splitting each :meth:`predict` / :meth:`vjp` call's work over
+        ``threads`` threads (0 = all cores); either left as it is when ``None``
+        (``cfx_model_convert``). Results do not depend on ``threads``."""
+        options = {}
+        if dtype is not None:
+            options["dtype"] = dtype
+        if threads is not None:
+            options["threads"] = threads
+        out = _lib.MODEL_P()
+        err = _lib.new_error()
+        status = _lib.lib().cfx_model_convert(self._require(), json.dumps(options).encode("utf-8"),
+                                              byref(out), byref(err))
+        _lib.check(status, err)
+        return Model(out, callbacks=self._callbacks)
+
     # -- properties -----------------------------------------------------------------------------
 
     @property

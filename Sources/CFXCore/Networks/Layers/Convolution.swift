@@ -128,7 +128,7 @@ func forEachColumnBlock(_ examples: Int, _ g: WindowGeometry, pool: IntraOpPool?
     if examples > 1 {
         pool.run(tasks: examples) { n in body(n, 0..<g.channels) }
     } else {
-        let blocks = blockRanges(g.channels, blocks: 8)
+        let blocks = blockRanges(g.channels, blocks: pool.threads)
         pool.run(tasks: blocks.count) { t in body(0, blocks[t]) }
     }
 }
