@@ -59,6 +59,7 @@ THREADS = (1, 2)
 BATCHES = (1, 64)
 DTYPES = ("float32", "float64")
 SN_COEFFICIENT = 4.0       # DDU's c for DeDUCE's model
+SN_ITERATIONS = 20         # power-iteration steps for σ: σ within a few percent, in seconds
 BN_CALIBRATION_IMAGES = 256
 
 
@@ -95,10 +96,12 @@ def ddu_resnet18() -> tuple[nn.Module, nn.Module]:
     return nn.Sequential(*layers), pool
 
 
-def spectral_normalise(module: nn.Module, input_shape, coefficient=SN_COEFFICIENT, iterations=30) -> None:
+def spectral_normalise(module: nn.Module, input_shape, iterations: int, coefficient=SN_COEFFICIENT) -> None:
     """Divides every convolution's weight by DDU's factor max(1, σ/c) + 1e-5, σ the largest singular
-    value of the convolution as an operator on its input (power iteration). At inference a
-    spectrally normalised network computes with exactly this weight, in PyTorch as in cfx."""
+    value of the convolution as an operator on its input, estimated by `iterations` steps of power
+    iteration (DDU takes one step per training batch). At inference a spectrally normalised network
+    computes with exactly this weight, in PyTorch as in cfx. (Batch norm follows every convolution
+    and is calibrated afterwards, so the scale of these random weights hardly matters.)"""
     shapes = {}
 
     def record(conv, inputs, output) -> None:     # returns None: the output stays as it is
@@ -138,10 +141,10 @@ def calibrate_batch_norm(module: nn.Module, images: np.ndarray) -> None:
     module.eval()
 
 
-def resnet_pair(x_calibrate: np.ndarray, workdir: Path):
+def resnet_pair(x_calibrate: np.ndarray, workdir: Path, sn_iterations: int = SN_ITERATIONS):
     """The DeDUCE ResNet-18 in PyTorch and the same weights in cfx (exported with from_torch)."""
     module, pool = ddu_resnet18()
-    spectral_normalise(module, (1, 28, 28))
+    spectral_normalise(module, (1, 28, 28), sn_iterations)
     calibrate_batch_norm(module, x_calibrate)
     spec_path = workdir / "resnet18.json"
     save_torch(module, [1, 28, 28], spec_path, workdir / "resnet18.safetensors", names={pool: "features"})
@@ -426,7 +429,7 @@ def write_report(out: Path, report: dict) -> None:
         "- **resnet18**: DDU's ResNet-18 as DeDUCE trains it on 28×28×1 (BasicBlocks [2, 2, 2, 2], widths "
         "64-128-256-512, strides 1-2-2-2, 3×3 stem 1→64, batch norm, leaky ReLU 0.01, average-pool + "
         "zero-channel shortcuts, spectral norm c = 4 on the convolutions applied to the weights "
-        "once, global average pooling, dense → 10, softmax), random weights (seed 0), batch-norm "
+        f"once (σ from {SN_ITERATIONS} power-iteration steps), global average pooling, dense → 10, softmax), random weights (seed 0), batch-norm "
         f"statistics from {BN_CALIBRATION_IMAGES} training images; exported to cfx with "
         "`cfx.export.save_torch`",
         "- **fashion_cnn**: `benchmarks/models/fashion_cnn.json` (conv 16, pool, conv 32, pool, dense "
