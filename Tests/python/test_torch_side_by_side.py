@@ -80,6 +80,8 @@ def test_a_short_run_writes_the_report(tmp_path):
     assert all(r["torch_ms"] > 0 for r in rows)
     assert all(r["cfx_float64_ms"] > 0 for r in rows if r["threads"] == 1)    # in every build
     assert all(c["max_abs_proba_diff"] < 1e-5 and c["argmax_agree"] == 1.0 for c in report["agreement"])
+    assert all(c["max_abs_proba_diff_torch64"] < 1e-12 and c["max_abs_grad_diff_rel_torch64"] < 1e-10
+               for c in report["agreement"] if c["dtype"] == "float64")
     text = (tmp_path / "networks_vs_torch.md").read_text()
     assert "| fashion_cnn | forward + input gradient | 64 | 1 |" in text
     assert "OPENBLAS_CORETYPE" in text and report["command"].startswith(("env -u", "python3"))

@@ -28,6 +28,7 @@ float64 on one thread only and the other columns say n/a.
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import json
 import math
@@ -221,17 +222,17 @@ def interleaved_medians(calls: dict, repeat: int, warmup: int) -> dict:
 
 
 def torch_forward(module):
-    def run(x32):
+    def run(rows):
         with torch.no_grad():
-            return module(torch.from_numpy(x32).view(-1, 1, 28, 28)).numpy()
+            return module(torch.from_numpy(rows).view(-1, 1, 28, 28)).numpy()
     return run
 
 
 def torch_vjp(module):
-    def run(x32, c32):
-        x = torch.from_numpy(x32).view(-1, 1, 28, 28).requires_grad_()
-        (grad,) = torch.autograd.grad(module(x), x, torch.from_numpy(c32))
-        return grad.reshape(len(x32), -1).numpy()
+    def run(rows, cotangent):
+        x = torch.from_numpy(rows).view(-1, 1, 28, 28).requires_grad_()
+        (grad,) = torch.autograd.grad(module(x), x, torch.from_numpy(cotangent))
+        return grad.reshape(len(rows), -1).numpy()
     return run
 
 
@@ -240,6 +241,9 @@ def workload_rows(name, module, model, X, C, args) -> tuple[list, list]:
     rows, checks = [], []
     forward, vjp = torch_forward(module), torch_vjp(module)
     X32, C32 = X.astype(np.float32), C.astype(np.float32)
+    # A float64 copy of the torch module tells a wrong weight (cfx float64 differs from it) from float32 rounding.
+    double = copy.deepcopy(module).double()
+    p_double, g_double = torch_forward(double)(X), torch_vjp(double)(X, C)
     for threads in THREADS:
         torch.set_num_threads(threads)
         variants = {dtype: cfx_variant(model, dtype, threads) for dtype in DTYPES}
@@ -247,12 +251,16 @@ def workload_rows(name, module, model, X, C, args) -> tuple[list, list]:
             if m is not None:      # agreement on the full batch, probabilities and gradients
                 p_torch, g_torch, p_cfx, g_cfx = forward(X32), vjp(X32, C32), m.predict(X), m.vjp(X, C)
                 checks.append({"network": name, "dtype": dtype, "threads": threads, "rows": len(X),
+                               "model_dtype": getattr(m, "dtype", "float64"),    # as the model reports it
                                "max_abs_proba_diff": float(np.abs(p_cfx - p_torch).max()),
                                "argmax_agree": float((p_cfx.argmax(1) == p_torch.argmax(1)).mean()),
                                "max_abs_grad_diff_rel": float(np.abs(g_cfx - g_torch).max()
                                                               / max(np.abs(g_torch).max(), 1e-30)),
                                "grad_diff_norm_rel": float(np.linalg.norm(g_cfx - g_torch)
-                                                           / max(np.linalg.norm(g_torch), 1e-30))})
+                                                           / max(np.linalg.norm(g_torch), 1e-30)),
+                               "max_abs_proba_diff_torch64": float(np.abs(p_cfx - p_double).max()),
+                               "max_abs_grad_diff_rel_torch64": float(np.abs(g_cfx - g_double).max()
+                                                                      / max(np.abs(g_double).max(), 1e-30))})
         for batch in BATCHES:
             x, c, x32, c32 = X[:batch], C[:batch], X32[:batch], C32[:batch]
             for workload in ("forward", "forward + input gradient"):
@@ -411,18 +419,26 @@ def write_report(out: Path, report: dict) -> None:
         f"- machine: `{m['machine']}`, {m['cpu']}, {m['cores']} cores; load average "
         f"{' '.join(f'{v:.2f}' for v in m['load_average_start'])} at the start, "
         f"{' '.join(f'{v:.2f}' for v in m['load_average_end'])} at the end",
-        f"- PyTorch {t['version']} (CPU, float32), mkldnn (oneDNN) available: {t['mkldnn']}",
+        f"- PyTorch {t['version']} (float32, on the CPU{'; a CUDA build' if t['cuda_build'] else ''}), "
+        f"mkldnn (oneDNN) available: {t['mkldnn']}",
         f"- cfx OpenBLAS core: {report['openblas_core']}; the command unsets `OPENBLAS_CORETYPE` and "
-        "`OPENBLAS_L2_SIZE` (this machine sets them, which makes OpenBLAS pick AVX2 kernels; users' "
-        "machines do not)" + ("" if not report["openblas_vars_set"] else
+        "`OPENBLAS_L2_SIZE` (the 2-core development machine sets them: `OPENBLAS_CORETYPE=Haswell` makes "
+        "OpenBLAS use AVX2 kernels on an AVX-512 processor; users' machines do not set them)" + ("" if not report["openblas_vars_set"] else
                               f". **This run had {', '.join(report['openblas_vars_set'])} set.**"),
-        f"- cfx float32: {'available (Model.astype)' if report['float32_available'] else 'n/a in this build (no Model.astype): cfx ran float64 on one thread only'}",
+        f"- cfx float32: {'available (Model.astype)' if report['float32_available'] else 'n/a in this build (no Model.astype): cfx ran in float64 only, on one thread except in DeDUCE (its n_threads)'}",
         f"- timing: median of {report['repeat']} runs after {report['warmup']} warm-up call(s), torch and "
         "cfx interleaved run by run in one process; inputs are Fashion-MNIST test images (pixel / 255), "
         "the input gradient is the vector-Jacobian product of the softmax probabilities with one "
         "fixed random cotangent (the same in both); torch: `torch.no_grad()` forward, "
         "`torch.autograd.grad` for the gradient, `torch.set_num_threads(threads)`; cfx: "
         "`Model.predict` / `Model.vjp` through the Python binding (ctypes, float64 buffers in and out)",
+    ]
+    busiest = max(m["load_average_start"][0], m["load_average_end"][0])
+    if busiest > 1.0:
+        lines.append(f"- **other work ran** (1-minute load average up to {busiest:.1f} on {m['cores']} cores): "
+                     "times carry its noise, the 2-thread rows most (a thread that loses its core stalls "
+                     "the other; PyTorch's OpenMP threads wait for each other at every layer)")
+    lines += [
         "",
         "## Networks",
         "",
@@ -436,14 +452,16 @@ def write_report(out: Path, report: dict) -> None:
         "128, dense 10), rebuilt in PyTorch with its weights",
         "",
         "Agreement on the first 64 test images: probabilities, and input gradients relative to the largest "
-        "torch gradient and in norm (float32 against float64 differs most where a leaky ReLU input is "
-        "near 0):",
+        "torch gradient and in norm, against the torch module (float32) and a float64 copy of it (which "
+        "cfx float64 must match to rounding: the same weights; float32 against float64 differs most where "
+        "a leaky ReLU input is near 0):",
         "",
-        "| network | cfx dtype | threads | max \\|p_cfx − p_torch\\| | argmax agree | max \\|g_cfx − g_torch\\| / max \\|g_torch\\| | ‖g_cfx − g_torch‖ / ‖g_torch‖ |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| network | cfx dtype | threads | max \\|p_cfx − p_torch\\| | argmax agree | max \\|g_cfx − g_torch\\| / max \\|g_torch\\| | ‖g_cfx − g_torch‖ / ‖g_torch‖ | torch float64: max \\|Δp\\| | torch float64: max \\|Δg\\| / max \\|g\\| |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [f"| {c['network']} | {c['dtype']} | {c['threads']} | {c['max_abs_proba_diff']:.2e} | "
-              f"{c['argmax_agree']:.0%} | {c['max_abs_grad_diff_rel']:.2e} | {c['grad_diff_norm_rel']:.2e} |" for c in report["agreement"]]
+              f"{c['argmax_agree']:.0%} | {c['max_abs_grad_diff_rel']:.2e} | {c['grad_diff_norm_rel']:.2e} | "
+              f"{c['max_abs_proba_diff_torch64']:.2e} | {c['max_abs_grad_diff_rel_torch64']:.2e} |" for c in report["agreement"]]
     lines += ["", "## Forward and forward + input gradient (milliseconds per call; ratio = cfx / torch)", "",
               "| network | workload | batch | threads | torch f32 | cfx f32 | cfx f32 / torch | cfx f64 | cfx f64 / torch |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
@@ -452,7 +470,7 @@ def write_report(out: Path, report: dict) -> None:
         d = report["deduce"]
         fit = d["density_fit"]
         lines += ["", "## DeDUCE on the ResNet-18, one pair at a time", "",
-                  f"Pairs: the first {d['pairs']} test images, each with its runner-up class (torch's "
+                  f"Pairs: the first {d['pairs']} test image(s), each with its runner-up class (torch's "
                   f"probabilities) as the target; DeDUCE's defaults but max_iter {d['max_iter']}; class "
                   f"Gaussians fitted once on {fit['rows']} training images with their labels on the "
                   f"{fit['model_dtype']} model's \"features\" ({fit['seconds']:.1f} s, jitter {fit['jitter']:g}). "
@@ -499,7 +517,8 @@ def main() -> None:
     report = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
               "command": command, "openblas_vars_set": set_vars, "commit": commit(),
               "cfx_version": cfx.__version__, "machine": machine(),
-              "torch": {"version": torch.__version__, "mkldnn": torch.backends.mkldnn.is_available()},
+              "torch": {"version": torch.__version__, "mkldnn": torch.backends.mkldnn.is_available(),
+                        "cuda_build": torch.version.cuda},
               "openblas_core": openblas_core(), "float32_available": hasattr(cfx.Model, "astype"),
               "repeat": args.repeat, "warmup": args.warmup, "workloads": [], "agreement": []}
 
