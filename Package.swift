@@ -55,7 +55,8 @@ let package = Package(
             dependencies: ["CFXABI", "CFXFormats", "CCFX", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         // Speed of the network core (GEMM, convolutional ResNet); see benchmarks/run_networks.sh.
-        .executableTarget(name: "cfx-bench-networks", dependencies: ["CFXCore", "CBLAS"], path: "benchmarks/networks"),
+        .executableTarget(name: "cfx-bench-networks", dependencies: ["CFXCore", "CBLAS"], path: "benchmarks/networks",
+                         exclude: ["torch_side_by_side.py"]),  // the Python side-by-side with PyTorch
         // k-d tree against brute force (benchmarks/run_cfproto.sh).
         .executableTarget(name: "cfx-kdtree-bench", dependencies: ["CFXCore"], path: "benchmarks/kdtree"),
 
