@@ -2804,6 +2804,7 @@ static void test_sets(void) {
 #include "test_hostile.c"
 /* Section 15, in a file of its own. */
 #include "test_on_error.c"
+#include "test_dtype.c"
 
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -2823,6 +2824,7 @@ int main(void) {
     test_sets();
     test_hostile();
     test_on_error();
+    test_dtype();
     printf("%d passed, %d failed\n", g_pass, g_fail);
     return g_fail > 0 ? 1 : 0;
 }

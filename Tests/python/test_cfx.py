@@ -128,6 +128,22 @@ def test_model_shape(model):
     assert (model.n_features, model.n_classes) == (D, K)
 
 
+def test_astype_float32_and_threads(model, params, X):
+    m32 = model.astype("float32")
+    expected = np_predict(params, X)
+    got = m32.predict(X)
+    assert np.abs(got - expected).max() <= 1e-4
+    assert not np.array_equal(got, expected)  # computed in single precision
+    assert (got.argmax(1) == expected.argmax(1)).all()
+    np.testing.assert_array_equal(m32.astype(threads=2).predict(X), got)  # threads change nothing
+    np.testing.assert_array_equal(m32.astype("float64").predict(X), model.predict(X))
+    assert m32.spec()["dtype"] == "float32"
+    with pytest.raises(cfx.ConfigError, match="dtype"):
+        model.astype("float16")
+    with pytest.raises(cfx.ConfigError, match="threads"):
+        model.astype(threads=-1)
+
+
 def test_predict_matches_numpy(model, params, X):
     np.testing.assert_allclose(model.predict(X), np_predict(params, X), rtol=0, atol=1e-12)
     p1 = model.predict(X[0])

@@ -5,6 +5,7 @@ PyTorch is large (about 5 GB with its CUDA libraries from PyPI), so Tests/prereq
 installs it only with CFX_TEST_TORCH=1; without torch these tests are skipped with that reason.
 """
 
+import copy
 import json
 import os
 
@@ -269,3 +270,14 @@ def test_deduce_resnet18_loads_from_a_pytorch_export(tmp_path):
     expected = torch_proba(module, X, [1, 28, 28])
     assert expected.max(axis=1).min() < 0.99 and expected.max(axis=1).max() > 0.2  # not saturated, not uniform
     np.testing.assert_allclose(model.predict(X), expected, atol=ATOL, rtol=0)
+
+
+def test_exports_keep_the_modules_number_type(mlp, digits):
+    # float32 modules (PyTorch's default) run in float32 in cfx too; float64 modules in float64.
+    _, X_test, _, _ = digits
+    spec32, _ = from_torch(mlp, [64])
+    assert spec32["dtype"] == "float32"
+    spec64, tensors64 = from_torch(copy.deepcopy(mlp).double(), [64])
+    assert "dtype" not in spec64
+    got = cfx.Model.from_json(inline_tensors(spec64, tensors64)).predict(X_test)
+    np.testing.assert_allclose(got, native(mlp, [64]).predict(X_test), atol=1e-4, rtol=0)

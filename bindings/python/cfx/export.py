@@ -371,8 +371,10 @@ def from_torch(module, input_shape: Sequence[int], names: Optional[Mapping[Any, 
     input. The exported layer therefore computes exactly what the PyTorch module computes, but
     is not re-normalised if it is trained further in cfx.
 
-    Tensors keep their dtype (float32 for most models); cfx computes in float64.
-    Write them with :func:`save_torch`, or put them inline with :func:`inline_tensors`.
+    Tensors keep their dtype, and so does the computation: a float32 module (PyTorch's default)
+    gives a spec with ``"dtype": "float32"``, so cfx runs it in single precision as PyTorch does;
+    a float64 module gives a float64 spec. Write them with :func:`save_torch`, or put them inline
+    with :func:`inline_tensors`.
     """
     shape = [int(s) for s in input_shape]
     if len(shape) not in (1, 3) or min(shape) <= 0:
@@ -388,7 +390,10 @@ def from_torch(module, input_shape: Sequence[int], names: Optional[Mapping[Any, 
         module.train(was_training)
     if not layers:
         raise ValueError("from_torch: the module has no layers")
-    return {"input_shape": shape, "layers": layers}, exporter.tensors
+    spec = {"input_shape": shape, "layers": layers}
+    if any(t.dtype != np.float64 for t in exporter.tensors.values()):
+        spec["dtype"] = "float32"
+    return spec, exporter.tensors
 
 
 def inline_tensors(spec: dict, tensors: Mapping[str, Any]) -> dict:
