@@ -542,18 +542,26 @@ typedef struct { double fwd_ms, total_ms, total_min_ms; } Timing;
 
 typedef void (*PassFn)(void *ctx, int backward);
 
-static Timing time_passes(PassFn pass, void *ctx) {
-    double f[64], t[64];
-    for (int r = 0; r < warmup + runs; r++) {
-        double t0 = now();
-        pass(ctx, 0);
-        double t1 = now();
-        pass(ctx, 1);
-        double t2 = now();
-        if (r >= warmup) { f[r - warmup] = (t1 - t0) * 1e3; t[r - warmup] = (t2 - t0) * 1e3; }
+typedef struct { const char *name; PassFn pass; void *ctx; int blas_threads; } Bench;
+
+// Rounds of one forward pass + one backward-data pass per backend, warm-up rounds first.
+static void time_interleaved(Bench *b, int nb, int n_runs, Timing *out) {
+    static double f[8][256], t[8][256];
+    for (int r = 0; r < warmup + n_runs; r++)
+        for (int q = 0; q < nb; q++) {
+            int k = (q + r) % nb;
+            openblas_set_num_threads(b[k].blas_threads);
+            double t0 = now();
+            b[k].pass(b[k].ctx, 0);
+            double t1 = now();
+            b[k].pass(b[k].ctx, 1);
+            double t2 = now();
+            if (r >= warmup) { f[k][r - warmup] = (t1 - t0) * 1e3; t[k][r - warmup] = (t2 - t0) * 1e3; }
+        }
+    for (int k = 0; k < nb; k++) {
+        double fm = median(f[k], n_runs), tm = median(t[k], n_runs);  // median() sorts: t[k][0] is the minimum
+        out[k] = (Timing){fm, tm, t[k][0]};
     }
-    double fm = median(f, runs), tm = median(t, runs);  // median() sorts: t[0] is then the minimum
-    return (Timing){fm, tm, t[0]};
 }
 
 typedef struct { Im2colBufs *bf; int batch, mode; } Im2colCtx;
@@ -667,7 +675,7 @@ static double tiled_vs_untiled(Im2colBufs *bf, int batch) {
 
 int main(int argc, char **argv) {
     if (argc > 1) runs = atoi(argv[1]);
-    if (runs < 1 || runs > 64) runs = 9;
+    if (runs < 1 || runs > 80) runs = 9;
     build_resnet18();
     printf("OpenBLAS core: %s; config: %s\n", openblas_get_corename(), openblas_get_config());
     const dnnl_version_t *v = dnnl_version();
@@ -676,7 +684,8 @@ int main(int argc, char **argv) {
            "see impl names");
     printf("layers: %d convolutions; forward %.3f GFLOP per image, forward + input gradient %.3f GFLOP\n",
            n_layers, net_flops(1) / 1e9, 2 * net_flops(1) / 1e9);
-    printf("medians of %d runs after %d warm-up runs\n\n", runs, warmup);
+    printf("backends timed interleaved (round-robin); medians of %d runs (batch 64) / %d runs (batch 1) after %d "
+           "warm-up rounds\n\n", runs, 3 * runs, warmup);
     CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0));
     CHECK(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags));
     pool_start();
@@ -687,62 +696,69 @@ int main(int argc, char **argv) {
     const int batches[2] = {1, 64};
     char agree[2][256] = {"", ""};
     double direct_err = 0, tiled_err = 0;
+    const char *dnnl_names[3] = {"oneDNN, any layout, no reorders", "oneDNN, any layout + NCHW reorders per layer",
+                                 "oneDNN, plain NCHW activations"};
     for (int bi = 0; bi < 2; bi++) {
         int batch = batches[bi];
         make_data(batch);
         Im2colBufs bf;
         im2col_setup(&bf, batch);
-        Im2colCtx ic = {&bf, batch, 0};
         for (int threads = 1; threads <= 2; threads++) {
-            // (a) im2col + sgemm
-            openblas_set_num_threads(1);
-            ic.mode = threads == 1 ? 0 : 1;
-            report(threads == 1 ? "im2col + OpenBLAS sgemm" : "im2col + OpenBLAS sgemm, 2 pthreads split",
-                   batch, threads, time_passes(im2col_passfn, &ic));
-            if (batch > 1) {
-                ic.mode = threads == 1 ? 3 : 4;
-                report(threads == 1 ? "im2col + sgemm tiled (1024 cols)" : "im2col + sgemm tiled, 2 pthreads",
-                       batch, threads, time_passes(im2col_passfn, &ic));
+            // All backends of this (batch, threads) cell are timed interleaved, round by round, so that
+            // a neighbour's load hits them alike; each round starts at a different backend.
+            omp_set_num_threads(threads);  // before creating primitives: oneDNN tunes them to it
+            Bench b[8];
+            int nb = 0;
+            Im2colCtx ic[4];
+            int modes[4], nm = 0;
+            const char *mnames[4];
+            int mblas[4];
+            if (threads == 1) {
+                modes[nm] = 0; mnames[nm] = "im2col + OpenBLAS sgemm"; mblas[nm++] = 1;
+                if (batch > 1) { modes[nm] = 3; mnames[nm] = "im2col + sgemm tiled (1024 cols)"; mblas[nm++] = 1; }
+            } else {
+                modes[nm] = 1; mnames[nm] = "im2col + OpenBLAS sgemm, 2 pthreads split"; mblas[nm++] = 1;
+                if (batch > 1) { modes[nm] = 4; mnames[nm] = "im2col + sgemm tiled, 2 pthreads"; mblas[nm++] = 1; }
+                modes[nm] = 2; mnames[nm] = "im2col + OpenBLAS sgemm, OpenBLAS 2 threads"; mblas[nm++] = 2;
             }
-            if (threads == 2) {
-                openblas_set_num_threads(2);
-                ic.mode = 2;
-                report("im2col + OpenBLAS sgemm, OpenBLAS 2 threads", batch, threads,
-                       time_passes(im2col_passfn, &ic));
-                openblas_set_num_threads(1);
+            for (int m = 0; m < nm; m++) {
+                ic[m] = (Im2colCtx){&bf, batch, modes[m]};
+                b[nb++] = (Bench){mnames[m], im2col_passfn, &ic[m], mblas[m]};
             }
-            // (b) oneDNN: primitives created after omp_set_num_threads (they are tuned for it)
-            omp_set_num_threads(threads);
-            const char *names[3] = {"oneDNN, any layout, no reorders",
-                                    "oneDNN, any layout + NCHW reorders per layer",
-                                    "oneDNN, plain NCHW activations"};
+            DnnlLayer *dls[3];
+            DnnlCtx dc[3];
             for (int variant = 0; variant < 3; variant++) {
-                DnnlLayer *dls = calloc(n_layers, sizeof *dls);
+                dls[variant] = calloc(n_layers, sizeof *dls[variant]);
                 for (int i = 0; i < n_layers; i++) {
-                    dnnl_setup(&dls[i], &layers[i], batch, variant);
-                    dnnl_fill(&dls[i], &layers[i], &data[i], batch);
+                    dnnl_setup(&dls[variant][i], &layers[i], batch, variant);
+                    dnnl_fill(&dls[variant][i], &layers[i], &data[i], batch);
                 }
-                DnnlCtx dc = {dls, variant};
-                report(names[variant], batch, threads, time_passes(dnnl_passfn, &dc));
-                if (threads == 2 && variant != 1) {
-                    // Agreement after the timed passes: both backends hold the last outputs.
-                    ic.mode = 0;
-                    im2col_pass(&bf, batch, 0, 0);
-                    im2col_pass(&bf, batch, 0, 1);
-                    double e = agreement(&bf, dls, batch);
+                dc[variant] = (DnnlCtx){dls[variant], variant};
+                b[nb++] = (Bench){dnnl_names[variant], dnnl_passfn, &dc[variant], 1};
+            }
+            Timing t[8];
+            time_interleaved(b, nb, batch == 1 ? 3 * runs : runs, t);
+            for (int k = 0; k < nb; k++) report(b[k].name, batch, threads, t[k]);
+            openblas_set_num_threads(1);
+            if (threads == 2) {
+                // Agreement: rerun the serial im2col passes, compare with oneDNN's last outputs.
+                im2col_pass(&bf, batch, 0, 0);
+                im2col_pass(&bf, batch, 0, 1);
+                for (int variant = 0; variant < 3; variant += 2) {
+                    double e = agreement(&bf, dls[variant], batch);
                     size_t off = strlen(agree[bi]);
                     snprintf(agree[bi] + off, sizeof agree[bi] - off, "%sbatch %d: oneDNN %s vs im2col: %.2e",
                              off ? "; " : "", batch, variant ? "plain" : "any", e);
-                    if (variant == 0) {
-                        fprintf(stderr, "batch %d impls (fwd / bwd-data):\n", batch);
-                        for (int i = 0; i < n_layers; i++)
-                            fprintf(stderr, "  %2d %4d->%-4d %2dx%-2d k%d s%d: %s / %s\n", i, layers[i].cin,
-                                    layers[i].cout, layers[i].h, layers[i].w, layers[i].k, layers[i].stride,
-                                    dls[i].impl_fwd, dls[i].impl_bwd);
-                    }
                 }
-                for (int i = 0; i < n_layers; i++) dnnl_destroy(&dls[i]);
-                free(dls);
+                fprintf(stderr, "batch %d impls (fwd / bwd-data), any layout:\n", batch);
+                for (int i = 0; i < n_layers; i++)
+                    fprintf(stderr, "  %2d %4d->%-4d %2dx%-2d k%d s%d: %s / %s\n", i, layers[i].cin, layers[i].cout,
+                            layers[i].h, layers[i].w, layers[i].k, layers[i].stride, dls[0][i].impl_fwd,
+                            dls[0][i].impl_bwd);
+            }
+            for (int variant = 0; variant < 3; variant++) {
+                for (int i = 0; i < n_layers; i++) dnnl_destroy(&dls[variant][i]);
+                free(dls[variant]);
             }
         }
         if (batch == 1) {
