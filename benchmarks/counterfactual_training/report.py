@@ -46,6 +46,11 @@ def cell(r):
     return f"{r['reduction_pct']:.1f} [{lo:.1f}, {hi:.1f}]{' *' if r['significant'] else ''}"
 
 
+def label(r):
+    """The set's name, and CT's training tau when it is not the default (so the rows can be told apart)."""
+    return r["set"] + (f" (CT tau {r['ct_tau']:g})" if r.get("ct_tau", 0.75) != 0.75 else "")
+
+
 def search(r):
     tau = r.get("eval_tau", 0.75)
     return f"tau {tau:g}, <= {r['max_steps']} steps" if tau < 1 else f"all {r['max_steps']} steps"
@@ -61,7 +66,7 @@ def main():
         if red is None:  # a timing-only run (no bootstrap rounds)
             red = {key: {"reduction_pct": float("nan"), "ci99": [float("nan")] * 2, "significant": False} for key in ("ip", "ip_star", "cost")}
         lines.append(" | ".join([
-            f"| {r['set']}" + (f" (CT tau {r['ct_tau']:g})" if r.get("ct_tau", 0.75) != 0.75 else ""), json.dumps(r["constraints"]) if r["constraints"] else "none",
+            f"| {label(r)}", json.dumps(r["constraints"]) if r["constraints"] else "none",
             cell(red["ip"]), cell(red["ip_star"]), cell(red["cost"]), search(r),
             " / ".join(f"{v:g}" for v in paper) if paper else "–",
             f"{r['means']['BL']['validity']:.2f} / {r['means']['CT']['validity']:.2f}",
@@ -77,7 +82,7 @@ def main():
             continue
         a = r["robust_accuracy"]
         pair = lambda m, k: f"{a[m][k][5]:.3f} / {a[m][k][10]:.3f}"  # noqa: E731
-        robust.append(f"| {r['set']} | {json.dumps(r['constraints']) if r['constraints'] else 'none'} | "
+        robust.append(f"| {label(r)} | {json.dumps(r['constraints']) if r['constraints'] else 'none'} | "
                       f"{search(r)} | {pair('BL', 'fgsm')} | {pair('CT', 'fgsm')} | {pair('BL', 'pgd')} | {pair('CT', 'pgd')} |")
     table = "\n".join(lines) + "\n\nRobust test accuracy (FGSM; PGD 40 steps, alpha 0.01, random start):\n\n" + "\n".join(robust)
     (HERE / "results" / "README.md").write_text(
