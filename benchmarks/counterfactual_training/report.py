@@ -51,6 +51,27 @@ def label(r):
     return r["set"] + (f" (CT tau {r['ct_tau']:g})" if r.get("ct_tau", 0.75) != 0.75 else "")
 
 
+def runs(features):
+    """Feature indices as runs, "0-139, 644-783" (the image constraints list hundreds of pixels)."""
+    features, parts = sorted(features), []
+    for f in features:
+        if parts and parts[-1][1] == f - 1:
+            parts[-1][1] = f
+        else:
+            parts.append([f, f])
+    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def constraints(r):
+    c = r["constraints"]
+    text = [f"immutable {runs(c['immutable'])}"] if c.get("immutable") else []
+    for direction in ("increase", "decrease"):
+        features = [int(f) for f, d in c.get("monotone", {}).items() if d == direction]
+        if features:
+            text.append(f"{direction}-only {runs(features)}")
+    return "; ".join(text) or "none"
+
+
 def search(r):
     tau = r.get("eval_tau", 0.75)
     return f"tau {tau:g}, <= {r['max_steps']} steps" if tau < 1 else f"all {r['max_steps']} steps"
@@ -66,7 +87,7 @@ def main():
         if red is None:  # a timing-only run (no bootstrap rounds)
             red = {key: {"reduction_pct": float("nan"), "ci99": [float("nan")] * 2, "significant": False} for key in ("ip", "ip_star", "cost")}
         lines.append(" | ".join([
-            f"| {label(r)}", json.dumps(r["constraints"]) if r["constraints"] else "none",
+            f"| {label(r)}", constraints(r),
             cell(red["ip"]), cell(red["ip_star"]), cell(red["cost"]), search(r),
             " / ".join(f"{v:g}" for v in paper) if paper else "–",
             f"{r['means']['BL']['validity']:.2f} / {r['means']['CT']['validity']:.2f}",
@@ -82,7 +103,7 @@ def main():
             continue
         a = r["robust_accuracy"]
         pair = lambda m, k: f"{a[m][k][5]:.3f} / {a[m][k][10]:.3f}"  # noqa: E731
-        robust.append(f"| {label(r)} | {json.dumps(r['constraints']) if r['constraints'] else 'none'} | "
+        robust.append(f"| {label(r)} | {constraints(r)} | "
                       f"{search(r)} | {pair('BL', 'fgsm')} | {pair('CT', 'fgsm')} | {pair('BL', 'pgd')} | {pair('CT', 'pgd')} |")
     table = "\n".join(lines) + "\n\nRobust test accuracy (FGSM; PGD 40 steps, alpha 0.01, random start):\n\n" + "\n".join(robust)
     (HERE / "results" / "README.md").write_text(
