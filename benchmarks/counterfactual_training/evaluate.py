@@ -132,8 +132,15 @@ def evaluate(name, args):
         constraints = {"immutable": [len(HMDA_NUMERIC) + HMDA_BINARY.index("black")]}  # the paper's: black immutable
     elif args.constrained and d == 784:
         constraints = {"immutable": list(range(140)) + list(range(784 - 140, 784))}  # the paper's MNIST protection
+    elif args.constrained and name == "digits":
+        # our choice, after the paper's MNIST: the top and bottom rows of the 8x8 image immutable
+        constraints = {"immutable": list(range(8)) + list(range(64 - 8, 64))}
+    elif args.constrained and name == "breast_cancer":
+        # our choice: the ten "worst" features (20-29, each the mean of the three largest values over the
+        # cells measured) increase-only, since such a value cannot shrink as more cells are measured
+        constraints = {"monotone": {str(i): "increase" for i in range(20, 30)}}
     elif args.constrained:
-        constraints = {"monotone": {"0": "increase"}}  # our choice: feature 0 may only increase
+        constraints = {"monotone": {"0": "increase"}}  # synthetic sets, our choice: feature 0 may only increase
     base = {"epochs": epochs, "batch_size": batch, "learning_rate": 1e-3, "optimizer": "adam", "seed": args.seed,
             "n_threads": 1}
     ct_config = {"n_ce": n_ce, "n_threads": args.threads, **constraints}
