@@ -37,8 +37,11 @@ let package = Package(
         // The public header include/cfx.h, seen from Swift, so the ABI module uses its exact types.
         .systemLibrary(name: "CCFX"),
 
+        // float32 convolutions through oneDNN (Debian libdnnl-dev; its OpenMP runtime is libgomp).
+        .target(name: "CFXDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+
         // Models, losses, optimisers and methods. Pure Swift; knows nothing of C or JSON.
-        .target(name: "CFXCore", dependencies: ["CBLAS"], linkerSettings: [.unsafeFlags([openBLASArchive])]),
+        .target(name: "CFXCore", dependencies: ["CBLAS", "CFXDNNL"], linkerSettings: [.unsafeFlags([openBLASArchive])]),
 
         // Files: JSON (through jansson), model specifications and weights files.
         .target(name: "CFXFormats", dependencies: ["CFXCore", "CJansson"]),
@@ -56,7 +59,7 @@ let package = Package(
 
         // Speed of the network core (GEMM, convolutional ResNet); see benchmarks/run_networks.sh.
         .executableTarget(name: "cfx-bench-networks", dependencies: ["CFXCore", "CBLAS"], path: "benchmarks/networks",
-                         exclude: ["torch_side_by_side.py"]),  // the Python side-by-side with PyTorch
+                         exclude: ["torch_side_by_side.py", "conv_backends.c", "run_conv_backends.sh"]),  // side-by-side runs in Python and C
         // k-d tree against brute force (benchmarks/run_cfproto.sh).
         .executableTarget(name: "cfx-kdtree-bench", dependencies: ["CFXCore"], path: "benchmarks/kdtree"),
 

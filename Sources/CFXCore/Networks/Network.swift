@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// A network that cfx evaluates and differentiates itself: layers and residual blocks compiled
 /// into a tape of steps over numbered buffers. Buffer 0 is the input; every step writes a new
@@ -55,6 +56,9 @@ public final class Network: Classifier, @unchecked Sendable {
     public let dtype: DType
     /// `parameters` as Float, for float32 evaluators (empty for float64 networks).
     let parameters32: UnsafeMutableBufferPointer<Float>
+    /// Bumped whenever the tensors change, so that evaluators refresh what they derived from them.
+    private let version = Atomic<Int>(0)
+    var parametersVersion: Int { version.load(ordering: .acquiring) }
 
     public var hasExactGradient: Bool { true }
 
@@ -187,6 +191,7 @@ public final class Network: Classifier, @unchecked Sendable {
 
     private func refreshFloatCopy() {
         for i in 0..<parameters32.count { parameters32[i] = Float(parameters[i]) }
+        version.wrappingAdd(1, ordering: .releasing)
     }
 
     /// Updates state tensors (batch norm's running statistics) from the training-mode forward
@@ -334,8 +339,8 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     /// Float gradients of the parameters during a float32 backward pass that asks for them.
     private var parameterGradients32: UnsafeMutableBufferPointer<Float>?
 
-    /// An evaluator of `network` whose layers split large products and im2col over `threads`
-    /// threads (its own, kept until it is freed); results do not depend on the count.
+    /// An evaluator of `network` whose layers split large products, im2col and convolutions
+    /// over `threads` threads (its own, kept until it is freed); results do not depend on the count.
     public init(_ network: Network, threads: Int = IntraOpThreads.current) {
         self.network = network
         let pool = threads > 1 ? IntraOpPool(threads: threads) : nil
@@ -493,8 +498,10 @@ final class Tape<T: NetworkScalar> {
 
     private let plan: [PlannedStep]
     private let bufferSizes: [Int]
+    private let network: Network
     private let parameters: UnsafeMutablePointer<T>
     private let pool: IntraOpPool?
+    private let caches: [StepCache]
     private var capacity = 0
     private(set) var rows = 0
     /// Buffers 0…forwardThrough hold the last forward pass (of `rows` rows, in `forwardTraining` mode).
@@ -506,8 +513,10 @@ final class Tape<T: NetworkScalar> {
     private var workspace = UnsafeMutablePointer<T>.allocate(capacity: 1)
 
     init(_ network: Network, parameters: UnsafeMutablePointer<T>, pool: IntraOpPool?) {
+        self.network = network
         self.parameters = parameters
         self.pool = pool
+        self.caches = network.steps.map { _ in StepCache() }
         self.bufferSizes = network.bufferShapes.map { $0.reduce(1, *) }
         self.plan = network.steps.enumerated().map { index, step in
             switch step {
@@ -552,7 +561,8 @@ final class Tape<T: NetworkScalar> {
         OperationContext(inputShape: step.inputShape, outputShape: step.outputShape, batch: rows, training: training,
                          parameters: parameters + step.parameterOffset,
                          parameterGradients: parameterGradients.map { $0 + step.parameterOffset },
-                         scratch: scratch[step.scratch], workspace: workspace, pool: pool)
+                         scratch: scratch[step.scratch], workspace: workspace, pool: pool,
+                         cache: caches[step.scratch], parametersVersion: network.parametersVersion)
     }
 
     /// Runs `rows` rows through buffer `target`; `load` writes the input into buffer 0.

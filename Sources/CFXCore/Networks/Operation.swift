@@ -57,9 +57,20 @@ public struct OperationContext<T: NetworkScalar> {
     public let workspace: UnsafeMutablePointer<T>
     /// Threads for splitting the call's work (nil: the calling thread alone).
     public let pool: IntraOpPool?
+    /// State this call site keeps between calls on this evaluator (e.g. a convolution library's
+    /// prepared primitives), valid while `parametersVersion` is unchanged.
+    public let cache: StepCache
+    /// Changes whenever the network's tensors do (`Network.parametersChanged()` and training steps).
+    public let parametersVersion: Int
 
     public var inputCount: Int { inputShape.count }
     public var outputCount: Int { outputShape.count }
+}
+
+/// A slot an operation may fill with state of its own for one call site of one evaluator.
+public final class StepCache {
+    public var value: AnyObject?
+    public init() {}
 }
 
 /// One layer of a network: y = f(x; θ) over a batch, and its backward pass. Layers subclass it.

@@ -221,6 +221,13 @@ public final class Conv2D: Operation, @unchecked Sendable {
         spectralNorm == nil ? UnsafePointer(parameters) : UnsafePointer(layout(parameters, g).normalised)
     }
 
+    /// The layer's oneDNN convolution for a float32 call (T is Float), or nil.
+    @inline(__always)
+    private func prepared<T: NetworkScalar>(_ c: OperationContext<T>, _ g: WindowGeometry, _ weight: UnsafePointer<T>) -> DNNLConvolution? {
+        let floats = unsafeBitCast(c, to: OperationContext<Float>.self)
+        return DNNLConvolution.prepared(floats, g, outChannels: outChannels, hasBias: hasBias, weight: weight.floats)
+    }
+
     /// The column matrix [C·k·k, rows·H'·W'] of examples start..<start+rows: a single example of a
     /// pointwise convolution is its own column matrix; otherwise im2col into `col`.
     private func columns<T: NetworkScalar>(_ x: UnsafePointer<T>, _ g: WindowGeometry, start: Int, rows: Int,
@@ -239,6 +246,10 @@ public final class Conv2D: Operation, @unchecked Sendable {
         let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
         let weight = effectiveWeight(c.parameters, g), positions = g.outputPositions
         let bias = c.parameters + outChannels * g.columnRows
+        if T.self == Float.self, let dnnl = prepared(c, g, weight),
+           dnnl.forward(x.floats, bias: hasBias ? UnsafePointer(bias).floats : nil, y.floats, pool: c.pool) {
+            return
+        }
         let chunk = chunkRows(g, batch: c.batch)
         for start in Swift.stride(from: 0, to: c.batch, by: chunk) {
             let rows = min(chunk, c.batch - start), width = rows * positions
@@ -270,6 +281,10 @@ public final class Conv2D: Operation, @unchecked Sendable {
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
         let weight = effectiveWeight(c.parameters, g), positions = g.outputPositions, weightCount = outChannels * g.columnRows
+        if T.self == Float.self, c.parameterGradients == nil, let dnnl = prepared(c, g, weight),
+           dnnl.addInputGradient(dy.floats, dx.floats, pool: c.pool) {
+            return
+        }
         // With spectral normalisation, ∂L/∂W̃ gathers in the scratch first, then goes through W̃ = W / s(σ(W)).
         let normalisedGradient = c.scratch
         let chunk = chunkRows(g, batch: c.batch)
@@ -379,4 +394,13 @@ public final class Conv2D: Operation, @unchecked Sendable {
         }
         parametersChanged(parameters, input: input)
     }
+}
+
+extension UnsafePointer {
+    /// The same memory as Float, for code that has checked that Pointee is Float.
+    @inline(__always) var floats: UnsafePointer<Float> { UnsafeRawPointer(self).assumingMemoryBound(to: Float.self) }
+}
+
+extension UnsafeMutablePointer {
+    @inline(__always) var floats: UnsafeMutablePointer<Float> { UnsafeMutableRawPointer(self).assumingMemoryBound(to: Float.self) }
 }
