@@ -115,7 +115,8 @@ public func cfx_model_predict(_ handle: OpaquePointer?, _ x: UnsafePointer<Doubl
         let values = try rows(x, n, d, model: handle.model)
         let out = try required(probaOut, "proba_out")
         let proba = try IntraOpThreads.with(handle.threads) {
-            try ModelSession(model: handle.model, eps: numericalVJPEps(handle.model)).predict(values, rows: n)
+            if let network = handle.model as? Network { return try network.predict(values, rows: n) }
+            return try ModelSession(model: handle.model, eps: numericalVJPEps(handle.model)).predict(values, rows: n)
         }
         out.update(from: proba, count: proba.count)
     }

@@ -58,6 +58,9 @@ public final class Network: Classifier, @unchecked Sendable {
     let parameters32: UnsafeMutableBufferPointer<Float>
     /// Bumped whenever the tensors change, so that evaluators refresh what they derived from them.
     private let version = Atomic<Int>(0)
+    /// Evaluators kept between `withEvaluator` calls (their buffers, oneDNN primitives and
+    /// reordered weights are reused): at most 4, each holding at most 2^24 values.
+    private let idleEvaluators = Mutex<[NetworkEvaluator]>([])
     var parametersVersion: Int { version.load(ordering: .acquiring) }
 
     public var hasExactGradient: Bool { true }
@@ -121,10 +124,39 @@ public final class Network: Classifier, @unchecked Sendable {
         return copy
     }
 
+    /// Runs `body` with an evaluator for `IntraOpThreads.current` threads: an idle one kept from
+    /// an earlier call when there is one, so that repeated small calls (a service predicting one
+    /// row at a time) do not pay for buffers and prepared convolutions each time. Thread-safe.
+    public func withEvaluator<R>(_ body: (NetworkEvaluator) throws -> R) rethrows -> R {
+        let threads = IntraOpThreads.current
+        let kept = idleEvaluators.withLock { idle in idle.firstIndex { $0.threads == threads }.map { idle.remove(at: $0) } }
+        let evaluator = kept ?? NetworkEvaluator(self, threads: threads)
+        defer {
+            if evaluator.heldValues <= 1 << 24 {
+                idleEvaluators.withLock { idle in if idle.count < 4 { idle.append(evaluator) } }
+            }
+        }
+        return try body(evaluator)
+    }
+
+    /// Class probabilities of `rows` rows; a non-finite output is an error.
+    public func predict(_ x: [Double], rows: Int) throws -> [Double] {
+        var proba = [Double](repeating: 0, count: rows * classCount)
+        try withEvaluator { evaluator in
+            try x.withUnsafeBufferPointer { x in try proba.withUnsafeMutableBufferPointer { try evaluator.predict(x, rows: rows, into: $0) } }
+        }
+        try requireFinite(proba, "model output")
+        return proba
+    }
+
     /// Input gradients of `rows` rows (cotangents on the probabilities) in passes of at most
     /// `rowsPerPass` rows, so that memory stays bounded: one batched backward pass per pass.
     public func pullback(at x: [Double], rows: Int, cotangent: [Double], into gradient: UnsafeMutablePointer<Double>) throws {
-        let evaluator = NetworkEvaluator(self)
+        try withEvaluator { try pullback(at: x, rows: rows, cotangent: cotangent, into: gradient, with: $0) }
+    }
+
+    private func pullback(at x: [Double], rows: Int, cotangent: [Double], into gradient: UnsafeMutablePointer<Double>,
+                          with evaluator: NetworkEvaluator) throws {
         let (d, k) = (featureCount, classCount)
         var start = 0
         while start < rows {
@@ -343,6 +375,7 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     /// over `threads` threads (its own, kept until it is freed); results do not depend on the count.
     public init(_ network: Network, threads: Int = IntraOpThreads.current) {
         self.network = network
+        self.threads = threads
         let pool = threads > 1 ? IntraOpPool(threads: threads) : nil
         switch network.dtype {
         case .float64:
@@ -360,6 +393,10 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     }
 
     private var rows: Int { tape64?.rows ?? tape32!.rows }
+    /// The threads its layers use.
+    public let threads: Int
+    /// Values its buffers hold now (activations, gradients, scratch, workspace, staging).
+    var heldValues: Int { (tape64?.heldValues ?? tape32!.heldValues) + staged.values.reduce(0) { $0 + $1.count } }
 
     /// Runs the network on `rows` rows of `x` through buffer `target` (the last one by default).
     public func forward(_ x: UnsafeBufferPointer<Double>, rows: Int, through target: Int? = nil, training: Bool = false) {
@@ -511,6 +548,10 @@ final class Tape<T: NetworkScalar> {
     private(set) var gradients: [UnsafeMutablePointer<T>] = []
     private var scratch: [UnsafeMutablePointer<T>] = []
     private var workspace = UnsafeMutablePointer<T>.allocate(capacity: 1)
+    private var workspaceCount = 1
+    /// Values the buffers hold (prepared convolutions not counted).
+    var heldValues: Int { capacity * (2 * bufferSizes.reduce(0, +)) + scratchCount + workspaceCount }
+    private var scratchCount = 0
 
     init(_ network: Network, parameters: UnsafeMutablePointer<T>, pool: IntraOpPool?) {
         self.network = network
@@ -548,12 +589,14 @@ final class Tape<T: NetworkScalar> {
         release()
         values = bufferSizes.map { .allocate(capacity: $0 * rows) }
         gradients = bufferSizes.map { .allocate(capacity: $0 * rows) }
-        scratch = plan.map { step in
-            .allocate(capacity: max(step.operation?.takeUnretainedValue().scratchCount(input: step.inputShape.dims, batch: rows) ?? 0, 1))
+        let scratchCounts = plan.map { step in
+            max(step.operation?.takeUnretainedValue().scratchCount(input: step.inputShape.dims, batch: rows) ?? 0, 1)
         }
-        let workspaceCount = plan.map { $0.operation?.takeUnretainedValue().workspaceCount(input: $0.inputShape.dims, batch: rows) ?? 0 }.max() ?? 0
+        scratch = scratchCounts.map { .allocate(capacity: $0) }
+        scratchCount = scratchCounts.reduce(0, +)
+        workspaceCount = max(plan.map { $0.operation?.takeUnretainedValue().workspaceCount(input: $0.inputShape.dims, batch: rows) ?? 0 }.max() ?? 0, 1)
         workspace.deallocate()
-        workspace = .allocate(capacity: max(workspaceCount, 1))
+        workspace = .allocate(capacity: workspaceCount)
         capacity = rows
     }
 
