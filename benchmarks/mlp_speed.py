@@ -14,7 +14,12 @@ mean ms per counterfactual (wall, and CPU time of the calling thread, which
 runs the search with n_threads 1: steadier on a shared machine), plus a digest of the counterfactuals (to check that changes keep
 results identical).
 
-    python3 benchmarks/mlp_speed.py [--repeats 5] [--n 20] [--json out.json]
+    python3 benchmarks/mlp_speed.py [--repeats 5] [--n 20] [--json out.json] [--alibi-n 5]
+
+With --alibi-n N and the alibi venv ($ALIBI_VENV, default benchmarks/.venv-alibi; see
+benchmarks/alibi/setup.sh), alibi explains the first N instances with the same network rebuilt in
+Keras (benchmarks/alibi/run_alibi.py, one `explain` per instance) in the same run, and the table
+gains alibi's seconds per counterfactual and the ratio to cfx's on those N instances.
 """
 import argparse
 import warnings
@@ -22,6 +27,7 @@ import hashlib
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 
@@ -65,6 +71,7 @@ def spec(clf):
     return {"input_shape": [int(clf.coefs_[0].shape[0])], "layers": layers}
 
 
+SPECS = {}
 CACHE = os.path.join(ROOT, "benchmarks", "out", "mlp_models")
 
 
@@ -76,6 +83,7 @@ def model(name):
         c = json.load(open(path))
         X_train, X_test, y_test = (np.array(c[k]) for k in ("X_train", "X_test", "y_test"))
         m = cfx.Model.from_json(c["spec"])
+        SPECS[name] = c["spec"]
     else:
         from sklearn.neural_network import MLPClassifier
         import warnings
@@ -87,6 +95,7 @@ def model(name):
         json.dump({"spec": spec(clf), "X_train": X_train.tolist(), "X_test": X_test.tolist(),
                    "y_test": y_test.tolist()}, open(path, "w"))
         m = cfx.Model.from_json(spec(clf))
+        SPECS[name] = spec(clf)
     acc = float((m.predict(X_test).argmax(axis=1) == y_test).mean())
     return m, X_train, X_test, acc
 
@@ -97,6 +106,28 @@ def explainers(m, X_train):
     proto = cfx.CFProto(m, feature_range=rng, use_kdtree=True, theta=10.0, return_all=False, n_threads=1)
     proto.fit(X_train)
     return {"wachter": wachter, "cfproto": proto}
+
+
+VENV = os.environ.get("ALIBI_VENV", os.path.join(ROOT, "benchmarks", ".venv-alibi"))
+ALIBI_PARAMS = {"wachter": {}, "cfproto": {"use_kdtree": True, "theta": 10.0}}
+
+
+def run_alibi(name, method, m, X_train, X):
+    """alibi's mean and median seconds per counterfactual on X (run_alibi.py in the alibi venv)."""
+    out_dir = os.path.join(ROOT, "benchmarks", "out")
+    job_path = os.path.join(out_dir, f"mlp_alibi_{name}_{method}_job.json")
+    out_path = os.path.join(out_dir, f"mlp_alibi_{name}_{method}.json")
+    with open(job_path, "w") as f:
+        json.dump({"method": method, "spec": SPECS[name], "X": X.tolist(),
+                   "proba": m.predict(X).tolist(), "X_train": X_train.tolist(),
+                   "feature_range": [X_train.min(axis=0).tolist(), X_train.max(axis=0).tolist()],
+                   "params": ALIBI_PARAMS[method], "seed": 0}, f)
+    subprocess.run([os.path.join(VENV, "bin", "python"), os.path.join(ROOT, "benchmarks", "alibi", "run_alibi.py"),
+                    "--job", job_path, "--out", out_path], check=True, stderr=subprocess.DEVNULL)
+    res = json.load(open(out_path))
+    seconds = [r["seconds"] for r in res["instances"]]
+    found = sum(r["cf"] is not None for r in res["instances"])
+    return statistics.mean(seconds), statistics.median(seconds), found, res["alibi_version"], res["tensorflow_version"]
 
 
 def one_pass(explainer, X):
@@ -119,6 +150,7 @@ def main():
     ap.add_argument("--datasets", default="iris,breast_cancer,digits")
     ap.add_argument("--methods", default="wachter,cfproto")
     ap.add_argument("--json")
+    ap.add_argument("--alibi-n", type=int, default=0, help="instances for alibi (0: no alibi)")
     args = ap.parse_args()
     warnings.simplefilter("ignore", cfx.FeatureRangeWarning if hasattr(cfx, "FeatureRangeWarning") else UserWarning)
     results = []
@@ -139,6 +171,20 @@ def main():
             row = {"model": name, "arch": arch, "accuracy": acc, "method": method, "n": len(X), "valid": runs[0][2],
                    "ms_median": statistics.median(times), "ms_all": times,
                    "cpu_ms_median": statistics.median(cpu), "cpu_ms_all": cpu, "digest": sorted(digests)}
+            if args.alibi_n > 0 and os.path.exists(os.path.join(VENV, "bin", "python")):
+                Xa = X[:args.alibi_n]
+                same = [one_pass(ex[method], Xa) for _ in range(args.repeats)]
+                row["cfx_ms_on_alibi_instances"] = statistics.median(r[0] * 1e3 for r in same)
+                row["cfx_cpu_ms_on_alibi_instances"] = statistics.median(r[3] * 1e3 for r in same)
+                mean, median, found, version, tf_version = run_alibi(name, method, m, X_train, Xa)
+                row.update({"alibi_n": len(Xa), "alibi_s_mean": mean, "alibi_s_median": median, "alibi_valid": found,
+                            "alibi_version": version, "tensorflow_version": tf_version,
+                            "ratio_wall": mean * 1e3 / row["cfx_ms_on_alibi_instances"],
+                            "ratio_cpu": mean * 1e3 / row["cfx_cpu_ms_on_alibi_instances"]})
+                print(f"|   alibi {version} (TF {tf_version}), first {len(Xa)} | {method} | {len(Xa)} | {found} | "
+                      f"{mean * 1e3:.1f} (mean) | cfx on them: {row['cfx_ms_on_alibi_instances']:.3f} wall, "
+                      f"{row['cfx_cpu_ms_on_alibi_instances']:.3f} CPU | ratio {row['ratio_wall']:.0f}x (wall), "
+                      f"{row['ratio_cpu']:.0f}x (cfx CPU) | |", flush=True)
             results.append(row)
             print(f"| {name} ({ARCHS[name]}, acc {acc:.3f}) | {method} | {len(X)} | {runs[0][2]} | "
                   f"{row['ms_median']:.3f} | {min(times):.3f} | {max(times):.3f} | {row['cpu_ms_median']:.3f} | {','.join(sorted(digests))} |", flush=True)

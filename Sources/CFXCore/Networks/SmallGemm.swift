@@ -20,6 +20,18 @@ public func smallGemm<T: BinaryFloatingPoint>(transposeA: Bool, transposeB: Bool
     // op(A)[i, p] = a[i·rowA + p·colA], op(B)[p, j] = b[p·rowB + j·colB]
     let (rowA, colA) = transposeA ? (1, lda) : (lda, 1)
     let (rowB, colB) = transposeB ? (1, ldb) : (ldb, 1)
+    // A literal stride of 1 lets the compiler load B's eight columns as vectors (dx += dy·W).
+    if colB == 1 {
+        smallGemmRows(m: m, n: n, k: k, alpha: alpha, a, rowA: rowA, colA: colA, b, rowB: rowB, colB: 1, beta: beta, c, ldc: ldc)
+    } else {
+        smallGemmRows(m: m, n: n, k: k, alpha: alpha, a, rowA: rowA, colA: colA, b, rowB: rowB, colB: colB, beta: beta, c, ldc: ldc)
+    }
+}
+
+@inline(__always)
+private func smallGemmRows<T: BinaryFloatingPoint>(m: Int, n: Int, k: Int, alpha: T, _ a: UnsafePointer<T>, rowA: Int, colA: Int,
+                                                  _ b: UnsafePointer<T>, rowB: Int, colB: Int,
+                                                  beta: T, _ c: UnsafeMutablePointer<T>, ldc: Int) {
     for i in 0..<m {
         let ai = a + i * rowA, ci = c + i * ldc
         var j = 0
