@@ -521,21 +521,44 @@ struct CFProtoSearch {
 
     /// ∂L/∂y of `optimisedLoss`, term by term.
     func optimisedLossGradient(at y: [Double], c: Double) throws -> [Double] {
+        var grad = [Double](repeating: 0, count: y.count)
+        var scratch = GradientScratch(d: explainer.model.featureCount, k: explainer.model.classCount)
+        try optimisedLossGradient(at: y, c: c, into: &grad, scratch: &scratch)
+        return grad
+    }
+
+    /// The prediction term's buffers, kept across FISTA iterations (no allocation per step).
+    struct GradientScratch {
+        var proba: [Double]
+        var cotangent: [Double]
+        var modelGradient: [Double]
+        init(d: Int, k: Int) {
+            proba = [Double](repeating: 0, count: k)
+            cotangent = proba
+            modelGradient = [Double](repeating: 0, count: d)
+        }
+    }
+
+    /// `optimisedLossGradient` written into `grad` (y.count values).
+    func optimisedLossGradient(at y: [Double], c: Double, into grad: inout [Double], scratch: inout GradientScratch) throws {
         let input = modelInput(y)
         let d = explainer.model.featureCount
         // ‖y − x‖²
-        var grad = zip(y, original).map { 2 * ($0 - $1) }
+        for j in grad.indices { grad[j] = 2 * (y[j] - original[j]) }
         // c·max(0, p_o − p_m + κ): cotangent c(e_o − e_m) where the hinge is active.
         if usesPredictionTerm && !blackBox {
-            let p = try session.predict(input)
-            let (value, other) = hinge(p)
+            try session.predict(input, rows: 1, into: &scratch.proba)
+            let (value, other) = hinge(scratch.proba)
             if value > 0 && c > 0 {
-                var cotangent = [Double](repeating: 0, count: p.count)
-                cotangent[origClass] = c
-                cotangent[other] = -c
-                var g = [Double](repeating: 0, count: d)
-                try session.pullback(at: input, cotangent: cotangent, into: &g)
-                add(&grad, searchGradient(g))
+                for i in scratch.cotangent.indices { scratch.cotangent[i] = 0 }
+                scratch.cotangent[origClass] = c
+                scratch.cotangent[other] = -c
+                try session.pullback(at: input, cotangent: scratch.cotangent, into: &scratch.modelGradient)
+                if let layout = explainer.categorical?.layout {
+                    add(&grad, layout.pullback(modelGradient: scratch.modelGradient))
+                } else {
+                    add(&grad, scratch.modelGradient)
+                }
             }
         }
         // γ‖AE(y) − y‖²: 2γ(J_AEᵀ r − r), r = AE(y) − y; categorical outputs are looked up
@@ -565,7 +588,6 @@ struct CFProtoSearch {
                 for j in grad.indices { grad[j] += 2 * params.theta * (y[j] - prototype[j]) }
             }
         }
-        return grad
     }
 
     /// alibi's numerical gradient of the prediction term for a black-box model, averaged over the
@@ -625,6 +647,10 @@ struct CFProtoSearch {
 
     func clipped(_ g: [Double]) -> [Double] { g.map { min(max($0, params.clipMin), params.clipMax) } }
 
+    func clip(_ g: inout [Double]) {
+        for j in g.indices { g[j] = min(max(g[j], params.clipMin), params.clipMax) }
+    }
+
     /// ‖x' − x‖₂² + β‖x' − x‖₁ in the search space: what a candidate must improve on.
     func elasticNet(_ y: [Double]) -> Double {
         var l1 = 0.0, l2 = 0.0
@@ -637,19 +663,24 @@ struct CFProtoSearch {
     /// FISTA's proximal step for β‖· − x‖₁ inside the feature range.
     func shrink(_ z: [Double]) -> [Double] {
         var out = z
+        shrink(&out)
+        return out
+    }
+
+    /// `shrink` in place.
+    func shrink(_ z: inout [Double]) {
         for j in z.indices {
             let diff = z[j] - original[j]
             if diff > params.beta {
-                out[j] = min(z[j] - params.beta, constraints.upper[j])
+                z[j] = min(z[j] - params.beta, constraints.upper[j])
             } else if diff < -params.beta {
-                out[j] = max(z[j] + params.beta, constraints.lower[j])
+                z[j] = max(z[j] + params.beta, constraints.lower[j])
             } else {
-                out[j] = original[j]
+                z[j] = original[j]
             }
         }
-        for j in constraints.immutable { out[j] = original[j] }
-        constraints.applyDirections(to: &out, original: original)
-        return out
+        for j in constraints.immutable { z[j] = original[j] }
+        constraints.applyDirections(to: &z, original: original)
     }
 
     /// Whether a point's prediction makes it a counterfactual: another class after κ is added to
@@ -668,6 +699,11 @@ struct CFProtoSearch {
         var iterations = 0
         let f = explainer.searchFeatures
         let numericalGradients = blackBox && usesPredictionTerm
+        // Buffers of the FISTA step, reused by every iteration.
+        let zeros = [Double](repeating: 0, count: f)
+        var gradsGraph = zeros, grad = zeros, next = zeros
+        var proba = [Double](repeating: 0, count: explainer.model.classCount)
+        var scratch = GradientScratch(d: explainer.model.featureCount, k: explainer.model.classCount)
         for step in 0..<params.cSteps {
             try cancellation.check()
             var x = original, y = original
@@ -677,7 +713,7 @@ struct CFProtoSearch {
             var met: [CFProtoCandidate] = []
             for i in 0..<params.maxIterations {
                 try cancellation.step(i)
-                var gradsNum = [Double](repeating: 0, count: f), gradsNumY = gradsNum
+                var gradsNum = zeros, gradsNumY = zeros
                 if numericalGradients {
                     storedX.append(x)
                     storedY.append(y)
@@ -688,19 +724,21 @@ struct CFProtoSearch {
                         storedY.removeAll()
                     }
                 }
-                let gradsGraph = clipped(try optimisedLossGradient(at: y, c: c))
-                var grad = zip(gradsGraph, gradsNumY).map { $0 + $1 }
+                try optimisedLossGradient(at: y, c: c, into: &gradsGraph, scratch: &scratch)
+                clip(&gradsGraph)
+                for j in 0..<f { grad[j] = gradsGraph[j] + gradsNumY[j] }
                 constraints.mask(&grad)
                 let learningRate = params.learningRateInit * pow(1 - Double(min(i, params.maxIterations)) / Double(params.maxIterations), 0.5)
-                let next = shrink(zip(y, grad).map { $0 - learningRate * $1 })
+                for j in 0..<f { next[j] = y[j] - learningRate * grad[j] }
+                shrink(&next)
                 let momentum = Double(i + 1) / Double(i + 4)
-                y = zip(next, x).map { $0 + momentum * ($0 - $1) }
+                for j in 0..<f { y[j] = next[j] + momentum * (next[j] - x[j]) }
                 constraints.apply(to: &y, original: original)
-                x = next
+                swap(&x, &next)  // x = next; next's old values are overwritten by the next step
                 iterations += 1
 
                 let input = modelInput(x)
-                let proba = try session.predict(input)
+                try session.predict(input, rows: 1, into: &proba)
                 let distance = elasticNet(x)
                 guard distance < stepBest || distance < (best?.distance ?? .infinity), isCounterfactual(proba) else { continue }
                 let cfClass = argmax(proba)

@@ -107,6 +107,8 @@ public final class WachterExplainer: Sendable {
     /// Feature units of the sparsity order and the set's diversity (training MAD, else range).
     let scales: [Double]
     let seed: UInt64
+    /// Adam's bias corrections for a round's steps, shared by every search of this explainer.
+    let adamCorrections: AdamCorrections
 
     /// alibi raises λ after a round only when it met at least this many counterfactuals.
     static let counterfactualsToRaiseLambda = 5
@@ -129,6 +131,7 @@ public final class WachterExplainer: Sendable {
         self.seed = UInt64(seed)
         self.model = model
         self.params = params
+        self.adamCorrections = AdamCorrections(steps: params.maxIter)
     }
 
     /// Explains each row of `instances` (rows × d), spread over `threads` threads (0 = all cores);
@@ -187,7 +190,7 @@ struct WachterSearch {
         self.origProba = originalProba[origClass]
         self.x = original
         self.proba = originalProba
-        self.adam = Adam(count: original.count)
+        self.adam = Adam(count: original.count, corrections: explainer.adamCorrections)
         self.gradient = [Double](repeating: 0, count: original.count)
         self.cotangent = [Double](repeating: 0, count: session.k)
     }

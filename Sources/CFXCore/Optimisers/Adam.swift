@@ -9,10 +9,13 @@ public struct Adam {
     private var m: [Double]
     private var v: [Double]
     private var t = 0
+    /// Bias corrections of the first steps, computed once and shared (nil: computed per step).
+    private let corrections: AdamCorrections?
 
-    public init(count: Int) {
+    public init(count: Int, corrections: AdamCorrections? = nil) {
         m = [Double](repeating: 0, count: count)
         v = m
+        self.corrections = corrections
     }
 
     /// Forgets the moments and the step count, as re-initialising the optimiser's variables does.
@@ -24,12 +27,44 @@ public struct Adam {
     /// x ← x − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε)
     public mutating func step(_ x: inout [Double], gradient g: [Double], learningRate: Double) {
         t += 1
-        let tt = Double(t)
-        let stepSize = learningRate * (1 - pow(beta2, tt)).squareRoot() / (1 - pow(beta1, tt))
+        let root: Double, denominator: Double
+        if let corrections, t <= corrections.root.count, corrections.beta1 == beta1, corrections.beta2 == beta2 {
+            (root, denominator) = (corrections.root[t - 1], corrections.denominator[t - 1])
+        } else {
+            (root, denominator) = AdamCorrections.at(t, beta1: beta1, beta2: beta2)
+        }
+        let stepSize = learningRate * root / denominator
         for i in x.indices {
             m[i] = beta1 * m[i] + (1 - beta1) * g[i]
             v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
             x[i] -= stepSize * m[i] / (v[i].squareRoot() + epsilon)
         }
+    }
+}
+
+/// Adam's bias corrections √(1−β₂ᵗ) and 1−β₁ᵗ for t = 1…steps: a search restarts Adam every
+/// round and would otherwise call pow twice per step. Same expressions, so the same values.
+public final class AdamCorrections: Sendable {
+    public let beta1: Double
+    public let beta2: Double
+    let root: [Double]
+    let denominator: [Double]
+
+    /// At most `maxSteps` entries are kept (later steps compute theirs).
+    static let maxSteps = 4096
+
+    public init(steps: Int, beta1: Double = 0.9, beta2: Double = 0.999) {
+        self.beta1 = beta1
+        self.beta2 = beta2
+        let count = max(0, min(steps, Self.maxSteps))
+        let values = (0..<count).map { Self.at($0 + 1, beta1: beta1, beta2: beta2) }
+        root = values.map(\.root)
+        denominator = values.map(\.denominator)
+    }
+
+    @inline(__always)
+    static func at(_ t: Int, beta1: Double, beta2: Double) -> (root: Double, denominator: Double) {
+        let tt = Double(t)
+        return ((1 - pow(beta2, tt)).squareRoot(), 1 - pow(beta1, tt))
     }
 }

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Milliseconds per counterfactual of cfx's Wachter and CFProto on the MLPs of issue 12 item 5:
+two hidden ReLU layers and a softmax output, as in alibi's Keras examples:
+
+    iris 4-16-16-3, breast cancer 30-32-32-2, digits 64-64-64-10
+
+trained here by scikit-learn (MLPClassifier, adam, random_state 0; iris and breast cancer
+standardised, digits / 16; 70/30 stratified split, random_state 0) and rebuilt as cfx specs with
+a softmax output (breast cancer's single logistic unit becomes the equivalent 2-class softmax,
+logits [0, z]). Each instance is explained in its own call (one row per `explain`), 1 thread,
+alibi's documented defaults (Wachter: config defaults, feature range = training range; CFProto:
+use_kdtree true, theta 10 as in the harness). Reports the median over REPEATS passes of the
+mean ms per counterfactual (wall, and CPU time of the calling thread, which
+runs the search with n_threads 1: steadier on a shared machine), plus a digest of the counterfactuals (to check that changes keep
+results identical).
+
+    python3 benchmarks/mlp_speed.py [--repeats 5] [--n 20] [--json out.json] [--alibi-n 5]
+
+With --alibi-n N and the alibi venv ($ALIBI_VENV, default benchmarks/.venv-alibi; see
+benchmarks/alibi/setup.sh), alibi explains the first N instances with the same network rebuilt in
+Keras (benchmarks/alibi/run_alibi.py, one `explain` per instance) in the same run, and the table
+gains alibi's seconds per counterfactual and the ratio to cfx's on those N instances.
+"""
+import argparse
+import warnings
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+# numpy's own OpenBLAS (scikit-learn training) would otherwise leave spinning threads on the
+# shared cores while cfx is timed; cfx's OpenBLAS runs on the calling thread either way.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+import cfx  # noqa: E402
+
+ARCHS = {"iris": (16, 16), "breast_cancer": (32, 32), "digits": (64, 64)}
+
+
+def data(name):
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+    from sklearn.preprocessing import StandardScaler
+    raw = {"iris": datasets.load_iris, "breast_cancer": datasets.load_breast_cancer,
+           "digits": datasets.load_digits}[name]()
+    X_train, X_test, y_train, y_test = train_test_split(raw.data, raw.target, test_size=0.3, random_state=0,
+                                                        stratify=raw.target)
+    if name == "digits":
+        return X_train / 16, X_test / 16, y_train, y_test
+    scaler = StandardScaler().fit(X_train)
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
+
+
+def spec(clf):
+    """The MLP as a cfx spec with a softmax output (a logistic output as 2-class softmax)."""
+    layers = []
+    n = len(clf.coefs_)
+    for i, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
+        W, b = W.T, b
+        if i == n - 1 and W.shape[0] == 1:
+            W = np.vstack([np.zeros_like(W), W])
+            b = np.concatenate([[0.0], b])
+        layers.append({"type": "dense", "outputs": int(W.shape[0]), "weights": W.tolist(), "bias": b.tolist()})
+        layers.append({"type": "relu"} if i < n - 1 else {"type": "softmax"})
+    return {"input_shape": [int(clf.coefs_[0].shape[0])], "layers": layers}
+
+
+SPECS = {}
+CACHE = os.path.join(ROOT, "benchmarks", "out", "mlp_models")
+
+
+def model(name):
+    """The trained model and its data, cached in benchmarks/out/mlp_models (profiles then see
+    no training)."""
+    path = os.path.join(CACHE, f"{name}.json")
+    if os.path.exists(path):
+        c = json.load(open(path))
+        X_train, X_test, y_test = (np.array(c[k]) for k in ("X_train", "X_test", "y_test"))
+        m = cfx.Model.from_json(c["spec"])
+        SPECS[name] = c["spec"]
+    else:
+        from sklearn.neural_network import MLPClassifier
+        import warnings
+        X_train, X_test, y_train, y_test = data(name)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            clf = MLPClassifier(ARCHS[name], max_iter=500, random_state=0).fit(X_train, y_train)
+        os.makedirs(CACHE, exist_ok=True)
+        json.dump({"spec": spec(clf), "X_train": X_train.tolist(), "X_test": X_test.tolist(),
+                   "y_test": y_test.tolist()}, open(path, "w"))
+        m = cfx.Model.from_json(spec(clf))
+        SPECS[name] = spec(clf)
+    acc = float((m.predict(X_test).argmax(axis=1) == y_test).mean())
+    return m, X_train, X_test, acc
+
+
+def explainers(m, X_train):
+    rng = [X_train.min(axis=0).tolist(), X_train.max(axis=0).tolist()]
+    wachter = cfx.Wachter(m, feature_range=rng, return_all=False, n_threads=1)
+    proto = cfx.CFProto(m, feature_range=rng, use_kdtree=True, theta=10.0, return_all=False, n_threads=1)
+    proto.fit(X_train)
+    return {"wachter": wachter, "cfproto": proto}
+
+
+VENV = os.environ.get("ALIBI_VENV", os.path.join(ROOT, "benchmarks", ".venv-alibi"))
+ALIBI_PARAMS = {"wachter": {}, "cfproto": {"use_kdtree": True, "theta": 10.0}}
+
+
+def run_alibi(name, method, m, X_train, X):
+    """alibi's mean and median seconds per counterfactual on X (run_alibi.py in the alibi venv)."""
+    out_dir = os.path.join(ROOT, "benchmarks", "out")
+    job_path = os.path.join(out_dir, f"mlp_alibi_{name}_{method}_job.json")
+    out_path = os.path.join(out_dir, f"mlp_alibi_{name}_{method}.json")
+    with open(job_path, "w") as f:
+        json.dump({"method": method, "spec": SPECS[name], "X": X.tolist(),
+                   "proba": m.predict(X).tolist(), "X_train": X_train.tolist(),
+                   "feature_range": [X_train.min(axis=0).tolist(), X_train.max(axis=0).tolist()],
+                   "params": ALIBI_PARAMS[method], "seed": 0}, f)
+    subprocess.run([os.path.join(VENV, "bin", "python"), os.path.join(ROOT, "benchmarks", "alibi", "run_alibi.py"),
+                    "--job", job_path, "--out", out_path], check=True, stderr=subprocess.DEVNULL)
+    res = json.load(open(out_path))
+    seconds = [r["seconds"] for r in res["instances"]]
+    found = sum(r["cf"] is not None for r in res["instances"])
+    return statistics.mean(seconds), statistics.median(seconds), found, res["alibi_version"], res["tensorflow_version"]
+
+
+def one_pass(explainer, X):
+    cfs = []
+    start, cpu = time.perf_counter(), time.thread_time()
+    for i in range(len(X)):
+        cfs.append(explainer.explain(X[i]))
+    seconds, cpu = time.perf_counter() - start, time.thread_time() - cpu
+    digest = hashlib.sha256()
+    for e in cfs:
+        digest.update(np.asarray(e.cf["X"] if e.cf is not None else [np.nan]).tobytes())
+    valid = sum(e.cf is not None for e in cfs)
+    return seconds / len(X), digest.hexdigest()[:16], valid, cpu / len(X)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--n", type=int, default=20)
+    ap.add_argument("--datasets", default="iris,breast_cancer,digits")
+    ap.add_argument("--methods", default="wachter,cfproto")
+    ap.add_argument("--json")
+    ap.add_argument("--alibi-n", type=int, default=0, help="instances for alibi (0: no alibi)")
+    args = ap.parse_args()
+    warnings.simplefilter("ignore", cfx.FeatureRangeWarning if hasattr(cfx, "FeatureRangeWarning") else UserWarning)
+    results = []
+    print(f"load average {open('/proc/loadavg').read().split()[:3]}", flush=True)
+    print("| model | method | N | valid | ms / cf (median) | min | max | thread CPU ms / cf (median) | digest |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    for name in args.datasets.split(","):
+        m, X_train, X_test, acc = model(name)
+        ex = explainers(m, X_train)
+        X = X_test[:args.n]
+        for method in args.methods.split(","):
+            one_pass(ex[method], X[:2])  # warm-up
+            runs = [one_pass(ex[method], X) for _ in range(args.repeats)]
+            times = [r[0] * 1e3 for r in runs]
+            cpu = [r[3] * 1e3 for r in runs]
+            digests = {r[1] for r in runs}
+            arch = "-".join(str(s) for s in (X.shape[1],) + ARCHS[name] + (m.n_classes,))
+            row = {"model": name, "arch": arch, "accuracy": acc, "method": method, "n": len(X), "valid": runs[0][2],
+                   "ms_median": statistics.median(times), "ms_all": times,
+                   "cpu_ms_median": statistics.median(cpu), "cpu_ms_all": cpu, "digest": sorted(digests)}
+            if args.alibi_n > 0 and os.path.exists(os.path.join(VENV, "bin", "python")):
+                Xa = X[:args.alibi_n]
+                same = [one_pass(ex[method], Xa) for _ in range(args.repeats)]
+                row["cfx_ms_on_alibi_instances"] = statistics.median(r[0] * 1e3 for r in same)
+                row["cfx_cpu_ms_on_alibi_instances"] = statistics.median(r[3] * 1e3 for r in same)
+                mean, median, found, version, tf_version = run_alibi(name, method, m, X_train, Xa)
+                row.update({"alibi_n": len(Xa), "alibi_s_mean": mean, "alibi_s_median": median, "alibi_valid": found,
+                            "alibi_version": version, "tensorflow_version": tf_version,
+                            "ratio_wall": mean * 1e3 / row["cfx_ms_on_alibi_instances"],
+                            "ratio_cpu": mean * 1e3 / row["cfx_cpu_ms_on_alibi_instances"]})
+                print(f"|   alibi {version} (TF {tf_version}), first {len(Xa)} | {method} | {len(Xa)} | {found} | "
+                      f"{mean * 1e3:.1f} (mean) | cfx on them: {row['cfx_ms_on_alibi_instances']:.3f} wall, "
+                      f"{row['cfx_cpu_ms_on_alibi_instances']:.3f} CPU | ratio {row['ratio_wall']:.0f}x (wall), "
+                      f"{row['ratio_cpu']:.0f}x (cfx CPU) | |", flush=True)
+            results.append(row)
+            print(f"| {name} ({ARCHS[name]}, acc {acc:.3f}) | {method} | {len(X)} | {runs[0][2]} | "
+                  f"{row['ms_median']:.3f} | {min(times):.3f} | {max(times):.3f} | {row['cpu_ms_median']:.3f} | {','.join(sorted(digests))} |", flush=True)
+    print(f"load average {open('/proc/loadavg').read().split()[:3]}", flush=True)
+    if args.json:
+        json.dump(results, open(args.json, "w"), indent=2)
+
+
+if __name__ == "__main__":
+    main()
