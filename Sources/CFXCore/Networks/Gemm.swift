@@ -9,7 +9,7 @@ private let blasOnCallingThread: Void = openblas_set_num_threads(1)
 /// C (m × n) = alpha · op(A) · op(B) + beta · C, row-major, with op(X) = X or Xᵀ.
 ///
 /// Products of a few thousand multiply-adds (a small MLP explained one instance at a time) run in
-/// plain loops, where a BLAS call's fixed cost would dominate; larger ones go to OpenBLAS.
+/// `smallGemm`, where a BLAS call's fixed cost would dominate; larger ones go to OpenBLAS.
 @inline(__always)
 public func gemm<T: NetworkScalar>(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: T = 1,
                                    _ a: UnsafePointer<T>, lda: Int, _ b: UnsafePointer<T>, ldb: Int,
@@ -20,15 +20,8 @@ public func gemm<T: NetworkScalar>(transposeA: Bool, transposeB: Bool, m: Int, n
                    a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)
         return
     }
-    for i in 0..<m {
-        for j in 0..<n {
-            var sum: T = 0
-            for p in 0..<k {
-                sum += (transposeA ? a[p * lda + i] : a[i * lda + p]) * (transposeB ? b[j * ldb + p] : b[p * ldb + j])
-            }
-            c[i * ldc + j] = alpha * sum + (beta == 0 ? 0 : beta * c[i * ldc + j])
-        }
-    }
+    smallGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha, a, lda: lda, b, ldb: ldb,
+              beta: beta, c, ldc: ldc)
 }
 
 /// `gemm` split into blocks of C's rows or columns that run on `pool`'s threads. The blocks depend

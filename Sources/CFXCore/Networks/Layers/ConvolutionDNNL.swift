@@ -44,7 +44,10 @@ final class DNNLConvolution {
     static func prepared(_ c: OperationContext<Float>, _ g: WindowGeometry, outChannels: Int, hasBias: Bool,
                          weight: UnsafePointer<Float>) -> DNNLConvolution? {
         if c.cache.value is Unavailable { return nil }
-        if let conv = c.cache.value as? DNNLConvolution, conv.rows == c.batch {
+        // The two most recent batch sizes (a prediction in passes ends with a shorter one).
+        let kept = c.cache.value as? Kept ?? Kept()
+        c.cache.value = kept
+        if let conv = kept.conv(rows: c.batch) {
             if conv.version != c.parametersVersion || conv.weight != weight {
                 conv.weight = weight
                 conv.version = c.parametersVersion
@@ -66,8 +69,15 @@ final class DNNLConvolution {
                                    kernel: Int32(g.kernel), stride: Int32(g.stride), padding: Int32(g.padding), has_bias: hasBias ? 1 : 0)
         let conv = DNNLConvolution(layer: layer, rows: c.batch, version: c.parametersVersion, weight: weight,
                                    multiplyAdds: c.batch * g.outputPositions * outChannels * g.columnRows)
-        c.cache.value = conv
+        kept.add(conv)
         return conv
+    }
+
+    /// A layer's prepared convolutions for its two most recent batch sizes.
+    private final class Kept {
+        private var recent: [DNNLConvolution] = []
+        func conv(rows: Int) -> DNNLConvolution? { recent.first { $0.rows == rows } }
+        func add(_ conv: DNNLConvolution) { recent = [conv] + recent.prefix(1) }
     }
 
     private func reloadWeights() -> Bool {
