@@ -125,6 +125,12 @@ const char *cfx_status_string(cfx_status status);
 /** Frees memory returned by cfx (JSON strings). NULL is a no-op. */
 void cfx_free(void *ptr);
 
+/** What the loaded library runs on, as JSON: {"version": "0.3.0", "openblas_core": "SkylakeX",
+ * "onednn": "2.6.3", "cores": 8} (the OpenBLAS kernel set chosen for this CPU, the oneDNN library
+ * of float32 convolutions, the cores this process may use). For benchmark reports and bug
+ * reports. Free *json_out with cfx_free. */
+cfx_status cfx_runtime_info(char **json_out, cfx_error *err);
+
 /* ---- Models ----------------------------------------------------------------------------------- */
 
 /** A classifier: n x d features in, n x k class probabilities out. */

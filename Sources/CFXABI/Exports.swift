@@ -27,6 +27,18 @@ public func cfx_status_string(_ status: cfx_status) -> UnsafePointer<CChar> {
 @_cdecl("cfx_free")
 public func cfx_free(_ pointer: UnsafeMutableRawPointer?) { free(pointer) }
 
+@_cdecl("cfx_runtime_info")
+public func cfx_runtime_info(_ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
+                             _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let out = try output(jsonOut, "json_out")
+        out.pointee = try JSON.object([
+            ("version", .string(CFX_VERSION_STRING)), ("openblas_core", .string(blasCoreName())),
+            ("onednn", .string(oneDNNVersion())), ("cores", .int(availableCores())),
+        ]).serialized()
+    }
+}
+
 // MARK: Models
 
 @_cdecl("cfx_model_create_json")

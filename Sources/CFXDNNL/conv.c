@@ -212,6 +212,13 @@ int cfx_dnnl_conv_backward_data_add(cfx_dnnl_conv *c, const float *diff_dst, flo
     return 0;
 }
 
+void cfx_dnnl_version(int *major, int *minor, int *patch) {
+    const dnnl_version_t *v = dnnl_version();
+    *major = v->major;
+    *minor = v->minor;
+    *patch = v->patch;
+}
+
 void cfx_dnnl_conv_free(cfx_dnnl_conv *c) {
     if (!c) return;
     dnnl_primitive_t primitives[] = {c->primitive, c->to_input, c->from_output, c->to_weights};

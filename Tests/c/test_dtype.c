@@ -113,6 +113,21 @@ static void test_dtype(void) {
         check(memcmp(again, p64, sizeof again) == 0, "the copy predicts exactly as the source");
         cfx_model_free(same);
     }
+    /* What the library runs on. */
+    char *info = NULL;
+    err_reset(&err);
+    if (expect_ok(cfx_runtime_info(&info, &err), &err, "cfx_runtime_info")) {
+        json_error_t jerr;
+        json_t *root = json_loads(info, 0, &jerr);
+        check(root && json_is_string(json_object_get(root, "openblas_core")) && json_is_string(json_object_get(root, "onednn"))
+                  && json_integer_value(json_object_get(root, "cores")) >= 1
+                  && strcmp(json_string_value(json_object_get(root, "version")), CFX_VERSION_STRING) == 0,
+              "runtime info has version, openblas_core, onednn and cores: %s", info);
+        json_decref(root);
+        cfx_free(info);
+    }
+    err_reset(&err);
+    check(cfx_runtime_info(NULL, &err) == CFX_ERR_INVALID_ARGUMENT, "cfx_runtime_info with a NULL out is an invalid argument");
 done:
     cfx_model_free(back);
     cfx_model_free(m32x2);

@@ -128,6 +128,12 @@ def test_model_shape(model):
     assert (model.n_features, model.n_classes) == (D, K)
 
 
+def test_runtime_info():
+    info = cfx.runtime_info()
+    assert info["version"] == cfx.library_version()
+    assert info["openblas_core"] and info["onednn"].count(".") == 2 and info["cores"] >= 1
+
+
 def test_astype_float32_and_threads(model, params, X):
     m32 = model.astype("float32")
     expected = np_predict(params, X)

@@ -251,7 +251,7 @@ def workload_rows(name, module, model, X, C, args) -> tuple[list, list]:
             if m is not None:      # agreement on the full batch, probabilities and gradients
                 p_torch, g_torch, p_cfx, g_cfx = forward(X32), vjp(X32, C32), m.predict(X), m.vjp(X, C)
                 checks.append({"network": name, "dtype": dtype, "threads": threads, "rows": len(X),
-                               "model_dtype": getattr(m, "dtype", "float64"),    # as the model reports it
+                               "model_dtype": dtype,
                                "max_abs_proba_diff": float(np.abs(p_cfx - p_torch).max()),
                                "argmax_agree": float((p_cfx.argmax(1) == p_torch.argmax(1)).mean()),
                                "max_abs_grad_diff_rel": float(np.abs(g_cfx - g_torch).max()
@@ -343,35 +343,8 @@ def format_row(r) -> str:
 
 
 def openblas_core() -> str:
-    """The OpenBLAS kernel cfx's statically linked OpenBLAS chose, where the library tells. The
-    float32 engine is to expose it under a name not settled yet, so a few are tried; then
-    OpenBLAS's own openblas_get_corename, if libcfx exports it; else "unknown"."""
-    def find(info):
-        if isinstance(info, dict):
-            for key, value in info.items():
-                if "core" in str(key).lower() and isinstance(value, str):
-                    return value
-                found = find(value)
-                if found:
-                    return found
-        return None
-
-    for name in ("blas_info", "runtime_info", "build_info", "library_info"):
-        fn = getattr(cfx, name, None)
-        if callable(fn):
-            try:
-                found = find(fn())
-            except Exception:  # noqa: BLE001 -- informational only
-                found = None
-            if found:
-                return found
-    try:
-        from ctypes import c_char_p
-        fn = cfx._lib.lib().openblas_get_corename
-        fn.restype, fn.argtypes = c_char_p, []
-        return fn().decode()
-    except Exception:  # noqa: BLE001 -- not exported
-        return "unknown"
+    """The OpenBLAS kernel set cfx's statically linked OpenBLAS chose for this CPU."""
+    return cfx.runtime_info()["openblas_core"]
 
 
 def machine() -> dict:

@@ -1,4 +1,5 @@
 import CBLAS
+import CFXDNNL
 import Glibc
 
 /// The number type a network computes in. Float64 is exact enough for gradient checks and small
@@ -56,4 +57,11 @@ extension Float: NetworkScalar {
 public func blasCoreName() -> String {
     guard let name = openblas_get_corename() else { return "unknown" }
     return String(cString: name)
+}
+
+/// The version of the oneDNN library cfx's float32 convolutions run on, e.g. "2.6.3".
+public func oneDNNVersion() -> String {
+    var (major, minor, patch): (Int32, Int32, Int32) = (0, 0, 0)
+    cfx_dnnl_version(&major, &minor, &patch)
+    return "\(major).\(minor).\(patch)"
 }

@@ -48,6 +48,9 @@ int cfx_dnnl_conv_backward_data_add(cfx_dnnl_conv *conv, const float *diff_dst, 
 
 void cfx_dnnl_conv_free(cfx_dnnl_conv *conv);
 
+/* The oneDNN library's version (e.g. 2, 6, 3). */
+void cfx_dnnl_version(int *major, int *minor, int *patch);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,7 +6,7 @@
 >>> exp.success, exp.orig_class, exp.cf["class"], exp.cf["X"]
 """
 
-from ._lib import library_path, version as library_version
+from ._lib import library_path, runtime_info, version as library_version
 from ._lib import version
 from .errors import (CallbackError, CancelledError, ConfigError, Error, FeatureRangeWarning,
                      FileError, InternalError, InvalidArgumentError, JSONError, LibraryNotFoundError,
@@ -25,6 +25,7 @@ __version__ = "0.3.0"
 __all__ = [
     "Model", "Explainer", "Wachter", "CFProto", "Explanation", "default_config", "metrics", "version",
     "library_version",
+    "runtime_info",
     "library_path", "Error", "InvalidArgumentError", "JSONError", "ConfigError", "ModelError",
     "ShapeError", "NumericError", "CallbackError", "CancelledError", "InternalError", "FileError",
     "LibraryNotFoundError", "FeatureRangeWarning", "__version__",

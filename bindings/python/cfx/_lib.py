@@ -78,6 +78,7 @@ _SIGNATURES = {
     "cfx_version": (c_char_p, []),
     "cfx_status_string": (c_char_p, [c_int]),
     "cfx_free": (None, [c_void_p]),
+    "cfx_runtime_info": (c_int, [_CHAR_PP, _ERR_P]),
     "cfx_model_create_json": (c_int, [c_char_p, POINTER(MODEL_P), _ERR_P]),
     "cfx_model_create_callbacks": (c_int, [c_size_t, c_size_t, PREDICT_FN, VJP_FN, c_void_p,
                                            POINTER(MODEL_P), _ERR_P]),
@@ -251,6 +252,12 @@ def status_string(status: int) -> str:
 def version() -> str:
     """The version string of the loaded library (``cfx_version()``)."""
     return lib().cfx_version().decode()
+
+
+def runtime_info() -> dict:
+    """What the loaded library runs on (``cfx_runtime_info``): version, OpenBLAS kernel set,
+    oneDNN version, cores."""
+    return json.loads(call_json("cfx_runtime_info"))
 
 
 def default_config(method: str) -> dict:
