@@ -14,7 +14,7 @@ final class StatefulScale: CFXCore.Operation, @unchecked Sendable {
         [ParameterSpec("scale", input), ParameterSpec("running", [2, input[0]], .state), ParameterSpec("total", [1], .derived)]
     }
 
-    override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ context: OperationContext<T>) {
+    override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ context: OperationContext<Double>) {
         let n = context.inputCount
         for b in 0..<context.batch {
             for i in 0..<n { y[b * n + i] = x[b * n + i] * context.parameters[i] }

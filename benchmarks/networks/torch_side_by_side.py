@@ -208,17 +208,25 @@ def cfx_variant(model, dtype: str, threads: int, search: bool = False):
 
 def interleaved_medians(calls: dict, repeat: int, warmup: int) -> dict:
     """Median wall seconds of each callable over `repeat` rounds, one call of each per round (so
-    that drifting machine load hits all of them alike), after `warmup` calls of each."""
+    that drifting machine load hits all of them alike), after `warmup` calls of each. Each call
+    gets its round's number, so that every round can compute on new inputs: cfx skips a forward
+    pass it has just made at the same point (a gradient right after a prediction), which a
+    benchmark repeating one input would measure instead of forward + gradient."""
     for call in calls.values():
-        for _ in range(warmup):
-            call()
+        for r in range(warmup):
+            call(repeat + r)
     times = {name: [] for name in calls}
-    for _ in range(repeat):
+    for r in range(repeat):
         for name, call in calls.items():
             started = time.perf_counter()
-            call()
+            call(r)
             times[name].append(time.perf_counter() - started)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def shifted(rows: np.ndarray, r: int) -> np.ndarray:
+    """The rows of round r: a new input every round, the same for every library."""
+    return rows + np.asarray(1e-4 * (r + 1), dtype=rows.dtype)
 
 
 def torch_forward(module):
@@ -265,11 +273,11 @@ def workload_rows(name, module, model, X, C, args) -> tuple[list, list]:
             x, c, x32, c32 = X[:batch], C[:batch], X32[:batch], C32[:batch]
             for workload in ("forward", "forward + input gradient"):
                 if workload == "forward":
-                    calls = {"torch": lambda: forward(x32)}
-                    calls.update({d: (lambda m=m: m.predict(x)) for d, m in variants.items() if m is not None})
+                    calls = {"torch": lambda r: forward(shifted(x32, r))}
+                    calls.update({d: (lambda r, m=m: m.predict(shifted(x, r))) for d, m in variants.items() if m is not None})
                 else:
-                    calls = {"torch": lambda: vjp(x32, c32)}
-                    calls.update({d: (lambda m=m: m.vjp(x, c)) for d, m in variants.items() if m is not None})
+                    calls = {"torch": lambda r: vjp(shifted(x32, r), c32)}
+                    calls.update({d: (lambda r, m=m: m.vjp(shifted(x, r), c)) for d, m in variants.items() if m is not None})
                 medians = interleaved_medians(calls, args.repeat, args.warmup)
                 row = {"network": name, "workload": workload, "batch": batch, "threads": threads,
                        "torch_ms": medians["torch"] * 1e3}
@@ -317,7 +325,7 @@ def deduce_rows(module, model, x_fit, y_fit, X, args) -> tuple[list, dict]:
                 row["pairs"].append({"instance": i, "target": target, "success": e.success,
                                      "seconds": e.meta["seconds"], "iterations": iterations,
                                      "s_per_iteration": e.meta["seconds"] / max(iterations, 1)})
-            anchor = interleaved_medians({"torch": lambda: vjp(x1, c1)}, args.repeat, args.warmup)["torch"]
+            anchor = interleaved_medians({"torch": lambda r: vjp(shifted(x1, r), c1)}, args.repeat, args.warmup)["torch"]
             row["s_per_iteration"] = statistics.median(p["s_per_iteration"] for p in row["pairs"])
             row["torch_fwd_grad_b1_s"] = anchor
             row["ratio"] = row["s_per_iteration"] / anchor

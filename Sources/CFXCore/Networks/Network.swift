@@ -617,7 +617,7 @@ final class Tape<T: NetworkScalar> {
             let (input, output) = (values[step.input], values[step.output])
             if let operation = step.operation {
                 let context = context(step, training: training, parameterGradients: nil)
-                operation._withUnsafeGuaranteedRef { $0.forward(UnsafePointer(input), output, context) }
+                operation._withUnsafeGuaranteedRef { T.forward($0, UnsafePointer(input), output, context) }
             } else {
                 let other = values[step.other]
                 for i in 0..<rows * step.outputShape.count { output[i] = input[i] + other[i] }
@@ -652,7 +652,7 @@ final class Tape<T: NetworkScalar> {
             if let operation = step.operation {
                 let (x, y, dx) = (values[step.input], values[step.output], gradients[step.input])
                 let context = context(step, training: forwardTraining, parameterGradients: parameterGradients)
-                operation._withUnsafeGuaranteedRef { $0.backward(UnsafePointer(x), UnsafePointer(y), UnsafePointer(dy), dx, context) }
+                operation._withUnsafeGuaranteedRef { T.backward($0, UnsafePointer(x), UnsafePointer(y), UnsafePointer(dy), dx, context) }
             } else {
                 let (da, db) = (gradients[step.input], gradients[step.other])
                 for i in 0..<rows * step.outputShape.count {

@@ -99,14 +99,21 @@ open class Operation: @unchecked Sendable {
     /// Temporary values needed within one call on `batch` examples (shared by all steps).
     open func workspaceCount(input: [Int], batch: Int) -> Int { 0 }
 
-    /// y = f(x; θ) for `context.batch` examples. Overrides are generic over Float and Double and
-    /// carry `@_specialize` for both (see `NetworkScalar`).
-    open func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ context: OperationContext<T>) {}
+    // The passes, one override per number type. A layer writes each pass once, as a private
+    // generic function, and overrides both with one-line calls to it: the calls are compiled for
+    // Float and for Double. (A generic method overridden and called through the vtable would run
+    // its unspecialized code, an order of magnitude slower.)
+
+    /// y = f(x; θ) for `context.batch` examples.
+    open func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ context: OperationContext<Float>) {}
+    open func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ context: OperationContext<Double>) {}
 
     /// Given dy = ∂L/∂y, adds ∂L/∂x to dx (dx += …, so that branches accumulate) and, when the
     /// context asks for them, ∂L/∂θ to the parameter gradients.
-    open func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
-                                         _ dx: UnsafeMutablePointer<T>, _ context: OperationContext<T>) {}
+    open func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                       _ dx: UnsafeMutablePointer<Float>, _ context: OperationContext<Float>) {}
+    open func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                       _ dx: UnsafeMutablePointer<Double>, _ context: OperationContext<Double>) {}
 
     /// Recomputes derived tensors after the parameters changed (loading, a training step).
     open func parametersChanged(_ parameters: UnsafeMutablePointer<Double>, input: [Int]) {}

@@ -9,16 +9,23 @@ public enum DType: String, Sendable, CaseIterable {
     case float32, float64
 }
 
-/// Float or Double: what the layers' forward and backward passes are generic over. Layers mark
-/// their overrides `@_specialize` for both, so that a call through the class's vtable runs code
-/// compiled for the concrete type, not the generic fallback.
+/// Float or Double: what the layers' forward and backward passes are generic over.
 public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
     static var dtype: DType { get }
+    /// `operation.forward` / `backward` for this type: the override of this number type, so that
+    /// code generic over the type (the evaluator's tape) reaches the layer's specialised pass.
+    static func forward(_ operation: Operation, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>,
+                        _ context: OperationContext<Self>)
+    static func backward(_ operation: Operation, _ x: UnsafePointer<Self>, _ y: UnsafePointer<Self>, _ dy: UnsafePointer<Self>,
+                         _ dx: UnsafeMutablePointer<Self>, _ context: OperationContext<Self>)
     /// C = alpha · op(A) · op(B) + beta · C through OpenBLAS (sgemm or dgemm), row-major.
     static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
                          _ a: UnsafePointer<Self>, lda: Int, _ b: UnsafePointer<Self>, ldb: Int,
                          beta: Self, _ c: UnsafeMutablePointer<Self>, ldc: Int)
     static func exponential(_ x: Self) -> Self
+    /// The whole number this value holds (max pooling's positions), without the generic
+    /// conversion's slow path.
+    var index: Int { get }
     static func logOnePlus(_ x: Self) -> Self
     static func hyperbolicTangent(_ x: Self) -> Self
 }
@@ -28,6 +35,14 @@ public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
 extension Double: NetworkScalar {
     public static var dtype: DType { .float64 }
     @inline(__always)
+    public static func forward(_ operation: Operation, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>,
+                               _ context: OperationContext<Double>) { operation.forward(x, y, context) }
+    @inline(__always)
+    public static func backward(_ operation: Operation, _ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                _ dx: UnsafeMutablePointer<Double>, _ context: OperationContext<Double>) {
+        operation.backward(x, y, dy, dx, context)
+    }
+    @inline(__always)
     public static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Double,
                                 _ a: UnsafePointer<Double>, lda: Int, _ b: UnsafePointer<Double>, ldb: Int,
                                 beta: Double, _ c: UnsafeMutablePointer<Double>, ldc: Int) {
@@ -35,12 +50,21 @@ extension Double: NetworkScalar {
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
     @inline(__always) public static func exponential(_ x: Double) -> Double { Glibc.exp(x) }
+    @inline(__always) public var index: Int { Int(self) }
     @inline(__always) public static func logOnePlus(_ x: Double) -> Double { Glibc.log1p(x) }
     @inline(__always) public static func hyperbolicTangent(_ x: Double) -> Double { Glibc.tanh(x) }
 }
 
 extension Float: NetworkScalar {
     public static var dtype: DType { .float32 }
+    @inline(__always)
+    public static func forward(_ operation: Operation, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                               _ context: OperationContext<Float>) { operation.forward(x, y, context) }
+    @inline(__always)
+    public static func backward(_ operation: Operation, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                _ dx: UnsafeMutablePointer<Float>, _ context: OperationContext<Float>) {
+        operation.backward(x, y, dy, dx, context)
+    }
     @inline(__always)
     public static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                                 _ a: UnsafePointer<Float>, lda: Int, _ b: UnsafePointer<Float>, ldb: Int,
@@ -49,6 +73,7 @@ extension Float: NetworkScalar {
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
     @inline(__always) public static func exponential(_ x: Float) -> Float { Glibc.expf(x) }
+    @inline(__always) public var index: Int { Int(self) }
     @inline(__always) public static func logOnePlus(_ x: Float) -> Float { Glibc.log1pf(x) }
     @inline(__always) public static func hyperbolicTangent(_ x: Float) -> Float { Glibc.tanhf(x) }
 }

@@ -23,9 +23,10 @@ public final class Elementwise: Operation, @unchecked Sendable {
 
     public override func outputShape(for input: [Int]) throws -> [Int] { input }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
+    public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
+
+    private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let count = c.batch * c.inputCount
         switch function {
         case .relu: for i in 0..<count { y[i] = max(x[i], 0) }
@@ -39,9 +40,12 @@ public final class Elementwise: Operation, @unchecked Sendable {
         }
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+    public override func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                  _ dx: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { backwardValues(x, y, dy, dx, c) }
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { backwardValues(x, y, dy, dx, c) }
+
+    private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let count = c.batch * c.inputCount
         switch function {
@@ -63,9 +67,10 @@ public final class Softmax: Operation, @unchecked Sendable {
 
     public override func outputShape(for input: [Int]) throws -> [Int] { input }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
+    public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
+
+    private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let width = c.inputCount
         for r in 0..<c.batch {
             let xr = x + r * width, yr = y + r * width
@@ -80,9 +85,12 @@ public final class Softmax: Operation, @unchecked Sendable {
         }
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+    public override func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                  _ dx: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { backwardValues(x, y, dy, dx, c) }
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { backwardValues(x, y, dy, dx, c) }
+
+    private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let width = c.inputCount
         for r in 0..<c.batch {

@@ -44,9 +44,10 @@ public final class BatchNorm: Operation, @unchecked Sendable {
     /// Training mode keeps the batch's mean, 1/√(σ² + eps) and biased variance per channel.
     public override func scratchCount(input: [Int], batch: Int) -> Int { 3 * input[0] }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
+    public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
+
+    private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let channels = c.inputShape.channels, spatial = c.inputShape.height * c.inputShape.width
         let gamma = c.parameters, beta = c.parameters + channels
         let mean = c.training ? c.scratch : c.parameters + 2 * channels
@@ -87,9 +88,12 @@ public final class BatchNorm: Operation, @unchecked Sendable {
         }
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+    public override func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                  _ dx: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { backwardValues(x, y, dy, dx, c) }
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { backwardValues(x, y, dy, dx, c) }
+
+    private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let channels = c.inputShape.channels, spatial = c.inputShape.height * c.inputShape.width
         let gamma = c.parameters
@@ -134,8 +138,6 @@ public final class BatchNorm: Operation, @unchecked Sendable {
     /// The running statistics move towards the whole batch's mean and unbiased variance, pooled
     /// exactly from the shards' means and biased variances (so they do not depend on how the
     /// batch was split, up to rounding).
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
     public override func commitTrainingStep<T: NetworkScalar>(_ parameters: UnsafeMutablePointer<Double>, input: [Int],
                                                               shards: [(scratch: UnsafePointer<T>, rows: Int)]) {
         let channels = input[0], spatial = input.count == 3 ? input[1] * input[2] : 1

@@ -240,9 +240,10 @@ public final class Conv2D: Operation, @unchecked Sendable {
         return UnsafePointer(col)
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
+    public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
+
+    private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
         let weight = effectiveWeight(c.parameters, g), positions = g.outputPositions
         let bias = c.parameters + outChannels * g.columnRows
@@ -275,9 +276,12 @@ public final class Conv2D: Operation, @unchecked Sendable {
         }
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+    public override func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                  _ dx: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { backwardValues(x, y, dy, dx, c) }
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { backwardValues(x, y, dy, dx, c) }
+
+    private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
         let weight = effectiveWeight(c.parameters, g), positions = g.outputPositions, weightCount = outChannels * g.columnRows

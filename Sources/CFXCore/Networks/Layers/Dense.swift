@@ -42,18 +42,22 @@ public final class Dense: Operation, @unchecked Sendable {
         for i in 0..<outputs * (input[0] + 1) { parameters[i] = random.uniform(-bound, bound) }
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
+    public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
+
+    private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inputs = c.inputCount, weight = effectiveWeight(c.parameters, inputs: inputs), bias = c.parameters + outputs * inputs
         for r in 0..<c.batch { (y + r * outputs).update(from: bias, count: outputs) }
         gemm(on: c.pool, transposeA: false, transposeB: true, m: c.batch, n: outputs, k: inputs,
              x, lda: inputs, weight, ldb: inputs, beta: 1, y, ldc: outputs)
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+    public override func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                  _ dx: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { backwardValues(x, y, dy, dx, c) }
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { backwardValues(x, y, dy, dx, c) }
+
+    private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inputs = c.inputCount, weight = effectiveWeight(c.parameters, inputs: inputs)
         // dx += dy · W

@@ -39,9 +39,10 @@ public final class Pool2D: Operation, @unchecked Sendable {
         return batch * input[0] * g.outputPositions
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
+    public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
+
+    private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
         let planes = c.batch * g.channels, inPlane = g.height * g.width, outPlane = g.outputPositions
         let scale = 1 / T(kernelSize * kernelSize)
@@ -108,9 +109,12 @@ public final class Pool2D: Operation, @unchecked Sendable {
         }
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+    public override func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                  _ dx: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { backwardValues(x, y, dy, dx, c) }
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { backwardValues(x, y, dy, dx, c) }
+
+    private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
         let planes = c.batch * g.channels, inPlane = g.height * g.width, outPlane = g.outputPositions
@@ -118,7 +122,7 @@ public final class Pool2D: Operation, @unchecked Sendable {
         for plane in 0..<planes {
             let dxp = dx + plane * inPlane, dyp = dy + plane * outPlane, argmax = c.scratch + plane * outPlane
             if mode == .max {
-                for out in 0..<outPlane { dxp[Int(argmax[out])] += dyp[out] }
+                for out in 0..<outPlane { dxp[argmax[out].index] += dyp[out] }
                 continue
             }
             for oy in 0..<g.outHeight {
@@ -143,9 +147,10 @@ public final class GlobalAveragePool: Operation, @unchecked Sendable {
         return [input[0]]
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
+    public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
+
+    private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let plane = c.inputShape.height * c.inputShape.width, scale = 1 / T(plane)
         for p in 0..<c.batch * c.inputShape.channels {
             var sum: T = 0
@@ -154,9 +159,12 @@ public final class GlobalAveragePool: Operation, @unchecked Sendable {
         }
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+    public override func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                  _ dx: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { backwardValues(x, y, dy, dx, c) }
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { backwardValues(x, y, dy, dx, c) }
+
+    private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let plane = c.inputShape.height * c.inputShape.width, scale = 1 / T(plane)
         for p in 0..<c.batch * c.inputShape.channels {
@@ -172,15 +180,19 @@ public final class Flatten: Operation, @unchecked Sendable {
 
     public override func outputShape(for input: [Int]) throws -> [Int] { [input.reduce(1, *)] }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
+    public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
+
+    private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         y.update(from: x, count: c.batch * c.inputCount)
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+    public override func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                  _ dx: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { backwardValues(x, y, dy, dx, c) }
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { backwardValues(x, y, dy, dx, c) }
+
+    private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         for i in 0..<c.batch * c.inputCount { dx[i] += dy[i] }
     }
@@ -204,9 +216,10 @@ public final class ChannelPad: Operation, @unchecked Sendable {
         return [outChannels, input[1], input[2]]
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func forward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
+    public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
+    public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
+
+    private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inCount = c.inputCount, outCount = c.outputCount
         for n in 0..<c.batch {
             (y + n * outCount).update(from: x + n * inCount, count: inCount)
@@ -214,9 +227,12 @@ public final class ChannelPad: Operation, @unchecked Sendable {
         }
     }
 
-    @_specialize(where T == Float)
-    @_specialize(where T == Double)
-    public override func backward<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+    public override func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                  _ dx: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { backwardValues(x, y, dy, dx, c) }
+    public override func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                  _ dx: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { backwardValues(x, y, dy, dx, c) }
+
+    private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inCount = c.inputCount, outCount = c.outputCount
         for n in 0..<c.batch {
