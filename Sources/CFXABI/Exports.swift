@@ -127,7 +127,7 @@ public func cfx_model_predict(_ handle: OpaquePointer?, _ x: UnsafePointer<Doubl
         let values = try rows(x, n, d, model: handle.model)
         let out = try required(probaOut, "proba_out")
         let proba = try IntraOpThreads.with(handle.threads) {
-            if let network = handle.model as? Network { return try network.predict(values, rows: n) }
+            if let evaluators = handle.evaluators { return try evaluators.predict(values, rows: n) }
             return try ModelSession(model: handle.model, eps: numericalVJPEps(handle.model)).predict(values, rows: n)
         }
         out.update(from: proba, count: proba.count)
@@ -154,8 +154,8 @@ public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?,
         try requireFinite(cotangents, "cotangent")
         let out = try required(gradOut, "grad_out")
         try IntraOpThreads.with(handle.threads) {
-            if let network = model as? Network {
-                try network.pullback(at: values, rows: n, cotangent: cotangents, into: out)
+            if let evaluators = handle.evaluators {
+                try evaluators.pullback(at: values, rows: n, cotangent: cotangents, into: out)
                 return
             }
             let session = ModelSession(model: model, eps: numericalVJPEps(model))

@@ -10,10 +10,13 @@ final class ModelHandle {
     let metadata: JSON?
     /// Threads that cfx_model_predict and cfx_model_vjp give one call's network evaluations.
     let threads: Int
+    /// A native network's evaluators kept between cfx_model_predict / cfx_model_vjp calls.
+    let evaluators: EvaluatorCache?
     init(_ model: Classifier, metadata: JSON? = nil, threads: Int = 1) {
         self.model = model
         self.metadata = metadata
         self.threads = threads
+        self.evaluators = (model as? Network).map(EvaluatorCache.init)
     }
 }
 

@@ -58,9 +58,6 @@ public final class Network: Classifier, @unchecked Sendable {
     let parameters32: UnsafeMutableBufferPointer<Float>
     /// Bumped whenever the tensors change, so that evaluators refresh what they derived from them.
     private let version = Atomic<Int>(0)
-    /// Evaluators kept between `withEvaluator` calls (their buffers, oneDNN primitives and
-    /// reordered weights are reused): at most 4, each holding at most 2^24 values.
-    private let idleEvaluators = Mutex<[NetworkEvaluator]>([])
     var parametersVersion: Int { version.load(ordering: .acquiring) }
 
     public var hasExactGradient: Bool { true }
@@ -124,39 +121,10 @@ public final class Network: Classifier, @unchecked Sendable {
         return copy
     }
 
-    /// Runs `body` with an evaluator for `IntraOpThreads.current` threads: an idle one kept from
-    /// an earlier call when there is one, so that repeated small calls (a service predicting one
-    /// row at a time) do not pay for buffers and prepared convolutions each time. Thread-safe.
-    public func withEvaluator<R>(_ body: (NetworkEvaluator) throws -> R) rethrows -> R {
-        let threads = IntraOpThreads.current
-        let kept = idleEvaluators.withLock { idle in idle.firstIndex { $0.threads == threads }.map { idle.remove(at: $0) } }
-        let evaluator = kept ?? NetworkEvaluator(self, threads: threads)
-        defer {
-            if evaluator.heldValues <= 1 << 24 {
-                idleEvaluators.withLock { idle in if idle.count < 4 { idle.append(evaluator) } }
-            }
-        }
-        return try body(evaluator)
-    }
-
-    /// Class probabilities of `rows` rows; a non-finite output is an error.
-    public func predict(_ x: [Double], rows: Int) throws -> [Double] {
-        var proba = [Double](repeating: 0, count: rows * classCount)
-        try withEvaluator { evaluator in
-            try x.withUnsafeBufferPointer { x in try proba.withUnsafeMutableBufferPointer { try evaluator.predict(x, rows: rows, into: $0) } }
-        }
-        try requireFinite(proba, "model output")
-        return proba
-    }
-
     /// Input gradients of `rows` rows (cotangents on the probabilities) in passes of at most
     /// `rowsPerPass` rows, so that memory stays bounded: one batched backward pass per pass.
-    public func pullback(at x: [Double], rows: Int, cotangent: [Double], into gradient: UnsafeMutablePointer<Double>) throws {
-        try withEvaluator { try pullback(at: x, rows: rows, cotangent: cotangent, into: gradient, with: $0) }
-    }
-
-    private func pullback(at x: [Double], rows: Int, cotangent: [Double], into gradient: UnsafeMutablePointer<Double>,
-                          with evaluator: NetworkEvaluator) throws {
+    public func pullback(at x: [Double], rows: Int, cotangent: [Double], into gradient: UnsafeMutablePointer<Double>,
+                         with evaluator: NetworkEvaluator) throws {
         let (d, k) = (featureCount, classCount)
         var start = 0
         while start < rows {

@@ -1,0 +1,42 @@
+import Synchronization
+
+/// Idle evaluators of one network kept between calls, so that repeated small calls (a service
+/// predicting one row at a time) do not pay for buffers, prepared convolutions and reordered
+/// weights each time. Owned by whoever owns the network (a model handle), never by the network
+/// itself: evaluators hold their network. At most 4 are kept, each holding at most 2^24 values.
+/// Thread-safe: concurrent calls each take an evaluator of their own.
+public final class EvaluatorCache: Sendable {
+    public let network: Network
+    private let idle = Mutex<[NetworkEvaluator]>([])
+
+    public init(_ network: Network) { self.network = network }
+
+    /// Runs `body` with an evaluator for `IntraOpThreads.current` threads: an idle one when there
+    /// is one, otherwise a new one, kept afterwards when it is small enough.
+    public func withEvaluator<R>(_ body: (NetworkEvaluator) throws -> R) rethrows -> R {
+        let threads = IntraOpThreads.current
+        let kept = idle.withLock { idle in idle.firstIndex { $0.threads == threads }.map { idle.remove(at: $0) } }
+        let evaluator = kept ?? NetworkEvaluator(network, threads: threads)
+        defer {
+            if evaluator.heldValues <= 1 << 24 {
+                idle.withLock { idle in if idle.count < 4 { idle.append(evaluator) } }
+            }
+        }
+        return try body(evaluator)
+    }
+
+    /// Class probabilities of `rows` rows; a non-finite output is an error.
+    public func predict(_ x: [Double], rows: Int) throws -> [Double] {
+        var proba = [Double](repeating: 0, count: rows * network.classCount)
+        try withEvaluator { evaluator in
+            try x.withUnsafeBufferPointer { x in try proba.withUnsafeMutableBufferPointer { try evaluator.predict(x, rows: rows, into: $0) } }
+        }
+        try requireFinite(proba, "model output")
+        return proba
+    }
+
+    /// Input gradients of `rows` rows (cotangents on the probabilities); see `Network.pullback`.
+    public func pullback(at x: [Double], rows: Int, cotangent: [Double], into gradient: UnsafeMutablePointer<Double>) throws {
+        try withEvaluator { try network.pullback(at: x, rows: rows, cotangent: cotangent, into: gradient, with: $0) }
+    }
+}
