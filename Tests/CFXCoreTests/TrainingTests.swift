@@ -197,6 +197,30 @@ final class TrainingTests: XCTestCase {
         XCTAssertNotEqual(Array(network.parameter("layers.1.running_mean")!), [Double](repeating: 0, count: 32))
     }
 
+    func testFloat32CNNWithBatchNormTrainsOnDigits() throws {
+        // float32 passes (oneDNN convolutions forward, im2col + sgemm weight gradients), float64
+        // master weights, batch norm's running statistics from float32 shards.
+        let digits = try Digits()
+        let network = try Network(inputShape: [1, 8, 8], nodes: [
+            .layer(Conv2D(outChannels: 8, kernelSize: 3, padding: 1)), .layer(BatchNorm()), .layer(Elementwise(.relu)),
+            .layer(Pool2D(.max, kernelSize: 2)), .layer(Flatten()), .layer(Dense(outputs: 10)), .layer(Softmax()),
+        ], dtype: .float32, seed: 2)
+        var config = TrainingConfig()
+        config.learningRate = 0.01
+        config.epochs = 8
+        config.threads = 2
+        config.seed = 4
+        let report = try Trainer(network: network, config: config)
+            .train(x: digits.xTrain, rows: digits.yTrain.count, targets: .classes(digits.yTrain))
+        let testAccuracy = try accuracy(network, digits.xTest, digits.yTest)
+        print("digits float32 CNN: test accuracy \(testAccuracy)")
+        XCTAssertLessThan(report.history.last!.loss, report.history.first!.loss)
+        XCTAssertGreaterThanOrEqual(testAccuracy, 0.93)
+        // The same weights in float64 classify the test set the same way, to a few rows.
+        let agreement = try accuracy(network, digits.xTest, digits.yTest) - accuracy(network.converted(to: .float64), digits.xTest, digits.yTest)
+        XCTAssertLessThanOrEqual(abs(agreement), 0.005)
+    }
+
     /// 60 rows with random labels: the validation loss soon rises, so early stopping fires.
     private func noise() -> (x: [Double], y: [Int]) {
         var rng = SplitMix64(state: 51)
