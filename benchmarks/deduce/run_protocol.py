@@ -27,8 +27,10 @@ from common import MODELS, OUT, RESULTS, ROOT, load_fashion_mnist
 import cfx
 
 
-def density_for(model, x, y):
-    path = OUT / "density_sn.safetensors"
+def density_for(model, x, y, name="sn"):
+    """The class Gaussians on `model`'s training features, cached as out/deduce/density_<name>.safetensors
+    (refitted when the SN model's weights are newer). Returns the density and the seconds its fit took (0 if cached)."""
+    path = OUT / f"density_{name}.safetensors"
     if path.exists() and path.stat().st_mtime > (MODELS / "fmnist_resnet_sn.safetensors").stat().st_mtime:
         return cfx.FeatureDensity.load(path), 0.0
     started = time.time()
