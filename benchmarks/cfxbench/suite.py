@@ -414,6 +414,9 @@ def write(data, results_dir, plots, ds, X):
     if envs:
         md.append("- comparison environments: " + "; ".join(envs.values()))
     md.append(f"- command: `{env['command']}`")
+    if "openblas_env" in env:
+        md.append("- OpenBLAS environment: " + ", ".join(f"{k} {'unset' if v is None else repr(v)}"
+                                                       for k, v in env["openblas_env"].items()))
     md.append(f"- cfx networks: {dtype}" + ("" if dtype == "float64" else
               " (`Model.astype`; alibi runs its own TensorFlow float32 network; every library's metrics and "
               "validity use the spec's float64 model)"))
