@@ -5,6 +5,7 @@ plots (PNG) to benchmarks/results/<suite>/.
     python3 benchmarks/harness.py --suite iris                  # cfx, alibi and DiCE when their venvs exist
     python3 benchmarks/harness.py --suite iris --cfx-only        # cfx alone
     python3 benchmarks/harness.py --suite scaling                # seconds and peak RSS for 1..1000 instances
+    python3 benchmarks/harness.py --suite fashion_mnist --dtype float32   # cfx's networks in float32
     python3 benchmarks/harness.py --list
 
 Suites: tiny, iris, breast_cancer, digits, hmda, fashion_mnist, scaling (benchmarks/README.md).
@@ -35,7 +36,7 @@ def command_line():
 
 def main():
     from cfxbench import scaling
-    from cfxbench.suite import SUITES, rewrite, run_suite
+    from cfxbench.suite import SUITES, result_stem, rewrite, run_suite
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--suite", help="suite name")
     ap.add_argument("--list", action="store_true", help="list the suites")
@@ -47,6 +48,9 @@ def main():
     ap.add_argument("--cfx-only", action="store_true", help="do not run alibi or DiCE")
     ap.add_argument("--no-plots", action="store_true")
     ap.add_argument("--rewrite", action="store_true", help="write the Markdown and plots again from the suite's JSON")
+    ap.add_argument("--dtype", choices=("float64", "float32"), default="float64",
+                    help="cfx's network type for a suite's methods (Model.astype; default float64); float32 results "
+                         "go to <suite>_float32.{md,json,png}")
     ap.add_argument("--results", help="results folder (default benchmarks/results/<suite>)")
     ap.add_argument("--sparse-diverse", metavar="DATASET", help="sparse and diverse counterfactuals vs DiCE "
                     "(iris, breast_cancer, hmda, or all); results in benchmarks/results/sparse_diverse/")
@@ -77,6 +81,8 @@ def main():
             print(f"{name:14s} {s.dataset}: {s.n} instances, alibi cap {s.alibi_n}, DiCE cap {s.dice_n}")
         print(f"{'scaling':14s} iris: 1, 10, 100, 1000 instances on 1 and 2 threads, peak RSS")
         return 0 if args.list else 2
+    if args.dtype != "float64" and args.suite not in SUITES:
+        ap.error("--dtype applies to the suites (--list), not to scaling")
     results = pathlib.Path(args.results) if args.results else ROOT / "benchmarks" / "results" / args.suite
     out = ROOT / "benchmarks" / "out" / args.suite
     if args.suite == "scaling" and args.rewrite:
@@ -84,13 +90,13 @@ def main():
     elif args.suite == "scaling":
         scaling.run(results, out, command_line(), plots=not args.no_plots)
     elif args.suite in SUITES and args.rewrite:
-        rewrite(results, args.suite, plots=not args.no_plots)
+        rewrite(results, args.suite, plots=not args.no_plots, dtype=args.dtype)
     elif args.suite in SUITES:
         run_suite(args.suite, out, results, command_line(), n=args.n, alibi_n=args.alibi_n, dice_n=args.dice_n,
-                  external=not args.cfx_only, plots=not args.no_plots)
+                  external=not args.cfx_only, plots=not args.no_plots, dtype=args.dtype)
     else:
         ap.error(f"unknown suite {args.suite!r}; --list shows them")
-    print((results / f"{args.suite}.md").read_text())
+    print((results / f"{result_stem(args.suite, args.dtype)}.md").read_text())
     return 0
 
 

@@ -14,7 +14,10 @@ mean ms per counterfactual (wall, and CPU time of the calling thread, which
 runs the search with n_threads 1: steadier on a shared machine), plus a digest of the counterfactuals (to check that changes keep
 results identical).
 
-    python3 benchmarks/mlp_speed.py [--repeats 5] [--n 20] [--json out.json] [--alibi-n 5]
+    python3 benchmarks/mlp_speed.py [--repeats 5] [--n 20] [--json out.json] [--alibi-n 5] [--dtype float32]
+
+--dtype float32 runs cfx's searches on the network converted with Model.astype (alibi keeps its
+own TensorFlow float32 network).
 
 With --alibi-n N and the alibi venv ($ALIBI_VENV, default benchmarks/.venv-alibi; see
 benchmarks/alibi/setup.sh), alibi explains the first N instances with the same network rebuilt in
@@ -151,6 +154,7 @@ def main():
     ap.add_argument("--methods", default="wachter,cfproto")
     ap.add_argument("--json")
     ap.add_argument("--alibi-n", type=int, default=0, help="instances for alibi (0: no alibi)")
+    ap.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="cfx's network type")
     args = ap.parse_args()
     warnings.simplefilter("ignore", cfx.FeatureRangeWarning if hasattr(cfx, "FeatureRangeWarning") else UserWarning)
     results = []
@@ -159,7 +163,7 @@ def main():
     print("|---|---|---:|---:|---:|---:|---:|---:|---|")
     for name in args.datasets.split(","):
         m, X_train, X_test, acc = model(name)
-        ex = explainers(m, X_train)
+        ex = explainers(m if args.dtype == "float64" else m.astype(args.dtype), X_train)
         X = X_test[:args.n]
         for method in args.methods.split(","):
             one_pass(ex[method], X[:2])  # warm-up
@@ -168,7 +172,8 @@ def main():
             cpu = [r[3] * 1e3 for r in runs]
             digests = {r[1] for r in runs}
             arch = "-".join(str(s) for s in (X.shape[1],) + ARCHS[name] + (m.n_classes,))
-            row = {"model": name, "arch": arch, "accuracy": acc, "method": method, "n": len(X), "valid": runs[0][2],
+            row = {"model": name, "arch": arch, "dtype": args.dtype, "accuracy": acc, "method": method, "n": len(X),
+                   "valid": runs[0][2],
                    "ms_median": statistics.median(times), "ms_all": times,
                    "cpu_ms_median": statistics.median(cpu), "cpu_ms_all": cpu, "digest": sorted(digests)}
             if args.alibi_n > 0 and os.path.exists(os.path.join(VENV, "bin", "python")):
@@ -186,7 +191,7 @@ def main():
                       f"{row['cfx_cpu_ms_on_alibi_instances']:.3f} CPU | ratio {row['ratio_wall']:.0f}x (wall), "
                       f"{row['ratio_cpu']:.0f}x (cfx CPU) | |", flush=True)
             results.append(row)
-            print(f"| {name} ({ARCHS[name]}, acc {acc:.3f}) | {method} | {len(X)} | {runs[0][2]} | "
+            print(f"| {name} ({ARCHS[name]}, acc {acc:.3f}, {args.dtype}) | {method} | {len(X)} | {runs[0][2]} | "
                   f"{row['ms_median']:.3f} | {min(times):.3f} | {max(times):.3f} | {row['cpu_ms_median']:.3f} | {','.join(sorted(digests))} |", flush=True)
     print(f"load average {open('/proc/loadavg').read().split()[:3]}", flush=True)
     if args.json:

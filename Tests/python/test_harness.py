@@ -93,6 +93,18 @@ def test_tiny_suite_repeats_exactly(tmp_path):
     assert saved["runs"][0]["cf"] == wachter["cf"]
 
 
+def test_float32_suite_writes_its_own_results(tmp_path):
+    """--dtype float32: cfx's methods run on Model.astype("float32"); the results get their own
+    file name next to the float64 ones, and say which type ran."""
+    kw = dict(external=False, plots=False, command="test")
+    a = run_suite("tiny", tmp_path / "out", tmp_path / "r", dtype="float32", **kw)
+    assert a["dtype"] == "float32" and all(a["determinism"].values())
+    assert a["runs"][0]["row"]["metrics"]["validity"]["mean"] == 1.0
+    assert not (tmp_path / "r" / "tiny.md").exists()
+    assert "- cfx networks: float32" in (tmp_path / "r" / "tiny_float32.md").read_text()
+    assert json.loads((tmp_path / "r" / "tiny_float32.json").read_text())["dtype"] == "float32"
+
+
 def test_comparison_scripts_rebuild_the_same_network():
     """benchmarks/alibi/cfx_spec.py (used by the alibi and DiCE runners) reads both spec forms,
     nested "weights" and flat "tensors" (cfx.Model.spec()), and predicts what cfx predicts."""

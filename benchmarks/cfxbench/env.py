@@ -32,4 +32,6 @@ def environment(command: str) -> dict:
         "cfx_version": cfx.library_version(), "libcfx": str(lib),
         "libcfx_sha256": hashlib.sha256(open(lib, "rb").read()).hexdigest()[:12],
         "python": platform.python_version(), "command": command,
+        # this machine sets these (AVX2 kernels on an AVX-512 CPU); benchmark commands unset them
+        "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
     }

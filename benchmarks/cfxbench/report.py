@@ -150,7 +150,9 @@ def headline(results_root) -> List[str]:
             both = [(x, y) for x, y in zip(c or [], a or []) if x is not None and y is not None]
             l1c = np.mean([x for x, _ in both]) if both else None
             l1a = np.mean([y for _, y in both]) if both else None
-            lines.append(f"| {data['suite']} | {r['method_label']} | {r['row']['n']} | "
+            dtype = data.get("dtype", "float64")
+            suite = data["suite"] + (f" ({dtype})" if dtype != "float64" else "")
+            lines.append(f"| {suite} | {r['method_label']} | {r['row']['n']} | "
                          f"{fmt_seconds(ref['row']['seconds_per_cf_mean'])} | {fmt_seconds(r['row']['seconds_per_cf_mean'])} | "
                          f"**{r['ratio_vs_cfx']:,.0f}×** | {ref['row']['n_valid']}/{ref['row']['n']} | "
                          f"{r['row']['n_valid']}/{r['row']['n']} | {fmt(l1c, '.3f')} | {fmt(l1a, '.3f')} ({len(both)}) |")

@@ -45,6 +45,12 @@ DICE_METHODS = ("random", "genetic")
 CONSTRAINT_TOL = 1e-6   # alibi works in float32: values at a bound may be off by ~1e-7
 
 
+def result_stem(suite: str, dtype: str = "float64") -> str:
+    """The results' file name: SUITE, or SUITE_float32 when cfx ran in float32 (the float64
+    results stay)."""
+    return suite if dtype == "float64" else f"{suite}_{dtype}"
+
+
 def venv_python(var: str, default: str) -> Optional[pathlib.Path]:
     path = pathlib.Path(os.environ.get(var, str(ROOT / default))) / "bin" / "python"
     return path if path.exists() else None
@@ -116,7 +122,9 @@ def _external(cmd, job, out_dir, name):
 
 def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, command: str,
               n: Optional[int] = None, alibi_n: Optional[int] = None, dice_n: Optional[int] = None,
-              external: bool = True, plots: bool = True) -> dict:
+              external: bool = True, plots: bool = True, dtype: str = "float64") -> dict:
+    """cfx's methods run on the model converted to ``dtype`` (Model.astype); alibi keeps its own
+    TensorFlow float32 network, and every library's metrics use the spec's float64 model."""
     from .env import environment
     suite = SUITES[name]
     n = suite.n if n is None else n
@@ -128,6 +136,7 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
     print(f"suite {name}: loading {suite.dataset}", file=sys.stderr, flush=True)
     ds = datasets.load(suite.dataset)
     model = cfx.Model.from_json(ds.spec)
+    cfx_model = model if dtype == "float64" else model.astype(dtype)
     idx = instances(ds, n, suite.seed)
     X = ds.X_test[idx]
     proba = model.predict(X)
@@ -145,8 +154,8 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
             notes.append(f"{method.label}: not run on this suite: {why}.")
             continue
         print(f"  cfx {method.label}: {len(X)} instances", file=sys.stderr, flush=True)
-        cf, meta, wall, config, same_repeats, rows, targets = run_cfx(method, model, ds, X, suite.seed)
-        cf2, _, _, _, _, _, _ = run_cfx(method, model, ds, X, suite.seed, min_seconds=0)  # a new explainer
+        cf, meta, wall, config, same_repeats, rows, targets = run_cfx(method, cfx_model, ds, X, suite.seed)
+        cf2, _, _, _, _, _, _ = run_cfx(method, cfx_model, ds, X, suite.seed, min_seconds=0)  # a new explainer
         same = same_repeats and bool(np.array_equal(cf, cf2, equal_nan=True))
         determinism[key] = same
         pairs = rows != list(range(len(X)))
@@ -167,7 +176,7 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
             Xs = X[:m]
             ref = next((r for r in runs if r["library"] == "cfx" and r["method"] == key and r["n_subset"] == m), None)
             if ref is None:
-                cfs, metas, wall_s, _, _, _, _ = run_cfx(method, model, ds, Xs, suite.seed)
+                cfs, metas, wall_s, _, _, _, _ = run_cfx(method, cfx_model, ds, Xs, suite.seed)
                 ref = _run_entry("cfx", method.label, f"first {m} (= {lib}'s)", evaluate(ds, model, Xs, cfs, metas),
                                  [mm["seconds"] for mm in metas], [mm.get("model_calls") for mm in metas], cfs,
                                  wall=wall_s, method=key, reference=True, n_subset=m)
@@ -217,7 +226,7 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
     if dice_n > 0 and external and not dice_py and ds.tabular:
         notes.append("DiCE not measured: no python at $DICE_VENV (default benchmarks/.venv-dice); "
                      "run benchmarks/dice/setup.sh.")
-    data = {"suite": name, "env": env, "dataset": {
+    data = {"suite": name, "dtype": dtype, "env": env, "dataset": {
                 "name": ds.name, "d": ds.d, "n_classes": ds.n_classes, "n_train": len(ds.X_train),
                 "n_test": len(ds.X_test), "model": ds.description or ds.model_source,
                 "model_spec_sha256": ds.spec_sha256()[:16], "immutable": [ds.feature_names[j] for j in ds.immutable],
@@ -358,22 +367,24 @@ REASONS = {
         "fractional values; DiCE rounds every column to the data's precision (0/1 here), which now and "
         "then gives a valid one-hot group.",
     ("wachter", "alibi", ("l1", "l2", "l1_mad", "l0", "nn_distance")):
-        "cfx and alibi run the same algorithm; cfx works in float64 and alibi in float32, and the lambda "
-        "search can end on a different lambda from such differences, which moves individual counterfactuals.",
+        "cfx and alibi run the same algorithm; cfx's search works in float64 (its network in the run's "
+        "dtype) and alibi in float32, and the lambda search can end on a different lambda from such "
+        "differences, which moves individual counterfactuals.",
     ("wachter", "alibi", ("validity",)):
         "see the per-instance results in the JSON: the lambda search of the two libraries can end differently.",
     ("cfproto", "alibi", ("l1", "l2", "l1_mad", "l0", "nn_distance")):
-        "cfx and alibi run the same FISTA search; cfx works in float64 and alibi in float32, the FISTA "
-        "momentum differs slightly (README: cfx uses the previous iterate, alibi's graph reads it while "
-        "updating it), and the c bisection can end on a different c from such differences.",
+        "cfx and alibi run the same FISTA search; cfx's search works in float64 (its network in the run's "
+        "dtype) and alibi in float32, the FISTA momentum differs slightly (README: cfx uses the previous "
+        "iterate, alibi's graph reads it while updating it), and the c bisection can end on a different c "
+        "from such differences.",
     ("cfproto", "alibi", ("validity",)):
         "see the per-instance results in the JSON: the c search of the two libraries can end differently.",
 }
 
 
-def rewrite(results_dir: pathlib.Path, name: str, plots: bool = True) -> dict:
+def rewrite(results_dir: pathlib.Path, name: str, plots: bool = True, dtype: str = "float64") -> dict:
     """Writes a suite's Markdown and plots again from its JSON (after a change to the report)."""
-    data = json.loads((results_dir / f"{name}.json").read_text())
+    data = json.loads((results_dir / f"{result_stem(name, dtype)}.json").read_text())
     ds = datasets.load(SUITES[name].dataset)
     write(data, results_dir, plots, ds, ds.X_test[np.asarray(data["instances"])])
     return data
@@ -381,8 +392,10 @@ def rewrite(results_dir: pathlib.Path, name: str, plots: bool = True) -> dict:
 
 def write(data, results_dir, plots, ds, X):
     name = data["suite"]
+    dtype = data.get("dtype", "float64")
+    stem = result_stem(name, dtype)
     env = data["env"]
-    md = [f"# Benchmark suite `{name}`", ""]
+    md = [f"# Benchmark suite `{name}`" + (f" (cfx in {dtype})" if dtype != "float64" else ""), ""]
     md.append(f"- date: {env['date']}")
     load = env.get("loadavg_at_start")
     md.append(f"- machine: `{env['machine']}`, {env['cpu']}, {env['cores']} cores"
@@ -401,6 +414,12 @@ def write(data, results_dir, plots, ds, X):
     if envs:
         md.append("- comparison environments: " + "; ".join(envs.values()))
     md.append(f"- command: `{env['command']}`")
+    if "openblas_env" in env:
+        md.append("- OpenBLAS environment: " + ", ".join(f"{k} {'unset' if v is None else repr(v)}"
+                                                       for k, v in env["openblas_env"].items()))
+    md.append(f"- cfx networks: {dtype}" + ("" if dtype == "float64" else
+              " (`Model.astype`; alibi runs its own TensorFlow float32 network; every library's metrics and "
+              "validity use the spec's float64 model)"))
     d = data["dataset"]
     md.append(f"- data: {d['name']} ({d['n_train']} training rows, {d['n_test']} test rows, {d['d']} features, "
               f"{d['n_classes']} classes); model: {d['model']} (spec sha256 `{d['model_spec_sha256']}`)")
@@ -445,16 +464,16 @@ def write(data, results_dir, plots, ds, X):
         md.append("")
         md.extend(f"- {w}" for w in pairs + worse + ranges + data["notes"])
     if plots:
-        report.plots(name, data["runs"], results_dir / f"{name}.png")
+        report.plots(stem, data["runs"], results_dir / f"{stem}.png")
         md.append("")
-        md.append(f"![{name}]({name}.png)")
+        md.append(f"![{stem}]({stem}.png)")
         if ds.image_shape:
             first = next((r for r in data["runs"] if r["library"] == "cfx" and r["cf"][0] is not None), None)
             if first:
                 report.image_plot(X[0], np.asarray(first["cf"][0]), ds.image_shape,
                                   f"{name}: cfx {first['method_label']}, instance {data['instances'][0]}",
-                                  results_dir / f"{name}_example.png")
-                md.append(f"![example]({name}_example.png)")
+                                  results_dir / f"{stem}_example.png")
+                md.append(f"![example]({stem}_example.png)")
     md.append("")
-    (results_dir / f"{name}.md").write_text("\n".join(md))
-    (results_dir / f"{name}.json").write_text(json.dumps(data, indent=1))
+    (results_dir / f"{stem}.md").write_text("\n".join(md))
+    (results_dir / f"{stem}.json").write_text(json.dumps(data, indent=1))
