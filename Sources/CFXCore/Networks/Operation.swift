@@ -55,11 +55,14 @@ public struct OperationContext<T: NetworkScalar> {
     public let scratch: UnsafeMutablePointer<T>
     /// `workspaceCount` values for use within one call (an im2col matrix), shared by all steps.
     public let workspace: UnsafeMutablePointer<T>
+    // The evaluator keeps the pool and the cache alive for the call: held unowned, so that making
+    // a context per step costs no reference counting (it showed in small MLPs' searches).
+
     /// Threads for splitting the call's work (nil: the calling thread alone).
-    public let pool: IntraOpPool?
+    public unowned(unsafe) let pool: IntraOpPool?
     /// State this call site keeps between calls on this evaluator (e.g. a convolution library's
     /// prepared primitives), valid while `parametersVersion` is unchanged.
-    public let cache: StepCache
+    public unowned(unsafe) let cache: StepCache
     /// Changes whenever the network's tensors do (`Network.parametersChanged()` and training steps).
     public let parametersVersion: Int
 
