@@ -130,10 +130,15 @@ public final class Network: Classifier, @unchecked Sendable {
     public func withEvaluator<R>(_ body: (NetworkEvaluator) throws -> R) rethrows -> R {
         let threads = IntraOpThreads.current
         let kept = idleEvaluators.withLock { idle in idle.firstIndex { $0.threads == threads }.map { idle.remove(at: $0) } }
+        kept?.owner = self
         let evaluator = kept ?? NetworkEvaluator(self, threads: threads)
         defer {
             if evaluator.heldValues <= 1 << 24 {
-                idleEvaluators.withLock { idle in if idle.count < 4 { idle.append(evaluator) } }
+                idleEvaluators.withLock { idle in
+                    guard idle.count < 4 else { return }
+                    evaluator.owner = nil  // the network now owns it (a reference back would be a cycle: a leak)
+                    idle.append(evaluator)
+                }
             }
         }
         return try body(evaluator)
@@ -362,7 +367,10 @@ private struct Compiler {
 /// a copy of the buffers read, not of the network's work). The buffers of the last forward pass
 /// are kept, so a pullback at the point just predicted costs one backward pass.
 public final class NetworkEvaluator: ClassifierEvaluator {
-    private let network: Network
+    /// Unretained: `owner` keeps the network alive, except while the evaluator waits in the
+    /// network's idle list (`withEvaluator`), where the network owns the evaluator.
+    private unowned(unsafe) let network: Network
+    fileprivate var owner: Network?
     /// Exactly one of the two runs the passes, in the network's number type.
     let tape64: Tape<Double>?
     let tape32: Tape<Float>?
@@ -375,6 +383,7 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     /// over `threads` threads (its own, kept until it is freed); results do not depend on the count.
     public init(_ network: Network, threads: Int = IntraOpThreads.current) {
         self.network = network
+        self.owner = network
         self.threads = threads
         let pool = threads > 1 ? IntraOpPool(threads: threads) : nil
         switch network.dtype {
@@ -535,7 +544,7 @@ final class Tape<T: NetworkScalar> {
 
     private let plan: [PlannedStep]
     private let bufferSizes: [Int]
-    private let network: Network
+    private unowned(unsafe) let network: Network  // its evaluator keeps the network alive
     private let parameters: UnsafeMutablePointer<T>
     private let pool: IntraOpPool?
     private let caches: [StepCache]
