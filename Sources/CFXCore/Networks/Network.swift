@@ -60,7 +60,7 @@ public final class Network: Classifier, @unchecked Sendable {
     private let version = Atomic<Int>(0)
     /// Evaluators kept between `withEvaluator` calls (their buffers, oneDNN primitives and
     /// reordered weights are reused): at most 4, each holding at most 2^24 values.
-    private let idleEvaluators = Mutex<[NetworkEvaluator]>([])
+    private let idleEvaluators = Locked<[NetworkEvaluator]>([])
     var parametersVersion: Int { version.load(ordering: .acquiring) }
 
     public var hasExactGradient: Bool { true }
