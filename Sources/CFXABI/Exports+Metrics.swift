@@ -1,7 +1,6 @@
 import CCFX
 import CFXCore
 import CFXFormats
-import Synchronization
 
 // The evaluation functions of include/cfx.h (section "Evaluation"): an evaluator bound to a model
 // and, optionally, training data and an autoencoder, that measures batches of counterfactuals.
@@ -11,12 +10,12 @@ import Synchronization
 final class EvaluatorHandle {
     let model: Classifier
     let effectiveOptions: JSON
-    private let state: Mutex<CounterfactualEvaluator>
+    private let state: Locked<CounterfactualEvaluator>
 
     init(_ evaluator: CounterfactualEvaluator, effectiveOptions: JSON) {
         model = evaluator.model
         self.effectiveOptions = effectiveOptions
-        state = Mutex(evaluator)
+        state = Locked(evaluator)
     }
 
     var evaluator: CounterfactualEvaluator { state.withLock { $0 } }

@@ -1,7 +1,6 @@
 import CCFX
 import CFXCore
 import CFXFormats
-import Synchronization
 
 /// What a `cfx_model *` points at.
 final class ModelHandle {
@@ -30,7 +29,7 @@ final class ExplainerHandle: Sendable {
         var inputs = MethodInputs()
         var prepared: PreparedMethod?
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(model: Classifier, method: ConfiguredMethod) {
         self.model = model
@@ -88,7 +87,7 @@ enum HandleKind: String {
 }
 
 /// The live handles and their kinds: every handle cfx has given out and not yet freed.
-private let liveHandles = Mutex<[UnsafeRawPointer: HandleKind]>([:])
+private let liveHandles = Locked<[UnsafeRawPointer: HandleKind]>([:])
 
 func retainedHandle(_ object: AnyObject, _ kind: HandleKind) -> OpaquePointer {
     let pointer = Unmanaged.passRetained(object).toOpaque()

@@ -192,7 +192,7 @@ int cfx_dnnl_conv_forward(cfx_dnnl_conv *c, const float *src, const float *bias,
     return dnnl_stream_wait(c->stream) != dnnl_success;
 }
 
-int cfx_dnnl_conv_backward_data_add(cfx_dnnl_conv *c, const float *diff_dst, float *diff_src) {
+int cfx_dnnl_conv_backward_data(cfx_dnnl_conv *c, const float *diff_dst) {
     if (!c->backward) return 1;
     omp_set_num_threads(1);
     if (dnnl_memory_set_data_handle(c->input_plain, (void *)diff_dst) != dnnl_success) return 1;
@@ -201,15 +201,17 @@ int cfx_dnnl_conv_backward_data_add(cfx_dnnl_conv *c, const float *diff_dst, flo
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, in}, {DNNL_ARG_WEIGHTS, c->weights}, {DNNL_ARG_DIFF_SRC, out}};
     if (dnnl_primitive_execute(c->primitive, c->stream, 3, args) != dnnl_success) return 1;
     if (c->from_output && !reordered(c, c->from_output, c->output, c->sum)) return 1;
-    if (dnnl_stream_wait(c->stream) != dnnl_success) return 1;
+    return dnnl_stream_wait(c->stream) != dnnl_success;
+}
+
+void cfx_dnnl_conv_add_input_gradient(const cfx_dnnl_conv *c, float *diff_src) {
     const float *sum = NULL;
-    if (dnnl_memory_get_data_handle(c->sum, (void **)&sum) != dnnl_success) return 1;
+    if (!c->backward || dnnl_memory_get_data_handle(c->sum, (void **)&sum) != dnnl_success) return;
     for (int n = 0; n < c->sum_n; n++) {
         float *to = diff_src + c->tensor_offset + (size_t)n * c->caller_c * c->sum_hw;
         const float *from = sum + (size_t)n * c->sum_c * c->sum_hw;
         for (size_t i = 0; i < (size_t)c->sum_c * c->sum_hw; i++) to[i] += from[i];
     }
-    return 0;
 }
 
 void cfx_dnnl_version(int *major, int *minor, int *patch) {

@@ -1,13 +1,11 @@
-import Synchronization
-
 /// Idle evaluators of one network kept between calls, so that repeated small calls (a service
 /// predicting one row at a time) do not pay for buffers, prepared convolutions and reordered
 /// weights each time. Owned by whoever owns the network (a model handle), never by the network
 /// itself: evaluators hold their network. At most 4 are kept, each holding at most 2^24 values.
 /// Thread-safe: concurrent calls each take an evaluator of their own.
-public final class EvaluatorCache: Sendable {
+public final class EvaluatorCache: @unchecked Sendable {
     public let network: Network
-    private let idle = Mutex<[NetworkEvaluator]>([])
+    private let idle = Locked<[NetworkEvaluator]>([])
 
     public init(_ network: Network) { self.network = network }
 

@@ -344,7 +344,9 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     public init(_ network: Network, threads: Int = IntraOpThreads.current) {
         self.network = network
         self.threads = threads
-        let pool = threads > 1 ? IntraOpPool(threads: threads) : nil
+        // More threads than cores would only wait for each other (and results do not depend on the count).
+        let poolThreads = min(threads, availableCores())
+        let pool = poolThreads > 1 ? IntraOpPool(threads: poolThreads) : nil
         switch network.dtype {
         case .float64:
             tape64 = Tape(network, parameters: network.parameters.baseAddress!, pool: pool)

@@ -42,9 +42,14 @@ int cfx_dnnl_conv_set_weights(cfx_dnnl_conv *conv, const float *weights);
  * without one). src and dst are the whole layer's tensors. */
 int cfx_dnnl_conv_forward(cfx_dnnl_conv *conv, const float *src, const float *bias, float *dst);
 
-/* A backward part: its channels of diff_src += convᵀ(diff_dst) (added, so that branches of a
- * network accumulate). diff_dst and diff_src are the whole layer's tensors. */
-int cfx_dnnl_conv_backward_data_add(cfx_dnnl_conv *conv, const float *diff_dst, float *diff_src);
+/* A backward part: computes its channels of convᵀ(diff_dst) (diff_dst: the whole layer's) into
+ * a buffer of its own. Touches nothing of the caller's, so a failure leaves the caller's
+ * gradient as it was. */
+int cfx_dnnl_conv_backward_data(cfx_dnnl_conv *conv, const float *diff_dst);
+
+/* A backward part: adds what cfx_dnnl_conv_backward_data computed to its channels of diff_src
+ * (the whole layer's input gradient; added, so that branches of a network accumulate). */
+void cfx_dnnl_conv_add_input_gradient(const cfx_dnnl_conv *conv, float *diff_src);
 
 void cfx_dnnl_conv_free(cfx_dnnl_conv *conv);
 

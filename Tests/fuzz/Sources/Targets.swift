@@ -13,6 +13,7 @@ let targets: [String: ([UInt8]) -> Void] = [
     "safetensors": fuzzWeightsFile,
     "density": fuzzDensityFile,
     "callbacks": fuzzCallbackModel,
+    "convert": fuzzModelConvert,
 ]
 
 // MARK: Model specs
@@ -29,6 +30,14 @@ func fuzzModelSpec(_ bytes: [UInt8]) {
     // make its JSON round trip below take tens of seconds: creating it was the test.
     guard monotonicNow() - started < 0.05 else { return }
     exercise(model)
+    // The same network in the other number type (float32 convolutions run through oneDNN) on two
+    // threads (the intra-op pool).
+    for options in [#"{"dtype":"float32","threads":2}"#, #"{"dtype":"float64"}"#] {
+        var converted: OpaquePointer?
+        guard cfx_model_convert(model, options, &converted, &err) == CFX_OK else { continue }
+        exercise(converted)
+        cfx_model_free(converted)
+    }
     var spec: UnsafeMutablePointer<CChar>?
     if cfx_model_spec(model, &spec, &err) == CFX_OK, let spec {
         var again: OpaquePointer?
@@ -51,6 +60,35 @@ func exercise(_ model: OpaquePointer?) {
     let cotangent = [Double](repeating: 1, count: k)
     _ = cfx_model_vjp(model, x, 1, d, cotangent, k, &grad, &err)
 }
+
+// MARK: Model conversions
+
+/// The first byte picks a model (fixtureModels, or a float32 CNN), the rest is cfx_model_convert's
+/// options: convert, predict and differentiate with the new handle, and the source once more.
+func fuzzModelConvert(_ bytes: [UInt8]) {
+    guard let first = bytes.first else { return }
+    let models = fixtureModels + [float32Fixture]
+    let model = models[Int(first) % models.count]
+    var converted: OpaquePointer?
+    var err = cfx_error()
+    if withCString(Array(bytes.dropFirst()), { cfx_model_convert(model, $0, &converted, &err) }) == CFX_OK {
+        exercise(converted)
+        var again: OpaquePointer?
+        if cfx_model_convert(converted, #"{"dtype":"float64","threads":1}"#, &again, &err) == CFX_OK { exercise(again) }
+        cfx_model_free(again)
+        cfx_model_free(converted)
+    }
+    exercise(model)
+}
+
+/// A float32 CNN with batch norm and a residual block, from its spec.
+private let float32Fixture: OpaquePointer? = {
+    let spec = #"{"input_shape":[2,6,6],"dtype":"float32","layers":[{"type":"conv2d","out_channels":4,"kernel_size":3,"padding":1},{"type":"batch_norm"},{"type":"relu"},{"type":"residual","main":[{"type":"conv2d","out_channels":4,"kernel_size":3,"padding":1},{"type":"relu"}]},{"type":"max_pool2d","kernel_size":2,"stride":2},{"type":"flatten"},{"type":"dense","outputs":3},{"type":"softmax"}]}"#
+    var model: OpaquePointer?
+    var err = cfx_error()
+    _ = cfx_model_create_json(spec, &model, &err)
+    return model
+}()
 
 // MARK: Explainer configs
 

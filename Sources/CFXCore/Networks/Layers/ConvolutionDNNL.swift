@@ -109,10 +109,12 @@ final class DNNLConvolution {
         return run(parts, pool) { cfx_dnnl_conv_forward($0, x, bias, y) }
     }
 
-    /// dx += convᵀ(dy); false when oneDNN failed before touching dx.
+    /// dx += convᵀ(dy); false, with dx untouched, when oneDNN failed: every part computes first,
+    /// and only when all succeeded do they add (each to its own channels).
     func addInputGradient(_ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, pool: IntraOpPool?) -> Bool {
-        guard let parts = parts(backward: true) else { return false }
-        return run(parts, pool) { cfx_dnnl_conv_backward_data_add($0, dy, dx) }
+        guard let parts = parts(backward: true), run(parts, pool, { cfx_dnnl_conv_backward_data($0, dy) }) else { return false }
+        runTasks(parts.count, on: pool) { cfx_dnnl_conv_add_input_gradient(parts[$0], dx) }
+        return true
     }
 
     private func run(_ parts: [OpaquePointer], _ pool: IntraOpPool?, _ call: (OpaquePointer) -> Int32) -> Bool {
