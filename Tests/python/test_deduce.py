@@ -112,3 +112,22 @@ def test_metrics_score_plausibility_with_a_density(model, data):
     callback = cfx.Model.from_callable(model.predict, 36, 3)
     with pytest.raises(cfx.InvalidArgumentError, match="native network"):
         cfx.metrics.evaluate(callback, originals, X_cf, density=density, target_class=targets)
+
+
+def test_deduce_on_float32_is_the_same_on_one_and_two_threads(model, data):
+    # One instance and two threads: the search's evaluator gets both (on this small network the
+    # work is below the sizes that split; Float32Tests check the splits themselves); the
+    # counterfactual must be the one of a single thread.
+    X, y = data
+    m32 = model.astype("float32")
+    density = cfx.FeatureDensity.fit(m32, X, y)
+    found = []
+    for threads in (1, 2):
+        e = cfx.DeDUCE(m32, target_class=[2], n_threads=threads).set_density(density).explain(X[0])
+        found.append((e.success, None if e.cf is None else e.cf["X"].copy(), e.meta["gradient_evaluations"]))
+    assert found[0][0] == found[1][0] and found[0][2] == found[1][2]
+    if found[0][1] is not None:
+        np.testing.assert_array_equal(found[0][1], found[1][1])
+    # float32 finds what float64 finds on this small network.
+    e64 = cfx.DeDUCE(model, target_class=[2]).set_density(cfx.FeatureDensity.fit(model, X, y)).explain(X[0])
+    assert e64.success == found[0][0]
