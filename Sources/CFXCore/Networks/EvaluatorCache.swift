@@ -1,8 +1,10 @@
 /// Idle evaluators of one network kept between calls, so that repeated small calls (a service
 /// predicting one row at a time) do not pay for buffers, prepared convolutions and reordered
 /// weights each time. Owned by whoever owns the network (a model handle), never by the network
-/// itself: evaluators hold their network. At most 4 are kept, each holding at most 2^24 values.
-/// Thread-safe: concurrent calls each take an evaluator of their own.
+/// itself: evaluators hold their network. At most 2 are kept, each holding at most 2^24 values of
+/// buffers; a float32 convolutional network's evaluator also holds oneDNN's copies of the weights
+/// (one per direction and batch size, for the two most recent batch sizes). Thread-safe:
+/// concurrent calls each take an evaluator of their own.
 public final class EvaluatorCache: @unchecked Sendable {
     public let network: Network
     private let idle = Locked<[NetworkEvaluator]>([])
@@ -17,7 +19,7 @@ public final class EvaluatorCache: @unchecked Sendable {
         let evaluator = kept ?? NetworkEvaluator(network, threads: threads)
         defer {
             if evaluator.heldValues <= 1 << 24 {
-                idle.withLock { idle in if idle.count < 4 { idle.append(evaluator) } }
+                idle.withLock { idle in if idle.count < 2 { idle.append(evaluator) } }
             }
         }
         return try body(evaluator)
