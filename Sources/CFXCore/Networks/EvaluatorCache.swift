@@ -35,8 +35,23 @@ public final class EvaluatorCache: @unchecked Sendable {
         return proba
     }
 
-    /// Input gradients of `rows` rows (cotangents on the probabilities); see `Network.pullback`.
+    /// Input gradients of `rows` rows (cotangents on the probabilities) in passes of at most
+    /// `network.rowsPerPass` rows, so that memory stays bounded: one batched backward pass per pass.
     public func pullback(at x: [Double], rows: Int, cotangent: [Double], into gradient: UnsafeMutablePointer<Double>) throws {
-        try withEvaluator { try network.pullback(at: x, rows: rows, cotangent: cotangent, into: gradient, with: $0) }
+        let (d, k) = (network.featureCount, network.classCount)
+        try withEvaluator { evaluator in
+            var start = 0
+            while start < rows {
+                let count = min(network.rowsPerPass, rows - start)
+                try x.withUnsafeBufferPointer { x in
+                    try cotangent.withUnsafeBufferPointer { c in
+                        try evaluator.pullback(at: UnsafeBufferPointer(rebasing: x[start * d..<(start + count) * d]), rows: count,
+                                               cotangent: UnsafeBufferPointer(rebasing: c[start * k..<(start + count) * k]),
+                                               into: UnsafeMutableBufferPointer(start: gradient + start * d, count: count * d))
+                    }
+                }
+                start += count
+            }
+        }
     }
 }

@@ -121,25 +121,6 @@ public final class Network: Classifier, @unchecked Sendable {
         return copy
     }
 
-    /// Input gradients of `rows` rows (cotangents on the probabilities) in passes of at most
-    /// `rowsPerPass` rows, so that memory stays bounded: one batched backward pass per pass.
-    public func pullback(at x: [Double], rows: Int, cotangent: [Double], into gradient: UnsafeMutablePointer<Double>,
-                         with evaluator: NetworkEvaluator) throws {
-        let (d, k) = (featureCount, classCount)
-        var start = 0
-        while start < rows {
-            let count = min(rowsPerPass, rows - start)
-            try x.withUnsafeBufferPointer { x in
-                try cotangent.withUnsafeBufferPointer { c in
-                    try evaluator.pullback(at: UnsafeBufferPointer(rebasing: x[start * d..<(start + count) * d]), rows: count,
-                                           cotangent: UnsafeBufferPointer(rebasing: c[start * k..<(start + count) * k]),
-                                           into: UnsafeMutableBufferPointer(start: gradient + start * d, count: count * d))
-                }
-            }
-            start += count
-        }
-    }
-
     /// An evaluator that splits its layers' work over `IntraOpThreads.current` threads.
     public func makeEvaluator() -> ClassifierEvaluator { NetworkEvaluator(self) }
 
@@ -458,7 +439,8 @@ public final class NetworkEvaluator: ClassifierEvaluator {
             if let tape64 {
                 out.update(from: tape64.values[last], count: count * k)
             } else {
-                for i in 0..<count * k { out[i] = Double(tape32!.values[last][i]) }
+                let output = tape32!.values[last]
+                for i in 0..<count * k { out[i] = Double(output[i]) }
             }
             start += count
         }
