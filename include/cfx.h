@@ -216,7 +216,9 @@ cfx_status cfx_model_vjp(const cfx_model *model, const double *x, size_t n, size
  * cfx_model_vjp on the new handle split one call's network work over (large matrix products and
  * im2col). Results are identical whatever the count. Explainers have their own n_threads.
  *
- * The source handle stays valid and unchanged; free the new one with cfx_model_free. Unknown keys
+ * A native network's new handle has weights of its own (training it with cfx_model_train leaves the
+ * source as it was). The source handle stays valid and unchanged; free the new one with
+ * cfx_model_free. Unknown keys
  * are CFX_ERR_CONFIG. */
 cfx_status cfx_model_convert(const cfx_model *model, const char *options_json, cfx_model **out,
                              cfx_error *err);

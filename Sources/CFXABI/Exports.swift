@@ -168,20 +168,20 @@ public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?,
     }
 }
 
-/// Backs cfx_model_convert: a new handle with another dtype or thread count.
 @_cdecl("cfx_model_convert")
 public func cfx_model_convert(_ handle: OpaquePointer?, _ options: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                               _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
         let out = try output(out, "out")
         let source = try object(handle, .model, ModelHandle.self, "model")
-        var model = source.model, threads = source.threads
+        var dtype: DType?, threads = source.threads
         if let options {
             let json = try JSON.parse(options, "options_json")
             for (key, value) in try json.members("options_json") {
                 switch key {
                 case "dtype":
-                    model = try nativeNetwork(model, "converted to another dtype").converted(to: try readDType(value, "dtype"))
+                    _ = try nativeNetwork(source.model, "converted to another dtype")
+                    dtype = try readDType(value, "dtype")
                 case "threads":
                     let count = try value.integer("threads")
                     try requireThreadCount(count, "threads")
@@ -191,6 +191,10 @@ public func cfx_model_convert(_ handle: OpaquePointer?, _ options: UnsafePointer
                 }
             }
         }
+        // A native network gets tensors of its own, so that training one handle leaves the other as
+        // it was; a callback model holds no state to copy.
+        let network = source.model as? Network
+        let model = try network.map { try $0.copy(as: dtype ?? $0.dtype) } ?? source.model
         out.pointee = retainedHandle(ModelHandle(model, metadata: source.metadata, threads: threads), .model)
     }
 }

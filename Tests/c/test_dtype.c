@@ -113,6 +113,24 @@ static void test_dtype(void) {
         check(memcmp(again, p64, sizeof again) == 0, "the copy predicts exactly as the source");
         cfx_model_free(same);
     }
+    /* The new handle has weights of its own: training it leaves the source as it was. */
+    cfx_model *copy = NULL;
+    err_reset(&err);
+    if (expect_ok(cfx_model_convert(m64, "{\"threads\": 2}", &copy, &err), &err, "a copy on 2 threads")) {
+        double labels[N], before[N * K], after[N * K], trained[N * K];
+        for (int i = 0; i < N; i++) labels[i] = (double)(i % 2);
+        expect_ok(cfx_model_predict(m64, x, N, D, before, &err), &err, "predict with the source");
+        char *report = NULL;
+        expect_ok(cfx_model_train(copy, x, N, D, labels, 1, "{\"epochs\": 2, \"learning_rate\": 0.5}", NULL, NULL, &report, &err),
+                  &err, "train the copy");
+        cfx_free(report);
+        expect_ok(cfx_model_predict(m64, x, N, D, after, &err), &err, "predict with the source again");
+        expect_ok(cfx_model_predict(copy, x, N, D, trained, &err), &err, "predict with the trained copy");
+        check(memcmp(before, after, sizeof before) == 0, "training a converted handle leaves its source unchanged");
+        check(memcmp(before, trained, sizeof before) != 0, "the converted handle did train");
+        cfx_model_free(copy);
+    }
+
     /* What the library runs on. */
     char *info = NULL;
     err_reset(&err);

@@ -114,7 +114,11 @@ public final class Network: Classifier, @unchecked Sendable {
 
     /// The same network and tensors computing in `dtype` (self when it already does).
     public func converted(to dtype: DType) throws -> Network {
-        guard dtype != self.dtype else { return self }
+        dtype == self.dtype ? self : try copy(as: dtype)
+    }
+
+    /// A copy with tensors of its own, computing in `dtype`: training one leaves the other as it was.
+    public func copy(as dtype: DType) throws -> Network {
         let copy = try Network(inputShape: inputShape, nodes: nodes, dtype: dtype)
         _ = copy.parameters.update(fromContentsOf: parameters)
         copy.parametersChanged()
