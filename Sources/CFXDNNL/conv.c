@@ -74,13 +74,14 @@ static cfx_dnnl_conv *create(const cfx_dnnl_layer *l, int backward, int first, i
     omp_set_num_threads(1);
     c->backward = backward;
     int ic = backward ? count : l->in_channels, oc = backward ? l->out_channels : count, k = l->kernel;
-    dnnl_memory_desc_t src_any, dst_any, weights_any, src_plain, dst_plain, weights_plain, bias_md;
+    dnnl_memory_desc_t src_any, dst_any, weights_any, src_plain, dst_plain, weights_plain, bias_md, sum_md;
     int ok = desc(&src_any, l->batch, ic, l->in_h, l->in_w, dnnl_format_tag_any)
           && desc(&dst_any, l->batch, oc, l->out_h, l->out_w, dnnl_format_tag_any)
           && desc(&weights_any, oc, ic, k, k, dnnl_format_tag_any)
           && strided(&src_plain, l->batch, ic, l->in_h, l->in_w, l->in_channels)
           && strided(&dst_plain, l->batch, oc, l->out_h, l->out_w, l->out_channels)
-          && strided(&weights_plain, oc, ic, k, k, l->in_channels);
+          && strided(&weights_plain, oc, ic, k, k, l->in_channels)
+          && desc(&sum_md, l->batch, ic, l->in_h, l->in_w, dnnl_nchw);  /* backward: its gradient, contiguous */
     dnnl_dims_t bias_dims = {oc};
     ok = ok && dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x) == dnnl_success;
     if (!ok) goto fail;
@@ -107,8 +108,6 @@ static cfx_dnnl_conv *create(const cfx_dnnl_layer *l, int backward, int first, i
     const dnnl_memory_desc_t *weights_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *input_plain = backward ? &dst_plain : &src_plain;
     const dnnl_memory_desc_t *output_plain = backward ? &src_plain : &dst_plain;
-    dnnl_memory_desc_t sum_md;
-    if (backward && !desc(&sum_md, l->batch, ic, l->in_h, l->in_w, dnnl_nchw)) ok = 0;
     c->input_plain = memory(input_plain, DNNL_MEMORY_NONE);
     c->weights_plain = memory(&weights_plain, DNNL_MEMORY_NONE);
     c->bias = memory(&bias_md, DNNL_MEMORY_NONE);
