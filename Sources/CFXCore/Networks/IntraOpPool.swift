@@ -12,8 +12,10 @@ public final class IntraOpPool: @unchecked Sendable {
     /// Threads working in a run, the caller's included.
     public var threads: Int { workers.count + 1 }
     private var workers: [pthread_t] = []
-    private var mutex = pthread_mutex_t()
-    private var wake = pthread_cond_t()
+    // Allocated, as in `Locked`: a pthread object must not move, and `&property` promises no
+    // stable address.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     /// Bumped for each run (and for shutdown); workers compare it with the last one they served.
     private let generation = Atomic<Int>(0)
     private let nextTask = Atomic<Int>(0)
@@ -27,8 +29,10 @@ public final class IntraOpPool: @unchecked Sendable {
     /// A pool of `threads` threads in all (the caller is one of them); fewer when threads cannot be
     /// started, never an error.
     public init(threads: Int) {
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&wake, nil)
+        mutex.initialize(to: pthread_mutex_t())
+        wake.initialize(to: pthread_cond_t())
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(wake, nil)
         // Workers hold the pool unretained (a retain would keep it alive forever); deinit joins
         // them before its memory goes.
         let context = Unmanaged.passUnretained(self).toOpaque()
@@ -43,14 +47,16 @@ public final class IntraOpPool: @unchecked Sendable {
     }
 
     deinit {
-        pthread_mutex_lock(&mutex)
+        pthread_mutex_lock(mutex)
         stopping = true
         generation.wrappingAdd(1, ordering: .releasing)
-        pthread_cond_broadcast(&wake)
-        pthread_mutex_unlock(&mutex)
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
         for worker in workers { pthread_join(worker, nil) }
-        pthread_cond_destroy(&wake)
-        pthread_mutex_destroy(&mutex)
+        pthread_cond_destroy(wake)
+        pthread_mutex_destroy(mutex)
+        wake.deallocate()
+        mutex.deallocate()
     }
 
     /// Runs body(0) … body(tasks − 1), each once, on the pool's threads; returns when all are done.
@@ -60,20 +66,20 @@ public final class IntraOpPool: @unchecked Sendable {
             return
         }
         withoutActuallyEscaping(body) { body in
-            pthread_mutex_lock(&mutex)
+            pthread_mutex_lock(mutex)
             job = body
             taskCount = tasks
             nextTask.store(0, ordering: .relaxed)
             doneTasks.store(0, ordering: .relaxed)
             generation.wrappingAdd(1, ordering: .releasing)
-            pthread_cond_broadcast(&wake)
-            pthread_mutex_unlock(&mutex)
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
             runTasks(body, tasks)
             while doneTasks.load(ordering: .acquiring) < tasks { spinPause() }
             // No worker may pick the job up after this, and none may still be inside it on return.
-            pthread_mutex_lock(&mutex)
+            pthread_mutex_lock(mutex)
             job = nil
-            pthread_mutex_unlock(&mutex)
+            pthread_mutex_unlock(mutex)
             while busyWorkers.load(ordering: .acquiring) > 0 { spinPause() }
         }
     }
@@ -96,12 +102,12 @@ public final class IntraOpPool: @unchecked Sendable {
                 spinPause()
                 spins += 1
             }
-            pthread_mutex_lock(&mutex)
+            pthread_mutex_lock(mutex)
             while generation.load(ordering: .acquiring) == served && !stopping {
-                pthread_cond_wait(&wake, &mutex)
+                pthread_cond_wait(wake, mutex)
             }
             if stopping {
-                pthread_mutex_unlock(&mutex)
+                pthread_mutex_unlock(mutex)
                 return
             }
             served = generation.load(ordering: .acquiring)
@@ -116,12 +122,12 @@ public final class IntraOpPool: @unchecked Sendable {
     @inline(never)
     private func serveRun() -> Bool {
         guard let body = job else {
-            pthread_mutex_unlock(&mutex)
+            pthread_mutex_unlock(mutex)
             return false
         }
         let count = taskCount
         busyWorkers.wrappingAdd(1, ordering: .relaxed)
-        pthread_mutex_unlock(&mutex)
+        pthread_mutex_unlock(mutex)
         runTasks(body, count)
         return true
     }
