@@ -40,8 +40,11 @@ let package = Package(
         // float32 convolutions through oneDNN (Debian libdnnl-dev; its OpenMP runtime is libgomp).
         .target(name: "CFXDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
 
+        // Vectorised dense-layer products of one or a few rows (small MLPs, one instance at a time).
+        .target(name: "CFXKernels"),
+
         // Models, losses, optimisers and methods. Pure Swift; knows nothing of C or JSON.
-        .target(name: "CFXCore", dependencies: ["CBLAS", "CFXDNNL"], linkerSettings: [.unsafeFlags([openBLASArchive])]),
+        .target(name: "CFXCore", dependencies: ["CBLAS", "CFXDNNL", "CFXKernels"], linkerSettings: [.unsafeFlags([openBLASArchive])]),
 
         // Files: JSON (through jansson), model specifications and weights files.
         .target(name: "CFXFormats", dependencies: ["CFXCore", "CJansson"]),

@@ -1,5 +1,6 @@
 import CBLAS
 import CFXDNNL
+import CFXKernels
 import Glibc
 
 /// The number type a network computes in. Float64 is exact enough for gradient checks and small
@@ -22,6 +23,12 @@ public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
     static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: Self,
                          _ a: UnsafePointer<Self>, lda: Int, _ b: UnsafePointer<Self>, ldb: Int,
                          beta: Self, _ c: UnsafeMutablePointer<Self>, ldc: Int)
+    /// y (rows × outputs) += x (rows × inputs) · wᵀ, w outputs × inputs (CFXKernels: one or a few rows).
+    static func denseForward(rows: Int, outputs: Int, inputs: Int, _ x: UnsafePointer<Self>, _ w: UnsafePointer<Self>,
+                             _ y: UnsafeMutablePointer<Self>)
+    /// dx (rows × inputs) += dy (rows × outputs) · w (CFXKernels).
+    static func denseBackward(rows: Int, outputs: Int, inputs: Int, _ dy: UnsafePointer<Self>, _ w: UnsafePointer<Self>,
+                              _ dx: UnsafeMutablePointer<Self>)
     static func exponential(_ x: Self) -> Self
     /// The whole number this value holds (max pooling's positions), without the generic
     /// conversion's slow path.
@@ -49,6 +56,16 @@ extension Double: NetworkScalar {
         cblas_dgemm(CblasRowMajor, transpose(transposeA), transpose(transposeB), Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
+    @inline(__always)
+    public static func denseForward(rows: Int, outputs: Int, inputs: Int, _ x: UnsafePointer<Double>, _ w: UnsafePointer<Double>,
+                                    _ y: UnsafeMutablePointer<Double>) {
+        cfx_dense_forward_f64(rows, outputs, inputs, x, w, y)
+    }
+    @inline(__always)
+    public static func denseBackward(rows: Int, outputs: Int, inputs: Int, _ dy: UnsafePointer<Double>, _ w: UnsafePointer<Double>,
+                                     _ dx: UnsafeMutablePointer<Double>) {
+        cfx_dense_backward_f64(rows, outputs, inputs, dy, w, dx)
+    }
     @inline(__always) public static func exponential(_ x: Double) -> Double { Glibc.exp(x) }
     @inline(__always) public var index: Int { Int(self) }
     @inline(__always) public static func logOnePlus(_ x: Double) -> Double { Glibc.log1p(x) }
@@ -71,6 +88,16 @@ extension Float: NetworkScalar {
                                 beta: Float, _ c: UnsafeMutablePointer<Float>, ldc: Int) {
         cblas_sgemm(CblasRowMajor, transpose(transposeA), transpose(transposeB), Int32(m), Int32(n), Int32(k),
                     alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+    @inline(__always)
+    public static func denseForward(rows: Int, outputs: Int, inputs: Int, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                    _ y: UnsafeMutablePointer<Float>) {
+        cfx_dense_forward_f32(rows, outputs, inputs, x, w, y)
+    }
+    @inline(__always)
+    public static func denseBackward(rows: Int, outputs: Int, inputs: Int, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                                     _ dx: UnsafeMutablePointer<Float>) {
+        cfx_dense_backward_f32(rows, outputs, inputs, dy, w, dx)
     }
     @inline(__always) public static func exponential(_ x: Float) -> Float { Glibc.expf(x) }
     @inline(__always) public var index: Int { Int(self) }

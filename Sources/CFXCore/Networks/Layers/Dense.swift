@@ -45,9 +45,19 @@ public final class Dense: Operation, @unchecked Sendable {
     public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
+    /// Products of one or a few rows (a small MLP explained one instance at a time) go to cfx's
+    /// vectorised kernels (CFXKernels), where an OpenBLAS call's fixed cost would dominate.
+    @inline(__always) static func isSmall(rows: Int, outputs: Int, inputs: Int) -> Bool {
+        rows * outputs * inputs <= 1 << 15
+    }
+
     private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inputs = c.inputCount, weight = effectiveWeight(c.parameters, inputs: inputs), bias = c.parameters + outputs * inputs
         for r in 0..<c.batch { (y + r * outputs).update(from: bias, count: outputs) }
+        if Self.isSmall(rows: c.batch, outputs: outputs, inputs: inputs) {
+            T.denseForward(rows: c.batch, outputs: outputs, inputs: inputs, x, weight, y)
+            return
+        }
         gemm(on: c.pool, transposeA: false, transposeB: true, m: c.batch, n: outputs, k: inputs,
              x, lda: inputs, weight, ldb: inputs, beta: 1, y, ldc: outputs)
     }
@@ -61,8 +71,12 @@ public final class Dense: Operation, @unchecked Sendable {
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inputs = c.inputCount, weight = effectiveWeight(c.parameters, inputs: inputs)
         // dx += dy · W
-        gemm(on: c.pool, transposeA: false, transposeB: false, m: c.batch, n: inputs, k: outputs,
-             dy, lda: outputs, weight, ldb: inputs, beta: 1, dx, ldc: inputs)
+        if Self.isSmall(rows: c.batch, outputs: outputs, inputs: inputs) {
+            T.denseBackward(rows: c.batch, outputs: outputs, inputs: inputs, dy, weight, dx)
+        } else {
+            gemm(on: c.pool, transposeA: false, transposeB: false, m: c.batch, n: inputs, k: outputs,
+                 dy, lda: outputs, weight, ldb: inputs, beta: 1, dx, ldc: inputs)
+        }
         guard let dWeight = c.parameterGradients else { return }
         // dW += dyᵀ · x (through W̃ → W with spectral normalisation), db += Σ dy
         if let spectralNorm {

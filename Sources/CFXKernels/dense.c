@@ -1,0 +1,112 @@
+/* Small dense-layer products (see cfx_kernels.h).
+ *
+ * Vectors are 64 bytes whatever the clone, so every clone adds the same terms in the same order
+ * (clones differ in instructions only, and in fused multiply-adds where the processor has them).
+ * An output of the forward pass is: lane-wise partial sums over whole vectors of inputs, the
+ * lanes added by a fixed pairwise tree, then the remaining inputs in order; an input gradient is
+ * one lane's sum over the outputs in order. Groups of outputs or inputs are computed side by side
+ * only for speed: a value's arithmetic is the same in a group or alone, for any number of rows. */
+#include "cfx_kernels.h"
+#include <string.h>
+
+#pragma clang fp contract(fast)
+
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+/* Unaligned 64-byte load. */
+#define LOAD(V, P) ({ V v_; memcpy(&v_, (P), 64); v_; })
+
+/* The pairwise tree, on eight outputs' eight-lane sums at once: lane q of the result is
+ * ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)) of output q. */
+#define TREE8(V8, s)                                                                                     \
+    ({                                                                                                   \
+        V8 h_[4], g_[2];                                                                                 \
+        for (int i_ = 0; i_ < 4; i_++)                                                                   \
+            h_[i_] = __builtin_shufflevector(s[2 * i_], s[2 * i_ + 1], 0, 1, 2, 3, 8, 9, 10, 11)         \
+                   + __builtin_shufflevector(s[2 * i_], s[2 * i_ + 1], 4, 5, 6, 7, 12, 13, 14, 15);      \
+        for (int i_ = 0; i_ < 2; i_++)                                                                   \
+            g_[i_] = __builtin_shufflevector(h_[2 * i_], h_[2 * i_ + 1], 0, 1, 4, 5, 8, 9, 12, 13)       \
+                   + __builtin_shufflevector(h_[2 * i_], h_[2 * i_ + 1], 2, 3, 6, 7, 10, 11, 14, 15);    \
+        __builtin_shufflevector(g_[0], g_[1], 0, 2, 4, 6, 8, 10, 12, 14)                                 \
+            + __builtin_shufflevector(g_[0], g_[1], 1, 3, 5, 7, 9, 11, 13, 15);                          \
+    })
+
+/* T: the number type; L: lanes in 64 bytes; FOLD: a 64-byte vector's lanes folded to eight
+ * (the tree's first levels, for float). */
+#define DENSE_KERNELS(SUFFIX, T, L, FOLD)                                                             \
+typedef T vec_##SUFFIX __attribute__((vector_size(64)));                                              \
+typedef T vec8_##SUFFIX __attribute__((vector_size(8 * sizeof(T))));                                  \
+                                                                                                      \
+/* One output alone: the same tree on its lanes, then the remaining inputs. */                       \
+static inline T finish_##SUFFIX(T *lanes, size_t from, size_t inputs, const T *x, const T *w) {       \
+    for (int width = L / 2; width > 0; width /= 2)                                                    \
+        for (int i = 0; i < width; i++) lanes[i] += lanes[i + width];                                 \
+    T sum = lanes[0];                                                                                 \
+    for (size_t p = from; p < inputs; p++) sum += x[p] * w[p];                                        \
+    return sum;                                                                                       \
+}                                                                                                     \
+                                                                                                      \
+CLONES void cfx_dense_forward_##SUFFIX(size_t rows, size_t outputs, size_t inputs,                    \
+                                       const T *x, const T *w, T *y) {                                \
+    size_t whole = inputs / L * L;                                                                    \
+    for (size_t r = 0; r < rows; r++, x += inputs, y += outputs) {                                    \
+        size_t j = 0;                                                                                 \
+        for (; j + 8 <= outputs; j += 8) {  /* eight outputs share the loads of x and the tree */     \
+            const T *wj = w + j * inputs;                                                             \
+            vec_##SUFFIX acc[8] = {{0}};                                                              \
+            for (size_t p = 0; p < whole; p += L) {                                                   \
+                vec_##SUFFIX xv = LOAD(vec_##SUFFIX, x + p);                                          \
+                for (int q = 0; q < 8; q++) acc[q] += xv * LOAD(vec_##SUFFIX, wj + q * inputs + p);   \
+            }                                                                                         \
+            vec8_##SUFFIX folded[8];                                                                  \
+            for (int q = 0; q < 8; q++) folded[q] = FOLD(acc[q]);                                     \
+            vec8_##SUFFIX sum = TREE8(vec8_##SUFFIX, folded);                                         \
+            for (size_t p = whole; p < inputs; p++) {                                                 \
+                vec8_##SUFFIX wp;                                                                     \
+                for (int q = 0; q < 8; q++) wp[q] = wj[q * inputs + p];                               \
+                sum += x[p] * wp;                                                                     \
+            }                                                                                         \
+            for (int q = 0; q < 8; q++) y[j + q] += sum[q];                                           \
+        }                                                                                             \
+        for (; j < outputs; j++) {                                                                    \
+            const T *wj = w + j * inputs;                                                             \
+            vec_##SUFFIX a = {0};                                                                     \
+            for (size_t p = 0; p < whole; p += L) a += LOAD(vec_##SUFFIX, x + p) * LOAD(vec_##SUFFIX, wj + p); \
+            y[j] += finish_##SUFFIX((T *)&a, whole, inputs, x, wj);                                   \
+        }                                                                                             \
+    }                                                                                                 \
+}                                                                                                     \
+                                                                                                      \
+CLONES void cfx_dense_backward_##SUFFIX(size_t rows, size_t outputs, size_t inputs,                   \
+                                        const T *dy, const T *w, T *dx) {                             \
+    size_t whole = inputs / L * L;                                                                    \
+    for (size_t r = 0; r < rows; r++, dy += outputs, dx += inputs) {                                  \
+        size_t i = 0;                                                                                 \
+        for (; i + 8 * L <= whole; i += 8 * L) {  /* eight vectors of inputs: eight chains */         \
+            vec_##SUFFIX acc[8] = {{0}};                                                              \
+            for (size_t o = 0; o < outputs; o++) {                                                    \
+                const T *wo = w + o * inputs + i;                                                     \
+                T d = dy[o];                                                                          \
+                for (int v = 0; v < 8; v++) acc[v] += d * LOAD(vec_##SUFFIX, wo + v * L);            \
+            }                                                                                         \
+            for (int v = 0; v < 8; v++)                                                               \
+                for (int l = 0; l < L; l++) dx[i + v * L + l] += acc[v][l];                           \
+        }                                                                                             \
+        for (; i < whole; i += L) {                                                                   \
+            vec_##SUFFIX a = {0};                                                                     \
+            for (size_t o = 0; o < outputs; o++) a += dy[o] * LOAD(vec_##SUFFIX, w + o * inputs + i); \
+            for (int l = 0; l < L; l++) dx[i + l] += a[l];                                            \
+        }                                                                                             \
+        for (; i < inputs; i++) {                                                                     \
+            T sum = 0;                                                                                \
+            for (size_t o = 0; o < outputs; o++) sum += dy[o] * w[o * inputs + i];                    \
+            dx[i] += sum;                                                                             \
+        }                                                                                             \
+    }                                                                                                 \
+}
+
+#define FOLD_NONE(a) (a)
+#define FOLD_16_TO_8(a) (__builtin_shufflevector(a, a, 0, 1, 2, 3, 4, 5, 6, 7) \
+                       + __builtin_shufflevector(a, a, 8, 9, 10, 11, 12, 13, 14, 15))
+
+DENSE_KERNELS(f64, double, 8, FOLD_NONE)
+DENSE_KERNELS(f32, float, 16, FOLD_16_TO_8)

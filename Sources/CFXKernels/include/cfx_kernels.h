@@ -1,0 +1,19 @@
+/* Small dense-layer products for one or a few rows (a small MLP explained one instance at a
+ * time), vectorised for the processor cfx runs on (AVX-512, AVX2 or baseline x86-64 clones).
+ *
+ * Each output is computed by the same arithmetic whatever the number of rows and whichever
+ * output block it falls in, so a row's result never depends on the batch around it. */
+#ifndef CFX_KERNELS_H
+#define CFX_KERNELS_H
+
+#include <stddef.h>
+
+/* y[r][j] += sum_p x[r][p] * w[j][p]   (forward: w is outputs x inputs, row-major) */
+void cfx_dense_forward_f64(size_t rows, size_t outputs, size_t inputs, const double *x, const double *w, double *y);
+void cfx_dense_forward_f32(size_t rows, size_t outputs, size_t inputs, const float *x, const float *w, float *y);
+
+/* dx[r][i] += sum_o dy[r][o] * w[o][i]   (input gradient) */
+void cfx_dense_backward_f64(size_t rows, size_t outputs, size_t inputs, const double *dy, const double *w, double *dx);
+void cfx_dense_backward_f32(size_t rows, size_t outputs, size_t inputs, const float *dy, const float *w, float *dx);
+
+#endif

@@ -1,0 +1,46 @@
+import XCTest
+@testable import CFXCore
+
+/// CFXKernels' dense products (the small-batch path of `Dense`): equal to the plain sums up to
+/// rounding, and a row's result bitwise the same alone or inside a batch, in Double and Float.
+final class DenseKernelTests: XCTestCase {
+    // The MLP shapes (4-16-16-3, 30-32-32-2, 64-64-64-10) and remainders around the vector widths.
+    private let shapes = [(16, 4), (16, 16), (3, 16), (32, 30), (32, 32), (2, 32), (64, 64), (10, 64),
+                          (1, 1), (7, 5), (9, 17), (8, 8), (17, 33), (5, 0), (40, 129)]
+
+    private func check<T: NetworkScalar>(_ type: T.Type, tolerance: T) {
+        var random = SeededRandom(seed: 7)
+        for (outputs, inputs) in shapes {
+            let rows = 3
+            let w = (0..<outputs * inputs).map { _ in T(random.uniform(-1, 1)) }
+            let x = (0..<rows * inputs).map { _ in T(random.uniform(-1, 1)) }
+            let dy = (0..<rows * outputs).map { _ in T(random.uniform(-1, 1)) }
+            let y0 = (0..<rows * outputs).map { _ in T(random.uniform(-1, 1)) }
+            let dx0 = (0..<rows * inputs).map { _ in T(random.uniform(-1, 1)) }
+            var y = y0, dx = dx0
+            T.denseForward(rows: rows, outputs: outputs, inputs: inputs, x, w, &y)
+            T.denseBackward(rows: rows, outputs: outputs, inputs: inputs, dy, w, &dx)
+            for r in 0..<rows {
+                for j in 0..<outputs {
+                    var sum = y0[r * outputs + j]
+                    for p in 0..<inputs { sum += x[r * inputs + p] * w[j * inputs + p] }
+                    XCTAssertEqual(y[r * outputs + j], sum, accuracy: tolerance * T(inputs + 1), "forward \(outputs)x\(inputs) [\(r), \(j)]")
+                }
+                for i in 0..<inputs {
+                    var sum = dx0[r * inputs + i]
+                    for o in 0..<outputs { sum += dy[r * outputs + o] * w[o * inputs + i] }
+                    XCTAssertEqual(dx[r * inputs + i], sum, accuracy: tolerance * T(outputs + 1), "backward \(outputs)x\(inputs) [\(r), \(i)]")
+                }
+                // The row alone: the same bits as in the batch.
+                var yAlone = Array(y0[r * outputs..<(r + 1) * outputs]), dxAlone = Array(dx0[r * inputs..<(r + 1) * inputs])
+                T.denseForward(rows: 1, outputs: outputs, inputs: inputs, Array(x[r * inputs..<(r + 1) * inputs]), w, &yAlone)
+                T.denseBackward(rows: 1, outputs: outputs, inputs: inputs, Array(dy[r * outputs..<(r + 1) * outputs]), w, &dxAlone)
+                XCTAssertEqual(yAlone, Array(y[r * outputs..<(r + 1) * outputs]), "forward \(outputs)x\(inputs) row \(r) alone")
+                XCTAssertEqual(dxAlone, Array(dx[r * inputs..<(r + 1) * inputs]), "backward \(outputs)x\(inputs) row \(r) alone")
+            }
+        }
+    }
+
+    func testDouble() { check(Double.self, tolerance: 1e-15) }
+    func testFloat() { check(Float.self, tolerance: 1e-6) }
+}
