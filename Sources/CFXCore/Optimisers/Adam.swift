@@ -34,10 +34,22 @@ public struct Adam {
             (root, denominator) = AdamCorrections.at(t, beta1: beta1, beta2: beta2)
         }
         let stepSize = learningRate * root / denominator
-        for i in x.indices {
-            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
-            v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
-            x[i] -= stepSize * m[i] / (v[i].squareRoot() + epsilon)
+        precondition(x.count == m.count && g.count == m.count, "Adam: \(x.count) values, \(g.count) gradients, \(m.count) moments")
+        let (beta1, beta2, epsilon) = (beta1, beta2, epsilon)
+        // Through raw pointers, without per-element checks, so that the loop vectorises (the same
+        // operations in the same order per element: the same values).
+        m.withUnsafeMutableBufferPointer { m in
+            v.withUnsafeMutableBufferPointer { v in
+                x.withUnsafeMutableBufferPointer { x in
+                    g.withUnsafeBufferPointer { g in
+                        for i in 0..<m.count {
+                            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
+                            v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
+                            x[i] -= stepSize * m[i] / (v[i].squareRoot() + epsilon)
+                        }
+                    }
+                }
+            }
         }
     }
 }
