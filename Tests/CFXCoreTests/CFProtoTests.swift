@@ -143,15 +143,17 @@ final class CFProtoTests: XCTestCase {
         let full = try explainer(blackBox) { $0.useKdtree = true; $0.theta = 20; $0.cSteps = 2; $0.maxIterations = 100 }
         for result in try full.explain(instances, rows: 3, threads: 1) {
             XCTAssertNotNil(result.cf)
-            // Per iteration: 1 predict, and after the first 2 numerical gradients of 2 calls each
-            // (1 when the prediction term is inactive at every stored iterate).
+            // Per iteration: at most 1 predict (none for an iterate farther than the best so far),
+            // and after the first 2 numerical gradients of 2 calls each (1 when the prediction
+            // term is inactive at every stored iterate).
             XCTAssertLessThanOrEqual(result.stats.predictCalls, 1 + 2 * (99 * 4 + 100))
-            XCTAssertGreaterThanOrEqual(result.stats.predictCalls, 1 + 2 * (99 * 2 + 100))
+            XCTAssertGreaterThanOrEqual(result.stats.predictCalls, 1 + 2 * (99 * 2))
         }
         let fast = try explainer(blackBox) { $0.useKdtree = true; $0.theta = 100; $0.cInit = 0; $0.cSteps = 1; $0.maxIterations = 200 }
         for result in try fast.explain(instances, rows: 3, threads: 1) {
             XCTAssertNotNil(result.cf)
-            XCTAssertEqual(result.stats.predictCalls, 1 + 200)
+            XCTAssertLessThanOrEqual(result.stats.predictCalls, 1 + 200)
+            XCTAssertGreaterThan(result.stats.predictCalls, 1)
         }
     }
 

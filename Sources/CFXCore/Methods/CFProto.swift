@@ -737,10 +737,12 @@ struct CFProtoSearch {
                 swap(&x, &next)  // x = next; next's old values are overwritten by the next step
                 iterations += 1
 
+                // Only an iterate closer than the best so far can be kept: the model sees no other.
+                let distance = elasticNet(x)
+                guard distance < stepBest || distance < (best?.distance ?? .infinity) else { continue }
                 let input = modelInput(x)
                 try session.predict(input, rows: 1, into: &proba)
-                let distance = elasticNet(x)
-                guard distance < stepBest || distance < (best?.distance ?? .infinity), isCounterfactual(proba) else { continue }
+                guard isCounterfactual(proba) else { continue }
                 let cfClass = argmax(proba)
                 if params.threshold > 0 {
                     let snapped = explainer.categorical.map { $0.numeric(fromOrdinal: $0.ordinal(fromNumeric: x)) } ?? x
