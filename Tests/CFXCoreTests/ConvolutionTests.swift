@@ -125,6 +125,36 @@ final class ConvolutionTests: XCTestCase {
         XCTAssertEqual(Pool2D(.max, kernelSize: 3).stride, 3, "stride defaults to the kernel size")
     }
 
+    /// 2 × 2 max pooling (its select-based path): the first largest value of a window in row-major
+    /// order wins, and a NaN wins and ends its window row, as in the general scan; the gradient
+    /// goes to the winner's position.
+    func testMaxPoolingTiesAndNaNs() throws {
+        let (nan, inf) = (Double.nan, Double.infinity)
+        // Six 2 × 2 windows (two rows of three), in rows [a b] [c d].
+        let windows: [[Double]] = [[1, 1, 1, 1], [-inf, -inf, -inf, -inf], [0, 2, 2, 1], [nan, 5, 3, nan], [1, nan, nan, 7], [-1, -2, 4, 4]]
+        let winners = [0, 0, 1, 3, 2, 2]  // position in the window of the value that wins
+        var x = [Double](repeating: 0, count: 4 * 6)
+        for (w, v) in windows.enumerated() {
+            let (row, column) = (w / 3, w % 3)
+            for (i, value) in v.enumerated() { x[(2 * row + i / 2) * 6 + 2 * column + i % 2] = value }
+        }
+        let network = try Network(inputShape: [1, 4, 6], nodes: [.layer(Pool2D(.max, kernelSize: 2))])
+        let evaluator = network.makeEvaluator() as! NetworkEvaluator
+        let y = forwardOutput(network, x, rows: 1)
+        let cotangent = (0..<6).map { Double($0 + 1) }
+        x.withUnsafeBufferPointer { evaluator.forward($0, rows: 1) }
+        let dx = cotangent.withUnsafeBufferPointer { Array(evaluator.backward(from: network.bufferShapes.count - 1, cotangent: $0)) }
+        for (w, v) in windows.enumerated() {
+            let expected = v[winners[w]]
+            XCTAssertTrue(y[w] == expected || (y[w].isNaN && expected.isNaN), "window \(w): \(y[w]) instead of \(expected)")
+            let (row, column) = (w / 3, w % 3)
+            for i in 0..<4 {
+                let position = (2 * row + i / 2) * 6 + 2 * column + i % 2
+                XCTAssertEqual(dx[position], i == winners[w] ? cotangent[w] : 0, "window \(w) position \(i)")
+            }
+        }
+    }
+
     func testShapingLayers() throws {
         let x = (0..<2 * 2 * 2 * 3).map(Double.init)  // 2 examples of [2, 2, 3]
         let gap = try Network(inputShape: [2, 2, 3], nodes: [.layer(GlobalAveragePool())])

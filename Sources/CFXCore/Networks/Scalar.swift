@@ -29,6 +29,9 @@ public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
     /// dx (rows × inputs) += dy (rows × outputs) · w (CFXKernels).
     static func denseBackward(rows: Int, outputs: Int, inputs: Int, _ dy: UnsafePointer<Self>, _ w: UnsafePointer<Self>,
                               _ dx: UnsafeMutablePointer<Self>)
+    /// 2 × 2, stride 2 max pooling: values and argmax positions (CFXKernels).
+    static func maxPool2(planes: Int, height: Int, width: Int, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>,
+                         _ argmax: UnsafeMutablePointer<Self>)
     static func exponential(_ x: Self) -> Self
     /// The whole number this value holds (max pooling's positions), without the generic
     /// conversion's slow path.
@@ -66,6 +69,11 @@ extension Double: NetworkScalar {
                                      _ dx: UnsafeMutablePointer<Double>) {
         cfx_dense_backward_f64(rows, outputs, inputs, dy, w, dx)
     }
+    @inline(__always)
+    public static func maxPool2(planes: Int, height: Int, width: Int, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>,
+                                _ argmax: UnsafeMutablePointer<Double>) {
+        cfx_max_pool2_f64(planes, height, width, x, y, argmax)
+    }
     @inline(__always) public static func exponential(_ x: Double) -> Double { Glibc.exp(x) }
     @inline(__always) public var index: Int { Int(self) }
     @inline(__always) public static func logOnePlus(_ x: Double) -> Double { Glibc.log1p(x) }
@@ -98,6 +106,11 @@ extension Float: NetworkScalar {
     public static func denseBackward(rows: Int, outputs: Int, inputs: Int, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                                      _ dx: UnsafeMutablePointer<Float>) {
         cfx_dense_backward_f32(rows, outputs, inputs, dy, w, dx)
+    }
+    @inline(__always)
+    public static func maxPool2(planes: Int, height: Int, width: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                _ argmax: UnsafeMutablePointer<Float>) {
+        cfx_max_pool2_f32(planes, height, width, x, y, argmax)
     }
     @inline(__always) public static func exponential(_ x: Float) -> Float { Glibc.expf(x) }
     @inline(__always) public var index: Int { Int(self) }

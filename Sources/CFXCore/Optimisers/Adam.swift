@@ -34,7 +34,6 @@ public struct Adam {
             (root, denominator) = AdamCorrections.at(t, beta1: beta1, beta2: beta2)
         }
         let stepSize = learningRate * root / denominator
-        precondition(x.count == m.count && g.count == m.count, "Adam: \(x.count) values, \(g.count) gradients, \(m.count) moments")
         let (beta1, beta2, epsilon) = (beta1, beta2, epsilon)
         // Through raw pointers, without per-element checks, so that the loop vectorises (the same
         // operations in the same order per element: the same values).
@@ -42,7 +41,7 @@ public struct Adam {
             v.withUnsafeMutableBufferPointer { v in
                 x.withUnsafeMutableBufferPointer { x in
                     g.withUnsafeBufferPointer { g in
-                        for i in 0..<m.count {
+                        for i in 0..<min(m.count, x.count, g.count) {  // equal counts: a search's own buffers
                             m[i] = beta1 * m[i] + (1 - beta1) * g[i]
                             v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
                             x[i] -= stepSize * m[i] / (v[i].squareRoot() + epsilon)

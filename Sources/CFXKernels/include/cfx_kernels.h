@@ -1,4 +1,6 @@
-/* Small dense-layer products for one or a few rows (a small MLP explained one instance at a
+/* Kernels where a library call's fixed cost or branchy scalar code would dominate.
+ *
+ * Small dense-layer products for one or a few rows (a small MLP explained one instance at a
  * time), vectorised for the processor cfx runs on (AVX-512, AVX2 or baseline x86-64 clones).
  *
  * Each output is computed by the same arithmetic whatever the number of rows and whichever
@@ -15,5 +17,11 @@ void cfx_dense_forward_f32(size_t rows, size_t outputs, size_t inputs, const flo
 /* dx[r][i] += sum_o dy[r][o] * w[o][i]   (input gradient) */
 void cfx_dense_backward_f64(size_t rows, size_t outputs, size_t inputs, const double *dy, const double *w, double *dx);
 void cfx_dense_backward_f32(size_t rows, size_t outputs, size_t inputs, const float *dy, const float *w, float *dx);
+
+/* 2 x 2 max pooling with stride 2 over `planes` planes of height x width (odd edges dropped):
+ * y gets each window's first largest value in row-major order (a NaN wins and ends its window
+ * row), argmax its position in the plane. */
+void cfx_max_pool2_f64(size_t planes, size_t height, size_t width, const double *x, double *y, double *argmax);
+void cfx_max_pool2_f32(size_t planes, size_t height, size_t width, const float *x, float *y, float *argmax);
 
 #endif

@@ -1,0 +1,35 @@
+/* 2 x 2 max pooling (see cfx_kernels.h), with selects instead of branches: which value of a
+ * window wins depends on the data, so a branch per comparison is mispredicted about half the
+ * time. The selects follow the scan of cfx's general pooling loop exactly, NaNs included. */
+#include "cfx_kernels.h"
+
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+#define MAX_POOL2(SUFFIX, T)                                                                        \
+CLONES void cfx_max_pool2_##SUFFIX(size_t planes, size_t height, size_t width, const T *x, T *y,    \
+                                   T *argmax) {                                                     \
+    size_t outHeight = height / 2, outWidth = width / 2;                                            \
+    for (size_t plane = 0; plane < planes; plane++, x += height * width) {                          \
+        for (size_t oy = 0; oy < outHeight; oy++, y += outWidth, argmax += outWidth) {              \
+            const T *top = x + 2 * oy * width, *bottom = top + width;                               \
+            for (size_t ox = 0; ox < outWidth; ox++) {                                              \
+                T a = top[2 * ox], b = top[2 * ox + 1], c = bottom[2 * ox], d = bottom[2 * ox + 1]; \
+                /* The scan takes a; then a value that is larger or NaN, a NaN ending its row. */  \
+                int takeB = (b > a || b != b) & (a == a);                                           \
+                T best = takeB ? b : a;                                                             \
+                int at = takeB;                                                                     \
+                int takeC = c > best || c != c;                                                     \
+                best = takeC ? c : best;                                                            \
+                at = takeC ? 2 : at;                                                                \
+                int takeD = (d > best || d != d) & (c == c);                                        \
+                best = takeD ? d : best;                                                            \
+                at = takeD ? 3 : at;                                                                \
+                y[ox] = best;                                                                       \
+                argmax[ox] = (T)((2 * oy + (size_t)(at >> 1)) * width + 2 * ox + (size_t)(at & 1)); \
+            }                                                                                       \
+        }                                                                                           \
+    }                                                                                               \
+}
+
+MAX_POOL2(f64, double)
+MAX_POOL2(f32, float)
