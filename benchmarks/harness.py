@@ -6,6 +6,7 @@ plots (PNG) to benchmarks/results/<suite>/.
     python3 benchmarks/harness.py --suite iris --cfx-only        # cfx alone
     python3 benchmarks/harness.py --suite scaling                # seconds and peak RSS for 1..1000 instances
     python3 benchmarks/harness.py --suite fashion_mnist --dtype float32   # cfx's networks in float32
+    python3 benchmarks/harness.py --suite fashion_mnist --threads 2       # cfx on 2 threads (TensorFlow uses every core)
     python3 benchmarks/harness.py --list
 
 Suites: tiny, iris, breast_cancer, digits, hmda, fashion_mnist, scaling (benchmarks/README.md).
@@ -51,6 +52,8 @@ def main():
     ap.add_argument("--dtype", choices=("float64", "float32"), default="float64",
                     help="cfx's network type for a suite's methods (Model.astype; default float64); float32 results "
                          "go to <suite>_float32.{md,json,png}")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="cfx's n_threads in the suites (default 1; alibi's TensorFlow uses every core)")
     ap.add_argument("--results", help="results folder (default benchmarks/results/<suite>)")
     ap.add_argument("--sparse-diverse", metavar="DATASET", help="sparse and diverse counterfactuals vs DiCE "
                     "(iris, breast_cancer, hmda, or all); results in benchmarks/results/sparse_diverse/")
@@ -90,13 +93,14 @@ def main():
     elif args.suite == "scaling":
         scaling.run(results, out, command_line(), plots=not args.no_plots)
     elif args.suite in SUITES and args.rewrite:
-        rewrite(results, args.suite, plots=not args.no_plots, dtype=args.dtype)
+        rewrite(results, args.suite, plots=not args.no_plots, dtype=args.dtype, threads=args.threads)
     elif args.suite in SUITES:
         run_suite(args.suite, out, results, command_line(), n=args.n, alibi_n=args.alibi_n, dice_n=args.dice_n,
-                  external=not args.cfx_only, plots=not args.no_plots, dtype=args.dtype)
+                  external=not args.cfx_only, plots=not args.no_plots, dtype=args.dtype,
+                  threads=args.threads)
     else:
         ap.error(f"unknown suite {args.suite!r}; --list shows them")
-    print((results / f"{result_stem(args.suite, args.dtype)}.md").read_text())
+    print((results / f"{result_stem(args.suite, args.dtype, args.threads)}.md").read_text())
     return 0
 
 

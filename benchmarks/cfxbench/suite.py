@@ -45,10 +45,10 @@ DICE_METHODS = ("random", "genetic")
 CONSTRAINT_TOL = 1e-6   # alibi works in float32: values at a bound may be off by ~1e-7
 
 
-def result_stem(suite: str, dtype: str = "float64") -> str:
-    """The results' file name: SUITE, or SUITE_float32 when cfx ran in float32 (the float64
-    results stay)."""
-    return suite if dtype == "float64" else f"{suite}_{dtype}"
+def result_stem(suite: str, dtype: str = "float64", threads: int = 1) -> str:
+    """The results' file name: SUITE, with _float32 when cfx ran in float32 and _Nthreads when it
+    ran on N > 1 threads (the other results stay)."""
+    return suite + ("" if dtype == "float64" else f"_{dtype}") + ("" if threads == 1 else f"_{threads}threads")
 
 
 def venv_python(var: str, default: str) -> Optional[pathlib.Path]:
@@ -122,9 +122,10 @@ def _external(cmd, job, out_dir, name):
 
 def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, command: str,
               n: Optional[int] = None, alibi_n: Optional[int] = None, dice_n: Optional[int] = None,
-              external: bool = True, plots: bool = True, dtype: str = "float64") -> dict:
-    """cfx's methods run on the model converted to ``dtype`` (Model.astype); alibi keeps its own
-    TensorFlow float32 network, and every library's metrics use the spec's float64 model."""
+              external: bool = True, plots: bool = True, dtype: str = "float64", threads: int = 1) -> dict:
+    """cfx's methods run on the model converted to ``dtype`` (Model.astype), on ``threads``
+    threads; alibi keeps its own TensorFlow float32 network (TensorFlow uses every core), and every
+    library's metrics use the spec's float64 model."""
     from .env import environment
     suite = SUITES[name]
     n = suite.n if n is None else n
@@ -154,8 +155,8 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
             notes.append(f"{method.label}: not run on this suite: {why}.")
             continue
         print(f"  cfx {method.label}: {len(X)} instances", file=sys.stderr, flush=True)
-        cf, meta, wall, config, same_repeats, rows, targets = run_cfx(method, cfx_model, ds, X, suite.seed)
-        cf2, _, _, _, _, _, _ = run_cfx(method, cfx_model, ds, X, suite.seed, min_seconds=0)  # a new explainer
+        cf, meta, wall, config, same_repeats, rows, targets = run_cfx(method, cfx_model, ds, X, suite.seed, n_threads=threads)
+        cf2, _, _, _, _, _, _ = run_cfx(method, cfx_model, ds, X, suite.seed, n_threads=threads, min_seconds=0)  # a new explainer
         same = same_repeats and bool(np.array_equal(cf, cf2, equal_nan=True))
         determinism[key] = same
         pairs = rows != list(range(len(X)))
@@ -176,7 +177,7 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
             Xs = X[:m]
             ref = next((r for r in runs if r["library"] == "cfx" and r["method"] == key and r["n_subset"] == m), None)
             if ref is None:
-                cfs, metas, wall_s, _, _, _, _ = run_cfx(method, cfx_model, ds, Xs, suite.seed)
+                cfs, metas, wall_s, _, _, _, _ = run_cfx(method, cfx_model, ds, Xs, suite.seed, n_threads=threads)
                 ref = _run_entry("cfx", method.label, f"first {m} (= {lib}'s)", evaluate(ds, model, Xs, cfs, metas),
                                  [mm["seconds"] for mm in metas], [mm.get("model_calls") for mm in metas], cfs,
                                  wall=wall_s, method=key, reference=True, n_subset=m)
@@ -226,7 +227,7 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
     if dice_n > 0 and external and not dice_py and ds.tabular:
         notes.append("DiCE not measured: no python at $DICE_VENV (default benchmarks/.venv-dice); "
                      "run benchmarks/dice/setup.sh.")
-    data = {"suite": name, "dtype": dtype, "env": env, "dataset": {
+    data = {"suite": name, "dtype": dtype, "threads": threads, "env": env, "dataset": {
                 "name": ds.name, "d": ds.d, "n_classes": ds.n_classes, "n_train": len(ds.X_train),
                 "n_test": len(ds.X_test), "model": ds.description or ds.model_source,
                 "model_spec_sha256": ds.spec_sha256()[:16], "immutable": [ds.feature_names[j] for j in ds.immutable],
@@ -382,9 +383,9 @@ REASONS = {
 }
 
 
-def rewrite(results_dir: pathlib.Path, name: str, plots: bool = True, dtype: str = "float64") -> dict:
+def rewrite(results_dir: pathlib.Path, name: str, plots: bool = True, dtype: str = "float64", threads: int = 1) -> dict:
     """Writes a suite's Markdown and plots again from its JSON (after a change to the report)."""
-    data = json.loads((results_dir / f"{result_stem(name, dtype)}.json").read_text())
+    data = json.loads((results_dir / f"{result_stem(name, dtype, threads)}.json").read_text())
     ds = datasets.load(SUITES[name].dataset)
     write(data, results_dir, plots, ds, ds.X_test[np.asarray(data["instances"])])
     return data
@@ -392,10 +393,11 @@ def rewrite(results_dir: pathlib.Path, name: str, plots: bool = True, dtype: str
 
 def write(data, results_dir, plots, ds, X):
     name = data["suite"]
-    dtype = data.get("dtype", "float64")
-    stem = result_stem(name, dtype)
+    dtype, threads = data.get("dtype", "float64"), data.get("threads", 1)
+    stem = result_stem(name, dtype, threads)
     env = data["env"]
-    md = [f"# Benchmark suite `{name}`" + (f" (cfx in {dtype})" if dtype != "float64" else ""), ""]
+    setup = ([f"cfx in {dtype}"] if dtype != "float64" else []) + ([f"cfx on {threads} threads"] if threads != 1 else [])
+    md = [f"# Benchmark suite `{name}`" + (f" ({', '.join(setup)})" if setup else ""), ""]
     md.append(f"- date: {env['date']}")
     load = env.get("loadavg_at_start")
     md.append(f"- machine: `{env['machine']}`, {env['cpu']}, {env['cores']} cores"
@@ -438,7 +440,8 @@ def write(data, results_dir, plots, ds, X):
               "**MAD-L1**, **L0** (changes > 1e-6), **NN dist** (L2 to the nearest training row of the "
               "counterfactual's class, labels y_train) and the checks are means over the counterfactuals found. "
               f"**in range**: within the training range of every feature (±{CONSTRAINT_TOL:g}), passed to every "
-              "library as its feature range. **s / cf**: cfx = wall time of one `explain` batch call on 1 thread / N; "
+              "library as its feature range. **s / cf**: cfx = wall time of one `explain` batch call on "
+              f"{threads} thread{'s' if threads != 1 else ''} / N; "
               "others = mean of per-instance calls. **time vs cfx**: mean seconds per counterfactual over cfx's on "
               "the same instances, same run.")
     det = data["determinism"]
