@@ -12,20 +12,25 @@ CLONES void cfx_max_pool2_##SUFFIX(size_t planes, size_t height, size_t width, c
     for (size_t plane = 0; plane < planes; plane++, x += height * width) {                          \
         for (size_t oy = 0; oy < outHeight; oy++, y += outWidth, argmax += outWidth) {              \
             const T *top = x + 2 * oy * width, *bottom = top + width;                               \
+            /* Positions as T (exact: a plane has far fewer than 2^24 values), so that every */    \
+            /* select is on lanes of the same width. */                                             \
+            T topRow = (T)(2 * oy * width), bottomRow = topRow + (T)width;                          \
+            _Pragma("clang loop vectorize(enable) vectorize_predicate(enable)")                     \
             for (size_t ox = 0; ox < outWidth; ox++) {                                              \
                 T a = top[2 * ox], b = top[2 * ox + 1], c = bottom[2 * ox], d = bottom[2 * ox + 1]; \
+                T column = (T)(2 * ox);                                                             \
                 /* The scan takes a; then a value that is larger or NaN, a NaN ending its row. */  \
                 int takeB = (b > a || b != b) & (a == a);                                           \
                 T best = takeB ? b : a;                                                             \
-                int at = takeB;                                                                     \
+                T at = topRow + column + (takeB ? 1 : 0);                                           \
                 int takeC = c > best || c != c;                                                     \
                 best = takeC ? c : best;                                                            \
-                at = takeC ? 2 : at;                                                                \
+                at = takeC ? bottomRow + column : at;                                               \
                 int takeD = (d > best || d != d) & (c == c);                                        \
                 best = takeD ? d : best;                                                            \
-                at = takeD ? 3 : at;                                                                \
+                at = takeD ? bottomRow + column + 1 : at;                                           \
                 y[ox] = best;                                                                       \
-                argmax[ox] = (T)((2 * oy + (size_t)(at >> 1)) * width + 2 * ox + (size_t)(at & 1)); \
+                argmax[ox] = at;                                                                    \
             }                                                                                       \
         }                                                                                           \
     }                                                                                               \
