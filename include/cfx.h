@@ -565,8 +565,9 @@ cfx_status cfx_explainer_set_density(cfx_explainer *explainer, const cfx_density
 
 /** cfx_explain with a progress callback (cfx_progress_fn, see Training). While the batch runs on
  * worker threads, the calling thread watches it and calls `progress` (on the calling thread
- * only: safe for Python and Julia callbacks) each time more instances are done, and once at the
- * end, with
+ * only: safe for Python and Julia callbacks) at the start, when more instances are done (at most
+ * every 0.1 s: a batch of millisecond searches does not call back hundreds of times a second), and
+ * once at the end, with
  *
  *   {"instances_done": 12, "instances_total": 45, "iterations": 6400, "seconds": 0.8}
  *

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import warnings
 
 import numpy as np
@@ -555,11 +556,16 @@ def test_explain_reports_progress_and_can_cancel(iris_mlp):
         reports.append(report)
         threads.add(threading.get_ident())
 
+    started = time.monotonic()
     explanations = explainer.explain(X[:20], progress=record)
+    elapsed = time.monotonic() - started
     assert len(explanations) == 20
     done = [r["instances_done"] for r in reports]
     assert done[-1] == 20 and done == sorted(done)
     assert threads == {threading.get_ident()}  # called on the calling thread only
+    # Finished instances are reported at most every 0.1 s (plus the first and the last report),
+    # not at each of the millisecond searches.
+    assert len(reports) <= elapsed / 0.1 + 2, (len(reports), elapsed)
 
     with pytest.raises(cfx.CancelledError, match="cancelled after"):
         explainer.explain(X[:20], progress=lambda report: False)

@@ -3,6 +3,11 @@ thread, on iris and breast-cancer rows (the test fixtures' MLPs), Wachter and CF
 
     unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; CFX_LIBRARY=$PWD/.build/release/libcfx.so \\
         PYTHONPATH=$PWD/bindings/python python3 benchmarks/dask/bench.py [--scale 0.02]
+        [--only iris:wachter,breast_cancer:wachter] [--rows 1000000,100000] [--repeat 3]
+
+The issue's full sizes are the default (--scale 1); --rows gives each selected case its row
+count instead (in the order of CASES, cycling). --repeat N runs the cases N times, interleaved
+(case 1, case 2, ..., case 1, ...), and the report gives each run and the medians.
 
 Rows are the fixture's test and training rows repeated with a small deterministic jitter, so
 that every row is a distinct search. Both sides explain the same rows in the same chunks (the
@@ -13,7 +18,8 @@ runs happen in this process's session, back to back, so that their ratio sees th
 Measured: throughput (rows/s), per-row cost, the cluster/single ratio, peak RSS per worker,
 Dask's overhead per partition ((workers x wall - sum of task compute) / partitions, relative to
 the mean task compute; includes the idle tail) and each task's own compute vs the single-process
-chunk time. Writes results.json and results.md next to this file.
+chunk time. Writes results.json and results.md next to this file (again after every run, so that
+an interrupted long run keeps the runs it finished).
 """
 
 from __future__ import annotations
@@ -71,12 +77,12 @@ def single(model, cfg, X, fit, chunk):
     return time.perf_counter() - started, chunks, found
 
 
-def cluster_run(client, model, cfg, X, fit):
+def cluster_run(client, model, cfg, X, fit, partition_rows):
     client.run(lambda: cfx.dask._CACHE.clear())
     client.get_task_stream()  # clears nothing; the stream is read with a start time below
     start = time.time()
     started = time.perf_counter()
-    df = cfx.dask.explain(model, cfg, X, fit=fit).compute()
+    df = cfx.dask.explain(model, cfg, X, fit=fit, partition_rows=partition_rows).compute()
     wall = time.perf_counter() - started
     stream = client.get_task_stream(start=start)
     tasks = [t for t in stream if "explain_partition" in str(t["key"])]
@@ -93,16 +99,30 @@ def write_markdown(data, name="results"):
     meta, results = data["meta"], data["results"]
     lines = [
         "| data | method | rows (issue) | partitions | per-row cost, 1 thread | single rows/s | cluster 2x1 rows/s | ratio | "
-        "Dask overhead / partition | peak RSS per worker | rows found (single / cluster) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "Dask overhead / partition | task compute vs single chunk | peak RSS per worker | rows found (single / cluster) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         rss = max(r["peak_rss_worker_mb"].values())
         lines.append(
             f"| {r['data']} | {r['method']} | {r['rows']:,} ({r['issue_rows']:,}) | {r['partitions']} x {r['partition_rows']} | "
             f"{r['per_row_ms']:.2f} ms | {r['single_rows_per_s']:.0f} | {r['cluster_rows_per_s']:.0f} | **{r['ratio']:.2f}x** | "
-            f"{r['overhead_per_partition_s'] * 1000:.0f} ms = {r['overhead_pct']:.1f}% of {r['mean_task_compute_s']:.1f} s | "
+            f"{r['overhead_per_partition_s'] * 1000:.0f} ms = {r['overhead_pct']:.1f}% of {r['mean_task_compute_s']:.2f} s | "
+            f"{100 * (r['mean_task_compute_s'] / r['mean_single_chunk_s'] - 1):+.0f}% | "
             f"{rss:.0f} MB | {r['found_single']} / {r['found_cluster']} |")
+    cases = {}
+    for r in results:
+        cases.setdefault((r["data"], r["method"], r["rows"]), []).append(r)
+    if any(len(runs) > 1 for runs in cases.values()):
+        lines += ["", "Medians over the runs of each case:", "",
+                  "| data | method | rows | runs | per-row cost, 1 thread | ratio (each run) | Dask overhead / partition | "
+                  "task compute vs single chunk |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for (data, method, rows_run), runs in cases.items():
+            med = lambda key: float(np.median([r[key] for r in runs]))  # noqa: E731
+            slow = float(np.median([r["mean_task_compute_s"] / r["mean_single_chunk_s"] - 1 for r in runs]))
+            each = ", ".join(f"{r['ratio']:.2f}" for r in runs)
+            lines.append(f"| {data} | {method} | {rows_run:,} | {len(runs)} | {med('per_row_ms'):.2f} ms | "
+                         f"**{med('ratio'):.2f}x** ({each}) | {med('overhead_pct'):.1f}% | {100 * slow:+.0f}% |")
     lines += ["", "Projection from the measured per-row cost c (one thread) and the measured 2-worker efficiency "
               "e = ratio / 2: rows per hour on N workers of one thread = N x e x 3600 / c.", "",
               "| data | method | c | e | rows/hour, 1 worker | 2 workers | 16 workers | 64 workers | issue's rows on 2 workers | on 64 workers |",
@@ -121,20 +141,69 @@ def write_markdown(data, name="results"):
         f.write("\n".join(lines) + "\n")
 
 
+def uncommitted() -> list:
+    """Changed tracked files of the working tree, this benchmark's results excepted."""
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                            text=True, cwd=HERE).stdout.splitlines()
+    results = os.path.relpath(HERE, subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True,
+                                                   text=True, cwd=HERE).stdout.strip())
+    return [line for line in status if not (line[3:].startswith(results + "/") and line.endswith((".json", ".md")))]
+
+
+def run_meta(args, started_load) -> dict:
+    """Date, command, machine and commit of this run."""
+    git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, cwd=HERE).stdout.strip()  # noqa: E731
+    options = {"--rows": args.rows, "--only": args.only, "--repeat": args.repeat if args.repeat > 1 else "",
+               "--partition-rows": args.partition_rows if args.partition_rows != cfx.dask.DEFAULT_PARTITION_ROWS else "",
+               "--name": args.name if args.name != "results" else ""}
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": "unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; CFX_LIBRARY=$PWD/.build/release/libcfx.so "
+                   "PYTHONPATH=$PWD/bindings/python python3 benchmarks/dask/bench.py"
+                   + ("" if args.rows else f" --scale {args.scale}")
+                   + "".join(f" {k} {v}" for k, v in options.items() if v),
+        "openblas_env_unset": "OPENBLAS_CORETYPE" not in os.environ and "OPENBLAS_L2_SIZE" not in os.environ,
+        "machine": f"{platform.node()}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+                   f"load average at the start {started_load}, at the end {os.getloadavg()}",
+        "commit": git("rev-parse", "--short", "HEAD") + ("-dirty" if uncommitted() else ""),
+        "single_process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "dask": distributed.__version__,
+        "partition_rows": args.partition_rows,
+    }
+
+
+def save(args, started_load, results):
+    data = {"meta": run_meta(args, started_load), "results": results}
+    with open(os.path.join(HERE, f"{args.name}.json"), "w") as f:
+        json.dump(data, f, indent=1)
+    write_markdown(data, args.name)
+    return data
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the issue's row counts")
-    parser.add_argument("--rows", type=str, default="", help="explicit rows per case, e.g. 20000,5000,5000,3000")
-    parser.add_argument("--report", action="store_true", help="only rewrite results.md from results.json")
-    parser.add_argument("--only", type=str, default="", help="one case, e.g. iris:wachter (with --rows N)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each case (the results list each run)")
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of the issue's row counts (default: all)")
+    parser.add_argument("--rows", type=str, default="", help="explicit rows per selected case, e.g. 20000,5000,5000,3000")
+    parser.add_argument("--report", action="store_true", help="only rewrite NAME.md from NAME.json")
+    parser.add_argument("--only", type=str, default="", help="cases, e.g. iris:wachter or iris:wachter,breast_cancer:wachter")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each case, interleaved (the report gives medians)")
+    parser.add_argument("--partition-rows", type=int, default=cfx.dask.DEFAULT_PARTITION_ROWS,
+                        help="rows per partition (and per single-process chunk); default cfx.dask.DEFAULT_PARTITION_ROWS")
     parser.add_argument("--name", type=str, default="results", help="results file name (NAME.json, NAME.md)")
     args = parser.parse_args()
     if args.report:
         with open(os.path.join(HERE, f"{args.name}.json")) as f:
             return write_markdown(json.load(f), args.name)
     explicit = [int(r) for r in args.rows.split(",")] if args.rows else None
-    cases = [c for c in CASES if not args.only or f"{c[0]}:{c[1]}" == args.only] * args.repeat
+    only = [c for c in args.only.split(",") if c]
+    unknown = set(only) - {f"{c[0]}:{c[1]}" for c in CASES}
+    if unknown:
+        parser.error(f"--only: unknown case(s) {sorted(unknown)}; the cases are " + ", ".join(f"{c[0]}:{c[1]}" for c in CASES))
+    selected = [c for c in CASES if not only or f"{c[0]}:{c[1]}" in only]
+    row_counts = [explicit[i % len(explicit)] if explicit else max(1, int(full * args.scale))
+                  for i, (_, _, full) in enumerate(selected)]
+    runs = list(zip(selected, row_counts)) * args.repeat
+    started_load = os.getloadavg()
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     client = distributed.Client(cluster)
     # Warm-up: both workers import cfx and load libcfx before anything is timed.
@@ -142,15 +211,14 @@ def main():
     cfx.dask.explain(model, {"method": "wachter", "max_iter": 10}, base[:8], partition_rows=1).compute()
     results = []
     try:
-        for i, (data, method, full) in enumerate(cases):
+        for (data, method, full), n in runs:
             model, base, x_train, y_train = load(data)
-            n = explicit[i % len(explicit)] if explicit else max(1, int(full * args.scale))
             X = rows(base, n)
             cfg = config(method)
             fit = (x_train, y_train)
-            chunk = cfx.dask.DEFAULT_PARTITION_ROWS
+            chunk = args.partition_rows
             s_wall, s_chunks, s_found = single(model, cfg, X, fit, chunk)
-            c_wall, c_compute, c_found, c_rows, unique = cluster_run(client, model, cfg, X, fit)
+            c_wall, c_compute, c_found, c_rows, unique = cluster_run(client, model, cfg, X, fit, chunk)
             partitions = len(c_compute)
             overhead = (2 * c_wall - sum(c_compute)) / max(partitions, 1)
             r = {
@@ -165,31 +233,16 @@ def main():
                 "found_single": s_found, "found_cluster": c_found, "cluster_rows": c_rows, "index_unique": bool(unique),
                 "projected_issue_rows_single_h": full * s_wall / n / 3600,
                 "projected_issue_rows_cluster_h": full * c_wall / n / 3600,
+                "load_average_after": os.getloadavg(),
             }
             r["peak_rss_worker_mb"] = peak_rss_mb(client)
             print(json.dumps(r), flush=True)
             results.append(r)
+            save(args, started_load, results)  # after every run: a long run interrupted keeps what it finished
     finally:
         client.close()
         cluster.close()
-    meta = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": "unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; CFX_LIBRARY=$PWD/.build/release/libcfx.so "
-                   "PYTHONPATH=$PWD/bindings/python python3 benchmarks/dask/bench.py "
-                   + (f"--rows {args.rows}" if args.rows else f"--scale {args.scale}")
-                   + (f" --only {args.only}" if args.only else "") + (f" --repeat {args.repeat}" if args.repeat > 1 else "")
-                   + (f" --name {args.name}" if args.name != "results" else ""),
-        "openblas_env_unset": "OPENBLAS_CORETYPE" not in os.environ and "OPENBLAS_L2_SIZE" not in os.environ,
-        "machine": f"{platform.node()}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-                   f"load average at the end {os.getloadavg()}",
-        "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE).stdout.strip(),
-        "single_process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "dask": distributed.__version__,
-    }
-    with open(os.path.join(HERE, f"{args.name}.json"), "w") as f:
-        json.dump({"meta": meta, "results": results}, f, indent=1)
-    write_markdown({"meta": meta, "results": results}, args.name)
-    print(json.dumps(meta))
+    print(json.dumps(save(args, started_load, results)["meta"]))
 
 
 if __name__ == "__main__":

@@ -37,12 +37,16 @@ public final class Cancellation: Sendable {
 }
 
 /// How a caller watches and stops a batch: `progress` is called on the calling thread with the
-/// number of items done and of search iterations run (when the items done change, every
-/// `RunControl.reportInterval` seconds while iterations advance, and at the end); returning false
-/// cancels the run.
+/// number of items done and of search iterations run (at the start, when the items done change but
+/// at most every `RunControl.doneInterval` seconds, every `RunControl.reportInterval` seconds while
+/// iterations advance, and at the end); returning false cancels the run.
 public struct RunControl: @unchecked Sendable {
     public typealias Progress = (_ done: Int, _ total: Int, _ iterations: Int) -> Bool
     public static let reportInterval = 0.25
+    /// Reports of finished items are spaced by at least this: a batch of millisecond searches would
+    /// otherwise call the caller back hundreds of times a second (a Python or Julia callback takes
+    /// the interpreter's lock each time, CPU that the searches lose on a busy machine).
+    public static let doneInterval = 0.1
     public let cancellation: Cancellation
     public let progress: Progress?
 
@@ -59,7 +63,8 @@ public struct RunControl: @unchecked Sendable {
 /// over (`IntraOpThreads`), so that one search on a CNN still uses every core it is given.
 ///
 /// With a progress callback, the calling thread only watches (and calls it) while the workers
-/// run, so the callback never runs on a worker thread (which Python's and Julia's need).
+/// run, so the callback never runs on a worker thread (which Python's and Julia's need). It sleeps
+/// between reports and is woken when the last item is done.
 /// A cancelled run throws `CFXError(.cancelled)` saying how many items were done.
 public func parallelMap<T>(count: Int, threads: Int, control: RunControl = RunControl(),
                            _ body: @escaping @Sendable (Int) throws -> T) throws -> [T] {
@@ -70,6 +75,7 @@ public func parallelMap<T>(count: Int, threads: Int, control: RunControl = RunCo
     let next = Atomic<Int>(0)
     let done = Atomic<Int>(0)
     let cancellation = control.cancellation
+    let allDone = control.progress == nil ? nil : Signal()
     let work: @Sendable () -> Void = {
         while !cancellation.isCancelled {
             let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -78,23 +84,24 @@ public func parallelMap<T>(count: Int, threads: Int, control: RunControl = RunCo
             results.store(i, result)
             // An item its cancellation interrupted is not done.
             if case .failure(let error as CFXError) = result, error.kind == .cancelled { return }
-            done.wrappingAdd(1, ordering: .releasing)
+            if done.wrappingAdd(1, ordering: .releasing).newValue == count { allDone?.set() }
         }
     }
-    if let progress = control.progress {
+    if let progress = control.progress, let allDone {
         try runOnThreads(workers, work, callerWorks: false) {
-            var reported = (done: -1, iterations: 0, at: monotonicSeconds())
+            var reported = (done: -1, iterations: 0, at: -Double.infinity)
             while true {
                 let finished = done.load(ordering: .acquiring)
                 let iterations = cancellation.iterations
                 let now = monotonicSeconds()
-                if finished != reported.done
+                if (finished == count && finished != reported.done)
+                    || (finished != reported.done && now - reported.at >= RunControl.doneInterval)
                     || (iterations != reported.iterations && now - reported.at >= RunControl.reportInterval) {
                     reported = (finished, iterations, now)
                     if !progress(finished, count, iterations) { cancellation.cancel() }
                 }
                 if finished == count || cancellation.isCancelled { return }
-                usleep(2000)
+                allDone.wait(seconds: RunControl.doneInterval)
             }
         }
     } else if workers <= 1 {
@@ -160,6 +167,51 @@ private final class ResultSlots<T>: @unchecked Sendable {
             case nil: throw CFXError(.internalError, "instance \(i) was not run")
             }
         }
+    }
+}
+
+/// A flag one thread sets and another waits for, with a timeout (a pthread mutex and condition
+/// variable on the monotonic clock, allocated as in `Locked`: pthread objects must not move).
+private final class Signal: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var isSet = false  // guarded by `mutex`
+
+    init() {
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+        condition.initialize(to: pthread_cond_t())
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+    }
+
+    deinit {
+        pthread_cond_destroy(condition)
+        pthread_mutex_destroy(mutex)
+        condition.deallocate()
+        mutex.deallocate()
+    }
+
+    func set() {
+        pthread_mutex_lock(mutex)
+        isSet = true
+        pthread_cond_broadcast(condition)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Returns when the flag is set or after about `seconds` (or earlier: callers check again).
+    func wait(seconds: Double) {
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let nanoseconds = Int(deadline.tv_nsec) + Int(seconds * 1e9)
+        deadline.tv_sec += nanoseconds / 1_000_000_000
+        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        pthread_mutex_lock(mutex)
+        if !isSet { pthread_cond_timedwait(condition, mutex, &deadline) }
+        pthread_mutex_unlock(mutex)
     }
 }
 

@@ -216,10 +216,17 @@ class Explainer(NativeHandle):
     def explain_raw(self, X, progress: Progress = None) -> dict:
         """The whole result dict of ``cfx_explain`` for the rows of ``X`` (1-D or 2-D).
         ``progress``: see :meth:`explain`."""
+        result = json.loads(self.explain_text(X, progress))
+        warn_about(result["explanations"])
+        return result
+
+    def explain_text(self, X, progress: Progress = None) -> str:
+        """:meth:`explain_raw`'s result as the JSON text, for callers that decode it themselves
+        (``cfx.dask``, which builds a table from it); no range warnings are issued."""
         rows, _ = as_rows(X)
         n, d = rows.shape
         if n == 0:
-            return {"explanations": [], "seconds": 0.0, "n_threads": 0}
+            return '{"explanations": [], "seconds": 0.0, "n_threads": 0}'
         hook = ProgressHook(progress, n, "instances", "instances_done")
         out = c_void_p()
         err = _lib.new_error()
@@ -229,9 +236,7 @@ class Explainer(NativeHandle):
         finally:
             hook.finish()
         self.model._check(status, err)
-        result = json.loads(_lib.take_string(out))
-        warn_about(result["explanations"])
-        return result
+        return _lib.take_string(out)
 
     def explain(self, X, progress: Progress = None) -> Union[Explanation, List[Explanation]]:
         """Explains one instance (1-D ``X`` → an :class:`Explanation`) or a batch (2-D ``X`` →
@@ -239,8 +244,8 @@ class Explainer(NativeHandle):
 
         ``progress``: ``True`` shows a bar (tqdm when installed); a callable gets
         ``{"instances_done", "instances_total", "seconds"}`` on this thread as instances finish
-        and returns ``False`` to cancel (raising :class:`cfx.CancelledError`); Ctrl-C or an
-        exception in it cancels the run too and is re-raised."""
+        (at most every 0.1 s) and returns ``False`` to cancel (raising :class:`cfx.CancelledError`);
+        Ctrl-C or an exception in it cancels the run too and is re-raised."""
         rows, single = as_rows(X)
         result = self.explain_raw(rows, progress)
         exps = [Explanation(e, rows[i].copy()) for i, e in enumerate(result["explanations"])]
