@@ -6,7 +6,7 @@ plots (PNG) to benchmarks/results/<suite>/.
     python3 benchmarks/harness.py --suite iris --cfx-only        # cfx alone
     python3 benchmarks/harness.py --suite scaling                # seconds and peak RSS for 1..1000 instances
     python3 benchmarks/harness.py --suite fashion_mnist --dtype float32   # cfx's networks in float32
-    python3 benchmarks/harness.py --suite fashion_mnist --threads 2       # cfx on 2 threads (TensorFlow uses every core)
+    python3 benchmarks/harness.py --suite fashion_mnist --threads 2       # cfx on 2 threads (TensorFlow may use both cores)
     python3 benchmarks/harness.py --list
 
 Suites: tiny, iris, breast_cancer, digits, hmda, fashion_mnist, scaling (benchmarks/README.md).
@@ -53,7 +53,7 @@ def main():
                     help="cfx's network type for a suite's methods (Model.astype; default float64); float32 results "
                          "go to <suite>_float32.{md,json,png}")
     ap.add_argument("--threads", type=int, default=1,
-                    help="cfx's n_threads in the suites (default 1; alibi's TensorFlow uses every core)")
+                    help="cfx's n_threads in the suites (default 1; TensorFlow may use every core: run_alibi.py records its CPU time)")
     ap.add_argument("--results", help="results folder (default benchmarks/results/<suite>)")
     ap.add_argument("--sparse-diverse", metavar="DATASET", help="sparse and diverse counterfactuals vs DiCE "
                     "(iris, breast_cancer, hmda, or all); results in benchmarks/results/sparse_diverse/")
@@ -84,6 +84,8 @@ def main():
             print(f"{name:14s} {s.dataset}: {s.n} instances, alibi cap {s.alibi_n}, DiCE cap {s.dice_n}")
         print(f"{'scaling':14s} iris: 1, 10, 100, 1000 instances on 1 and 2 threads, peak RSS")
         return 0 if args.list else 2
+    if args.threads < 1:
+        ap.error(f"--threads must be at least 1, got {args.threads}")
     if args.dtype != "float64" and args.suite not in SUITES:
         ap.error("--dtype applies to the suites (--list), not to scaling")
     results = pathlib.Path(args.results) if args.results else ROOT / "benchmarks" / "results" / args.suite

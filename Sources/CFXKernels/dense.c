@@ -1,7 +1,8 @@
 /* Small dense-layer products (see cfx_kernels.h).
  *
- * Vectors are 64 bytes whatever the clone, so every clone adds the same terms in the same order
- * (clones differ in instructions only, and in fused multiply-adds where the processor has them).
+ * Vectors are 64 bytes whatever the clone, so every clone adds the same terms in the same order.
+ * Clones differ in instructions, and in fused multiply-adds: the AVX2 and AVX-512 clones fuse
+ * (faster), the baseline x86-64 clone cannot, so a processor without FMA gets other last bits.
  * An output of the forward pass is: lane-wise partial sums over whole vectors of inputs, the
  * lanes added by a fixed pairwise tree, then the remaining inputs in order; an input gradient is
  * one lane's sum over the outputs in order. Groups of outputs or inputs are computed side by side
@@ -11,7 +12,11 @@
 
 #pragma clang fp contract(fast)
 
+#if defined(__x86_64__)
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
 /* Unaligned 64-byte load. */
 #define LOAD(V, P) ({ V v_; memcpy(&v_, (P), 64); v_; })
 

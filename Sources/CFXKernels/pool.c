@@ -3,7 +3,11 @@
  * time. The selects follow the scan of cfx's general pooling loop exactly, NaNs included. */
 #include "cfx_kernels.h"
 
+#if defined(__x86_64__)
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
 
 #define MAX_POOL2(SUFFIX, T)                                                                        \
 CLONES void cfx_max_pool2_##SUFFIX(size_t planes, size_t height, size_t width, const T *x, T *y,    \
@@ -12,8 +16,8 @@ CLONES void cfx_max_pool2_##SUFFIX(size_t planes, size_t height, size_t width, c
     for (size_t plane = 0; plane < planes; plane++, x += height * width) {                          \
         for (size_t oy = 0; oy < outHeight; oy++, y += outWidth, argmax += outWidth) {              \
             const T *top = x + 2 * oy * width, *bottom = top + width;                               \
-            /* Positions as T (exact: a plane has far fewer than 2^24 values), so that every */    \
-            /* select is on lanes of the same width. */                                             \
+            /* Positions as T (exact: Pool2D allows at most 2^24 positions a plane), so that */   \
+            /* every select is on lanes of the same width. */                                       \
             T topRow = (T)(2 * oy * width), bottomRow = topRow + (T)width;                          \
             _Pragma("clang loop vectorize(enable) vectorize_predicate(enable)")                     \
             for (size_t ox = 0; ox < outWidth; ox++) {                                              \

@@ -41,6 +41,24 @@ final class DenseKernelTests: XCTestCase {
         }
     }
 
-    func testDouble() { check(Double.self, tolerance: 1e-15) }
-    func testFloat() { check(Float.self, tolerance: 1e-6) }
+    /// An output computed in a group of eight (and the row in a group of rows) has the bits it
+    /// has computed alone.
+    private func checkGrouping<T: NetworkScalar>(_ type: T.Type) {
+        var random = SeededRandom(seed: 11)
+        for inputs in [5, 16, 37, 64] {
+            let outputs = 9
+            let w = (0..<outputs * inputs).map { _ in T(random.uniform(-1, 1)) }
+            let x = (0..<inputs).map { _ in T(random.uniform(-1, 1)) }
+            var all = [T](repeating: 0, count: outputs)
+            T.denseForward(rows: 1, outputs: outputs, inputs: inputs, x, w, &all)
+            for j in 0..<outputs {
+                var alone: [T] = [0]
+                T.denseForward(rows: 1, outputs: 1, inputs: inputs, x, Array(w[j * inputs..<(j + 1) * inputs]), &alone)
+                XCTAssertEqual(alone[0], all[j], "output \(j) of \(outputs) with \(inputs) inputs")
+            }
+        }
+    }
+
+    func testDouble() { check(Double.self, tolerance: 1e-15); checkGrouping(Double.self) }
+    func testFloat() { check(Float.self, tolerance: 1e-6); checkGrouping(Float.self) }
 }

@@ -124,7 +124,7 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
               n: Optional[int] = None, alibi_n: Optional[int] = None, dice_n: Optional[int] = None,
               external: bool = True, plots: bool = True, dtype: str = "float64", threads: int = 1) -> dict:
     """cfx's methods run on the model converted to ``dtype`` (Model.astype), on ``threads``
-    threads; alibi keeps its own TensorFlow float32 network (TensorFlow uses every core), and every
+    threads; alibi keeps its own TensorFlow float32 network (TensorFlow may use every core), and every
     library's metrics use the spec's float64 model."""
     from .env import environment
     suite = SUITES[name]

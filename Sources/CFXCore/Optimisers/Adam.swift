@@ -35,13 +35,15 @@ public struct Adam {
         }
         let stepSize = learningRate * root / denominator
         let (beta1, beta2, epsilon) = (beta1, beta2, epsilon)
+        let n = m.count
+        assert(x.count == n && g.count == n && v.count == n, "Adam: a search's own buffers, of one size")
         // Through raw pointers, without per-element checks, so that the loop vectorises (the same
         // operations in the same order per element: the same values).
         m.withUnsafeMutableBufferPointer { m in
             v.withUnsafeMutableBufferPointer { v in
                 x.withUnsafeMutableBufferPointer { x in
                     g.withUnsafeBufferPointer { g in
-                        for i in 0..<min(m.count, x.count, g.count) {  // equal counts: a search's own buffers
+                        for i in 0..<min(n, x.count, g.count, v.count) {
                             m[i] = beta1 * m[i] + (1 - beta1) * g[i]
                             v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
                             x[i] -= stepSize * m[i] / (v[i].squareRoot() + epsilon)

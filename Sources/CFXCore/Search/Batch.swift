@@ -101,7 +101,9 @@ public func parallelMap<T>(count: Int, threads: Int, control: RunControl = RunCo
                     if !progress(finished, count, iterations) { cancellation.cancel() }
                 }
                 if finished == count || cancellation.isCancelled { return }
-                allDone.wait(seconds: RunControl.doneInterval)
+                // Wake for the next report that may be due (or when the last item is done).
+                let untilIterationReport = RunControl.reportInterval - (monotonicSeconds() - reported.at)
+                allDone.wait(seconds: max(0.001, min(RunControl.doneInterval, untilIterationReport)))
             }
         }
     } else if workers <= 1 {

@@ -3,8 +3,8 @@
  * Small dense-layer products for one or a few rows (a small MLP explained one instance at a
  * time), vectorised for the processor cfx runs on (AVX-512, AVX2 or baseline x86-64 clones).
  *
- * Each output is computed by the same arithmetic whatever the number of rows and whichever
- * output block it falls in, so a row's result never depends on the batch around it. */
+ * Each output is computed by the same arithmetic whatever the number of rows passed and whichever
+ * output block it falls in, so a row's result does not depend on the other rows of the call. */
 #ifndef CFX_KERNELS_H
 #define CFX_KERNELS_H
 

@@ -45,10 +45,11 @@ public final class Dense: Operation, @unchecked Sendable {
     public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
-    /// Products of one or a few rows (a small MLP explained one instance at a time) go to cfx's
-    /// vectorised kernels (CFXKernels), where an OpenBLAS call's fixed cost would dominate.
+    /// Products of one or a few rows (a small MLP explained one instance at a time: at most 2^15
+    /// multiply-adds in all) go to cfx's vectorised kernels (CFXKernels), where an OpenBLAS call's
+    /// fixed cost would dominate.
     @inline(__always) static func isSmall(rows: Int, outputs: Int, inputs: Int) -> Bool {
-        rows * outputs * inputs <= 1 << 15
+        outputs * inputs <= (1 << 15) / max(rows, 1)
     }
 
     private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
