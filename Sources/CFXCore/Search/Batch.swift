@@ -94,8 +94,7 @@ public func parallelMap<T>(count: Int, threads: Int, control: RunControl = RunCo
                 let finished = done.load(ordering: .acquiring)
                 let iterations = cancellation.iterations
                 let now = monotonicSeconds()
-                if (finished == count && finished != reported.done)
-                    || (finished != reported.done && now - reported.at >= RunControl.doneInterval)
+                if (finished != reported.done && (finished == count || now - reported.at >= RunControl.doneInterval))
                     || (iterations != reported.iterations && now - reported.at >= RunControl.reportInterval) {
                     reported = (finished, iterations, now)
                     if !progress(finished, count, iterations) { cancellation.cancel() }
