@@ -17,6 +17,14 @@
 #else
 #define CLONES
 #endif
+/* Whether sixteen 64-byte sums fit in registers (AVX-512); any group size gives the same bits. */
+static int has_avx512(void) {
+#if defined(__x86_64__)
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
 /* Unaligned 64-byte load. */
 #define LOAD(V, P) ({ V v_; memcpy(&v_, (P), 64); v_; })
 
@@ -34,6 +42,53 @@
         __builtin_shufflevector(g_[0], g_[1], 0, 2, 4, 6, 8, 10, 12, 14)                                 \
             + __builtin_shufflevector(g_[0], g_[1], 1, 3, 5, 7, 9, 11, 13, 15);                          \
     })
+
+/* dx[i .. i + NV*L) += sum over the outputs, in order, of dy[o] * w[o][i ..]: NV chains side by side. */
+#define BACKWARD_BLOCK(V, NV)                                                                         \
+    do {                                                                                              \
+        V acc_[NV] = {{0}};                                                                           \
+        for (size_t o = 0; o < outputs; o++) {                                                        \
+            const __typeof__(*w) *wo = w + o * inputs + i;                                            \
+            __typeof__(*w) d = dy[o];                                                                 \
+            for (int v = 0; v < NV; v++) acc_[v] += d * LOAD(V, wo + v * (sizeof(V) / sizeof(d)));    \
+        }                                                                                             \
+        for (int v = 0; v < NV; v++)                                                                  \
+            for (size_t l = 0; l < sizeof(V) / sizeof(*w); l++) dx[i + v * (sizeof(V) / sizeof(*w)) + l] += acc_[v][l]; \
+    } while (0)
+
+/* Sixteen float outputs side by side, for AVX-512 (sixteen 64-byte sums fit in its registers) and
+ * up to 256 inputs (more weight rows than that stream better eight at a time). Their sums go
+ * through the fold and tree of the eight-output group (lanes l + 8, then + 4, + 2, + 1), done as
+ * pairwise transposes of the sixteen sums: half the shuffles per output. */
+#define GROUP16_f64
+#define GROUP16_f32                                                                                   \
+        int wide = has_avx512() && inputs <= 256;                                                     \
+        for (; wide && j + 16 <= outputs; j += 16) {                                                  \
+            const float *wj = w + j * inputs;                                                         \
+            vec_f32 acc[16] = {{0}};                                                                  \
+            for (size_t p = 0; p < whole; p += 16) {                                                  \
+                vec_f32 xv = LOAD(vec_f32, x + p);                                                    \
+                for (int q = 0; q < 16; q++) acc[q] += xv * LOAD(vec_f32, wj + q * inputs + p);       \
+            }                                                                                         \
+            vec_f32 a[8], b[4], c[2];                                                                 \
+            for (int i_ = 0; i_ < 8; i_++)                                                            \
+                a[i_] = __builtin_shufflevector(acc[2 * i_], acc[2 * i_ + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) \
+                      + __builtin_shufflevector(acc[2 * i_], acc[2 * i_ + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31); \
+            for (int i_ = 0; i_ < 4; i_++)                                                            \
+                b[i_] = __builtin_shufflevector(a[2 * i_], a[2 * i_ + 1], 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) \
+                      + __builtin_shufflevector(a[2 * i_], a[2 * i_ + 1], 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31); \
+            for (int i_ = 0; i_ < 2; i_++)                                                            \
+                c[i_] = __builtin_shufflevector(b[2 * i_], b[2 * i_ + 1], 0, 1, 4, 5, 8, 9, 12, 13, 16, 17, 20, 21, 24, 25, 28, 29) \
+                      + __builtin_shufflevector(b[2 * i_], b[2 * i_ + 1], 2, 3, 6, 7, 10, 11, 14, 15, 18, 19, 22, 23, 26, 27, 30, 31); \
+            vec_f32 sum = __builtin_shufflevector(c[0], c[1], 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) \
+                        + __builtin_shufflevector(c[0], c[1], 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31); \
+            for (size_t p = whole; p < inputs; p++) {                                                 \
+                vec_f32 wp;                                                                           \
+                for (int q = 0; q < 16; q++) wp[q] = wj[q * inputs + p];                              \
+                sum += x[p] * wp;                                                                     \
+            }                                                                                         \
+            for (int q = 0; q < 16; q++) y[j + q] += sum[q];                                          \
+        }
 
 /* T: the number type; L: lanes in 64 bytes; FOLD: a 64-byte vector's lanes folded to eight
  * (the tree's first levels, for float). */
@@ -55,6 +110,7 @@ CLONES void cfx_dense_forward_##SUFFIX(size_t rows, size_t outputs, size_t input
     size_t whole = inputs / L * L;                                                                    \
     for (size_t r = 0; r < rows; r++, x += inputs, y += outputs) {                                    \
         size_t j = 0;                                                                                 \
+        GROUP16_##SUFFIX                                                                              \
         for (; j + 8 <= outputs; j += 8) {  /* eight outputs share the loads of x and the tree */     \
             const T *wj = w + j * inputs;                                                             \
             vec_##SUFFIX acc[8] = {{0}};                                                              \
@@ -86,21 +142,11 @@ CLONES void cfx_dense_backward_##SUFFIX(size_t rows, size_t outputs, size_t inpu
     size_t whole = inputs / L * L;                                                                    \
     for (size_t r = 0; r < rows; r++, dy += outputs, dx += inputs) {                                  \
         size_t i = 0;                                                                                 \
-        for (; i + 8 * L <= whole; i += 8 * L) {  /* eight vectors of inputs: eight chains */         \
-            vec_##SUFFIX acc[8] = {{0}};                                                              \
-            for (size_t o = 0; o < outputs; o++) {                                                    \
-                const T *wo = w + o * inputs + i;                                                     \
-                T d = dy[o];                                                                          \
-                for (int v = 0; v < 8; v++) acc[v] += d * LOAD(vec_##SUFFIX, wo + v * L);            \
-            }                                                                                         \
-            for (int v = 0; v < 8; v++)                                                               \
-                for (int l = 0; l < L; l++) dx[i + v * L + l] += acc[v][l];                           \
-        }                                                                                             \
-        for (; i < whole; i += L) {                                                                   \
-            vec_##SUFFIX a = {0};                                                                     \
-            for (size_t o = 0; o < outputs; o++) a += dy[o] * LOAD(vec_##SUFFIX, w + o * inputs + i); \
-            for (int l = 0; l < L; l++) dx[i + l] += a[l];                                            \
-        }                                                                                             \
+        /* blocks of 8, 4, 2 and 1 vectors of inputs: as many independent chains as fit */           \
+        for (; i + 8 * L <= whole; i += 8 * L) BACKWARD_BLOCK(vec_##SUFFIX, 8);                          \
+        for (; i + 4 * L <= whole; i += 4 * L) BACKWARD_BLOCK(vec_##SUFFIX, 4);                          \
+        for (; i + 2 * L <= whole; i += 2 * L) BACKWARD_BLOCK(vec_##SUFFIX, 2);                          \
+        for (; i < whole; i += L) BACKWARD_BLOCK(vec_##SUFFIX, 1);                                       \
         for (; i < inputs; i++) {                                                                     \
             T sum = 0;                                                                                \
             for (size_t o = 0; o < outputs; o++) sum += dy[o] * w[o * inputs + i];                    \

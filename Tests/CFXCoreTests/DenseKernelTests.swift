@@ -41,20 +41,27 @@ final class DenseKernelTests: XCTestCase {
         }
     }
 
-    /// An output computed in a group of eight (and the row in a group of rows) has the bits it
-    /// has computed alone.
+    /// An output computed in a group of sixteen or eight, and an input gradient in a block of
+    /// eight, four, two or one vectors, has the bits it has computed alone.
     private func checkGrouping<T: NetworkScalar>(_ type: T.Type) {
         var random = SeededRandom(seed: 11)
-        for inputs in [5, 16, 37, 64] {
-            let outputs = 9
+        for inputs in [5, 16, 37, 64, 243, 300] {
+            let outputs = 25
             let w = (0..<outputs * inputs).map { _ in T(random.uniform(-1, 1)) }
             let x = (0..<inputs).map { _ in T(random.uniform(-1, 1)) }
-            var all = [T](repeating: 0, count: outputs)
+            let dy = (0..<outputs).map { _ in T(random.uniform(-1, 1)) }
+            var all = [T](repeating: 0, count: outputs), dx = [T](repeating: 0, count: inputs)
             T.denseForward(rows: 1, outputs: outputs, inputs: inputs, x, w, &all)
+            T.denseBackward(rows: 1, outputs: outputs, inputs: inputs, dy, w, &dx)
             for j in 0..<outputs {
                 var alone: [T] = [0]
                 T.denseForward(rows: 1, outputs: 1, inputs: inputs, x, Array(w[j * inputs..<(j + 1) * inputs]), &alone)
                 XCTAssertEqual(alone[0], all[j], "output \(j) of \(outputs) with \(inputs) inputs")
+            }
+            for i in 0..<inputs {
+                var alone: [T] = [0]
+                T.denseBackward(rows: 1, outputs: outputs, inputs: 1, dy, (0..<outputs).map { w[$0 * inputs + i] }, &alone)
+                XCTAssertEqual(alone[0], dx[i], "input gradient \(i) of \(inputs) with \(outputs) outputs")
             }
         }
     }
