@@ -174,6 +174,9 @@ public final class CFProtoExplainer: Sendable {
     let seed: UInt64
     /// Dimension of the search space.
     public let searchFeatures: Int
+    /// FISTA's step sizes of the first iterations (a pow per step showed in small networks' profiles).
+    let learningRates: [Double]
+    static let tabledLearningRates = 1 << 16
     /// Feature units (training MAD, else range) in the search and the model space: the set's
     /// diversity and the sparsity order; empty when neither is asked for.
     let searchScales: [Double]
@@ -181,6 +184,11 @@ public final class CFProtoExplainer: Sendable {
     /// The feature range the search uses (updated by the categorical fit when asked).
     public var featureRange: (lower: [Double], upper: [Double]) { (constraints.lower, constraints.upper) }
     public var categoryValues: [[Double]]? { categorical?.values }
+
+    /// alibi's polynomial decay of the step size over one c step's iterations (power 0.5).
+    static func learningRate(_ i: Int, _ params: CFProtoParams) -> Double {
+        params.learningRateInit * pow(1 - Double(min(i, params.maxIterations)) / Double(params.maxIterations), 0.5)
+    }
 
     /// Configures and fits: `training` is needed for encoder prototypes, k-d trees and categorical
     /// variables. Its labels, when given, define the classes; otherwise the model's predictions do.
@@ -270,6 +278,7 @@ public final class CFProtoExplainer: Sendable {
         self.epsInput = try params.epsInput.resolve(layout.ordinalFeatures, "eps[1]")
         self.seed = UInt64(seed)
         self.searchFeatures = layout.ordinalFeatures
+        self.learningRates = (0..<min(params.maxIterations, Self.tabledLearningRates)).map { Self.learningRate($0, params) }
         if params.sparsify || params.nCounterfactuals > 1 {
             let searchTraining = try searchRows.isEmpty ? nil : Dataset(x: searchRows.flatMap { $0 }, rows: searchRows.count,
                                                                         features: layout.ordinalFeatures, labels: nil, classCount: k)
@@ -686,9 +695,10 @@ struct CFProtoSearch {
     /// Whether a point's prediction makes it a counterfactual: another class after κ is added to
     /// the original class's probability, and one of the target classes.
     func isCounterfactual(_ p: [Double]) -> Bool {
-        var shifted = p
-        shifted[origClass] += params.kappa
-        return argmax(shifted) != origClass && targetClasses.contains(argmax(p))
+        var shiftedBest = 0  // argmax of p with κ added to the original class, without a copy
+        func shifted(_ i: Int) -> Double { i == origClass ? p[i] + params.kappa : p[i] }
+        for i in p.indices where shifted(i) > shifted(shiftedBest) { shiftedBest = i }
+        return shiftedBest != origClass && targetClasses.contains(argmax(p))
     }
 
     mutating func run() throws -> CFProtoExplanation {
@@ -728,7 +738,7 @@ struct CFProtoSearch {
                 clip(&gradsGraph)
                 for j in 0..<f { grad[j] = gradsGraph[j] + gradsNumY[j] }
                 constraints.mask(&grad)
-                let learningRate = params.learningRateInit * pow(1 - Double(min(i, params.maxIterations)) / Double(params.maxIterations), 0.5)
+                let learningRate = i < explainer.learningRates.count ? explainer.learningRates[i] : CFProtoExplainer.learningRate(i, params)
                 for j in 0..<f { next[j] = y[j] - learningRate * grad[j] }
                 shrink(&next)
                 let momentum = Double(i + 1) / Double(i + 4)

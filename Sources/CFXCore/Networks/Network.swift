@@ -319,8 +319,12 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     /// Exactly one of the two runs the passes, in the network's number type.
     let tape64: Tape<Double>?
     let tape32: Tape<Float>?
-    /// Double copies of float32 buffers handed out by `value` and `backward`, by buffer.
+    /// Double copies of float32 buffers handed out by `value`, by buffer.
     private var staged: [Int: UnsafeMutableBufferPointer<Double>] = [:]
+    /// float32: the Double copy of the input gradient `backward` hands out, and the Double input of
+    /// the last forward pass (what `holdsForwardPass` compares with).
+    private var stagedInputGradient = UnsafeMutableBufferPointer<Double>(start: nil, count: 0)
+    private var lastInput = UnsafeMutableBufferPointer<Double>(start: nil, count: 0)
     /// Float gradients of the parameters during a float32 backward pass that asks for them.
     private var parameterGradients32: UnsafeMutableBufferPointer<Float>?
 
@@ -344,6 +348,8 @@ public final class NetworkEvaluator: ClassifierEvaluator {
 
     deinit {
         for buffer in staged.values { buffer.deallocate() }
+        stagedInputGradient.deallocate()
+        lastInput.deallocate()
         parameterGradients32?.deallocate()
     }
 
@@ -351,7 +357,9 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     /// The threads its layers use.
     public let threads: Int
     /// Values its buffers hold now (activations, gradients, scratch, workspace, staging).
-    var heldValues: Int { (tape64?.heldValues ?? tape32!.heldValues) + staged.values.reduce(0) { $0 + $1.count } }
+    var heldValues: Int {
+        (tape64?.heldValues ?? tape32!.heldValues) + staged.values.reduce(0) { $0 + $1.count } + stagedInputGradient.count + lastInput.count
+    }
 
     /// Runs the network on `rows` rows of `x` through buffer `target` (the last one by default).
     public func forward(_ x: UnsafeBufferPointer<Double>, rows: Int, through target: Int? = nil, training: Bool = false) {
@@ -363,6 +371,8 @@ public final class NetworkEvaluator: ClassifierEvaluator {
             tape32!.forward(rows: rows, through: target, training: training) { input in
                 for i in 0..<count { input[i] = Float(x[i]) }
             }
+            Self.reserve(&lastInput, count)
+            lastInput.baseAddress!.update(from: x.baseAddress!, count: count)
         }
     }
 
@@ -376,13 +386,21 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     /// A Double copy of `count` Float values, kept in the staging buffer `slot`.
     private func stage(_ source: UnsafePointer<Float>, count: Int, as slot: Int) -> UnsafeBufferPointer<Double> {
         var target = staged[slot] ?? UnsafeMutableBufferPointer(start: nil, count: 0)
-        if target.count < count {
-            target.deallocate()
-            target = .allocate(capacity: count)
-            staged[slot] = target
-        }
+        Self.reserve(&target, count)
+        staged[slot] = target
+        return Self.copy(source, count: count, into: target)
+    }
+
+    private static func copy(_ source: UnsafePointer<Float>, count: Int, into target: UnsafeMutableBufferPointer<Double>) -> UnsafeBufferPointer<Double> {
         for i in 0..<count { target[i] = Double(source[i]) }
         return UnsafeBufferPointer(rebasing: target[0..<count])
+    }
+
+    /// Grows `buffer` to hold at least `count` values (its contents are not kept).
+    private static func reserve(_ buffer: inout UnsafeMutableBufferPointer<Double>, _ count: Int) {
+        guard buffer.count < count else { return }
+        buffer.deallocate()
+        buffer = .allocate(capacity: count)
     }
 
     /// Backpropagates `cotangent` (rows × size of `buffer`) from `buffer` of the last forward
@@ -391,7 +409,7 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     @discardableResult
     public func backward(from buffer: Int, cotangent: UnsafeBufferPointer<Double>,
                          parameterGradients: UnsafeMutablePointer<Double>? = nil) -> UnsafeBufferPointer<Double> {
-        backward(seeds: [(buffer, cotangent)], parameterGradients: parameterGradients)
+        backward(through: buffer, parameterGradients: parameterGradients) { seed in seed(buffer, cotangent) }
     }
 
     /// Backpropagates several cotangents at once, each seeded at its own buffer of the last forward
@@ -400,21 +418,29 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     public func backward(seeds: [(buffer: Int, cotangent: UnsafeBufferPointer<Double>)],
                          parameterGradients: UnsafeMutablePointer<Double>? = nil) -> UnsafeBufferPointer<Double> {
         precondition(!seeds.isEmpty, "backward needs at least one seed")
-        let top = seeds.map(\.buffer).max()!
+        return backward(through: seeds.map(\.buffer).max()!, parameterGradients: parameterGradients) { seed in
+            for s in seeds { seed(s.buffer, s.cotangent) }
+        }
+    }
+
+    /// The backward pass from buffer `top` down, after `seeding` has added each cotangent to its
+    /// buffer's gradient (a closure, so that one seed costs no array).
+    private func backward(through top: Int, parameterGradients: UnsafeMutablePointer<Double>?,
+                          seeding: ((Int, UnsafeBufferPointer<Double>) -> Void) -> Void) -> UnsafeBufferPointer<Double> {
         let inputCount = rows * network.featureCount
         if let tape64 {
             tape64.clearGradients(through: top)
-            for seed in seeds {
-                let g = tape64.gradients[seed.buffer]
-                for i in 0..<seed.cotangent.count { g[i] += seed.cotangent[i] }
+            seeding { buffer, cotangent in
+                let g = tape64.gradients[buffer]
+                for i in 0..<cotangent.count { g[i] += cotangent[i] }
             }
             return UnsafeBufferPointer(start: tape64.propagate(through: top, parameterGradients: parameterGradients), count: inputCount)
         }
         let tape32 = tape32!
         tape32.clearGradients(through: top)
-        for seed in seeds {
-            let g = tape32.gradients[seed.buffer]
-            for i in 0..<seed.cotangent.count { g[i] += Float(seed.cotangent[i]) }
+        seeding { buffer, cotangent in
+            let g = tape32.gradients[buffer]
+            for i in 0..<cotangent.count { g[i] += Float(cotangent[i]) }
         }
         var floatGradients: UnsafeMutablePointer<Float>?
         if parameterGradients != nil {
@@ -426,7 +452,8 @@ public final class NetworkEvaluator: ClassifierEvaluator {
         if let parameterGradients, let floatGradients {
             for i in 0..<network.parameters32.count { parameterGradients[i] += Double(floatGradients[i]) }
         }
-        return stage(inputGradient, count: inputCount, as: -1)
+        Self.reserve(&stagedInputGradient, inputCount)
+        return Self.copy(inputGradient, count: inputCount, into: stagedInputGradient)
     }
 
     // MARK: ClassifierEvaluator
@@ -458,18 +485,15 @@ public final class NetworkEvaluator: ClassifierEvaluator {
         grad.baseAddress!.update(from: gradient.baseAddress!, count: rows * network.featureCount)
     }
 
-    /// Whether the kept forward pass (inference mode) is of exactly these rows (as the network's
-    /// number type sees them).
+    /// Whether the kept forward pass (inference mode) is of exactly these rows.
     public func holdsForwardPass(of x: UnsafeBufferPointer<Double>, rows: Int, through target: Int) -> Bool {
         let count = rows * network.featureCount
         if let tape64 {
             return tape64.holds(rows: rows, through: target)
                 && memcmp(tape64.values[0], x.baseAddress!, count * MemoryLayout<Double>.size) == 0
         }
-        guard tape32!.holds(rows: rows, through: target) else { return false }
-        let input = tape32!.values[0]
-        for i in 0..<count where input[i] != Float(x[i]) { return false }
-        return true
+        return tape32!.holds(rows: rows, through: target)
+            && memcmp(lastInput.baseAddress!, x.baseAddress!, count * MemoryLayout<Double>.size) == 0
     }
 }
 
