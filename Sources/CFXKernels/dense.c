@@ -8,15 +8,11 @@
  * one lane's sum over the outputs in order. Groups of outputs or inputs are computed side by side
  * only for speed: a value's arithmetic is the same in a group or alone, for any number of rows. */
 #include "cfx_kernels.h"
+#include "clones.h"
 #include <string.h>
 
 #pragma clang fp contract(fast)
 
-#if defined(__x86_64__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
 /* Whether sixteen 64-byte sums fit in registers (AVX-512); any group size gives the same bits. */
 static int has_avx512(void) {
 #if defined(__x86_64__)
@@ -105,7 +101,7 @@ static inline T finish_##SUFFIX(T *lanes, size_t from, size_t inputs, const T *x
     return sum;                                                                                       \
 }                                                                                                     \
                                                                                                       \
-CLONES void cfx_dense_forward_##SUFFIX(size_t rows, size_t outputs, size_t inputs,                    \
+CLONES void cloned_dense_forward_##SUFFIX(size_t rows, size_t outputs, size_t inputs,                    \
                                        const T *x, const T *w, T *y) {                                \
     size_t whole = inputs / L * L;                                                                    \
     for (size_t r = 0; r < rows; r++, x += inputs, y += outputs) {                                    \
@@ -137,7 +133,7 @@ CLONES void cfx_dense_forward_##SUFFIX(size_t rows, size_t outputs, size_t input
     }                                                                                                 \
 }                                                                                                     \
                                                                                                       \
-CLONES void cfx_dense_backward_##SUFFIX(size_t rows, size_t outputs, size_t inputs,                   \
+CLONES void cloned_dense_backward_##SUFFIX(size_t rows, size_t outputs, size_t inputs,                   \
                                         const T *dy, const T *w, T *dx) {                             \
     size_t whole = inputs / L * L;                                                                    \
     for (size_t r = 0; r < rows; r++, dy += outputs, dx += inputs) {                                  \
@@ -161,3 +157,16 @@ CLONES void cfx_dense_backward_##SUFFIX(size_t rows, size_t outputs, size_t inpu
 
 DENSE_KERNELS(f64, double, 8, FOLD_NONE)
 DENSE_KERNELS(f32, float, 16, FOLD_16_TO_8)
+
+void cfx_dense_forward_f64(size_t rows, size_t outputs, size_t inputs, const double *x, const double *w, double *y) {
+    cloned_dense_forward_f64(rows, outputs, inputs, x, w, y);
+}
+void cfx_dense_forward_f32(size_t rows, size_t outputs, size_t inputs, const float *x, const float *w, float *y) {
+    cloned_dense_forward_f32(rows, outputs, inputs, x, w, y);
+}
+void cfx_dense_backward_f64(size_t rows, size_t outputs, size_t inputs, const double *dy, const double *w, double *dx) {
+    cloned_dense_backward_f64(rows, outputs, inputs, dy, w, dx);
+}
+void cfx_dense_backward_f32(size_t rows, size_t outputs, size_t inputs, const float *dy, const float *w, float *dx) {
+    cloned_dense_backward_f32(rows, outputs, inputs, dy, w, dx);
+}

@@ -2,15 +2,11 @@
  * window wins depends on the data, so a branch per comparison is mispredicted about half the
  * time. The selects follow the scan of cfx's general pooling loop exactly, NaNs included. */
 #include "cfx_kernels.h"
+#include "clones.h"
 
-#if defined(__x86_64__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
 
 #define MAX_POOL2(SUFFIX, T)                                                                        \
-CLONES void cfx_max_pool2_##SUFFIX(size_t planes, size_t height, size_t width, const T *x, T *y,    \
+CLONES void cloned_max_pool2_##SUFFIX(size_t planes, size_t height, size_t width, const T *x, T *y,    \
                                    T *argmax) {                                                     \
     size_t outHeight = height / 2, outWidth = width / 2;                                            \
     for (size_t plane = 0; plane < planes; plane++, x += height * width) {                          \
@@ -42,3 +38,10 @@ CLONES void cfx_max_pool2_##SUFFIX(size_t planes, size_t height, size_t width, c
 
 MAX_POOL2(f64, double)
 MAX_POOL2(f32, float)
+
+void cfx_max_pool2_f64(size_t planes, size_t height, size_t width, const double *x, double *y, double *argmax) {
+    cloned_max_pool2_f64(planes, height, width, x, y, argmax);
+}
+void cfx_max_pool2_f32(size_t planes, size_t height, size_t width, const float *x, float *y, float *argmax) {
+    cloned_max_pool2_f32(planes, height, width, x, y, argmax);
+}

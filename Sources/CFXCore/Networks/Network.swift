@@ -330,7 +330,8 @@ public final class NetworkEvaluator: ClassifierEvaluator {
 
     /// An evaluator of `network` whose layers split large products, im2col and convolutions
     /// over `threads` threads (its own, kept until it is freed); results do not depend on the count.
-    public init(_ network: Network, threads: Int = IntraOpThreads.current) {
+    /// `smallChain: false` runs every pass layer by layer (tests compare the two).
+    public init(_ network: Network, threads: Int = IntraOpThreads.current, smallChain: Bool = true) {
         self.network = network
         self.threads = threads
         // More threads than cores would only wait for each other (and results do not depend on the count).
@@ -338,11 +339,11 @@ public final class NetworkEvaluator: ClassifierEvaluator {
         let pool = poolThreads > 1 ? IntraOpPool(threads: poolThreads) : nil
         switch network.dtype {
         case .float64:
-            tape64 = Tape(network, parameters: network.parameters.baseAddress!, pool: pool)
+            tape64 = Tape(network, parameters: network.parameters.baseAddress!, pool: pool, smallChain: smallChain)
             tape32 = nil
         case .float32:
             tape64 = nil
-            tape32 = Tape(network, parameters: network.parameters32.baseAddress!, pool: pool)
+            tape32 = Tape(network, parameters: network.parameters32.baseAddress!, pool: pool, smallChain: smallChain)
         }
     }
 
@@ -514,6 +515,8 @@ final class Tape<T: NetworkScalar> {
     }
 
     private let plan: [PlannedStep]
+    /// The whole pass in one call, for an MLP (nil for other networks).
+    private let chain: SmallChain?
     private let bufferSizes: [Int]
     private let network: Network
     private let parameters: UnsafeMutablePointer<T>
@@ -533,12 +536,13 @@ final class Tape<T: NetworkScalar> {
     var heldValues: Int { capacity * (2 * bufferSizes.reduce(0, +)) + scratchCount + workspaceCount }
     private var scratchCount = 0
 
-    init(_ network: Network, parameters: UnsafeMutablePointer<T>, pool: IntraOpPool?) {
+    init(_ network: Network, parameters: UnsafeMutablePointer<T>, pool: IntraOpPool?, smallChain: Bool) {
         self.network = network
         self.parameters = parameters
         self.pool = pool
         self.caches = network.steps.map { _ in StepCache() }
         self.bufferSizes = network.bufferShapes.map { $0.reduce(1, *) }
+        self.chain = smallChain ? SmallChain(network) : nil
         self.plan = network.steps.enumerated().map { index, step in
             switch step {
             case .apply(let op, let input, let output):
@@ -593,6 +597,16 @@ final class Tape<T: NetworkScalar> {
         reserve(rows: rows)
         self.rows = rows
         load(values[0])
+        if let chain, target == bufferSizes.count - 1, chain.fits(rows: rows) {
+            chain.forward(rows: rows, parameters: UnsafePointer(parameters), values: values)
+        } else {
+            forwardStepByStep(through: target, training: training)
+        }
+        forwardThrough = target
+        forwardTraining = training
+    }
+
+    private func forwardStepByStep(through target: Int, training: Bool) {
         for step in plan where step.output <= target {
             let (input, output) = (values[step.input], values[step.output])
             if let operation = step.operation {
@@ -603,8 +617,6 @@ final class Tape<T: NetworkScalar> {
                 for i in 0..<rows * step.outputShape.count { output[i] = input[i] + other[i] }
             }
         }
-        forwardThrough = target
-        forwardTraining = training
     }
 
     func holds(rows: Int, through target: Int) -> Bool {
@@ -627,6 +639,10 @@ final class Tape<T: NetworkScalar> {
     /// Runs the backward pass from the seeded gradients of buffers 0…top down to the input; returns
     /// the input's gradient (rows × d).
     func propagate(through top: Int, parameterGradients: UnsafeMutablePointer<T>?) -> UnsafeMutablePointer<T> {
+        if let chain, parameterGradients == nil, top == bufferSizes.count - 1, chain.fits(rows: rows) {
+            chain.backward(rows: rows, parameters: UnsafePointer(parameters), values: values, gradients: gradients)
+            return gradients[0]
+        }
         for step in plan.reversed() where step.output <= top {
             let dy = gradients[step.output]
             if let operation = step.operation {

@@ -29,6 +29,13 @@ public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
     /// dx (rows × inputs) += dy (rows × outputs) · w (CFXKernels).
     static func denseBackward(rows: Int, outputs: Int, inputs: Int, _ dy: UnsafePointer<Self>, _ w: UnsafePointer<Self>,
                               _ dx: UnsafeMutablePointer<Self>)
+    /// Softmax of each row (CFXKernels).
+    static func softmax(rows: Int, width: Int, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>)
+    /// A small MLP's forward / backward pass in one call (CFXKernels; `SmallChain`).
+    static func chainForward(_ layers: UnsafePointer<cfx_chain_layer>, count: Int, rows: Int, _ parameters: UnsafePointer<Self>,
+                             _ values: UnsafePointer<UnsafeMutablePointer<Self>?>)
+    static func chainBackward(_ layers: UnsafePointer<cfx_chain_layer>, count: Int, rows: Int, _ parameters: UnsafePointer<Self>,
+                              _ values: UnsafePointer<UnsafeMutablePointer<Self>?>, _ gradients: UnsafePointer<UnsafeMutablePointer<Self>?>)
     /// 2 × 2, stride 2 max pooling: values and argmax positions (CFXKernels).
     static func maxPool2(planes: Int, height: Int, width: Int, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>,
                          _ argmax: UnsafeMutablePointer<Self>)
@@ -70,6 +77,20 @@ extension Double: NetworkScalar {
         cfx_dense_backward_f64(rows, outputs, inputs, dy, w, dx)
     }
     @inline(__always)
+    public static func softmax(rows: Int, width: Int, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
+        cfx_softmax_f64(rows, width, x, y)
+    }
+    @inline(__always)
+    public static func chainForward(_ layers: UnsafePointer<cfx_chain_layer>, count: Int, rows: Int, _ parameters: UnsafePointer<Double>,
+                                    _ values: UnsafePointer<UnsafeMutablePointer<Double>?>) {
+        cfx_chain_forward_f64(layers, count, rows, parameters, values)
+    }
+    @inline(__always)
+    public static func chainBackward(_ layers: UnsafePointer<cfx_chain_layer>, count: Int, rows: Int, _ parameters: UnsafePointer<Double>,
+                                     _ values: UnsafePointer<UnsafeMutablePointer<Double>?>, _ gradients: UnsafePointer<UnsafeMutablePointer<Double>?>) {
+        cfx_chain_backward_f64(layers, count, rows, parameters, values, gradients)
+    }
+    @inline(__always)
     public static func maxPool2(planes: Int, height: Int, width: Int, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>,
                                 _ argmax: UnsafeMutablePointer<Double>) {
         cfx_max_pool2_f64(planes, height, width, x, y, argmax)
@@ -106,6 +127,20 @@ extension Float: NetworkScalar {
     public static func denseBackward(rows: Int, outputs: Int, inputs: Int, _ dy: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                                      _ dx: UnsafeMutablePointer<Float>) {
         cfx_dense_backward_f32(rows, outputs, inputs, dy, w, dx)
+    }
+    @inline(__always)
+    public static func softmax(rows: Int, width: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        cfx_softmax_f32(rows, width, x, y)
+    }
+    @inline(__always)
+    public static func chainForward(_ layers: UnsafePointer<cfx_chain_layer>, count: Int, rows: Int, _ parameters: UnsafePointer<Float>,
+                                    _ values: UnsafePointer<UnsafeMutablePointer<Float>?>) {
+        cfx_chain_forward_f32(layers, count, rows, parameters, values)
+    }
+    @inline(__always)
+    public static func chainBackward(_ layers: UnsafePointer<cfx_chain_layer>, count: Int, rows: Int, _ parameters: UnsafePointer<Float>,
+                                     _ values: UnsafePointer<UnsafeMutablePointer<Float>?>, _ gradients: UnsafePointer<UnsafeMutablePointer<Float>?>) {
+        cfx_chain_backward_f32(layers, count, rows, parameters, values, gradients)
     }
     @inline(__always)
     public static func maxPool2(planes: Int, height: Int, width: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,

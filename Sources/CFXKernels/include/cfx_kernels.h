@@ -24,4 +24,29 @@ void cfx_dense_backward_f32(size_t rows, size_t outputs, size_t inputs, const fl
 void cfx_max_pool2_f64(size_t planes, size_t height, size_t width, const double *x, double *y, double *argmax);
 void cfx_max_pool2_f32(size_t planes, size_t height, size_t width, const float *x, float *y, float *argmax);
 
+/* y = softmax of each of `rows` rows of `width` values. */
+void cfx_softmax_f64(size_t rows, size_t width, const double *x, double *y);
+void cfx_softmax_f32(size_t rows, size_t width, const float *x, float *y);
+
+/* A small MLP (dense layers, relus, a softmax; at most 2^15 multiply-adds per dense layer and
+ * pass) run in one call, with the values and gradients the layer-by-layer pass gives. Layer l
+ * reads buffer l and writes buffer l + 1; a dense layer's weight (outputs x inputs) and then its
+ * bias start at parameter_offset. */
+enum { CFX_CHAIN_DENSE = 0, CFX_CHAIN_RELU = 1, CFX_CHAIN_SOFTMAX = 2 };
+typedef struct {
+    int kind;
+    size_t inputs, outputs;
+    size_t parameter_offset;
+} cfx_chain_layer;
+
+/* values[0] holds the input; every later buffer is written. */
+void cfx_chain_forward_f64(const cfx_chain_layer *layers, size_t count, size_t rows, const double *parameters, double *const *values);
+void cfx_chain_forward_f32(const cfx_chain_layer *layers, size_t count, size_t rows, const float *parameters, float *const *values);
+/* gradients[count] holds the seeded cotangent; gradients[0 .. count) are added to (cleared first by
+ * the caller), as the layer-by-layer backward pass does. */
+void cfx_chain_backward_f64(const cfx_chain_layer *layers, size_t count, size_t rows, const double *parameters,
+                            double *const *values, double *const *gradients);
+void cfx_chain_backward_f32(const cfx_chain_layer *layers, size_t count, size_t rows, const float *parameters,
+                            float *const *values, float *const *gradients);
+
 #endif

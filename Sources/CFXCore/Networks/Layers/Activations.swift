@@ -79,18 +79,7 @@ public final class Softmax: Operation, @unchecked Sendable {
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
     private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
-        let width = c.inputCount
-        for r in 0..<c.batch {
-            let xr = x + r * width, yr = y + r * width
-            var largest = -T.infinity
-            for i in 0..<width { largest = max(largest, xr[i]) }
-            var total: T = 0
-            for i in 0..<width {
-                yr[i] = T.exponential(xr[i] - largest)
-                total += yr[i]
-            }
-            for i in 0..<width { yr[i] /= total }
-        }
+        T.softmax(rows: c.batch, width: c.inputCount, x, y)
     }
 
     public override func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,

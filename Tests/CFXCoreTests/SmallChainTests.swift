@@ -1,0 +1,51 @@
+import XCTest
+@testable import CFXCore
+
+/// An MLP's passes in one C call (`SmallChain`) give the bits of the layer-by-layer passes.
+final class SmallChainTests: XCTestCase {
+    private func mlp(dtype: DType) throws -> Network {
+        let nodes: [NetworkNode] = [.layer(Dense(outputs: 64)), .layer(Elementwise(.relu)), .layer(Dense(outputs: 37)),
+                                    .layer(Elementwise(.relu)), .layer(Dense(outputs: 10)), .layer(Softmax())]
+        return try randomNetwork(inputShape: [64], nodes, seed: 5, scale: 0.3).converted(to: dtype)
+    }
+
+    private func passes(_ network: Network, rows: Int, smallChain: Bool) -> (proba: [Double], gradient: [Double]) {
+        var random = SeededRandom(seed: 9)
+        let x = (0..<rows * 64).map { _ in random.uniform(-2, 2) }
+        let cotangent = (0..<rows * 10).map { _ in random.uniform(-1, 1) }
+        let evaluator = NetworkEvaluator(network, threads: 1, smallChain: smallChain)
+        var proba = [Double](repeating: 0, count: rows * 10), gradient = [Double](repeating: 0, count: rows * 64)
+        x.withUnsafeBufferPointer { xs in
+            try! proba.withUnsafeMutableBufferPointer { try evaluator.predict(xs, rows: rows, into: $0) }
+            cotangent.withUnsafeBufferPointer { cs in
+                try! gradient.withUnsafeMutableBufferPointer { try evaluator.pullback(at: xs, rows: rows, cotangent: cs, into: $0) }
+            }
+        }
+        return (proba, gradient)
+    }
+
+    func testSameBitsAsLayerByLayer() throws {
+        for dtype in DType.allCases {
+            let network = try mlp(dtype: dtype)
+            XCTAssertNotNil(SmallChain(network))
+            // 1 and 3 rows take the chain; 20 rows of a 64 x 64 product do not (the layers' GEMMs).
+            for rows in [1, 3, 20] {
+                let chained = passes(network, rows: rows, smallChain: true), layered = passes(network, rows: rows, smallChain: false)
+                XCTAssertEqual(chained.proba, layered.proba, "\(dtype) probabilities, \(rows) rows")
+                XCTAssertEqual(chained.gradient, layered.gradient, "\(dtype) input gradient, \(rows) rows")
+                XCTAssertTrue(chained.gradient.contains { $0 != 0 }, "\(dtype): a gradient to compare")
+            }
+        }
+    }
+
+    func testOnlyPlainChains() throws {
+        let spectral = try randomNetwork(inputShape: [4], [.layer(Dense(outputs: 3, spectralNorm: SpectralNorm(coefficient: 2))), .layer(Softmax())], seed: 1)
+        XCTAssertNil(SmallChain(spectral))
+        let tanh = try randomNetwork(inputShape: [4], [.layer(Dense(outputs: 3)), .layer(Elementwise(.tanh)), .layer(Dense(outputs: 2))], seed: 1)
+        XCTAssertNil(SmallChain(tanh))
+        let residual = try randomNetwork(inputShape: [4], [.residual(main: [.layer(Dense(outputs: 4))], shortcut: []), .layer(Softmax())], seed: 1)
+        XCTAssertNil(SmallChain(residual))
+        let logits = try randomNetwork(inputShape: [4], [.layer(Dense(outputs: 3)), .layer(Elementwise(.relu)), .layer(Dense(outputs: 2))], seed: 1)
+        XCTAssertNotNil(SmallChain(logits))
+    }
+}
