@@ -517,6 +517,8 @@ final class Tape<T: NetworkScalar> {
     private let plan: [PlannedStep]
     /// The whole pass in one call, for an MLP (nil for other networks).
     private let chain: SmallChain?
+    /// The values' and then the gradients' pointers, as C reads them (the chain's passes).
+    private let bufferTable: UnsafeMutablePointer<UnsafeMutablePointer<T>?>
     private let bufferSizes: [Int]
     private let network: Network
     private let parameters: UnsafeMutablePointer<T>
@@ -543,6 +545,8 @@ final class Tape<T: NetworkScalar> {
         self.caches = network.steps.map { _ in StepCache() }
         self.bufferSizes = network.bufferShapes.map { $0.reduce(1, *) }
         self.chain = smallChain ? SmallChain(network) : nil
+        self.bufferTable = .allocate(capacity: 2 * bufferSizes.count)
+        bufferTable.initialize(repeating: nil, count: 2 * bufferSizes.count)
         self.plan = network.steps.enumerated().map { index, step in
             switch step {
             case .apply(let op, let input, let output):
@@ -561,6 +565,8 @@ final class Tape<T: NetworkScalar> {
     deinit {
         release()
         workspace.deallocate()
+        chain?.deallocate()
+        bufferTable.deallocate()
     }
 
     private func release() {
@@ -573,6 +579,7 @@ final class Tape<T: NetworkScalar> {
         release()
         values = bufferSizes.map { .allocate(capacity: $0 * rows) }
         gradients = bufferSizes.map { .allocate(capacity: $0 * rows) }
+        for (i, buffer) in (values + gradients).enumerated() { bufferTable[i] = buffer }
         let scratchCounts = plan.map { step in
             max(step.operation?.takeUnretainedValue().scratchCount(input: step.inputShape.dims, batch: rows) ?? 0, 1)
         }
@@ -598,7 +605,7 @@ final class Tape<T: NetworkScalar> {
         self.rows = rows
         load(values[0])
         if let chain, target == bufferSizes.count - 1, chain.fits(rows: rows) {
-            chain.forward(rows: rows, parameters: UnsafePointer(parameters), values: values)
+            chain.forward(rows: rows, parameters: UnsafePointer(parameters), values: bufferTable)
         } else {
             forwardStepByStep(through: target, training: training)
         }
@@ -640,7 +647,7 @@ final class Tape<T: NetworkScalar> {
     /// the input's gradient (rows × d).
     func propagate(through top: Int, parameterGradients: UnsafeMutablePointer<T>?) -> UnsafeMutablePointer<T> {
         if let chain, parameterGradients == nil, top == bufferSizes.count - 1, chain.fits(rows: rows) {
-            chain.backward(rows: rows, parameters: UnsafePointer(parameters), values: values, gradients: gradients)
+            chain.backward(rows: rows, parameters: UnsafePointer(parameters), values: bufferTable, gradients: bufferTable + bufferSizes.count)
             return gradients[0]
         }
         for step in plan.reversed() where step.output <= top {
