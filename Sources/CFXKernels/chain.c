@@ -5,7 +5,6 @@
  * values are the same bits as the layer-by-layer pass. */
 #include "cfx_kernels.h"
 #include "clones.h"
-#include <math.h>
 #include <string.h>
 
 #pragma clang fp contract(off)
@@ -51,12 +50,7 @@ CLONES void cloned_chain_backward_##SUFFIX(const cfx_chain_layer *layers, size_t
             for (size_t i = 0; i < rows * n; i++) dx[i] += x[i] > 0 ? dy[i] : 0;                      \
             break;                                                                                    \
         case CFX_CHAIN_SOFTMAX:                                                                       \
-            for (size_t r = 0; r < rows; r++) {                                                       \
-                const T *yr = y + r * n, *dyr = dy + r * n;                                           \
-                T *dxr = dx + r * n, dot = 0;                                                         \
-                for (size_t i = 0; i < n; i++) dot += dyr[i] * yr[i];                                 \
-                for (size_t i = 0; i < n; i++) dxr[i] += yr[i] * (dyr[i] - dot);                      \
-            }                                                                                         \
+            cfx_softmax_backward_##SUFFIX(rows, n, y, dy, dx);                                        \
             break;                                                                                    \
         }                                                                                             \
     }                                                                                                 \

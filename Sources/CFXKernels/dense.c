@@ -56,9 +56,10 @@ static int has_avx512(void) {
  * up to 256 inputs (more weight rows than that stream better eight at a time). Their sums go
  * through the fold and tree of the eight-output group (lanes l + 8, then + 4, + 2, + 1), done as
  * pairwise transposes of the sixteen sums: half the shuffles per output. */
+#define WIDE_f64 0
+#define WIDE_f32 (has_avx512() && inputs <= 256)
 #define GROUP16_f64
 #define GROUP16_f32                                                                                   \
-        int wide = has_avx512() && inputs <= 256;                                                     \
         for (; wide && j + 16 <= outputs; j += 16) {                                                  \
             const float *wj = w + j * inputs;                                                         \
             vec_f32 acc[16] = {{0}};                                                                  \
@@ -104,6 +105,8 @@ static inline T finish_##SUFFIX(T *lanes, size_t from, size_t inputs, const T *x
 CLONES void cloned_dense_forward_##SUFFIX(size_t rows, size_t outputs, size_t inputs,                    \
                                        const T *x, const T *w, T *y) {                                \
     size_t whole = inputs / L * L;                                                                    \
+    int wide = WIDE_##SUFFIX;                                                                         \
+    (void)wide;                                                                                       \
     for (size_t r = 0; r < rows; r++, x += inputs, y += outputs) {                                    \
         size_t j = 0;                                                                                 \
         GROUP16_##SUFFIX                                                                              \

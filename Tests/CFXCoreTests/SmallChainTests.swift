@@ -27,7 +27,7 @@ final class SmallChainTests: XCTestCase {
     func testSameBitsAsLayerByLayer() throws {
         for dtype in DType.allCases {
             let network = try mlp(dtype: dtype)
-            XCTAssertNotNil(SmallChain(network))
+            assertChain(network)
             // 1 and 3 rows take the chain; 20 rows of a 64 x 64 product do not (the layers' GEMMs).
             for rows in [1, 3, 20] {
                 let chained = passes(network, rows: rows, smallChain: true), layered = passes(network, rows: rows, smallChain: false)
@@ -40,12 +40,47 @@ final class SmallChainTests: XCTestCase {
 
     func testOnlyPlainChains() throws {
         let spectral = try randomNetwork(inputShape: [4], [.layer(Dense(outputs: 3, spectralNorm: SpectralNorm(coefficient: 2))), .layer(Softmax())], seed: 1)
-        XCTAssertNil(SmallChain(spectral))
+        XCTAssertNil(SmallChain(spectral))  // (nil allocates nothing)
         let tanh = try randomNetwork(inputShape: [4], [.layer(Dense(outputs: 3)), .layer(Elementwise(.tanh)), .layer(Dense(outputs: 2))], seed: 1)
         XCTAssertNil(SmallChain(tanh))
         let residual = try randomNetwork(inputShape: [4], [.residual(main: [.layer(Dense(outputs: 4))], shortcut: []), .layer(Softmax())], seed: 1)
         XCTAssertNil(SmallChain(residual))
         let logits = try randomNetwork(inputShape: [4], [.layer(Dense(outputs: 3)), .layer(Elementwise(.relu)), .layer(Dense(outputs: 2))], seed: 1)
-        XCTAssertNotNil(SmallChain(logits))
+        assertChain(logits)
+    }
+
+    private func assertChain(_ network: Network, file: StaticString = #filePath, line: UInt = #line) {
+        let chain = SmallChain(network)
+        XCTAssertNotNil(chain, file: file, line: line)
+        chain?.deallocate()
+    }
+
+    /// After a chained forward pass: seeds at an inner buffer and at the output together, and a
+    /// backward pass with parameter gradients (both layer by layer), as without the chain.
+    func testOtherBackwardPassesAfterAChainedForward() throws {
+        for dtype in DType.allCases {
+            let network = try mlp(dtype: dtype)
+            let logits = network.bufferShapes.count - 2, last = network.bufferShapes.count - 1
+            var random = SeededRandom(seed: 4)
+            let x = (0..<64).map { _ in random.uniform(-2, 2) }
+            let seed = (0..<10).map { _ in random.uniform(-1, 1) }
+            func run(_ smallChain: Bool) -> (seeds: [Double], input: [Double], parameters: [Double]) {
+                let evaluator = NetworkEvaluator(network, threads: 1, smallChain: smallChain)
+                x.withUnsafeBufferPointer { evaluator.forward($0, rows: 1) }
+                let seeds = seed.withUnsafeBufferPointer { s in
+                    Array(evaluator.backward(seeds: [(buffer: logits, cotangent: s), (buffer: last, cotangent: s)]))
+                }
+                var parameters = [Double](repeating: 0, count: network.parameters.count)
+                let input = seed.withUnsafeBufferPointer { s in
+                    parameters.withUnsafeMutableBufferPointer { Array(evaluator.backward(from: last, cotangent: s, parameterGradients: $0.baseAddress)) }
+                }
+                return (seeds, input, parameters)
+            }
+            let chained = run(true), layered = run(false)
+            XCTAssertEqual(chained.seeds, layered.seeds, "\(dtype): two seeds")
+            XCTAssertEqual(chained.input, layered.input, "\(dtype): input gradient beside parameter gradients")
+            XCTAssertEqual(chained.parameters, layered.parameters, "\(dtype): parameter gradients")
+            XCTAssertTrue(chained.parameters.contains { $0 != 0 })
+        }
     }
 }

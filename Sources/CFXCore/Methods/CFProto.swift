@@ -657,10 +657,11 @@ struct CFProtoSearch {
     /// out[j] = f(a[j], b[j]) over unchecked buffers (the step's vectors: no bounds checks per value).
     @inline(__always)
     static func combine(_ out: inout [Double], _ a: [Double], _ b: [Double], _ f: (Double, Double) -> Double) {
+        precondition(a.count == out.count && b.count == out.count)
         out.withUnsafeMutableBufferPointer { out in
             a.withUnsafeBufferPointer { a in
                 b.withUnsafeBufferPointer { b in
-                    for j in 0..<min(out.count, a.count, b.count) { out[j] = f(a[j], b[j]) }
+                    for j in 0..<out.count { out[j] = f(a[j], b[j]) }
                 }
             }
         }
@@ -675,8 +676,9 @@ struct CFProtoSearch {
     /// ‖x' − x‖₂² + β‖x' − x‖₁ in the search space: what a candidate must improve on.
     func elasticNet(_ y: [Double]) -> Double {
         // Four partial sums of each norm: one chain of additions was this step's longest wait.
+        precondition(y.count == original.count)
         var l1 = SIMD4<Double>(), l2 = SIMD4<Double>()
-        let n = min(y.count, original.count), whole = n / 4 * 4
+        let n = y.count, whole = n / 4 * 4
         y.withUnsafeBufferPointer { y in
             original.withUnsafeBufferPointer { original in
                 for j in stride(from: 0, to: whole, by: 4) {
@@ -707,11 +709,12 @@ struct CFProtoSearch {
     func shrink(_ z: inout [Double]) {
         let beta = params.beta
         // Both moves are computed and one selected: the branches were mispredicted half the time.
+        precondition(z.count == original.count && z.count == constraints.lower.count && z.count == constraints.upper.count)
         z.withUnsafeMutableBufferPointer { z in
             original.withUnsafeBufferPointer { original in
                 constraints.lower.withUnsafeBufferPointer { lower in
                     constraints.upper.withUnsafeBufferPointer { upper in
-                        for j in 0..<min(z.count, original.count, lower.count, upper.count) {
+                        for j in 0..<z.count {
                             let diff = z[j] - original[j]
                             let down = min(z[j] - beta, upper[j]), up = max(z[j] + beta, lower[j])
                             z[j] = diff > beta ? down : diff < -beta ? up : original[j]

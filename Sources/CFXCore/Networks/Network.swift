@@ -330,8 +330,12 @@ public final class NetworkEvaluator: ClassifierEvaluator {
 
     /// An evaluator of `network` whose layers split large products, im2col and convolutions
     /// over `threads` threads (its own, kept until it is freed); results do not depend on the count.
+    public convenience init(_ network: Network, threads: Int = IntraOpThreads.current) {
+        self.init(network, threads: threads, smallChain: true)
+    }
+
     /// `smallChain: false` runs every pass layer by layer (tests compare the two).
-    public init(_ network: Network, threads: Int = IntraOpThreads.current, smallChain: Bool = true) {
+    init(_ network: Network, threads: Int, smallChain: Bool) {
         self.network = network
         self.threads = threads
         // More threads than cores would only wait for each other (and results do not depend on the count).
@@ -373,7 +377,7 @@ public final class NetworkEvaluator: ClassifierEvaluator {
                 for i in 0..<count { input[i] = Float(x[i]) }
             }
             Self.reserve(&lastInput, count)
-            lastInput.baseAddress!.update(from: x.baseAddress!, count: count)
+            if count > 0 { lastInput.baseAddress!.update(from: x.baseAddress!, count: count) }
         }
     }
 
@@ -486,7 +490,8 @@ public final class NetworkEvaluator: ClassifierEvaluator {
         grad.baseAddress!.update(from: gradient.baseAddress!, count: rows * network.featureCount)
     }
 
-    /// Whether the kept forward pass (inference mode) is of exactly these rows.
+    /// Whether the kept forward pass (inference mode) is of exactly these rows (the same Double
+    /// bits: rows that only round to the same Floats are run again).
     public func holdsForwardPass(of x: UnsafeBufferPointer<Double>, rows: Int, through target: Int) -> Bool {
         let count = rows * network.featureCount
         if let tape64 {
@@ -494,7 +499,7 @@ public final class NetworkEvaluator: ClassifierEvaluator {
                 && memcmp(tape64.values[0], x.baseAddress!, count * MemoryLayout<Double>.size) == 0
         }
         return tape32!.holds(rows: rows, through: target)
-            && memcmp(lastInput.baseAddress!, x.baseAddress!, count * MemoryLayout<Double>.size) == 0
+            && (count == 0 || memcmp(lastInput.baseAddress!, x.baseAddress!, count * MemoryLayout<Double>.size) == 0)
     }
 }
 

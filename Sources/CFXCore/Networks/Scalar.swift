@@ -29,8 +29,10 @@ public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
     /// dx (rows × inputs) += dy (rows × outputs) · w (CFXKernels).
     static func denseBackward(rows: Int, outputs: Int, inputs: Int, _ dy: UnsafePointer<Self>, _ w: UnsafePointer<Self>,
                               _ dx: UnsafeMutablePointer<Self>)
-    /// Softmax of each row (CFXKernels).
+    /// Softmax of each row, and its backward pass dx += y ⊙ (dy − ⟨dy, y⟩) (CFXKernels).
     static func softmax(rows: Int, width: Int, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>)
+    static func softmaxBackward(rows: Int, width: Int, _ y: UnsafePointer<Self>, _ dy: UnsafePointer<Self>,
+                                _ dx: UnsafeMutablePointer<Self>)
     /// A small MLP's forward / backward pass in one call (CFXKernels; `SmallChain`).
     static func chainForward(_ layers: UnsafePointer<cfx_chain_layer>, count: Int, rows: Int, _ parameters: UnsafePointer<Self>,
                              _ values: UnsafePointer<UnsafeMutablePointer<Self>?>)
@@ -79,6 +81,11 @@ extension Double: NetworkScalar {
     @inline(__always)
     public static func softmax(rows: Int, width: Int, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>) {
         cfx_softmax_f64(rows, width, x, y)
+    }
+    @inline(__always)
+    public static func softmaxBackward(rows: Int, width: Int, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,
+                                       _ dx: UnsafeMutablePointer<Double>) {
+        cfx_softmax_backward_f64(rows, width, y, dy, dx)
     }
     @inline(__always)
     public static func chainForward(_ layers: UnsafePointer<cfx_chain_layer>, count: Int, rows: Int, _ parameters: UnsafePointer<Double>,
@@ -131,6 +138,11 @@ extension Float: NetworkScalar {
     @inline(__always)
     public static func softmax(rows: Int, width: Int, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         cfx_softmax_f32(rows, width, x, y)
+    }
+    @inline(__always)
+    public static func softmaxBackward(rows: Int, width: Int, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
+                                       _ dx: UnsafeMutablePointer<Float>) {
+        cfx_softmax_backward_f32(rows, width, y, dy, dx)
     }
     @inline(__always)
     public static func chainForward(_ layers: UnsafePointer<cfx_chain_layer>, count: Int, rows: Int, _ parameters: UnsafePointer<Float>,

@@ -5,7 +5,8 @@ import CFXKernels
 /// rows): the layer-by-layer pass costs a context, a virtual call and a type dispatch per layer,
 /// which showed as much as the arithmetic in small MLPs' searches. The values are bitwise those of
 /// the layer-by-layer pass (`SmallChainTests`). Plain values and pointers only, so that using it
-/// costs no reference counting; its owner calls `deallocate`.
+/// costs no reference counting: copies share one buffer, which the tape that made it frees
+/// (`deallocate`, once).
 struct SmallChain {
     private let layers: UnsafeMutableBufferPointer<cfx_chain_layer>
 

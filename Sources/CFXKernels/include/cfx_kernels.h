@@ -1,10 +1,10 @@
-/* Kernels where a library call's fixed cost or branchy scalar code would dominate.
+/* Kernels where a library call's fixed cost or branchy scalar code would dominate: small
+ * dense-layer products for one or a few rows (a small MLP explained one instance at a time), a
+ * small MLP's whole pass, softmax and 2 x 2 max pooling, vectorised for the processor cfx runs on
+ * (AVX-512, AVX2 or baseline x86-64 clones).
  *
- * Small dense-layer products for one or a few rows (a small MLP explained one instance at a
- * time), vectorised for the processor cfx runs on (AVX-512, AVX2 or baseline x86-64 clones).
- *
- * Each output is computed by the same arithmetic whatever the number of rows passed and whichever
- * output block it falls in, so a row's result does not depend on the other rows of the call. */
+ * Each value is computed by the same arithmetic whatever the number of rows passed and whichever
+ * block it falls in, so a row's result does not depend on the other rows of the call. */
 #ifndef CFX_KERNELS_H
 #define CFX_KERNELS_H
 
@@ -24,11 +24,13 @@ void cfx_dense_backward_f32(size_t rows, size_t outputs, size_t inputs, const fl
 void cfx_max_pool2_f64(size_t planes, size_t height, size_t width, const double *x, double *y, double *argmax);
 void cfx_max_pool2_f32(size_t planes, size_t height, size_t width, const float *x, float *y, float *argmax);
 
-/* y = softmax of each of `rows` rows of `width` values. */
+/* y = softmax of each of `rows` rows of `width` values; its backward pass dx += y * (dy - <dy, y>). */
 void cfx_softmax_f64(size_t rows, size_t width, const double *x, double *y);
 void cfx_softmax_f32(size_t rows, size_t width, const float *x, float *y);
+void cfx_softmax_backward_f64(size_t rows, size_t width, const double *y, const double *dy, double *dx);
+void cfx_softmax_backward_f32(size_t rows, size_t width, const float *y, const float *dy, float *dx);
 
-/* A small MLP (dense layers, relus, a softmax; at most 2^15 multiply-adds per dense layer and
+/* A small MLP (dense layers, relus, softmaxes; at most 2^15 multiply-adds per dense layer and
  * pass) run in one call, with the values and gradients the layer-by-layer pass gives. Layer l
  * reads buffer l and writes buffer l + 1; a dense layer's weight (outputs x inputs) and then its
  * bias start at parameter_offset. */

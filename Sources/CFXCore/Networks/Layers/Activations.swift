@@ -89,13 +89,7 @@ public final class Softmax: Operation, @unchecked Sendable {
 
     private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
-        let width = c.inputCount
-        for r in 0..<c.batch {
-            let yr = y + r * width, dyr = dy + r * width, dxr = dx + r * width
-            var dot: T = 0
-            for i in 0..<width { dot += dyr[i] * yr[i] }
-            for i in 0..<width { dxr[i] += yr[i] * (dyr[i] - dot) }
-        }
+        T.softmaxBackward(rows: c.batch, width: c.inputCount, y, dy, dx)
     }
 }
 
