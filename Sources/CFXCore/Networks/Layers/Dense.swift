@@ -45,11 +45,13 @@ public final class Dense: Operation, @unchecked Sendable {
     public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
-    /// Products of one or a few rows (a small MLP explained one instance at a time: at most 2^15
-    /// multiply-adds in all) go to cfx's vectorised kernels (CFXKernels), where an OpenBLAS call's
-    /// fixed cost would dominate.
+    /// Products of one row (a search's instance), or of at most 2^15 multiply-adds in all, go to
+    /// cfx's vectorised kernels (CFXKernels). At one row the kernel is as fast as OpenBLAS's
+    /// AVX-512 small-matrix path and 4–8× faster than its AVX2 kernels, which pack the whole weight
+    /// matrix for every call; from two rows on, OpenBLAS's AVX-512 path is faster
+    /// (`benchmarks/results/dense_rows.md`).
     @inline(__always) static func isSmall(rows: Int, outputs: Int, inputs: Int) -> Bool {
-        outputs * inputs <= (1 << 15) / max(rows, 1)
+        rows == 1 || outputs * inputs <= (1 << 15) / max(rows, 1)
     }
 
     private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
