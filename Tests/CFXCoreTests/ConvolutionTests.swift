@@ -136,27 +136,31 @@ final class ConvolutionTests: XCTestCase {
     /// goes to the winner's position.
     func testMaxPoolingTiesAndNaNs() throws {
         let (nan, inf) = (Double.nan, Double.infinity)
-        // Six 2 × 2 windows (two rows of three), in rows [a b] [c d].
-        let windows: [[Double]] = [[1, 1, 1, 1], [-inf, -inf, -inf, -inf], [0, 2, 2, 1], [nan, 5, 3, nan], [1, nan, nan, 7], [-1, -2, 4, 4]]
+        // 2 × 2 windows in rows [a b] [c d], cycling through six patterns.
+        let patterns: [[Double]] = [[1, 1, 1, 1], [-inf, -inf, -inf, -inf], [0, 2, 2, 1], [nan, 5, 3, nan], [1, nan, nan, 7], [-1, -2, 4, 4]]
         let winners = [0, 0, 1, 3, 2, 2]  // position in the window of the value that wins
-        var x = [Double](repeating: 0, count: 4 * 6)
-        for (w, v) in windows.enumerated() {
-            let (row, column) = (w / 3, w % 3)
-            for (i, value) in v.enumerated() { x[(2 * row + i / 2) * 6 + 2 * column + i % 2] = value }
-        }
-        let network = try Network(inputShape: [1, 4, 6], nodes: [.layer(Pool2D(.max, kernelSize: 2))])
-        let evaluator = network.makeEvaluator() as! NetworkEvaluator
-        let y = forwardOutput(network, x, rows: 1)
-        let cotangent = (0..<6).map { Double($0 + 1) }
-        x.withUnsafeBufferPointer { evaluator.forward($0, rows: 1) }
-        let dx = cotangent.withUnsafeBufferPointer { Array(evaluator.backward(from: network.bufferShapes.count - 1, cotangent: $0)) }
-        for (w, v) in windows.enumerated() {
-            let expected = v[winners[w]]
-            XCTAssertTrue(y[w] == expected || (y[w].isNaN && expected.isNaN), "window \(w): \(y[w]) instead of \(expected)")
-            let (row, column) = (w / 3, w % 3)
-            for i in 0..<4 {
-                let position = (2 * row + i / 2) * 6 + 2 * column + i % 2
-                XCTAssertEqual(dx[position], i == winners[w] ? cotangent[w] : 0, "window \(w) position \(i)")
+        // Rows of 3 windows (one at a time) and of 18 (eight at a time, the last block overlapping).
+        for (columns, dtype) in [(3, DType.float64), (18, .float64), (3, .float32), (18, .float32)] {
+            let width = 2 * columns, windows = 2 * columns
+            var x = [Double](repeating: 0, count: 4 * width)
+            for w in 0..<windows {
+                let (row, column) = (w / columns, w % columns)
+                for (i, value) in patterns[w % 6].enumerated() { x[(2 * row + i / 2) * width + 2 * column + i % 2] = value }
+            }
+            let network = try Network(inputShape: [1, 4, width], nodes: [.layer(Pool2D(.max, kernelSize: 2))]).converted(to: dtype)
+            let evaluator = network.makeEvaluator() as! NetworkEvaluator
+            let y = forwardOutput(network, x, rows: 1)
+            let cotangent = (0..<windows).map { Double($0 + 1) }
+            x.withUnsafeBufferPointer { evaluator.forward($0, rows: 1) }
+            let dx = cotangent.withUnsafeBufferPointer { Array(evaluator.backward(from: network.bufferShapes.count - 1, cotangent: $0)) }
+            for w in 0..<windows {
+                let expected = patterns[w % 6][winners[w % 6]]
+                XCTAssertTrue(y[w] == expected || (y[w].isNaN && expected.isNaN), "\(dtype), \(columns) columns, window \(w): \(y[w]) instead of \(expected)")
+                let (row, column) = (w / columns, w % columns)
+                for i in 0..<4 {
+                    let position = (2 * row + i / 2) * width + 2 * column + i % 2
+                    XCTAssertEqual(dx[position], i == winners[w % 6] ? cotangent[w] : 0, "\(dtype), \(columns) columns, window \(w) position \(i)")
+                }
             }
         }
     }
