@@ -1,14 +1,14 @@
 /* A small MLP's whole pass in one call (see cfx_kernels.h).
  *
  * Each layer computes exactly what cfx's Swift layers compute, operation by operation: dense
- * layers and softmaxes through the same kernels, relus as max(x, 0). Contraction into fused multiply-adds is off here, as Swift never contracts, so the
- * values are the same bits as the layer-by-layer pass. */
+ * layers and softmaxes through the same kernels, relus as max(x, 0). Contraction into fused
+ * multiply-adds is off here, as Swift never contracts, so the values are the same bits as the
+ * layer-by-layer pass (SmallChainTests). */
 #include "cfx_kernels.h"
 #include "clones.h"
 #include <string.h>
 
 #pragma clang fp contract(off)
-
 
 #define CHAIN_PASSES(SUFFIX, T)                                                                  \
 CLONES void cloned_chain_forward_##SUFFIX(const cfx_chain_layer *layers, size_t count, size_t rows,             \

@@ -30,8 +30,8 @@ void cfx_softmax_f32(size_t rows, size_t width, const float *x, float *y);
 void cfx_softmax_backward_f64(size_t rows, size_t width, const double *y, const double *dy, double *dx);
 void cfx_softmax_backward_f32(size_t rows, size_t width, const float *y, const float *dy, float *dx);
 
-/* A small MLP (dense layers, relus, softmaxes; at most 2^15 multiply-adds per dense layer and
- * pass) run in one call, with the values and gradients the layer-by-layer pass gives. Layer l
+/* A small MLP (dense layers, relus, softmaxes; every dense product on the small-product path, as
+ * Dense.isSmall decides) run in one call, with the values and gradients the layer-by-layer pass gives. Layer l
  * reads buffer l and writes buffer l + 1; a dense layer's weight (outputs x inputs) and then its
  * bias start at parameter_offset. */
 enum { CFX_CHAIN_DENSE = 0, CFX_CHAIN_RELU = 1, CFX_CHAIN_SOFTMAX = 2 };
