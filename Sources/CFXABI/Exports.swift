@@ -35,6 +35,7 @@ public func cfx_runtime_info(_ jsonOut: UnsafeMutablePointer<UnsafeMutablePointe
         out.pointee = try JSON.object([
             ("version", .string(CFX_VERSION_STRING)), ("openblas_core", .string(blasCoreName())),
             ("onednn", .string(oneDNNVersion())), ("cores", .int(availableCores())),
+            ("isa", .string(KernelSet.current)), ("isa_supported", .array(KernelSet.supported.map { .string($0) })),
         ]).serialized()
     }
 }

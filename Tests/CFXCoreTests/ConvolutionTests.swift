@@ -104,6 +104,10 @@ final class ConvolutionTests: XCTestCase {
     }
 
     func testPoolingMatchesDirectPooling() throws {
+        try forEachKernelSet { _ in try poolingMatchesDirectPooling() }
+    }
+
+    private func poolingMatchesDirectPooling() throws {
         // (channels, height, width, kernel, stride, padding)
         // The 2 × 2 cases run CFXKernels' pooling: its vector body (28 × 28) and its dropped odd edges.
         let cases = [(2, 5, 5, 3, 2, 1), (2, 6, 6, 2, 2, 0), (3, 5, 4, 2, 1, 1), (1, 7, 7, 1, 2, 0), (2, 5, 5, 3, 3, 0),
@@ -135,6 +139,10 @@ final class ConvolutionTests: XCTestCase {
     /// order wins, and a NaN wins and ends its window row, as in the general scan; the gradient
     /// goes to the winner's position.
     func testMaxPoolingTiesAndNaNs() throws {
+        try forEachKernelSet { _ in try maxPoolingTiesAndNaNs() }
+    }
+
+    private func maxPoolingTiesAndNaNs() throws {
         let (nan, inf) = (Double.nan, Double.infinity)
         // 2 × 2 windows in rows [a b] [c d], cycling through six patterns.
         let patterns: [[Double]] = [[1, 1, 1, 1], [-inf, -inf, -inf, -inf], [0, 2, 2, 1], [nan, 5, 3, nan], [1, nan, nan, 7], [-1, -2, 4, 4]]

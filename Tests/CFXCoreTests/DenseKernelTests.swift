@@ -66,6 +66,50 @@ final class DenseKernelTests: XCTestCase {
         }
     }
 
-    func testDouble() { check(Double.self, tolerance: 1e-15); checkGrouping(Double.self) }
-    func testFloat() { check(Float.self, tolerance: 1e-6); checkGrouping(Float.self) }
+    func testDouble() { forEachKernelSet { _ in check(Double.self, tolerance: 1e-15); checkGrouping(Double.self) } }
+    func testFloat() { forEachKernelSet { _ in check(Float.self, tolerance: 1e-6); checkGrouping(Float.self) } }
+
+    /// Every output of the products on the test shapes, forward and input gradient, under one set.
+    private func products<T: NetworkScalar>(_ type: T.Type) -> [T] {
+        var random = SeededRandom(seed: 13), all: [T] = []
+        for (outputs, inputs) in shapes + [(25, 300), (40, 243)] {
+            let rows = 2
+            let w = (0..<outputs * inputs).map { _ in T(random.uniform(-1, 1)) }
+            let x = (0..<rows * inputs).map { _ in T(random.uniform(-1, 1)) }
+            let dy = (0..<rows * outputs).map { _ in T(random.uniform(-1, 1)) }
+            var y = [T](repeating: 0, count: rows * outputs), dx = [T](repeating: 0, count: rows * inputs)
+            T.denseForward(rows: rows, outputs: outputs, inputs: inputs, x, w, &y)
+            T.denseBackward(rows: rows, outputs: outputs, inputs: inputs, dy, w, &dx)
+            all += y + dx
+        }
+        return all
+    }
+
+    /// The AVX-512 and AVX2 sets give the same bits (both fuse every multiply-add); the baseline
+    /// set, which fuses none, agrees to rounding and differs somewhere (else the sets are not what
+    /// they say).
+    private func checkSetsAgree<T: NetworkScalar>(_ type: T.Type, tolerance: T) {
+        var results: [String: [T]] = [:]
+        forEachKernelSet { results[$0] = products(type) }
+        if let wide = results["avx512"], let avx2 = results["avx2"] { XCTAssertEqual(wide, avx2, "\(T.self): avx512 and avx2") }
+        guard let baseline = results["baseline"], let fused = results["avx2"] ?? results["avx512"] else { return }
+        XCTAssertEqual(baseline.count, fused.count)
+        for (b, f) in zip(baseline, fused) { XCTAssertEqual(b, f, accuracy: tolerance * max(1, abs(f)), "\(T.self): baseline against fused") }
+        XCTAssertNotEqual(baseline, fused, "\(T.self): the baseline set rounds products apart")
+    }
+
+    func testInstructionSetsAgree() {
+        checkSetsAgree(Double.self, tolerance: 1e-12)
+        checkSetsAgree(Float.self, tolerance: 1e-4)
+    }
+
+    func testKernelSetChoice() {
+        let supported = KernelSet.supported
+        XCTAssertEqual(supported.last, "baseline", "every processor runs the baseline set")
+        XCTAssertTrue(supported.contains(KernelSet.current))
+        let before = KernelSet.current
+        XCTAssertFalse(KernelSet.use("avx1024"))
+        XCTAssertFalse(KernelSet.use(""))
+        XCTAssertEqual(KernelSet.current, before, "an unknown set changes nothing")
+    }
 }

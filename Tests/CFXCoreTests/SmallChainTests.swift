@@ -25,6 +25,10 @@ final class SmallChainTests: XCTestCase {
     }
 
     func testSameBitsAsLayerByLayer() throws {
+        try forEachKernelSet { _ in try sameBitsAsLayerByLayer() }
+    }
+
+    private func sameBitsAsLayerByLayer() throws {
         for dtype in DType.allCases {
             let network = try mlp(dtype: dtype)
             assertChain(network)
@@ -58,6 +62,10 @@ final class SmallChainTests: XCTestCase {
     /// After a chained forward pass: seeds at an inner buffer and at the output together, and a
     /// backward pass with parameter gradients (both layer by layer), as without the chain.
     func testOtherBackwardPassesAfterAChainedForward() throws {
+        try forEachKernelSet { _ in try otherBackwardPassesAfterAChainedForward() }
+    }
+
+    private func otherBackwardPassesAfterAChainedForward() throws {
         for dtype in DType.allCases {
             let network = try mlp(dtype: dtype)
             let logits = network.bufferShapes.count - 2, last = network.bufferShapes.count - 1

@@ -97,3 +97,14 @@ func assertGradientsMatchFiniteDifferences(_ network: Network, output: String = 
     }
 }
 
+/// Runs `body` under every instruction set of cfx's kernels that this processor runs (see
+/// `KernelSet`), then returns to the set in use before.
+func forEachKernelSet(_ body: (String) throws -> Void) rethrows {
+    let before = KernelSet.current
+    defer { KernelSet.use(before) }
+    for set in KernelSet.supported {
+        XCTAssertTrue(KernelSet.use(set))
+        XCTAssertEqual(KernelSet.current, set)
+        try body(set)
+    }
+}

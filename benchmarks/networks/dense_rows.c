@@ -1,5 +1,5 @@
 // Dense layers over a few rows (a search's one instance): OpenBLAS cblas_sgemm against cfx's
-// small-product kernels (Sources/CFXKernels/dense.c), forward (y += x W^T) and input gradient
+// small-product kernels (Sources/CFXKernels/dense_impl.h), forward (y += x W^T) and input gradient
 // (dx += dy W), 1 thread, float32. Shapes: the Fashion-MNIST CNN's 1568 -> 128 layer, a 784 -> 64
 // MLP layer and 512-wide layers, at 1, 2, 4 and 8 rows. Decides Dense.isSmall's row limit.
 // Build and run: benchmarks/networks/run_dense_rows.sh

@@ -9,7 +9,7 @@ kernels="$here/../../Sources/CFXKernels"
 blas_dir=/usr/lib/x86_64-linux-gnu/openblas-pthread
 [ -f "$blas_dir/libopenblas.so" ] || { echo "missing: libopenblas-pthread-dev (sudo apt-get install -y libopenblas-pthread-dev)" >&2; exit 1; }
 out="${TMPDIR:-/tmp}/cfx_dense_rows"
-clang -O2 -std=gnu11 -o "$out" "$here/dense_rows.c" "$kernels/dense.c" -I"$kernels/include" -I"$kernels" \
+clang -O2 -std=gnu11 -o "$out" "$here/dense_rows.c" "$kernels"/dispatch.c "$kernels"/isa_*.c "$kernels"/softmax.c -I"$kernels/include" -I"$kernels" \
     -I/usr/include/x86_64-linux-gnu/openblas-pthread -L"$blas_dir" -Wl,-rpath,"$blas_dir" -lopenblas -lpthread -lm
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"

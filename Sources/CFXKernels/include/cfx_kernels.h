@@ -1,14 +1,28 @@
 /* Kernels where a library call's fixed cost or branchy scalar code would dominate: small
  * dense-layer products for one or a few rows (a small MLP explained one instance at a time), a
- * small MLP's whole pass, softmax and 2 x 2 max pooling, vectorised for the processor cfx runs on
- * (AVX-512, AVX2 or baseline x86-64 clones).
+ * small MLP's whole pass, softmax and 2 x 2 max pooling.
  *
- * Each value is computed by the same arithmetic whatever the number of rows passed and whichever
- * block it falls in, so a row's result does not depend on the other rows of the call. */
+ * Each is compiled for three instruction sets (isa.h): avx512 (x86-64-v4), avx2 (x86-64-v3) and
+ * baseline (any x86-64, or the build's target on other processors). The first call chooses one for
+ * the process: the set that the environment variable CFX_ISA names, when the processor runs it,
+ * else the widest set it runs. Within one set each value is computed by the same arithmetic
+ * whatever the number of rows passed and whichever block it falls in, so a row's result does not
+ * depend on the other rows of the call; avx512 and avx2 give the same bits, baseline (no fused
+ * multiply-adds) other last bits. */
 #ifndef CFX_KERNELS_H
 #define CFX_KERNELS_H
 
 #include <stddef.h>
+
+/* The name of the set in use ("avx512", "avx2" or "baseline"; chosen on the first call). */
+const char *cfx_kernels_isa(void);
+/* The name of the index-th set of this build, widest first, or NULL past the last. */
+const char *cfx_kernels_isa_name(int index);
+/* Whether the processor runs the named set. */
+int cfx_kernels_isa_supported(const char *name);
+/* Switches the process to the named set when the processor runs it and returns 1; else returns 0
+ * and changes nothing. For tests and benchmarks, while no kernel runs on another thread. */
+int cfx_kernels_use_isa(const char *name);
 
 /* y[r][j] += sum_p x[r][p] * w[j][p]   (forward: w is outputs x inputs, row-major) */
 void cfx_dense_forward_f64(size_t rows, size_t outputs, size_t inputs, const double *x, const double *w, double *y);

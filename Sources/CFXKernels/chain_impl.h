@@ -1,17 +1,11 @@
-/* A small MLP's whole pass in one call (see cfx_kernels.h).
+/* A small MLP's whole pass in one call, of one instruction set (see cfx_kernels.h, isa.h).
  *
  * Each layer computes exactly what cfx's Swift layers compute, operation by operation: dense
- * layers and softmaxes through the same kernels, relus as max(x, 0). Contraction into fused
- * multiply-adds is off here, as Swift never contracts, so the values are the same bits as the
- * layer-by-layer pass (SmallChainTests). */
-#include "cfx_kernels.h"
-#include "clones.h"
-#include <string.h>
-
-#pragma clang fp contract(off)
-
+ * layers through the same instruction set's kernels, softmaxes through cfx_softmax_*, relus as
+ * max(x, 0). Nothing here multiplies and adds, so nothing is fused, as Swift never fuses: the values
+ * are the bits of the layer-by-layer pass (SmallChainTests). */
 #define CHAIN_PASSES(SUFFIX, T)                                                                  \
-CLONES void cloned_chain_forward_##SUFFIX(const cfx_chain_layer *layers, size_t count, size_t rows,             \
+static void KERNEL(chain_forward_##SUFFIX)(const cfx_chain_layer *layers, size_t count, size_t rows,       \
                                 const T *parameters, T *const *values) {                              \
     for (size_t l = 0; l < count; l++) {                                                              \
         const cfx_chain_layer *layer = &layers[l];                                                    \
@@ -22,7 +16,7 @@ CLONES void cloned_chain_forward_##SUFFIX(const cfx_chain_layer *layers, size_t 
         case CFX_CHAIN_DENSE: {                                                                       \
             const T *w = parameters + layer->parameter_offset, *bias = w + layer->outputs * n;        \
             for (size_t r = 0; r < rows; r++) memcpy(y + r * layer->outputs, bias, layer->outputs * sizeof(T)); \
-            cfx_dense_forward_##SUFFIX(rows, layer->outputs, n, x, w, y);                             \
+            KERNEL(dense_forward_##SUFFIX)(rows, layer->outputs, n, x, w, y);                             \
             break;                                                                                    \
         }                                                                                             \
         case CFX_CHAIN_RELU:                                                                          \
@@ -35,7 +29,7 @@ CLONES void cloned_chain_forward_##SUFFIX(const cfx_chain_layer *layers, size_t 
     }                                                                                                 \
 }                                                                                                     \
                                                                                                       \
-CLONES void cloned_chain_backward_##SUFFIX(const cfx_chain_layer *layers, size_t count, size_t rows,            \
+static void KERNEL(chain_backward_##SUFFIX)(const cfx_chain_layer *layers, size_t count, size_t rows,      \
                                  const T *parameters, T *const *values, T *const *gradients) {        \
     for (size_t l = count; l-- > 0;) {                                                                \
         const cfx_chain_layer *layer = &layers[l];                                                    \
@@ -44,7 +38,7 @@ CLONES void cloned_chain_backward_##SUFFIX(const cfx_chain_layer *layers, size_t
         size_t n = layer->inputs;                                                                     \
         switch (layer->kind) {                                                                        \
         case CFX_CHAIN_DENSE:                                                                         \
-            cfx_dense_backward_##SUFFIX(rows, layer->outputs, n, dy, parameters + layer->parameter_offset, dx); \
+            KERNEL(dense_backward_##SUFFIX)(rows, layer->outputs, n, dy, parameters + layer->parameter_offset, dx); \
             break;                                                                                    \
         case CFX_CHAIN_RELU:                                                                          \
             for (size_t i = 0; i < rows * n; i++) dx[i] += x[i] > 0 ? dy[i] : 0;                      \
@@ -58,18 +52,3 @@ CLONES void cloned_chain_backward_##SUFFIX(const cfx_chain_layer *layers, size_t
 
 CHAIN_PASSES(f64, double)
 CHAIN_PASSES(f32, float)
-
-void cfx_chain_forward_f64(const cfx_chain_layer *layers, size_t count, size_t rows, const double *parameters, double *const *values) {
-    cloned_chain_forward_f64(layers, count, rows, parameters, values);
-}
-void cfx_chain_forward_f32(const cfx_chain_layer *layers, size_t count, size_t rows, const float *parameters, float *const *values) {
-    cloned_chain_forward_f32(layers, count, rows, parameters, values);
-}
-void cfx_chain_backward_f64(const cfx_chain_layer *layers, size_t count, size_t rows, const double *parameters,
-                            double *const *values, double *const *gradients) {
-    cloned_chain_backward_f64(layers, count, rows, parameters, values, gradients);
-}
-void cfx_chain_backward_f32(const cfx_chain_layer *layers, size_t count, size_t rows, const float *parameters,
-                            float *const *values, float *const *gradients) {
-    cloned_chain_backward_f32(layers, count, rows, parameters, values, gradients);
-}

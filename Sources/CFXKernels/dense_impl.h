@@ -1,29 +1,12 @@
-/* Small dense-layer products (see cfx_kernels.h).
+/* Small dense-layer products of one instruction set (see cfx_kernels.h, isa.h).
  *
- * Vectors are 64 bytes whatever the clone, so every clone adds the same terms in the same order.
- * Clones differ in instructions, and in fused multiply-adds: the AVX2 and AVX-512 clones fuse
- * (faster), the baseline x86-64 clone cannot, so a processor without FMA gets other last bits.
- * An output of the forward pass is: lane-wise partial sums over whole vectors of inputs, the
- * lanes added by a fixed pairwise tree, then the remaining inputs in order; an input gradient is
- * one lane's sum over the outputs in order. Groups of outputs or inputs are computed side by side
- * only for speed: a value's arithmetic is the same in a group or alone, for any number of rows. */
-#include "cfx_kernels.h"
-#include "clones.h"
-#include <string.h>
-
-#pragma clang fp contract(fast)
-
-/* Whether sixteen 64-byte sums fit in registers (AVX-512); any group size gives the same bits. */
-static int has_avx512(void) {
-#if defined(__x86_64__)
-    return __builtin_cpu_supports("avx512f");
-#else
-    return 0;
-#endif
-}
-/* Unaligned 64-byte load. */
-#define LOAD(V, P) ({ V v_; memcpy(&v_, (P), 64); v_; })
-
+ * Vectors are 64 bytes whatever the instruction set, so every set adds the same terms in the same
+ * order; sets differ only in whether a multiply-add is fused (MADD), so the baseline set gets other
+ * last bits than the AVX2 and AVX-512 sets, which agree. An output of the forward pass is:
+ * lane-wise partial sums over whole vectors of inputs, the lanes added by a fixed pairwise tree,
+ * then the remaining inputs in order; an input gradient is one lane's sum over the outputs in
+ * order. Groups of outputs or inputs are computed side by side only for speed: a value's
+ * arithmetic is the same in a group or alone, for any number of rows. */
 /* The pairwise tree, on eight outputs' eight-lane sums at once: lane q of the result is
  * ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)) of output q. */
 #define TREE8(V8, s)                                                                                     \
@@ -46,7 +29,7 @@ static int has_avx512(void) {
         for (size_t o = 0; o < outputs; o++) {                                                        \
             const __typeof__(*w) *wo = w + o * inputs + i;                                            \
             __typeof__(*w) d = dy[o];                                                                 \
-            for (int v = 0; v < NV; v++) acc_[v] += d * LOAD(V, wo + v * (sizeof(V) / sizeof(d)));    \
+            for (int v = 0; v < NV; v++) acc_[v] = MADD(SPLAT(V, d), LOAD(V, wo + v * (sizeof(V) / sizeof(d))), acc_[v]); \
         }                                                                                             \
         for (int v = 0; v < NV; v++)                                                                  \
             for (size_t l = 0; l < sizeof(V) / sizeof(*w); l++) dx[i + v * (sizeof(V) / sizeof(*w)) + l] += acc_[v][l]; \
@@ -57,7 +40,7 @@ static int has_avx512(void) {
  * through the fold and tree of the eight-output group (lanes l + 8, then + 4, + 2, + 1), done as
  * pairwise transposes of the sixteen sums: half the shuffles per output. */
 #define WIDE_f64 0
-#define WIDE_f32 (has_avx512() && inputs <= 256)
+#define WIDE_f32 (ISA_WIDE && inputs <= 256)
 #define GROUP16_f64
 #define GROUP16_f32                                                                                   \
         for (; wide && j + 16 <= outputs; j += 16) {                                                  \
@@ -65,7 +48,7 @@ static int has_avx512(void) {
             vec_f32 acc[16] = {{0}};                                                                  \
             for (size_t p = 0; p < whole; p += 16) {                                                  \
                 vec_f32 xv = LOAD(vec_f32, x + p);                                                    \
-                for (int q = 0; q < 16; q++) acc[q] += xv * LOAD(vec_f32, wj + q * inputs + p);       \
+                for (int q = 0; q < 16; q++) acc[q] = MADD(xv, LOAD(vec_f32, wj + q * inputs + p), acc[q]); \
             }                                                                                         \
             vec_f32 a[8], b[4], c[2];                                                                 \
             for (int i_ = 0; i_ < 8; i_++)                                                            \
@@ -82,7 +65,7 @@ static int has_avx512(void) {
             for (size_t p = whole; p < inputs; p++) {                                                 \
                 vec_f32 wp;                                                                           \
                 for (int q = 0; q < 16; q++) wp[q] = wj[q * inputs + p];                              \
-                sum += x[p] * wp;                                                                     \
+                sum = MADD(SPLAT(vec_f32, x[p]), wp, sum);                                            \
             }                                                                                         \
             for (int q = 0; q < 16; q++) y[j + q] += sum[q];                                          \
         }
@@ -98,11 +81,11 @@ static inline T finish_##SUFFIX(T *lanes, size_t from, size_t inputs, const T *x
     for (int width = L / 2; width > 0; width /= 2)                                                    \
         for (int i = 0; i < width; i++) lanes[i] += lanes[i + width];                                 \
     T sum = lanes[0];                                                                                 \
-    for (size_t p = from; p < inputs; p++) sum += x[p] * w[p];                                        \
+    for (size_t p = from; p < inputs; p++) sum = MADD(x[p], w[p], sum);                              \
     return sum;                                                                                       \
 }                                                                                                     \
                                                                                                       \
-CLONES void cloned_dense_forward_##SUFFIX(size_t rows, size_t outputs, size_t inputs,                    \
+static void KERNEL(dense_forward_##SUFFIX)(size_t rows, size_t outputs, size_t inputs,                    \
                                        const T *x, const T *w, T *y) {                                \
     size_t whole = inputs / L * L;                                                                    \
     int wide = WIDE_##SUFFIX;                                                                         \
@@ -115,7 +98,7 @@ CLONES void cloned_dense_forward_##SUFFIX(size_t rows, size_t outputs, size_t in
             vec_##SUFFIX acc[8] = {{0}};                                                              \
             for (size_t p = 0; p < whole; p += L) {                                                   \
                 vec_##SUFFIX xv = LOAD(vec_##SUFFIX, x + p);                                          \
-                for (int q = 0; q < 8; q++) acc[q] += xv * LOAD(vec_##SUFFIX, wj + q * inputs + p);   \
+                for (int q = 0; q < 8; q++) acc[q] = MADD(xv, LOAD(vec_##SUFFIX, wj + q * inputs + p), acc[q]); \
             }                                                                                         \
             vec8_##SUFFIX folded[8];                                                                  \
             for (int q = 0; q < 8; q++) folded[q] = FOLD(acc[q]);                                     \
@@ -123,20 +106,20 @@ CLONES void cloned_dense_forward_##SUFFIX(size_t rows, size_t outputs, size_t in
             for (size_t p = whole; p < inputs; p++) {                                                 \
                 vec8_##SUFFIX wp;                                                                     \
                 for (int q = 0; q < 8; q++) wp[q] = wj[q * inputs + p];                               \
-                sum += x[p] * wp;                                                                     \
+                sum = MADD(SPLAT(vec8_##SUFFIX, x[p]), wp, sum);                                      \
             }                                                                                         \
             for (int q = 0; q < 8; q++) y[j + q] += sum[q];                                           \
         }                                                                                             \
         for (; j < outputs; j++) {                                                                    \
             const T *wj = w + j * inputs;                                                             \
             vec_##SUFFIX a = {0};                                                                     \
-            for (size_t p = 0; p < whole; p += L) a += LOAD(vec_##SUFFIX, x + p) * LOAD(vec_##SUFFIX, wj + p); \
+            for (size_t p = 0; p < whole; p += L) a = MADD(LOAD(vec_##SUFFIX, x + p), LOAD(vec_##SUFFIX, wj + p), a); \
             y[j] += finish_##SUFFIX((T *)&a, whole, inputs, x, wj);                                   \
         }                                                                                             \
     }                                                                                                 \
 }                                                                                                     \
                                                                                                       \
-CLONES void cloned_dense_backward_##SUFFIX(size_t rows, size_t outputs, size_t inputs,                   \
+static void KERNEL(dense_backward_##SUFFIX)(size_t rows, size_t outputs, size_t inputs,                   \
                                         const T *dy, const T *w, T *dx) {                             \
     size_t whole = inputs / L * L;                                                                    \
     for (size_t r = 0; r < rows; r++, dy += outputs, dx += inputs) {                                  \
@@ -148,7 +131,7 @@ CLONES void cloned_dense_backward_##SUFFIX(size_t rows, size_t outputs, size_t i
         for (; i < whole; i += L) BACKWARD_BLOCK(vec_##SUFFIX, 1);                                       \
         for (; i < inputs; i++) {                                                                     \
             T sum = 0;                                                                                \
-            for (size_t o = 0; o < outputs; o++) sum += dy[o] * w[o * inputs + i];                    \
+            for (size_t o = 0; o < outputs; o++) sum = MADD(dy[o], w[o * inputs + i], sum);          \
             dx[i] += sum;                                                                             \
         }                                                                                             \
     }                                                                                                 \
@@ -160,16 +143,3 @@ CLONES void cloned_dense_backward_##SUFFIX(size_t rows, size_t outputs, size_t i
 
 DENSE_KERNELS(f64, double, 8, FOLD_NONE)
 DENSE_KERNELS(f32, float, 16, FOLD_16_TO_8)
-
-void cfx_dense_forward_f64(size_t rows, size_t outputs, size_t inputs, const double *x, const double *w, double *y) {
-    cloned_dense_forward_f64(rows, outputs, inputs, x, w, y);
-}
-void cfx_dense_forward_f32(size_t rows, size_t outputs, size_t inputs, const float *x, const float *w, float *y) {
-    cloned_dense_forward_f32(rows, outputs, inputs, x, w, y);
-}
-void cfx_dense_backward_f64(size_t rows, size_t outputs, size_t inputs, const double *dy, const double *w, double *dx) {
-    cloned_dense_backward_f64(rows, outputs, inputs, dy, w, dx);
-}
-void cfx_dense_backward_f32(size_t rows, size_t outputs, size_t inputs, const float *dy, const float *w, float *dx) {
-    cloned_dense_backward_f32(rows, outputs, inputs, dy, w, dx);
-}

@@ -1,12 +1,9 @@
-/* 2 x 2 max pooling (see cfx_kernels.h), with selects instead of branches: which value of a
- * window wins depends on the data, so a branch per comparison is mispredicted about half the
- * time. The selects follow the scan of cfx's general pooling loop exactly, NaNs included.
- * Rows of at least eight windows go eight at a time: contiguous loads split into the windows'
- * left and right columns by shuffles (the compiler's own loop gathered every value); the last
- * block overlaps the one before it and writes the same values again. */
-#include "cfx_kernels.h"
-#include "clones.h"
-#include <string.h>
+/* 2 x 2 max pooling of one instruction set (see cfx_kernels.h, isa.h), with selects instead of
+ * branches: which value of a window wins depends on the data, so a branch per comparison is
+ * mispredicted about half the time. The selects follow the scan of cfx's general pooling loop
+ * exactly, NaNs included. Rows of at least eight windows go eight at a time: contiguous loads
+ * split into the windows' left and right columns by shuffles (the compiler's own loop gathered
+ * every value); the last block overlaps the one before it and writes the same values again. */
 
 /* Windows ox .. ox + 7 of the row pair (top, bottom). V: 8 values of T; M: 8 integers as wide. */
 #define POOL_BLOCK8(T, V, M, top, bottom, ox, topRow, bottomRow, y, argmax)                        \
@@ -40,8 +37,8 @@
 #define MAX_POOL2(SUFFIX, T, I)                                                                     \
 typedef T v8_##SUFFIX __attribute__((vector_size(8 * sizeof(T))));                                  \
 typedef I m8_##SUFFIX __attribute__((vector_size(8 * sizeof(T))));                                  \
-CLONES void cloned_max_pool2_##SUFFIX(size_t planes, size_t height, size_t width, const T *x, T *y,    \
-                                   T *argmax) {                                                     \
+static void KERNEL(max_pool2_##SUFFIX)(size_t planes, size_t height, size_t width, const T *x, T *y, \
+                                       T *argmax) {                                                     \
     size_t outHeight = height / 2, outWidth = width / 2;                                            \
     for (size_t plane = 0; plane < planes; plane++, x += height * width) {                          \
         for (size_t oy = 0; oy < outHeight; oy++, y += outWidth, argmax += outWidth) {              \
@@ -80,10 +77,3 @@ CLONES void cloned_max_pool2_##SUFFIX(size_t planes, size_t height, size_t width
 
 MAX_POOL2(f64, double, long long)
 MAX_POOL2(f32, float, int)
-
-void cfx_max_pool2_f64(size_t planes, size_t height, size_t width, const double *x, double *y, double *argmax) {
-    cloned_max_pool2_f64(planes, height, width, x, y, argmax);
-}
-void cfx_max_pool2_f32(size_t planes, size_t height, size_t width, const float *x, float *y, float *argmax) {
-    cloned_max_pool2_f32(planes, height, width, x, y, argmax);
-}

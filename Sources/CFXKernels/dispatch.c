@@ -1,0 +1,99 @@
+/* The exported kernels, each a call through the table of the instruction set chosen at the first
+ * call (see cfx_kernels.h and isa.h). */
+#include "isa.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* Every set this build has, widest first. */
+static const cfx_kernel_table *const built[] = {
+#if defined(__x86_64__)
+    &cfx_kernels_avx512, &cfx_kernels_avx2,
+#endif
+    &cfx_kernels_baseline,
+};
+enum { BUILT = sizeof(built) / sizeof(built[0]) };
+
+static int runs(const cfx_kernel_table *set) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (set == &cfx_kernels_avx512) return __builtin_cpu_supports("x86-64-v4");
+    if (set == &cfx_kernels_avx2) return __builtin_cpu_supports("x86-64-v3");
+#endif
+    return set == &cfx_kernels_baseline;
+}
+
+static const cfx_kernel_table *named(const char *name) {
+    for (int i = 0; name && i < BUILT; i++)
+        if (strcmp(built[i]->name, name) == 0) return built[i];
+    return NULL;
+}
+
+/* CFX_ISA's set when the processor runs it, else the widest that it runs. */
+static const cfx_kernel_table *preferred(void) {
+    const cfx_kernel_table *wanted = named(getenv("CFX_ISA"));
+    if (wanted && runs(wanted)) return wanted;
+    for (int i = 0; i < BUILT; i++)
+        if (runs(built[i])) return built[i];
+    return &cfx_kernels_baseline;
+}
+
+/* Threads that make the first calls at once each choose, and choose the same set. */
+static const cfx_kernel_table *chosen;
+
+static inline const cfx_kernel_table *kernels(void) {
+    const cfx_kernel_table *set = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(set != NULL, 1)) return set;
+    set = preferred();
+    __atomic_store_n(&chosen, set, __ATOMIC_RELEASE);
+    return set;
+}
+
+const char *cfx_kernels_isa(void) { return kernels()->name; }
+
+int cfx_kernels_isa_supported(const char *name) {
+    const cfx_kernel_table *set = named(name);
+    return set != NULL && runs(set);
+}
+
+int cfx_kernels_use_isa(const char *name) {
+    if (!cfx_kernels_isa_supported(name)) return 0;
+    __atomic_store_n(&chosen, named(name), __ATOMIC_RELEASE);
+    return 1;
+}
+
+const char *cfx_kernels_isa_name(int index) { return index >= 0 && index < BUILT ? built[index]->name : NULL; }
+
+void cfx_dense_forward_f64(size_t rows, size_t outputs, size_t inputs, const double *x, const double *w, double *y) {
+    kernels()->dense_forward_f64(rows, outputs, inputs, x, w, y);
+}
+void cfx_dense_forward_f32(size_t rows, size_t outputs, size_t inputs, const float *x, const float *w, float *y) {
+    kernels()->dense_forward_f32(rows, outputs, inputs, x, w, y);
+}
+void cfx_dense_backward_f64(size_t rows, size_t outputs, size_t inputs, const double *dy, const double *w, double *dx) {
+    kernels()->dense_backward_f64(rows, outputs, inputs, dy, w, dx);
+}
+void cfx_dense_backward_f32(size_t rows, size_t outputs, size_t inputs, const float *dy, const float *w, float *dx) {
+    kernels()->dense_backward_f32(rows, outputs, inputs, dy, w, dx);
+}
+void cfx_max_pool2_f64(size_t planes, size_t height, size_t width, const double *x, double *y, double *argmax) {
+    kernels()->max_pool2_f64(planes, height, width, x, y, argmax);
+}
+void cfx_max_pool2_f32(size_t planes, size_t height, size_t width, const float *x, float *y, float *argmax) {
+    kernels()->max_pool2_f32(planes, height, width, x, y, argmax);
+}
+void cfx_chain_forward_f64(const cfx_chain_layer *layers, size_t count, size_t rows, const double *parameters,
+                           double *const *values) {
+    kernels()->chain_forward_f64(layers, count, rows, parameters, values);
+}
+void cfx_chain_forward_f32(const cfx_chain_layer *layers, size_t count, size_t rows, const float *parameters,
+                           float *const *values) {
+    kernels()->chain_forward_f32(layers, count, rows, parameters, values);
+}
+void cfx_chain_backward_f64(const cfx_chain_layer *layers, size_t count, size_t rows, const double *parameters,
+                            double *const *values, double *const *gradients) {
+    kernels()->chain_backward_f64(layers, count, rows, parameters, values, gradients);
+}
+void cfx_chain_backward_f32(const cfx_chain_layer *layers, size_t count, size_t rows, const float *parameters,
+                            float *const *values, float *const *gradients) {
+    kernels()->chain_backward_f32(layers, count, rows, parameters, values, gradients);
+}

@@ -1,0 +1,45 @@
+/* One instruction set's kernels, and how they are compiled.
+ *
+ * The kernels are written once (dense_impl.h, pool_impl.h, chain_impl.h) and compiled once per
+ * instruction set by isa_avx512.c, isa_avx2.c and isa_baseline.c, each of which defines
+ *   ISA      the suffix of its functions and table (avx512, avx2, baseline),
+ *   ISA_FMA  1 when its multiply-adds are fused (the AVX2 and AVX-512 sets have FMA), 0 when not,
+ *   ISA_WIDE 1 when sixteen 64-byte float sums fit in registers (AVX-512's 32 registers),
+ * and includes kernels_impl.h between a `#pragma clang attribute push` of its target and a pop.
+ * dispatch.c picks one table when a kernel is first called (see cfx_kernels.h): no IFUNC, so
+ * nothing of cfx's runs while the loader relocates it, before a sanitizer's runtime is set up.
+ *
+ * Every multiply-add is written MADD(a, b, c): fused in every ISA_FMA set, a rounded product then
+ * a rounded sum otherwise, at any optimisation level (contraction is off: a compiler left free to
+ * fuse fused some products and not others in unoptimised builds). So within one instruction set a
+ * value's arithmetic is fixed by the source alone. */
+#ifndef CFX_ISA_H
+#define CFX_ISA_H
+
+#include "cfx_kernels.h"
+
+typedef struct {
+    const char *name;
+    void (*dense_forward_f64)(size_t, size_t, size_t, const double *, const double *, double *);
+    void (*dense_forward_f32)(size_t, size_t, size_t, const float *, const float *, float *);
+    void (*dense_backward_f64)(size_t, size_t, size_t, const double *, const double *, double *);
+    void (*dense_backward_f32)(size_t, size_t, size_t, const float *, const float *, float *);
+    void (*max_pool2_f64)(size_t, size_t, size_t, const double *, double *, double *);
+    void (*max_pool2_f32)(size_t, size_t, size_t, const float *, float *, float *);
+    void (*chain_forward_f64)(const cfx_chain_layer *, size_t, size_t, const double *, double *const *);
+    void (*chain_forward_f32)(const cfx_chain_layer *, size_t, size_t, const float *, float *const *);
+    void (*chain_backward_f64)(const cfx_chain_layer *, size_t, size_t, const double *, double *const *, double *const *);
+    void (*chain_backward_f32)(const cfx_chain_layer *, size_t, size_t, const float *, float *const *, float *const *);
+} cfx_kernel_table;
+
+#if defined(__x86_64__)
+extern const cfx_kernel_table cfx_kernels_avx512, cfx_kernels_avx2;
+#endif
+extern const cfx_kernel_table cfx_kernels_baseline;
+
+/* KERNEL(dense_forward_f64) is dense_forward_f64_avx2 inside isa_avx2.c. */
+#define CFX_PASTE_(a, b) a##_##b
+#define CFX_PASTE(a, b) CFX_PASTE_(a, b)
+#define KERNEL(name) CFX_PASTE(name, ISA)
+
+#endif
