@@ -24,6 +24,8 @@ step "release build" swift build -c release
 step "libcfx.so needs no Swift toolchain" bash -c 'ldd .build/release/libcfx.so >/dev/null && ! ldd .build/release/libcfx.so | grep -iE "swift|not found"'
 step "swift test" swift test --disable-swift-testing
 step "C ABI tests" bash Tests/c/run.sh
+# Swift and C tests again under every other kernel instruction set this processor runs (CFX_ISA).
+step "tests under each other kernel set" bash Tests/each-isa.sh
 step "C examples (pkg-config)" bash examples/c/run.sh
 step "command line tests" bash Tests/cli/test_cli.sh
 step "fuzz corpora and regressions replayed" bash Tests/fuzz/run.sh replay
