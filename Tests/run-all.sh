@@ -22,6 +22,8 @@ step() {  # step NAME command...
 step "release build" swift build -c release
 # No Swift runtime, and every library found (libdnnl, libgomp, libOpenCL and libstdc++ come with oneDNN).
 step "libcfx.so needs no Swift toolchain" bash -c 'ldd .build/release/libcfx.so >/dev/null && ! ldd .build/release/libcfx.so | grep -iE "swift|not found"'
+# No IFUNC: nothing of cfx may run while the loader relocates it (a sanitizer's runtime is not set up yet).
+step "libcfx.so has no IFUNC" bash -c '! readelf -rW .build/release/libcfx.so | grep -q IRELATIV'
 step "swift test" swift test --disable-swift-testing
 step "C ABI tests" bash Tests/c/run.sh
 # Swift and C tests again under every other kernel instruction set this processor runs (CFX_ISA).
@@ -29,10 +31,12 @@ step "tests under each other kernel set" bash Tests/each-isa.sh
 step "C examples (pkg-config)" bash examples/c/run.sh
 step "command line tests" bash Tests/cli/test_cli.sh
 step "fuzz corpora and regressions replayed" bash Tests/fuzz/run.sh replay
-# CI sets CFX_TEST_SANITIZERS=1: the C ABI program under AddressSanitizer and a short libFuzzer run
+# CI sets CFX_TEST_SANITIZERS=1: the C ABI program under AddressSanitizer, the threads tests under
+# ThreadSanitizer and a short libFuzzer run
 # (the full sanitizer suites: bash Tests/sanitizers.sh; long fuzzing: bash Tests/fuzz/run.sh fuzz).
 if [ "${CFX_TEST_SANITIZERS:-0}" = 1 ]; then
     step "C ABI tests under ASan" bash Tests/sanitizers.sh asan-c
+    step "C ABI and concurrency tests under TSan" bash Tests/sanitizers.sh tsan
     step "fuzzing, 20 s per target (libFuzzer, ASan)" bash Tests/fuzz/run.sh fuzz 20
 fi
 step "python examples" bash examples/python/run.sh

@@ -7,6 +7,7 @@
 #                                     ThreadSanitizer on the C ABI test program and the Swift
 #                                     concurrency tests
 #   bash Tests/sanitizers.sh asan-c   only the C ABI test program under ASan (what CI runs)
+#   bash Tests/sanitizers.sh tsan     only the two ThreadSanitizer suites
 #
 # Swift has no UBSan (swiftc rejects -sanitize=undefined): what UBSan checks in C, Swift checks
 # itself (overflow, bounds, and in debug builds exclusivity), so the UBSan run instruments the C
@@ -53,9 +54,18 @@ run() {  # run NAME command...
     if "$@"; then echo "==> $name: ok"; else echo "==> $name: FAILED"; failures+=("$name"); fi
 }
 
+tsan_suites() {
+    run "C ABI tests, TSan (threads sharing one explainer)" c_abi thread tsan
+    run "Swift concurrency tests, TSan" swift test --disable-swift-testing --sanitize=thread --scratch-path .build-tsan \
+        --filter "ConcurrencyTests|ProgressTests"
+}
+
 case "$what" in
 asan-c)
     run "C ABI tests, ASan" c_abi address asan
+    ;;
+tsan)
+    tsan_suites
     ;;
 all)
     run "C ABI tests, ASan" c_abi address asan
@@ -63,12 +73,10 @@ all)
     # LeakSanitizer runs on the C ABI program above, where every allocation cfx makes must be freed;
     # here it would report XCTest's own leaks and the tests' unfreed JSON strings.
     run "Swift tests, ASan" env ASAN_OPTIONS=detect_leaks=0 swift test --disable-swift-testing --sanitize=address --scratch-path .build-asan
-    run "C ABI tests, TSan (threads sharing one explainer)" c_abi thread tsan
-    run "Swift concurrency tests, TSan" swift test --disable-swift-testing --sanitize=thread --scratch-path .build-tsan \
-        --filter "ConcurrencyTests|ProgressTests"
+    tsan_suites
     ;;
 *)
-    echo "usage: bash Tests/sanitizers.sh [all | asan-c]" >&2
+    echo "usage: bash Tests/sanitizers.sh [all | asan-c | tsan]" >&2
     exit 2
     ;;
 esac

@@ -16,7 +16,13 @@ on the ResNet-18: seconds per iteration (meta seconds / gradient evaluations) fo
 float32 and float64, against PyTorch's forward + input gradient at batch 1 measured next to it.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/networks/torch_side_by_side.py \
-        [--quick] [--only resnet|cnn] [--repeat N] [--deduce-pairs P] [--deduce-max-iter K] [--out DIR]
+        [--quick] [--only resnet|cnn] [--repeat N] [--deduce-pairs P] [--deduce-max-iter K] [--out DIR] \
+        [--isa avx2]
+
+With --isa avx2 every library runs its AVX2 kernels on an AVX-512 processor (cfx's own, OpenBLAS,
+oneDNN, PyTorch's ATen and MKL: benchmarks/cfxbench/isa.py), and the report is
+networks_vs_torch_avx2.{md,json}. Every report names the kernels that ran and sets each network's
+search step against its multiply-adds at one core's FMA peak (benchmarks/networks/fma_peak.c).
 
 (benchmarks/run_torch_side_by_side.sh builds libcfx and runs exactly that.) Writes
 networks_vs_torch.md and .json to --out (default benchmarks/results; with --quick benchmarks/out,
@@ -45,6 +51,11 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from cfxbench import isa as kernel_sets  # noqa: E402  (before any library loads: --isa starts again)
+
+if "--isa" in sys.argv[:-1]:
+    kernel_sets.force(sys.argv[sys.argv.index("--isa") + 1])
 sys.path.insert(0, str(ROOT / "benchmarks" / "deduce"))
 from common import load_fashion_mnist  # noqa: E402  (also puts the binding on sys.path, CFX_LIBRARY)
 
@@ -193,6 +204,25 @@ def cnn_pair():
     return module.eval(), cfx.Model.load(spec_path)
 
 
+def forward_macs(module) -> int:
+    """Multiply-adds of one forward pass at batch 1 (convolutions and dense layers; the other layers
+    do O(activations) work)."""
+    total = 0
+
+    def count(layer, inputs, output) -> None:
+        nonlocal total
+        if isinstance(layer, nn.Conv2d):
+            total += output.numel() * layer.in_channels // layer.groups * layer.kernel_size[0] * layer.kernel_size[1]
+        else:
+            total += output.numel() * layer.in_features
+    hooks = [m.register_forward_hook(count) for m in module.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    with torch.no_grad():
+        module(torch.zeros(1, 1, 28, 28))
+    for hook in hooks:
+        hook.remove()
+    return total
+
+
 # ---- cfx variants -----------------------------------------------------------------------------
 
 def cfx_variant(model, dtype: str, threads: int, search: bool = False):
@@ -334,6 +364,42 @@ def deduce_rows(module, model, x_fit, y_fit, X, args) -> tuple[list, dict]:
     return rows, fit_info
 
 
+def wachter_step(model, X, instances: int) -> dict:
+    """Wachter (alibi's defaults) on the first test images, float32, one thread: seconds per
+    gradient evaluation (a forward pass and an input gradient, and the search's own arithmetic)."""
+    m = cfx_variant(model, "float32", 1)
+    explainer = cfx.Wachter(m, target_class="other", n_threads=1)
+    explainer.explain(X[0])                                                   # warm-up
+    steps = []
+    for x in X[:instances]:
+        e = explainer.explain(x)
+        steps.append(e.meta["seconds"] / max(e.meta["gradient_evaluations"], 1))
+    return {"instances": instances, "s_per_step": statistics.median(steps)}
+
+
+def peak_rows(report) -> list:
+    """Each network's search step at one thread, float32, against its multiply-adds (forward and
+    input gradient: twice the forward's) at the FMA peak of the vector width in use."""
+    lanes = "avx512" if report["kernels"]["isa"] == "avx512" else "avx2"
+    peak = report["fma_peak"].get(lanes)
+    rows = []
+    for network, macs in report["forward_macs"].items():
+        steps = [(f"forward + input gradient, batch 1 (`Model.vjp` from Python)",
+                  next((r["cfx_float32_ms"] / 1e3 for r in report["workloads"] if r["network"] == network
+                        and r["workload"] == "forward + input gradient" and r["batch"] == 1 and r["threads"] == 1), None))]
+        if network == "fashion_cnn" and report.get("wachter_step"):
+            steps.append(("Wachter search step (explanation meta)", report["wachter_step"]["s_per_step"]))
+        if network == "resnet18" and report.get("deduce"):
+            one = next((r for r in report["deduce"]["rows"] if r["threads"] == 1 and r["dtype"] == "float32"), None)
+            steps.append(("DeDUCE iteration (explanation meta)", one and one.get("s_per_iteration")))
+        for step, seconds in steps:
+            at_peak = 2 * macs / peak if peak else None
+            rows.append({"network": network, "step": step, "seconds": seconds, "multiply_adds": 2 * macs,
+                         "peak_lanes": lanes, "seconds_at_peak": at_peak,
+                         "ratio": seconds / at_peak if seconds and at_peak else None})
+    return rows
+
+
 # ---- report -----------------------------------------------------------------------------------
 
 def ms(value) -> str:
@@ -389,7 +455,7 @@ def command_line() -> tuple[str, list]:
 
 def write_report(out: Path, report: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "networks_vs_torch.json").write_text(json.dumps(report, indent=1) + "\n")
+    (out / f"{report['name']}.json").write_text(json.dumps(report, indent=1) + "\n")
     m, t = report["machine"], report["torch"]
     lines = [
         "# cfx vs PyTorch CPU: the DeDUCE ResNet-18 and the Fashion-MNIST CNN, side by side",
@@ -405,7 +471,9 @@ def write_report(out: Path, report: dict) -> None:
         f"- cfx OpenBLAS core: {report['openblas_core']}; the command unsets `OPENBLAS_CORETYPE` and "
         "`OPENBLAS_L2_SIZE` (the 2-core development machine sets them: `OPENBLAS_CORETYPE=Haswell` makes "
         "OpenBLAS use AVX2 kernels on an AVX-512 processor; users' machines do not set them)" + ("" if not report["openblas_vars_set"] else
-                              f". **This run had {', '.join(report['openblas_vars_set'])} set.**"),
+                              f". **This run had {', '.join(report['openblas_vars_set'])} set**"
+                              + (f" (by `--isa {kernel_sets.forced()}`)." if kernel_sets.forced() else ".")),
+        f"- kernels: {kernel_sets.describe(report['kernels'])}",
         f"- cfx float32: {'available (Model.astype)' if report['float32_available'] else 'n/a in this build (no Model.astype): cfx ran in float64 only, on one thread except in DeDUCE (its n_threads)'}",
         f"- timing: median of {report['repeat']} runs after {report['warmup']} warm-up call(s), torch and "
         "cfx interleaved run by run in one process; inputs are Fashion-MNIST test images (pixel / 255), "
@@ -469,7 +537,24 @@ def write_report(out: Path, report: dict) -> None:
             found = sum(p["success"] for p in r["pairs"])
             lines.append(f"| {r['threads']} | {r['dtype']} | {r['s_per_iteration'] * 1e3:.2f} | {its} | "
                          f"{found}/{len(r['pairs'])} | {r['torch_fwd_grad_b1_s'] * 1e3:.2f} | **{r['ratio']:.2f}** |")
-    (out / "networks_vs_torch.md").write_text("\n".join(lines) + "\n")
+    lines += peak_lines(report)
+    (out / f"{report['name']}.md").write_text("\n".join(lines) + "\n")
+
+
+def peak_lines(report) -> list:
+    peak = report["fma_peak"]
+    lines = ["", "## Search steps against the FMA peak (1 thread, float32)", "",
+             "One core's FMA peak, measured by `benchmarks/networks/fma_peak.c` (independent fused "
+             "multiply-adds, no memory traffic): "
+             + ", ".join(f"{k} {v / 1e9:.1f} G float multiply-adds/s" for k, v in peak.items() if k != "unit")
+             + ". A step's multiply-adds are twice its forward pass's (the input gradient passes back "
+             "through every layer); the time at peak is what no implementation can beat on one core.", "",
+             "| network | step | cfx (ms) | multiply-adds (M) | at peak (ms) | cfx / peak |", "|---|---|---:|---:|---:|---:|"]
+    for r in peak_rows(report):
+        lines.append(f"| {r['network']} | {r['step']} | {ms(r['seconds'] and r['seconds'] * 1e3)} | "
+                     f"{r['multiply_adds'] / 1e6:.1f} | {ms(r['seconds_at_peak'] and r['seconds_at_peak'] * 1e3)} | "
+                     f"{ratio(r['ratio'])} |")
+    return lines
 
 
 # ---- main -------------------------------------------------------------------------------------
@@ -483,6 +568,8 @@ def main() -> None:
     parser.add_argument("--deduce-max-iter", type=int, help="DeDUCE max_iter (default 700, DeDUCE's; --quick 15)")
     parser.add_argument("--density-rows", type=int, help="training images for the class Gaussians (default 3000; --quick 300)")
     parser.add_argument("--out", type=Path, help="output folder (default benchmarks/results; --quick benchmarks/out)")
+    parser.add_argument("--isa", choices=("native", *kernel_sets.FORCED), default="native",
+                        help="force every library's kernels for this instruction set (default: the processor's own)")
     args = parser.parse_args()
     quick = args.quick
     args.repeat = args.repeat or (3 if quick else 11)
@@ -493,7 +580,7 @@ def main() -> None:
     out = args.out or ROOT / "benchmarks" / ("out" if quick else "results")
 
     command, set_vars = command_line()
-    if set_vars:
+    if set_vars and not kernel_sets.forced():
         print(f"warning: {', '.join(set_vars)} set; the benchmark command unsets them "
               "(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...)", file=sys.stderr)
     report = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -502,7 +589,9 @@ def main() -> None:
               "torch": {"version": torch.__version__, "mkldnn": torch.backends.mkldnn.is_available(),
                         "cuda_build": torch.version.cuda},
               "openblas_core": openblas_core(), "float32_available": hasattr(cfx.Model, "astype"),
-              "repeat": args.repeat, "warmup": args.warmup, "workloads": [], "agreement": []}
+              "repeat": args.repeat, "warmup": args.warmup, "workloads": [], "agreement": [],
+              "name": "networks_vs_torch" + (f"_{kernel_sets.forced()}" if kernel_sets.forced() else ""),
+              "kernels": kernel_sets.kernels(torch), "fma_peak": kernel_sets.fma_peak(), "forward_macs": {}}
 
     x_train, y_train, x_test, _ = load_fashion_mnist()
     rng = np.random.default_rng(SEED)
@@ -519,17 +608,20 @@ def main() -> None:
             rows, checks = workload_rows("fashion_cnn", module, model, X, C, args)
             report["workloads"] += rows
             report["agreement"] += checks
+            report["forward_macs"]["fashion_cnn"] = forward_macs(module)
+            report["wachter_step"] = wachter_step(model, X, 1 if quick else 3)
         if args.only in (None, "resnet"):
             module, model = resnet_pair(x_fit[:BN_CALIBRATION_IMAGES].astype(np.float32), Path(tmp))
             rows, checks = workload_rows("resnet18", module, model, X, C, args)
             report["workloads"] += rows
             report["agreement"] += checks
+            report["forward_macs"]["resnet18"] = forward_macs(module)
             deduce, fit_info = deduce_rows(module, model, x_fit[:args.density_rows], y_fit[:args.density_rows], X, args)
             report["deduce"] = {"rows": deduce, "density_fit": fit_info, "pairs": args.deduce_pairs,
                                 "max_iter": args.deduce_max_iter}
     report["machine"]["load_average_end"] = list(os.getloadavg())
     write_report(out, report)
-    print(f"wrote {out / 'networks_vs_torch.md'} and .json")
+    print(f"wrote {out / report['name']}.md and .json")
 
 
 if __name__ == "__main__":
