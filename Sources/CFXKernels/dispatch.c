@@ -97,3 +97,7 @@ void cfx_chain_backward_f32(const cfx_chain_layer *layers, size_t count, size_t 
                             float *const *values, float *const *gradients) {
     kernels()->chain_backward_f32(layers, count, rows, parameters, values, gradients);
 }
+size_t cfx_conv_input_gradient_s1_scratch(const cfx_conv_shape *shape) { return cfx_conv_copies_of(shape).floats; }
+void cfx_conv_input_gradient_s1_f32(const cfx_conv_shape *shape, const float *dy, const float *w, float *dx, float *scratch) {
+    kernels()->conv_input_gradient_s1_f32(shape, dy, w, dx, scratch);
+}

@@ -1,7 +1,7 @@
 /* One instruction set's kernels, and how they are compiled.
  *
- * The kernels are written once (dense_impl.h, pool_impl.h, chain_impl.h) and compiled once per
- * instruction set by isa_avx512.c, isa_avx2.c and isa_baseline.c, each of which defines
+ * The kernels are written once (dense_impl.h, pool_impl.h, chain_impl.h, conv_impl.h) and compiled
+ * once per instruction set by isa_avx512.c, isa_avx2.c and isa_baseline.c, each of which defines
  *   ISA      the suffix of its functions and table (avx512, avx2, baseline),
  *   ISA_FMA  1 when its multiply-adds are fused (the AVX2 and AVX-512 sets have FMA), 0 when not,
  *   ISA_WIDE 1 when sixteen 64-byte float sums fit in registers (AVX-512's 32 registers),
@@ -30,7 +30,28 @@ typedef struct {
     void (*chain_forward_f32)(const cfx_chain_layer *, size_t, size_t, const float *, float *const *);
     void (*chain_backward_f64)(const cfx_chain_layer *, size_t, size_t, const double *, double *const *, double *const *);
     void (*chain_backward_f32)(const cfx_chain_layer *, size_t, size_t, const float *, float *const *, float *const *);
+    void (*conv_input_gradient_s1_f32)(const cfx_conv_shape *, const float *, const float *, float *, float *);
 } cfx_kernel_table;
+
+/* The zero-bordered copies of conv_impl.h: dy's rows and columns with kernel - 1 zeros before them
+ * and enough after them that every tap of every value read stays inside (rows and columns past
+ * the image, which nothing keeps, included); then the gradient's rows at the same stride, in
+ * blocks of 64 values. */
+typedef struct {
+    size_t outH, outW, stride, paddedRows, sumFloats, floats;
+} cfx_conv_copies;
+static inline cfx_conv_copies cfx_conv_copies_of(const cfx_conv_shape *s) {
+    cfx_conv_copies g;
+    size_t reach = s->padding + s->kernel - 1;  /* the largest tap offset, in rows and in columns */
+    g.outH = s->height + 2 * s->padding - s->kernel + 1;
+    g.outW = s->width + 2 * s->padding - s->kernel + 1;
+    g.stride = g.outW + 2 * (s->kernel - 1);
+    g.sumFloats = (s->height * g.stride + 63) / 64 * 64;
+    g.paddedRows = (g.sumFloats + reach * (g.stride + 1)) / g.stride + 1;
+    if (g.paddedRows < g.outH + s->kernel - 1) g.paddedRows = g.outH + s->kernel - 1;
+    g.floats = s->out_channels * g.paddedRows * g.stride + g.sumFloats;
+    return g;
+}
 
 #if defined(__x86_64__)
 extern const cfx_kernel_table cfx_kernels_avx512, cfx_kernels_avx2;

@@ -3,7 +3,7 @@
 #define ISA avx512
 #define ISA_FMA 1
 #define ISA_WIDE 1
-#pragma clang attribute push(__attribute__((target("arch=x86-64-v4"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("arch=x86-64-v4"), min_vector_width(512))), apply_to = function)
 #include "kernels_impl.h"
 #pragma clang attribute pop
 #endif

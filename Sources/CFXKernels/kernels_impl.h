@@ -17,6 +17,7 @@
 #include "dense_impl.h"
 #include "pool_impl.h"
 #include "chain_impl.h"
+#include "conv_impl.h"
 
 #define CFX_STRING_(x) #x
 #define CFX_STRING(x) CFX_STRING_(x)
@@ -26,4 +27,5 @@ const cfx_kernel_table CFX_PASTE(cfx_kernels, ISA) = {
     KERNEL(dense_forward_f64), KERNEL(dense_forward_f32), KERNEL(dense_backward_f64), KERNEL(dense_backward_f32),
     KERNEL(max_pool2_f64), KERNEL(max_pool2_f32),
     KERNEL(chain_forward_f64), KERNEL(chain_forward_f32), KERNEL(chain_backward_f64), KERNEL(chain_backward_f32),
+    KERNEL(conv_input_gradient_s1_f32),
 };

@@ -364,17 +364,24 @@ def deduce_rows(module, model, x_fit, y_fit, X, args) -> tuple[list, dict]:
     return rows, fit_info
 
 
-def wachter_step(model, X, instances: int) -> dict:
-    """Wachter (alibi's defaults) on the first test images, float32, one thread: seconds per
-    gradient evaluation (a forward pass and an input gradient, and the search's own arithmetic)."""
+def search_steps(model, X, x_fit, instances: int) -> list:
+    """Wachter (alibi's defaults) and CFProto (k-d tree prototypes from the training images, theta
+    10, pixels in [0, 1]) on the first test images, float32, one thread: per method the median
+    seconds per step (per gradient evaluation) and the forward passes a step makes: its model
+    calls, at least one (a gradient reuses the forward pass of a prediction at its point)."""
     m = cfx_variant(model, "float32", 1)
-    explainer = cfx.Wachter(m, target_class="other", n_threads=1)
-    explainer.explain(X[0])                                                   # warm-up
-    steps = []
-    for x in X[:instances]:
-        e = explainer.explain(x)
-        steps.append(e.meta["seconds"] / max(e.meta["gradient_evaluations"], 1))
-    return {"instances": instances, "s_per_step": statistics.median(steps)}
+    explainers = {"Wachter": cfx.Wachter(m, target_class="other", n_threads=1),
+                  "CFProto": cfx.CFProto(m, use_kdtree=True, theta=10.0, feature_range=(0.0, 1.0),
+                                         n_threads=1).fit(x_fit)}
+    rows = []
+    for method, explainer in explainers.items():
+        explainer.explain(X[0])                                               # warm-up
+        metas = [explainer.explain(x).meta for x in X[:instances]]
+        steps = [e["gradient_evaluations"] for e in metas]
+        rows.append({"method": method, "instances": instances,
+                     "s_per_step": statistics.median(e["seconds"] / max(n, 1) for e, n in zip(metas, steps)),
+                     "forwards_per_step": sum(max(e["model_calls"], n) for e, n in zip(metas, steps)) / max(sum(steps), 1)})
+    return rows
 
 
 def peak_rows(report) -> list:
@@ -384,17 +391,19 @@ def peak_rows(report) -> list:
     peak = report["fma_peak"].get(lanes)
     rows = []
     for network, macs in report["forward_macs"].items():
-        steps = [(f"forward + input gradient, batch 1 (`Model.vjp` from Python)",
+        # (step, seconds, forward passes' worth of multiply-adds: a gradient costs one more)
+        steps = [("forward + input gradient, batch 1 (`Model.vjp` from Python)",
                   next((r["cfx_float32_ms"] / 1e3 for r in report["workloads"] if r["network"] == network
-                        and r["workload"] == "forward + input gradient" and r["batch"] == 1 and r["threads"] == 1), None))]
-        if network == "fashion_cnn" and report.get("wachter_step"):
-            steps.append(("Wachter search step (explanation meta)", report["wachter_step"]["s_per_step"]))
+                        and r["workload"] == "forward + input gradient" and r["batch"] == 1 and r["threads"] == 1), None), 2)]
+        if network == "fashion_cnn":
+            steps += [(f"{s['method']} search step (explanation meta)", s["s_per_step"], s["forwards_per_step"] + 1)
+                      for s in report.get("search_steps", [])]
         if network == "resnet18" and report.get("deduce"):
             one = next((r for r in report["deduce"]["rows"] if r["threads"] == 1 and r["dtype"] == "float32"), None)
-            steps.append(("DeDUCE iteration (explanation meta)", one and one.get("s_per_iteration")))
-        for step, seconds in steps:
-            at_peak = 2 * macs / peak if peak else None
-            rows.append({"network": network, "step": step, "seconds": seconds, "multiply_adds": 2 * macs,
+            steps.append(("DeDUCE iteration (explanation meta)", one and one.get("s_per_iteration"), 2))
+        for step, seconds, passes in steps:
+            at_peak = passes * macs / peak if peak else None
+            rows.append({"network": network, "step": step, "seconds": seconds, "multiply_adds": passes * macs,
                          "peak_lanes": lanes, "seconds_at_peak": at_peak,
                          "ratio": seconds / at_peak if seconds and at_peak else None})
     return rows
@@ -547,8 +556,10 @@ def peak_lines(report) -> list:
              "One core's FMA peak, measured by `benchmarks/networks/fma_peak.c` (independent fused "
              "multiply-adds, no memory traffic): "
              + ", ".join(f"{k} {v / 1e9:.1f} G float multiply-adds/s" for k, v in peak.items() if k != "unit")
-             + ". A step's multiply-adds are twice its forward pass's (the input gradient passes back "
-             "through every layer); the time at peak is what no implementation can beat on one core.", "",
+             + f" (the {'avx512' if report['kernels']['isa'] == 'avx512' else 'avx2'} figure applies). A step's "
+             "multiply-adds are its forward passes' and its input gradient's, which passes back through "
+             "every layer at the forward's cost (a search's forward passes per step from its meta); the "
+             "time at peak is what no implementation can beat on one core.", "",
              "| network | step | cfx (ms) | multiply-adds (M) | at peak (ms) | cfx / peak |", "|---|---|---:|---:|---:|---:|"]
     for r in peak_rows(report):
         lines.append(f"| {r['network']} | {r['step']} | {ms(r['seconds'] and r['seconds'] * 1e3)} | "
@@ -609,7 +620,7 @@ def main() -> None:
             report["workloads"] += rows
             report["agreement"] += checks
             report["forward_macs"]["fashion_cnn"] = forward_macs(module)
-            report["wachter_step"] = wachter_step(model, X, 1 if quick else 3)
+            report["search_steps"] = search_steps(model, X, x_fit[:1000], 1 if quick else 3)
         if args.only in (None, "resnet"):
             module, model = resnet_pair(x_fit[:BN_CALIBRATION_IMAGES].astype(np.float32), Path(tmp))
             rows, checks = workload_rows("resnet18", module, model, X, C, args)

@@ -1,6 +1,7 @@
 /* Kernels where a library call's fixed cost or branchy scalar code would dominate: small
  * dense-layer products for one or a few rows (a small MLP explained one instance at a time), a
- * small MLP's whole pass, softmax and 2 x 2 max pooling.
+ * small MLP's whole pass, softmax, 2 x 2 max pooling, and the input gradient of a convolution
+ * over few channels.
  *
  * Each is compiled for three instruction sets (isa.h): avx512 (x86-64-v4), avx2 (x86-64-v3) and
  * baseline (any x86-64, or the build's target on other processors). The first call chooses one for
@@ -43,6 +44,18 @@ void cfx_softmax_f64(size_t rows, size_t width, const double *x, double *y);
 void cfx_softmax_f32(size_t rows, size_t width, const float *x, float *y);
 void cfx_softmax_backward_f64(size_t rows, size_t width, const double *y, const double *dy, double *dx);
 void cfx_softmax_backward_f32(size_t rows, size_t width, const float *y, const float *dy, float *dx);
+
+/* dx[n][c][y][x] += sum over o, ky, kx of w[o][c][ky][kx] * dy[n][o][y + padding - ky][x + padding - kx]
+ * (dy read as zero outside): the input gradient of a stride-1 convolution of weight
+ * [out_channels][channels][kernel][kernel] over examples of [channels][height][width], whose output
+ * dy is [out_channels][height + 2 padding - kernel + 1][width + 2 padding - kernel + 1]. For inputs of
+ * few channels, where kernels that vectorise over channels leave most lanes idle. `scratch` holds
+ * cfx_conv_input_gradient_s1_scratch(shape) floats (for any number of examples). */
+typedef struct {
+    size_t examples, channels, height, width, out_channels, kernel, padding;
+} cfx_conv_shape;
+size_t cfx_conv_input_gradient_s1_scratch(const cfx_conv_shape *shape);
+void cfx_conv_input_gradient_s1_f32(const cfx_conv_shape *shape, const float *dy, const float *w, float *dx, float *scratch);
 
 /* A small MLP (dense layers, relus, softmaxes; every dense product on the small-product path, as
  * Dense.isSmall decides) run in one call, with the values and gradients the layer-by-layer pass gives. Layer l

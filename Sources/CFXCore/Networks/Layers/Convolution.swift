@@ -285,6 +285,7 @@ public final class Conv2D: Operation, @unchecked Sendable {
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
         let weight = effectiveWeight(c.parameters, g), positions = g.outputPositions, weightCount = outChannels * g.columnRows
+        if c.parameterGradients == nil, addFewChannelInputGradient(dy, weight, dx, g, c) { return }
         if T.self == Float.self, c.parameterGradients == nil, let dnnl = prepared(c, g, weight),
            dnnl.addInputGradient(dy.floats, dx.floats, pool: c.pool) {
             return
