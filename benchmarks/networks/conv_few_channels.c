@@ -1,0 +1,115 @@
+// The input gradient of a convolution over one input channel (the Fashion-MNIST CNN's first layer:
+// 1 -> 16 channels, 3x3, padding 1, 28x28, batch 1, float32, one thread): oneDNN's backward-data
+// primitive (blocked layouts, reorders not timed) against cfx's kernel (Sources/CFXKernels/
+// conv_impl.h) under each instruction set the processor runs, and the time the layer's
+// multiply-adds take at one core's FMA peak (benchmarks/networks/fma_peak.c). Median of 9 runs of
+// 2000 calls each. Built and run by benchmarks/networks/run_conv_few_channels.sh.
+#include <oneapi/dnnl/dnnl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include "cfx_kernels.h"
+
+#define CHECK(x) do { if ((x) != dnnl_success) { fprintf(stderr, "oneDNN failed: %s\n", #x); exit(1); } } while (0)
+enum { OUT = 16, SIZE = 28, K = 3, PAD = 1, CALLS = 2000, RUNS = 9 };
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static int by_value(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+// Median over RUNS of the seconds per call of `call`.
+static double median_seconds(void (*call)(void *), void *context) {
+    double runs[RUNS];
+    for (int i = 0; i < CALLS; i++) call(context);  // warm-up
+    for (int r = 0; r < RUNS; r++) {
+        double start = now();
+        for (int i = 0; i < CALLS; i++) call(context);
+        runs[r] = (now() - start) / CALLS;
+    }
+    qsort(runs, RUNS, sizeof runs[0], by_value);
+    return runs[RUNS / 2];
+}
+
+typedef struct {
+    dnnl_primitive_t primitive;
+    dnnl_stream_t stream;
+    dnnl_exec_arg_t args[3];
+} onednn_call;
+
+static void run_onednn(void *context) {
+    onednn_call *c = context;
+    CHECK(dnnl_primitive_execute(c->primitive, c->stream, 3, c->args));
+    CHECK(dnnl_stream_wait(c->stream));
+}
+
+static dnnl_memory_t allocated(const dnnl_memory_desc_t *md, dnnl_engine_t engine) {
+    dnnl_memory_t m;
+    CHECK(dnnl_memory_create(&m, md, engine, DNNL_MEMORY_ALLOCATE));
+    return m;
+}
+
+static double onednn_seconds(void) {
+    dnnl_engine_t engine;
+    onednn_call c;
+    CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0));
+    CHECK(dnnl_stream_create(&c.stream, engine, dnnl_stream_default_flags));
+    dnnl_memory_desc_t x_any, w_any, y_any;
+    dnnl_dims_t x_dims = {1, 1, SIZE, SIZE}, w_dims = {OUT, 1, K, K}, y_dims = {1, OUT, SIZE, SIZE};
+    CHECK(dnnl_memory_desc_init_by_tag(&x_any, 4, x_dims, dnnl_f32, dnnl_format_tag_any));
+    CHECK(dnnl_memory_desc_init_by_tag(&w_any, 4, w_dims, dnnl_f32, dnnl_format_tag_any));
+    CHECK(dnnl_memory_desc_init_by_tag(&y_any, 4, y_dims, dnnl_f32, dnnl_format_tag_any));
+    dnnl_dims_t strides = {1, 1}, pad = {PAD, PAD};
+    dnnl_convolution_desc_t fd, bd;
+    dnnl_primitive_desc_t fpd, bpd;
+    CHECK(dnnl_convolution_forward_desc_init(&fd, dnnl_forward_training, dnnl_convolution_direct, &x_any, &w_any,
+                                             NULL, &y_any, strides, pad, pad));
+    CHECK(dnnl_primitive_desc_create(&fpd, &fd, NULL, engine, NULL));
+    CHECK(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &x_any, &w_any, &y_any, strides, pad, pad));
+    CHECK(dnnl_primitive_desc_create(&bpd, &bd, NULL, engine, fpd));
+    CHECK(dnnl_primitive_create(&c.primitive, bpd));
+    c.args[0] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_DST, allocated(dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_dst_md, 0), engine)};
+    c.args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, allocated(dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0), engine)};
+    c.args[2] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SRC, allocated(dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0), engine)};
+    const char *impl = NULL;
+    CHECK(dnnl_primitive_desc_query(bpd, dnnl_query_impl_info_str, 0, &impl));
+    double seconds = median_seconds(run_onednn, &c);
+    printf("| oneDNN %d.%d.%d backward-data, `%s` | %.2f |\n", dnnl_version()->major, dnnl_version()->minor,
+           dnnl_version()->patch, impl, seconds * 1e6);
+    return seconds;
+}
+
+typedef struct {
+    cfx_conv_shape shape;
+    float *dy, *w, *dx, *scratch;
+} cfx_call;
+
+static void run_cfx(void *context) {
+    cfx_call *c = context;
+    cfx_conv_input_gradient_s1_f32(&c->shape, c->dy, c->w, c->dx, c->scratch);
+}
+
+int main(void) {
+    cfx_call c = {{1, 1, SIZE, SIZE, OUT, K, PAD}, NULL, NULL, NULL, NULL};
+    c.dy = calloc(OUT * SIZE * SIZE, sizeof(float));
+    c.w = calloc(OUT * K * K, sizeof(float));
+    c.dx = calloc(SIZE * SIZE, sizeof(float));
+    c.scratch = calloc(cfx_conv_input_gradient_s1_scratch(&c.shape), sizeof(float));
+    for (int i = 0; i < OUT * SIZE * SIZE; i++) c.dy[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (int i = 0; i < OUT * K * K; i++) c.w[i] = (float)rand() / RAND_MAX - 0.5f;
+    printf("| implementation | µs per call |\n|---|---:|\n");
+    onednn_seconds();
+    for (int i = 0; cfx_kernels_isa_name(i); i++) {
+        const char *set = cfx_kernels_isa_name(i);
+        if (!cfx_kernels_use_isa(set)) continue;
+        printf("| cfx kernel, `%s` | %.2f |\n", set, median_seconds(run_cfx, &c) * 1e6);
+    }
+    printf("\nmultiply-adds: %d\n", OUT * K * K * SIZE * SIZE);
+    return 0;
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds and runs benchmarks/networks/conv_few_channels.c (oneDNN's backward-data against cfx's
+# few-channel kernel on a one-channel 28x28 layer) and fma_peak.c, and writes
+# benchmarks/results/conv_few_channels.md. Needs clang, Debian's libdnnl-dev, and the release build
+# (swift build -c release), whose kernel objects it links.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$here/../.."
+objects="$root/.build/release/CFXKernels.build"
+[ -f "$objects/dispatch.c.o" ] || { echo "build first: swift build -c release" >&2; exit 1; }
+out="${TMPDIR:-/tmp}/cfx_conv_few_channels"
+clang -O2 -std=gnu11 -o "$out" "$here/conv_few_channels.c" "$objects"/dispatch.c.o "$objects"/isa_*.c.o \
+    "$objects"/softmax.c.o -I"$root/Sources/CFXKernels/include" -ldnnl -lm
+clang -O2 -o "$out-peak" "$here/fma_peak.c"
+result="$root/benchmarks/results/conv_few_channels.md"
+{
+    echo "# The input gradient of a one-channel convolution: oneDNN against cfx's kernel"
+    echo
+    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "- commit: $(git -C "$root" rev-parse --short HEAD); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
+    echo "- command: \`bash benchmarks/networks/run_conv_few_channels.sh\`"
+    echo "- layer: the Fashion-MNIST CNN's first (1 -> 16 channels, 3x3, padding 1, 28x28), batch 1, float32, one thread;"
+    echo "  median of 9 runs of 2000 calls; oneDNN's layout reorders are not timed"
+    echo
+    "$out"
+    echo
+    echo "FMA peak of one core (fma_peak.c): $("$out-peak")"
+} | tee "$result"
