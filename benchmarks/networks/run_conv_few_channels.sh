@@ -20,9 +20,11 @@ result="$root/benchmarks/results/conv_few_channels.md"
     echo "- commit: $(git -C "$root" rev-parse --short HEAD); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
     echo "- command: \`bash benchmarks/networks/run_conv_few_channels.sh\`"
     echo "- layer: the Fashion-MNIST CNN's first (1 -> 16 channels, 3x3, padding 1, 28x28), batch 1, float32, one thread;"
-    echo "  median of 9 runs of 2000 calls; oneDNN's layout reorders are not timed"
+    echo "  median of 9 runs of 2000 calls; oneDNN's layout reorders are not timed; the last row is oneDNN"
+    echo "  capped to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2), what an AVX2 processor runs"
     echo
     "$out"
+    ONEDNN_MAX_CPU_ISA=AVX2 "$out" onednn-only
     echo
     echo "FMA peak of one core (fma_peak.c): $("$out-peak")"
 } | tee "$result"
