@@ -63,7 +63,7 @@ let package = Package(
         // Speed of the network core (GEMM, convolutional ResNet); see benchmarks/run_networks.sh.
         .executableTarget(name: "cfx-bench-networks", dependencies: ["CFXCore", "CBLAS"], path: "benchmarks/networks",
                          exclude: ["torch_side_by_side.py", "conv_backends.c", "run_conv_backends.sh", "dense_rows.c", "run_dense_rows.sh", "fma_peak.c",
-                                  "conv_few_channels.c", "run_conv_few_channels.sh"]),  // side-by-side runs in Python and C
+                                  "conv_few_channels.c", "run_conv_few_channels.sh", "profile_resnet.sh"]),  // side-by-side runs in Python and C
         // k-d tree against brute force (benchmarks/run_cfproto.sh).
         .executableTarget(name: "cfx-kdtree-bench", dependencies: ["CFXCore"], path: "benchmarks/kdtree"),
 
