@@ -2,12 +2,14 @@
 # Every test of cfx: Swift (core and ABI), the C ABI test program, the command line, Python, the
 # API reference (no undocumented public symbol; docs/build.sh installs doxygen and pdoc when
 # missing), and Julia where it is installed. Installs what is missing first. Exits non-zero on
-# any failure.
+# any failure. An optional suite that cannot run is reported as skipped with its feature's name,
+# and is a failure when CFX_REQUIRE names that feature (Tests/skip.sh; CI sets it in .ci/run).
 #
 #   bash Tests/run-all.sh
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source Tests/prerequisites.sh
+source Tests/skip.sh
 
 failures=()
 passes=0
@@ -32,6 +34,9 @@ step "fuzz corpora and regressions replayed" bash Tests/fuzz/run.sh replay
 if [ "${CFX_TEST_SANITIZERS:-0}" = 1 ]; then
     step "C ABI tests under ASan" bash Tests/sanitizers.sh asan-c
     step "fuzzing, 20 s per target (libFuzzer, ASan)" bash Tests/fuzz/run.sh fuzz 20
+else
+    skip_feature sanitizers "the C ABI program under ASan and the short fuzz run need CFX_TEST_SANITIZERS=1" \
+        || failures+=("sanitizers (required)")
 fi
 step "python examples" bash examples/python/run.sh
 step "python tests" env CFX_LIBRARY="$PWD/.build/release/libcfx.so" PYTHONPATH="$PWD/bindings/python" \
@@ -41,7 +46,8 @@ if command -v julia >/dev/null 2>&1 && [ -d bindings/julia ]; then
     step "julia tests" julia --project=bindings/julia -e 'using Pkg; Pkg.test()'
 else
     echo
-    echo "==> julia tests: skipped (julia is not on PATH: Debian 12 has no julia package, so it cannot be installed on these machines)"
+    skip_feature julia "julia is not on PATH: Debian 12 has no julia package, so it cannot be installed on these machines" \
+        || failures+=("julia (required)")
 fi
 
 echo
