@@ -2,7 +2,8 @@
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # jansson (JSON), Debian's OpenBLAS (pthread build), which libcfx.so links statically, and oneDNN
-# (float32 convolutions; a shared library, with its OpenMP runtime libgomp).
+# (float32 convolutions): the build needs its header; at run time libcfx.so loads libdnnl.so.2
+# when it is installed, so that the tests run both paths (CFX_DNNL=off runs the other one).
 if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists jansson \
        && [ -f /usr/lib/"$(uname -m)"-linux-gnu/openblas-pthread/libopenblas.a ] \
        && [ -f /usr/include/oneapi/dnnl/dnnl.h ]; }; then

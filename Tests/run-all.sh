@@ -22,10 +22,15 @@ step() {  # step NAME command...
 }
 
 step "release build" swift build -c release
-# No Swift runtime, and every library found (libdnnl, libgomp, libOpenCL and libstdc++ come with oneDNN).
+# No Swift runtime, every library found, and exactly the libraries the documents list.
 step "libcfx.so needs no Swift toolchain" bash -c 'ldd .build/release/libcfx.so >/dev/null && ! ldd .build/release/libcfx.so | grep -iE "swift|not found"'
+step "libcfx.so needs what README.md, docs/python.md and docs/cli.md list" python3 Tests/check_needed.py
 step "swift test" swift test --disable-swift-testing
+# float32 convolutions run on oneDNN when it loads (above), on im2col + sgemm without it.
+step "swift convolution tests without oneDNN (CFX_DNNL=off)" env CFX_DNNL=off \
+    swift test --disable-swift-testing --skip-build --filter "ConvolutionTests|Float32Tests|ConcurrencyTests|TrainingTests"
 step "C ABI tests" bash Tests/c/run.sh
+step "C ABI tests without oneDNN (CFX_DNNL=off)" env CFX_DNNL=off bash Tests/c/run.sh
 step "C examples (pkg-config)" bash examples/c/run.sh
 step "command line tests" bash Tests/cli/test_cli.sh
 step "fuzz corpora and regressions replayed" bash Tests/fuzz/run.sh replay
