@@ -47,6 +47,8 @@ step "python examples" bash examples/python/run.sh
 step "python tests" env CFX_LIBRARY="$PWD/.build/release/libcfx.so" PYTHONPATH="$PWD/bindings/python" \
     python3 -m pytest -q -rs Tests/python
 step "API reference (doxygen, pdoc; no documentation warnings)" bash docs/build.sh
+step "docs: generated tables match the result files" python3 benchmarks/doc_tables.py --check
+step "docs: every quoted figure is in a committed result file" python3 Tests/check_doc_figures.py
 if command -v julia >/dev/null 2>&1 && [ -d bindings/julia ]; then
     step "julia tests" julia --project=bindings/julia -e 'using Pkg; Pkg.test()'
 else
