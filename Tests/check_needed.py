@@ -23,7 +23,7 @@ def needed(library):
 def documented(path):
     """The sonames listed after each marker in the document."""
     lists = []
-    for text in (ROOT / path).read_text().split(MARKER)[1:]:
+    for text in " ".join((ROOT / path).read_text().split()).split(MARKER)[1:]:  # lines joined
         listed = re.split(r"[;(]|\.\s", text, maxsplit=1)[0]
         lists.append(set(re.findall(r"`([\w.+-]+\.so(?:\.[\d.]+)?)`", listed)))
     return lists
