@@ -5,10 +5,13 @@ import ctypes
 import json
 import os
 import pathlib
+import re
+import shlex
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import cfx
 
@@ -34,8 +37,8 @@ def onednn_loadable():
         return False
 
 
-def run(x, cot, **env):
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(MODEL)], input=json.dumps([x.tolist(), cot.tolist()]),
+def run(x, cot, prefix=(), **env):
+    proc = subprocess.run([*prefix, sys.executable, "-c", CHILD, str(MODEL)], input=json.dumps([x.tolist(), cot.tolist()]),
                           env={**os.environ, "CFX_LIBRARY": cfx.library_path(), **env},
                           capture_output=True, text=True, timeout=300, check=True)
     out = json.loads(proc.stdout)
@@ -69,3 +72,24 @@ def test_both_backends_agree_within_float32_rounding():
     model = cfx.Model.load(MODEL)
     np.testing.assert_allclose(p_off, model.predict(x), rtol=0, atol=1e-5)
     np.testing.assert_allclose(g_off, model.vjp(x, cot), rtol=0, atol=1e-4 * np.abs(g_default).max())
+
+
+def test_without_the_onednn_library_the_fallback_runs():
+    """libdnnl.so.2 made unloadable, as on a machine without it: its files are hidden behind
+    /dev/null in a private mount namespace of the child (root, unshare)."""
+    x, cot = inputs()
+    # Where the dynamic loader finds it (its cache; CFX tests set no LD_LIBRARY_PATH).
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    hidden = sorted({os.path.realpath(p) for p in re.findall(r"^\s*libdnnl\.so\.2 .*=> (\S+)$", cache, re.M)})
+    assert hidden or not onednn_loadable(), "libdnnl.so.2 loads, but not from a path ldconfig lists"
+    prefix = ()
+    if hidden:
+        if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+            pytest.skip("[namespaces] unshare -m is not permitted here (it needs root)")
+        mounts = " && ".join(f"mount --bind /dev/null {shlex.quote(p)}" for p in hidden)
+        prefix = ("unshare", "-m", "sh", "-c", mounts + ' && exec "$@"', "sh")
+    info, p, g = run(x, cot, prefix)
+    assert (info["conv_backend"], info["onednn"]) == ("im2col-sgemm", None)
+    _, p_off, g_off = run(x, cot, CFX_DNNL="off")
+    np.testing.assert_array_equal(p, p_off)
+    np.testing.assert_array_equal(g, g_off)
