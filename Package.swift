@@ -37,8 +37,10 @@ let package = Package(
         // The public header include/cfx.h, seen from Swift, so the ABI module uses its exact types.
         .systemLibrary(name: "CCFX"),
 
-        // float32 convolutions through oneDNN (Debian libdnnl-dev; its OpenMP runtime is libgomp).
-        .target(name: "CFXDNNL", linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp")]),
+        // float32 convolutions through oneDNN, loaded with dlopen when installed (Debian libdnnl2; the
+        // build needs libdnnl-dev's header only): libcfx.so links neither oneDNN nor its OpenMP
+        // runtime. glibc >= 2.34 has dlopen in libc (older ones would need -ldl).
+        .target(name: "CFXDNNL"),
 
         // Vectorised dense-layer products of one or a few rows (small MLPs, one instance at a time).
         .target(name: "CFXKernels"),

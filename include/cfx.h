@@ -126,13 +126,16 @@ const char *cfx_status_string(cfx_status status);
 void cfx_free(void *ptr);
 
 /** What the loaded library runs on, as JSON: {"version": "0.3.0", "openblas_core": "SkylakeX",
- * "onednn": "2.6.3", "cores": 8, "isa": "avx512", "isa_supported": ["avx512", "avx2", "baseline"]}
- * (the OpenBLAS kernel set chosen for this CPU, the oneDNN library of float32 convolutions, the
- * cores this process may use, the instruction set of cfx's own kernels and every set this
- * processor runs). cfx's kernels use the set that the environment variable CFX_ISA names
- * ("avx512", "avx2" or "baseline"), read at their first call, when the processor runs it, else
- * the widest it runs; "avx512" and "avx2" give the same bits, "baseline" (no fused multiply-adds)
- * other last bits. For benchmark reports and bug reports. Free *json_out with cfx_free. */
+ * "conv_backend": "onednn", "onednn": "2.6.3", "onednn_isa": "avx512_core", "cores": 8,
+ * "isa": "avx512", "isa_supported": ["avx512", "avx2", "baseline"]} (the OpenBLAS kernel set chosen
+ * for this CPU; what float32 convolutions run on: "onednn" when libdnnl.so.2 could be loaded, else
+ * "im2col-sgemm", with oneDNN's version and the instruction set of its kernels, both null without
+ * it; the cores this process may use; the instruction set of cfx's own kernels and every set this
+ * processor runs). CFX_DNNL=off in the environment keeps oneDNN unloaded. cfx's kernels use the set
+ * that the environment variable CFX_ISA names ("avx512", "avx2" or "baseline"), read at their
+ * first call, when the processor runs it, else the widest it runs; "avx512" and "avx2" give the
+ * same bits, "baseline" (no fused multiply-adds) other last bits. For benchmark reports and bug
+ * reports. Free *json_out with cfx_free. */
 cfx_status cfx_runtime_info(char **json_out, cfx_error *err);
 
 /* ---- Models ----------------------------------------------------------------------------------- */

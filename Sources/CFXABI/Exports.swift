@@ -32,9 +32,11 @@ public func cfx_runtime_info(_ jsonOut: UnsafeMutablePointer<UnsafeMutablePointe
                              _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
         let out = try output(jsonOut, "json_out")
+        let conv = ConvolutionBackend.current
         out.pointee = try JSON.object([
             ("version", .string(CFX_VERSION_STRING)), ("openblas_core", .string(blasCoreName())),
-            ("onednn", .string(oneDNNVersion())), ("cores", .int(availableCores())),
+            ("conv_backend", .string(conv.name)), ("onednn", conv.oneDNNVersion.map(JSON.string) ?? .null),
+            ("onednn_isa", conv.oneDNNISA.map(JSON.string) ?? .null), ("cores", .int(availableCores())),
             ("isa", .string(KernelSet.current)), ("isa_supported", .array(KernelSet.supported.map { .string($0) })),
         ]).serialized()
     }

@@ -1,25 +1,26 @@
 /*
- * conv.c — see include/cfx_dnnl.h. oneDNN's C API (2.x): per part, one forward or one
- * backward-data primitive, its weights reordered once per set_weights, reorders between the
- * caller's plain (strided) tensors and the primitive's layouts around each call.
+ * conv.c — see include/cfx_dnnl.h. oneDNN's C API (2.x), loaded at run time (dnnl_api.h): per
+ * part, one forward or one backward-data primitive, its weights reordered once per set_weights,
+ * reorders between the caller's plain (strided) tensors and the primitive's layouts around each
+ * call.
  */
 #include "cfx_dnnl.h"
+#include "dnnl_api.h"
 
-#include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* libgomp's (oneDNN's OpenMP runtime), declared here: its omp.h is not on the Swift toolchain's
- * clang path. cfx runs each part on one thread and spreads parts over its own threads: OpenMP
- * teams that spin while they wait stall badly on a loaded machine. */
-extern void omp_set_num_threads(int threads);
-
+/* oneDNN's functions (NULL without oneDNN) and its CPU engine, made at the first create. */
+static const cfx_dnnl_api *D;
 static dnnl_engine_t engine;
 static int engine_ok;
 static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 
-static void make_engine(void) { engine_ok = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success; }
+static void make_engine(void) {
+    D = cfx_dnnl_api_get();
+    engine_ok = D && D->dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success;
+}
 
 struct cfx_dnnl_conv {
     int backward;
@@ -40,28 +41,28 @@ struct cfx_dnnl_conv {
 
 static int desc(dnnl_memory_desc_t *md, int n, int c, int h, int w, dnnl_format_tag_t tag) {
     dnnl_dims_t dims = {n, c, h, w};
-    return dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, tag) == dnnl_success;
+    return D->dnnl_memory_desc_init_by_tag(md, 4, dims, dnnl_f32, tag) == dnnl_success;
 }
 
 /* Plain NCHW (or OIHW) dims n, c, h, w inside a tensor of `total_c` channels. */
 static int strided(dnnl_memory_desc_t *md, int n, int c, int h, int w, int total_c) {
     dnnl_dims_t dims = {n, c, h, w}, strides = {(dnnl_dim_t)total_c * h * w, (dnnl_dim_t)h * w, w, 1};
-    return dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides) == dnnl_success;
+    return D->dnnl_memory_desc_init_by_strides(md, 4, dims, dnnl_f32, strides) == dnnl_success;
 }
 
 static dnnl_memory_t memory(const dnnl_memory_desc_t *md, void *handle) {
     dnnl_memory_t m = NULL;
-    return dnnl_memory_create(&m, md, engine, handle) == dnnl_success ? m : NULL;
+    return D->dnnl_memory_create(&m, md, engine, handle) == dnnl_success ? m : NULL;
 }
 
 /* The reorder from `from` to `to`: NULL when the layouts are equal (*ok untouched) or on failure (*ok = 0). */
 static dnnl_primitive_t reorder(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, int *ok) {
-    if (dnnl_memory_desc_equal(from, to)) return NULL;
+    if (D->dnnl_memory_desc_equal(from, to)) return NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_primitive_t p = NULL;
-    if (dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, NULL) != dnnl_success
-        || dnnl_primitive_create(&p, pd) != dnnl_success) *ok = 0;
-    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (D->dnnl_reorder_primitive_desc_create(&pd, from, engine, to, engine, NULL) != dnnl_success
+        || D->dnnl_primitive_create(&p, pd) != dnnl_success) *ok = 0;
+    if (pd) D->dnnl_primitive_desc_destroy(pd);
     return p;
 }
 
@@ -71,7 +72,7 @@ static cfx_dnnl_conv *create(const cfx_dnnl_layer *l, int backward, int first, i
     if (backward ? first + count > l->in_channels : first + count > l->out_channels) return NULL;
     cfx_dnnl_conv *c = calloc(1, sizeof *c);
     if (!c) return NULL;
-    omp_set_num_threads(1);
+    D->omp_set_num_threads(1);
     c->backward = backward;
     int ic = backward ? count : l->in_channels, oc = backward ? l->out_channels : count, k = l->kernel;
     dnnl_memory_desc_t src_any, dst_any, weights_any, src_plain, dst_plain, weights_plain, bias_md, sum_md;
@@ -83,7 +84,7 @@ static cfx_dnnl_conv *create(const cfx_dnnl_layer *l, int backward, int first, i
           && strided(&weights_plain, oc, ic, k, k, l->in_channels)
           && desc(&sum_md, l->batch, ic, l->in_h, l->in_w, dnnl_nchw);  /* backward: its gradient, contiguous */
     dnnl_dims_t bias_dims = {oc};
-    ok = ok && dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x) == dnnl_success;
+    ok = ok && D->dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x) == dnnl_success;
     if (!ok) goto fail;
     dnnl_dims_t strides = {l->stride, l->stride}, pad_l = {l->padding, l->padding};
     dnnl_dims_t pad_r = {(dnnl_dim_t)(l->out_h - 1) * l->stride + k - l->in_h - l->padding,
@@ -91,21 +92,21 @@ static cfx_dnnl_conv *create(const cfx_dnnl_layer *l, int backward, int first, i
     dnnl_convolution_desc_t fd, bd;
     dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
     int with_bias = !backward && l->has_bias;
-    if (dnnl_convolution_forward_desc_init(&fd, backward ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
+    if (D->dnnl_convolution_forward_desc_init(&fd, backward ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
                                            &src_any, &weights_any, with_bias ? &bias_md : NULL, &dst_any, strides, pad_l, pad_r) != dnnl_success
-        || dnnl_primitive_desc_create(&fpd, &fd, NULL, engine, NULL) != dnnl_success)
+        || D->dnnl_primitive_desc_create(&fpd, &fd, NULL, engine, NULL) != dnnl_success)
         goto fail;
-    if (backward && (dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src_any, &weights_any, &dst_any,
+    if (backward && (D->dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &src_any, &weights_any, &dst_any,
                                                               strides, pad_l, pad_r) != dnnl_success
-                     || dnnl_primitive_desc_create(&bpd, &bd, NULL, engine, fpd) != dnnl_success)) {
-        dnnl_primitive_desc_destroy(fpd);
+                     || D->dnnl_primitive_desc_create(&bpd, &bd, NULL, engine, fpd) != dnnl_success)) {
+        D->dnnl_primitive_desc_destroy(fpd);
         goto fail;
     }
     dnnl_primitive_desc_t pd = backward ? bpd : fpd;
     /* Forward: input = src, output = dst. Backward: input = diff_dst, output = diff_src. */
-    const dnnl_memory_desc_t *input_md = dnnl_primitive_desc_query_md(pd, backward ? dnnl_query_diff_dst_md : dnnl_query_src_md, 0);
-    const dnnl_memory_desc_t *output_md = dnnl_primitive_desc_query_md(pd, backward ? dnnl_query_diff_src_md : dnnl_query_dst_md, 0);
-    const dnnl_memory_desc_t *weights_md = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *input_md = D->dnnl_primitive_desc_query_md(pd, backward ? dnnl_query_diff_dst_md : dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *output_md = D->dnnl_primitive_desc_query_md(pd, backward ? dnnl_query_diff_src_md : dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *weights_md = D->dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     const dnnl_memory_desc_t *input_plain = backward ? &dst_plain : &src_plain;
     const dnnl_memory_desc_t *output_plain = backward ? &src_plain : &dst_plain;
     c->input_plain = memory(input_plain, DNNL_MEMORY_NONE);
@@ -136,11 +137,11 @@ static cfx_dnnl_conv *create(const cfx_dnnl_layer *l, int backward, int first, i
         c->weights_offset = (size_t)first * l->in_channels * k * k;
         if (!c->output_plain || (c->from_output && !c->output)) ok = 0;
     }
-    if (dnnl_primitive_create(&c->primitive, pd) != dnnl_success) ok = 0;
-    dnnl_primitive_desc_destroy(fpd);
-    if (bpd) dnnl_primitive_desc_destroy(bpd);
+    if (D->dnnl_primitive_create(&c->primitive, pd) != dnnl_success) ok = 0;
+    D->dnnl_primitive_desc_destroy(fpd);
+    if (bpd) D->dnnl_primitive_desc_destroy(bpd);
     if (!ok || !c->input_plain || !c->weights_plain || !c->bias || (c->to_input && !c->input) || !c->weights
-        || dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags) != dnnl_success)
+        || D->dnnl_stream_create(&c->stream, engine, dnnl_stream_default_flags) != dnnl_success)
         goto fail;
     return c;
 fail:
@@ -158,54 +159,54 @@ cfx_dnnl_conv *cfx_dnnl_conv_create_backward(const cfx_dnnl_layer *layer, int in
 
 static int reordered(cfx_dnnl_conv *c, dnnl_primitive_t r, dnnl_memory_t from, dnnl_memory_t to) {
     dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-    return dnnl_primitive_execute(r, c->stream, 2, args) == dnnl_success;
+    return D->dnnl_primitive_execute(r, c->stream, 2, args) == dnnl_success;
 }
 
 int cfx_dnnl_conv_set_weights(cfx_dnnl_conv *c, const float *weights) {
-    omp_set_num_threads(1);
-    if (dnnl_memory_set_data_handle(c->weights_plain, (void *)(weights + c->weights_offset)) != dnnl_success) return 1;
+    D->omp_set_num_threads(1);
+    if (D->dnnl_memory_set_data_handle(c->weights_plain, (void *)(weights + c->weights_offset)) != dnnl_success) return 1;
     if (c->to_weights) {
         if (!reordered(c, c->to_weights, c->weights_plain, c->weights)) return 1;
     } else {
         /* Same layout: a plain contiguous part (only forward parts can be). */
         const dnnl_memory_desc_t *md;
         void *to = NULL;
-        if (dnnl_memory_get_memory_desc(c->weights, &md) != dnnl_success
-            || dnnl_memory_get_data_handle(c->weights, &to) != dnnl_success) return 1;
-        memcpy(to, weights + c->weights_offset, dnnl_memory_desc_get_size(md));
+        if (D->dnnl_memory_get_memory_desc(c->weights, &md) != dnnl_success
+            || D->dnnl_memory_get_data_handle(c->weights, &to) != dnnl_success) return 1;
+        memcpy(to, weights + c->weights_offset, D->dnnl_memory_desc_get_size(md));
     }
-    return dnnl_stream_wait(c->stream) != dnnl_success;
+    return D->dnnl_stream_wait(c->stream) != dnnl_success;
 }
 
 int cfx_dnnl_conv_forward(cfx_dnnl_conv *c, const float *src, const float *bias, float *dst) {
     if (c->backward) return 1;
-    omp_set_num_threads(1);
-    if (dnnl_memory_set_data_handle(c->input_plain, (void *)src) != dnnl_success
-        || dnnl_memory_set_data_handle(c->output_plain, dst + c->tensor_offset) != dnnl_success
-        || (bias && dnnl_memory_set_data_handle(c->bias, (void *)(bias + c->bias_offset)) != dnnl_success)) return 1;
+    D->omp_set_num_threads(1);
+    if (D->dnnl_memory_set_data_handle(c->input_plain, (void *)src) != dnnl_success
+        || D->dnnl_memory_set_data_handle(c->output_plain, dst + c->tensor_offset) != dnnl_success
+        || (bias && D->dnnl_memory_set_data_handle(c->bias, (void *)(bias + c->bias_offset)) != dnnl_success)) return 1;
     dnnl_memory_t in = c->to_input ? c->input : c->input_plain, out = c->from_output ? c->output : c->output_plain;
     if (c->to_input && !reordered(c, c->to_input, c->input_plain, c->input)) return 1;
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, in}, {DNNL_ARG_WEIGHTS, c->weights}, {DNNL_ARG_DST, out}, {DNNL_ARG_BIAS, c->bias}};
-    if (dnnl_primitive_execute(c->primitive, c->stream, bias ? 4 : 3, args) != dnnl_success) return 1;
+    if (D->dnnl_primitive_execute(c->primitive, c->stream, bias ? 4 : 3, args) != dnnl_success) return 1;
     if (c->from_output && !reordered(c, c->from_output, c->output, c->output_plain)) return 1;
-    return dnnl_stream_wait(c->stream) != dnnl_success;
+    return D->dnnl_stream_wait(c->stream) != dnnl_success;
 }
 
 int cfx_dnnl_conv_backward_data(cfx_dnnl_conv *c, const float *diff_dst) {
     if (!c->backward) return 1;
-    omp_set_num_threads(1);
-    if (dnnl_memory_set_data_handle(c->input_plain, (void *)diff_dst) != dnnl_success) return 1;
+    D->omp_set_num_threads(1);
+    if (D->dnnl_memory_set_data_handle(c->input_plain, (void *)diff_dst) != dnnl_success) return 1;
     dnnl_memory_t in = c->to_input ? c->input : c->input_plain, out = c->from_output ? c->output : c->sum;
     if (c->to_input && !reordered(c, c->to_input, c->input_plain, c->input)) return 1;
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_DIFF_DST, in}, {DNNL_ARG_WEIGHTS, c->weights}, {DNNL_ARG_DIFF_SRC, out}};
-    if (dnnl_primitive_execute(c->primitive, c->stream, 3, args) != dnnl_success) return 1;
+    if (D->dnnl_primitive_execute(c->primitive, c->stream, 3, args) != dnnl_success) return 1;
     if (c->from_output && !reordered(c, c->from_output, c->output, c->sum)) return 1;
-    return dnnl_stream_wait(c->stream) != dnnl_success;
+    return D->dnnl_stream_wait(c->stream) != dnnl_success;
 }
 
 void cfx_dnnl_conv_add_input_gradient(const cfx_dnnl_conv *c, float *diff_src) {
     const float *sum = NULL;
-    if (!c->backward || dnnl_memory_get_data_handle(c->sum, (void **)&sum) != dnnl_success) return;
+    if (!c->backward || D->dnnl_memory_get_data_handle(c->sum, (void **)&sum) != dnnl_success) return;
     for (int n = 0; n < c->sum_n; n++) {
         float *to = diff_src + c->tensor_offset + (size_t)n * c->caller_c * c->sum_hw;
         const float *from = sum + (size_t)n * c->sum_c * c->sum_hw;
@@ -213,21 +214,45 @@ void cfx_dnnl_conv_add_input_gradient(const cfx_dnnl_conv *c, float *diff_src) {
     }
 }
 
+int cfx_dnnl_available(void) {
+    pthread_once(&engine_once, make_engine);
+    return engine_ok;
+}
+
 void cfx_dnnl_version(int *major, int *minor, int *patch) {
-    const dnnl_version_t *v = dnnl_version();
+    *major = *minor = *patch = 0;
+    if (!cfx_dnnl_available()) return;
+    const dnnl_version_t *v = D->dnnl_version();
     *major = v->major;
     *minor = v->minor;
     *patch = v->patch;
+}
+
+const char *cfx_dnnl_isa(void) {
+    if (!cfx_dnnl_available()) return NULL;
+    switch (D->dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "other";
+    }
 }
 
 void cfx_dnnl_conv_free(cfx_dnnl_conv *c) {
     if (!c) return;
     dnnl_primitive_t primitives[] = {c->primitive, c->to_input, c->from_output, c->to_weights};
     for (size_t i = 0; i < sizeof primitives / sizeof *primitives; i++)
-        if (primitives[i]) dnnl_primitive_destroy(primitives[i]);
+        if (primitives[i]) D->dnnl_primitive_destroy(primitives[i]);
     dnnl_memory_t memories[] = {c->input_plain, c->output_plain, c->bias, c->weights_plain, c->input, c->output, c->weights, c->sum};
     for (size_t i = 0; i < sizeof memories / sizeof *memories; i++)
-        if (memories[i]) dnnl_memory_destroy(memories[i]);
-    if (c->stream) dnnl_stream_destroy(c->stream);
+        if (memories[i]) D->dnnl_memory_destroy(memories[i]);
+    if (c->stream) D->dnnl_stream_destroy(c->stream);
     free(c);
 }

@@ -137,10 +137,19 @@ static void test_dtype(void) {
     if (expect_ok(cfx_runtime_info(&info, &err), &err, "cfx_runtime_info")) {
         json_error_t jerr;
         json_t *root = json_loads(info, 0, &jerr);
-        check(root && json_is_string(json_object_get(root, "openblas_core")) && json_is_string(json_object_get(root, "onednn"))
+        check(root && json_is_string(json_object_get(root, "openblas_core"))
                   && json_integer_value(json_object_get(root, "cores")) >= 1
                   && strcmp(json_string_value(json_object_get(root, "version")), CFX_VERSION_STRING) == 0,
-              "runtime info has version, openblas_core, onednn and cores: %s", info);
+              "runtime info has version, openblas_core and cores: %s", info);
+        /* oneDNN with its version and ISA, or the fallback with nulls; CFX_DNNL=off forces the fallback. */
+        const char *backend = root ? json_string_value(json_object_get(root, "conv_backend")) : NULL;
+        int onednn = backend && strcmp(backend, "onednn") == 0;
+        const char *dnnl_setting = getenv("CFX_DNNL");
+        check(backend && (onednn || strcmp(backend, "im2col-sgemm") == 0)
+                  && json_is_string(json_object_get(root, "onednn")) == onednn
+                  && json_is_string(json_object_get(root, "onednn_isa")) == onednn
+                  && !(onednn && dnnl_setting && strcmp(dnnl_setting, "off") == 0),
+              "runtime info names the convolution backend, with oneDNN's version and ISA only when it runs: %s", info);
         json_decref(root);
         cfx_free(info);
     }

@@ -22,7 +22,7 @@ import cfx  # noqa: E402
 @pytest.fixture(scope="module")
 def explained():
     if not fashion.installed():
-        pytest.skip(f"Fashion-MNIST is not installed at {fashion.FASHION_DIR} (apt-get install dataset-fashion-mnist)")
+        pytest.skip(f"[fashion-mnist] Fashion-MNIST is not installed at {fashion.FASHION_DIR} (apt-get install dataset-fashion-mnist)")
     X_train, _ = fashion.load_split("train")
     X_test, y_test = fashion.load_split("test")
     cnn, autoencoder, encoder = fashion.load_models()

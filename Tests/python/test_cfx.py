@@ -95,7 +95,7 @@ def assert_valid(exp, model, x=None, target=TARGET, tol=TOL):
 # ---- library, errors ---------------------------------------------------------------------------
 
 def test_library_version():
-    assert cfx.library_version() == "0.3.0"
+    assert cfx.library_version() == cfx.__version__  # the header's (Tests/python/test_version.py)
     assert os.path.isfile(cfx.library_path())
 
 
@@ -132,7 +132,9 @@ def test_model_shape(model):
 def test_runtime_info():
     info = cfx.runtime_info()
     assert info["version"] == cfx.library_version()
-    assert info["openblas_core"] and info["onednn"].count(".") == 2 and info["cores"] >= 1
+    assert info["openblas_core"] and info["cores"] >= 1
+    # Tests/python/test_conv_backends.py checks which convolution backend it names.
+    assert info["conv_backend"] in ("onednn", "im2col-sgemm")
 
 
 def test_astype_float32_and_threads(model, params, X):

@@ -15,10 +15,11 @@ import pytest
 
 import cfx
 
-dask = pytest.importorskip("dask", reason="dask is not installed (pip install 'cfx[dask]')")
-distributed = pytest.importorskip("distributed", reason="distributed is not installed (pip install 'cfx[dask]')")
-pd = pytest.importorskip("pandas", reason="pandas is not installed")
-pytest.importorskip("dask.dataframe", reason="dask[dataframe] is not installed")
+INSTALL = "pip install 'bindings/python[dask]'"
+dask = pytest.importorskip("dask", reason=f"[dask] dask is not installed ({INSTALL})")
+distributed = pytest.importorskip("distributed", reason=f"[dask] distributed is not installed or does not import ({INSTALL})")
+pd = pytest.importorskip("pandas", reason=f"[dask] pandas is not installed ({INSTALL})")
+pytest.importorskip("dask.dataframe", reason=f"[dask] dask[dataframe] is not installed ({INSTALL})")
 import dask.array as da  # noqa: E402
 import dask.dataframe as dd  # noqa: E402
 
@@ -27,6 +28,12 @@ import cfx.dask  # noqa: E402
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "fixtures")
 BINDINGS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "bindings", "python"))
 WACHTER = {"method": "wachter", "max_lam_steps": 5}
+
+
+def test_dask_and_distributed_are_one_release():
+    """dask[distributed] pins them together; a distributed of another release may not even import."""
+    assert dask.__version__ == distributed.__version__, (
+        f"dask {dask.__version__} with distributed {distributed.__version__}: {INSTALL} installs a matching pair")
 
 
 def load(name):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip(
-    "torch", reason="torch is not installed (CFX_TEST_TORCH=1 bash Tests/run-all.sh installs it)")
+    "torch", reason="[torch] torch is not installed (CFX_TEST_TORCH=1 bash Tests/run-all.sh installs it)")
 from torch import nn  # noqa: E402
 from torch.nn.utils.parametrizations import spectral_norm  # noqa: E402
 

@@ -11,7 +11,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-pytest.importorskip("sklearn")
+pytest.importorskip("sklearn", reason="[sklearn] scikit-learn is not installed")
 
 import cfx  # noqa: E402
 from cfxbench import report  # noqa: E402

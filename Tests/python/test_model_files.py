@@ -144,8 +144,7 @@ def test_interoperability_with_the_safetensors_package(tmp_path):
     try:
         import safetensors.numpy as reference_st
     except ImportError:
-        print("skipped: the `safetensors` package is not installed (pip install safetensors)")
-        pytest.skip("the safetensors package is not installed (pip install safetensors)")
+        pytest.skip("[safetensors] the safetensors package is not installed (pip install safetensors)")
     # The package's files load in cfx and in the pure-Python reader.
     reference_st.save_file({k: v.astype(np.float32) for k, v in TENSORS.items()}, str(tmp_path / "ref.safetensors"))
     (tmp_path / "ref.json").write_text(json.dumps({**ARCH, "weights": "ref.safetensors"}))

@@ -20,7 +20,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the machine
     HAVE_MPL = False
 
-needs_mpl = pytest.mark.skipif(not HAVE_MPL, reason="matplotlib is not installed "
+needs_mpl = pytest.mark.skipif(not HAVE_MPL, reason="[matplotlib] matplotlib is not installed "
                                "(pip install matplotlib); cfx.plot is optional")
 
 SPEC = {"input_shape": [3], "layers": [
@@ -134,7 +134,7 @@ def test_trace_list_and_dict():
 
 @needs_mpl
 def test_plot_iris_example_writes_png():
-    pytest.importorskip("sklearn", reason="the iris example trains with scikit-learn")
+    pytest.importorskip("sklearn", reason="[sklearn] the iris example trains with scikit-learn")
     env = dict(os.environ, PYTHONPATH=str(REPO / "bindings" / "python"), MPLBACKEND="Agg")
     script = REPO / "examples" / "python" / "plot_iris.py"
     out = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,

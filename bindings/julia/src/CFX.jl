@@ -29,7 +29,7 @@ const CFX_ERROR_MESSAGE_SIZE = 512
 
 const STATUS_NAMES = Dict{Int,Symbol}(0 => :ok, 1 => :invalid_argument, 2 => :json, 3 => :config,
                                       4 => :model, 5 => :shape, 6 => :numeric, 7 => :callback,
-                                      8 => :cancelled, 9 => :internal)
+                                      8 => :cancelled, 9 => :internal, 10 => :io)
 
 # struct cfx_error { cfx_status code; char message[CFX_ERROR_MESSAGE_SIZE]; }  (516 bytes)
 struct CError

@@ -6,7 +6,7 @@
 >>> exp.success, exp.orig_class, exp.cf["class"], exp.cf["X"]
 """
 
-from ._lib import library_path, runtime_info, version as library_version
+from ._lib import HEADER_VERSION as _HEADER_VERSION, library_path, runtime_info, version as library_version
 from ._lib import version
 from .errors import (CallbackError, CancelledError, ConfigError, Error, FeatureRangeWarning,
                      FileError, InternalError, InvalidArgumentError, JSONError, LibraryNotFoundError,
@@ -20,7 +20,7 @@ from .deduce import DeDUCE, FeatureDensity, JSMA, SaliencyExplanation
 from .eccco import ECCCo
 from . import robustness
 
-__version__ = "0.3.0"
+__version__ = _HEADER_VERSION  # the package's version is the header's (Tests/python/test_version.py)
 
 __all__ = [
     "Model", "Explainer", "Wachter", "CFProto", "Explanation", "default_config", "metrics", "version",

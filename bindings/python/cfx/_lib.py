@@ -255,8 +255,9 @@ def version() -> str:
 
 
 def runtime_info() -> dict:
-    """What the loaded library runs on (``cfx_runtime_info``): version, OpenBLAS kernel set,
-    oneDNN version, cores."""
+    """What the loaded library runs on (``cfx_runtime_info``): version, OpenBLAS kernel set, the
+    backend of float32 convolutions (``"conv_backend"``: ``"onednn"`` or ``"im2col-sgemm"``, with
+    ``"onednn"`` and ``"onednn_isa"``, oneDNN's version and instruction set, or None), cores."""
     return json.loads(call_json("cfx_runtime_info"))
 
 

@@ -1,4 +1,4 @@
-"""Explain and evaluate millions of rows on a Dask cluster (``pip install "cfx[dask]"``).
+"""Explain and evaluate millions of rows on a Dask cluster (``pip install "bindings/python[dask]"``).
 
 >>> import cfx.dask
 >>> from dask.distributed import Client, progress
@@ -58,7 +58,7 @@ def _require_dask():
     try:
         import dask.dataframe as dd
     except ImportError as e:  # pragma: no cover - the message is the point
-        raise ImportError('cfx.dask needs Dask: pip install "cfx[dask]" (dask[dataframe] and distributed)') from e
+        raise ImportError('cfx.dask needs Dask: pip install "bindings/python[dask]" (dask[dataframe,distributed])') from e
     return dd
 
 
