@@ -48,7 +48,8 @@ static inline cfx_conv_copies cfx_conv_copies_of(const cfx_conv_shape *s) {
     g.stride = g.outW + 2 * (s->kernel - 1);
     g.sumFloats = (s->height * g.stride + 63) / 64 * 64;
     g.paddedRows = (g.sumFloats + reach * (g.stride + 1)) / g.stride + 1;
-    if (g.paddedRows < g.outH + s->kernel - 1) g.paddedRows = g.outH + s->kernel - 1;
+    /* and at least dy's rows between k - 1 zero rows above and k rows below */
+    if (g.paddedRows < g.outH + 2 * s->kernel - 1) g.paddedRows = g.outH + 2 * s->kernel - 1;
     g.floats = s->out_channels * g.paddedRows * g.stride + g.sumFloats;
     return g;
 }

@@ -7,9 +7,11 @@ import CFXKernels
 /// example's result bitwise the same alone or in a batch, under every instruction set.
 final class ConvKernelTests: XCTestCase {
     // (channels, height, width, out channels, kernel, padding): the Fashion-MNIST CNN's first layer,
-    // odd sizes, 1×1 and 5×5 kernels, no padding and the most padding.
+    // odd sizes, 1×1, 2×2 and 5×5 kernels, no padding and more padding than the kernel.
     private let shapes = [(1, 28, 28, 16, 3, 1), (3, 7, 9, 5, 3, 0), (2, 5, 4, 3, 5, 4), (4, 6, 6, 2, 1, 0),
-                          (1, 1, 1, 1, 1, 0), (2, 17, 33, 4, 5, 2), (1, 3, 40, 3, 3, 2)]
+                          (1, 1, 1, 1, 1, 0), (2, 17, 33, 4, 5, 2), (1, 3, 40, 3, 3, 2),
+                          // padding past kernel - 1: windows of padding only
+                          (1, 4, 4, 2, 3, 3), (2, 2, 3, 2, 1, 2), (1, 5, 6, 3, 2, 4), (1, 2, 2, 2, 3, 6)]
 
     /// The plain sum in double: dx[n][c][y][x] = Σ w[o][c][ky][kx] · dy[n][o][y + p − ky][x + p − kx].
     /// (The kernel's scratch starts as NaN: anything it reads without writing shows.)
