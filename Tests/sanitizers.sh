@@ -6,7 +6,8 @@
 #                                     UndefinedBehaviorSanitizer on the C ABI test program,
 #                                     ThreadSanitizer on the C ABI test program and the Swift
 #                                     concurrency tests
-#   bash Tests/sanitizers.sh asan-c   only the C ABI test program under ASan (what CI runs)
+#   bash Tests/sanitizers.sh asan-c   only the C ABI test program under ASan and cfx's kernels under
+#                                     ASan and UBSan (what CI runs)
 #   bash Tests/sanitizers.sh tsan     only the two ThreadSanitizer suites
 #
 # Swift has no UBSan (swiftc rejects -sanitize=undefined): what UBSan checks in C, Swift checks
@@ -47,6 +48,18 @@ c_abi() {
     tail -n 1 "Tests/c/build/test_abi-$2.log"
 }
 
+# cfx's kernels compiled from their sources with ASan and UBSan, and Tests/c/test_kernels.c, which
+# runs the few-channel convolution kernel on every small shape under each instruction set.
+kernels() {
+    local k=Sources/CFXKernels runtimes
+    runtimes=$(dirname "$("$clang" -print-file-name=libclang_rt.asan-x86_64.so)")
+    mkdir -p Tests/c/build
+    "$clang" -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-pass-failed -fsanitize=address,undefined \
+        -fno-sanitize-recover=all -shared-libsan -Wl,-rpath,"$runtimes" -I "$k/include" -I "$k" "$k"/dispatch.c \
+        "$k"/isa_*.c "$k"/softmax.c Tests/c/test_kernels.c -lm -o Tests/c/build/test_kernels-asan
+    ASAN_OPTIONS=detect_leaks=1:halt_on_error=1 Tests/c/build/test_kernels-asan
+}
+
 run() {  # run NAME command...
     local name=$1
     shift
@@ -63,12 +76,14 @@ tsan_suites() {
 case "$what" in
 asan-c)
     run "C ABI tests, ASan" c_abi address asan
+    run "kernels, ASan and UBSan" kernels
     ;;
 tsan)
     tsan_suites
     ;;
 all)
     run "C ABI tests, ASan" c_abi address asan
+    run "kernels, ASan and UBSan" kernels
     run "C ABI tests, UBSan" c_abi undefined ubsan
     # LeakSanitizer runs on the C ABI program above, where every allocation cfx makes must be freed;
     # here it would report XCTest's own leaks and the tests' unfreed JSON strings.

@@ -133,8 +133,9 @@ void cfx_free(void *ptr);
  * it; the cores this process may use; the instruction set of cfx's own kernels and every set this
  * processor runs). CFX_DNNL=off in the environment keeps oneDNN unloaded. cfx's kernels use the set
  * that the environment variable CFX_ISA names ("avx512", "avx2" or "baseline"), read at their
- * first call, when the processor runs it, else the widest it runs; "avx512" and "avx2" give the
- * same bits, "baseline" (no fused multiply-adds) other last bits. For benchmark reports and bug
+ * first call, when the processor runs it, else the widest it runs; with cfx's kernels, "avx512" and
+ * "avx2" give the same bits, "baseline" (no fused multiply-adds) other last bits (OpenBLAS and
+ * oneDNN choose their own kernels). For benchmark reports and bug
  * reports. Free *json_out with cfx_free. */
 cfx_status cfx_runtime_info(char **json_out, cfx_error *err);
 

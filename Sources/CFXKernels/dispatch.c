@@ -37,15 +37,15 @@ static const cfx_kernel_table *preferred(void) {
     return &cfx_kernels_baseline;
 }
 
-/* Threads that make the first calls at once each choose, and choose the same set. */
+/* Threads that make the first calls at once each choose the same set; the first to store it wins,
+ * so that a choice made meanwhile by cfx_kernels_use_isa stands. */
 static const cfx_kernel_table *chosen;
 
 static inline const cfx_kernel_table *kernels(void) {
     const cfx_kernel_table *set = __atomic_load_n(&chosen, __ATOMIC_ACQUIRE);
     if (__builtin_expect(set != NULL, 1)) return set;
-    set = preferred();
-    __atomic_store_n(&chosen, set, __ATOMIC_RELEASE);
-    return set;
+    const cfx_kernel_table *none = NULL, *mine = preferred();
+    return __atomic_compare_exchange_n(&chosen, &none, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE) ? mine : none;
 }
 
 const char *cfx_kernels_isa(void) { return kernels()->name; }
@@ -97,7 +97,7 @@ void cfx_chain_backward_f32(const cfx_chain_layer *layers, size_t count, size_t 
                             float *const *values, float *const *gradients) {
     kernels()->chain_backward_f32(layers, count, rows, parameters, values, gradients);
 }
-size_t cfx_conv_input_gradient_s1_scratch(const cfx_conv_shape *shape) { return cfx_conv_copies_of(shape).floats; }
+size_t cfx_conv_input_gradient_s1_scratch(const cfx_conv_shape *shape) { return cfx_conv_copies_of(shape).scratchFloats; }
 void cfx_conv_input_gradient_s1_f32(const cfx_conv_shape *shape, const float *dy, const float *w, float *dx, float *scratch) {
     kernels()->conv_input_gradient_s1_f32(shape, dy, w, dx, scratch);
 }

@@ -38,26 +38,28 @@ typedef struct {
  * the image, which nothing keeps, included); then the gradient's rows at the same stride, in
  * blocks of 64 values. */
 typedef struct {
-    size_t outH, outW, stride, paddedRows, sumFloats, floats;
+    size_t outH, outW, rowStride, paddedRows, sumFloats, scratchFloats;
 } cfx_conv_copies;
 static inline cfx_conv_copies cfx_conv_copies_of(const cfx_conv_shape *s) {
     cfx_conv_copies g;
     size_t reach = s->padding + s->kernel - 1;  /* the largest tap offset, in rows and in columns */
     g.outH = s->height + 2 * s->padding - s->kernel + 1;
     g.outW = s->width + 2 * s->padding - s->kernel + 1;
-    g.stride = g.outW + 2 * (s->kernel - 1);
-    g.sumFloats = (s->height * g.stride + 63) / 64 * 64;
-    g.paddedRows = (g.sumFloats + reach * (g.stride + 1)) / g.stride + 1;
+    g.rowStride = g.outW + 2 * (s->kernel - 1);
+    g.sumFloats = (s->height * g.rowStride + 63) / 64 * 64;
+    g.paddedRows = (g.sumFloats + reach * (g.rowStride + 1)) / g.rowStride + 1;
     /* and at least dy's rows between k - 1 zero rows above and k rows below */
     if (g.paddedRows < g.outH + 2 * s->kernel - 1) g.paddedRows = g.outH + 2 * s->kernel - 1;
-    g.floats = s->out_channels * g.paddedRows * g.stride + g.sumFloats;
+    g.scratchFloats = s->out_channels * g.paddedRows * g.rowStride + g.sumFloats;
     return g;
 }
 
+#pragma GCC visibility push(hidden)
 #if defined(__x86_64__)
 extern const cfx_kernel_table cfx_kernels_avx512, cfx_kernels_avx2;
 #endif
 extern const cfx_kernel_table cfx_kernels_baseline;
+#pragma GCC visibility pop
 
 /* KERNEL(dense_forward_f64) is dense_forward_f64_avx2 inside isa_avx2.c. */
 #define CFX_PASTE_(a, b) a##_##b

@@ -102,9 +102,19 @@ final class Float32Tests: XCTestCase {
         return try randomNetwork(inputShape: [32, 24, 24], nodes, seed: 8, scale: 0.1)
     }
 
+    /// One input channel: the float32 input gradient of its first layer runs in CFXKernels.
+    private func grayscaleNetwork() throws -> Network {
+        let nodes: [NetworkNode] = [
+            .layer(Conv2D(outChannels: 16, kernelSize: 3, padding: 1)), .layer(Elementwise(.relu)),
+            .layer(Conv2D(outChannels: 32, kernelSize: 3, padding: 1)), .layer(GlobalAveragePool()),
+            .layer(Dense(outputs: 10)), .layer(Softmax()),
+        ]
+        return try randomNetwork(inputShape: [1, 20, 20], nodes, seed: 9, scale: 0.3)
+    }
+
     func testResultsDoNotDependOnTheThreadCount() throws {
-        let base = try wideNetwork()
-        for network in [base, try base.converted(to: .float32)] {
+        let base = try wideNetwork(), gray = try grayscaleNetwork()
+        for network in [base, try base.converted(to: .float32), gray, try gray.converted(to: .float32)] {
             for rows in [1, 3] {
                 var rng = SplitMix64(state: UInt64(rows))
                 let x = randomValues(rows * network.featureCount, &rng)

@@ -31,6 +31,15 @@ def force(isa):
     os.execve(sys.executable, [sys.executable, *sys.argv], env)
 
 
+def force_from_arguments():
+    """force() the set named by --isa SET or --isa=SET on the command line, if any."""
+    for i, argument in enumerate(sys.argv):
+        if argument == "--isa" and i + 1 < len(sys.argv):
+            force(sys.argv[i + 1])
+        elif argument.startswith("--isa="):
+            force(argument.split("=", 1)[1])
+
+
 def forced():
     """The set this run forced, or None (each library chose for the processor)."""
     return os.environ.get(_MARK)

@@ -1,8 +1,8 @@
 // The FMA peak of one core: float32 fused multiply-adds per second in a loop of independent
 // chains (no loads, no dependencies between chains), with 512-bit vectors (AVX-512) and 256-bit
 // vectors (AVX2), each where the processor runs it. The physical limit that a network's search
-// step is compared with (benchmarks/networks/step_vs_peak.py). Timed in the thread's own CPU time,
-// so that other processes on the machine do not count.
+// step is compared with (torch_side_by_side.py, through benchmarks/cfxbench/isa.py). Timed in the
+// thread's own CPU time, so that other processes on the machine do not count.
 //
 //   clang -O2 -o fma_peak fma_peak.c && ./fma_peak      prints one JSON object
 #include <stdio.h>

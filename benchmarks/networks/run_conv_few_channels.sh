@@ -23,8 +23,8 @@ result="$root/benchmarks/results/conv_few_channels.md"
     echo "  median of 9 runs of 2000 calls; oneDNN's layout reorders are not timed; the last row is oneDNN"
     echo "  capped to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2), what an AVX2 processor runs"
     echo
-    "$out"
-    ONEDNN_MAX_CPU_ISA=AVX2 "$out" onednn-only
+    OMP_NUM_THREADS=1 "$out"
+    OMP_NUM_THREADS=1 ONEDNN_MAX_CPU_ISA=AVX2 "$out" onednn-only
     echo
     echo "FMA peak of one core (fma_peak.c): $("$out-peak")"
 } | tee "$result"

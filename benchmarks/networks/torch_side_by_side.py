@@ -54,8 +54,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from cfxbench import isa as kernel_sets  # noqa: E402  (before any library loads: --isa starts again)
 
-if "--isa" in sys.argv[:-1]:
-    kernel_sets.force(sys.argv[sys.argv.index("--isa") + 1])
+kernel_sets.force_from_arguments()
 sys.path.insert(0, str(ROOT / "benchmarks" / "deduce"))
 from common import load_fashion_mnist  # noqa: E402  (also puts the binding on sys.path, CFX_LIBRARY)
 

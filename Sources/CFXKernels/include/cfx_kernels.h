@@ -3,8 +3,9 @@
  * small MLP's whole pass, softmax, 2 x 2 max pooling, and the input gradient of a convolution
  * over few channels.
  *
- * Each is compiled for three instruction sets (isa.h): avx512 (x86-64-v4), avx2 (x86-64-v3) and
- * baseline (any x86-64, or the build's target on other processors). The first call chooses one for
+ * Each (but softmax, compiled once: it calls the C library's exp) is compiled for three
+ * instruction sets (isa.h): avx512 (x86-64-v4), avx2 (x86-64-v3) and baseline (any x86-64, or the
+ * build's target on other processors). The first call chooses one for
  * the process: the set that the environment variable CFX_ISA names, when the processor runs it,
  * else the widest set it runs. Within one set each value is computed by the same arithmetic
  * whatever the number of rows passed and whichever block it falls in, so a row's result does not
@@ -14,6 +15,9 @@
 #define CFX_KERNELS_H
 
 #include <stddef.h>
+
+/* Internal to libcfx.so: none of these is exported (its version script exports cfx_* for the API). */
+#pragma GCC visibility push(hidden)
 
 /* The name of the set in use ("avx512", "avx2" or "baseline"; chosen on the first call). */
 const char *cfx_kernels_isa(void);
@@ -77,5 +81,7 @@ void cfx_chain_backward_f64(const cfx_chain_layer *layers, size_t count, size_t 
                             double *const *values, double *const *gradients);
 void cfx_chain_backward_f32(const cfx_chain_layer *layers, size_t count, size_t rows, const float *parameters,
                             float *const *values, float *const *gradients);
+
+#pragma GCC visibility pop
 
 #endif
