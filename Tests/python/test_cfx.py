@@ -307,6 +307,16 @@ def test_numbers_are_written_shortest_and_read_back(model, X):
             assert max(rounds) > 1
 
 
+def test_json_backends_agree(model, X):
+    """cfx's decoder (orjson when installed) and the standard library read the same values."""
+    from cfx import _json
+    with cfx.Wachter(model, max_iter=300, all_candidates="every") as ex:
+        data = ex.explain_bytes(X[:3])
+        again = ex.explain_raw(X[:3])
+    assert _json.loads(data) == json.loads(data.decode())
+    assert [e["all"] for e in again["explanations"]] == [e["all"] for e in json.loads(data)["explanations"]]
+
+
 def test_explain_one(wachter, model, X):
     exp = wachter.explain(X[0])
     assert_valid(exp, model, X[0])
