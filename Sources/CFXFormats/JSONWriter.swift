@@ -75,12 +75,12 @@ public final class JSONWriter: TextOutputStream {
 
     public func bool(_ value: Bool) { value ? raw("true") : raw("false") }
 
-    /// A finite double in its shortest round-trip form ("0.1", "1e-05", "1.0"); null otherwise,
-    /// as JSON has no NaN or infinity.
+    /// A finite double in its shortest round-trip form ("0.1", "1e-05", "1.0", as Swift's
+    /// `description` writes it); null otherwise, as JSON has no NaN or infinity.
     public func number(_ value: Double) {
         guard value.isFinite else { return null() }
-        var stream = self
-        value.write(to: &stream)  // calls _writeASCII with the digits: no String is made
+        var sink = DigitSink(writer: self)
+        value.write(to: &sink)  // the standard library's digits, handed to _writeASCII: no String is made
     }
 
     public func integer(_ value: Int) {
@@ -150,4 +150,14 @@ public final class JSONWriter: TextOutputStream {
         (bytes! + count).update(from: buffer.baseAddress!, count: buffer.count)
         count += buffer.count
     }
+}
+
+/// Where `Double.write(to:)` puts its digits: straight into the writer's buffer (the writer is
+/// alive for the call, so no reference is counted).
+private struct DigitSink: TextOutputStream {
+    unowned(unsafe) let writer: JSONWriter
+
+    mutating func write(_ string: String) { writer.write(string) }
+
+    mutating func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { writer._writeASCII(buffer) }
 }

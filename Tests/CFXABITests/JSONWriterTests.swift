@@ -38,6 +38,26 @@ final class JSONWriterTests: XCTestCase {
         }
     }
 
+    func testTextIsSwiftsDescriptionAtEveryMagnitude() throws {
+        var generator = SystemRandomNumberGenerator()
+        var values: [Double] = [0.1, 0.2, 0.3, 1.0 / 3, 2.0 / 3, 1, 2, 10, 100, 1e15, 1e16, 1e17 - 16, 9007199254740992,
+                                9007199254740993, 4503599627370496.5, 0.5, 0.25, 1e-4, 1e-5, 123456.789, 5e-11, 1.5e-10]
+        for e in -40...70 {
+            values += [pow(2, Double(e)), pow(2, Double(e)).nextUp, pow(2, Double(e)).nextDown, pow(10, Double(e / 3))]
+        }
+        for _ in 0..<100_000 {
+            let v = Double.random(in: 1..<2, using: &generator) * pow(2, Double(Int.random(in: -45...65, using: &generator)))
+            values += [v, -v, (v * 1e6).rounded() / 1e6]
+        }
+        let text = try self.text(.array(values.map { .double($0) }))
+        let written = text.dropFirst().dropLast().split(separator: ",").map(String.init)
+        let different = zip(values, written).filter { "\($0.0)" != $0.1 }
+        XCTAssertEqual(written.count, values.count)
+        XCTAssert(different.isEmpty, "\(different.count) differ from description, e.g. \(different.prefix(5).map { "\($0.0) (\($0.0.bitPattern)) as \($0.1)" })")
+        let read = doubles(try text.withCString { try JSON.parse($0, "written") })
+        XCTAssertEqual(read.map { $0?.bitPattern }, values.map { $0.bitPattern })
+    }
+
     func testNumbersAreShortestAndAlwaysReals() throws {
         let values: [Double] = [0.1, 1, 1e16, 1e-5, -0.0, 100, 0.30000000000000004]
         XCTAssertEqual(try text(.array(values.map { .double($0) })),
