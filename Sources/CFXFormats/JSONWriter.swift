@@ -23,6 +23,15 @@ public final class JSONWriter: TextOutputStream {
     /// Bytes written so far.
     public var byteCount: Int { count }
 
+    /// The bytes written so far (valid during `body`); throws when the writer ran out of memory.
+    public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) throws -> R {
+        guard !outOfMemory else { throw CFXError(.internalError, "out of memory while writing JSON (\(count) bytes written)") }
+        return try body(UnsafeBufferPointer(start: bytes, count: count))
+    }
+
+    /// Forgets what was written, keeping the memory for what comes next.
+    public func removeAll() { count = 0 }
+
     /// The text, NUL-terminated, in memory the caller frees with free() (cfx_free); the writer is
     /// empty afterwards.
     public func take() throws -> UnsafeMutablePointer<CChar> {
@@ -145,7 +154,10 @@ public final class JSONWriter: TextOutputStream {
     }
 
     /// Bytes copied as they are (the name is the standard library's hook for ASCII digits).
-    public func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) {
+    public func _writeASCII(_ buffer: UnsafeBufferPointer<UInt8>) { append(buffer) }
+
+    /// Bytes copied as they are: JSON text written elsewhere.
+    public func append(_ buffer: UnsafeBufferPointer<UInt8>) {
         guard buffer.count > 0, reserve(buffer.count) else { return }
         (bytes! + count).update(from: buffer.baseAddress!, count: buffer.count)
         count += buffer.count
