@@ -6,12 +6,14 @@
  * Each configuration is a JSON object of config keys added to the method's parameters (Wachter:
  * the defaults; CFProto: use_kdtree true, theta 10, fitted on X_train; both with feature_range =
  * the training range, n_threads 1, as in mlp_speed.py). For each, N test rows are explained one
- * per call, REPEATS passes after a warm-up; the table gives the median over passes of the mean
- * ms per call (CLOCK_MONOTONIC around cfx_explain: the search, building and writing the JSON) and
- * the mean bytes of JSON per call. The last column is the output's marginal speed against the
- * first configuration of the run: (bytes - bytes_0) / (ms - ms_0), MB of output per second
- * of extra time (everything the extra output costs: recording the candidates, the JSON values,
- * writing them).
+ * per call, REPEATS rounds after a warm-up, each round one pass of every configuration in turn;
+ * the table gives the median over passes of the mean ms per call (wall, CLOCK_MONOTONIC around
+ * cfx_explain: the search, building and writing the JSON; and CPU time of the calling thread,
+ * which runs the search with n_threads 1, steadier on a shared machine), its ratio to the first
+ * configuration's, and the mean bytes of JSON per call. The last column is the output's marginal
+ * speed against the first configuration: (bytes - bytes_0) / (cpu - cpu_0), MB of output per
+ * second of extra CPU time (everything the extra output costs: recording the candidates, the JSON
+ * values, writing them).
  *
  * Usage: explain_cost CACHE.json METHOD N REPEATS CONFIG_JSON... (prints a Markdown table)
  * Build and run: benchmarks/json/run_json.sh.
@@ -33,6 +35,12 @@ static void die(const char *what, const char *why) {
 static double now_seconds(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static double cpu_seconds(void) {  /* of the calling thread, which runs the search (n_threads 1) */
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
@@ -97,40 +105,50 @@ int main(int argc, char **argv) {
     cfx_model *model = NULL;
     if (cfx_model_create_json(spec, &model, &err) != CFX_OK) die("model", err.message);
 
-    printf("| configuration | ms / call (median) | KB JSON / call | extra output MB/s |\n|---|---:|---:|---:|\n");
-    double ms0 = 0, bytes0 = 0;
-    for (int c = 5; c < argc; c++) {
-        char *config = config_text(method, x_train, n_train, d, argv[c]);
-        cfx_explainer *explainer = NULL;
-        if (cfx_explainer_create(model, config, &explainer, &err) != CFX_OK) die(argv[c], err.message);
-        if (strcmp(method, "cfproto") == 0 && cfx_explainer_fit(explainer, x_train, n_train, d, NULL, &err) != CFX_OK)
+    int n_configs = argc - 5;
+    cfx_explainer **explainers = calloc((size_t)n_configs, sizeof *explainers);
+    double *wall = calloc((size_t)(n_configs * repeats), sizeof *wall), *cpu = calloc((size_t)(n_configs * repeats), sizeof *cpu);
+    double *bytes = calloc((size_t)n_configs, sizeof *bytes);
+    for (int c = 0; c < n_configs; c++) {
+        char *config = config_text(method, x_train, n_train, d, argv[5 + c]);
+        if (cfx_explainer_create(model, config, &explainers[c], &err) != CFX_OK) die(argv[5 + c], err.message);
+        if (strcmp(method, "cfproto") == 0 && cfx_explainer_fit(explainers[c], x_train, n_train, d, NULL, &err) != CFX_OK)
             die("fit", err.message);
-        double *pass_ms = malloc((size_t)repeats * sizeof *pass_ms), bytes = 0;
-        for (int r = -1; r < repeats; r++) {  /* r = -1: warm-up */
-            double started = now_seconds();
-            for (int i = 0; i < n_rows; i++) {
-                char *json = NULL;
-                if (cfx_explain(explainer, x_test + (size_t)i * d, 1, d, &json, &err) != CFX_OK) die("explain", err.message);
-                if (r == 0) bytes += (double)strlen(json);
-                cfx_free(json);
-            }
-            if (r >= 0) pass_ms[r] = (now_seconds() - started) * 1e3 / n_rows;
-        }
-        qsort(pass_ms, (size_t)repeats, sizeof *pass_ms, cmp_double);
-        double ms = pass_ms[repeats / 2];
-        bytes /= n_rows;
-        if (c == 5) {
-            ms0 = ms;
-            bytes0 = bytes;
-            printf("| `%s` | %.3f | %.1f | |\n", argv[c], ms, bytes / 1e3);
-        } else {
-            printf("| `%s` | %.3f | %.1f | %.0f |\n", argv[c], ms, bytes / 1e3, ms > ms0 ? (bytes - bytes0) / 1e3 / (ms - ms0) : 0.0);
-        }
-        fflush(stdout);
-        free(pass_ms);
-        cfx_explainer_free(explainer);
         free(config);
     }
+    /* Passes in turn, every configuration once per round, so that the machine's other load falls
+     * on all of them alike; round -1 warms up. */
+    for (int r = -1; r < repeats; r++)
+        for (int c = 0; c < n_configs; c++) {
+            double started = now_seconds(), cpu_started = cpu_seconds();
+            for (int i = 0; i < n_rows; i++) {
+                char *json = NULL;
+                if (cfx_explain(explainers[c], x_test + (size_t)i * d, 1, d, &json, &err) != CFX_OK) die("explain", err.message);
+                if (r == 0) bytes[c] += (double)strlen(json) / n_rows;
+                cfx_free(json);
+            }
+            if (r >= 0) {
+                wall[c * repeats + r] = (now_seconds() - started) * 1e3 / n_rows;
+                cpu[c * repeats + r] = (cpu_seconds() - cpu_started) * 1e3 / n_rows;
+            }
+        }
+    printf("| configuration | ms / call (median) | thread CPU ms / call (median) | CPU / first row's | KB JSON / call "
+           "| extra output MB/s (CPU) |\n|---|---:|---:|---:|---:|---:|\n");
+    double cpu0 = 0;
+    for (int c = 0; c < n_configs; c++) {
+        qsort(wall + c * repeats, (size_t)repeats, sizeof *wall, cmp_double);
+        qsort(cpu + c * repeats, (size_t)repeats, sizeof *cpu, cmp_double);
+        double ms = wall[c * repeats + repeats / 2], cpu_ms = cpu[c * repeats + repeats / 2];
+        if (c == 0) cpu0 = cpu_ms;
+        printf("| `%s` | %.3f | %.3f | %.2f | %.1f | ", argv[5 + c], ms, cpu_ms, cpu_ms / cpu0, bytes[c] / 1e3);
+        if (c > 0 && cpu_ms > cpu0) printf("%.0f |\n", (bytes[c] - bytes[0]) / 1e3 / (cpu_ms - cpu0));
+        else printf(" |\n");
+        cfx_explainer_free(explainers[c]);
+    }
+    free(explainers);
+    free(wall);
+    free(cpu);
+    free(bytes);
     cfx_model_free(model);
     free(spec);
     free(x_train);
