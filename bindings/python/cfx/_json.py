@@ -1,5 +1,5 @@
 """Decoding of the JSON text cfx returns: with orjson when it is installed (``pip install
-"cfx[fast]"``; about twice as fast on explanations, benchmarks/results/python_decode.md), with the
+"cfx[fast]"``; an order of magnitude faster on explanations, benchmarks/results/json_output.md), with the
 standard library's ``json`` otherwise. Both give the same dicts, lists, ints and floats: cfx writes
 every number in the shortest form that reads back to its double, and NaN or infinity as null."""
 
