@@ -91,6 +91,8 @@ def _model_source(model) -> Any:
 #: Explainer config defaults in cfx.dask: per-row errors recorded, and one thread per partition
 #: (Dask's worker threads run partitions side by side).
 EXPLAIN_DEFAULTS = {"on_error": "record", "n_threads": 1}
+
+
 def explain_defaults(config: dict) -> dict:
     """EXPLAIN_DEFAULTS; every other key keeps the library's default ("return_all" too: Wachter's
     "all" holds one candidate per round, cheap to write and decode)."""
