@@ -71,7 +71,7 @@ let package = Package(
 
         // Fuzz targets of the C functions (Tests/fuzz/run.sh): replays inputs when built as usual,
         // runs under libFuzzer when built with -sanitize=fuzzer -DCFX_LIBFUZZER.
-        .executableTarget(name: "cfx-fuzz", dependencies: ["CFXABI", "CCFX"], path: "Tests/fuzz/Sources"),
+        .executableTarget(name: "cfx-fuzz", dependencies: ["CFXABI", "CFXFormats", "CCFX"], path: "Tests/fuzz/Sources"),
 
         .testTarget(name: "CFXCoreTests", dependencies: ["CFXCore"]),
         .testTarget(name: "CFXABITests", dependencies: ["CFXABI", "CFXFormats", "CCFX"]),

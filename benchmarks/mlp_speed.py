@@ -7,12 +7,20 @@ two hidden ReLU layers and a softmax output, as in alibi's Keras examples:
 trained here by scikit-learn (MLPClassifier, adam, random_state 0; iris and breast cancer
 standardised, digits / 16; 70/30 stratified split, random_state 0) and rebuilt as cfx specs with
 a softmax output (breast cancer's single logistic unit becomes the equivalent 2-class softmax,
-logits [0, z]). Each instance is explained in its own call (one row per `explain`), 1 thread,
-alibi's documented defaults (Wachter: config defaults, feature range = training range; CFProto:
-use_kdtree true, theta 10 as in the harness). Reports the median over REPEATS passes of the
-mean ms per counterfactual (wall, and CPU time of the calling thread, which
-runs the search with n_threads 1: steadier on a shared machine), plus a digest of the counterfactuals (to check that changes keep
-results identical).
+logits [0, z]). Each instance is explained in its own call (one row per `explain`, the result
+decoded into Explanation objects as a user gets them), 1 thread, alibi's documented defaults
+(Wachter: config defaults, feature range = training range; CFProto: use_kdtree true, theta 10 as
+in the harness). Every method runs in three configurations:
+
+    default                  the defaults, return_all true ("all" in every explanation)
+    return_all=False (tuned) no "all": the same search, the smallest output
+    all_candidates=every     Wachter's "all" with every step that met the target (alibi's list)
+
+Reports the median over REPEATS passes of the mean ms per counterfactual (wall, and CPU time of
+the calling thread, which runs the search with n_threads 1: steadier on a shared machine), the
+mean KB of JSON per explanation, a digest of the counterfactuals (to check that changes keep
+results identical and that the three configurations find the same ones), and the ratio of each
+configuration's time to the tuned one's in the same run.
 
     python3 benchmarks/mlp_speed.py [--repeats 5] [--n 20] [--json out.json] [--alibi-n 5] [--dtype float32]
 
@@ -103,12 +111,27 @@ def model(name):
     return m, X_train, X_test, acc
 
 
-def explainers(m, X_train):
+#: The configurations, on top of each method's parameters: label -> (extra keys, methods).
+CONFIGS = {
+    "default": ({}, ("wachter", "cfproto")),
+    "return_all=False (tuned)": ({"return_all": False}, ("wachter", "cfproto")),
+    "all_candidates=every": ({"all_candidates": "every"}, ("wachter",)),
+}
+TUNED = "return_all=False (tuned)"
+
+
+def explainers(m, X_train, extra):
     rng = [X_train.min(axis=0).tolist(), X_train.max(axis=0).tolist()]
-    wachter = cfx.Wachter(m, feature_range=rng, return_all=False, n_threads=1)
-    proto = cfx.CFProto(m, feature_range=rng, use_kdtree=True, theta=10.0, return_all=False, n_threads=1)
+    wachter = cfx.Wachter(m, feature_range=rng, n_threads=1, **extra)
+    proto = cfx.CFProto(m, feature_range=rng, use_kdtree=True, theta=10.0, n_threads=1,
+                        **{k: v for k, v in extra.items() if k != "all_candidates"})
     proto.fit(X_train)
     return {"wachter": wachter, "cfproto": proto}
+
+
+def json_kb(explainer, X):
+    """Mean KB of cfx_explain's JSON per one-row call (outside the timed passes)."""
+    return statistics.mean(len(explainer.explain_bytes(x)) for x in X) / 1e3
 
 
 VENV = os.environ.get("ALIBI_VENV", os.path.join(ROOT, "benchmarks", ".venv-alibi"))
@@ -159,43 +182,66 @@ def main():
     warnings.simplefilter("ignore", cfx.FeatureRangeWarning if hasattr(cfx, "FeatureRangeWarning") else UserWarning)
     results = []
     print(f"load average {open('/proc/loadavg').read().split()[:3]}", flush=True)
-    print("| model | method | N | valid | ms / cf (median) | min | max | thread CPU ms / cf (median) | digest |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| model | method | configuration | N | valid | ms / cf (median) | min | max | thread CPU ms / cf (median) "
+          "| KB JSON / cf | digest |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for name in args.datasets.split(","):
         m, X_train, X_test, acc = model(name)
-        ex = explainers(m if args.dtype == "float64" else m.astype(args.dtype), X_train)
+        net = m if args.dtype == "float64" else m.astype(args.dtype)
         X = X_test[:args.n]
-        for method in args.methods.split(","):
-            one_pass(ex[method], X[:2])  # warm-up
-            runs = [one_pass(ex[method], X) for _ in range(args.repeats)]
-            times = [r[0] * 1e3 for r in runs]
-            cpu = [r[3] * 1e3 for r in runs]
-            digests = {r[1] for r in runs}
-            arch = "-".join(str(s) for s in (X.shape[1],) + ARCHS[name] + (m.n_classes,))
-            row = {"model": name, "arch": arch, "dtype": args.dtype, "accuracy": acc, "method": method, "n": len(X),
-                   "valid": runs[0][2],
-                   "ms_median": statistics.median(times), "ms_all": times,
-                   "cpu_ms_median": statistics.median(cpu), "cpu_ms_all": cpu, "digest": sorted(digests)}
-            if args.alibi_n > 0 and os.path.exists(os.path.join(VENV, "bin", "python")):
-                Xa = X[:args.alibi_n]
-                same = [one_pass(ex[method], Xa) for _ in range(args.repeats)]
-                row["cfx_ms_on_alibi_instances"] = statistics.median(r[0] * 1e3 for r in same)
-                row["cfx_cpu_ms_on_alibi_instances"] = statistics.median(r[3] * 1e3 for r in same)
-                mean, median, found, version, tf_version = run_alibi(name, method, m, X_train, Xa)
-                row.update({"alibi_n": len(Xa), "alibi_s_mean": mean, "alibi_s_median": median, "alibi_valid": found,
-                            "alibi_version": version, "tensorflow_version": tf_version,
-                            "ratio_wall": mean * 1e3 / row["cfx_ms_on_alibi_instances"],
-                            "ratio_cpu": mean * 1e3 / row["cfx_cpu_ms_on_alibi_instances"]})
-                print(f"|   alibi {version} (TF {tf_version}), first {len(Xa)} | {method} | {len(Xa)} | {found} | "
-                      f"{mean * 1e3:.1f} (mean) | cfx on them: {row['cfx_ms_on_alibi_instances']:.3f} wall, "
-                      f"{row['cfx_cpu_ms_on_alibi_instances']:.3f} CPU | ratio {row['ratio_wall']:.0f}x (wall), "
-                      f"{row['ratio_cpu']:.0f}x (cfx CPU) | |", flush=True)
-            results.append(row)
-            print(f"| {name} ({ARCHS[name]}, acc {acc:.3f}, {args.dtype}) | {method} | {len(X)} | {runs[0][2]} | "
-                  f"{row['ms_median']:.3f} | {min(times):.3f} | {max(times):.3f} | {row['cpu_ms_median']:.3f} | {','.join(sorted(digests))} |", flush=True)
+        for label, (extra, methods) in CONFIGS.items():
+            ex = explainers(net, X_train, extra)
+            for method in args.methods.split(","):
+                if method not in methods:
+                    continue
+                one_pass(ex[method], X[:2])  # warm-up
+                runs = [one_pass(ex[method], X) for _ in range(args.repeats)]
+                times = [r[0] * 1e3 for r in runs]
+                cpu = [r[3] * 1e3 for r in runs]
+                digests = {r[1] for r in runs}
+                arch = "-".join(str(s) for s in (X.shape[1],) + ARCHS[name] + (m.n_classes,))
+                row = {"model": name, "arch": arch, "dtype": args.dtype, "accuracy": acc, "method": method,
+                       "config": label, "params": extra, "n": len(X), "valid": runs[0][2],
+                       "ms_median": statistics.median(times), "ms_all": times,
+                       "cpu_ms_median": statistics.median(cpu), "cpu_ms_all": cpu,
+                       "json_kb_mean": json_kb(ex[method], X), "digest": sorted(digests)}
+                if label == "default" and args.alibi_n > 0 and os.path.exists(os.path.join(VENV, "bin", "python")):
+                    Xa = X[:args.alibi_n]
+                    same = [one_pass(ex[method], Xa) for _ in range(args.repeats)]
+                    row["cfx_ms_on_alibi_instances"] = statistics.median(r[0] * 1e3 for r in same)
+                    row["cfx_cpu_ms_on_alibi_instances"] = statistics.median(r[3] * 1e3 for r in same)
+                    mean, median, found, version, tf_version = run_alibi(name, method, m, X_train, Xa)
+                    row.update({"alibi_n": len(Xa), "alibi_s_mean": mean, "alibi_s_median": median, "alibi_valid": found,
+                                "alibi_version": version, "tensorflow_version": tf_version,
+                                "ratio_wall": mean * 1e3 / row["cfx_ms_on_alibi_instances"],
+                                "ratio_cpu": mean * 1e3 / row["cfx_cpu_ms_on_alibi_instances"]})
+                    print(f"|   alibi {version} (TF {tf_version}), first {len(Xa)} | {method} | alibi's defaults | {len(Xa)} | "
+                          f"{found} | {mean * 1e3:.1f} (mean) | cfx default on them: {row['cfx_ms_on_alibi_instances']:.3f} wall, "
+                          f"{row['cfx_cpu_ms_on_alibi_instances']:.3f} CPU | ratio {row['ratio_wall']:.0f}x (wall), "
+                          f"{row['ratio_cpu']:.0f}x (cfx CPU) | | |", flush=True)
+                results.append(row)
+                print(f"| {name} ({ARCHS[name]}, acc {acc:.3f}, {args.dtype}) | {method} | {label} | {len(X)} | {runs[0][2]} | "
+                      f"{row['ms_median']:.3f} | {min(times):.3f} | {max(times):.3f} | {row['cpu_ms_median']:.3f} | "
+                      f"{row['json_kb_mean']:.1f} | {','.join(sorted(digests))} |", flush=True)
+    print_ratios(results)
     print(f"load average {open('/proc/loadavg').read().split()[:3]}", flush=True)
     if args.json:
         json.dump(results, open(args.json, "w"), indent=2)
+
+
+def print_ratios(results):
+    """Each configuration's median time over the tuned one's (same model, method and run)."""
+    tuned = {(r["model"], r["method"]): r for r in results if r["config"] == TUNED}
+    print("\n| model | method | configuration | wall / tuned | thread CPU / tuned | same counterfactuals |")
+    print("|---|---|---|---:|---:|---|")
+    for r in results:
+        base = tuned.get((r["model"], r["method"]))
+        if base is None or r is base:
+            continue
+        r["ratio_to_tuned_wall"] = r["ms_median"] / base["ms_median"]
+        r["ratio_to_tuned_cpu"] = r["cpu_ms_median"] / base["cpu_ms_median"]
+        print(f"| {r['model']} | {r['method']} | {r['config']} | {r['ratio_to_tuned_wall']:.2f} | "
+              f"{r['ratio_to_tuned_cpu']:.2f} | {'yes' if r['digest'] == base['digest'] else 'NO'} |")
 
 
 if __name__ == "__main__":

@@ -432,8 +432,8 @@ cfx_status cfx_explainer_fit(cfx_explainer *explainer, const double *x, size_t n
  *   {"explanations": [ {...one per instance...} ], "seconds": total, "n_threads": used}
  *
  * with, for the Wachter method, per instance: "cf" ({"X", "distance", "lambda", "index", "class",
- * "proba", "loss"} or null), "all" (one list per lambda round of the counterfactuals met; the
- * lists are empty with "return_all": false), "orig_class", "orig_proba", "success" and "meta"
+ * "proba", "loss"} or null), "all" (one list per lambda round: its closest counterfactual, or
+ * with "all_candidates": "every" each one met; the lists are empty with "return_all": false), "orig_class", "orig_proba", "success" and "meta"
  * ({"method", "params" (the effective config), "model_calls", "predicted_rows",
  * "gradient_evaluations", "seconds"}). For prototype-guided counterfactuals ("cfproto"; fit first
  * when it uses k-d trees, an encoder, cat_vars or a trust-score threshold), per instance: "cf"

@@ -108,6 +108,7 @@ extension MethodEntry {
         .indices("immutable", \.immutable),
         .monotone("monotone", \.monotone),
         .boolean("return_all", \.returnAll),
+        .choice("all_candidates", \.allCandidates),
         .integer("n_counterfactuals", \.nCounterfactuals),
         .number("diversity_weight", \.diversityWeight),
         .boolean("sparsify", \.sparsify),

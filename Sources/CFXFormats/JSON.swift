@@ -2,8 +2,8 @@ import CJansson
 import CFXCore
 import Glibc
 
-/// A JSON value. Configs and model specs are read into it with jansson, explanations are written
-/// from it with jansson; objects keep their key order.
+/// A JSON value. Configs and model specs are read into it with jansson; it is written as text by
+/// JSONWriter (JSON+Writing.swift); objects keep their key order.
 public enum JSON {
     case null
     case bool(Bool)
@@ -42,38 +42,6 @@ public enum JSON {
         case JSON_TRUE: self = .bool(true)
         case JSON_FALSE: self = .bool(false)
         default: self = .null
-        }
-    }
-
-    /// The text, in memory the caller frees with free() (cfx_free). Non-finite numbers become null.
-    public func serialized(indent: Int = 0) throws -> UnsafeMutablePointer<CChar> {
-        guard let root = makeJansson() else { throw CFXError(.internalError, "out of memory while writing JSON") }
-        defer { json_decref(root) }
-        let flags = indent > 0 ? indent & 0x1F : Int(JSON_COMPACT)
-        guard let text = json_dumps(root, flags) else { throw CFXError(.internalError, "could not write JSON") }
-        // jansson's allocator may be replaced by the host process: hand out a malloc'ed copy.
-        var janssonFree: json_free_t?
-        json_get_alloc_funcs(nil, &janssonFree)
-        defer { janssonFree?(text) }
-        guard let copy = strdup(text) else { throw CFXError(.internalError, "out of memory while writing JSON") }
-        return copy
-    }
-
-    private func makeJansson() -> UnsafeMutablePointer<json_t>? {
-        switch self {
-        case .null: return json_null()
-        case .bool(let b): return b ? json_true() : json_false()
-        case .int(let i): return json_integer(json_int_t(i))
-        case .double(let d): return d.isFinite ? json_real(d) : json_null()
-        case .string(let s): return json_stringn(s, s.utf8.count)
-        case .array(let items):
-            guard let array = json_array() else { return nil }
-            for item in items { json_array_append_new(array, item.makeJansson()) }
-            return array
-        case .object(let members):
-            guard let object = json_object() else { return nil }
-            for (key, value) in members { json_object_set_new(object, key, value.makeJansson()) }
-            return object
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CCFX
+import CFXFormats
 import Foundation
 
 /// `cfx-cli explain --output FILE.jsonl`: explains a CSV or JSONL input of any size chunk by
@@ -36,12 +37,16 @@ struct StreamOptions: ParsableArguments {
         try reader.skip(done)
         let started = Date()
         var written = done
+        let lines = JSONWriter()
         while true {
             let chunk = try reader.next(chunkRows)
             if chunk.isEmpty { break }
-            let lines = try explain(chunk, explainer: explainer, features: model.features)
-            for line in lines {
-                guard fputs(line + "\n", out) >= 0 else { throw CFXFailure(description: "\(output): write failed (\(String(cString: strerror(errno))))") }
+            lines.removeAll()
+            try explain(chunk, explainer: explainer, features: model.features, into: lines)
+            try lines.withBytes { text in
+                guard fwrite(text.baseAddress, 1, text.count, out) == text.count else {
+                    throw CFXFailure(description: "\(output): write failed (\(String(cString: strerror(errno))))")
+                }
             }
             fflush(out)  // a line on disk is a row done: what --resume counts
             written += chunk.count
@@ -50,40 +55,65 @@ struct StreamOptions: ParsableArguments {
         if !quiet { FileHandle.standardError.write("\n".data(using: .utf8)!) }
     }
 
-    /// One explained chunk: a line per row, in order.
-    private func explain(_ chunk: [InputRow], explainer: OpaquePointer?, features d: Int) throws -> [String] {
+    /// One explained chunk, a line per row in order, into `lines`: the library's JSON of each
+    /// explanation cut out of its result as it is (no number read or written again), with "row"
+    /// (numbering the whole input) in front and "instance" (numbering the chunk) left out.
+    private func explain(_ chunk: [InputRow], explainer: OpaquePointer?, features d: Int, into lines: JSONWriter) throws {
         let good = chunk.filter { $0.values != nil }
-        var explained: [[String: Any]] = []
+        var text: UnsafeMutablePointer<CChar>?
+        defer { cfx_free(text) }
         if !good.isEmpty {
             let values = good.flatMap { $0.values! }
-            var text: UnsafeMutablePointer<CChar>?
             try call { cfx_explain(explainer, values, good.count, d, &text, $0) }
-            defer { cfx_free(text) }
-            let result = try JSONSerialization.jsonObject(with: Data(bytes: text!, count: strlen(text!))) as? [String: Any]
-            explained = result?["explanations"] as? [[String: Any]] ?? []
         }
+        let spans = JSONSpans(bytes: UnsafeBufferPointer(start: text.map { UnsafeRawPointer($0).assumingMemoryBound(to: UInt8.self) },
+                                                         count: text.map { strlen($0) } ?? 0))
+        let explanations = spans.value("\"explanations\"", in: spans.parts(0)).map { spans.parts($0.lowerBound) } ?? []
         // Explanations per row of `good`: one, or one per target class (DeDUCE, JSMA: "instance").
-        var perRow = [[[String: Any]]](repeating: [], count: good.count)
-        for (i, e) in explained.enumerated() {
-            let r = (e["target_class"] != nil ? e["instance"] as? Int : nil) ?? i
-            if r < perRow.count { perRow[r].append(e) }
+        var perRow = [[[JSONSpans.Part]]](repeating: [], count: good.count)
+        for (i, e) in explanations.enumerated() {
+            let members = spans.parts(e.value.lowerBound)
+            let hasTarget = spans.value("\"target_class\"", in: members) != nil
+            let r = hasTarget ? spans.value("\"instance\"", in: members).flatMap { Int(spans.text($0)) } ?? i : i
+            if r < perRow.count { perRow[r].append(members) }
         }
         var next = 0
-        return try chunk.map { row in
-            var line: [String: Any]
+        for row in chunk {
+            lines.raw("{\"row\":")
+            lines.integer(row.index)
             if let error = row.error {
-                line = ["success": false, "cf": NSNull(),
-                        "error": ["code": Int(row.status.rawValue), "status": String(cString: cfx_status_string(row.status)), "message": error]]
+                lines.raw(",\"success\":false,\"cf\":null,\"error\":")
+                JSON.object([("code", .int(Int(row.status.rawValue))), ("status", .string(String(cString: cfx_status_string(row.status)))),
+                             ("message", .string(error))]).write(to: lines)
             } else {
                 let entries = perRow[next]
                 next += 1
-                line = entries.count == 1 && entries[0]["target_class"] == nil ? entries[0] : ["explanations": entries]
-                line["instance"] = nil  // "row" numbers the whole input; "instance" counted within the chunk
+                if entries.count == 1 && spans.value("\"target_class\"", in: entries[0]) == nil {
+                    lines.byte(UInt8(ascii: ","))
+                    copyMembers(entries[0], of: spans, into: lines)
+                } else {
+                    lines.raw(",\"explanations\":[")
+                    for (i, members) in entries.enumerated() {
+                        lines.raw(i == 0 ? "{" : ",{")
+                        copyMembers(members, of: spans, into: lines)
+                        lines.byte(UInt8(ascii: "}"))
+                    }
+                    lines.byte(UInt8(ascii: "]"))
+                }
             }
-            line["row"] = row.index
-            let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
-            return String(decoding: data, as: UTF8.self)
+            lines.raw("}\n")
         }
+    }
+}
+
+/// "key":value for every member but "instance", comma-separated, as the library wrote them.
+private func copyMembers(_ members: [JSONSpans.Part], of spans: JSONSpans, into lines: JSONWriter) {
+    var first = true
+    for (key, value) in members {
+        guard let key, spans.text(key) != "\"instance\"" else { continue }
+        if !first { lines.byte(UInt8(ascii: ",")) }
+        first = false
+        lines.append(UnsafeBufferPointer(rebasing: spans.bytes[key.lowerBound..<value.upperBound]))
     }
 }
 

@@ -35,6 +35,8 @@ final class ConfigTests: XCTestCase {
         assertFails(CFX_ERR_CONFIG, "eps[1]") { _ = try makeExplainer(model, #"{"method": "wachter", "eps": [0.1, "a"]}"#) }
         assertFails(CFX_ERR_CONFIG, "immutable[0]") { _ = try makeExplainer(model, #"{"method": "wachter", "immutable": [true]}"#) }
         assertFails(CFX_ERR_CONFIG, "n_threads") { _ = try makeExplainer(model, #"{"method": "wachter", "n_threads": -2}"#) }
+        assertFails(CFX_ERR_CONFIG, "all_candidates") { _ = try makeExplainer(model, #"{"method": "wachter", "all_candidates": "some"}"#) }
+        assertFails(CFX_ERR_CONFIG, "all_candidates") { _ = try makeExplainer(model, #"{"method": "wachter", "all_candidates": 1}"#) }
         assertFails(CFX_ERR_JSON, "duplicate") { _ = try makeExplainer(model, #"{"method": "wachter", "tol": 0.1, "tol": 0.2}"#) }
         // The model is still usable after every failure.
         let explainer = try makeExplainer(model, #"{"method": "wachter"}"#)

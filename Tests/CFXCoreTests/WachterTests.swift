@@ -36,6 +36,21 @@ final class WachterTests: XCTestCase {
         }
     }
 
+    func testAllKeepsEachRoundsClosestOrEveryCandidate() throws {
+        let model = try linearSoftmax()
+        let closest = try explain(model), every = try explain(model) { $0.allCandidates = .every }
+        for (kept, met) in zip(closest, every) {
+            XCTAssertEqual(kept.cf?.x, met.cf?.x)  // what `all` keeps does not change the search
+            XCTAssertEqual(kept.all.count, met.all.count)
+            for (round, everyOne) in zip(kept.all, met.all) {
+                XCTAssertEqual(round.map(\.distance), everyOne.isEmpty ? [] : [everyOne.map(\.distance).min()!])
+                XCTAssertEqual(round.first?.index, everyOne.min { $0.distance < $1.distance }?.index)
+            }
+        }
+        XCTAssertTrue(every.contains { $0.all.contains { $0.count > 1 } }, "no round met more than one: the test tells nothing")
+        XCTAssertTrue(try explain(model) { $0.returnAll = false }.allSatisfy { $0.all.joined().isEmpty })
+    }
+
     func testFixedTargetClass() throws {
         for target in 0..<3 {
             let results = try explain(try linearSoftmax()) { $0.targetClass = .index(target) }

@@ -182,5 +182,19 @@ else failed=$((failed + 1)); echo "FAIL: stream: rows once, in order, per-row er
 expect "stream: --chunk-rows must be positive" 1 'chunk-rows' -- $cli "${stream[@]}" --chunk-rows 0 -d "$work/big.csv" -o "$work/bad.jsonl"
 expect "stream: missing input" 1 'cannot read' -- $cli "${stream[@]}" -d "$work/none.csv" -o "$work/bad.jsonl"
 
+# DeDUCE and JSMA give one explanation per target class: a row's line holds them all.
+expect "stream: JSMA" 0 '^$' -- $cli explain -q --method jsma -m "$work/model.json" -c '{"feature_range": [-3, 3]}' --chunk-rows 2 -d "$work/x.csv" -o "$work/jsma.jsonl"
+if python3 - "$work" <<'PY'
+import json, sys
+lines = [json.loads(line) for line in open(f"{sys.argv[1]}/jsma.jsonl")]
+assert [r["row"] for r in lines] == [0, 1, 2], "one line per row, numbered across chunks"
+for r in lines:
+    targets = [e["target_class"] for e in r["explanations"]]
+    assert len(targets) == 2 and r["explanations"][0]["orig_class"] not in targets, targets
+    assert all("instance" not in e for e in r["explanations"]), "instance numbers the chunk: left out"
+PY
+then passed=$((passed + 1)); echo "PASS: stream: JSMA rows hold every target's explanation"
+else failed=$((failed + 1)); echo "FAIL: stream: JSMA rows hold every target's explanation"; fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -7,14 +7,14 @@
 #
 #   bash Tests/fuzz/run.sh fuzz [SECONDS] [TARGET...]
 #       Builds cfx-fuzz with libFuzzer and AddressSanitizer (in .build-fuzz) and fuzzes each target
-#       (spec, config, safetensors, density, callbacks, convert; all by default) for SECONDS (default 60).
+#       (spec, config, safetensors, density, callbacks, convert, writer; all by default) for SECONDS (default 60).
 #       New inputs go to a work corpus in .build-fuzz/corpus/TARGET; a crash is written to
 #       .build-fuzz/crashes/TARGET and fails the run: copy it into regressions/TARGET once fixed.
 #       Extra libFuzzer flags may be given in CFX_FUZZ_FLAGS (e.g. "-runs=1000000").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 mode=${1:-replay}
-all_targets=(spec config safetensors density callbacks convert)
+all_targets=(spec config safetensors density callbacks convert writer)
 
 case "$mode" in
 replay)

@@ -231,7 +231,7 @@ def test_closed_model_and_explainer_lifetime(spec, X):
 DEFAULTS = {"method": "wachter", "target_proba": 1.0, "tol": 0.05, "max_iter": 1000,
             "early_stop": 50, "lam_init": 0.1, "max_lam_steps": 10, "learning_rate_init": 0.1,
             "decay": True, "init": "identity", "distance_fn": "l1", "immutable": [],
-            "n_threads": 0, "seed": 0, "on_error": "raise", "return_all": True}
+            "n_threads": 0, "seed": 0, "on_error": "raise", "return_all": True, "all_candidates": "closest"}
 
 
 def test_default_config():
@@ -288,6 +288,35 @@ def test_bad_method_is_config_error(model):
 def wachter(model):
     with cfx.Wachter(model, target_class="other", max_iter=500) as ex:
         yield ex
+
+
+def test_numbers_are_written_shortest_and_read_back(model, X):
+    """Every real in cfx's JSON is the shortest text of its double: Python's repr of what it reads
+    back is the same text (so reading it gives the double cfx wrote), and "all" holds one closest
+    candidate per round unless every one is asked for."""
+    import re
+    for all_candidates in ("closest", "every"):
+        with cfx.Wachter(model, max_iter=300, all_candidates=all_candidates) as ex:
+            text = ex.explain_text(X[:3])
+        reals = re.findall(r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?(?![\d\"])", text)
+        reals = [t for t in reals if "." in t or "e" in t]
+        assert len(reals) > 100
+        assert [repr(float(t)) for t in reals] == reals
+        rounds = [len(r) for e in json.loads(text)["explanations"] for r in e["all"]]
+        if all_candidates == "closest":
+            assert max(rounds) == 1
+        else:
+            assert max(rounds) > 1
+
+
+def test_json_backends_agree(model, X):
+    """cfx's decoder (orjson when installed) and the standard library read the same values."""
+    from cfx import _json
+    with cfx.Wachter(model, max_iter=300, all_candidates="every") as ex:
+        data = ex.explain_bytes(X[:3])
+        again = ex.explain_raw(X[:3])
+    assert _json.loads(data) == json.loads(data.decode())
+    assert [e["all"] for e in again["explanations"]] == [e["all"] for e in json.loads(data)["explanations"]]
 
 
 def test_explain_one(wachter, model, X):

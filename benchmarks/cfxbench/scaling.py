@@ -73,6 +73,8 @@ def run(results_dir, out_dir, command: str, plots: bool = True, sizes=SIZES, thr
     iris = datasets.load("iris")
     points, notes = [], []
     for key, method in METHODS.items():
+        if method.tuned:
+            continue
         if not method.available():
             notes.append(f"{method.label}: not in this cfx build yet, skipped.")
             continue

@@ -8,7 +8,7 @@ In each worker, the same iris rows go through explain_partition's steps, timed o
   searches        the sum of the rows' own search times (the explanations' meta.seconds)
   cfx outside     the rest of the cfx_explain call: writing the JSON, starting and joining the
                   search thread, the progress callbacks
-  decode          the JSON text to Python objects
+  decode          the JSON text to Python objects (cfx's decoder: orjson when installed)
   frame           the pandas frame of the partition
                   (both with the cycle collector paused, as explain_partition does; --gc-on: not)
   pickle          the frame pickled (what a worker sends back)
@@ -57,13 +57,13 @@ def steps(rows: int, partitions: int, method: str, offset: int, pause_gc: bool) 
     for p in range(partitions):
         x = np.ascontiguousarray(X[p * rows:(p + 1) * rows])
         cpu0, t0 = time.thread_time(), time.perf_counter()
-        text = explainer.explain_text(x, progress=cfx.dask._stop_when_cancelled)
+        text = explainer.explain_bytes(x, progress=cfx.dask._stop_when_cancelled)
         t1, cpu1 = time.perf_counter(), time.thread_time()
         enabled = gc.isenabled()
         if pause_gc:
             gc.disable()
         t2 = time.perf_counter()
-        explanations = json.loads(text)["explanations"]
+        explanations = cfx._json.loads(text)["explanations"]
         t3 = time.perf_counter()
         frame = cfx.dask._frame(explanations, x, pd.RangeIndex(0, len(x)), x.shape[1], False)
         t4 = time.perf_counter()

@@ -26,8 +26,11 @@ public struct WachterParams: Sendable, Equatable {
     public var immutable: [Int] = []
     /// Features that may only increase or only decrease from the instance.
     public var monotone: [MonotoneFeature] = []
-    /// Keep every counterfactual met, per λ round (alibi's `all`).
+    /// Fill `all`, per λ round, with counterfactuals met (alibi's `all`).
     public var returnAll = true
+    /// What a round of `all` holds: its closest counterfactual (`closest`, cfx's default: one per
+    /// round, cheap to write and read) or every step that met the target (`every`, alibi's list).
+    public var allCandidates = AllCandidates.closest
     /// Beyond alibi: the size of a diverse set (1: the single counterfactual only), the weight of
     /// its diversity term, and the sparsity pass (DiverseSet.swift, Sparsify.swift).
     public var nCounterfactuals = 1
@@ -63,6 +66,11 @@ public struct WachterParams: Sendable, Equatable {
     }
 }
 
+/// The counterfactuals a round of `all` keeps.
+public enum AllCandidates: String, Sendable, CaseIterable {
+    case closest, every
+}
+
 /// A point that met the counterfactual condition |p_t(x') − target_proba| ≤ tol.
 public struct WachterCandidate: Sendable {
     public let x: [Double]
@@ -80,7 +88,8 @@ public struct WachterCandidate: Sendable {
 public struct WachterExplanation: Sendable {
     /// The candidate closest to the instance, or nil when none was found.
     public internal(set) var cf: WachterCandidate?
-    /// Per bisection round, the candidates met in it (empty lists when `returnAll` is off).
+    /// Per bisection round, the candidates met in it, all or the closest (`allCandidates`); empty
+    /// lists when `returnAll` is off.
     public let all: [[WachterCandidate]]
     public let origClass: Int
     public let origProba: Double
@@ -263,7 +272,7 @@ struct WachterSearch {
                     let candidate = WachterCandidate(x: x, distance: distance, lambda: lambda, index: round * params.maxIter + i,
                                                      predictedClass: argmax(proba), proba: proba, loss: loss(lambda: lambda))
                     if best == nil || candidate.distance < best!.distance { best = candidate }
-                    if params.returnAll { met.append(candidate) }
+                    if params.returnAll { keep(candidate, in: &met) }
                     foundThisRound += 1
                     found += 1
                     notFound = 0
@@ -284,6 +293,14 @@ struct WachterSearch {
             }
         }
         return (best, all)
+    }
+
+    /// Adds a candidate to its round's list in `all`: every one, or only the closest so far.
+    func keep(_ candidate: WachterCandidate, in met: inout [WachterCandidate]) {
+        switch params.allCandidates {
+        case .every: met.append(candidate)
+        case .closest: if met.isEmpty || candidate.distance < met[0].distance { met = [candidate] }
+        }
     }
 
     /// Runs max_iter/10 steps at each λ = lam_init/10^i, warm-started, and counts the steps that

@@ -14,6 +14,7 @@ let targets: [String: ([UInt8]) -> Void] = [
     "density": fuzzDensityFile,
     "callbacks": fuzzCallbackModel,
     "convert": fuzzModelConvert,
+    "writer": fuzzJSONWriter,
 ]
 
 // MARK: Model specs

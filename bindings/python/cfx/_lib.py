@@ -23,7 +23,7 @@ from pathlib import Path
 from .errors import STATUS_OK, LibraryNotFoundError, error_for_status
 
 __all__ = [
-    "lib", "library_path", "check", "new_error", "take_string", "CfxError",
+    "lib", "library_path", "check", "new_error", "take_bytes", "take_string", "CfxError",
     "PREDICT_FN", "VJP_FN", "MODEL_P", "EXPLAINER_P", "EVALUATOR_P", "DOUBLE_P",
     "HEADER_VERSION",
 ]
@@ -225,14 +225,19 @@ def check(status: int, err: CfxError, pending: BaseException | None = None) -> N
     raise exc
 
 
-def take_string(ptr: c_void_p) -> str:
-    """Decodes a char* returned by cfx and frees it with cfx_free."""
+def take_bytes(ptr: c_void_p) -> bytes:
+    """The bytes of a char* returned by cfx, freed with cfx_free."""
     if not ptr.value:
-        return ""
+        return b""
     try:
-        return ctypes.string_at(ptr.value).decode("utf-8")
+        return ctypes.string_at(ptr.value)
     finally:
         lib().cfx_free(ptr)
+
+
+def take_string(ptr: c_void_p) -> str:
+    """Decodes a char* returned by cfx and frees it with cfx_free."""
+    return take_bytes(ptr).decode("utf-8")
 
 
 def call_json(fn_name: str, *args) -> str:

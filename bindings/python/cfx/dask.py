@@ -38,6 +38,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from . import _json
 from .errors import InvalidArgumentError, warn_about
 from .model import Model, to_json_text
 
@@ -90,16 +91,12 @@ def _model_source(model) -> Any:
 #: Explainer config defaults in cfx.dask: per-row errors recorded, and one thread per partition
 #: (Dask's worker threads run partitions side by side).
 EXPLAIN_DEFAULTS = {"on_error": "record", "n_threads": 1}
-#: Methods whose "return_all" (every candidate of every round, alibi's default) is turned off:
-#: the result's columns keep only the counterfactual, and the candidates would multiply the
-#: JSON each partition parses (raw=True with return_all set in the config still has them).
-_RETURN_ALL_METHODS = ("wachter", "cfproto")
 
 
 def explain_defaults(config: dict) -> dict:
-    """EXPLAIN_DEFAULTS, plus "return_all": false for the methods that have it."""
-    method = config.get("method") if isinstance(config, dict) else None
-    return {**EXPLAIN_DEFAULTS, **({"return_all": False} if method in _RETURN_ALL_METHODS else {})}
+    """EXPLAIN_DEFAULTS; every other key keeps the library's default ("return_all" too: Wachter's
+    "all" holds one candidate per round, cheap to write and decode)."""
+    return dict(EXPLAIN_DEFAULTS)
 
 
 def make_job(model, config: dict, fit=None, defaults: Optional[dict] = None) -> Job:
@@ -180,9 +177,9 @@ def explain_partition(part, job: Job, columns: Sequence[str], raw: bool = False)
     if len(part) == 0:
         return _frame([], np.empty((0, d)), part.index, d, raw)
     x = np.ascontiguousarray(part[list(columns)].to_numpy(dtype=np.float64))
-    text = cached(job, _build_explainer).explain_text(x, progress=_stop_when_cancelled)
+    text = cached(job, _build_explainer).explain_bytes(x, progress=_stop_when_cancelled)
     with _gc_paused():
-        explanations = json.loads(text)["explanations"]
+        explanations = _json.loads(text)["explanations"]
         del text
         warn_about(explanations)
         frame = _frame(explanations, x, part.index, d, raw)

@@ -8,7 +8,7 @@ from typing import Any, Iterator, List, Optional, Union
 
 import numpy as np
 
-from . import _lib
+from . import _json, _lib
 from ._progress import Progress, ProgressHook
 from ._handle import NativeHandle
 from .errors import InvalidArgumentError, warn_about
@@ -216,17 +216,22 @@ class Explainer(NativeHandle):
     def explain_raw(self, X, progress: Progress = None) -> dict:
         """The whole result dict of ``cfx_explain`` for the rows of ``X`` (1-D or 2-D).
         ``progress``: see :meth:`explain`."""
-        result = json.loads(self.explain_text(X, progress))
+        result = _json.loads(self.explain_bytes(X, progress))
         warn_about(result["explanations"])
         return result
 
     def explain_text(self, X, progress: Progress = None) -> str:
-        """:meth:`explain_raw`'s result as the JSON text, for callers that decode it themselves
-        (``cfx.dask``, which builds a table from it); no range warnings are issued."""
+        """:meth:`explain_raw`'s result as the JSON text, for callers that decode it themselves;
+        no range warnings are issued."""
+        return self.explain_bytes(X, progress).decode("utf-8")
+
+    def explain_bytes(self, X, progress: Progress = None) -> bytes:
+        """:meth:`explain_text` as the UTF-8 bytes the library wrote (no copy into a str), for
+        callers that decode it themselves (``cfx.dask``, which builds a table from it)."""
         rows, _ = as_rows(X)
         n, d = rows.shape
         if n == 0:
-            return '{"explanations": [], "seconds": 0.0, "n_threads": 0}'
+            return b'{"explanations": [], "seconds": 0.0, "n_threads": 0}'
         hook = ProgressHook(progress, n, "instances", "instances_done")
         out = c_void_p()
         err = _lib.new_error()
@@ -236,7 +241,7 @@ class Explainer(NativeHandle):
         finally:
             hook.finish()
         self.model._check(status, err)
-        return _lib.take_string(out)
+        return _lib.take_bytes(out)
 
     def explain(self, X, progress: Progress = None) -> Union[Explanation, List[Explanation]]:
         """Explains one instance (1-D ``X`` → an :class:`Explanation`) or a batch (2-D ``X`` →

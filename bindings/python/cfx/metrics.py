@@ -30,7 +30,7 @@ from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
-from . import _lib
+from . import _json, _lib
 from ._handle import NativeHandle
 from .errors import CallbackError, InvalidArgumentError
 from .model import Model, as_rows, to_json_text
@@ -209,7 +209,7 @@ class Evaluator(NativeHandle):
                                          to_json_text(request).encode("utf-8"), byref(out),
                                          byref(err))
         self._check_status(status, err)
-        return EvaluationResult.from_json(json.loads(_lib.take_string(out)))
+        return EvaluationResult.from_json(_json.loads(_lib.take_bytes(out)))
 
     def evaluate_sets(self, X, X_cfs, target_class: Any = "other",
                       target_proba: Optional[float] = None) -> "SetEvaluationResult":
@@ -231,7 +231,7 @@ class Evaluator(NativeHandle):
                                               to_json_text(request).encode("utf-8"), byref(out),
                                               byref(err))
         self._check_status(status, err)
-        return SetEvaluationResult.from_json(json.loads(_lib.take_string(out)))
+        return SetEvaluationResult.from_json(_json.loads(_lib.take_bytes(out)))
 
     def _check_status(self, status, err) -> None:
         """Raises the call's error, or the exception a Python model or autoencoder raised."""
