@@ -23,9 +23,11 @@ results identical and that the three configurations find the same ones), and the
 configuration's time to the tuned one's in the same run.
 
     python3 benchmarks/mlp_speed.py [--repeats 5] [--n 20] [--json out.json] [--alibi-n 5] [--dtype float32]
+        [--isa avx2]
 
 --dtype float32 runs cfx's searches on the network converted with Model.astype (alibi keeps its
-own TensorFlow float32 network).
+own TensorFlow float32 network). --isa avx2 runs every library's AVX2 kernels on an AVX-512
+processor (benchmarks/cfxbench/isa.py); the header and each JSON row name the kernels that ran.
 
 With --alibi-n N and the alibi venv ($ALIBI_VENV, default benchmarks/.venv-alibi; see
 benchmarks/alibi/setup.sh), alibi explains the first N instances with the same network rebuilt in
@@ -49,6 +51,10 @@ import numpy as np  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+from cfxbench import isa as kernel_sets  # noqa: E402  (before cfx loads: --isa starts again)
+
+kernel_sets.force_from_arguments()
 import cfx  # noqa: E402
 
 ARCHS = {"iris": (16, 16), "breast_cancer": (32, 32), "digits": (64, 64)}
@@ -178,7 +184,11 @@ def main():
     ap.add_argument("--json")
     ap.add_argument("--alibi-n", type=int, default=0, help="instances for alibi (0: no alibi)")
     ap.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="cfx's network type")
+    ap.add_argument("--isa", choices=("native", *kernel_sets.FORCED), default="native",
+                    help="force every library's kernels for this instruction set (default: the processor's own)")
     args = ap.parse_args()
+    kernels = kernel_sets.kernels()
+    print(f"kernels: {kernel_sets.describe(kernels)}", flush=True)
     warnings.simplefilter("ignore", cfx.FeatureRangeWarning if hasattr(cfx, "FeatureRangeWarning") else UserWarning)
     results = []
     print(f"load average {open('/proc/loadavg').read().split()[:3]}", flush=True)
@@ -204,7 +214,7 @@ def main():
                        "config": label, "params": extra, "n": len(X), "valid": runs[0][2],
                        "ms_median": statistics.median(times), "ms_all": times,
                        "cpu_ms_median": statistics.median(cpu), "cpu_ms_all": cpu,
-                       "json_kb_mean": json_kb(ex[method], X), "digest": sorted(digests)}
+                       "json_kb_mean": json_kb(ex[method], X), "digest": sorted(digests), "kernels": kernels}
                 if label == "default" and args.alibi_n > 0 and os.path.exists(os.path.join(VENV, "bin", "python")):
                     Xa = X[:args.alibi_n]
                     same = [one_pass(ex[method], Xa) for _ in range(args.repeats)]

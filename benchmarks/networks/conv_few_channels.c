@@ -80,7 +80,7 @@ static double onednn_seconds(void) {
     const char *impl = NULL;
     CHECK(dnnl_primitive_desc_query(bpd, dnnl_query_impl_info_str, 0, &impl));
     double seconds = median_seconds(run_onednn, &c);
-    printf("| oneDNN %d.%d.%d backward-data, `%s` | %.2f |\n", dnnl_version()->major, dnnl_version()->minor,
+    printf("| oneDNN %d.%d.%d backward-data, `%s` | %.2f µs |\n", dnnl_version()->major, dnnl_version()->minor,
            dnnl_version()->patch, impl, seconds * 1e6);
     return seconds;
 }
@@ -106,12 +106,12 @@ int main(int argc, char **argv) {
     for (int i = 0; i < OUT * SIZE * SIZE; i++) c.dy[i] = (float)rand() / RAND_MAX - 0.5f;
     for (int i = 0; i < OUT * K * K; i++) c.w[i] = (float)rand() / RAND_MAX - 0.5f;
     if (argc > 1) return onednn_seconds() < 0;
-    printf("multiply-adds: %d\n\n| implementation | µs per call |\n|---|---:|\n", OUT * K * K * SIZE * SIZE);
+    printf("multiply-adds: %d\n\n| implementation | time per call |\n|---|---:|\n", OUT * K * K * SIZE * SIZE);
     onednn_seconds();
     for (int i = 0; cfx_kernels_isa_name(i); i++) {
         const char *set = cfx_kernels_isa_name(i);
         if (!cfx_kernels_use_isa(set)) continue;
-        printf("| cfx kernel, `%s` | %.2f |\n", set, median_seconds(run_cfx, &c) * 1e6);
+        printf("| cfx kernel, `%s` | %.2f µs |\n", set, median_seconds(run_cfx, &c) * 1e6);
     }
     return 0;
 }
