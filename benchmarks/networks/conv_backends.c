@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "../json/clock.h"  /* now_seconds, cmp_double */
 
 #include <cblas.h>
 #include <oneapi/dnnl/dnnl.h>
@@ -74,16 +75,6 @@ static double layer_flops(const Layer *l, int batch) {  // multiply-adds x 2, fo
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 static double median(double *v, int n) {
     qsort(v, n, sizeof *v, cmp_double);
@@ -551,11 +542,11 @@ static void time_interleaved(Bench *b, int nb, int n_runs, Timing *out) {
         for (int q = 0; q < nb; q++) {
             int k = (q + r) % nb;
             openblas_set_num_threads(b[k].blas_threads);
-            double t0 = now();
+            double t0 = now_seconds();
             b[k].pass(b[k].ctx, 0);
-            double t1 = now();
+            double t1 = now_seconds();
             b[k].pass(b[k].ctx, 1);
-            double t2 = now();
+            double t2 = now_seconds();
             if (r >= warmup) { f[k][r - warmup] = (t1 - t0) * 1e3; t[k][r - warmup] = (t2 - t0) * 1e3; }
         }
     for (int k = 0; k < nb; k++) {

@@ -9,31 +9,21 @@
 #include <stdlib.h>
 #include <time.h>
 #include "cfx_kernels.h"
+#include "../json/clock.h"  /* now_seconds, cmp_double */
 
 #define CHECK(x) do { if ((x) != dnnl_success) { fprintf(stderr, "oneDNN failed: %s\n", #x); exit(1); } } while (0)
 enum { OUT = 16, SIZE = 28, K = 3, PAD = 1, CALLS = 2000, RUNS = 9 };
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 // Median over RUNS of the seconds per call of `call`.
 static double median_seconds(void (*call)(void *), void *context) {
     double runs[RUNS];
     for (int i = 0; i < CALLS; i++) call(context);  // warm-up
     for (int r = 0; r < RUNS; r++) {
-        double start = now();
+        double start = now_seconds();
         for (int i = 0; i < CALLS; i++) call(context);
-        runs[r] = (now() - start) / CALLS;
+        runs[r] = (now_seconds() - start) / CALLS;
     }
-    qsort(runs, RUNS, sizeof runs[0], by_value);
+    qsort(runs, RUNS, sizeof runs[0], cmp_double);
     return runs[RUNS / 2];
 }
 
@@ -103,8 +93,8 @@ int main(int argc, char **argv) {
     c.w = calloc(OUT * K * K, sizeof(float));
     c.dx = calloc(SIZE * SIZE, sizeof(float));
     c.scratch = calloc(cfx_conv_input_gradient_s1_scratch(&c.shape), sizeof(float));
-    for (int i = 0; i < OUT * SIZE * SIZE; i++) c.dy[i] = (float)rand() / RAND_MAX - 0.5f;
-    for (int i = 0; i < OUT * K * K; i++) c.w[i] = (float)rand() / RAND_MAX - 0.5f;
+    for (int i = 0; i < OUT * SIZE * SIZE; i++) c.dy[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
+    for (int i = 0; i < OUT * K * K; i++) c.w[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
     if (argc > 1) return onednn_seconds() < 0;
     printf("multiply-adds: %d\n\n| implementation | time per call |\n|---|---:|\n", OUT * K * K * SIZE * SIZE);
     onednn_seconds();

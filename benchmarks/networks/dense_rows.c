@@ -10,20 +10,10 @@
 
 #include <cblas.h>
 #include "cfx_kernels.h"
+#include "../json/clock.h"  /* now_seconds, cmp_double */
 
 void openblas_set_num_threads(int);
 char *openblas_get_corename(void);
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static int by_value(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 #define RUNS_MAX 99
 // Median over `runs` of the mean microseconds of `reps` calls of BODY.
@@ -31,11 +21,11 @@ static int by_value(const void *a, const void *b) {
     ({                                                                       \
         double t_[RUNS_MAX];                                                 \
         for (int r_ = 0; r_ < (runs); r_++) {                                \
-            double a_ = now();                                               \
+            double a_ = now_seconds();                                               \
             for (int i_ = 0; i_ < (reps); i_++) { BODY; }                    \
-            t_[r_] = (now() - a_) / (reps) * 1e6;                            \
+            t_[r_] = (now_seconds() - a_) / (reps) * 1e6;                            \
         }                                                                    \
-        qsort(t_, (runs), sizeof(double), by_value);                         \
+        qsort(t_, (runs), sizeof(double), cmp_double);                         \
         t_[(runs) / 2];                                                      \
     })
 
