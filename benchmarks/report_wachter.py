@@ -93,7 +93,8 @@ def main():
               f"{'yes' if cfx['same_cf_across_threads_blackbox'] else 'NO'}; with return_all: "
               f"{'yes' if cfx['same_cf_with_return_all'] else 'NO'}; identical across repeats: {'yes' if det else 'NO'}. "
               f"Model calls count predict calls (a numerical gradient is one batched call of 2·d rows); "
-              f"`return_all: true` is alibi's default and writes every candidate met.\n")
+              f"`return_all: true` is the default and writes each λ round's closest candidate "
+              f"(`all_candidates: \"every\"`: every candidate met, alibi's list).\n")
 
     report = {"env": env, "cfx": cfx, "alibi": alibi, "comparison": None}
     md.append("## alibi\n")

@@ -9,7 +9,7 @@
  * {"method":"wachter","return_all":false,"n_threads":T}, repeated R times; the median wall time
  * (CLOCK_MONOTONIC around cfx_explain) divided by the number of instances is the time per
  * counterfactual. One more row runs the native model on 1 thread with "return_all": true
- * (alibi's default), to show the cost of writing every candidate.
+ * (the default: each lambda round's closest candidate in "all"), to show what "all" costs.
  *
  * Usage: wachter_bench [--fixture PATH] [--repeats R] [--threads T2] [--json OUT]
  * Prints a Markdown table to stdout. Build: see benchmarks/run_wachter.sh.

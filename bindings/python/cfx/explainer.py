@@ -95,7 +95,8 @@ class Explanation:
 
     @property
     def all(self) -> List[List[dict]]:
-        """Per lambda round, the counterfactuals met (arrays as numpy)."""
+        """Per lambda round, the counterfactuals kept (Wachter: the closest by default; arrays as
+        numpy)."""
         return [[_numpy_cf(c) for c in rnd] for rnd in (self.data.get("all") or [])]
 
     @property
