@@ -57,15 +57,18 @@ def digits_files(tmp_path_factory):
     return str(spec), str(rows)
 
 
-def _run(isa, files):
-    env = dict(os.environ)
-    if isa is None:
-        env.pop("CFX_ISA", None)
-    else:
+def _child(isa, code, *args):
+    """What Python code prints in a fresh process with CFX_ISA=isa (unset for None)."""
+    env = {k: v for k, v in os.environ.items() if k != "CFX_ISA"}
+    if isa is not None:
         env["CFX_ISA"] = isa
-    done = subprocess.run([sys.executable, "-c", _CHILD, *files], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return done.stdout
+
+
+def _run(isa, files):
+    return json.loads(_child(isa, _CHILD, *files))
 
 
 def test_runtime_info_names_the_sets():
@@ -93,10 +96,4 @@ def test_each_set_keeps_its_promises(digits_files):
 def test_unset_or_unknown_set_gives_the_widest():
     widest = cfx.runtime_info()["isa_supported"][0]
     for isa in (None, "sse9", ""):
-        env = {k: v for k, v in os.environ.items() if k != "CFX_ISA"}
-        if isa is not None:
-            env["CFX_ISA"] = isa
-        done = subprocess.run([sys.executable, "-c", "import cfx; print(cfx.runtime_info()['isa'])"], env=env,
-                              capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        assert done.stdout.strip() == widest, f"CFX_ISA={isa!r}"
+        assert _child(isa, "import cfx; print(cfx.runtime_info()['isa'])").strip() == widest, f"CFX_ISA={isa!r}"
