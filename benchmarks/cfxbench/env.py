@@ -5,6 +5,7 @@ import os
 import platform
 import subprocess
 
+from . import isa
 from .datasets import ROOT
 
 
@@ -34,4 +35,6 @@ def environment(command: str) -> dict:
         "python": platform.python_version(), "command": command,
         # this machine sets these (AVX2 kernels on an AVX-512 CPU); benchmark commands unset them
         "openblas_env": {k: os.environ.get(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
+        # the kernels that ran: cfx's instruction set, OpenBLAS's core, oneDNN's
+        "kernels": isa.kernels(),
     }
