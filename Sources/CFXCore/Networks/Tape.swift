@@ -1,0 +1,169 @@
+/// The passes of one evaluator in the network's number type T: activations, gradients and scratch
+/// of every buffer, and one workspace shared by the steps.
+final class Tape<T: NetworkScalar> {
+    /// A step as the tape runs it: plain values and an unretained operation (the network keeps it
+    /// alive), so that threads sharing one network never contend on reference counts.
+    private struct PlannedStep {
+        let operation: Unmanaged<Operation>?  // nil for the residual join (add)
+        let input: Int
+        let other: Int  // the add's second input
+        let output: Int
+        let inputShape: TensorShape
+        let outputShape: TensorShape
+        let parameterOffset: Int
+        let scratch: Int  // this tape's scratch buffer for the step
+    }
+
+    private let plan: [PlannedStep]
+    /// The whole pass in one call, for an MLP (nil for other networks).
+    private let chain: SmallChain?
+    /// The values' and then the gradients' pointers, as C reads them (the chain's passes).
+    private let bufferTable: UnsafeMutablePointer<UnsafeMutablePointer<T>?>
+    private let bufferSizes: [Int]
+    private let network: Network
+    private let parameters: UnsafeMutablePointer<T>
+    private let pool: IntraOpPool?
+    private let caches: [StepCache]
+    private var capacity = 0
+    private(set) var rows = 0
+    /// Buffers 0…forwardThrough hold the last forward pass (of `rows` rows, in `forwardTraining` mode).
+    private var forwardThrough = -1
+    private var forwardTraining = false
+    private(set) var values: [UnsafeMutablePointer<T>] = []
+    private(set) var gradients: [UnsafeMutablePointer<T>] = []
+    private var scratch: [UnsafeMutablePointer<T>] = []
+    private var workspace = UnsafeMutablePointer<T>.allocate(capacity: 1)
+    private var workspaceCount = 1
+    /// Values the buffers hold (prepared convolutions not counted).
+    var heldValues: Int { capacity * (2 * bufferSizes.reduce(0, +)) + scratchCount + workspaceCount }
+    private var scratchCount = 0
+
+    init(_ network: Network, parameters: UnsafeMutablePointer<T>, pool: IntraOpPool?, smallChain: Bool) {
+        self.network = network
+        self.parameters = parameters
+        self.pool = pool
+        self.caches = network.steps.map { _ in StepCache() }
+        self.bufferSizes = network.bufferShapes.map { $0.reduce(1, *) }
+        self.chain = smallChain ? SmallChain(network) : nil
+        self.bufferTable = .allocate(capacity: 2 * bufferSizes.count)
+        bufferTable.initialize(repeating: nil, count: 2 * bufferSizes.count)
+        self.plan = network.steps.enumerated().map { index, step in
+            switch step {
+            case .apply(let op, let input, let output):
+                let compiled = network.operations[op]
+                return PlannedStep(operation: .passUnretained(compiled.operation), input: input, other: -1, output: output,
+                                   inputShape: TensorShape(compiled.inputShape), outputShape: TensorShape(compiled.outputShape),
+                                   parameterOffset: compiled.parameterOffset, scratch: index)
+            case .add(let a, let b, let output):
+                let shape = TensorShape(network.bufferShapes[output])
+                return PlannedStep(operation: nil, input: a, other: b, output: output, inputShape: shape, outputShape: shape,
+                                   parameterOffset: 0, scratch: index)
+            }
+        }
+    }
+
+    deinit {
+        release()
+        workspace.deallocate()
+        chain?.deallocate()
+        bufferTable.deallocate()
+    }
+
+    private func release() {
+        for buffer in values + gradients + scratch { buffer.deallocate() }
+    }
+
+    /// Buffers for `rows` rows, kept (and reused by every later pass) until more rows are asked for.
+    private func reserve(rows: Int) {
+        guard rows > capacity else { return }
+        release()
+        values = bufferSizes.map { .allocate(capacity: $0 * rows) }
+        gradients = bufferSizes.map { .allocate(capacity: $0 * rows) }
+        for (i, buffer) in (values + gradients).enumerated() { bufferTable[i] = buffer }
+        let scratchCounts = plan.map { step in
+            max(step.operation?.takeUnretainedValue().scratchCount(input: step.inputShape.dims, batch: rows) ?? 0, 1)
+        }
+        scratch = scratchCounts.map { .allocate(capacity: $0) }
+        scratchCount = scratchCounts.reduce(0, +)
+        workspaceCount = max(plan.map { $0.operation?.takeUnretainedValue().workspaceCount(input: $0.inputShape.dims, batch: rows) ?? 0 }.max() ?? 0, 1)
+        workspace.deallocate()
+        workspace = .allocate(capacity: workspaceCount)
+        capacity = rows
+    }
+
+    private func context(_ step: PlannedStep, training: Bool, parameterGradients: UnsafeMutablePointer<T>?) -> OperationContext<T> {
+        OperationContext(inputShape: step.inputShape, outputShape: step.outputShape, batch: rows, training: training,
+                         parameters: parameters + step.parameterOffset,
+                         parameterGradients: parameterGradients.map { $0 + step.parameterOffset },
+                         scratch: scratch[step.scratch], workspace: workspace, pool: pool,
+                         cache: caches[step.scratch], parametersVersion: network.parametersVersion)
+    }
+
+    /// Runs `rows` rows through buffer `target`; `load` writes the input into buffer 0.
+    func forward(rows: Int, through target: Int, training: Bool, load: (UnsafeMutablePointer<T>) -> Void) {
+        reserve(rows: rows)
+        self.rows = rows
+        load(values[0])
+        if let chain, target == bufferSizes.count - 1, chain.fits(rows: rows) {
+            chain.forward(rows: rows, parameters: UnsafePointer(parameters), values: bufferTable)
+        } else {
+            forwardStepByStep(through: target, training: training)
+        }
+        forwardThrough = target
+        forwardTraining = training
+    }
+
+    private func forwardStepByStep(through target: Int, training: Bool) {
+        for step in plan where step.output <= target {
+            let (input, output) = (values[step.input], values[step.output])
+            if let operation = step.operation {
+                let context = context(step, training: training, parameterGradients: nil)
+                operation._withUnsafeGuaranteedRef { T.forward($0, UnsafePointer(input), output, context) }
+            } else {
+                let other = values[step.other]
+                for i in 0..<rows * step.outputShape.count { output[i] = input[i] + other[i] }
+            }
+        }
+    }
+
+    func holds(rows: Int, through target: Int) -> Bool {
+        rows == self.rows && forwardThrough >= target && !forwardTraining
+    }
+
+    /// The scratch of step `step` (writing buffer `output`) after a training-mode forward pass
+    /// that reached it, with its row count; nil otherwise.
+    func trainingScratch(step: Int, output: Int) -> (scratch: UnsafePointer<T>, rows: Int)? {
+        guard forwardTraining, forwardThrough >= output, rows > 0 else { return nil }
+        return (UnsafePointer(scratch[step]), rows)
+    }
+
+    /// Zeroes the gradients of buffers 0…top, ready to be seeded.
+    func clearGradients(through top: Int) {
+        precondition(top <= forwardThrough, "backward needs a forward pass through buffer \(top)")
+        for b in 0...top { gradients[b].update(repeating: 0, count: rows * bufferSizes[b]) }
+    }
+
+    /// Runs the backward pass from the seeded gradients of buffers 0…top down to the input; returns
+    /// the input's gradient (rows × d).
+    func propagate(through top: Int, parameterGradients: UnsafeMutablePointer<T>?) -> UnsafeMutablePointer<T> {
+        if let chain, parameterGradients == nil, top == bufferSizes.count - 1, chain.fits(rows: rows) {
+            chain.backward(rows: rows, parameters: UnsafePointer(parameters), values: bufferTable, gradients: bufferTable + bufferSizes.count)
+            return gradients[0]
+        }
+        for step in plan.reversed() where step.output <= top {
+            let dy = gradients[step.output]
+            if let operation = step.operation {
+                let (x, y, dx) = (values[step.input], values[step.output], gradients[step.input])
+                let context = context(step, training: forwardTraining, parameterGradients: parameterGradients)
+                operation._withUnsafeGuaranteedRef { T.backward($0, UnsafePointer(x), UnsafePointer(y), UnsafePointer(dy), dx, context) }
+            } else {
+                let (da, db) = (gradients[step.input], gradients[step.other])
+                for i in 0..<rows * step.outputShape.count {
+                    da[i] += dy[i]
+                    db[i] += dy[i]
+                }
+            }
+        }
+        return gradients[0]
+    }
+}
