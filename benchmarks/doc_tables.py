@@ -6,13 +6,11 @@ cannot lag them: the text between a `<!-- generated: NAME -->` line and the next
     python3 benchmarks/doc_tables.py --check    # exits non-zero when it is not up to date (Tests/run-all.sh)
 """
 import argparse
-import pathlib
 import re
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from cfxbench.report import headline  # noqa: E402
+from cfxbench import ROOT   # this script's folder is on sys.path
+from cfxbench.report import headline
 
 DOCUMENT = ROOT / "docs" / "benchmarks.md"
 # NAME -> the table's lines

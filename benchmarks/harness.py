@@ -1,110 +1,59 @@
 #!/usr/bin/env python3
-"""The benchmark harness (issue 8): runs a named suite and writes its table (Markdown, JSON) and
-plots (PNG) to benchmarks/results/<suite>/.
+"""The benchmarks' one entry point: `python3 benchmarks/harness.py SUBCOMMAND [options]`.
 
-    python3 benchmarks/harness.py --suite iris                  # cfx, alibi and DiCE when their venvs exist
-    python3 benchmarks/harness.py --suite iris --cfx-only        # cfx alone
-    python3 benchmarks/harness.py --suite scaling                # seconds and peak RSS for 1..1000 instances
-    python3 benchmarks/harness.py --suite fashion_mnist --dtype float32   # cfx's networks in float32
-    python3 benchmarks/harness.py --suite fashion_mnist --threads 2       # cfx on 2 threads (TensorFlow may use both cores)
-    python3 benchmarks/harness.py --list
+    python3 benchmarks/harness.py                    # lists the subcommands
+    python3 benchmarks/harness.py SUBCOMMAND --help  # a subcommand's options
+    python3 benchmarks/harness.py --suite iris       # = `suite --suite iris` (a first argument that is an option)
 
-Suites: tiny, iris, breast_cancer, digits, hmda, fashion_mnist, scaling (benchmarks/README.md).
-Environment: ALIBI_VENV (default benchmarks/.venv-alibi), DICE_VENV (default benchmarks/.venv-dice),
-CFX_LIBRARY (default: the repository's .build/release/libcfx.so).
+It sets up the imports once: this folder is on sys.path (the script's own folder), the in-tree
+binding (bindings/python) when cfx is not installed, and CFX_LIBRARY defaults to the repository's
+release build. Each subcommand is a module with `add_arguments(parser)` and `main(args) -> int`,
+named in SUBCOMMANDS below and imported only when it runs (torch, sklearn and the library load
+only for the subcommands that need them). benchmarks/README.md says how a suite adds one.
 """
 import argparse
+import importlib
+import importlib.util
 import os
 import pathlib
-import shlex
 import sys
 
-HERE = pathlib.Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path.insert(0, str(HERE))
-try:
-    import cfx  # noqa: F401
-except ImportError:
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+if importlib.util.find_spec("cfx") is None:
     sys.path.insert(0, str(ROOT / "bindings" / "python"))
 if "CFX_LIBRARY" not in os.environ and (ROOT / ".build/release/libcfx.so").exists():
     os.environ["CFX_LIBRARY"] = str(ROOT / ".build/release/libcfx.so")
 
+# name -> (module, what it measures). Adding a suite: a module with add_arguments(parser) and
+# main(args), and one line here.
+SUBCOMMANDS = {
+    "suite": ("cfxbench.suite_command", "a suite's metrics for every cfx method against alibi and DiCE; "
+              "scaling; sparse and diverse sets; the headline table"),
+    "env": ("cfxbench.env", "the provenance of a run (date, machine, CPU, load, commit, library) as JSON "
+            "or Markdown, for shell and C programs"),
+}
 
-def command_line():
-    env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in ("ALIBI_VENV", "DICE_VENV") if k in os.environ)
-    return (env + " " if env else "") + "python3 benchmarks/harness.py " + " ".join(map(shlex.quote, sys.argv[1:]))
+
+def usage() -> str:
+    width = max(map(len, SUBCOMMANDS))
+    return (__doc__.split("\n\n")[0] + "\n\nsubcommands:\n"
+            + "\n".join(f"  {name:{width}s}  {about}" for name, (_, about) in SUBCOMMANDS.items()))
 
 
-def main():
-    from cfxbench import scaling
-    from cfxbench.suite import SUITES, result_stem, rewrite, run_suite
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--suite", help="suite name")
-    ap.add_argument("--list", action="store_true", help="list the suites")
-    ap.add_argument("--headline", action="store_true",
-                    help="print one table of cfx against alibi from every suite's results JSON")
-    ap.add_argument("--n", type=int, help="cfx instances (default: the suite's)")
-    ap.add_argument("--alibi-n", type=int, help="alibi's instance cap (default: the suite's)")
-    ap.add_argument("--dice-n", type=int, help="DiCE's instance cap (default: the suite's)")
-    ap.add_argument("--cfx-only", action="store_true", help="do not run alibi or DiCE")
-    ap.add_argument("--no-plots", action="store_true")
-    ap.add_argument("--rewrite", action="store_true", help="write the Markdown and plots again from the suite's JSON")
-    ap.add_argument("--dtype", choices=("float64", "float32"), default="float64",
-                    help="cfx's network type for a suite's methods (Model.astype; default float64); float32 results "
-                         "go to <suite>_float32.{md,json,png}")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="cfx's n_threads in the suites (default 1; TensorFlow may use every core: run_alibi.py records its CPU time)")
-    ap.add_argument("--results", help="results folder (default benchmarks/results/<suite>)")
-    ap.add_argument("--sparse-diverse", metavar="DATASET", help="sparse and diverse counterfactuals vs DiCE "
-                    "(iris, breast_cancer, hmda, or all); results in benchmarks/results/sparse_diverse/")
-    ap.add_argument("--k", type=int, default=4, help="set size of --sparse-diverse (default 4)")
-    ap.add_argument("--scaling-worker", nargs=3, metavar=("METHOD", "N", "THREADS"), help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.scaling_worker:
-        import json
-        key, n, t = args.scaling_worker
-        print(json.dumps(scaling.worker(key, int(n), int(t))))
-        return 0
-    if args.sparse_diverse:
-        import pathlib as _p
-        from cfxbench import sparse_diverse
-        names = sparse_diverse.DATASETS if args.sparse_diverse == "all" else [args.sparse_diverse]
-        for name in names:
-            print(f"sparse-diverse {name}", file=sys.stderr, flush=True)
-            sparse_diverse.run(name, args.n or 30, args.k, ROOT / "benchmarks" / "out" / "sparse_diverse",
-                               _p.Path(args.results) if args.results else ROOT / "benchmarks" / "results" / "sparse_diverse",
-                               command_line(), external=not args.cfx_only)
-        return 0
-    if args.headline:
-        from cfxbench.report import headline
-        print("\n".join(headline(ROOT / "benchmarks" / "results")))
-        return 0
-    if args.list or not args.suite:
-        for name, s in SUITES.items():
-            print(f"{name:14s} {s.dataset}: {s.n} instances, alibi cap {s.alibi_n}, DiCE cap {s.dice_n}")
-        print(f"{'scaling':14s} iris: 1, 10, 100, 1000 instances on 1 and 2 threads, peak RSS")
-        return 0 if args.list else 2
-    if args.threads < 1:
-        ap.error(f"--threads must be at least 1, got {args.threads}")
-    if args.dtype != "float64" and args.suite not in SUITES:
-        ap.error("--dtype applies to the suites (--list), not to scaling")
-    results = pathlib.Path(args.results) if args.results else ROOT / "benchmarks" / "results" / args.suite
-    out = ROOT / "benchmarks" / "out" / args.suite
-    if args.suite == "scaling" and args.rewrite:
-        scaling.rewrite(results, plots=not args.no_plots)
-    elif args.suite == "scaling":
-        scaling.run(results, out, command_line(), plots=not args.no_plots)
-    elif args.suite in SUITES and args.rewrite:
-        rewrite(results, args.suite, plots=not args.no_plots, dtype=args.dtype, threads=args.threads)
-    elif args.suite in SUITES:
-        run_suite(args.suite, out, results, command_line(), n=args.n, alibi_n=args.alibi_n, dice_n=args.dice_n,
-                  external=not args.cfx_only, plots=not args.no_plots, dtype=args.dtype,
-                  threads=args.threads)
-    else:
-        ap.error(f"unknown suite {args.suite!r}; --list shows them")
-    print((results / f"{result_stem(args.suite, args.dtype, args.threads)}.md").read_text())
-    return 0
+def main(argv) -> int:
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0 if argv else 2
+    name, rest = (argv[0], argv[1:]) if not argv[0].startswith("-") else ("suite", argv)
+    if name not in SUBCOMMANDS:
+        print(f"harness.py: unknown subcommand {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(SUBCOMMANDS[name][0])
+    parser = argparse.ArgumentParser(prog=f"harness.py {name}", description=module.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    module.add_arguments(parser)
+    return module.main(parser.parse_args(rest)) or 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

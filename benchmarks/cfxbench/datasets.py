@@ -29,11 +29,16 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from . import OUT, ROOT
+
 FIXTURES = ROOT / "Tests" / "fixtures"
-CACHE = ROOT / "benchmarks" / "out" / "models"
+CACHE = OUT / "models"
 REFERENCE_MODELS = ROOT / "benchmarks" / "models"
-FASHION_DIR = pathlib.Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
+# Debian's dataset-fashion-mnist; FASHION_MNIST_DIR (or the older CFX_FASHION_MNIST) points elsewhere
+FASHION_DIR = pathlib.Path(os.environ.get("FASHION_MNIST_DIR") or os.environ.get("CFX_FASHION_MNIST")
+                           or "/usr/share/datasets/fashion-mnist")
+FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot"]
 
 
 @dataclass
@@ -210,25 +215,46 @@ def hmda():
         immutable=[names.index("black")], cat_vars={len(cont) + i: 2 for i in range(len(binary))}))
 
 
-def _idx(path):
-    with gzip.open(path, "rb") as f:
+def read_idx(path) -> np.ndarray:
+    """An IDX file (gzip'd or not) as a numpy array: magic 0 0 type ndim, big-endian sizes, data."""
+    path = str(path)
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
         raw = f.read()
+    if raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ValueError(f"{path}: not an IDX file of unsigned bytes")
     ndim = raw[3]
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
 
 
+def fashion_mnist_installed() -> bool:
+    return (FASHION_DIR / "train-images-idx3-ubyte.gz").exists()
+
+
+def fashion_mnist_split(split: str):
+    """Fashion-MNIST's "train" or "test" images (n × 784 float64, pixel / 255) and labels (int64):
+    the one reader of the benchmarks."""
+    if not fashion_mnist_installed():
+        raise FileNotFoundError(f"{FASHION_DIR}: no Fashion-MNIST (apt-get install dataset-fashion-mnist, "
+                                "or set FASHION_MNIST_DIR)")
+    prefix = {"train": "train", "test": "t10k"}[split]
+    images = read_idx(FASHION_DIR / f"{prefix}-images-idx3-ubyte.gz")
+    labels = read_idx(FASHION_DIR / f"{prefix}-labels-idx1-ubyte.gz")
+    return images.reshape(len(images), -1).astype(np.float64) / 255.0, labels.astype(np.int64)
+
+
+def fashion_mnist_arrays():
+    """(x_train, y_train, x_test, y_test) of fashion_mnist_split."""
+    return (*fashion_mnist_split("train"), *fashion_mnist_split("test"))
+
+
 def fashion_mnist(n_train=10000):
-    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").exists():
+    if not fashion_mnist_installed():
         raise FileNotFoundError(f"{FASHION_DIR}: no Fashion-MNIST (apt-get install dataset-fashion-mnist)")
-    rows = None
     if _use_reference("fashion_cnn"):
         spec, source, X, X_test, y, y_test, _ = _reference("fashion_cnn", "fashion_data")
     else:
-        X = _idx(FASHION_DIR / "train-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float64) / 255
-        y = _idx(FASHION_DIR / "train-labels-idx1-ubyte.gz").astype(np.int64)
-        X_test = _idx(FASHION_DIR / "t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float64) / 255
-        y_test = _idx(FASHION_DIR / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
+        X, y, X_test, y_test = fashion_mnist_arrays()
         spec = None
     rows = np.sort(np.random.default_rng(0).choice(len(X), n_train, replace=False))
     X_train, y_train = X[rows], y[rows]

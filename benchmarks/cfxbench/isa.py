@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .datasets import ROOT
+from . import ROOT
 
 # What an AVX2 processor runs, forced on an AVX-512 one: cfx's own kernels, OpenBLAS, oneDNN (cfx's
 # and PyTorch's), PyTorch's ATen kernels and MKL. Each library reads its variable when it loads or
