@@ -131,16 +131,14 @@ public func cfx_model_predict(_ handle: OpaquePointer?, _ x: UnsafePointer<Doubl
         let out = try required(probaOut, "proba_out")
         let proba = try IntraOpThreads.with(handle.threads) {
             if let evaluators = handle.evaluators { return try evaluators.predict(values, rows: n) }
-            return try ModelSession(model: handle.model, eps: numericalVJPEps(handle.model)).predict(values, rows: n)
+            return try ModelSession(model: handle.model).predict(values, rows: n)
         }
         out.update(from: proba, count: proba.count)
     }
 }
 
 /// cfx_model_vjp differentiates predict-only callback models by central differences with this step.
-private func numericalVJPEps(_ model: Classifier) -> [Double] {
-    [Double](repeating: 1e-5, count: model.featureCount)
-}
+private let numericalVJPStep = 1e-5
 
 @_cdecl("cfx_model_vjp")
 public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
@@ -161,7 +159,7 @@ public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?,
                 try evaluators.pullback(at: values, rows: n, cotangent: cotangents, into: out)
                 return
             }
-            let session = ModelSession(model: model, eps: numericalVJPEps(model))
+            let session = ModelSession(model: model, eps: numericalVJPStep)
             var grad = [Double](repeating: 0, count: d)
             for r in 0..<n {
                 try session.pullback(at: Array(values[r * d..<(r + 1) * d]), cotangent: Array(cotangents[r * k..<(r + 1) * k]), into: &grad)

@@ -37,8 +37,8 @@ final class ConvolutionSpecTests: XCTestCase {
         XCTAssertEqual(Array(reread.parameters), Array(network.parameters))
         XCTAssertEqual(reread.outputs, network.outputs)
         let x = (0..<36).map { cos(Double($0)) }
-        XCTAssertEqual(try ModelSession(model: reread, eps: [Double](repeating: 1, count: 36)).predict(x),
-                       try ModelSession(model: network, eps: [Double](repeating: 1, count: 36)).predict(x))
+        XCTAssertEqual(try ModelSession(model: reread).predict(x),
+                       try ModelSession(model: network).predict(x))
         XCTAssertTrue(text.contains(#""spectral_norm":{"coefficient":4.0,"power_iterations":2}"#) || text.contains(#""spectral_norm":{"coefficient":4,"power_iterations":2}"#), text)
         XCTAssertTrue(text.contains(#""type":"avg_pool2d","kernel_size":2,"stride":2,"padding":0"#), text)
         XCTAssertFalse(text.contains("weight_normalised"), "derived tensors are not saved")

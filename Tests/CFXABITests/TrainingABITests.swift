@@ -17,7 +17,7 @@ final class TrainingABITests: XCTestCase {
         XCTAssertEqual(norm.eps, 0.001)
         XCTAssertEqual(norm.momentum, 0.3)
         let x: [Double] = [1, 3, 5, 7, 2, 2, 2, 2]
-        let y = try ModelSession(model: network, eps: [Double](repeating: 1, count: 8)).predict(x)
+        let y = try ModelSession(model: network).predict(x)
         XCTAssertEqual(y[0], 2 * (1 - 1) / (4.001).squareRoot() + 0.5, accuracy: 1e-12)
         XCTAssertEqual(y[4], 3 * (2 - 2) / (9.001).squareRoot() - 0.5, accuracy: 1e-12)
         let text = String(cString: try specOfNetwork(network, inlineTensors: true).serialized())

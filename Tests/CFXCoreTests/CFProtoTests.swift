@@ -26,7 +26,7 @@ final class CFProtoTests: XCTestCase {
         let e = try explainer(model) { $0.useKdtree = true }
         guard case .trees(let trees, let rows) = e.prototypes else { return XCTFail("expected k-d trees") }
         let data = clusteredData(rows: 90, seed: 3)
-        let proba = try ModelSession(model: model, eps: [1e-3, 1e-3]).predict(data, rows: 90)
+        let proba = try ModelSession(model: model).predict(data, rows: 90)
         XCTAssertEqual(trees.compactMap { $0?.count }.reduce(0, +), 90)
         var held = rows.flatMap { points in stride(from: 0, to: points.count, by: 2).map { i in [points[i], points[i + 1]] } }
         var expected = (0..<90).map { [data[2 * $0], data[2 * $0 + 1]] }
@@ -47,7 +47,7 @@ final class CFProtoTests: XCTestCase {
                 let cf = try XCTUnwrap(result.cf)
                 XCTAssertNotEqual(cf.predictedClass, result.origClass)
                 XCTAssertNotEqual(result.idProto, result.origClass)
-                let proba = try ModelSession(model: model, eps: [1e-3, 1e-3]).predict(cf.x)
+                let proba = try ModelSession(model: model).predict(cf.x)
                 XCTAssertEqual(proba, cf.proba)
                 XCTAssertEqual(cf.predictedClass, argmax(proba))
                 XCTAssertEqual(result.gradsGraph?.count, 2)
@@ -103,7 +103,7 @@ final class CFProtoTests: XCTestCase {
             let x = randomValues(3, &rng)
             let search = try e.makeSearch(x)
             let y = zip(x, randomValues(3, &rng, scale: 0.3)).map { $0 + $1 }
-            let p = try ModelSession(model: model, eps: [1, 1, 1]).predict(y)
+            let p = try ModelSession(model: model).predict(y)
             XCTAssertGreaterThan(search.hinge(p).value, 0, "the prediction term should be active")
             let grad = try search.optimisedLossGradient(at: y, c: 4)
             for j in 0..<3 {
@@ -332,7 +332,7 @@ final class CategoricalTests: XCTestCase {
             for result in results {
                 guard let cf = result.cf else { continue }
                 XCTAssertNoThrow(try ohe.ordinal(fromModel: cf.x[...], "cf"))
-                XCTAssertEqual(cf.predictedClass, argmax(try ModelSession(model: model, eps: [Double](repeating: 1e-3, count: 7)).predict(cf.x)))
+                XCTAssertEqual(cf.predictedClass, argmax(try ModelSession(model: model).predict(cf.x)))
                 XCTAssertEqual(result.gradsGraph?.count, 4)
                 XCTAssertEqual(result.gradsNum?.count, 4)
             }

@@ -285,7 +285,7 @@ final class DeDUCESearchTests: XCTestCase {
         params.trace = true
         params.maxIter = 100
         let jsma = try SaliencyExplainer.jsma(model: network, params: params)
-        let session = ModelSession(model: network, eps: [Double](repeating: 1e-5, count: 36))
+        let session = ModelSession(model: network, eps: 1e-5)
         var sawBound = false
         for e in try jsma.explain(images.x, rows: images.rows, threads: 2) {
             var x = Array(images.row(e.instance))

@@ -46,7 +46,7 @@ final class TrainingMetricsTests: XCTestCase {
         let fgsm = try robustAccuracy(network: network, x: x, labels: labels, epsilons: epsilons, attack: .fgsm, threads: 1)
         let pgd = try robustAccuracy(network: network, x: x, labels: labels, epsilons: epsilons,
                                      attack: .pgd(steps: 40, alpha: 0.01, randomStart: true), threads: 2)
-        let session = ModelSession(model: network, eps: [1e-3, 1e-3])
+        let session = ModelSession(model: network)
         let proba = try session.predict(x, rows: 300)
         let clean = Double((0..<300).filter { argmax(Array(proba[3 * $0..<3 * $0 + 3])) == labels[$0] }.count) / 300
         XCTAssertEqual(fgsm[0], clean)

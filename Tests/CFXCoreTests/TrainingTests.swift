@@ -149,7 +149,7 @@ final class TrainingTests: XCTestCase {
     }
 
     func accuracy(_ network: Network, _ x: [Double], _ y: [Int]) throws -> Double {
-        let proba = try ModelSession(model: network, eps: [Double](repeating: 1e-3, count: network.featureCount)).predict(x, rows: y.count)
+        let proba = try ModelSession(model: network).predict(x, rows: y.count)
         let k = network.classCount
         let correct = y.indices.filter { r in (0..<k).max { proba[r * k + $0] < proba[r * k + $1] } == y[r] }.count
         return Double(correct) / Double(y.count)

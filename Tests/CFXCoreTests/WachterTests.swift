@@ -119,7 +119,7 @@ final class WachterTests: XCTestCase {
         let model = try linearSoftmax()
         let explainer = try WachterExplainer(model: model, params: WachterParams())
         let original = [0.8, 0.1]
-        let session = ModelSession(model: model, eps: [1e-3, 1e-3])
+        let session = ModelSession(model: model)
         var search = WachterSearch(explainer: explainer, original: original, originalProba: try session.predict(original), session: session)
         search.x = [0.5, 0.4]  // away from x so that sign(x' − x) is defined
         search.proba = try session.predict(search.x)

@@ -211,7 +211,7 @@ public struct TrainingReference: Sendable {
         if let labels = data.labels {
             classes = labels
         } else {
-            let session = ModelSession(model: model, eps: [Double](repeating: 0.01, count: model.featureCount))
+            let session = ModelSession(model: model)
             var predicted: [Int] = []
             predicted.reserveCapacity(data.rows)
             let chunk = 1024
@@ -331,13 +331,13 @@ public struct CounterfactualEvaluator: Sendable {
             foundRows.append(r)
         }
 
-        let session = ModelSession(model: model, eps: [Double](repeating: 0.01, count: d))
+        let session = ModelSession(model: model)
         let origProba = try session.predict(x, rows: n)
         let cfX = foundRows.flatMap { Array(xcf[$0 * d..<($0 + 1) * d]) }
         let cfProba = foundRows.isEmpty ? [] : try session.predict(cfX, rows: foundRows.count)
         var reconstructions: [Double] = []
         if let autoencoder, !foundRows.isEmpty {
-            reconstructions = try ModelSession(model: autoencoder, eps: [Double](repeating: 0.01, count: d)).predict(cfX, rows: foundRows.count)
+            reconstructions = try ModelSession(model: autoencoder).predict(cfX, rows: foundRows.count)
         }
 
         var metrics = [InstanceMetrics](repeating: InstanceMetrics(), count: n)

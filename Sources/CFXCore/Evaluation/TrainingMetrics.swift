@@ -52,7 +52,7 @@ public func plausibilityReport(model: Classifier, training x: [Double], labels: 
     }
     func row(_ data: [Double], _ i: Int) -> ArraySlice<Double> { data[i * d..<(i + 1) * d] }
 
-    let proba = try ModelSession(model: model, eps: [Double](repeating: 1e-3, count: d)).predict(counterfactuals, rows: n)
+    let proba = try ModelSession(model: model).predict(counterfactuals, rows: n)
     var report = PlausibilityReport(implausibility: [], cost: [], valid: [], mmd: [])
     for r in 0..<n {
         let cf = row(counterfactuals, r), t = targets[r]

@@ -223,7 +223,7 @@ public final class CFProtoExplainer: Sendable {
         // Classes of the training rows: the labels, or the model's predictions.
         var predictions: [Int] = []
         if let training {
-            let proba = try ModelSession(model: model, eps: [Double](repeating: 1e-3, count: d)).predict(training.x, rows: training.rows)
+            let proba = try ModelSession(model: model).predict(training.x, rows: training.rows)
             predictions = (0..<training.rows).map { r in argmax(Array(proba[r * k..<(r + 1) * k])) }
         }
         let classes = training?.labels ?? predictions
@@ -247,7 +247,7 @@ public final class CFProtoExplainer: Sendable {
         var prototypes = Prototypes.none
         if let encoder, let training {
             let latent = encoder.classCount
-            let encoded = try ModelSession(model: encoder, eps: [Double](repeating: 1e-3, count: d)).predict(training.x, rows: training.rows)
+            let encoded = try ModelSession(model: encoder).predict(training.x, rows: training.rows)
             var perClass = [[Double]](repeating: [], count: k)
             for r in 0..<training.rows { perClass[classes[r]] += encoded[r * latent..<(r + 1) * latent] }
             let means: [[Double]?] = perClass.map { rows in
@@ -389,12 +389,11 @@ struct CFProtoSearch {
     let blackBox: Bool
 
     init(explainer: CFProtoExplainer, original x: [Double]) throws {
-        let d = explainer.model.featureCount
         self.params = explainer.params
         self.explainer = explainer
-        self.session = ModelSession(model: explainer.model, eps: [Double](repeating: 1e-3, count: d))
-        self.encoderSession = explainer.encoder.map { ModelSession(model: $0, eps: [Double](repeating: 1e-3, count: d)) }
-        self.autoencoderSession = explainer.autoencoder.map { ModelSession(model: $0, eps: [Double](repeating: 1e-3, count: d)) }
+        self.session = ModelSession(model: explainer.model)
+        self.encoderSession = explainer.encoder.map { ModelSession(model: $0) }
+        self.autoencoderSession = explainer.autoencoder.map { ModelSession(model: $0) }
         self.constraints = explainer.constraints
         self.originalModel = x
         if let map = explainer.categorical {

@@ -248,7 +248,7 @@ public final class SaliencyExplainer: Sendable {
         try requireFinite(instances, "x")
         let d = model.featureCount
         // The original predictions first (cheap), to resolve "all".
-        let proba = try ModelSession(model: model, eps: [Double](repeating: 1e-5, count: d)).predict(instances, rows: rows)
+        let proba = try ModelSession(model: model).predict(instances, rows: rows)
         let k = model.classCount
         var pairList: [(Int, Int)] = []
         for r in 0..<rows {
@@ -474,7 +474,7 @@ final class SessionOracle: SaliencyOracle {
     }
 
     init(model: Classifier) {
-        session = ModelSession(model: model, eps: [Double](repeating: 1e-5, count: model.featureCount))
+        session = ModelSession(model: model, eps: 1e-5)
     }
 
     func evaluate(_ x: [Double], target: Int) throws -> (proba: [Double], logDensity: Double?) {

@@ -192,7 +192,7 @@ public func conformalQuantile(model: Classifier, data: Dataset, alpha: Double) t
     }
     guard data.rows > 0 else { throw CFXError(.invalidArgument, "eccco: no calibration rows") }
     let k = model.classCount
-    let proba = try ModelSession(model: model, eps: [Double](repeating: 1e-3, count: model.featureCount)).predict(data.x, rows: data.rows)
+    let proba = try ModelSession(model: model).predict(data.x, rows: data.rows)
     let scores = (0..<data.rows).map { 1 - proba[$0 * k + labels[$0]] }.sorted()
     let rank = Int((Double(data.rows + 1) * (1 - alpha)).rounded(.up))
     return scores[min(rank, data.rows) - 1]
@@ -257,7 +257,7 @@ public final class ECCCoExplainer: @unchecked Sendable {
             let lo = c * Self.chunkRows, hi = min(rows, lo + Self.chunkRows)
             let x = Array(instances[lo * d..<hi * d])
             let evaluator = NetworkEvaluator(network)
-            let proba = try ModelSession(model: network, eps: [Double](repeating: 1e-3, count: d)).predict(x, rows: hi - lo)
+            let proba = try ModelSession(model: network).predict(x, rows: hi - lo)
             let origins = (0..<hi - lo).map { argmax(Array(proba[$0 * k..<($0 + 1) * k])) }
             let targets = origins.enumerated().map { i, o in
                 generator.params.targetClass.resolve(probabilities: Array(proba[i * k..<(i + 1) * k]), original: o)

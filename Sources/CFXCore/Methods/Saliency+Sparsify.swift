@@ -18,7 +18,7 @@ extension SaliencyExplainer {
         pass.repairSteps = params.sparsifyRepairSteps
         pass.cancellation = cancellation
         (pass.lower, pass.upper) = (lower, upper)
-        let session = ModelSession(model: model, eps: [Double](repeating: 1e-5, count: x0.count))
+        let session = ModelSession(model: model, eps: 1e-5)
         var weights = [Double](repeating: 0, count: cf.proba.count)
         weights[t] = 1
         let result = try pass.run(

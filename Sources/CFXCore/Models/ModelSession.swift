@@ -16,11 +16,18 @@ public final class ModelSession {
     /// Gradient evaluations: exact pullbacks or numerical gradients.
     public private(set) var gradientEvaluations = 0
 
+    /// `eps`: each feature's central-difference step, used only when the model has no exact gradient.
     public init(model: Classifier, eps: [Double]) {
         precondition(eps.count == model.featureCount, "eps is resolved per feature by the caller")
         self.model = model
         self.evaluator = model.makeEvaluator()
         self.eps = eps
+    }
+
+    /// A session whose numerical gradients (of a model without an exact one) step every feature by
+    /// `eps`; a session that only predicts needs no step and keeps the default.
+    public convenience init(model: Classifier, eps: Double = 1e-3) {
+        self.init(model: model, eps: [Double](repeating: eps, count: model.featureCount))
     }
 
     public var d: Int { model.featureCount }
