@@ -31,6 +31,19 @@ SUBCOMMANDS = {
               "scaling; sparse and diverse sets; the headline table"),
     "env": ("cfxbench.env", "the provenance of a run (date, machine, CPU, load, commit, library) as JSON "
             "or Markdown, for shell and C programs"),
+    "mlp-speed": ("cfxbench.mlp_speed", "ms per counterfactual of Wachter and CFProto on alibi's MLPs, one row per "
+                  "call, three output configurations; alibi in the same run (--alibi-n)"),
+    "isa-compare": ("cfxbench.isa_compare", "two mlp-speed runs (native kernels, AVX2 forced) side by side"),
+    "fmnist-threads": ("cfxbench.fmnist_threads", "fashion_mnist's Wachter / CFProto in float32 and float64 on "
+                       "1 and 2 threads, one process"),
+    "torch": ("cfxbench.torch_side_by_side", "cfx (float32, float64) against PyTorch CPU on the same weights: the "
+              "DeDUCE ResNet-18 and the Fashion-MNIST CNN, forward and input gradient; DeDUCE per iteration"),
+    "reference-models": ("cfxbench.reference_models", "trains the reference models of benchmarks/models with cfx's "
+                         "trainer (digits, Fashion-MNIST, tabular MLPs)"),
+    "deduce-train": ("cfxbench.deduce.train", "trains the DeDUCE protocol's ResNets (spectrally normalised and plain) "
+                     "on Fashion-MNIST"),
+    "deduce-protocol": ("cfxbench.deduce.protocol", "the DeDUCE paper's Fashion-MNIST protocol: DeDUCE, JSMA, CFProto"),
+    "deduce-dtypes": ("cfxbench.deduce.dtypes", "DeDUCE and JSMA with the networks in float32 against float64"),
 }
 
 

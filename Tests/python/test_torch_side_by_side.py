@@ -1,4 +1,4 @@
-"""The PyTorch side-by-side benchmark (benchmarks/networks/torch_side_by_side.py) times the same
+"""The PyTorch side-by-side benchmark (`benchmarks/harness.py torch`, benchmarks/cfxbench/torch_side_by_side.py) times the same
 networks in both libraries: its DDU ResNet-18 and its rebuild of the Fashion-MNIST CNN compute what
 the cfx models compute (checked against float64 copies of the torch modules, so that float32
 rounding does not hide a wrong weight), and a short run writes the report. Skipped without torch,
@@ -19,9 +19,9 @@ torch = pytest.importorskip(
 from torch import nn  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "benchmarks" / "networks" / "torch_side_by_side.py"
-sys.path.insert(0, str(SCRIPT.parent))
-import torch_side_by_side as bench  # noqa: E402
+HARNESS = ROOT / "benchmarks" / "harness.py"
+sys.path.insert(0, str(HARNESS.parent))
+from cfxbench import torch_side_by_side as bench  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +73,7 @@ def test_fashion_cnn_rebuilt_in_pytorch_computes_the_same():
 @pytest.mark.skipif(not pathlib.Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist")).exists(),
                     reason="[fashion-mnist] Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
 def test_a_short_run_writes_the_report(tmp_path):
-    subprocess.run([sys.executable, str(SCRIPT), "--quick", "--only", "cnn", "--repeat", "1", "--out", str(tmp_path)],
+    subprocess.run([sys.executable, str(HARNESS), "torch", "--quick", "--only", "cnn", "--repeat", "1", "--out", str(tmp_path)],
                    check=True, capture_output=True, timeout=600)
     report = json.loads((tmp_path / "networks_vs_torch.json").read_text())
     rows = report["workloads"]

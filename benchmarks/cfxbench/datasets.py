@@ -10,7 +10,7 @@ libraries), its test rows (the instances are drawn from them) and a cfx model sp
   checked against the fixture's test rows.
 - digits, hmda, fashion_mnist: the reference models of benchmarks/models (digits_cnn,
   hmda_mlp, fashion_cnn, trained by cfx), with their data, split and preprocessing from
-  benchmarks/models/train_reference_models.py (imported, not copied): digits / 16; HMDA with 4
+  cfxbench/reference_models.py (imported, not copied): digits / 16; HMDA with 4
   standardised columns and 8 categorical ones one-hot (26 columns; ``black`` immutable);
   Fashion-MNIST pixels / 255, its own test set, and a fixed 10,000-row sample of its training set
   as the training rows of the metrics (MAD, nearest neighbour) and of CFProto's k-d trees.
@@ -136,26 +136,15 @@ def breast_cancer():
     return _fixture_dataset("breast_cancer", load_breast_cancer)
 
 
-def _reference_data():
-    """benchmarks/models/train_reference_models.py as a module (its data functions)."""
-    import importlib.util
-    path = REFERENCE_MODELS / "train_reference_models.py"
-    spec = importlib.util.spec_from_file_location("cfx_reference_models", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _use_reference(name):
-    return (os.environ.get("CFX_BENCH_SKLEARN_MODELS") != "1" and (REFERENCE_MODELS / f"{name}.json").exists()
-            and (REFERENCE_MODELS / "train_reference_models.py").exists())
+    return os.environ.get("CFX_BENCH_SKLEARN_MODELS") != "1" and (REFERENCE_MODELS / f"{name}.json").exists()
 
 
 def _reference(name, data_fn_name, **kw):
     """A reference model and its data: (spec with inline tensors, source, X_train, X_test, y_train,
     y_test, metadata)."""
     import cfx
-    ref = _reference_data()
+    from . import reference_models as ref
     X_train, X_test, y_train, y_test, meta = getattr(ref, data_fn_name)(**kw)
     model = cfx.Model.load(str(REFERENCE_MODELS / f"{name}.json"))
     spec = model.spec()

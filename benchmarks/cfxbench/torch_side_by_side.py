@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """cfx against PyTorch CPU, side by side in one process, on the same weights.
 
 Networks: the DeDUCE ResNet-18 (DDU's ResNet-18 for 28×28×1 inputs: BasicBlocks [2, 2, 2, 2],
@@ -15,7 +14,7 @@ by run; the ratio is cfx / torch in the same row. Then DeDUCE one (instance, tar
 on the ResNet-18: seconds per iteration (meta seconds / gradient evaluations) for n_threads 1 and 2,
 float32 and float64, against PyTorch's forward + input gradient at batch 1 measured next to it.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/networks/torch_side_by_side.py \
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/harness.py torch \
         [--quick] [--only resnet|cnn] [--repeat N] [--deduce-pairs P] [--deduce-max-iter K] [--out DIR] \
         [--isa avx2]
 
@@ -24,7 +23,7 @@ oneDNN, PyTorch's ATen and MKL: benchmarks/cfxbench/isa.py), and the report is
 networks_vs_torch_avx2.{md,json}. Every report names the kernels that ran and sets each network's
 search step against its multiply-adds at one core's FMA peak (benchmarks/networks/fma_peak.c).
 
-(benchmarks/run_torch_side_by_side.sh builds libcfx and runs exactly that.) Writes
+Writes
 networks_vs_torch.md and .json to --out (default benchmarks/results; with --quick benchmarks/out,
 since quick numbers are not for committing). Needs torch (CPU), numpy, a release build of libcfx
 and Debian's dataset-fashion-mnist. Before the float32 engine lands (no Model.astype), cfx runs in
@@ -33,7 +32,6 @@ float64 on one thread only and the other columns say n/a.
 
 from __future__ import annotations
 
-import argparse
 import copy
 import datetime
 import json
@@ -42,7 +40,6 @@ import os
 import platform
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -50,13 +47,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from cfxbench import isa as kernel_sets  # noqa: E402  (before any library loads: --isa starts again)
+from . import OUT, RESULTS, env
+from . import isa as kernel_sets  # noqa: E402  (before any library loads: --isa starts again)
 
 kernel_sets.force_from_arguments()
-sys.path.insert(0, str(ROOT / "benchmarks" / "deduce"))
-from common import load_fashion_mnist  # noqa: E402  (also puts the binding on sys.path, CFX_LIBRARY)
+from .datasets import REFERENCE_MODELS, fashion_mnist_arrays as load_fashion_mnist  # noqa: E402
 
 import cfx  # noqa: E402
 import cfx.safetensors  # noqa: E402
@@ -165,7 +160,7 @@ def resnet_pair(x_calibrate: np.ndarray, workdir: Path, sn_iterations: int = SN_
 def cnn_pair():
     """The harness's Fashion-MNIST CNN in cfx, and the same network rebuilt in PyTorch from its
     spec and weights (one torch module per cfx layer, so the tensor names line up)."""
-    spec_path = ROOT / "benchmarks" / "models" / "fashion_cnn.json"
+    spec_path = REFERENCE_MODELS / "fashion_cnn.json"
     spec = json.loads(spec_path.read_text())
     tensors = cfx.safetensors.load_file(spec_path.parent / spec["weights"])
     channels, size = spec["input_shape"][0], spec["input_shape"][1]
@@ -425,32 +420,19 @@ def format_row(r) -> str:
 
 
 def machine() -> dict:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), None)
-    except OSError:
-        model = None
-    return {"cpu": model or platform.processor() or "unknown", "cores": os.cpu_count(),
-            "machine": platform.machine(), "load_average_start": list(os.getloadavg())}
+    return {"cpu": env.cpu_model(), "cores": os.cpu_count(), "machine": platform.machine(),
+            "load_average_start": list(os.getloadavg())}
 
 
 def commit() -> str:
-    try:
-        rev = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--", "Sources", "benchmarks",
-                                "bindings"], capture_output=True, text=True, check=True).stdout.strip()
-        return rev + (" (with uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    return env.commit() + (" (with uncommitted changes)" if env.dirty(("Sources", "benchmarks", "bindings")) else "")
 
 
 def command_line() -> tuple[str, list]:
     """The command as run, with the OpenBLAS variables that were set (the benchmark command unsets
     them: users' machines do not set them)."""
     set_vars = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ]
-    script = os.path.relpath(Path(__file__).resolve(), ROOT)
-    cmd = " ".join(["python3", shlex.quote(script)] + [shlex.quote(a) for a in sys.argv[1:]])
+    cmd = " ".join(["python3", "benchmarks/harness.py"] + [shlex.quote(a) for a in sys.argv[1:]])
     if not set_vars:
         cmd = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " + cmd
     return cmd, set_vars
@@ -564,8 +546,7 @@ def peak_lines(report) -> list:
 
 # ---- main -------------------------------------------------------------------------------------
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="few runs, short DeDUCE searches, to benchmarks/out")
     parser.add_argument("--only", choices=("resnet", "cnn"), help="one network (cnn: no DeDUCE)")
     parser.add_argument("--repeat", type=int, help="timed runs per row (default 11; --quick 3)")
@@ -575,14 +556,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="output folder (default benchmarks/results; --quick benchmarks/out)")
     parser.add_argument("--isa", choices=("native", *kernel_sets.FORCED), default="native",
                         help="force every library's kernels for this instruction set (default: the processor's own)")
-    args = parser.parse_args()
+
+
+def main(args) -> int:
     quick = args.quick
     args.repeat = args.repeat or (3 if quick else 11)
     args.warmup = 1 if quick else 2
     args.deduce_pairs = args.deduce_pairs or (1 if quick else 3)
     args.deduce_max_iter = args.deduce_max_iter or (15 if quick else 700)
     args.density_rows = args.density_rows or (300 if quick else 3000)
-    out = args.out or ROOT / "benchmarks" / ("out" if quick else "results")
+    out = args.out or (OUT if quick else RESULTS)
 
     command, set_vars = command_line()
     if set_vars and not kernel_sets.forced():
@@ -628,7 +611,4 @@ def main() -> None:
     report["machine"]["load_average_end"] = list(os.getloadavg())
     write_report(out, report)
     print(f"wrote {out / report['name']}.md and .json")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

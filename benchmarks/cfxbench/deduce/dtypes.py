@@ -1,23 +1,22 @@
-"""DeDUCE and JSMA on the Fashion-MNIST protocol (run_protocol.py's pairs: the first N test images ×
+"""DeDUCE and JSMA on the Fashion-MNIST protocol (the deduce-protocol subcommand's pairs: the first N test images ×
 the 9 classes other than each true label) with the networks in float64 and converted to float32,
 side by side: success agreement, success rates, mean L0 / L1 / iterations, identical
 counterfactuals, seconds per counterfactual. DeDUCE's density is fitted on each model's own
 features (in float64, as cfx always does). Writes benchmarks/results/deduce_fmnist_float32.{md,json}.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/deduce/compare_dtypes.py [--n 100] [--threads 2]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/harness.py deduce-dtypes [--n 100] [--threads 2]
 """
 
-import argparse
 import json
 import os
 import platform
-import subprocess
 import time
 
 import numpy as np
 
-from common import MODELS, OUT, RESULTS, ROOT, load_fashion_mnist
-from run_protocol import density_for, run_method
+from .. import env
+from .common import MODELS, OUT, RESULTS, load_fashion_mnist
+from .protocol import density_for, run_method
 import cfx
 
 DTYPES = ("float64", "float32")
@@ -39,11 +38,12 @@ def compare(runs, pairs):
     return row, {d: ok[d].tolist() for d in DTYPES}
 
 
-def main():
-    parser = argparse.ArgumentParser()
+def add_arguments(parser) -> None:
     parser.add_argument("--n", type=int, default=100, help="test images (× 9 targets)")
     parser.add_argument("--threads", type=int, default=2)
-    args = parser.parse_args()
+
+
+def main(args) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     load = [os.getloadavg()]
     x, y, xt, yt = load_fashion_mnist()
@@ -79,10 +79,10 @@ def main():
 
 
 def write_report(args, rows, successes, agree, load):
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = env.commit()
     info = cfx.runtime_info()
     unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
-    command = (f"env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/deduce/compare_dtypes.py "
+    command = (f"env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/harness.py deduce-dtypes "
                f"--n {args.n} --threads {args.threads}")
     lines = [
         "# DeDUCE and JSMA on Fashion-MNIST: float32 networks side by side with float64",
@@ -94,7 +94,7 @@ def write_report(args, rows, successes, agree, load):
         f"AVX-512 processor), users' machines do not. OpenBLAS kernel that ran: {info.get('openblas_core', info)}",
         f"- machine: {platform.machine()}, {os.cpu_count()} cores shared with other work; load average "
         f"{load[0][0]:.2f} at the start, {load[1][0]:.2f} at the end (1 minute), so times carry noise; ratios are within the run",
-        f"- protocol of `run_protocol.py`: the first {args.n} test images × the 9 classes other than the true label = "
+        f"- protocol of `deduce-protocol`: the first {args.n} test images × the 9 classes other than the true label = "
         f"{next(iter(rows.values()))['pairs']} pairs per method; DeDUCE on the spectrally normalised ResNet with the class "
         "Gaussians fitted on that model's own training features (float64 statistics of float32 features for the float32 "
         "model), JSMA on the plain ResNet; defaults of both; batched, one explainer per true label, "
@@ -130,7 +130,3 @@ def write_report(args, rows, successes, agree, load):
          "machine": platform.machine(), "load_average": load, "runtime_info": info, "predictions": agree,
          "methods": rows, "successes": successes}, indent=1) + "\n")
     print("\n".join(lines))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,14 +1,12 @@
-#!/usr/bin/env python3
-"""Two runs of benchmarks/mlp_speed.py side by side, on the processor's own kernels and with AVX2
+"""Two runs of the mlp-speed subcommand side by side, on the processor's own kernels and with AVX2
 forced (--isa avx2), as a Markdown table: thread-CPU ms per counterfactual, their ratio, and
 whether the counterfactuals' digests agree (cfx's avx512 and avx2 kernels give the same bits).
 
-    python3 benchmarks/mlp_speed.py --dtype float32 --json native.json
-    python3 benchmarks/mlp_speed.py --dtype float32 --isa avx2 --json avx2.json
-    python3 benchmarks/isa_compare.py native.json avx2.json [more pairs ...] > results.md
+    python3 benchmarks/harness.py mlp-speed --dtype float32 --json native.json
+    python3 benchmarks/harness.py mlp-speed --dtype float32 --isa avx2 --json avx2.json
+    python3 benchmarks/harness.py isa-compare native.json avx2.json [more pairs ...] > results.md
 """
 import json
-import sys
 
 
 def rows(path):
@@ -30,10 +28,15 @@ def table(native_path, avx2_path):
     return lines
 
 
-if __name__ == "__main__":
-    pairs = sys.argv[1:]
-    if not pairs or len(pairs) % 2:
-        sys.exit(__doc__)
+def add_arguments(parser) -> None:
+    parser.add_argument("runs", nargs="+", metavar="NATIVE.json AVX2.json", help="pairs of mlp-speed --json files")
+
+
+def main(args) -> int:
+    pairs = args.runs
+    if len(pairs) % 2:
+        raise SystemExit("isa-compare: give the JSON files in pairs (native, AVX2)")
     for i in range(0, len(pairs), 2):
         print(f"\n## Run {i // 2 + 1}: {pairs[i]} against {pairs[i + 1]}\n")
         print("\n".join(table(pairs[i], pairs[i + 1])))
+    return 0

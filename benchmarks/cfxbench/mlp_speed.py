@@ -1,13 +1,12 @@
-#!/usr/bin/env python3
 """Milliseconds per counterfactual of cfx's Wachter and CFProto on the MLPs of issue 12 item 5:
 two hidden ReLU layers and a softmax output, as in alibi's Keras examples:
 
     iris 4-16-16-3, breast cancer 30-32-32-2, digits 64-64-64-10
 
 trained here by scikit-learn (MLPClassifier, adam, random_state 0; iris and breast cancer
-standardised, digits / 16; 70/30 stratified split, random_state 0) and rebuilt as cfx specs with
-a softmax output (breast cancer's single logistic unit becomes the equivalent 2-class softmax,
-logits [0, z]). Each instance is explained in its own call (one row per `explain`, the result
+standardised, digits / 16; 70/30 stratified split, random_state 0) and exported by the binding's
+`cfx.export.from_sklearn` (breast cancer's single logistic unit becomes the equivalent 2-class
+softmax, logits [0, z]). Each instance is explained in its own call (one row per `explain`, the result
 decoded into Explanation objects as a user gets them), 1 thread, alibi's documented defaults
 (Wachter: config defaults, feature range = training range; CFProto: use_kdtree true, theta 10 as
 in the harness). Every method runs in three configurations:
@@ -22,8 +21,8 @@ mean KB of JSON per explanation, a digest of the counterfactuals (to check that 
 results identical and that the three configurations find the same ones), and the ratio of each
 configuration's time to the tuned one's in the same run.
 
-    python3 benchmarks/mlp_speed.py [--repeats 5] [--n 20] [--json out.json] [--alibi-n 5] [--dtype float32]
-        [--isa avx2]
+    python3 benchmarks/harness.py mlp-speed [--repeats 5] [--n 20] [--json out.json] [--alibi-n 5]
+        [--dtype float32] [--isa avx2]
 
 --dtype float32 runs cfx's searches on the network converted with Model.astype (alibi keeps its
 own TensorFlow float32 network). --isa avx2 runs every library's AVX2 kernels on an AVX-512
@@ -34,14 +33,12 @@ benchmarks/alibi/setup.sh), alibi explains the first N instances with the same n
 Keras (benchmarks/alibi/run_alibi.py, one `explain` per instance) in the same run, and the table
 gains alibi's seconds per counterfactual and the ratio to cfx's on those N instances.
 """
-import argparse
 import warnings
 import hashlib
 import json
 import os
 import statistics
 import subprocess
-import sys
 import time
 
 # numpy's own OpenBLAS (scikit-learn training) would otherwise leave spinning threads on the
@@ -49,13 +46,13 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(ROOT, "bindings", "python"))
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-from cfxbench import isa as kernel_sets  # noqa: E402  (before cfx loads: --isa starts again)
+from . import OUT, ROOT  # noqa: E402
+from .env import load_average  # noqa: E402
+from . import isa as kernel_sets  # noqa: E402  (before cfx loads: --isa starts again)
 
 kernel_sets.force_from_arguments()
 import cfx  # noqa: E402
+import cfx.export  # noqa: E402
 
 ARCHS = {"iris": (16, 16), "breast_cancer": (32, 32), "digits": (64, 64)}
 
@@ -74,22 +71,8 @@ def data(name):
     return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
-def spec(clf):
-    """The MLP as a cfx spec with a softmax output (a logistic output as 2-class softmax)."""
-    layers = []
-    n = len(clf.coefs_)
-    for i, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_)):
-        W, b = W.T, b
-        if i == n - 1 and W.shape[0] == 1:
-            W = np.vstack([np.zeros_like(W), W])
-            b = np.concatenate([[0.0], b])
-        layers.append({"type": "dense", "outputs": int(W.shape[0]), "weights": W.tolist(), "bias": b.tolist()})
-        layers.append({"type": "relu"} if i < n - 1 else {"type": "softmax"})
-    return {"input_shape": [int(clf.coefs_[0].shape[0])], "layers": layers}
-
-
 SPECS = {}
-CACHE = os.path.join(ROOT, "benchmarks", "out", "mlp_models")
+CACHE = os.path.join(OUT, "mlp_models")
 
 
 def model(name):
@@ -103,16 +86,16 @@ def model(name):
         SPECS[name] = c["spec"]
     else:
         from sklearn.neural_network import MLPClassifier
-        import warnings
         X_train, X_test, y_train, y_test = data(name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             clf = MLPClassifier(ARCHS[name], max_iter=500, random_state=0).fit(X_train, y_train)
+        spec = cfx.export.from_sklearn(clf)
         os.makedirs(CACHE, exist_ok=True)
-        json.dump({"spec": spec(clf), "X_train": X_train.tolist(), "X_test": X_test.tolist(),
+        json.dump({"spec": spec, "X_train": X_train.tolist(), "X_test": X_test.tolist(),
                    "y_test": y_test.tolist()}, open(path, "w"))
-        m = cfx.Model.from_json(spec(clf))
-        SPECS[name] = spec(clf)
+        m = cfx.Model.from_json(spec)
+        SPECS[name] = spec
     acc = float((m.predict(X_test).argmax(axis=1) == y_test).mean())
     return m, X_train, X_test, acc
 
@@ -146,7 +129,7 @@ ALIBI_PARAMS = {"wachter": {}, "cfproto": {"use_kdtree": True, "theta": 10.0}}
 
 def run_alibi(name, method, m, X_train, X):
     """alibi's mean and median seconds per counterfactual on X (run_alibi.py in the alibi venv)."""
-    out_dir = os.path.join(ROOT, "benchmarks", "out")
+    out_dir = str(OUT)
     job_path = os.path.join(out_dir, f"mlp_alibi_{name}_{method}_job.json")
     out_path = os.path.join(out_dir, f"mlp_alibi_{name}_{method}.json")
     with open(job_path, "w") as f:
@@ -175,8 +158,7 @@ def one_pass(explainer, X):
     return seconds / len(X), digest.hexdigest()[:16], valid, cpu / len(X)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def add_arguments(ap) -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--datasets", default="iris,breast_cancer,digits")
@@ -186,12 +168,14 @@ def main():
     ap.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="cfx's network type")
     ap.add_argument("--isa", choices=("native", *kernel_sets.FORCED), default="native",
                     help="force every library's kernels for this instruction set (default: the processor's own)")
-    args = ap.parse_args()
+
+
+def main(args) -> int:
     kernels = kernel_sets.kernels()
     print(f"kernels: {kernel_sets.describe(kernels)}", flush=True)
     warnings.simplefilter("ignore", cfx.FeatureRangeWarning if hasattr(cfx, "FeatureRangeWarning") else UserWarning)
     results = []
-    print(f"load average {open('/proc/loadavg').read().split()[:3]}", flush=True)
+    print(f"load average {load_average()}", flush=True)
     print("| model | method | configuration | N | valid | ms / cf (median) | min | max | thread CPU ms / cf (median) "
           "| KB JSON / cf | digest |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
@@ -234,9 +218,10 @@ def main():
                       f"{row['ms_median']:.3f} | {min(times):.3f} | {max(times):.3f} | {row['cpu_ms_median']:.3f} | "
                       f"{row['json_kb_mean']:.1f} | {','.join(sorted(digests))} |", flush=True)
     print_ratios(results)
-    print(f"load average {open('/proc/loadavg').read().split()[:3]}", flush=True)
+    print(f"load average {load_average()}", flush=True)
     if args.json:
         json.dump(results, open(args.json, "w"), indent=2)
+    return 0
 
 
 def print_ratios(results):
@@ -253,6 +238,3 @@ def print_ratios(results):
         print(f"| {r['model']} | {r['method']} | {r['config']} | {r['ratio_to_tuned_wall']:.2f} | "
               f"{r['ratio_to_tuned_cpu']:.2f} | {'yes' if r['digest'] == base['digest'] else 'NO'} |")
 
-
-if __name__ == "__main__":
-    main()

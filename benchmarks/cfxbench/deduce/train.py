@@ -4,26 +4,24 @@ spectral normalisation (the baselines' model, as the paper does): 4 epochs reach
 accuracy (about 9 min in all on the shared 2-core machine). Writes
 benchmarks/models/fmnist_resnet_{sn,plain}.json + .safetensors (F32) and a training log.
 
-    python3 benchmarks/deduce/train_models.py [--epochs 4] [--widths 8,16,32] [--force]
+    python3 benchmarks/harness.py deduce-train [--epochs 4] [--widths 8,16,32] [--force]
 """
 
-import argparse
 import json
 import time
 
-import numpy as np
-
-from common import MODELS, OUT, load_fashion_mnist, resnet_spec
+from .common import MODELS, OUT, load_fashion_mnist, resnet_spec
 import cfx
 
 
-def main():
-    parser = argparse.ArgumentParser()
+def add_arguments(parser) -> None:
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--widths", default="8,16,32")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--force", action="store_true")
-    args = parser.parse_args()
+
+
+def main(args) -> int:
     widths = tuple(int(w) for w in args.widths.split(","))
     x, y, xt, yt = load_fashion_mnist()
     MODELS.mkdir(parents=True, exist_ok=True)
@@ -48,7 +46,3 @@ def main():
                      "history": report["history"]}
     if log:
         (MODELS / "fmnist_resnet_training.json").write_text(json.dumps(log, indent=1))
-
-
-if __name__ == "__main__":
-    main()

@@ -6,24 +6,23 @@ density (under the SN model's feature density, for every method) and seconds per
 on the pairs where all methods succeeded; then a sweep of max_changes, step and max_iter. Writes
 benchmarks/results/deduce_fmnist.md and raw arrays under benchmarks/out/deduce.
 
-    python3 benchmarks/deduce/run_protocol.py [--n 100] [--cfproto-n 100] [--sweep-n 30] [--threads 2]
+    python3 benchmarks/harness.py deduce-protocol [--n 100] [--cfproto-n 100] [--sweep-n 30] [--threads 2]
 
 CFProto is by far the slowest method (5 values of c × 500 iterations per counterfactual), so
 --cfproto-n can run it on the first images only (0 leaves it out).
 
-Needs the models of train_models.py (benchmarks/models) and a release build of libcfx.
+Needs the models of the deduce-train subcommand (benchmarks/models) and a release build of libcfx.
 """
 
-import argparse
 import json
 import pickle
 import platform
-import subprocess
 import time
 
 import numpy as np
 
-from common import MODELS, OUT, RESULTS, ROOT, load_fashion_mnist
+from .. import env
+from .common import MODELS, OUT, RESULTS, load_fashion_mnist
 import cfx
 
 
@@ -130,8 +129,7 @@ def cached(name, key, compute, reuse):
     return value
 
 
-def main():
-    parser = argparse.ArgumentParser()
+def add_arguments(parser) -> None:
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--cfproto-n", type=int, default=100, help="images CFProto runs on (the first ones; 0: none)")
     parser.add_argument("--cfproto-chunk", type=int, default=50, help="images per cached CFProto run")
@@ -141,7 +139,9 @@ def main():
     parser.add_argument("--single", type=int, default=20, help="pairs timed one call at a time")
     parser.add_argument("--reuse", action="store_true",
                         help="reuse cached runs (benchmarks/out/deduce/*.pkl) made with the same models and sizes")
-    args = parser.parse_args()
+
+
+def main(args) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     x, y, xt, yt = load_fashion_mnist()
     sn = cfx.Model.load(MODELS / "fmnist_resnet_sn.json")
@@ -273,7 +273,7 @@ def ordering(rows):
 
 
 def write_report(args, acc, density, fit_seconds, tables, runs, cfproto_n, cfproto_run, single, sweep):
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = env.commit()
     training = json.loads((MODELS / "fmnist_resnet_training.json").read_text()) if (MODELS / "fmnist_resnet_training.json").exists() else {}
     n_pairs = len(next(iter(runs.values()))[0])
     sn_log = training.get("sn", {})
@@ -294,9 +294,9 @@ def write_report(args, acc, density, fit_seconds, tables, runs, cfproto_n, cfpro
     lines = [
         "# DeDUCE, JSMA and CFProto on Fashion-MNIST",
         "",
-        f"- command: `python3 benchmarks/deduce/run_protocol.py --n {args.n} --cfproto-n {args.cfproto_n} "
+        f"- command: `python3 benchmarks/harness.py deduce-protocol --n {args.n} --cfproto-n {args.cfproto_n} "
         f"--cfproto-fit {args.cfproto_fit} --sweep-n {args.sweep_n} --threads {args.threads}`"
-        f" (after `python3 benchmarks/deduce/train_models.py --epochs {sn_log.get('epochs', '?')}`), release build",
+        f" (after `python3 benchmarks/harness.py deduce-train --epochs {sn_log.get('epochs', '?')}`), release build",
         f"- commit `{commit}`, {platform.machine()}, {args.threads} threads on a shared 2-core machine "
         f"(other engineers' builds run at the same time, so timings are upper bounds)",
         f"- models (benchmarks/models, trained by cfx's trainer): small ResNet of the DDU family, widths "
@@ -359,7 +359,3 @@ def write_report(args, acc, density, fit_seconds, tables, runs, cfproto_n, cfpro
                          f"{fmt(s['iterations'], 1)} | {per:.4f} |")
     (RESULTS / "deduce_fmnist.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-if __name__ == "__main__":
-    main()

@@ -1,46 +1,13 @@
-"""Shared pieces of the DeDUCE protocol on Fashion-MNIST: data, the network specs, paths."""
+"""Shared pieces of the DeDUCE protocol on Fashion-MNIST: the network specs, the paths, and the data
+(cfxbench.datasets' Fashion-MNIST reader)."""
 
 from __future__ import annotations
 
-import gzip
-import os
-import sys
-from pathlib import Path
+from .. import OUT as _OUT, RESULTS  # noqa: F401  (RESULTS for the protocol modules)
+from ..datasets import FASHION_CLASSES as CLASSES, REFERENCE_MODELS as MODELS  # noqa: F401
+from ..datasets import fashion_mnist_arrays as load_fashion_mnist  # noqa: F401  (x_train, y_train, x_test, y_test)
 
-import numpy as np
-
-ROOT = Path(__file__).resolve().parents[2]
-OUT = ROOT / "benchmarks" / "out" / "deduce"
-MODELS = ROOT / "benchmarks" / "models"
-RESULTS = ROOT / "benchmarks" / "results"
-DATA_DIR = Path(os.environ.get("FASHION_MNIST_DIR", "/usr/share/datasets/fashion-mnist"))
-
-sys.path.insert(0, str(ROOT / "bindings" / "python"))
-os.environ.setdefault("CFX_LIBRARY", str(ROOT / ".build" / "release" / "libcfx.so"))
-
-CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-           "Ankle boot"]
-
-
-def _idx(path: Path) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    dims = data[3]
-    shape = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
-def load_fashion_mnist():
-    """(x_train, y_train, x_test, y_test): images as n × 784 doubles in [0, 1], labels as ints."""
-    if not DATA_DIR.exists():
-        sys.exit(f"Fashion-MNIST not found in {DATA_DIR}: apt-get install dataset-fashion-mnist "
-                 "(or set FASHION_MNIST_DIR)")
-    parts = []
-    for split in ("train", "t10k"):
-        x = _idx(DATA_DIR / f"{split}-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float64) / 255.0
-        y = _idx(DATA_DIR / f"{split}-labels-idx1-ubyte.gz").astype(np.int64)
-        parts += [x, y]
-    return tuple(parts)
+OUT = _OUT / "deduce"
 
 
 def resnet_spec(spectral: bool, widths=(16, 32, 64), coefficient: float = 4.0) -> dict:
