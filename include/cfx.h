@@ -294,6 +294,10 @@ cfx_status cfx_model_spec(const cfx_model *model, char **json_out, cfx_error *er
  *
  * so that a long epoch can be watched and stopped: returning non-zero then stops at once, and the
  * model keeps the weights of the last completed epoch (its initial weights during the first).
+ * With "counterfactual_training", each epoch's searches (before its first batch) are reported the
+ * same way as they start and as they progress, with "batches_done": 0 and "searches_done",
+ * "searches" (factuals searched, n_ce); returning non-zero stops them within one search step and
+ * cfx_model_train returns CFX_ERR_CANCELLED with its report, as above.
  * cfx_explain_progress calls the same function type with its own reports (see there). */
 typedef int (*cfx_progress_fn)(void *user, const char *progress_json);
 

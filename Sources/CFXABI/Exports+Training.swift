@@ -226,8 +226,12 @@ public func cfx_model_train(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>
 
 /// A report of an epoch in progress: told apart from an epoch's report by "in_progress": true.
 private func batchJSON(_ state: BatchReport, epochs: Int) -> JSON {
-    .object([("epoch", .int(state.epoch)), ("epochs", .int(epochs)), ("batches_done", .int(state.batchesDone)),
-             ("batches", .int(state.batches)), ("seconds", .double(state.seconds)), ("in_progress", .bool(true))])
+    var fields: [(String, JSON)] = [("epoch", .int(state.epoch)), ("epochs", .int(epochs)), ("batches_done", .int(state.batchesDone)),
+                                    ("batches", .int(state.batches)), ("seconds", .double(state.seconds)), ("in_progress", .bool(true))]
+    if let searches = state.searches {
+        fields += [("searches_done", .int(searches.done)), ("searches", .int(searches.total))]
+    }
+    return .object(fields)
 }
 
 /// The caller's targets as the trainer takes them, checked.

@@ -58,6 +58,38 @@ final class CounterfactualTrainingTests: XCTestCase {
         XCTAssertLessThan(abs(a - b), 0.05, "baseline \(a), counterfactual training \(b)")
     }
 
+    /// A stop asked for while an epoch's searches run ends them within a step: the run returns
+    /// cancelled, at once, with the weights it started from. The searches here would run for a
+    /// long time (τ 1 is never reached, T 50,000 steps: half a minute in a debug build); without
+    /// the per-step check they run to the end.
+    func testCancelDuringTheSearchesReturnsPromptly() throws {
+        let train = moons(64, seed: 1)
+        let network = try mlp()
+        let initial = Array(network.parameters)
+        var ct = CounterfactualTrainingConfig()
+        ct.counterfactuals = 64
+        ct.generator.targetProba = 1
+        ct.generator.maxSteps = 50_000
+        ct.threads = 1
+        var seen: [BatchReport] = [], cancelledAt = 0.0
+        let report = try Trainer(network: network, config: config(ct)).train(
+            x: train.x, rows: 64, targets: .classes(train.y), progress: { _ in true },
+            batchProgress: { state in
+                seen.append(state)
+                cancelledAt = monotonicSeconds()
+                return false
+            })
+        let latency = monotonicSeconds() - cancelledAt
+        XCTAssertTrue(report.cancelled)
+        XCTAssertTrue(report.history.isEmpty)
+        XCTAssertEqual(Array(network.parameters), initial)
+        XCTAssertEqual(seen.count, 1)
+        XCTAssertEqual(seen[0].epoch, 1)
+        XCTAssertEqual(seen[0].batchesDone, 0)
+        XCTAssertEqual(seen[0].searches?.total, 64)
+        XCTAssertLessThan(latency, 2, "the searches went on for \(latency) s after the stop")
+    }
+
     func testSearchesRespectTheConstraintsAndProtectThePositives() throws {
         let train = moons(300, seed: 4)
         let network = try mlp()

@@ -56,7 +56,9 @@ def test_counterfactual_training_reports_terms_and_keeps_accuracy():
     seen = []
     report = trained.train(X, y, epochs=8, batch_size=30, seed=5, progress=seen.append,
                            counterfactual_training={"n_ce": 200, "burn_in": 0.25, "monotone": {0: "increase"}})
-    assert [("counterfactual" in e) for e in seen] == [False, False] + [True] * 6
+    epochs = [e for e in seen if not e.get("in_progress")]  # each CT epoch's searches also report as they start
+    assert [("counterfactual" in e) for e in epochs] == [False, False] + [True] * 6
+    assert any(e.get("searches") == 200 for e in seen if e.get("in_progress"))
     terms = report["history"][-1]["counterfactual"]
     assert terms["n_ce"] == 200 and 0 <= terms["mature_share"] <= 1
     assert terms["search_seconds"] > 0 and terms["training_seconds"] > 0 and terms["skipped_steps"] == 0
@@ -66,6 +68,30 @@ def test_counterfactual_training_reports_terms_and_keeps_accuracy():
     assert abs(accuracy(baseline) - accuracy(trained)) < 0.05
     with pytest.raises(cfx.ConfigError, match="tau"):
         mlp().train(X, y, counterfactual_training={"tau": 2})
+
+
+def test_cancel_during_counterfactual_searches_returns_promptly():
+    """Returning False while an epoch's searches run (tau 1 is never reached, T 50,000 steps)
+    stops them within a step: the documented CFX_ERR_CANCELLED, as the report, with the initial weights."""
+    import time
+    X, y = moons(64, 1)
+    model = mlp()
+    before = model.predict(X)
+    seen, stopped = [], []
+
+    def progress(report):
+        seen.append(report)
+        stopped.append(time.monotonic())
+        return False
+
+    report = model.train(X, y, epochs=3, batch_size=30, progress=progress,
+                         counterfactual_training={"n_ce": 64, "tau": 1, "max_steps": 50_000, "n_threads": 1})
+    latency = time.monotonic() - stopped[0]
+    assert report["cancelled"] and report["history"] == []
+    assert seen[0]["in_progress"] and seen[0]["batches_done"] == 0
+    assert seen[0]["searches"] == 64 and seen[0]["searches_done"] == 0
+    np.testing.assert_array_equal(model.predict(X), before)
+    assert latency < 2, latency
 
 
 def test_plausibility_and_robust_accuracy():

@@ -170,7 +170,7 @@ public func robustAccuracy(network: Network, x: [Double], labels: [Int], epsilon
                 for r in 0..<rows {
                     let y = labels[lo + r]
                     if logits != nil {
-                        for j in 0..<k { cotangent[r * k + j] = p[r * k + j] - (j == y ? 1 : 0) }
+                        LogitLoss.crossEntropyGradient(probabilities: p.baseAddress! + r * k, classes: k, label: y) { cotangent[r * k + $0] = $1 }
                     } else {
                         cotangent[r * k + y] = -1 / max(p[r * k + y], 1e-300)
                     }

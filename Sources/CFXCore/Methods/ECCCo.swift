@@ -140,10 +140,9 @@ public struct ECCoGenerator: @unchecked Sendable {
             cotangent = [Double](repeating: 0, count: active.count * k)
             for (i, r) in searching {
                 let y = targets[r]
-                for c in 0..<k { cotangent[i * k + c] = p[i * k + c] }
-                cotangent[i * k + y] -= 1
-                let energy = -z[i * k + y]
-                cotangent[i * k + y] -= phi * (1 + 2e-3 * energy)
+                LogitLoss.crossEntropyGradient(probabilities: p.baseAddress! + i * k, classes: k, label: y) { cotangent[i * k + $0] = $1 }
+                let energy = LogitLoss.energy(logits: z.baseAddress! + i * k, label: y)
+                cotangent[i * k + y] -= phi * LogitLoss.regularisedEnergySlope(energy)
             }
             let dx: UnsafeBufferPointer<Double>
             if let q = quantile, params.lambdaSetSize > 0 {
@@ -274,7 +273,7 @@ public final class ECCCoExplainer: @unchecked Sendable {
                                         gradientEvaluations: found.steps[i], seconds: share)
                 return ECCCoExplanation(cf: found.mature[i] ? last : nil, last: last, proba: Array(found.probabilities[i * k..<(i + 1) * k]),
                                         targetClass: targets[i], origClass: origins[i], origProba: Array(proba[i * k..<(i + 1) * k]),
-                                        steps: found.steps[i], distance: distance, energy: -z[i * k + targets[i]], stats: stats)
+                                        steps: found.steps[i], distance: distance, energy: LogitLoss.energy(logits: z.baseAddress! + i * k, label: targets[i]), stats: stats)
             }
         }
         return parts.flatMap { $0 }

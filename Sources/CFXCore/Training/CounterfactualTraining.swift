@@ -125,8 +125,10 @@ final class CounterfactualTraining {
     /// Whether epoch `epoch` (0-based) of `epochs` is past the burn-in.
     func isActive(epoch: Int, epochs: Int) -> Bool { Double(epoch) >= config.burnIn * Double(epochs) }
 
-    /// Steps 1–6 for one epoch: the tuples, split over `batches` mini-batches.
-    func searchEpoch(_ epoch: Int, batches: Int) throws -> CounterfactualEpoch {
+    /// Steps 1–6 for one epoch: the tuples, split over `batches` mini-batches. `control`'s
+    /// progress counts factuals; its cancellation stops every search within one step
+    /// (`CFXError(.cancelled)`).
+    func searchEpoch(_ epoch: Int, batches: Int, control: RunControl = RunControl()) throws -> CounterfactualEpoch {
         let started = monotonicSeconds()
         let d = network.featureCount, k = network.classCount
         var random = SeededRandom(seed: seed ^ 0xC0F1_7E2A_11D3_5B69 &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
@@ -156,10 +158,14 @@ final class CounterfactualTraining {
 
         // 3.–6. The searches, in chunks of rows, on all threads.
         let chunk = 64, chunks = (m + chunk - 1) / chunk
-        let searches = try parallelMap(count: chunks, threads: config.threads) { [generator, config, x, targets] c in
+        let rowControl = RunControl(progress: control.progress.map { progress in
+            { done, _, iterations in progress(min(done * chunk, m), m, iterations) }
+        }, cancellation: control.cancellation)
+        let searches = try parallelMap(count: chunks, threads: config.threads, control: rowControl) { [generator, config, x, targets] c in
             let lo = c * chunk, hi = min(m, lo + chunk)
             return try generator.search(Array(x[lo * d..<hi * d]), rows: hi - lo, targets: Array(targets[lo..<hi]),
-                                        evaluator: NetworkEvaluator(generator.network), nascentRadius: config.nascentRadius)
+                                        evaluator: NetworkEvaluator(generator.network), nascentRadius: config.nascentRadius,
+                                        cancellation: control.cancellation)
         }
         var counterfactual = [Double](), nascent = [Double](), mature = 0
         for s in searches {
@@ -215,19 +221,18 @@ final class CounterfactualTraining {
         let (lDiv, lReg, lAdv) = (config.lambdaDivergence, config.lambdaRidge, config.lambdaAdversarial)
         for (i, r) in range.enumerated() {
             let y = epoch.targets[r], label = epoch.labels[r]
-            let ePositive = -z[i * k + y], eCounterfactual = -z[(m + i) * k + y]
+            let ePositive = LogitLoss.energy(logits: z.baseAddress! + i * k, label: y)
+            let eCounterfactual = LogitLoss.energy(logits: z.baseAddress! + (m + i) * k, label: y)
             divergence += ePositive - eCounterfactual
             ridge += ePositive * ePositive + eCounterfactual * eCounterfactual
             // dE/dz_y = −1.
             cotangent[i * k + y] = scale * (-lDiv - 2 * lReg * ePositive)
             cotangent[(m + i) * k + y] = scale * (lDiv - 2 * lReg * eCounterfactual)
             let row = 2 * m + i
-            var largest = -Double.infinity
-            for c in 0..<k { largest = max(largest, z[row * k + c]) }
-            var sum = 0.0
-            for c in 0..<k { sum += exp(z[row * k + c] - largest) }
-            adversarial += largest + log(sum) - z[row * k + label]
-            for c in 0..<k { cotangent[row * k + c] = scale * lAdv * (p[row * k + c] - (c == label ? 1 : 0)) }
+            adversarial += LogitLoss.crossEntropy(logits: z.baseAddress! + row * k, classes: k, label: label)
+            LogitLoss.crossEntropyGradient(probabilities: p.baseAddress! + row * k, classes: k, label: label) {
+                cotangent[row * k + $0] = scale * lAdv * $1
+            }
         }
         let total = scale * (lDiv * divergence + lReg * ridge + lAdv * adversarial)
         epoch.divergence += scale * divergence

@@ -74,14 +74,9 @@ struct LossPlan {
                 for j in 1..<k where p[j] > p[best] { best = j }
                 if best == y { correct += 1 }
                 if fromLogits {
-                    let z = logits + r * k
-                    var largest = -Double.infinity
-                    for j in 0..<k { largest = max(largest, z[j]) }
-                    var sum = 0.0
-                    for j in 0..<k { sum += exp(z[j] - largest) }
-                    total += largest + log(sum) - z[y]
+                    total += LogitLoss.crossEntropy(logits: logits + r * k, classes: k, label: y)
                     if let cotangent {
-                        for j in 0..<k { cotangent[r * k + j] = (p[j] - (j == y ? 1 : 0)) / scale }
+                        LogitLoss.crossEntropyGradient(probabilities: p, classes: k, label: y) { cotangent[r * k + $0] = $1 / scale }
                     }
                 } else {
                     let py = max(p[y], 1e-300)
