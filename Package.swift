@@ -62,11 +62,11 @@ let package = Package(
             name: "cfx",
             dependencies: ["CFXABI", "CFXFormats", "CCFX", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
-        // Speed of the network core (GEMM, convolutional ResNet); see benchmarks/run_networks.sh.
+        // Speed of the network core (GEMM, convolutional ResNet); see `benchmarks/harness.py networks`.
         .executableTarget(name: "cfx-bench-networks", dependencies: ["CFXCore", "CBLAS"], path: "benchmarks/networks",
-                         exclude: ["torch_side_by_side.py", "conv_backends.c", "run_conv_backends.sh", "dense_rows.c", "run_dense_rows.sh", "fma_peak.c",
-                                  "conv_few_channels.c", "run_conv_few_channels.sh", "profile_resnet.sh"]),  // side-by-side runs in Python and C
-        // k-d tree against brute force (benchmarks/run_cfproto.sh).
+                         exclude: ["run_networks.sh", "conv_backends.c", "run_conv_backends.sh", "dense_rows.c", "run_dense_rows.sh", "fma_peak.c",
+                                  "conv_few_channels.c", "run_conv_few_channels.sh", "profile_resnet.sh"]),  // the C benchmarks and their scripts
+        // k-d tree against brute force (`benchmarks/harness.py cfproto`).
         .executableTarget(name: "cfx-kdtree-bench", dependencies: ["CFXCore"], path: "benchmarks/kdtree"),
 
         // Fuzz targets of the C functions (Tests/fuzz/run.sh): replays inputs when built as usual,

@@ -9,16 +9,22 @@ It sets up the imports once: this folder is on sys.path (the script's own folder
 binding (bindings/python) when cfx is not installed, and CFX_LIBRARY defaults to the repository's
 release build. Each subcommand is a module with `add_arguments(parser)` and `main(args) -> int`,
 named in SUBCOMMANDS below and imported only when it runs (torch, sklearn and the library load
-only for the subcommands that need them). benchmarks/README.md says how a suite adds one.
+only for the subcommands that need them), or a shell script (a path ending in .sh, relative to
+this folder) that builds and times C or Swift code: it runs from the repository root with its
+arguments, PYTHONPATH set as above and CFX_BENCH_COMMAND holding the harness command, and takes
+its provenance from `harness.py env`. benchmarks/README.md says how a suite adds one.
 """
 import argparse
 import importlib
 import importlib.util
 import os
 import pathlib
+import shlex
+import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent
 if importlib.util.find_spec("cfx") is None:
     sys.path.insert(0, str(ROOT / "bindings" / "python"))
 if "CFX_LIBRARY" not in os.environ and (ROOT / ".build/release/libcfx.so").exists():
@@ -40,6 +46,25 @@ SUBCOMMANDS = {
               "DeDUCE ResNet-18 and the Fashion-MNIST CNN, forward and input gradient; DeDUCE per iteration"),
     "reference-models": ("cfxbench.reference_models", "trains the reference models of benchmarks/models with cfx's "
                          "trainer (digits, Fashion-MNIST, tabular MLPs)"),
+    "dask": ("cfxbench.dask_bench", "cfx.dask: one process against a LocalCluster of 2 workers (results/dask/)"),
+    "dask-partition": ("cfxbench.dask_partition", "where a cfx.dask partition's time goes, inside two busy workers"),
+    "wachter": ("cfxbench.wachter", "Wachter on iris through the C ABI (native, callback, threads, return_all) "
+                "against alibi; results/wachter_iris.{md,json}"),
+    "cfproto": ("cfxbench.cfproto", "CFProto per counterfactual (iris, breast cancer, HMDA, Fashion-MNIST; native "
+                "and black box) and k-d tree queries; results/cfproto.md"),
+    "json-decode": ("cfxbench.json_decode", "what decoding an explanation's JSON costs in Python (json, orjson, "
+                    "a binary floor)"),
+    "json-output": ("json/run_json.sh", "what an explanation's output costs: writing (C), cfx_explain per row (C), "
+                    "decoding (Python); results/json_output.md"),
+    "networks": ("networks/run_networks.sh", "GEMM and a small ResNet's forward + gradient (Swift); results/networks.md"),
+    "conv-backends": ("networks/run_conv_backends.sh", "im2col + OpenBLAS against oneDNN on the ResNet-18's "
+                      "convolutions (C)"),
+    "conv-few-channels": ("networks/run_conv_few_channels.sh", "oneDNN against cfx's kernel for a one-channel "
+                          "convolution's input gradient (C); results/conv_few_channels.md"),
+    "dense-rows": ("networks/run_dense_rows.sh", "OpenBLAS sgemm against cfx's small-product kernels, 1-8 rows (C)"),
+    "profile-resnet": ("networks/profile_resnet.sh", "where a ResNet-18 step's time goes (perf)"),
+    "training": ("cli/run_training.sh", "training throughput on digits through cfx-cli; results/training_digits.md"),
+    "cli-stream": ("cli/cli_stream.sh", "cfx-cli explain --output streaming N iris rows; results/cli_stream.md"),
     "deduce-train": ("cfxbench.deduce.train", "trains the DeDUCE protocol's ResNets (spectrally normalised and plain) "
                      "on Fashion-MNIST"),
     "deduce-protocol": ("cfxbench.deduce.protocol", "the DeDUCE paper's Fashion-MNIST protocol: DeDUCE, JSMA, CFProto"),
@@ -61,11 +86,23 @@ def main(argv) -> int:
     if name not in SUBCOMMANDS:
         print(f"harness.py: unknown subcommand {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(SUBCOMMANDS[name][0])
+    target = SUBCOMMANDS[name][0]
+    if target.endswith(".sh"):
+        return run_script(HERE / target, name, rest)
+    module = importlib.import_module(target)
     parser = argparse.ArgumentParser(prog=f"harness.py {name}", description=module.__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     module.add_arguments(parser)
     return module.main(parser.parse_args(rest)) or 0
+
+
+def run_script(script, name, arguments) -> int:
+    """Runs a shell subcommand from the repository root, with the imports this process has."""
+    paths = [str(p) for p in map(pathlib.Path, filter(None, sys.path))
+             if p.resolve() in (HERE, ROOT / "bindings" / "python")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths + [os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep),
+               CFX_BENCH_COMMAND=" ".join(["python3 benchmarks/harness.py", name, *map(shlex.quote, arguments)]))
+    return subprocess.run(["bash", str(script), *arguments], cwd=ROOT, env=env).returncode
 
 
 if __name__ == "__main__":

@@ -106,9 +106,9 @@ def test_float32_suite_writes_its_own_results(tmp_path):
 
 
 def test_comparison_scripts_rebuild_the_same_network():
-    """benchmarks/alibi/cfx_spec.py (used by the alibi and DiCE runners) reads both spec forms,
+    """benchmarks/external/cfx_spec.py (used by the alibi and DiCE runners) reads both spec forms,
     nested "weights" and flat "tensors" (cfx.Model.spec()), and predicts what cfx predicts."""
-    sys.path.insert(0, str(ROOT / "benchmarks" / "alibi"))
+    sys.path.insert(0, str(ROOT / "benchmarks" / "external"))
     from cfx_spec import numpy_predict, parse_spec
     fx = json.loads((ROOT / "Tests" / "fixtures" / "iris_mlp.json").read_text())
     model = cfx.Model.from_json(fx["model"])

@@ -3,7 +3,8 @@ commit, library, kernels.
 
 Python suites call `environment(command)` (with the library) or `machine(command)` (without it) and
 render it with `markdown(env)`. Shell and C programs take the same record from the `env`
-subcommand: `python3 benchmarks/harness.py env [--markdown] [--no-library] [--command TEXT]`.
+subcommand: `python3 benchmarks/harness.py env [--markdown] [--no-library] [--command TEXT]`
+(`env --load`: the load averages alone, for a report's last line).
 """
 from __future__ import annotations
 
@@ -112,11 +113,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("--command", default="", help="the command to record")
     parser.add_argument("--markdown", action="store_true", help="Markdown bullet lines instead of JSON")
     parser.add_argument("--no-library", action="store_true", help="do not load cfx (programs that link libcfx or Swift)")
+    parser.add_argument("--load", action="store_true", help="only the 1, 5 and 15 minute load averages")
     parser.add_argument("--paths", nargs="*", default=list(SOURCE_PATHS),
                         help="paths whose uncommitted changes mark the run dirty")
 
 
 def main(args) -> int:
+    if args.load:
+        print(" ".join(load_average() or ["unknown"]))
+        return 0
     env = (machine if args.no_library else environment)(args.command, tuple(args.paths))
     print("\n".join(markdown(env)) if args.markdown else json.dumps(env, indent=2))
     return 0

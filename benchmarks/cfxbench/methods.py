@@ -4,7 +4,7 @@ An entry names the cfx binding class (looked up on the ``cfx`` module, so a meth
 landed yet is skipped with a note), the parameters a suite adds on top of the method's documented
 defaults (only the data set's constraints: feature range and immutable features; tuning only in
 entries marked ``tuned``, which the tables label),
-and the method's name in the comparison runners (benchmarks/alibi/run_alibi.py) if alibi has it.
+and the method's name in the comparison runners (benchmarks/external/run_alibi.py) if alibi has it.
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ class Method:
     label: str                # for tables and plots
     cfx_class: str            # attribute of the cfx module, e.g. "Wachter"
     params: Callable[[Dataset], dict]
-    alibi: Optional[str] = None      # method name in benchmarks/alibi/run_alibi.py, None: not in alibi
+    alibi: Optional[str] = None      # method name in benchmarks/external/run_alibi.py, None: not in alibi
     alibi_params: Optional[dict] = None  # constructor keywords for alibi beyond its defaults (besides feature_range)
     needs_train: bool = False        # the cfx explainer needs the training rows (fit)
     fit_labels: bool = False         # fit with the training labels (else the model's predictions)

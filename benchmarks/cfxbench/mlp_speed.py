@@ -29,8 +29,8 @@ own TensorFlow float32 network). --isa avx2 runs every library's AVX2 kernels on
 processor (benchmarks/cfxbench/isa.py); the header and each JSON row name the kernels that ran.
 
 With --alibi-n N and the alibi venv ($ALIBI_VENV, default benchmarks/.venv-alibi; see
-benchmarks/alibi/setup.sh), alibi explains the first N instances with the same network rebuilt in
-Keras (benchmarks/alibi/run_alibi.py, one `explain` per instance) in the same run, and the table
+benchmarks/external/setup_alibi.sh), alibi explains the first N instances with the same network rebuilt in
+Keras (benchmarks/external/run_alibi.py, one `explain` per instance) in the same run, and the table
 gains alibi's seconds per counterfactual and the ratio to cfx's on those N instances.
 """
 import warnings
@@ -137,7 +137,7 @@ def run_alibi(name, method, m, X_train, X):
                    "proba": m.predict(X).tolist(), "X_train": X_train.tolist(),
                    "feature_range": [X_train.min(axis=0).tolist(), X_train.max(axis=0).tolist()],
                    "params": ALIBI_PARAMS[method], "seed": 0}, f)
-    subprocess.run([os.path.join(VENV, "bin", "python"), os.path.join(ROOT, "benchmarks", "alibi", "run_alibi.py"),
+    subprocess.run([os.path.join(VENV, "bin", "python"), os.path.join(ROOT, "benchmarks", "external", "run_alibi.py"),
                     "--job", job_path, "--out", out_path], check=True, stderr=subprocess.DEVNULL)
     res = json.load(open(out_path))
     seconds = [r["seconds"] for r in res["instances"]]

@@ -122,7 +122,7 @@ def run(dataset: str, n: int, k: int, out_dir: pathlib.Path, results_dir: pathli
             job = {"methods": ["random", "genetic"], "spec": ds.spec, "X": X.tolist(), "desired_class": desired,
                    "X_train": ds.X_train.tolist(), "y_train": ds.y_train.tolist(), "feature_names": ds.feature_names,
                    "seed": seed, "features_to_vary": vary if ds.immutable else "all", "total_cfs": size}
-            out, err = _external([dice_py, ROOT / "benchmarks/dice/run_dice.py"], job, out_dir, f"dice_{dataset}_k{size}")
+            out, err = _external([dice_py, ROOT / "benchmarks/external/run_dice.py"], job, out_dir, f"dice_{dataset}_k{size}")
             if err:
                 notes.append(err)
                 continue
@@ -136,9 +136,9 @@ def run(dataset: str, n: int, k: int, out_dir: pathlib.Path, results_dir: pathli
                     cfs = _pad([r.get("cfs") or [] for r in results], size, ds.d)
                     rows[f"DiCE {method} set k={size}"] = {"library": "dice", **_sets(model, ds, X, cfs, secs)}
     elif external:
-        notes.append("DiCE not measured: no python at $DICE_VENV (default benchmarks/.venv-dice); run benchmarks/dice/setup.sh.")
+        notes.append("DiCE not measured: no python at $DICE_VENV (default benchmarks/.venv-dice); run benchmarks/external/setup_dice.sh.")
     notes.append("DiCE's gradient method needs its PyTorch or TensorFlow backend, which is not installed in the DiCE "
-                 "venv (benchmarks/dice/setup.sh installs dice-ml only): not run.")
+                 "venv (benchmarks/external/setup_dice.sh installs dice-ml only): not run.")
     data = {"dataset": dataset, "env": env, "versions": versions, "n": len(X), "k": k, "seed": seed,
             "instances": idx.tolist(), "model": ds.description or ds.model_source, "rows": rows, "notes": notes}
     data["targets"] = targets(data)

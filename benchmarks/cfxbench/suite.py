@@ -191,7 +191,7 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
                        "X_train": ds.X_train.tolist() if method.needs_train else [],
                        "feature_range": [ds.feature_range[0].tolist(), ds.feature_range[1].tolist()],
                        "params": method.alibi_params or {}}
-                out, err = _external([alibi_py, ROOT / "benchmarks/alibi/run_alibi.py"], job, out_dir, f"alibi_{key}")
+                out, err = _external([alibi_py, ROOT / "benchmarks/external/run_alibi.py"], job, out_dir, f"alibi_{key}")
                 if err:
                     notes.append(err)
                     continue
@@ -204,7 +204,7 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
                        "X_train": ds.X_train.tolist(), "y_train": ds.y_train.tolist(),
                        "feature_names": ds.feature_names, "seed": suite.seed,
                        "features_to_vary": vary if ds.immutable else "all"}
-                out, err = _external([dice_py, ROOT / "benchmarks/dice/run_dice.py"], job, out_dir, "dice")
+                out, err = _external([dice_py, ROOT / "benchmarks/external/run_dice.py"], job, out_dir, "dice")
                 if err:
                     notes.append(err)
                     continue
@@ -226,7 +226,7 @@ def run_suite(name: str, out_dir: pathlib.Path, results_dir: pathlib.Path, comma
                      "see benchmarks/README.md.")
     if dice_n > 0 and external and not dice_py and ds.tabular:
         notes.append("DiCE not measured: no python at $DICE_VENV (default benchmarks/.venv-dice); "
-                     "run benchmarks/dice/setup.sh.")
+                     "run benchmarks/external/setup_dice.sh.")
     data = {"suite": name, "dtype": dtype, "threads": threads, "env": env, "dataset": {
                 "name": ds.name, "d": ds.d, "n_classes": ds.n_classes, "n_train": len(ds.X_train),
                 "n_test": len(ds.X_test), "model": ds.description or ds.model_source,

@@ -1,11 +1,11 @@
 /*
  * explain_cost.c — what an explanation's output costs from C: cfx_explain on one row per call,
- * in several configurations of the same search, on an MLP of benchmarks/mlp_speed.py's cache
+ * in several configurations of the same search, on an MLP of the mlp-speed subcommand's cache
  * (benchmarks/out/mlp_models/NAME.json: {"spec", "X_train", "X_test", ...}).
  *
  * Each configuration is a JSON object of config keys added to the method's parameters (Wachter:
  * the defaults; CFProto: use_kdtree true, theta 10, fitted on X_train; both with feature_range =
- * the training range, n_threads 1, as in mlp_speed.py). For each, N test rows are explained one
+ * the training range, n_threads 1, as in mlp-speed). For each, N test rows are explained one
  * per call, REPEATS rounds after a warm-up, each round one pass of every configuration in turn;
  * the table gives the median over passes of the mean ms per call (wall, CLOCK_MONOTONIC around
  * cfx_explain: the search, building and writing the JSON; and CPU time of the calling thread,

@@ -2,12 +2,12 @@
 # What explanations' output costs, written to benchmarks/results/json_output.md:
 #   0. writing alone (write_speed.c): MB/s of cfx_model_spec, whose JSON is mostly numbers;
 #   1. from C (explain_cost.c): cfx_explain per row on the digits MLP (64-64-64-10) of
-#      benchmarks/mlp_speed.py, Wachter and CFProto, with "all" off (return_all false, tuned),
+#      the mlp-speed subcommand, Wachter and CFProto, with "all" off (return_all false, tuned),
 #      as by default, and (Wachter) with every candidate; the extra output's MB/s;
-#   2. from Python (python_decode.py): json, orjson and a binary side channel's floor.
+#   2. from Python (the json-decode subcommand): json, orjson and a binary side channel's floor.
 # With BASELINE_LIB=/path/to/dir (holding an older libcfx.so) the C part also runs on that library
 # in the same run (its configs: "return_all" false and its defaults), for a before/after ratio.
-# Run on this machine as: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bash benchmarks/json/run_json.sh
+# Run on this machine as: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/harness.py json-output
 # Environment: N (rows, default 20), REPEATS (default 7), SKIP_BUILD=1.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -20,7 +20,7 @@ RESULT="$ROOT/benchmarks/results/json_output.md"
 mkdir -p "$OUT"
 [ "${SKIP_BUILD:-0}" = 1 ] || swift build -c release >&2
 CACHE="$OUT/mlp_models/digits.json"
-[ -f "$CACHE" ] || CFX_LIBRARY="$LIB/libcfx.so" python3 benchmarks/mlp_speed.py --datasets digits --n 1 --repeats 1 >/dev/null
+[ -f "$CACHE" ] || CFX_LIBRARY="$LIB/libcfx.so" python3 benchmarks/harness.py mlp-speed --datasets digits --n 1 --repeats 1 >/dev/null
 
 build() {  # build SOURCE LIBDIR BINARY
     "${CC:-cc}" -std=c11 -O2 -Wall -Wextra -Werror -I include "benchmarks/json/$1.c" \
@@ -33,9 +33,9 @@ build write_speed "$LIB" "$OUT/write_speed"
 {
     echo "# The cost of an explanation's output"
     echo
-    echo "\`benchmarks/json/run_json.sh\` at $(git rev-parse --short HEAD) on $(date -u +%Y-%m-%d), $(nproc) cores"
-    echo "($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
-    echo "Digits MLP 64-64-64-10 (benchmarks/mlp_speed.py's), $N test rows, one per call, 1 thread, median of $REPEATS passes."
+    python3 benchmarks/harness.py env --markdown --no-library --command "${CFX_BENCH_COMMAND:-bash $0 $*}"
+    echo
+    echo "Digits MLP 64-64-64-10 (the mlp-speed subcommand's), $N test rows, one per call, 1 thread, median of $REPEATS passes."
     echo
     echo "## Writing alone"
     echo
@@ -60,7 +60,7 @@ build write_speed "$LIB" "$OUT/write_speed"
     echo
     echo "## From Python: decoding one explanation (Wachter)"
     echo
-    CFX_LIBRARY="$LIB/libcfx.so" python3 benchmarks/json/python_decode.py --n "$N" --repeats "$REPEATS"
+    CFX_LIBRARY="$LIB/libcfx.so" python3 benchmarks/harness.py json-decode --n "$N" --repeats "$REPEATS"
     echo
-    echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Load average after: $(python3 benchmarks/harness.py env --load)."
 } | tee "$RESULT"

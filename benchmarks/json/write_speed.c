@@ -1,6 +1,6 @@
 /*
  * write_speed.c — how fast cfx writes JSON, alone: cfx_model_spec on the network of an
- * mlp_speed.py cache file (benchmarks/out/mlp_models/NAME.json) writes every weight inline as a
+ * mlp-speed cache file (benchmarks/out/mlp_models/NAME.json) writes every weight inline as a
  * number, like the arrays of an explanation, with no search around it. Prints the bytes of one
  * spec and the median over REPEATS batches of CALLS calls of the MB of JSON written per second.
  *

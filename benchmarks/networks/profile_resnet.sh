@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Where a ResNet-18 step's time goes (benchmarks/results/resnet18_profile.md): the DeDUCE ResNet-18
-# of torch_side_by_side.py (random weights), float32, one thread, 150 calls of Model.vjp at batch 1,
+# of the torch subcommand (cfxbench/torch_side_by_side.py; random weights), float32, one thread, 150 calls of Model.vjp at batch 1,
 # sampled by `perf record -e cpu-clock` (software clock: this machine has no hardware counters),
 # on the processor's own kernels and with AVX2 forced. Needs torch, linux-perf and the release build.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-export CFX_LIBRARY="$PWD/.build/release/libcfx.so" PYTHONPATH="$PWD/bindings/python:$PWD/benchmarks/networks:$PWD/benchmarks/deduce"
+export CFX_LIBRARY="${CFX_LIBRARY:-$PWD/.build/release/libcfx.so}" PYTHONPATH="${PYTHONPATH:-$PWD/benchmarks:$PWD/bindings/python}"
 work=$(mktemp -d)
 python3 - "$work" <<'PY'
 import sys, pathlib, numpy as np
 sys.argv = sys.argv[:2]
-import torch_side_by_side as t
+from cfxbench import torch_side_by_side as t
 x = np.random.default_rng(0).random((256, 784)).astype(np.float32)
 t.resnet_pair(x, pathlib.Path(sys.argv[1]), sn_iterations=2)
 PY

@@ -18,9 +18,8 @@ out="${TMPDIR:-/tmp}/cfx_conv_backends"
 cc -O3 -march=native -std=c11 -fopenmp -o "$out" "$here/conv_backends.c" \
     -I/usr/include/x86_64-linux-gnu/openblas-pthread -L"$blas_dir" -Wl,-rpath,"$blas_dir" \
     -lopenblas -ldnnl -lpthread -lm
-echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
+python3 "$here/../harness.py" env --markdown --no-library --command "${CFX_BENCH_COMMAND:-bash $0 $*}"
 # The machine sets OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE (forcing Haswell kernels); users' machines do not,
 # so the benchmark unsets them (never do this in tests or CI).
 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_PROC_BIND=false "$out" "${1:-9}"
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "load average after: $(python3 "$here/../harness.py" env --load)"

@@ -16,9 +16,7 @@ result="$root/benchmarks/results/conv_few_channels.md"
 {
     echo "# The input gradient of a one-channel convolution: oneDNN against cfx's kernel"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "- commit: $(git -C "$root" rev-parse --short HEAD); cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
-    echo "- command: \`bash benchmarks/networks/run_conv_few_channels.sh\`"
+    python3 "$here/../harness.py" env --markdown --no-library --command "${CFX_BENCH_COMMAND:-bash $0 $*}"
     echo "- layer: the Fashion-MNIST CNN's first (1 -> 16 channels, 3x3, padding 1, 28x28), batch 1, float32, one thread;"
     echo "  median of 9 runs of 2000 calls; oneDNN's layout reorders are not timed; the last row is oneDNN"
     echo "  capped to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2), what an AVX2 processor runs"

@@ -12,7 +12,7 @@ default parameters (target_class 'other', shape (1, d)) in TF1 graph mode:
 Each explain() is timed with time.perf_counter. Validity: cf found, cf class != original class
 and the cf's probability of its class >= 0.95 (the same criterion as wachter_bench.c).
 
-Usage (in the alibi venv, see setup.sh):
+Usage (in the alibi venv, see setup_alibi.sh):
     python wachter_alibi.py [--fixture PATH] [--n N] [--n-blackbox M] [--out PATH]
 """
 import argparse
@@ -29,8 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cfx_spec import Counted, keras_model, numpy_predict, parse_spec  # noqa: E402
+from cfx_spec import Counted, keras_model, numpy_predict, parse_spec  # noqa: E402  (this script's folder is on sys.path)
 
 VALID_PROBA = 0.95
 

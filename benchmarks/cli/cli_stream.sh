@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # cfx-cli explain --output (streaming, chunks of 1000 rows) on N jittered iris rows (the test and
 # training rows of Tests/fixtures/iris_mlp.json plus Gaussian noise of 0.05, as
-# benchmarks/dask/bench.py makes them) with the fixture network examples/c/data/iris_mlp.json,
+# the dask subcommand makes them) with the fixture network examples/c/data/iris_mlp.json,
 # Wachter: the defaults against "return_all": false in the same run. Reports wall seconds, peak RSS
 # (/usr/bin/time) and the output's size; writes benchmarks/results/cli_stream.md.
-# Run on this machine as: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE bash benchmarks/cli_stream.sh [N]
+# Run on this machine as: env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/harness.py cli-stream [N]
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 N="${1:-40000}"
 OUT="$PWD/benchmarks/out/cli_stream"
 CLI="$PWD/.build/release/cfx-cli"
 mkdir -p "$OUT"
 [ "${SKIP_BUILD:-0}" = 1 ] || swift build -c release >&2
-PYTHONPATH=bindings/python:benchmarks/dask python3 -c "
-import sys, numpy as np, bench
+python3 -c "
+import numpy as np
+from cfxbench import dask_bench as bench
 _, base, _, _ = bench.load('iris')
 np.savetxt('$OUT/rows.csv', bench.rows(base, $N), delimiter=',', fmt='%.17g')"
 
@@ -29,12 +30,12 @@ run() {  # run LABEL CONFIG
 {
     echo "# cfx-cli explain --output: streaming $N iris rows"
     echo
-    echo "\`benchmarks/cli_stream.sh $N\` at $(git rev-parse --short HEAD) on $(date -u +%Y-%m-%d), $(nproc) cores, load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+    python3 benchmarks/harness.py env --markdown --no-library --command "${CFX_BENCH_COMMAND:-bash $0 $*}"
     echo
     echo "| run | config | lines | wall time | peak RSS MB | output MB |"
     echo "|---|---|---:|---:|---:|---:|"
     run "default" '{"method":"wachter"}'
     run "tuned" '{"method":"wachter","return_all":false}'
     echo
-    echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Load average after: $(python3 benchmarks/harness.py env --load)."
 } | tee benchmarks/results/cli_stream.md

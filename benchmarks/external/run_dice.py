@@ -1,7 +1,7 @@
 """Runs DiCE's model-agnostic methods ("random", "genetic") for benchmarks/harness.py, in DiCE's
-virtual environment (benchmarks/dice/setup.sh).
+virtual environment (benchmarks/external/setup_dice.sh).
 
-    $DICE_VENV/bin/python benchmarks/dice/run_dice.py --job JOB.json --out OUT.json
+    $DICE_VENV/bin/python benchmarks/external/run_dice.py --job JOB.json --out OUT.json
 
 JOB.json: {"methods": ["random", "genetic"], "spec": cfx model spec, "X": instances,
 "desired_class": one class per instance, "X_train", "y_train", "feature_names",
@@ -15,7 +15,6 @@ counterfactual per instance (total_CFs=1; the job's "total_cfs" asks for sets), 
 import argparse
 import importlib.metadata
 import json
-import os
 import platform
 import sys
 import time
@@ -24,8 +23,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "alibi"))
-from cfx_spec import numpy_predict, parse_spec  # noqa: E402
+from cfx_spec import numpy_predict, parse_spec  # noqa: E402  (this script's folder is on sys.path)
 
 
 class SpecModel:

@@ -2,7 +2,7 @@
 # Creates benchmarks/.venv-alibi with alibi 0.9.6 and a CPU TensorFlow it supports
 # (alibi 0.9.6's TF extra pins tensorflow<2.15; 2.14.1 is the newest allowed with wheels for py3.11).
 # click: spacy (an alibi dependency) imports it, but the newest typer no longer pulls it in.
-# The install is large (~2 GB). Usage: benchmarks/alibi/setup.sh [python]
+# The install is large (~2 GB). Usage: benchmarks/external/setup_alibi.sh [python]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 venv="$here/../.venv-alibi"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks cfx's network core on one core: GEMM through Gemm.swift vs OpenBLAS called directly,
 # and forward + input gradient of a small spectrally normalised ResNet of the DDU family on 28×28×1.
-# Writes benchmarks/results/networks.md. Environment: SKIP_BUILD=1 (use the existing release build),
+# Writes benchmarks/results/networks.md (`python3 benchmarks/harness.py networks`). Environment: SKIP_BUILD=1 (use the existing release build),
 # QUICK=1 (fewer runs). Takes about half a minute.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 RES="$PWD/benchmarks/results"
 BIN="$PWD/.build/release/cfx-bench-networks"
 mkdir -p "$RES"
@@ -13,21 +13,15 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
     swift build -c release --product cfx-bench-networks >&2
 fi
 
-cpu="$(grep -m1 '^model name' /proc/cpuinfo 2>/dev/null | cut -d: -f2- | sed 's/^ *//' || true)"
-commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-dirty=""
-if [ -n "$(git status --porcelain -- Sources benchmarks/networks Package.swift 2>/dev/null)" ]; then dirty=" (with uncommitted changes)"; fi
 args=()
 if [ "${QUICK:-0}" = 1 ]; then args+=(--quick); fi
 
 {
     echo "# Network core benchmarks"
     echo
-    echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
-    echo "- machine: \`$(uname -m)\`, ${cpu:-unknown CPU}, $(nproc) cores (load average at start $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)); the benchmark runs on one thread (cfx's OpenBLAS, pthread build, set to one thread)"
-    echo "- commit: \`$commit\`$dirty"
+    python3 benchmarks/harness.py env --markdown --no-library --command "${CFX_BENCH_COMMAND:-bash $0 $*}" --paths Sources benchmarks/networks Package.swift
+    echo "- the benchmark runs on one thread (cfx's OpenBLAS, pthread build, set to one thread)"
     echo "- the machine may be shared: other processes inflate single runs, so compare with the load average; gemm is a thin wrapper over cblas_dgemm above 4096 multiply-adds, so its ratio is 1 up to noise"
-    echo "- command: \`${QUICK:+QUICK=$QUICK }${SKIP_BUILD:+SKIP_BUILD=$SKIP_BUILD }benchmarks/run_networks.sh\` (release build)"
     echo
     "$BIN" "${args[@]}"
 } > "$RES/networks.md.tmp"

@@ -1,6 +1,6 @@
 """Runs alibi's explainers for benchmarks/harness.py, in the alibi virtual environment.
 
-    $ALIBI_VENV/bin/python benchmarks/alibi/run_alibi.py --job JOB.json --out OUT.json
+    $ALIBI_VENV/bin/python benchmarks/external/run_alibi.py --job JOB.json --out OUT.json
 
 JOB.json (written by the harness): {"method": "wachter" | "cfproto", "spec": cfx model spec,
 "X": instances, "proba": cfx's predictions of X, "X_train": training rows (cfproto's fit), "feature_range": [lo, hi] (one value
@@ -24,8 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cfx_spec import keras_model_from_spec  # noqa: E402
+from cfx_spec import keras_model_from_spec  # noqa: E402  (this script's folder is on sys.path)
 
 
 def make_explainer(method, model, shape, feature_range, params, X_train, sess):

@@ -1,12 +1,25 @@
-"""Merges the cfx numbers (wachter_bench --json) and, when present, alibi's (alibi/wachter_alibi.py)
-into one Markdown report and one JSON file. Standard library only; run_wachter.sh calls it.
+"""Wachter on iris through the C ABI (benchmarks/wachter/wachter_bench.c): native and callback
+models, 1 and 2 threads, return_all; and, when the alibi venv exists ($ALIBI_VENV, default
+benchmarks/.venv-alibi; see benchmarks/external/setup_alibi.sh), alibi's CounterFactual on the same network
+in the same run (benchmarks/external/wachter_alibi.py, native Keras and black-box predict). Writes
+benchmarks/results/wachter_iris.md and .json; scratch files go to benchmarks/out/.
 
-Usage: python3 report_wachter.py --cfx CFX.json [--alibi ALIBI.json | --alibi-missing TEXT]
-                                 --env ENV.json --md OUT.md --json OUT.json
+    python3 benchmarks/harness.py wachter [--repeats 7] [--alibi-n 45] [--alibi-n-blackbox 45] [--skip-build]
+
+Takes about 4 minutes with alibi (alibi needs ~2 s per counterfactual), seconds without.
 """
-import argparse
+import hashlib
 import json
+import os
+import shlex
 import statistics
+import subprocess
+import sys
+
+from . import OUT, RESULTS, ROOT, env as provenance
+
+VENV = os.environ.get("ALIBI_VENV", str(ROOT / "benchmarks" / ".venv-alibi"))
+LIB = ROOT / ".build" / "release"
 
 
 def fmt(v, spec=".3f", none="–"):
@@ -29,19 +42,49 @@ def agreement(cfx_row, alibi_mode):
     return {"same_class": same, "n": len(pairs), "mean_abs_l1_diff": statistics.fmean(diffs) if diffs else None}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cfx", required=True)
-    ap.add_argument("--alibi")
-    ap.add_argument("--alibi-missing", default=None)
-    ap.add_argument("--env", required=True)
-    ap.add_argument("--md", required=True)
-    ap.add_argument("--json", required=True)
-    args = ap.parse_args()
+def add_arguments(parser) -> None:
+    parser.add_argument("--repeats", type=int, default=7, help="cfx repeats (default 7)")
+    parser.add_argument("--alibi-n", type=int, default=45, help="instances for alibi with the Keras model (default 45 = all)")
+    parser.add_argument("--alibi-n-blackbox", type=int, default=45,
+                        help="instances for alibi with a black-box predict (default 45)")
+    parser.add_argument("--skip-build", action="store_true", help="use the existing .build/release/libcfx.so")
 
-    cfx = json.load(open(args.cfx))
-    env = json.load(open(args.env))
-    alibi = json.load(open(args.alibi)) if args.alibi else None
+
+def main(args) -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    if not args.skip_build:
+        subprocess.run(["swift", "build", "-c", "release"], cwd=ROOT, check=True, stdout=sys.stderr)
+    lib = LIB / "libcfx.so"
+    if not lib.exists():
+        raise SystemExit(f"wachter: {lib} not found; build it with: swift build -c release")
+    binary = OUT / "wachter_bench"
+    subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", "include",
+                    "benchmarks/wachter/wachter_bench.c", "-L", str(LIB), "-lcfx", f"-Wl,-rpath,{LIB}", "-ljansson",
+                    "-lpthread", "-lm", "-o", str(binary)], cwd=ROOT, check=True)
+    env = provenance.machine("python3 benchmarks/harness.py " + " ".join(map(shlex.quote, sys.argv[1:])),
+                             ("Sources", "include", "Package.swift"))
+    env.update(arch=env["machine"], lib_sha256=hashlib.sha256(lib.read_bytes()).hexdigest())
+    print("== cfx ==", file=sys.stderr, flush=True)
+    subprocess.run([str(binary), "--repeats", str(args.repeats), "--json", str(OUT / "cfx_wachter.json")], cwd=ROOT,
+                   check=True, stdout=sys.stderr)
+    alibi_path, missing = None, f"{VENV} does not exist"
+    if os.access(os.path.join(VENV, "bin", "python"), os.X_OK):
+        print(f"== alibi ({args.alibi_n} native, {args.alibi_n_blackbox} black-box instances) ==", file=sys.stderr, flush=True)
+        run = subprocess.run([os.path.join(VENV, "bin", "python"), "benchmarks/external/wachter_alibi.py", "--n",
+                              str(args.alibi_n), "--n-blackbox", str(args.alibi_n_blackbox), "--out",
+                              str(OUT / "alibi_wachter.json")], cwd=ROOT)
+        if run.returncode == 0:
+            alibi_path = OUT / "alibi_wachter.json"
+        else:
+            missing = f"benchmarks/external/wachter_alibi.py failed (exit {run.returncode}); see its output above"
+    report(json.load(open(OUT / "cfx_wachter.json")), json.load(open(alibi_path)) if alibi_path else None, missing,
+           env, RESULTS / "wachter_iris.md", RESULTS / "wachter_iris.json")
+    print((RESULTS / "wachter_iris.md").read_text())
+    return 0
+
+
+def report(cfx, alibi, alibi_missing, env, md_path, json_path) -> None:
+    """The Markdown report and the JSON file of cfx's numbers (wachter_bench --json) and alibi's."""
     rows = cfx["results"]
 
     def find(model, threads, return_all=False):
@@ -96,12 +139,12 @@ def main():
               f"`return_all: true` is the default and writes each λ round's closest candidate "
               f"(`all_candidates: \"every\"`: every candidate met, alibi's list).\n")
 
-    report = {"env": env, "cfx": cfx, "alibi": alibi, "comparison": None}
+    data = {"env": env, "cfx": cfx, "alibi": alibi, "comparison": None}
     md.append("## alibi\n")
     if not alibi:
-        md.append(f"alibi was not measured: {args.alibi_missing or 'no results'}. To measure it, run "
-                  "`benchmarks/alibi/setup.sh` (creates `benchmarks/.venv-alibi` with alibi 0.9.6 and "
-                  "tensorflow-cpu 2.14.1, ~2 GB) and rerun `benchmarks/run_wachter.sh`.\n")
+        md.append(f"alibi was not measured: {alibi_missing or 'no results'}. To measure it, run "
+                  "`benchmarks/external/setup_alibi.sh` (creates `benchmarks/.venv-alibi` with alibi 0.9.6 and "
+                  "tensorflow-cpu 2.14.1, ~2 GB) and rerun `python3 benchmarks/harness.py wachter`.\n")
     else:
         md.append("alibi `CounterFactual` (TF1 graph mode, shape (1, 4), default parameters) explains the first "
                   "N test instances one `explain` call each; time per counterfactual = median over instances "
@@ -135,7 +178,7 @@ def main():
             md.append(f"| {mode} | {a['n']} | {a['seconds_per_cf_median']:.3f} | {c1['ms_per_cf_median']:.3f} | "
                       f"**{r1:,.0f}×** | {r2:,.0f}× | {a['n_valid']}/{a['n']} | {sub['n_valid']}/{sub['n']} | "
                       f"{fmt(a['mean_l1'])} | {fmt(sub['mean_l1'])} | {agree['same_class']}/{agree['n']} |")
-        report["comparison"] = comparison
+        data["comparison"] = comparison
         md.append("")
         notes = []
         for mode, c in comparison.items():
@@ -154,7 +197,7 @@ def main():
             c = comparison["native"]
             speed_ok = c["ratio_1_thread"] >= 1000
             valid_ok = c["cfx_n_valid"] >= c["alibi_n_valid"]
-            report["target"] = {"speedup_ge_1000": speed_ok, "validity_no_worse": valid_ok}
+            data["target"] = {"speedup_ge_1000": speed_ok, "validity_no_worse": valid_ok}
             md.append("")
             md.append(f"Target (cfx native ≥ 1000× faster per counterfactual than alibi, validity no worse): "
                       f"speed {'met' if speed_ok else 'NOT met'} ({c['ratio_1_thread']:,.0f}× on 1 thread), "
@@ -162,10 +205,6 @@ def main():
                       f"{c['alibi_n_valid']}/{c['n']}).")
         md.append("")
 
-    open(args.md, "w").write("\n".join(md))
-    with open(args.json, "w") as f:
-        json.dump(report, f, indent=2)
-
-
-if __name__ == "__main__":
-    main()
+    open(md_path, "w").write("\n".join(md))
+    with open(json_path, "w") as f:
+        json.dump(data, f, indent=2)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates a small virtual environment for DiCE (dice-ml) next to the system Python's packages
 # (--system-site-packages: numpy, pandas and scikit-learn come from the system when they fit).
-# Usage: benchmarks/dice/setup.sh [venv path, default benchmarks/.venv-dice] [python]
+# Usage: benchmarks/external/setup_dice.sh [venv path, default benchmarks/.venv-dice] [python]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 venv="${1:-${DICE_VENV:-$here/../.venv-dice}}"

@@ -12,7 +12,7 @@
  * (the default: each lambda round's closest candidate in "all"), to show what "all" costs.
  *
  * Usage: wachter_bench [--fixture PATH] [--repeats R] [--threads T2] [--json OUT]
- * Prints a Markdown table to stdout. Build: see benchmarks/run_wachter.sh.
+ * Prints a Markdown table to stdout. Built and run by `python3 benchmarks/harness.py wachter` (benchmarks/cfxbench/wachter.py).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <jansson.h>

@@ -1,27 +1,23 @@
-#!/usr/bin/env python3
 """What reading an explanation costs in Python: cfx_explain's JSON for one digits row (the
-64-64-64-10 MLP of benchmarks/mlp_speed.py, Wachter, one row per call) decoded by the standard
+64-64-64-10 MLP of the mlp-speed subcommand, Wachter, one row per call) decoded by the standard
 library's json (from str, as before, and from bytes), by orjson, and the floor of a binary side
 channel: the same candidates handed over as raw doubles (np.frombuffer) and made into the same
 dicts with numpy arrays, without any text. For each configuration of "all" (the default, each
 round's closest candidate; "every" step, alibi's list; none, return_all false): the median over
 REPEATS passes of the mean microseconds per explanation, next to the search's own time.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/json/python_decode.py [--n 20] [--repeats 7]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/harness.py json-decode [--n 20] [--repeats 7]
 """
-import argparse
 import json
-import os
 import statistics
-import sys
 import time
 
 import numpy as np
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-import mlp_speed  # noqa: E402  (also puts bindings/python on the path)
-import cfx  # noqa: E402
+import cfx
+
+from . import mlp_speed
+from .env import load_average
 
 try:
     import orjson
@@ -59,15 +55,16 @@ def timed(fn, passes):
     return statistics.median(times)
 
 
-def main():
-    ap = argparse.ArgumentParser()
+def add_arguments(ap) -> None:
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=7)
-    args = ap.parse_args()
+
+
+def main(args) -> int:
     m, X_train, X_test, _ = mlp_speed.model("digits")
     rng = [X_train.min(axis=0).tolist(), X_train.max(axis=0).tolist()]
     X = X_test[:args.n]
-    print(f"load average {open('/proc/loadavg').read().split()[:3]}; orjson {orjson.__version__ if orjson else 'not installed'}")
+    print(f"load average {load_average()}; orjson {orjson.__version__ if orjson else 'not installed'}")
     print("| \"all\" | KB JSON / explanation | search ms | json.loads(str) µs | json.loads(bytes) µs | orjson.loads µs "
           "| side-channel floor µs |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -85,7 +82,4 @@ def main():
         row.append(timed(lambda: [d() for d in decoders], args.repeats) * per)
         kb = statistics.mean(len(t) for t in texts) / 1e3
         print(f"| {label} | {kb:.1f} | {search:.2f} | " + " | ".join(f"{v:.0f}" for v in row) + " |", flush=True)
-
-
-if __name__ == "__main__":
-    main()
+    return 0

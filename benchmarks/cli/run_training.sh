@@ -3,9 +3,9 @@
 # 1347 training rows), through the command line (cfx-cli train, i.e. the C API). Reports the median
 # epoch's rows per second over 10 epochs for 1 and 2 threads and two batch sizes, and the test
 # accuracy. Writes benchmarks/results/training_digits.md; scratch files go to benchmarks/out/.
-# SKIP_BUILD=1 uses the existing .build/release.
+# SKIP_BUILD=1 uses the existing .build/release. Run as: python3 benchmarks/harness.py training
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OUT="$PWD/benchmarks/out/training"
 RES="$PWD/benchmarks/results"
 mkdir -p "$OUT" "$RES"
@@ -31,7 +31,9 @@ PY
 {
     echo "# Training throughput on digits"
     echo
-    echo "\`bash benchmarks/run_training.sh\` on $(uname -m), $(nproc) cores, $(date -u +%Y-%m-%d). 1347 training rows, 10 epochs, Adam (learning rate 0.003);"
+    python3 benchmarks/harness.py env --markdown --no-library --command "${CFX_BENCH_COMMAND:-bash $0 $*}"
+    echo
+    echo "1347 training rows, 10 epochs, Adam (learning rate 0.003);"
     echo "rows/s is the median epoch's. 64 → 128 → 10 MLP, with or without batch norm after the hidden dense layer."
     echo
     echo "| model | batch | threads | shards | rows/s | total s | test accuracy |"

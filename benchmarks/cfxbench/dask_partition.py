@@ -1,8 +1,7 @@
 """Where a cfx.dask partition's time goes, measured inside the workers of a LocalCluster (2 worker
-processes x 1 thread, both busy at once, as in bench.py), and what Dask adds around it.
+processes x 1 thread, both busy at once, as in the dask subcommand), and what Dask adds around it.
 
-    CFX_LIBRARY=$PWD/.build/release/libcfx.so PYTHONPATH=$PWD/bindings/python \\
-        python3 benchmarks/dask/partition_cost.py [--rows 1000] [--partitions 3] [--method wachter]
+    python3 benchmarks/harness.py dask-partition [--rows 1000] [--partitions 3] [--method wachter]
 
 In each worker, the same iris rows go through explain_partition's steps, timed one by one:
   searches        the sum of the rows' own search times (the explanations' meta.seconds)
@@ -15,33 +14,26 @@ In each worker, the same iris rows go through explain_partition's steps, timed o
 and the calling thread's CPU time: it watches while a thread of cfx searches (and calls the
 progress callback: CPU that the other worker's search loses on 2 cores), then writes the JSON. Then the client and scheduler
 side: a cluster run of cfx.dask.explain on 2 x partitions x rows iris rows, whose
-(2 x wall - sum of task compute) / partitions is Dask's overhead per partition (as bench.py).
+(2 x wall - sum of task compute) / partitions is Dask's overhead per partition (as the dask subcommand).
 Short: about (4 x partitions x rows) x 0.8 ms of wall time.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import pickle
-import sys
 import time
 
 import numpy as np
 
 import distributed
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
 
 def steps(rows: int, partitions: int, method: str, offset: int, pause_gc: bool) -> dict:
     """Runs in a worker: explain_partition's steps on `partitions` chunks of `rows` iris rows."""
     import gc
-    import resource
     import pandas as pd
-    sys.path.insert(0, HERE)
-    import bench
+    from cfxbench import dask_bench as bench   # the workers are started with this process's sys.path
     import cfx
     import cfx.dask
     model, base, x_train, y_train = bench.load("iris")
@@ -83,16 +75,17 @@ def steps(rows: int, partitions: int, method: str, offset: int, pause_gc: bool) 
     return {k: v / partitions for k, v in totals.items()}
 
 
-def main():
-    parser = argparse.ArgumentParser()
+def add_arguments(parser) -> None:
     parser.add_argument("--rows", type=int, default=1000, help="rows per partition")
     parser.add_argument("--partitions", type=int, default=3, help="partitions per worker for the step timings")
     parser.add_argument("--method", default="wachter")
     parser.add_argument("--gc-on", action="store_true", help="keep the cycle collector on while decoding (as before)")
-    args = parser.parse_args()
+
+
+def main(args) -> int:
     import cfx
     import cfx.dask
-    import bench  # noqa: F401 -- this directory is on sys.path when run as a script
+    from . import dask_bench as bench
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
                                        silence_logs=40)
     client = distributed.Client(cluster)
@@ -110,7 +103,7 @@ def main():
                 print(f"  {k:22s} {mean[k] / 1e3:8.0f} kB")
             else:
                 print(f"  {k:22s} {1000 * mean[k]:8.1f} ms  {100 * mean[k] / compute:5.2f}% of the searches")
-        # The client and scheduler side: a real run of cfx.dask.explain, as bench.py measures it.
+        # The client and scheduler side: a real run of cfx.dask.explain, as the dask subcommand measures it.
         model, base, x_train, y_train = bench.load("iris")
         n = 2 * args.partitions * args.rows
         X = bench.rows(base, n)
@@ -132,8 +125,4 @@ def main():
     finally:
         client.close()
         cluster.close()
-
-
-if __name__ == "__main__":
-    sys.path.insert(0, HERE)
-    main()
+    return 0

@@ -1,8 +1,7 @@
 """cfx.dask benchmark: single process (one thread) vs a LocalCluster of 2 worker processes x 1
 thread, on iris and breast-cancer rows (the test fixtures' MLPs), Wachter and CFProto.
 
-    unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; CFX_LIBRARY=$PWD/.build/release/libcfx.so \\
-        PYTHONPATH=$PWD/bindings/python python3 benchmarks/dask/bench.py [--scale 0.02]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/harness.py dask [--scale 0.02]
         [--only iris:wachter,breast_cancer:wachter] [--rows 1000000,100000] [--repeat 3]
 
 The issue's full sizes are the default (--scale 1); --rows gives each selected case its row
@@ -18,19 +17,17 @@ runs happen in this process's session, back to back, so that their ratio sees th
 Measured: throughput (rows/s), per-row cost, the cluster/single ratio, peak RSS per worker,
 Dask's overhead per partition ((workers x wall - sum of task compute) / partitions, relative to
 the mean task compute; includes the idle tail) and each task's own compute vs the single-process
-chunk time. Writes results.json and results.md next to this file (again after every run, so that
-an interrupted long run keeps the runs it finished).
+chunk time. Writes results.json and results.md to benchmarks/results/dask/ (again after every run,
+so that an interrupted long run keeps the runs it finished).
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import os
 import platform
 import resource
-import subprocess
 import time
 
 import numpy as np
@@ -39,8 +36,10 @@ import cfx
 import cfx.dask
 import distributed
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, "..", "..", "Tests", "fixtures")
+from . import RESULTS, ROOT, env
+
+HERE = str(RESULTS / "dask")            # the results
+FIXTURES = os.path.join(ROOT, "Tests", "fixtures")
 
 # (data set, method, full row count of the issue)
 CASES = [("iris", "wachter", 1_000_000), ("iris", "cfproto", 1_000_000),
@@ -141,31 +140,21 @@ def write_markdown(data, name="results"):
         f.write("\n".join(lines) + "\n")
 
 
-def uncommitted() -> list:
-    """Changed tracked files of the working tree, this benchmark's results excepted."""
-    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                            text=True, cwd=HERE).stdout.splitlines()
-    results = os.path.relpath(HERE, subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True,
-                                                   text=True, cwd=HERE).stdout.strip())
-    return [line for line in status if not (line[3:].startswith(results + "/") and line.endswith((".json", ".md")))]
-
-
 def run_meta(args, started_load) -> dict:
     """Date, command, machine and commit of this run."""
-    git = lambda *a: subprocess.run(["git", *a], capture_output=True, text=True, cwd=HERE).stdout.strip()  # noqa: E731
     options = {"--rows": args.rows, "--only": args.only, "--repeat": args.repeat if args.repeat > 1 else "",
                "--partition-rows": args.partition_rows if args.partition_rows != cfx.dask.DEFAULT_PARTITION_ROWS else "",
                "--name": args.name if args.name != "results" else ""}
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": "unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE; CFX_LIBRARY=$PWD/.build/release/libcfx.so "
-                   "PYTHONPATH=$PWD/bindings/python python3 benchmarks/dask/bench.py"
+        "command": "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/harness.py dask"
                    + ("" if args.rows else f" --scale {args.scale}")
                    + "".join(f" {k} {v}" for k, v in options.items() if v),
         "openblas_env_unset": "OPENBLAS_CORETYPE" not in os.environ and "OPENBLAS_L2_SIZE" not in os.environ,
-        "machine": f"{platform.node()}: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+        "machine": f"{platform.node()}: {os.cpu_count()} cores, {env.cpu_model()}, "
                    f"load average at the start {started_load}, at the end {os.getloadavg()}",
-        "commit": git("rev-parse", "--short", "HEAD") + ("-dirty" if uncommitted() else ""),
+        # dirty: tracked files other than these results had uncommitted changes
+        "commit": env.commit() + ("-dirty" if env.dirty((".", ":!benchmarks/results/dask")) else ""),
         "single_process_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "dask": distributed.__version__,
         "partition_rows": args.partition_rows,
@@ -180,8 +169,7 @@ def save(args, started_load, results):
     return data
 
 
-def main():
-    parser = argparse.ArgumentParser()
+def add_arguments(parser) -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of the issue's row counts (default: all)")
     parser.add_argument("--rows", type=str, default="", help="explicit rows per selected case, e.g. 20000,5000,5000,3000")
     parser.add_argument("--report", action="store_true", help="only rewrite NAME.md from NAME.json")
@@ -190,15 +178,18 @@ def main():
     parser.add_argument("--partition-rows", type=int, default=cfx.dask.DEFAULT_PARTITION_ROWS,
                         help="rows per partition (and per single-process chunk); default cfx.dask.DEFAULT_PARTITION_ROWS")
     parser.add_argument("--name", type=str, default="results", help="results file name (NAME.json, NAME.md)")
-    args = parser.parse_args()
+
+
+def main(args) -> int:
     if args.report:
         with open(os.path.join(HERE, f"{args.name}.json")) as f:
-            return write_markdown(json.load(f), args.name)
+            write_markdown(json.load(f), args.name)
+        return 0
     explicit = [int(r) for r in args.rows.split(",")] if args.rows else None
     only = [c for c in args.only.split(",") if c]
     unknown = set(only) - {f"{c[0]}:{c[1]}" for c in CASES}
     if unknown:
-        parser.error(f"--only: unknown case(s) {sorted(unknown)}; the cases are " + ", ".join(f"{c[0]}:{c[1]}" for c in CASES))
+        raise SystemExit(f"--only: unknown case(s) {sorted(unknown)}; the cases are " + ", ".join(f"{c[0]}:{c[1]}" for c in CASES))
     selected = [c for c in CASES if not only or f"{c[0]}:{c[1]}" in only]
     row_counts = [explicit[i % len(explicit)] if explicit else max(1, int(full * args.scale))
                   for i, (_, _, full) in enumerate(selected)]
@@ -243,7 +234,4 @@ def main():
         client.close()
         cluster.close()
     print(json.dumps(save(args, started_load, results)["meta"]))
-
-
-if __name__ == "__main__":
-    main()
+    return 0
