@@ -14,7 +14,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 pytest.importorskip("sklearn", reason="[sklearn] scikit-learn is not installed")
 
 import cfx  # noqa: E402
-from cfxbench import report  # noqa: E402
+from cfxbench import report, results  # noqa: E402
 from cfxbench.suite import cfx_worse, run_suite  # noqa: E402
 
 
@@ -54,6 +54,16 @@ def test_summary_row_aggregates_hand_made_counterfactuals():
     assert report.speed_ratio({"seconds_per_cf_mean": None}, row) is None
 
 
+def test_results_keep_lists_on_one_line_and_counterfactuals_exact(tmp_path):
+    data = {"suite": "x", "l1": [1.5, None, 2.0], "runs": [
+        {"library": "cfx", "cf": [[0.1, 1 / 3], None, [-2.0, 1e-300]]}, {"library": "alibi"}]}
+    text = results.dumps(data)
+    assert '"l1": [1.5, null, 2.0]' in text and json.loads(text) == data
+    results.save_suite(tmp_path / "x.json", data)
+    assert "cf" not in json.loads((tmp_path / "x.json").read_text())["runs"][0]
+    assert results.load_suite(tmp_path / "x.json") == data and "cf" in data["runs"][0]
+
+
 def test_table_and_cfx_worse_list_the_runs():
     base = {"n": 2, "seconds_per_cf_mean": 1e-3, "model_calls_mean": 5.0,
             "metrics": {"validity": {"n": 2, "mean": 1.0}, "l1": {"n": 2, "mean": 2.0}}}
@@ -89,7 +99,9 @@ def test_tiny_suite_repeats_exactly(tmp_path):
     assert wachter["row"]["metrics"]["l1"]["mean"] == pytest.approx(np.mean(l1))
     md = (tmp_path / "a" / "tiny.md").read_text()
     assert "| cfx | Wachter | all | 5 | 100% |" in md
-    saved = json.loads((tmp_path / "a" / "tiny.json").read_text())
+    # the summary JSON holds no counterfactuals; they are exact in tiny.cf.npz beside it
+    assert all("cf" not in r for r in json.loads((tmp_path / "a" / "tiny.json").read_text())["runs"])
+    saved = results.load_suite(tmp_path / "a" / "tiny.json")
     assert saved["runs"][0]["cf"] == wachter["cf"]
 
 

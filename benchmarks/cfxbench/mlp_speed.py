@@ -48,6 +48,7 @@ import numpy as np  # noqa: E402
 
 from . import OUT, ROOT  # noqa: E402
 from .env import load_average  # noqa: E402
+from .results import write_json  # noqa: E402
 from . import isa as kernel_sets  # noqa: E402  (before cfx loads: --isa starts again)
 
 kernel_sets.force_from_arguments()
@@ -220,7 +221,7 @@ def main(args) -> int:
     print_ratios(results)
     print(f"load average {load_average()}", flush=True)
     if args.json:
-        json.dump(results, open(args.json, "w"), indent=2)
+        write_json(args.json, results)
     return 0
 
 

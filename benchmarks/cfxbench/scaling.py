@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from .datasets import ROOT
+from .results import write_json
 
 SIZES = (1, 10, 100, 1000)
 THREADS = (1, 2)
@@ -165,4 +166,4 @@ def write(data, results_dir, plots: bool = True) -> None:
         md.append("![scaling](scaling.png)")
         md.append("")
     (results_dir / "scaling.md").write_text("\n".join(md))
-    (results_dir / "scaling.json").write_text(json.dumps(data, indent=1))
+    write_json(results_dir / "scaling.json", data)

@@ -7,7 +7,6 @@ Every number comes from cfx.metrics (evaluate and evaluate_sets).
 """
 from __future__ import annotations
 
-import json
 import pathlib
 import sys
 import time
@@ -21,6 +20,7 @@ import cfx.metrics
 from . import datasets
 from .methods import METHODS
 from .suite import CONSTRAINT_TOL, _external, instances, venv_python
+from .results import write_json
 
 DATASETS = ("iris", "breast_cancer", "hmda")
 ROOT = datasets.ROOT
@@ -143,7 +143,7 @@ def run(dataset: str, n: int, k: int, out_dir: pathlib.Path, results_dir: pathli
             "instances": idx.tolist(), "model": ds.description or ds.model_source, "rows": rows, "notes": notes}
     data["targets"] = targets(data)
     results_dir.mkdir(parents=True, exist_ok=True)
-    (results_dir / f"{dataset}.json").write_text(json.dumps(data, indent=1))
+    write_json(results_dir / f"{dataset}.json", data)
     (results_dir / f"{dataset}.md").write_text(markdown(data))
     return data
 

@@ -17,7 +17,7 @@ import numpy as np
 import cfx
 import cfx.metrics
 
-from . import datasets, report
+from . import datasets, report, results
 from .datasets import ROOT, Dataset
 from .methods import METHODS
 
@@ -385,7 +385,7 @@ REASONS = {
 
 def rewrite(results_dir: pathlib.Path, name: str, plots: bool = True, dtype: str = "float64", threads: int = 1) -> dict:
     """Writes a suite's Markdown and plots again from its JSON (after a change to the report)."""
-    data = json.loads((results_dir / f"{result_stem(name, dtype, threads)}.json").read_text())
+    data = results.load_suite(results_dir / f"{result_stem(name, dtype, threads)}.json")
     ds = datasets.load(SUITES[name].dataset)
     write(data, results_dir, plots, ds, ds.X_test[np.asarray(data["instances"])])
     return data
@@ -479,4 +479,4 @@ def write(data, results_dir, plots, ds, X):
                 md.append(f"![example]({stem}_example.png)")
     md.append("")
     (results_dir / f"{stem}.md").write_text("\n".join(md))
-    (results_dir / f"{stem}.json").write_text(json.dumps(data, indent=1))
+    results.save_suite(results_dir / f"{stem}.json", data)

@@ -52,6 +52,7 @@ from . import isa as kernel_sets  # noqa: E402  (before any library loads: --isa
 
 kernel_sets.force_from_arguments()
 from .datasets import REFERENCE_MODELS, fashion_mnist_arrays as load_fashion_mnist  # noqa: E402
+from .results import write_json
 
 import cfx  # noqa: E402
 import cfx.safetensors  # noqa: E402
@@ -440,7 +441,7 @@ def command_line() -> tuple[str, list]:
 
 def write_report(out: Path, report: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{report['name']}.json").write_text(json.dumps(report, indent=1) + "\n")
+    write_json(out / f"{report['name']}.json", report)
     m, t = report["machine"], report["torch"]
     lines = [
         "# cfx vs PyTorch CPU: the DeDUCE ResNet-18 and the Fashion-MNIST CNN, side by side",

@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 from . import OUT, RESULTS, ROOT, env as provenance
+from .results import write_json
 
 VENV = os.environ.get("ALIBI_VENV", str(ROOT / "benchmarks" / ".venv-alibi"))
 LIB = ROOT / ".build" / "release"
@@ -206,5 +207,4 @@ def report(cfx, alibi, alibi_missing, env, md_path, json_path) -> None:
         md.append("")
 
     open(md_path, "w").write("\n".join(md))
-    with open(json_path, "w") as f:
-        json.dump(data, f, indent=2)
+    write_json(json_path, data)

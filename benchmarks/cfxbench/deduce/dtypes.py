@@ -7,7 +7,6 @@ features (in float64, as cfx always does). Writes benchmarks/results/deduce_fmni
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/harness.py deduce-dtypes [--n 100] [--threads 2]
 """
 
-import json
 import os
 import platform
 import time
@@ -15,6 +14,7 @@ import time
 import numpy as np
 
 from .. import env
+from ..results import write_json
 from .common import MODELS, OUT, RESULTS, load_fashion_mnist
 from .protocol import density_for, run_method
 import cfx
@@ -125,8 +125,8 @@ def write_report(args, rows, successes, agree, load):
         "searches included).",
     ]
     (RESULTS / "deduce_fmnist_float32.md").write_text("\n".join(lines) + "\n")
-    (RESULTS / "deduce_fmnist_float32.json").write_text(json.dumps(
+    write_json(RESULTS / "deduce_fmnist_float32.json",
         {"command": command, "commit": commit, "date": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()),
          "machine": platform.machine(), "load_average": load, "runtime_info": info, "predictions": agree,
-         "methods": rows, "successes": successes}, indent=1) + "\n")
+         "methods": rows, "successes": successes})
     print("\n".join(lines))
