@@ -17,6 +17,7 @@ import time
 import numpy as np
 
 from .datasets import ROOT
+from .env import markdown
 from .results import write_json
 
 SIZES = (1, 10, 100, 1000)
@@ -110,13 +111,7 @@ def write(data, results_dir, plots: bool = True) -> None:
     env, points, notes = data["env"], data["points"], data["notes"]
     sizes, threads = data["sizes"], data["threads"]
     md = ["# Benchmark suite `scaling`", ""]
-    md.append(f"- date: {env['date']}")
-    md.append(f"- machine: `{env['machine']}`, {env['cpu']}, {env['cores']} cores"
-              + (f" (load average at start {' '.join(env['loadavg_at_start'])}; the machine is shared)"
-                 if env.get("loadavg_at_start") else ""))
-    md.append(f"- cfx {env['cfx_version']}, commit `{env['commit']}`{' (plus uncommitted changes)' if env['dirty'] else ''}, "
-              f"libcfx.so sha256 `{env['libcfx_sha256']}`")
-    md.append(f"- command: `{env['command']}`")
+    md.extend(markdown(env))
     md.append("")
     md.append("iris MLP (Tests/fixtures/iris_mlp.json), each method with its documented defaults and the training range "
               "as feature range. One `explain` batch call of n instances; seconds = median of "

@@ -3,7 +3,7 @@ and without `sparsify`, and their diverse sets (`n_counterfactuals`), next to Di
 genetic with one counterfactual and with sets, on the same model and instances in the same run.
 Every number comes from cfx.metrics (evaluate and evaluate_sets).
 
-    python3 benchmarks/harness.py --sparse-diverse iris [--n 30] [--k 4]
+    python3 benchmarks/harness.py suite --sparse-diverse iris [--n 30] [--k 4]
 """
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ import cfx.metrics
 from . import datasets, report, results
 from .datasets import ROOT, Dataset
 from .methods import METHODS
+from .env import markdown
 
 
 @dataclass
@@ -398,10 +399,7 @@ def write(data, results_dir, plots, ds, X):
     env = data["env"]
     setup = ([f"cfx in {dtype}"] if dtype != "float64" else []) + ([f"cfx on {threads} threads"] if threads != 1 else [])
     md = [f"# Benchmark suite `{name}`" + (f" ({', '.join(setup)})" if setup else ""), ""]
-    md.append(f"- date: {env['date']}")
-    load = env.get("loadavg_at_start")
-    md.append(f"- machine: `{env['machine']}`, {env['cpu']}, {env['cores']} cores"
-              + (f" (load average at start {' '.join(load)}; the machine is shared)" if load else ""))
+    md.extend(markdown(env)[:2])            # date, machine
     md.append(f"- cfx {env['cfx_version']}, commit `{env['commit']}`"
               f"{' (plus uncommitted changes)' if env['dirty'] else ''}, libcfx.so sha256 `{env['libcfx_sha256']}`, "
               f"Python {env['python']}")

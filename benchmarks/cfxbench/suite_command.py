@@ -2,11 +2,13 @@
 to benchmarks/results/<suite>/. It is also what the harness runs when its first argument is an
 option, so `harness.py --suite iris` (the command the committed results name) still works.
 
-    python3 benchmarks/harness.py suite --suite iris             # cfx, alibi and DiCE when their venvs exist
-    python3 benchmarks/harness.py suite --suite iris --cfx-only   # cfx alone
-    python3 benchmarks/harness.py suite --suite scaling           # seconds and peak RSS for 1..1000 instances
-    python3 benchmarks/harness.py suite --suite fashion_mnist --dtype float32   # cfx's networks in float32
-    python3 benchmarks/harness.py suite --suite fashion_mnist --threads 2       # cfx on 2 threads
+    python3 benchmarks/harness.py suite iris                  # cfx, alibi and DiCE when their venvs exist
+    python3 benchmarks/harness.py suite iris --cfx-only       # cfx alone
+    python3 benchmarks/harness.py suite scaling               # seconds and peak RSS for 1..1000 instances
+    python3 benchmarks/harness.py suite fashion_mnist --dtype float32   # cfx's networks in float32
+    python3 benchmarks/harness.py suite fashion_mnist --threads 2       # cfx on 2 threads
+    python3 benchmarks/harness.py suite --sparse-diverse all --n 20     # sparse and diverse sets against DiCE
+    python3 benchmarks/harness.py suite --headline            # cfx against alibi, from every suite's JSON
     python3 benchmarks/harness.py suite --list
 
 Suites: tiny, iris, breast_cancer, digits, hmda, fashion_mnist, scaling (benchmarks/README.md).
@@ -29,7 +31,8 @@ def command_line():
 
 
 def add_arguments(ap) -> None:
-    ap.add_argument("--suite", help="suite name")
+    ap.add_argument("name", nargs="?", help="suite name (--list shows them)")
+    ap.add_argument("--suite", help="suite name (the older form)")
     ap.add_argument("--list", action="store_true", help="list the suites")
     ap.add_argument("--headline", action="store_true",
                     help="print one table of cfx against alibi from every suite's results JSON")
@@ -53,6 +56,7 @@ def add_arguments(ap) -> None:
 
 def main(args) -> int:
     from . import scaling
+    args.suite = args.name or args.suite
     from .suite import SUITES, result_stem, rewrite, run_suite
     if args.scaling_worker:
         key, n, t = args.scaling_worker

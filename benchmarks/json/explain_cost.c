@@ -16,7 +16,7 @@
  * values, writing them).
  *
  * Usage: explain_cost CACHE.json METHOD N REPEATS CONFIG_JSON... (prints a Markdown table)
- * Build and run: benchmarks/json/run_json.sh.
+ * Built and run by `python3 benchmarks/harness.py json-output` (benchmarks/json/run_json.sh).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <jansson.h>

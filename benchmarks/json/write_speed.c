@@ -4,7 +4,7 @@
  * number, like the arrays of an explanation, with no search around it. Prints the bytes of one
  * spec and the median over REPEATS batches of CALLS calls of the MB of JSON written per second.
  *
- * Usage: write_speed CACHE.json [REPEATS] [CALLS]   (built and run by benchmarks/json/run_json.sh)
+ * Usage: write_speed CACHE.json [REPEATS] [CALLS]   (built and run by `benchmarks/harness.py json-output`)
  */
 #define _POSIX_C_SOURCE 200809L
 #include <jansson.h>

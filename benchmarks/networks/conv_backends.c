@@ -8,7 +8,7 @@
 // Forward = all layers' forward convolutions; forward + input gradient adds every layer's backward-data
 // convolution (conv1's too: searches need the gradient with respect to the image).
 // Only convolutions are timed (no BN, ReLU, additions): the question is which kernel to build on.
-// Build and run: benchmarks/networks/run_conv_backends.sh
+// Build and run: python3 benchmarks/harness.py conv-backends (run_conv_backends.sh)
 #define _GNU_SOURCE
 #include <math.h>
 #include <omp.h>

@@ -3,7 +3,7 @@
 // primitive (blocked layouts, reorders not timed) against cfx's kernel (Sources/CFXKernels/
 // conv_impl.h) under each instruction set the processor runs, and the time the layer's
 // multiply-adds take at one core's FMA peak (benchmarks/networks/fma_peak.c). Median of 9 runs of
-// 2000 calls each. Built and run by benchmarks/networks/run_conv_few_channels.sh.
+// 2000 calls each. Built and run by `benchmarks/harness.py conv-few-channels`.
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 // small-product kernels (Sources/CFXKernels/dense_impl.h), forward (y += x W^T) and input gradient
 // (dx += dy W), 1 thread, float32. Shapes: the Fashion-MNIST CNN's 1568 -> 128 layer, a 784 -> 64
 // MLP layer and 512-wide layers, at 1, 2, 4 and 8 rows. Decides Dense.isSmall's row limit.
-// Build and run: benchmarks/networks/run_dense_rows.sh
+// Build and run: python3 benchmarks/harness.py dense-rows (run_dense_rows.sh)
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
 # Builds and runs the convolution-backend benchmark (benchmarks/networks/conv_backends.c):
 # im2col + OpenBLAS sgemm vs oneDNN on the DDU ResNet-18's convolutions at 28x28.
 # Installs nothing; needs Debian packages libopenblas-pthread-dev and libdnnl-dev.
-# Usage: benchmarks/networks/run_conv_backends.sh [runs]   (median of `runs`, default 9, after 3 warm-ups)
+# Usage: python3 benchmarks/harness.py conv-backends [runs]   (median of `runs`, default 9, after 3 warm-ups)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 blas_dir=/usr/lib/x86_64-linux-gnu/openblas-pthread

@@ -2,7 +2,7 @@
 # Builds and runs the dense-rows benchmark (benchmarks/networks/dense_rows.c): OpenBLAS sgemm vs
 # cfx's small-product kernels for dense layers over 1-8 rows. Installs nothing; needs Debian's
 # libopenblas-pthread-dev and clang.
-# Usage: benchmarks/networks/run_dense_rows.sh [runs]   (median of `runs`, default 9)
+# Usage: python3 benchmarks/harness.py dense-rows [runs]   (median of `runs`, default 9)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 kernels="$here/../../Sources/CFXKernels"

@@ -6,7 +6,7 @@ encoder and autoencoder of benchmarks/models (trained by cfx, see benchmarks/res
 
 The images come from Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist, or
 $CFX_FASHION_MNIST), as pixel / 255 in [0, 1]. The settings are those of alibi's MNIST example
-(``PARAMS``); Tests/python/test_cfproto_fashion.py and benchmarks/cfproto_bench.py use them too.
+(``PARAMS``); Tests/python/test_cfproto_fashion.py and `benchmarks/harness.py cfproto` use them too.
 """
 import gzip
 import os
