@@ -12,7 +12,6 @@ import contextlib
 import gzip
 import importlib.util
 import json
-import shlex
 import subprocess
 import sys
 import time
@@ -217,7 +216,7 @@ def main(args) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     if not args.skip_build:
         subprocess.run(["swift", "build", "-c", "release"], cwd=ROOT, check=True, stdout=sys.stderr)
-    record = env.machine("python3 benchmarks/harness.py " + " ".join(map(shlex.quote, sys.argv[1:])),
+    record = env.machine(env.harness_command(),
                          ("Sources", "include", "Package.swift", "benchmarks"))
     note, kd_tables = kdtree(args.n_queries)
     print("==> CFProto", file=sys.stderr, flush=True)

@@ -13,7 +13,9 @@ import hashlib
 import json
 import os
 import platform
+import shlex
 import subprocess
+import sys
 
 from . import ROOT, isa
 
@@ -60,6 +62,11 @@ def commit() -> str:
 def dirty(paths=SOURCE_PATHS) -> bool:
     """Whether `paths` have uncommitted changes."""
     return bool(_git("status", "--porcelain", "--", *paths))
+
+
+def harness_command() -> str:
+    """This run's command line, as typed from the repository root."""
+    return " ".join(["python3 benchmarks/harness.py", *map(shlex.quote, sys.argv[1:])])
 
 
 def machine(command: str, paths=SOURCE_PATHS) -> dict:

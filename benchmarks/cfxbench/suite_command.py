@@ -23,11 +23,12 @@ import shlex
 import sys
 
 from . import OUT, RESULTS
+from .env import harness_command
 
 
 def command_line():
     env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in ("ALIBI_VENV", "DICE_VENV") if k in os.environ)
-    return (env + " " if env else "") + "python3 benchmarks/harness.py " + " ".join(map(shlex.quote, sys.argv[1:]))
+    return (env + " " if env else "") + harness_command()
 
 
 def add_arguments(ap) -> None:

@@ -38,7 +38,6 @@ import json
 import math
 import os
 import platform
-import shlex
 import statistics
 import sys
 import tempfile
@@ -433,7 +432,7 @@ def command_line() -> tuple[str, list]:
     """The command as run, with the OpenBLAS variables that were set (the benchmark command unsets
     them: users' machines do not set them)."""
     set_vars = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v in os.environ]
-    cmd = " ".join(["python3", "benchmarks/harness.py"] + [shlex.quote(a) for a in sys.argv[1:]])
+    cmd = env.harness_command()
     if not set_vars:
         cmd = "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE " + cmd
     return cmd, set_vars

@@ -11,7 +11,6 @@ Takes about 4 minutes with alibi (alibi needs ~2 s per counterfactual), seconds 
 import hashlib
 import json
 import os
-import shlex
 import statistics
 import subprocess
 import sys
@@ -62,7 +61,7 @@ def main(args) -> int:
     subprocess.run([os.environ.get("CC", "cc"), "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror", "-I", "include",
                     "benchmarks/wachter/wachter_bench.c", "-L", str(LIB), "-lcfx", f"-Wl,-rpath,{LIB}", "-ljansson",
                     "-lpthread", "-lm", "-o", str(binary)], cwd=ROOT, check=True)
-    env = provenance.machine("python3 benchmarks/harness.py " + " ".join(map(shlex.quote, sys.argv[1:])),
+    env = provenance.machine(provenance.harness_command(),
                              ("Sources", "include", "Package.swift"))
     env.update(arch=env["machine"], lib_sha256=hashlib.sha256(lib.read_bytes()).hexdigest())
     print("== cfx ==", file=sys.stderr, flush=True)

@@ -6,7 +6,21 @@ Only what the benchmark models use: dense layers (weights out x in, PyTorch's la
 followed by at most one of relu, tanh, sigmoid, softmax. Inline tensors only: nested
 ``"weights"``/``"bias"`` (scikit-learn exports, fixtures) or flat ``"tensors"`` (``cfx.Model.spec()``). Needs NumPy; TensorFlow only for keras_model.
 """
+import argparse
+import json
+
 import numpy as np
+
+
+def read_job():
+    """A runner's command line, --job JOB.json --out OUT.json: the job (from the harness) and the
+    path of the output."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--job", required=True)
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+    with open(args.job) as f:
+        return json.load(f), args.out
 
 
 def parse_spec(spec):

@@ -11,7 +11,6 @@ time.perf_counter. The Keras model (cfx_spec.keras_model_from_spec: dense and co
 networks) is checked against "proba", cfx's predictions of X. OUT.json: versions, the check, and per instance the counterfactual (or null)
 and the seconds. Metrics are computed by the harness with cfx.metrics, as for cfx.
 """
-import argparse
 import json
 import logging
 import os
@@ -24,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from cfx_spec import keras_model_from_spec  # noqa: E402  (this script's folder is on sys.path)
+from cfx_spec import keras_model_from_spec, read_job  # noqa: E402  (this script's folder is on sys.path)
 
 
 def make_explainer(method, model, shape, feature_range, params, X_train, sess):
@@ -40,11 +39,7 @@ def make_explainer(method, model, shape, feature_range, params, X_train, sess):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--job", required=True)
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args()
-    job = json.load(open(args.job))
+    job, out = read_job()
 
     logging.getLogger("alibi").setLevel(logging.CRITICAL)  # alibi logs an error when no lambda range is found
     tf.get_logger().setLevel("ERROR")
@@ -82,7 +77,7 @@ def main():
                                  "lambda": None if cf is None or "lambda" not in cf else float(cf["lambda"]),
                                  "c": None if cf is None or "c" not in cf else float(cf["c"])})
         print(f"  alibi {job['method']} [{i}] {seconds:.2f} s, found {x_cf is not None}", file=sys.stderr, flush=True)
-    with open(args.out, "w") as f:
+    with open(out, "w") as f:
         json.dump(out, f)
 
 

@@ -12,7 +12,6 @@ function behind a scikit-learn-style ``predict_proba`` (the same weights as cfx'
 counterfactual per instance (total_CFs=1; the job's "total_cfs" asks for sets), one
 ``generate_counterfactuals`` call each, timed; "cfs" lists every counterfactual returned.
 """
-import argparse
 import importlib.metadata
 import json
 import platform
@@ -23,7 +22,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from cfx_spec import numpy_predict, parse_spec  # noqa: E402  (this script's folder is on sys.path)
+from cfx_spec import numpy_predict, parse_spec, read_job  # noqa: E402  (this script's folder is on sys.path)
 
 
 class SpecModel:
@@ -43,11 +42,7 @@ class SpecModel:
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--job", required=True)
-    ap.add_argument("--out", required=True)
-    args = ap.parse_args()
-    job = json.load(open(args.job))
+    job, out = read_job()
     warnings.filterwarnings("ignore")
     import dice_ml
 
@@ -89,7 +84,7 @@ def main():
                          "predicted_rows": model.rows - rows0, "error": error})
             print(f"  dice {method} [{i}] {seconds:.2f} s, found {cf is not None}", file=sys.stderr, flush=True)
         out["runs"][method] = rows
-    with open(args.out, "w") as f:
+    with open(out, "w") as f:
         json.dump(out, f)
 
 
