@@ -1,8 +1,10 @@
 """The benchmark harness (benchmarks/harness.py, benchmarks/cfxbench): metric aggregation into
 table rows, and determinism on the tiny suite (a few iris flowers, cfx only)."""
+import importlib.util
 import json
 import math
 import pathlib
+import subprocess
 import sys
 
 import numpy as np
@@ -62,6 +64,32 @@ def test_results_keep_lists_on_one_line_and_counterfactuals_exact(tmp_path):
     results.save_suite(tmp_path / "x.json", data)
     assert "cf" not in json.loads((tmp_path / "x.json").read_text())["runs"][0]
     assert results.load_suite(tmp_path / "x.json") == data and "cf" in data["runs"][0]
+
+
+def test_every_subcommand_names_a_module_or_script_that_exists():
+    import harness
+    assert {"suite", "env", "mlp-speed", "torch", "wachter", "cfproto", "networks"} <= set(harness.SUBCOMMANDS)
+    for name, (target, about) in harness.SUBCOMMANDS.items():
+        if target.endswith(".sh"):
+            path = ROOT / "benchmarks" / target
+        else:
+            path = pathlib.Path(importlib.util.find_spec(target).origin)   # not imported: torch, sklearn...
+            source = path.read_text()
+            assert "def add_arguments(" in source and "def main(args" in source, name
+        assert path.is_file() and about, name
+
+
+def test_env_subcommand_gives_the_provenance_record():
+    run = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "harness.py"), "env", "--no-library",
+                          "--command", "a b"], capture_output=True, text=True, check=True)
+    record = json.loads(run.stdout)
+    assert record["command"] == "a b" and record["cores"] >= 1 and record["commit"] and "cpu" in record
+    markdown = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "harness.py"), "env", "--no-library",
+                               "--markdown"], capture_output=True, text=True, check=True).stdout
+    assert markdown.startswith("- date: ") and f"- commit `{record['commit']}`" in markdown
+    unknown = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "harness.py"), "no-such-thing"],
+                             capture_output=True, text=True)
+    assert unknown.returncode == 2 and "subcommands:" in unknown.stderr
 
 
 def test_table_and_cfx_worse_list_the_runs():

@@ -221,7 +221,7 @@ def main(args) -> int:
     note, kd_tables = kdtree(args.n_queries)
     print("==> CFProto", file=sys.stderr, flush=True)
     lines = ["# CFProto and k-d tree benchmarks", "", *env.markdown(record), "- release builds, one thread per explanation",
-             "", HEADER.format(n_fashion=args.n_fashion)]
+             "", HEADER.replace("{n_fashion}", str(args.n_fashion))]
     with open(OUT / "cfproto.md", "w") as tables, contextlib.redirect_stdout(tables):   # rows print as they come
         tabular(args.n_blackbox_full)
         fashion(args.n_fashion)
