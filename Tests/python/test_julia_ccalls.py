@@ -2,13 +2,12 @@
 every ccall names a function the header declares, with its argument count and C types; the
 @cfunction callbacks match the header's callback types; the error struct and the status codes
 match the header's."""
-import pathlib
 import re
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-HEADER = (ROOT / "include" / "cfx.h").read_text()
+from c_header import ROOT, header_define, header_kinds, header_signatures as c_signatures, split_top, status_codes
+
 JULIA_FILES = sorted((ROOT / "bindings" / "julia").rglob("*.jl"))
 
 # Julia's C type names, and CFX.jl's mirror of a header struct, as C types.
@@ -20,63 +19,10 @@ JULIA_SCALARS = {"Cint": "int", "Cuint": "unsigned int", "Csize_t": "size_t", "C
 CALLBACKS = {"_predict_cb": "cfx_predict_fn", "_vjp_cb": "cfx_vjp_fn"}
 
 
-# ---- the header ----------------------------------------------------------------------------------
-
-def header_code():
-    return re.sub(r"/\*.*?\*/|//[^\n]*", " ", HEADER, flags=re.S)
-
-
-def header_kinds():
-    """Type names that are not plain C types: enums (passed as int), opaque handles, callbacks."""
-    code = header_code()
-    kinds = {name: "int" for name in re.findall(r"typedef\s+enum\s+\w*\s*\{[^}]*\}\s*(\w+)\s*;", code)}
-    kinds.update({name: "handle" for name in re.findall(r"typedef\s+struct\s+\w+\s+(\w+)\s*;", code)})
-    kinds.update({name: "callback" for name in re.findall(r"typedef\s+[\w\s\*]+\(\s*\*\s*(\w+)\s*\)", code)})
-    return kinds
-
-
-def c_type(declaration, kinds):
-    """'const cfx_model *model' -> 'handle*'; 'cfx_status' -> 'int'; 'const char *' -> 'char*'."""
-    words = re.sub(r"\bconst\b", " ", declaration).replace("*", " * ").split()
-    stars = words.count("*")
-    words = [w for w in words if w != "*"]
-    if len(words) > 1 and words[-1] not in ("int", "long", "char", "double", "float", "void") and \
-            not (len(words) == 2 and words[0] in ("unsigned", "signed", "long")):
-        words = words[:-1]  # the parameter's name
-    base = " ".join(words)
-    return kinds.get(base, base) + "*" * stars
-
-
-def split_top(text, sep=","):
-    """Splits at `sep` outside brackets and strings."""
-    parts, depth, start, quote = [], 0, 0, None
-    for i, ch in enumerate(text):
-        if quote:
-            quote = None if ch == quote and text[i - 1] != "\\" else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    last = text[start:].strip()
-    return parts + [last] if last else parts
-
-
 def header_signatures():
-    """name -> (return type, [parameter types]) of every function and callback type."""
-    kinds, code, out = header_kinds(), header_code(), {}
-    for ret, name, params in re.findall(r"([\w\s\*]+?)\b(\w+)\s*\(([^()]*)\)\s*;", code):
-        if ret.strip().startswith(("typedef", "return")) or not name.startswith("cfx_"):
-            continue
-        args = [] if params.strip() in ("", "void") else [c_type(p, kinds) for p in split_top(params)]
-        out[name] = (c_type(ret, kinds), args)
-    for ret, name, params in re.findall(r"typedef\s+([\w\s\*]+?)\(\s*\*\s*(\w+)\s*\)\s*\(([^()]*)\)\s*;", code):
-        out[name] = (c_type(ret, kinds), [c_type(p, kinds) for p in split_top(params)])
-    return out
+    """The header's signatures with handles and callbacks folded into 'handle' and 'callback',
+    which Julia passes as Ptr{Cvoid}."""
+    return c_signatures(header_kinds())
 
 
 # ---- the Julia side ------------------------------------------------------------------------------
@@ -168,9 +114,9 @@ def test_callbacks_match_the_header_types():
 
 def test_error_struct_and_status_codes_match_the_header():
     julia = (ROOT / "bindings/julia/src/CFX.jl").read_text()
-    size = re.search(r"#define CFX_ERROR_MESSAGE_SIZE (\d+)", HEADER).group(1)
+    size = header_define("CFX_ERROR_MESSAGE_SIZE")
     assert re.search(rf"const CFX_ERROR_MESSAGE_SIZE = {size}\b", julia)
     assert re.search(r"struct CError\s+code::Cint\s+message::NTuple\{CFX_ERROR_MESSAGE_SIZE,UInt8\}\s+end", julia)
-    c_codes = {int(v) for v in re.findall(r"CFX_(?:OK|ERR_\w+) = (\d+)", HEADER)}
+    c_codes = set(status_codes().values())
     julia_codes = {int(v) for v in re.findall(r"(\d+) => :\w+", re.search(r"STATUS_NAMES = [^)]*\)", julia).group(0))}
     assert julia_codes == c_codes, f"STATUS_NAMES has {sorted(julia_codes)}, cfx_status {sorted(c_codes)}"

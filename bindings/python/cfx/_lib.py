@@ -1,4 +1,9 @@
-"""Loading of libcfx and the ctypes declarations of every function in ``include/cfx.h``.
+"""The one place where Python meets libcfx: the C types of ``include/cfx.h``, the signature of every
+function it declares, and the library itself, loaded once on first use.
+
+Every module of the package calls C through :func:`lib`, whose functions carry the argument and
+result types of :data:`_SIGNATURES`; no other module declares a C function
+(``Tests/python/test_python_ctypes.py`` checks the table against the header and that rule).
 
 The library is looked up, in this order:
 
@@ -24,8 +29,8 @@ from .errors import STATUS_OK, LibraryNotFoundError, error_for_status
 
 __all__ = [
     "lib", "library_path", "check", "new_error", "take_bytes", "take_string", "CfxError",
-    "PREDICT_FN", "VJP_FN", "MODEL_P", "EXPLAINER_P", "EVALUATOR_P", "DOUBLE_P",
-    "HEADER_VERSION",
+    "PREDICT_FN", "VJP_FN", "PROGRESS_FN", "MODEL_P", "EXPLAINER_P", "EVALUATOR_P", "DENSITY_P",
+    "DOUBLE_P", "HEADER_VERSION",
 ]
 
 HEADER_VERSION = "0.3.0"  # CFX_VERSION_STRING of the header these declarations follow
@@ -44,21 +49,16 @@ class CfxError(Structure):
     _fields_ = [("code", c_int), ("message", c_char * CFX_ERROR_MESSAGE_SIZE)]
 
 
-class _Model(Structure):       # opaque struct cfx_model
-    pass
+def _handle_type(struct_name: str):
+    """A pointer to the opaque ``struct <struct_name>`` of the header: a distinct ctypes type per
+    handle kind, so that passing a density where a model is expected fails in Python already."""
+    return POINTER(type(struct_name, (Structure,), {}))
 
 
-class _Explainer(Structure):   # opaque struct cfx_explainer
-    pass
-
-
-class _Evaluator(Structure):   # opaque struct cfx_evaluator
-    pass
-
-
-MODEL_P = POINTER(_Model)
-EXPLAINER_P = POINTER(_Explainer)
-EVALUATOR_P = POINTER(_Evaluator)
+MODEL_P = _handle_type("cfx_model")
+EXPLAINER_P = _handle_type("cfx_explainer")
+DENSITY_P = _handle_type("cfx_density")
+EVALUATOR_P = _handle_type("cfx_evaluator")
 DOUBLE_P = POINTER(c_double)
 
 # typedef int (*cfx_predict_fn)(void *user, const double *x, size_t n, size_t d, double *proba_out);
@@ -66,19 +66,25 @@ PREDICT_FN = CFUNCTYPE(c_int, c_void_p, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P)
 # typedef int (*cfx_vjp_fn)(void *user, const double *x, size_t n, size_t d,
 #                           const double *cotangent, size_t k, double *grad_out);
 VJP_FN = CFUNCTYPE(c_int, c_void_p, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, c_size_t, DOUBLE_P)
+# typedef int (*cfx_progress_fn)(void *user, const char *progress_json);
+PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, c_char_p)
 
-from ._progress import PROGRESS_FN  # noqa: E402 -- after the types it builds on
+#: The header's callback types by their C names (the signature test compares them to the header).
+CALLBACK_TYPES = {"cfx_predict_fn": PREDICT_FN, "cfx_vjp_fn": VJP_FN, "cfx_progress_fn": PROGRESS_FN}
 
 _ERR_P = POINTER(CfxError)
 _SIZE_P = POINTER(c_size_t)
 _CHAR_PP = POINTER(c_void_p)  # char **: kept as void* so that we can cfx_free the exact pointer
+_D = DOUBLE_P
 
-# name: (restype, argtypes)
+# Every function of include/cfx.h, in the header's order. name: (restype, argtypes)
 _SIGNATURES = {
+    # Version, errors, memory
     "cfx_version": (c_char_p, []),
     "cfx_status_string": (c_char_p, [c_int]),
     "cfx_free": (None, [c_void_p]),
     "cfx_runtime_info": (c_int, [_CHAR_PP, _ERR_P]),
+    # Models
     "cfx_model_create_json": (c_int, [c_char_p, POINTER(MODEL_P), _ERR_P]),
     "cfx_model_create_callbacks": (c_int, [c_size_t, c_size_t, PREDICT_FN, VJP_FN, c_void_p,
                                            POINTER(MODEL_P), _ERR_P]),
@@ -86,31 +92,48 @@ _SIGNATURES = {
                                               POINTER(MODEL_P), _ERR_P]),
     "cfx_model_free": (None, [MODEL_P]),
     "cfx_model_shape": (c_int, [MODEL_P, _SIZE_P, _SIZE_P, _ERR_P]),
-    "cfx_model_predict": (c_int, [MODEL_P, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, _ERR_P]),
-    "cfx_model_vjp": (c_int, [MODEL_P, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, c_size_t,
-                              DOUBLE_P, _ERR_P]),
+    "cfx_model_predict": (c_int, [MODEL_P, _D, c_size_t, c_size_t, _D, _ERR_P]),
+    "cfx_model_vjp": (c_int, [MODEL_P, _D, c_size_t, c_size_t, _D, c_size_t, _D, _ERR_P]),
+    "cfx_model_convert": (c_int, [MODEL_P, c_char_p, POINTER(MODEL_P), _ERR_P]),
     "cfx_model_load": (c_int, [c_char_p, POINTER(MODEL_P), _ERR_P]),
     "cfx_model_save": (c_int, [MODEL_P, c_char_p, c_char_p, c_char_p, _ERR_P]),
     "cfx_model_spec": (c_int, [MODEL_P, _CHAR_PP, _ERR_P]),
-    "cfx_model_convert": (c_int, [MODEL_P, c_char_p, POINTER(MODEL_P), _ERR_P]),
+    # Training
+    "cfx_model_train": (c_int, [MODEL_P, _D, c_size_t, c_size_t, _D, c_size_t, c_char_p, PROGRESS_FN,
+                                c_void_p, _CHAR_PP, _ERR_P]),
+    # Explainers
     "cfx_default_config": (c_int, [c_char_p, _CHAR_PP, _ERR_P]),
     "cfx_explainer_create": (c_int, [MODEL_P, c_char_p, POINTER(EXPLAINER_P), _ERR_P]),
     "cfx_explainer_free": (None, [EXPLAINER_P]),
     "cfx_explainer_config": (c_int, [EXPLAINER_P, _CHAR_PP, _ERR_P]),
     "cfx_explainer_set_model": (c_int, [EXPLAINER_P, c_char_p, MODEL_P, _ERR_P]),
-    "cfx_explainer_fit": (c_int, [EXPLAINER_P, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, _ERR_P]),
-    "cfx_explain": (c_int, [EXPLAINER_P, DOUBLE_P, c_size_t, c_size_t, _CHAR_PP, _ERR_P]),
-    "cfx_explain_progress": (c_int, [EXPLAINER_P, DOUBLE_P, c_size_t, c_size_t, PROGRESS_FN, c_void_p,
+    "cfx_explainer_fit": (c_int, [EXPLAINER_P, _D, c_size_t, c_size_t, _D, _ERR_P]),
+    "cfx_explain": (c_int, [EXPLAINER_P, _D, c_size_t, c_size_t, _CHAR_PP, _ERR_P]),
+    # Feature densities (DeDUCE)
+    "cfx_density_fit": (c_int, [MODEL_P, c_char_p, _D, c_size_t, c_size_t, _D, POINTER(DENSITY_P),
+                                _ERR_P]),
+    "cfx_density_free": (None, [DENSITY_P]),
+    "cfx_density_info": (c_int, [DENSITY_P, _CHAR_PP, _ERR_P]),
+    "cfx_density_log_prob": (c_int, [DENSITY_P, MODEL_P, _D, c_size_t, c_size_t, _D, _D, _ERR_P]),
+    "cfx_density_save": (c_int, [DENSITY_P, c_char_p, _ERR_P]),
+    "cfx_density_load": (c_int, [c_char_p, POINTER(DENSITY_P), _ERR_P]),
+    "cfx_explainer_set_density": (c_int, [EXPLAINER_P, DENSITY_P, _ERR_P]),
+    # Progress
+    "cfx_explain_progress": (c_int, [EXPLAINER_P, _D, c_size_t, c_size_t, PROGRESS_FN, c_void_p,
                                      _CHAR_PP, _ERR_P]),
-    "cfx_evaluator_create": (c_int, [MODEL_P, DOUBLE_P, c_size_t, c_size_t, DOUBLE_P, c_char_p,
+    # Metrics
+    "cfx_evaluator_create": (c_int, [MODEL_P, _D, c_size_t, c_size_t, _D, c_char_p,
                                      POINTER(EVALUATOR_P), _ERR_P]),
     "cfx_evaluator_free": (None, [EVALUATOR_P]),
     "cfx_evaluator_set_model": (c_int, [EVALUATOR_P, c_char_p, MODEL_P, _ERR_P]),
-    "cfx_evaluator_set_density": (c_int, [EVALUATOR_P, c_void_p, _ERR_P]),
-    "cfx_evaluate": (c_int, [EVALUATOR_P, DOUBLE_P, DOUBLE_P, c_size_t, c_size_t, c_char_p,
-                             _CHAR_PP, _ERR_P]),
-    "cfx_evaluate_sets": (c_int, [EVALUATOR_P, DOUBLE_P, DOUBLE_P, c_size_t, c_size_t, c_size_t,
-                                  c_char_p, _CHAR_PP, _ERR_P]),
+    "cfx_evaluator_set_density": (c_int, [EVALUATOR_P, DENSITY_P, _ERR_P]),
+    "cfx_evaluate": (c_int, [EVALUATOR_P, _D, _D, c_size_t, c_size_t, c_char_p, _CHAR_PP, _ERR_P]),
+    "cfx_evaluate_sets": (c_int, [EVALUATOR_P, _D, _D, c_size_t, c_size_t, c_size_t, c_char_p,
+                                  _CHAR_PP, _ERR_P]),
+    # Counterfactual training's metrics
+    "cfx_plausibility": (c_int, [MODEL_P, _D, _D, c_size_t, _D, _D, _D, c_size_t, c_size_t, c_char_p,
+                                 _CHAR_PP, _ERR_P]),
+    "cfx_robust_accuracy": (c_int, [MODEL_P, _D, _D, c_size_t, c_size_t, c_char_p, _CHAR_PP, _ERR_P]),
 }
 
 _lock = threading.Lock()

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from ctypes import CFUNCTYPE, c_char_p, c_int, c_void_p
 from typing import Any, Callable, Optional, Sequence, Union
 
+from ._lib import PROGRESS_FN
 from .errors import InvalidArgumentError
-
-# typedef int (*cfx_progress_fn)(void *user, const char *progress_json);
-PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, c_char_p)
 
 Progress = Union[None, bool, Callable[[dict], Any]]
 

@@ -40,7 +40,8 @@ import numpy as np
 
 from . import _json
 from .errors import InvalidArgumentError, warn_about
-from .model import Model, to_json_text
+from ._convert import to_json_text
+from .model import Model
 
 __all__ = ["explain", "evaluate", "explain_partition", "DEFAULT_PARTITION_ROWS"]
 

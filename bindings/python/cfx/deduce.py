@@ -14,39 +14,20 @@ from __future__ import annotations
 
 import json
 import os
-from ctypes import POINTER, Structure, byref, c_void_p
+from ctypes import byref
 from typing import List, Optional, Union
 
 import numpy as np
 
 from . import _lib
+from ._convert import as_rows
 from ._handle import NativeHandle
+from ._lib import DENSITY_P
 from .errors import InvalidArgumentError
 from .explainer import Explainer, Explanation
-from .model import Model, as_rows
+from .model import Model
 
 __all__ = ["FeatureDensity", "DeDUCE", "JSMA", "SaliencyExplanation"]
-
-
-class _Density(Structure):   # opaque struct cfx_density
-    pass
-
-
-DENSITY_P = POINTER(_Density)
-
-_lib._SIGNATURES.update({
-    "cfx_density_fit": (_lib.c_int, [_lib.MODEL_P, _lib.c_char_p, _lib.DOUBLE_P, _lib.c_size_t,
-                                     _lib.c_size_t, _lib.DOUBLE_P, POINTER(DENSITY_P), _lib._ERR_P]),
-    "cfx_density_free": (None, [DENSITY_P]),
-    "cfx_density_info": (_lib.c_int, [DENSITY_P, _lib._CHAR_PP, _lib._ERR_P]),
-    "cfx_density_log_prob": (_lib.c_int, [DENSITY_P, _lib.MODEL_P, _lib.DOUBLE_P, _lib.c_size_t,
-                                          _lib.c_size_t, _lib.DOUBLE_P, _lib.DOUBLE_P, _lib._ERR_P]),
-    "cfx_density_save": (_lib.c_int, [DENSITY_P, _lib.c_char_p, _lib._ERR_P]),
-    "cfx_density_load": (_lib.c_int, [_lib.c_char_p, POINTER(DENSITY_P), _lib._ERR_P]),
-    "cfx_explainer_set_density": (_lib.c_int, [_lib.EXPLAINER_P, DENSITY_P, _lib._ERR_P]),
-    "cfx_explainer_fit": (_lib.c_int, [_lib.EXPLAINER_P, _lib.DOUBLE_P, _lib.c_size_t,
-                                       _lib.c_size_t, _lib.DOUBLE_P, _lib._ERR_P]),
-})
 
 
 def _labels(y, n: int) -> Optional[np.ndarray]:

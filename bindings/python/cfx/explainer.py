@@ -12,7 +12,8 @@ from . import _json, _lib
 from ._progress import Progress, ProgressHook
 from ._handle import NativeHandle
 from .errors import InvalidArgumentError, warn_about
-from .model import Model, as_rows, to_json_text
+from ._convert import as_rows, to_json_text
+from .model import Model
 
 __all__ = ["Explainer", "Wachter", "CFProto", "Explanation", "default_config"]
 

@@ -28,8 +28,8 @@ native library.
 
 from __future__ import annotations
 
+import functools
 import json
-import math
 import os
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -208,138 +208,199 @@ class _TorchExporter:
         spectral_norm hook) the normalised weight, in eval mode, as the forward pass used it."""
         return module.weight
 
-    @staticmethod
-    def square(value, what: str, module, fail) -> int:
+    def square(self, value, what: str, module) -> int:
+        """A kernel size, stride or padding that must be the same in both dimensions."""
         if isinstance(value, (tuple, list)):
             if len(set(value)) != 1:
-                raise fail(module, f"{what} {tuple(value)}: cfx needs the same value in both dimensions")
+                raise self.fail(module, f"{what} {tuple(value)}: cfx needs the same value in both dimensions")
             value = value[0]
         return int(value)
 
     def emit(self, module, out: List[dict], prefix: str) -> None:
         """Appends the cfx layers of `module` to `out`, whose tensors are named prefix + index."""
-        nn, m = self.nn, module
-        path = f"{prefix}{len(out)}."
-        fail = self.fail
-        from . import torch as cfx_torch
-        if isinstance(m, nn.Sequential):
-            for child in m:
-                self.emit(child, out, prefix)
-        elif isinstance(m, cfx_torch.Residual):
-            main: List[dict] = []
-            self.emit(m.main, main, path + "main.")
-            if not main:
-                raise fail(m, "the main branch has no layers")
-            shortcut: List[dict] = []
-            if m.shortcut is not None:
-                self.emit(m.shortcut, shortcut, path + "shortcut.")
-            out.append({"type": "residual", "main": main, "shortcut": shortcut})
-        elif isinstance(m, nn.Linear):
-            self.tensor(path, "weight", self.weight(m))
-            self.tensor(path, "bias", m.bias if m.bias is not None else np.zeros(m.out_features, np.float32))
-            out.append({"type": "dense", "outputs": int(m.out_features)})
-        elif isinstance(m, nn.Conv2d):
-            if m.groups != 1:
-                raise fail(m, f"groups={m.groups}: cfx convolutions are not grouped")
-            if tuple(m.dilation) != (1, 1):
-                raise fail(m, f"dilation={tuple(m.dilation)}: cfx convolutions are not dilated")
-            if m.padding_mode != "zeros":
-                raise fail(m, f"padding_mode={m.padding_mode!r}: cfx pads with zeros")
-            kernel = self.square(m.kernel_size, "kernel_size", m, fail)
-            stride = self.square(m.stride, "stride", m, fail)
-            padding = m.padding
-            if padding == "valid":
-                padding = 0
-            elif padding == "same":
-                if kernel % 2 == 0 or stride != 1:
-                    raise fail(m, "padding='same' with an even kernel or a stride: not symmetric")
-                padding = (kernel - 1) // 2
-            padding = self.square(padding, "padding", m, fail)
-            self.tensor(path, "weight", self.weight(m))
-            if m.bias is not None:
-                self.tensor(path, "bias", m.bias)
-            out.append({"type": "conv2d", "out_channels": int(m.out_channels), "kernel_size": kernel,
-                        "stride": stride, "padding": padding, "bias": m.bias is not None})
-        elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)):
-            if getattr(m, "ceil_mode", False):
-                raise fail(m, "ceil_mode=True: cfx pools in floor mode")
-            kernel = self.square(m.kernel_size, "kernel_size", m, fail)
-            stride = self.square(m.stride if m.stride is not None else kernel, "stride", m, fail)
-            padding = self.square(m.padding, "padding", m, fail)
-            if isinstance(m, nn.MaxPool2d):
-                if self.square(m.dilation, "dilation", m, fail) != 1:
-                    raise fail(m, "dilation: cfx pooling windows are not dilated")
-                if m.return_indices:
-                    raise fail(m, "return_indices=True is not a layer output cfx has")
-                kind = "max_pool2d"
-            else:
-                if padding and not m.count_include_pad:
-                    raise fail(m, "count_include_pad=False: cfx averages over padded zeros too")
-                if m.divisor_override is not None:
-                    raise fail(m, "divisor_override is not supported")
-                kind = "avg_pool2d"
-            out.append({"type": kind, "kernel_size": kernel, "stride": stride, "padding": padding})
-        elif isinstance(m, nn.AdaptiveAvgPool2d):
-            size = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size, m.output_size)
-            if tuple(size) != (1, 1):
-                raise fail(m, f"output_size {m.output_size}: only 1 (global average pooling) is supported")
-            out.append({"type": "global_avg_pool"})
-        elif isinstance(m, nn.Flatten):
-            shape = self.shapes.get(id(m))
-            if m.start_dim != 1 or m.end_dim != -1:
-                raise fail(m, "only Flatten(start_dim=1, end_dim=-1) is supported")
-            after_global = out and out[-1]["type"] == "global_avg_pool"
-            if not after_global and shape is not None and len(shape) > 1:
-                out.append({"type": "flatten"})
-        elif isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            shape = self.shapes.get(id(m))
-            if isinstance(m, nn.BatchNorm1d) and shape is not None and len(shape) != 1:
-                raise fail(m, f"input shape {list(shape)}: cfx normalises features of flat rows only")
-            if not m.track_running_stats or m.running_mean is None:
-                raise fail(m, "track_running_stats=False: there are no running statistics to export")
-            c = m.num_features
-            self.tensor(path, "weight", m.weight if m.affine else np.ones(c, np.float32))
-            self.tensor(path, "bias", m.bias if m.affine else np.zeros(c, np.float32))
-            self.tensor(path, "running_mean", m.running_mean)
-            self.tensor(path, "running_var", m.running_var)
-            # num_batches_tracked is not exported; momentum=None (a cumulative average) becomes 0.1
-            out.append({"type": "batch_norm", "eps": float(m.eps),
-                        "momentum": 0.1 if m.momentum is None else float(m.momentum)})
-        elif isinstance(m, nn.ReLU):
-            out.append({"type": "relu"})
-        elif isinstance(m, nn.LeakyReLU):
-            out.append({"type": "leaky_relu", "negative_slope": float(m.negative_slope)})
-        elif isinstance(m, nn.Tanh):
-            out.append({"type": "tanh"})
-        elif isinstance(m, nn.Sigmoid):
-            out.append({"type": "sigmoid"})
-        elif isinstance(m, nn.Softplus):
-            if m.beta != 1:
-                raise fail(m, f"beta={m.beta}: cfx's softplus has beta 1")
-            out.append({"type": "softplus"})  # exact log(1 + e^x); torch's threshold differs < 1e-8
-        elif isinstance(m, nn.Softmax):
-            shape = self.shapes.get(id(m))
-            rank = len(shape) if shape is not None else 1
-            if m.dim not in (1, -1) or rank != 1:
-                raise fail(m, f"dim={m.dim} on inputs of shape {list(shape or [])}: cfx's softmax is "
-                              "over the features of flat rows (dim=1)")
-            out.append({"type": "softmax"})
-        elif isinstance(m, cfx_torch.ChannelPad):
-            out.append({"type": "channel_pad", "out_channels": m.out_channels})
-        elif isinstance(m, (nn.Identity, nn.Dropout, nn.Dropout2d)):
-            pass  # nothing at inference
-        else:
-            raise fail(m, "not a layer cfx can export (supported: Sequential, cfx.export.Residual, "
-                          "Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d(1), Flatten, "
-                          "BatchNorm1d/2d, ReLU, LeakyReLU, Tanh, Sigmoid, Softplus, Softmax, "
-                          "ChannelPad, Identity, Dropout)")
-        name = self.names.get(id(m))
+        table = _torch_emitters()
+        emitter = next((table[cls] for cls in type(module).__mro__ if cls in table), None)
+        if emitter is None:
+            raise self.fail(module, "not a layer cfx can export (supported: Sequential, cfx.export.Residual, "
+                                    "Linear, Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d(1), Flatten, "
+                                    "BatchNorm1d/2d, ReLU, LeakyReLU, Tanh, Sigmoid, Softplus, Softmax, "
+                                    "ChannelPad, Identity, Dropout)")
+        emitter(self, module, out, prefix)
+        name = self.names.get(id(module))
         if name is not None:
             if not out:
-                raise fail(m, f"names: {name!r} names a module with no cfx layer before it")
+                raise self.fail(module, f"names: {name!r} names a module with no cfx layer before it")
             if out[-1].get("name", name) != name:
-                raise fail(m, f"names: {name!r} and {out[-1]['name']!r} name the same cfx layer")
+                raise self.fail(module, f"names: {name!r} and {out[-1]['name']!r} name the same cfx layer")
             out[-1]["name"] = name
+
+
+# One emitter per torch module type: emitter(exporter, module, out, prefix) appends the module's cfx
+# layers to `out`; a layer's tensors are named prefix + its index in `out` + "." + tensor name.
+
+def _emit_sequential(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    for child in m:
+        ex.emit(child, out, prefix)
+
+
+def _emit_residual(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    path = f"{prefix}{len(out)}."
+    main: List[dict] = []
+    ex.emit(m.main, main, path + "main.")
+    if not main:
+        raise ex.fail(m, "the main branch has no layers")
+    shortcut: List[dict] = []
+    if m.shortcut is not None:
+        ex.emit(m.shortcut, shortcut, path + "shortcut.")
+    out.append({"type": "residual", "main": main, "shortcut": shortcut})
+
+
+def _emit_linear(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    path = f"{prefix}{len(out)}."
+    ex.tensor(path, "weight", ex.weight(m))
+    ex.tensor(path, "bias", m.bias if m.bias is not None else np.zeros(m.out_features, np.float32))
+    out.append({"type": "dense", "outputs": int(m.out_features)})
+
+
+def _conv_padding(ex: _TorchExporter, m, kernel: int, stride: int) -> int:
+    padding = m.padding
+    if padding == "valid":
+        padding = 0
+    elif padding == "same":
+        if kernel % 2 == 0 or stride != 1:
+            raise ex.fail(m, "padding='same' with an even kernel or a stride: not symmetric")
+        padding = (kernel - 1) // 2
+    return ex.square(padding, "padding", m)
+
+
+def _emit_conv2d(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    if m.groups != 1:
+        raise ex.fail(m, f"groups={m.groups}: cfx convolutions are not grouped")
+    if tuple(m.dilation) != (1, 1):
+        raise ex.fail(m, f"dilation={tuple(m.dilation)}: cfx convolutions are not dilated")
+    if m.padding_mode != "zeros":
+        raise ex.fail(m, f"padding_mode={m.padding_mode!r}: cfx pads with zeros")
+    kernel = ex.square(m.kernel_size, "kernel_size", m)
+    stride = ex.square(m.stride, "stride", m)
+    padding = _conv_padding(ex, m, kernel, stride)
+    path = f"{prefix}{len(out)}."
+    ex.tensor(path, "weight", ex.weight(m))
+    if m.bias is not None:
+        ex.tensor(path, "bias", m.bias)
+    out.append({"type": "conv2d", "out_channels": int(m.out_channels), "kernel_size": kernel,
+                "stride": stride, "padding": padding, "bias": m.bias is not None})
+
+
+def _pool_window(ex: _TorchExporter, m) -> dict:
+    """The kernel, stride and padding shared by max and average pooling."""
+    if getattr(m, "ceil_mode", False):
+        raise ex.fail(m, "ceil_mode=True: cfx pools in floor mode")
+    kernel = ex.square(m.kernel_size, "kernel_size", m)
+    stride = ex.square(m.stride if m.stride is not None else kernel, "stride", m)
+    return {"kernel_size": kernel, "stride": stride, "padding": ex.square(m.padding, "padding", m)}
+
+
+def _emit_max_pool2d(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    window = _pool_window(ex, m)
+    if ex.square(m.dilation, "dilation", m) != 1:
+        raise ex.fail(m, "dilation: cfx pooling windows are not dilated")
+    if m.return_indices:
+        raise ex.fail(m, "return_indices=True is not a layer output cfx has")
+    out.append({"type": "max_pool2d", **window})
+
+
+def _emit_avg_pool2d(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    window = _pool_window(ex, m)
+    if window["padding"] and not m.count_include_pad:
+        raise ex.fail(m, "count_include_pad=False: cfx averages over padded zeros too")
+    if m.divisor_override is not None:
+        raise ex.fail(m, "divisor_override is not supported")
+    out.append({"type": "avg_pool2d", **window})
+
+
+def _emit_adaptive_avg_pool2d(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    size = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size, m.output_size)
+    if tuple(size) != (1, 1):
+        raise ex.fail(m, f"output_size {m.output_size}: only 1 (global average pooling) is supported")
+    out.append({"type": "global_avg_pool"})
+
+
+def _emit_flatten(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    shape = ex.shapes.get(id(m))
+    if m.start_dim != 1 or m.end_dim != -1:
+        raise ex.fail(m, "only Flatten(start_dim=1, end_dim=-1) is supported")
+    after_global = out and out[-1]["type"] == "global_avg_pool"
+    if not after_global and shape is not None and len(shape) > 1:
+        out.append({"type": "flatten"})
+
+
+def _emit_batch_norm(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    shape = ex.shapes.get(id(m))
+    if isinstance(m, ex.nn.BatchNorm1d) and shape is not None and len(shape) != 1:
+        raise ex.fail(m, f"input shape {list(shape)}: cfx normalises features of flat rows only")
+    if not m.track_running_stats or m.running_mean is None:
+        raise ex.fail(m, "track_running_stats=False: there are no running statistics to export")
+    c, path = m.num_features, f"{prefix}{len(out)}."
+    ex.tensor(path, "weight", m.weight if m.affine else np.ones(c, np.float32))
+    ex.tensor(path, "bias", m.bias if m.affine else np.zeros(c, np.float32))
+    ex.tensor(path, "running_mean", m.running_mean)
+    ex.tensor(path, "running_var", m.running_var)
+    # num_batches_tracked is not exported; momentum=None (a cumulative average) becomes 0.1
+    out.append({"type": "batch_norm", "eps": float(m.eps),
+                "momentum": 0.1 if m.momentum is None else float(m.momentum)})
+
+
+def _emit_plain(kind: str):
+    """The emitter of a layer without parameters, such as ReLU."""
+    def emit(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+        out.append({"type": kind})
+    return emit
+
+
+def _emit_leaky_relu(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    out.append({"type": "leaky_relu", "negative_slope": float(m.negative_slope)})
+
+
+def _emit_softplus(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    if m.beta != 1:
+        raise ex.fail(m, f"beta={m.beta}: cfx's softplus has beta 1")
+    out.append({"type": "softplus"})  # exact log(1 + e^x); torch's threshold differs < 1e-8
+
+
+def _emit_softmax(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    shape = ex.shapes.get(id(m))
+    rank = len(shape) if shape is not None else 1
+    if m.dim not in (1, -1) or rank != 1:
+        raise ex.fail(m, f"dim={m.dim} on inputs of shape {list(shape or [])}: cfx's softmax is "
+                         "over the features of flat rows (dim=1)")
+    out.append({"type": "softmax"})
+
+
+def _emit_channel_pad(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    out.append({"type": "channel_pad", "out_channels": m.out_channels})
+
+
+def _emit_nothing(ex: _TorchExporter, m, out: List[dict], prefix: str) -> None:
+    pass  # nothing at inference
+
+
+@functools.lru_cache(maxsize=None)
+def _torch_emitters() -> Dict[type, Any]:
+    """Module type -> emitter. A module takes the emitter of the first type in its class's MRO
+    that has one, so subclasses of supported modules export as their base does."""
+    from torch import nn
+    from . import torch as cfx_torch
+    return {
+        nn.Sequential: _emit_sequential, cfx_torch.Residual: _emit_residual,
+        nn.Linear: _emit_linear, nn.Conv2d: _emit_conv2d,
+        nn.MaxPool2d: _emit_max_pool2d, nn.AvgPool2d: _emit_avg_pool2d,
+        nn.AdaptiveAvgPool2d: _emit_adaptive_avg_pool2d, nn.Flatten: _emit_flatten,
+        nn.BatchNorm1d: _emit_batch_norm, nn.BatchNorm2d: _emit_batch_norm,
+        nn.ReLU: _emit_plain("relu"), nn.LeakyReLU: _emit_leaky_relu, nn.Tanh: _emit_plain("tanh"),
+        nn.Sigmoid: _emit_plain("sigmoid"), nn.Softplus: _emit_softplus, nn.Softmax: _emit_softmax,
+        cfx_torch.ChannelPad: _emit_channel_pad,
+        nn.Identity: _emit_nothing, nn.Dropout: _emit_nothing, nn.Dropout2d: _emit_nothing,
+    }
 
 
 def from_torch(module, input_shape: Sequence[int], names: Optional[Mapping[Any, str]] = None

@@ -23,7 +23,6 @@ found": invalid, and left out of every statistic but validity and cost):
 
 from __future__ import annotations
 
-import json
 from ctypes import byref, c_void_p
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Sequence
@@ -33,7 +32,8 @@ import numpy as np
 from . import _json, _lib
 from ._handle import NativeHandle
 from .errors import CallbackError, InvalidArgumentError
-from .model import Model, as_rows, to_json_text
+from ._convert import as_rows, to_json_text
+from .model import Model
 
 __all__ = ["Evaluator", "EvaluationResult", "evaluate", "METRICS"]
 

@@ -6,70 +6,16 @@ import json
 import os
 import threading
 from ctypes import byref, c_size_t
-from typing import Any, Callable, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
-from . import _lib
+from . import _lib, training
+from ._convert import as_rows, to_json_text
 from ._handle import NativeHandle
 from .errors import CallbackError, InvalidArgumentError
 
-__all__ = ["Model", "as_rows", "to_json_text"]
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    raise TypeError(f"cfx: {type(obj).__name__} is not JSON serialisable")
-
-
-def to_json_text(obj: Any) -> str:
-    """JSON text for a dict (numpy arrays and scalars allowed) or a JSON string as is."""
-    if isinstance(obj, (str, bytes)):
-        return obj.decode("utf-8") if isinstance(obj, bytes) else obj
-    return json.dumps(obj, default=_json_default)
-
-
-def as_rows(X: Any, name: str = "X") -> tuple[np.ndarray, bool]:
-    """X as a C-contiguous float64 2-D array (no copy when it already is one) and whether the
-    input was a single 1-D row."""
-    raw = X if isinstance(X, np.ndarray) else _array(X)
-    if raw.dtype.kind not in "biuf" and not (raw.dtype.kind == "O" and _all_real(raw)):
-        raise InvalidArgumentError(f"{name}: expected real numbers, got {_describe(raw)}")
-    arr = np.ascontiguousarray(raw, dtype=np.float64)
-    if arr.ndim == 1:
-        return arr.reshape(1, -1), True
-    if arr.ndim != 2:
-        raise InvalidArgumentError(f"{name}: expected a 1-D or 2-D array, got {arr.ndim}-D")
-    return arr, False
-
-
-def _array(X: Any) -> np.ndarray:
-    """X as a numpy array, keeping its element type; rows of different lengths become an object
-    array (numpy refuses them as a regular one), so that the caller can name the problem."""
-    try:
-        return np.asarray(X)
-    except ValueError:
-        return np.asarray(X, dtype=object)
-
-
-def _all_real(arr: np.ndarray) -> bool:
-    """An object array whose items are all real numbers (e.g. from pandas)."""
-    return all(isinstance(v, (int, float, np.integer, np.floating, np.bool_)) for v in arr.ravel())
-
-
-def _describe(arr: np.ndarray) -> str:
-    """What a non-numeric array holds, for error messages."""
-    if arr.dtype.kind in "US":
-        return f"text ({arr.ravel()[0]!r} ...)" if arr.size else "text"
-    if arr.dtype.kind == "c":
-        return "complex numbers"
-    bad = next((v for v in arr.ravel() if not isinstance(v, (int, float, np.integer, np.floating))), None)
-    if isinstance(bad, (list, tuple, np.ndarray)):
-        return "rows of different lengths"
-    return f"{type(bad).__name__} {bad!r}"
+__all__ = ["Model", "as_rows", "to_json_text"]  # the helpers stay importable from here
 
 
 class _CallbackState:
@@ -317,7 +263,6 @@ class Model(NativeHandle):
         Afterwards :meth:`spec` gives the trained network and :meth:`save` writes it. Do not use the model or its explainers from other threads
         while it trains.
         """
-        from . import training
         if self._callbacks is not None:
             raise InvalidArgumentError("model: only native models can be trained")
         return training.train(self, X, y, progress=progress, **config)

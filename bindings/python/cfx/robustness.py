@@ -12,32 +12,16 @@ Gaussian kernel length scale is the median pairwise distance of the pooled sampl
 from __future__ import annotations
 
 import json
-from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_void_p
+from ctypes import byref, c_void_p
 
 import numpy as np
 
 from . import _lib
+from ._convert import to_json_text
 from .errors import InvalidArgumentError
-from .model import Model, to_json_text
+from .model import Model
 
 __all__ = ["plausibility", "robust_accuracy"]
-
-_declared = False
-
-
-def _library():
-    global _declared
-    lib = _lib.lib()
-    if not _declared:
-        err_p, d = POINTER(_lib.CfxError), _lib.DOUBLE_P
-        lib.cfx_plausibility.restype = c_int
-        lib.cfx_plausibility.argtypes = [_lib.MODEL_P, d, d, c_size_t, d, d, d, c_size_t, c_size_t, c_char_p,
-                                         POINTER(c_void_p), err_p]
-        lib.cfx_robust_accuracy.restype = c_int
-        lib.cfx_robust_accuracy.argtypes = [_lib.MODEL_P, d, d, c_size_t, c_size_t, c_char_p, POINTER(c_void_p), err_p]
-        _declared = True
-    return lib
-
 
 def _matrix(X, name, d=None) -> np.ndarray:
     a = np.ascontiguousarray(X, dtype=np.float64)
@@ -76,7 +60,7 @@ def plausibility(model: Model, X_train, y_train, X, X_cf, targets, samples: int 
     targets = _vector(targets, n, "targets")
     options = to_json_text({"samples": samples, "length_scale": length_scale, "seed": seed}).encode("utf-8")
     p = lambda a: a.ctypes.data_as(_lib.DOUBLE_P)  # noqa: E731
-    return _call(model, _library().cfx_plausibility, p(X_train), p(y_train), n_train, p(X), p(X_cf), p(targets), n, d, options)
+    return _call(model, _lib.lib().cfx_plausibility, p(X_train), p(y_train), n_train, p(X), p(X_cf), p(targets), n, d, options)
 
 
 def robust_accuracy(model: Model, X, y, attack: str = "pgd", epsilons=None, steps: int = 40, alpha: float = 0.01,
@@ -91,4 +75,4 @@ def robust_accuracy(model: Model, X, y, attack: str = "pgd", epsilons=None, step
     if epsilons is not None:
         options["epsilons"] = [float(e) for e in epsilons]
     p = lambda a: a.ctypes.data_as(_lib.DOUBLE_P)  # noqa: E731
-    return _call(model, _library().cfx_robust_accuracy, p(X), p(y), n, d, to_json_text(options).encode("utf-8"))
+    return _call(model, _lib.lib().cfx_robust_accuracy, p(X), p(y), n, d, to_json_text(options).encode("utf-8"))

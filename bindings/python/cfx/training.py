@@ -1,37 +1,20 @@
-"""Training native cfx networks (``cfx_model_train`` of the header's
-"Training" section). Used through :meth:`cfx.Model.train`; kept apart so that the declarations of
-the core functions in ``_lib`` stay as they are."""
+"""Training native cfx networks (``cfx_model_train`` of the header's "Training" section). Used
+through :meth:`cfx.Model.train`."""
 
 from __future__ import annotations
 
 import json
-from ctypes import POINTER, byref, c_char_p, c_int, c_size_t, c_void_p
+from ctypes import byref, c_void_p
 
 import numpy as np
 
 from . import _lib
-from ._progress import PROGRESS_FN, Progress, ProgressHook
+from ._convert import to_json_text
+from ._lib import PROGRESS_FN
+from ._progress import Progress, ProgressHook
 from .errors import CancelledError, InvalidArgumentError
-from .model import to_json_text
 
 __all__ = ["train", "default_train_config", "PROGRESS_FN"]
-
-_declared = False
-
-
-def _lib_training():
-    """libcfx with the training functions declared (once)."""
-    global _declared
-    lib = _lib.lib()
-    if not _declared:
-        err_p = POINTER(_lib.CfxError)
-        lib.cfx_model_train.restype = c_int
-        lib.cfx_model_train.argtypes = [_lib.MODEL_P, _lib.DOUBLE_P, c_size_t, c_size_t, _lib.DOUBLE_P,
-                                        c_size_t, c_char_p, PROGRESS_FN, c_void_p, POINTER(c_void_p),
-                                        err_p]
-        _declared = True
-    return lib
-
 
 def default_train_config() -> dict:
     """Every training config key with its default (``cfx_default_config("train")``)."""
@@ -59,7 +42,7 @@ def train(model, X, y=None, progress: Progress = None, **config) -> dict:
     out = c_void_p()
     err = _lib.new_error()
     try:
-        status = _lib_training().cfx_model_train(
+        status = _lib.lib().cfx_model_train(
             model._require(), rows.ctypes.data_as(_lib.DOUBLE_P), n, d,
             targets.ctypes.data_as(_lib.DOUBLE_P) if targets is not None else None, width,
             to_json_text(config).encode("utf-8"), hook.c_function, None, byref(out), byref(err))
