@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from typing import Callable, Dict, List
 
@@ -41,7 +40,7 @@ import numpy as np
 
 import cfx  # noqa: E402
 
-from . import OUT, RESULTS as _RESULTS
+from . import OUT, RESULTS as _RESULTS, env
 from .datasets import FASHION_CLASSES, FASHION_DIR, REFERENCE_MODELS, fashion_mnist_split as fashion_mnist  # noqa: F401
 
 HERE = str(REFERENCE_MODELS)      # the committed model files
@@ -383,13 +382,15 @@ def write_results(rows: List[dict]) -> None:
             f"{r['metric'][1]:.4f} ({r['test_rows']} rows) | "
             f"{'-' if load is None else f'{load[0]:.1f}'} |\n")
     order = [n for n in MODELS if n in previous] + [n for n in previous if n not in MODELS]
+    machine = env.machine("python3 benchmarks/harness.py reference-models")
     with open(RESULTS, "w") as f:
         f.write("# Reference models\n\n"
                 "Trained by cfx's own trainer (`cfx_model_train`, Adam) with\n"
                 "`python3 benchmarks/harness.py reference-models`; the model files are in\n"
                 "`benchmarks/models/` (float32 weights; the accuracy is the float32 copy's on the whole test\n"
                 "split). Release build, "
-                f"{platform.machine()}, {os.cpu_count()} cores shared with other jobs (load average at the\n"
+                f"{machine['machine']}, {machine['cpu']}, {machine['cores']} cores shared with other jobs, commit "
+                f"`{machine['commit']}` (load average at the\n"
                 "end of training in the last column), 2 training threads. Seconds are the training run's\n"
                 "(data loading and evaluation excluded); rows/s = training rows × epochs / seconds.\n"
                 "The configs were set by hand after a few tries (the tabular MLPs' hidden width and\n"

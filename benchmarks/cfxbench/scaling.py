@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from .datasets import ROOT
-from .env import markdown
+from .env import load_average, markdown
 from .results import write_json
 
 SIZES = (1, 10, 100, 1000)
@@ -94,7 +94,7 @@ def run(results_dir, out_dir, command: str, plots: bool = True, sizes=SIZES, thr
                 print(f"  {key} n={n} threads={t}: {pt['seconds']:.4f} s, peak RSS {pt['peak_rss_kib'] / 1024:.1f} MiB",
                       file=sys.stderr, flush=True)
                 points.append(pt)
-    env["loadavg_at_end"] = open("/proc/loadavg").read().split()[:3]
+    env["loadavg_at_end"] = load_average()
     data = {"suite": "scaling", "env": env, "sizes": list(sizes), "threads": list(threads), "repeats": REPEATS,
             "points": points, "notes": notes}
     write(data, results_dir, plots)

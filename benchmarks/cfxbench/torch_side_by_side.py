@@ -33,7 +33,6 @@ float64 on one thread only and the other columns say n/a.
 from __future__ import annotations
 
 import copy
-import datetime
 import json
 import math
 import os
@@ -571,7 +570,7 @@ def main(args) -> int:
     if set_vars and not kernel_sets.forced():
         print(f"warning: {', '.join(set_vars)} set; the benchmark command unsets them "
               "(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE ...)", file=sys.stderr)
-    report = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    report = {"date": env.now(),
               "command": command, "openblas_vars_set": set_vars, "commit": commit(),
               "cfx_version": cfx.__version__, "machine": machine(),
               "torch": {"version": torch.__version__, "mkldnn": torch.backends.mkldnn.is_available(),

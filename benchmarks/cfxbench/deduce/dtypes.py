@@ -8,8 +8,6 @@ features (in float64, as cfx always does). Writes benchmarks/results/deduce_fmni
 """
 
 import os
-import platform
-import time
 
 import numpy as np
 
@@ -79,20 +77,20 @@ def main(args) -> int:
 
 
 def write_report(args, rows, successes, agree, load):
-    commit = env.commit()
-    info = cfx.runtime_info()
-    unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
     command = (f"env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python3 benchmarks/harness.py deduce-dtypes "
                f"--n {args.n} --threads {args.threads}")
+    record = env.machine(command)
+    info = cfx.runtime_info()
+    unset = [v for v in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if v not in os.environ]
     lines = [
         "# DeDUCE and JSMA on Fashion-MNIST: float32 networks side by side with float64",
         "",
-        f"- date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; commit `{commit}`; release build",
+        *env.markdown(record)[:3], "- release build",
         f"- command: `{command}`" + ("" if len(unset) == 2 else f" (**not** unset in this run: "
                                      f"{', '.join(v for v in ('OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE') if v not in unset)})"),
         "- OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are unset in the command: this machine sets them (AVX2 kernels on an "
         f"AVX-512 processor), users' machines do not. OpenBLAS kernel that ran: {info.get('openblas_core', info)}",
-        f"- machine: {platform.machine()}, {os.cpu_count()} cores shared with other work; load average "
+        f"- load average "
         f"{load[0][0]:.2f} at the start, {load[1][0]:.2f} at the end (1 minute), so times carry noise; ratios are within the run",
         f"- protocol of `deduce-protocol`: the first {args.n} test images × the 9 classes other than the true label = "
         f"{next(iter(rows.values()))['pairs']} pairs per method; DeDUCE on the spectrally normalised ResNet with the class "
@@ -126,7 +124,6 @@ def write_report(args, rows, successes, agree, load):
     ]
     (RESULTS / "deduce_fmnist_float32.md").write_text("\n".join(lines) + "\n")
     write_json(RESULTS / "deduce_fmnist_float32.json",
-        {"command": command, "commit": commit, "date": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()),
-         "machine": platform.machine(), "load_average": load, "runtime_info": info, "predictions": agree,
+        {"env": record, "load_average": load, "runtime_info": info, "predictions": agree,
          "methods": rows, "successes": successes})
     print("\n".join(lines))

@@ -16,7 +16,6 @@ Needs the models of the deduce-train subcommand (benchmarks/models) and a releas
 
 import json
 import pickle
-import platform
 import time
 
 import numpy as np
@@ -273,7 +272,6 @@ def ordering(rows):
 
 
 def write_report(args, acc, density, fit_seconds, tables, runs, cfproto_n, cfproto_run, single, sweep):
-    commit = env.commit()
     training = json.loads((MODELS / "fmnist_resnet_training.json").read_text()) if (MODELS / "fmnist_resnet_training.json").exists() else {}
     n_pairs = len(next(iter(runs.values()))[0])
     sn_log = training.get("sn", {})
@@ -297,8 +295,9 @@ def write_report(args, acc, density, fit_seconds, tables, runs, cfproto_n, cfpro
         f"- command: `python3 benchmarks/harness.py deduce-protocol --n {args.n} --cfproto-n {args.cfproto_n} "
         f"--cfproto-fit {args.cfproto_fit} --sweep-n {args.sweep_n} --threads {args.threads}`"
         f" (after `python3 benchmarks/harness.py deduce-train --epochs {sn_log.get('epochs', '?')}`), release build",
-        f"- commit `{commit}`, {platform.machine()}, {args.threads} threads on a shared 2-core machine "
-        f"(other engineers' builds run at the same time, so timings are upper bounds)",
+        *env.markdown(env.machine(""))[:3],
+        f"- {args.threads} threads on a shared machine (other engineers' builds run at the same time, so timings "
+        "are upper bounds)",
         f"- models (benchmarks/models, trained by cfx's trainer): small ResNet of the DDU family, widths "
         f"{sn_log.get('widths', '?')}, batch norm, leaky ReLU 0.01, avg-pool + channel-pad shortcuts, "
         f"global average pooling (\"features\"), dense → 10, softmax; {sn_log.get('epochs', '?')} epochs of Adam "
