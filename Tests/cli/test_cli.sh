@@ -101,6 +101,10 @@ expect "malformed config" 1 'invalid JSON' -- $cli explain -m "$work/model.json"
 expect "short row" 1 'row 1 has 3 values' -- $cli predict -m "$work/model.json" -d "$work/short.csv"
 expect "non-numeric cell" 1 "row 2, column 3" -- $cli predict -m "$work/model.json" -d "$work/text.csv"
 expect "missing model file" 1 'cannot read' -- $cli predict -m "$work/none.json" -d "$work/x.csv"
+# An ONNX file (skl2onnx's MLPClassifier on 4 features, Tests/fixtures/onnx) by its extension.
+expect "predict --model m.onnx" 0 '^[0-9.e-]+,[0-9.e-]+,[0-9.e-]+$' -- $cli predict -m Tests/fixtures/onnx/sklearn_mlp.onnx -d "$work/x.csv"
+printf 'not protobuf' > "$work/bad.onnx"
+expect "a bad ONNX file names it" 1 'bad.onnx: ' -- $cli predict -m "$work/bad.onnx" -d "$work/x.csv"
 same_predictions() {  # the spec with a weights file predicts exactly as the inline one, from another directory
     [ "$($cli predict -m "$work/model.json" -d "$work/x.csv")" = "$(cd / && "$OLDPWD/$cli" predict -m "$work/specs/model.json" -d "$work/x.csv")" ] && echo same
 }

@@ -15,6 +15,7 @@ let targets: [String: ([UInt8]) -> Void] = [
     "callbacks": fuzzCallbackModel,
     "convert": fuzzModelConvert,
     "writer": fuzzJSONWriter,
+    "onnx": fuzzONNXFile,
 ]
 
 // MARK: Model specs
@@ -191,6 +192,22 @@ func fuzzWeightsFile(_ bytes: [UInt8]) {
     guard cfx_model_load(spec, &model, &err) == CFX_OK else { return }
     exercise(model)
     cfx_model_free(model)
+}
+
+/// The bytes as an ONNX file: load it (cfx_model_load reads a path ending in .onnx as ONNX) and,
+/// when that works, predict, differentiate, convert to the other number type and write the spec.
+func fuzzONNXFile(_ bytes: [UInt8]) {
+    let path = writeScratch("m.onnx", bytes)
+    var model: OpaquePointer?
+    var err = cfx_error()
+    guard cfx_model_load(path, &model, &err) == CFX_OK else { return }
+    defer { cfx_model_free(model) }
+    exercise(model)
+    var converted: OpaquePointer?
+    if cfx_model_convert(model, #"{"dtype":"float64"}"#, &converted, &err) == CFX_OK { exercise(converted) }
+    cfx_model_free(converted)
+    var spec: UnsafeMutablePointer<CChar>?
+    if cfx_model_spec(model, &spec, &err) == CFX_OK { cfx_free(spec) }
 }
 
 /// The bytes as a density file: load it, describe it, score a feature vector, save it.
