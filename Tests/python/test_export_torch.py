@@ -19,6 +19,7 @@ from torch.nn.utils.parametrizations import spectral_norm  # noqa: E402
 
 import cfx  # noqa: E402
 from cfx.export import ChannelPad, Residual, from_torch, inline_tensors, save_torch  # noqa: E402
+from torch_fit import fit  # noqa: E402
 
 ATOL = 1e-5
 
@@ -31,25 +32,6 @@ def digits():
     X_train, X_test, y_train, y_test = train_test_split(d.data / 16.0, d.target, test_size=0.25,
                                                         random_state=0, stratify=d.target)
     return X_train, X_test, y_train, y_test
-
-
-def fit(module, X, y, shape, epochs, lr=3e-3, seed=0):
-    """A few epochs of Adam on cross-entropy; returns the module in eval mode."""
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)
-    xs = torch.tensor(X, dtype=torch.float32).reshape((-1,) + tuple(shape))
-    ys = torch.tensor(y)
-    body = module[:-1]  # everything before the final Softmax
-    opt = torch.optim.Adam(module.parameters(), lr=lr)
-    module.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(xs))
-        for i in range(0, len(xs), 32):
-            idx = order[i:i + 32]
-            opt.zero_grad()
-            nn.functional.cross_entropy(body(xs[idx]), ys[idx]).backward()
-            opt.step()
-    return module.eval()
 
 
 def torch_proba(module, X, shape):

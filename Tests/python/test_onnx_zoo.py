@@ -23,6 +23,7 @@ torch = pytest.importorskip(
 import cfx  # noqa: E402
 import onnx  # noqa: E402
 import onnx_zoo  # noqa: E402
+from torch_fit import fit  # noqa: E402
 
 PROBA_ATOL = 1e-5
 GRADIENT_RTOL = 1e-4
@@ -44,22 +45,9 @@ def to_proba(out, kind):
     return {"logits": lambda: torch.softmax(out, 1), "log_softmax": out.exp, "softmax": lambda: out}[kind]()
 
 
-def train(module, X, y, shape, kind, epochs=8, seed=0):
-    """A few epochs of Adam, so that the zoo models are not random."""
-    torch.manual_seed(seed)
-    torch.set_num_threads(1)
-    xs = torch.tensor(X).reshape((-1,) + tuple(shape))
-    ys = torch.tensor(y)
-    opt = torch.optim.Adam(module.parameters(), lr=3e-3)
-    module.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(xs))
-        for i in range(0, len(xs), 32):
-            idx = order[i:i + 32]
-            opt.zero_grad()
-            torch.nn.functional.nll_loss(to_proba(module(xs[idx]), kind).log(), ys[idx]).backward()
-            opt.step()
-    return module.eval()
+def logits(module, kind):
+    """What the model computes before its final Softmax or LogSoftmax: what it trains on."""
+    return module if kind == "logits" else module[:-1]
 
 
 @pytest.fixture(scope="module", params=["mlp", "cnn", "resnet"])
@@ -67,7 +55,8 @@ def torch_zoo(request, digits, tmp_path_factory):
     X, y = digits
     make, shape, fold = onnx_zoo.torch_models()[request.param]
     torch.manual_seed(1)
-    module = train(make(), X[:1200], y[:1200], shape, OUTPUT[request.param])
+    module = make()
+    fit(module, X[:1200], y[:1200], shape, epochs=8, logits=logits(module, OUTPUT[request.param]))
     path = tmp_path_factory.mktemp("onnx") / f"{request.param}.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
