@@ -5,7 +5,7 @@ import CFXFormats
 // "on_error": "record": each row is explained on its own, so that a failing row (a non-finite
 // value, a callback error, a search that fails) becomes that row's explanation with its error
 // and the rest of the batch completes. A user auditing millions of rows then loses one row, not
-// a partition. The entry's shape is documented next to cfx_explain in include/cfx.h.
+// a partition. The entry's shape is documented in docs/c-api.md ("What cfx_explain returns").
 
 extension PreparedMethod {
     /// Explains `rows` rows of `features` values on `threads` threads (0 = all cores). Without

@@ -164,7 +164,7 @@ mutable struct CallbackState
 end
 
 """
-    Model(spec::AbstractString)      # a JSON model specification (see cfx.h)
+    Model(spec::AbstractString)      # a JSON model specification (docs/model-format.md)
     Model(spec::AbstractDict)        # the same as a Dict (written with JSON3)
     Model(predict, n_features, n_classes; vjp = nothing, obsdim = 1)
 

@@ -252,7 +252,7 @@ class Model(NativeHandle):
         ``epochs=20, batch_size=64, optimizer="sgd", learning_rate=0.05,
         validation_split=0.1, early_stopping_patience=3, schedule={"type": "cosine"}``.
         ``counterfactual_training={"n_ce": 1000, "tau": 0.75, "monotone": {0: "increase"}, ...}``
-        turns on counterfactual training (Altmeyer et al.; keys in include/cfx.h, Training);
+        turns on counterfactual training (Altmeyer et al.; keys in docs/training.md);
         each epoch's dict then has a ``"counterfactual"`` entry (loss terms, ``mature_share``,
         ``search_seconds``, ``training_seconds``).
         ``progress``: ``True`` for a progress bar (tqdm when installed, else a line on stderr), or

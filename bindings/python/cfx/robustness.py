@@ -4,7 +4,7 @@ cost, validity, and robust accuracy under FGSM and PGD.
 >>> cfx.robustness.plausibility(model, X_train, y_train, X, X_cf, targets)["ip"]
 >>> cfx.robustness.robust_accuracy(model, X_test, y_test, attack="fgsm")["accuracy"]
 
-Formulas and defaults are in include/cfx.h (cfx_plausibility, cfx_robust_accuracy). IP*'s
+Formulas and defaults are in docs/metrics.md (cfx_plausibility, cfx_robust_accuracy). IP*'s
 Gaussian kernel length scale is the median pairwise distance of the pooled sample unless
 ``length_scale`` is given.
 """
