@@ -104,6 +104,44 @@ struct ConfigField<P> {
         })
     }
 
+    /// A class index, a list of them, or "all" (every class but the prediction).
+    static func targetClasses(_ key: String, _ path: WritableKeyPath<P, TargetClasses>) -> ConfigField {
+        ConfigField(key: key, read: { value, p in
+            switch value {
+            case .string("all"): p[keyPath: path] = .all
+            case .int, .double: p[keyPath: path] = .index(try value.integer(key))
+            case .array(let items): p[keyPath: path] = .list(try items.enumerated().map { try $1.integer("\(key)[\($0)]") })
+            default: throw CFXError.config(key, "expected a class index, a list of them or \"all\", got \(value)")
+            }
+        }, write: { p in
+            switch p[keyPath: path] {
+            case .all: return .string("all")
+            case .index(let c): return .int(c)
+            case .list(let cs): return .array(cs.map { .int($0) })
+            }
+        })
+    }
+
+    /// One of `choices`, read and written by name.
+    static func choice(_ key: String, get: @escaping (P) -> String, set: @escaping (inout P, String) -> Bool, choices: [String]) -> ConfigField {
+        ConfigField(key: key, read: { value, p in
+            let text = try value.text(key)
+            guard set(&p, text) else {
+                throw CFXError.config(key, "expected one of \(choices.map { "\"\($0)\"" }.joined(separator: ", ")), got \"\(text)\"")
+            }
+        }, write: { .string(get($0)) })
+    }
+
+    /// One of the raw values of an enumeration.
+    static func choice<E: RawRepresentable & CaseIterable>(_ key: String, _ path: WritableKeyPath<P, E>) -> ConfigField
+    where E.RawValue == String {
+        choice(key, get: { $0[keyPath: path].rawValue }, set: { p, name in
+            guard let value = E(rawValue: name) else { return false }
+            p[keyPath: path] = value
+            return true
+        }, choices: E.allCases.map(\.rawValue))
+    }
+
     /// [min, max], each a number for all features or an array with one per feature.
     static func range(_ key: String, _ lower: WritableKeyPath<P, PerFeature>, _ upper: WritableKeyPath<P, PerFeature>) -> ConfigField {
         ConfigField(key: key, read: { value, p in
@@ -112,6 +150,31 @@ struct ConfigField<P> {
             p[keyPath: lower] = try bounds[0].perFeature("\(key)[0]")
             p[keyPath: upper] = try bounds[1].perFeature("\(key)[1]")
         }, write: { .array([.perFeature($0[keyPath: lower]), .perFeature($0[keyPath: upper])]) })
+    }
+}
+
+extension Parameter {
+    /// The row as a config field: how the C API reads its JSON value and writes it back.
+    var field: ConfigField<P> {
+        switch kind {
+        case .number(let path): return .number(key, path)
+        case .integer(let path): return .integer(key, path)
+        case .boolean(let path): return .boolean(key, path)
+        case .text(let path): return .text(key, path)
+        case .choice(let get, let set, let choices): return .choice(key, get: get, set: set, choices: choices)
+        case .perFeature(let path): return .perFeature(key, path)
+        case .indices(let path): return .indices(key, path)
+        case .numbers(let path): return .numbers(key, path)
+        case .optionalInteger(let path): return .optionalInteger(key, path)
+        case .optionalNumber(let path): return .optionalNumber(key, path)
+        case .optionalIndices(let path): return .optionalIndices(key, path)
+        case .pair(let first, let second): return .pair(key, first, second)
+        case .range(let lower, let upper): return .range(key, lower, upper)
+        case .categoricalVariables(let path): return .categoricalVariables(key, path)
+        case .monotone(let path): return .monotone(key, path)
+        case .targetClass(let path): return .targetClass(key, path)
+        case .targetClasses(let path): return .targetClasses(key, path)
+        }
     }
 }
 

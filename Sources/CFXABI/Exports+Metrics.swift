@@ -69,20 +69,6 @@ extension EvaluationOptions {
     ]
 }
 
-extension ConfigField {
-    /// One of the raw values of an enumeration.
-    static func choice<E: RawRepresentable & CaseIterable>(_ key: String, _ path: WritableKeyPath<P, E>) -> ConfigField
-    where E.RawValue == String {
-        ConfigField(key: key, read: { value, p in
-            let text = try value.text(key)
-            guard let choice = E(rawValue: text) else {
-                throw CFXError.config(key, "expected one of \(E.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", ")), got \"\(text)\"")
-            }
-            p[keyPath: path] = choice
-        }, write: { .string($0[keyPath: path].rawValue) })
-    }
-}
-
 /// Parses the per-call request: {"target_class", "target_proba", "meta"}, every key optional.
 func evaluationRequest(_ json: JSON?, rows n: Int) throws -> EvaluationRequest {
     var request = EvaluationRequest()

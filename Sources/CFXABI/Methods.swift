@@ -23,14 +23,6 @@ struct RunOptions {
     }
 }
 
-/// What a method gets besides its config: auxiliary models by role and training data.
-struct MethodInputs {
-    var models: [String: Classifier] = [:]
-    var training: Dataset?
-    /// A fitted feature density (DeDUCE), from cfx_explainer_set_density.
-    var density: FeatureDensity?
-}
-
 /// A configured method. `prepare` builds what explaining needs from the inputs (prototypes,
 /// densities), so that explaining itself only reads.
 struct ConfiguredMethod {
@@ -48,8 +40,8 @@ struct PreparedMethod {
     let explain: ([Double], Int, Int, RunControl) throws -> [JSON]
 }
 
-/// A method cfx offers through the C API: its name, its parameter fields and defaults, and how to
-/// bind it to a model.
+/// A method cfx offers through the C API: its name, its config fields (from the method's table)
+/// and defaults, and how to bind it to a model; its explanations as JSON.
 struct MethodEntry {
     let name: String
     let defaults: () -> [(String, JSON)]
@@ -58,7 +50,34 @@ struct MethodEntry {
     /// Keys every method accepts besides its own.
     static let commonKeys = ["method"] + RunOptions.fields.map(\.key)
 
-    static let all: [MethodEntry] = [wachter, cfproto, deduce, jsma, eccco]
+    /// Every method, one line each: the method and how its explanations are written.
+    static let all: [MethodEntry] = [
+        MethodEntry(WachterMethod.self) { e, _, params in wachterJSON(e, params: params) },
+        MethodEntry(CFProtoMethod.self, json: cfprotoJSON),
+        MethodEntry(DeDUCEMethod.self) { e, explainer, params in saliencyJSON(e, method: "deduce", params: params, density: explainer.density) },
+        MethodEntry(JSMAMethod.self) { e, _, params in saliencyJSON(e, method: "jsma", params: params, density: nil) },
+        MethodEntry(ECCCoMethod.self) { e, _, params in ecccoJSON(e, params: params) },
+    ]
+
+    /// `method` bound to the C API: its table gives the config fields; `json` writes one
+    /// explanation, given the prepared explainer and the effective config.
+    init<M: CounterfactualMethod>(_ method: M.Type, json: @escaping (M.Explainer.Explanation, M.Explainer, JSON) -> JSON) {
+        let fields = M.parameters.map(\.field)
+        name = M.name
+        defaults = { fields.encode(M.defaults) }
+        configure = { model, members, options in
+            var params = M.defaults
+            try fields.decode(members, into: &params, context: "method \"\(M.name)\"", alsoKnown: MethodEntry.commonKeys)
+            try M.check(params, model: model)  // config errors surface at creation; fitting happens in prepare
+            let effective = JSON.object([("method", .string(M.name))] + fields.encode(params) + RunOptions.fields.encode(options))
+            return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: M.modelRoles) { inputs in
+                let explainer = try M.prepare(params, model: model, inputs: inputs, seed: options.seed, threads: options.nThreads)
+                return PreparedMethod { x, rows, threads, control in
+                    try explainer.explain(x, rows: rows, threads: threads, control: control).map { json($0, explainer, effective) }
+                }
+            }
+        }
+    }
 
     static func named(_ name: String) throws -> MethodEntry {
         guard let entry = all.first(where: { $0.name == name }) else {
@@ -88,106 +107,4 @@ struct MethodEntry {
         let entry = try named(name)
         return .object([("method", .string(name))] + entry.defaults() + RunOptions.fields.encode(RunOptions()))
     }
-}
-
-extension MethodEntry {
-    static let wachterFields: [ConfigField<WachterParams>] = [
-        .number("target_proba", \.targetProba),
-        .number("tol", \.tol),
-        .targetClass("target_class", \.targetClass),
-        .integer("max_iter", \.maxIter),
-        .integer("early_stop", \.earlyStop),
-        .number("lam_init", \.lamInit),
-        .integer("max_lam_steps", \.maxLamSteps),
-        .number("learning_rate_init", \.learningRateInit),
-        .boolean("decay", \.decay),
-        .range("feature_range", \.featureRangeMin, \.featureRangeMax),
-        .perFeature("eps", \.eps),
-        .text("init", \.initialisation),
-        .text("distance_fn", \.distanceFunction),
-        .indices("immutable", \.immutable),
-        .monotone("monotone", \.monotone),
-        .boolean("return_all", \.returnAll),
-        .choice("all_candidates", \.allCandidates),
-        .integer("n_counterfactuals", \.nCounterfactuals),
-        .number("diversity_weight", \.diversityWeight),
-        .boolean("sparsify", \.sparsify),
-        .integer("sparsify_repair_steps", \.sparsifyRepairSteps),
-    ]
-
-    static let wachter = MethodEntry(
-        name: "wachter",
-        defaults: { wachterFields.encode(WachterParams()) },
-        configure: { model, members, options in
-            var params = WachterParams()
-            try wachterFields.decode(members, into: &params, context: "method \"wachter\"", alsoKnown: commonKeys)
-            _ = try WachterExplainer(model: model, params: params)  // config errors surface at creation
-            let effective = JSON.object([("method", .string("wachter"))] + wachterFields.encode(params) + RunOptions.fields.encode(options))
-            // alibi's CounterFactual needs no fit; training data, if given, only sets the feature
-            // scales (MAD) of the sparsity order and the set's diversity.
-            return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: []) { inputs in
-                let explainer = try WachterExplainer(model: model, params: params, training: inputs.training, seed: options.seed)
-                return PreparedMethod { x, rows, threads, control in
-                    try explainer.explain(x, rows: rows, threads: threads, control: control).map { wachterJSON($0, params: effective) }
-                }
-            }
-        })
-}
-
-extension MethodEntry {
-    /// alibi's CounterfactualProto arguments: constructor, then fit(), then explain(), then cfx's own.
-    static let cfprotoFields: [ConfigField<CFProtoParams>] = [
-        .number("kappa", \.kappa),
-        .number("beta", \.beta),
-        .range("feature_range", \.featureRangeMin, \.featureRangeMax),
-        .number("gamma", \.gamma),
-        .number("theta", \.theta),
-        .categoricalVariables("cat_vars", \.catVars),
-        .boolean("ohe", \.ohe),
-        .boolean("use_kdtree", \.useKdtree),
-        .number("learning_rate_init", \.learningRateInit),
-        .integer("max_iterations", \.maxIterations),
-        .number("c_init", \.cInit),
-        .integer("c_steps", \.cSteps),
-        .range("eps", \.epsProba, \.epsInput),
-        .pair("clip", \.clipMin, \.clipMax),
-        .integer("update_num_grad", \.updateNumGrad),
-        .text("d_type", \.dType),
-        .optionalNumber("w", \.w),
-        .numbers("disc_perc", \.discPerc),
-        .boolean("standardize_cat_vars", \.standardizeCatVars),
-        .number("smooth", \.smooth),
-        .boolean("center", \.center),
-        .boolean("update_feature_range", \.updateFeatureRange),
-        .optionalIndices("target_class", \.targetClass),
-        .optionalInteger("k", \.k),
-        .text("k_type", \.kType),
-        .number("threshold", \.threshold),
-        .indices("immutable", \.immutable),
-        .monotone("monotone", \.monotone),
-        .boolean("return_all", \.returnAll),
-        .integer("n_counterfactuals", \.nCounterfactuals),
-        .number("diversity_weight", \.diversityWeight),
-        .boolean("sparsify", \.sparsify),
-        .integer("sparsify_repair_steps", \.sparsifyRepairSteps),
-    ]
-
-    static let cfproto = MethodEntry(
-        name: "cfproto",
-        defaults: { cfprotoFields.encode(CFProtoParams()) },
-        configure: { model, members, options in
-            var params = CFProtoParams()
-            try cfprotoFields.decode(members, into: &params, context: "method \"cfproto\"", alsoKnown: commonKeys)
-            // Config errors surface at creation; fitting happens in prepare.
-            try params.validate(featureCount: model.featureCount, classCount: model.classCount)
-            let effective = JSON.object([("method", .string("cfproto"))] + cfprotoFields.encode(params) + RunOptions.fields.encode(options))
-            return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: ["encoder", "autoencoder"]) { inputs in
-                let explainer = try CFProtoExplainer(model: model, params: params, encoder: inputs.models["encoder"],
-                                                     autoencoder: inputs.models["autoencoder"], training: inputs.training, seed: options.seed)
-                return PreparedMethod { x, rows, threads, control in
-                    try explainer.explain(x, rows: rows, threads: threads, control: control)
-                        .map { cfprotoJSON($0, explainer: explainer, params: effective) }
-                }
-            }
-        })
 }

@@ -158,14 +158,14 @@ final class CFProtoTests: XCTestCase {
     }
 
     func testShrinkageThresholdingAndFeatureRange() throws {
-        let e = try explainer(try linearSoftmax()) { $0.beta = 0.5; $0.featureRangeMin = .all(-1); $0.featureRangeMax = .all(1.2) }
+        let e = try explainer(try linearSoftmax()) { $0.beta = 0.5; $0.constraints.featureRangeMin = .all(-1); $0.constraints.featureRangeMax = .all(1.2) }
         let search = try e.makeSearch([0.5, 0.5])
         XCTAssertEqual(search.shrink([0.8, 0.3]), [0.5, 0.5])  // within β of x: back to x
         XCTAssertEqual(search.shrink([2.0, -1.0]), [1.2, -0.5])  // beyond: moved β toward x, clipped
     }
 
     func testImmutableFeatureNeverChanges() throws {
-        let e = try explainer(try linearSoftmax()) { $0.useKdtree = true; $0.theta = 5; $0.immutable = [1] }
+        let e = try explainer(try linearSoftmax()) { $0.useKdtree = true; $0.theta = 5; $0.constraints.immutable = [1] }
         for (r, result) in try e.explain(instances, rows: 3, threads: 1).enumerated() {
             for candidate in result.all.joined() { XCTAssertEqual(candidate.x[1], instances[2 * r + 1]) }
         }
@@ -192,7 +192,7 @@ final class CFProtoTests: XCTestCase {
         fails("cat_vars") { $0.catVars = [CategoricalVariable(column: 0, categories: 2), CategoricalVariable(column: 1, categories: 2)]; $0.ohe = true }
         fails("gamma") { $0.gamma = 1 }
         fails("cfx_explainer_fit", { $0.useKdtree = true }, training: false)
-        fails("feature_range") { $0.featureRangeMin = .each([0, 0, 0]) }
+        fails("feature_range") { $0.constraints.featureRangeMin = .each([0, 0, 0]) }
     }
 }
 
@@ -322,8 +322,8 @@ final class CategoricalTests: XCTestCase {
             params.theta = 5
             params.maxIterations = 200
             params.cSteps = 4
-            params.featureRangeMin = .each([-3, -1, -3, -1])
-            params.featureRangeMax = .each([3, 1, 3, 1])
+            params.constraints.featureRangeMin = .each([-3, -1, -3, -1])
+            params.constraints.featureRangeMax = .each([3, 1, 3, 1])
             let training = try Dataset(x: oneHot, rows: rows, features: 7, labels: nil, classCount: 2)
             let e = try CFProtoExplainer(model: model, params: params, training: training)
             XCTAssertEqual(e.searchFeatures, 4)

@@ -96,8 +96,8 @@ final class CounterfactualTrainingTests: XCTestCase {
         _ = try Trainer(network: network, config: config(nil)).train(x: train.x, rows: 300, targets: .classes(train.y))
         var ct = CounterfactualTrainingConfig()
         ct.counterfactuals = 100
-        ct.generator.immutable = [1]
-        ct.generator.monotone = [MonotoneFeature(feature: 0, direction: .increase)]
+        ct.generator.constraints.immutable = [1]
+        ct.generator.constraints.monotone = [MonotoneFeature(feature: 0, direction: .increase)]
         let data = TrainingData(x: train.x, classes: train.y, values: nil, width: 2, features: 2)
         let training = try CounterfactualTraining(network: network, config: ct, data: data, classes: train.y,
                                                   trainIndices: Array(0..<300), seed: 9)

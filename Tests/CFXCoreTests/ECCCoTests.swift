@@ -68,10 +68,10 @@ final class ECCCoTests: XCTestCase {
 
     func testConstraintsHoldOnEveryRow() throws {
         let results = try explain({
-            $0.immutable = [1]
-            $0.monotone = [MonotoneFeature(feature: 0, direction: .decrease)]
-            $0.featureRangeMin = .all(-2)
-            $0.featureRangeMax = .all(2)
+            $0.constraints.immutable = [1]
+            $0.constraints.monotone = [MonotoneFeature(feature: 0, direction: .decrease)]
+            $0.constraints.featureRangeMin = .all(-2)
+            $0.constraints.featureRangeMax = .all(2)
         })
         for (r, e) in results.enumerated() {
             XCTAssertEqual(e.last[1], instances[2 * r + 1])

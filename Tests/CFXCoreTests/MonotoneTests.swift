@@ -13,7 +13,7 @@ final class MonotoneTests: XCTestCase {
         params.tol = 0.1
         let free = try WachterExplainer(model: try linearSoftmax(), params: params).explain(instance)
         XCTAssertLessThan(free.cf!.x[0], instance[0], "without the constraint the search lowers x0")
-        params.monotone = [MonotoneFeature(feature: 0, direction: .increase)]
+        params.constraints.monotone = [MonotoneFeature(feature: 0, direction: .increase)]
         let e = try WachterExplainer(model: try linearSoftmax(), params: params).explain(instance)
         let cf = try XCTUnwrap(e.cf)
         XCTAssertEqual(cf.predictedClass, 1)
@@ -26,7 +26,7 @@ final class MonotoneTests: XCTestCase {
         var params = CFProtoParams()
         params.maxIterations = 300
         params.cSteps = 4
-        params.monotone = [MonotoneFeature(feature: 0, direction: .decrease)]
+        params.constraints.monotone = [MonotoneFeature(feature: 0, direction: .decrease)]
         let e = try CFProtoExplainer(model: try linearSoftmax(), params: params, encoder: nil, autoencoder: nil, training: nil)
             .explain([0.1, 1.4], rows: 1, threads: 1)[0]
         for candidate in e.all.joined() { XCTAssertLessThanOrEqual(candidate.x[0], 0.1) }
@@ -45,10 +45,10 @@ final class MonotoneTests: XCTestCase {
 
     func testBadMonotoneFeaturesAreConfigErrors() throws {
         var params = WachterParams()
-        params.monotone = [MonotoneFeature(feature: 2, direction: .increase)]
+        params.constraints.monotone = [MonotoneFeature(feature: 2, direction: .increase)]
         XCTAssertThrowsError(try WachterExplainer(model: try linearSoftmax(), params: params))
-        params.monotone = [MonotoneFeature(feature: 0, direction: .increase)]
-        params.immutable = [0]
+        params.constraints.monotone = [MonotoneFeature(feature: 0, direction: .increase)]
+        params.constraints.immutable = [0]
         XCTAssertThrowsError(try WachterExplainer(model: try linearSoftmax(), params: params))
     }
 }

@@ -75,9 +75,9 @@ final class SparseDiverseTests: XCTestCase {
         let dense = try WachterExplainer(model: network, params: WachterParams()).explain(x, rows: 6, threads: 1)
         for repair in [0, 100] {
             var params = WachterParams()
-            params.sparsify = true
-            params.sparsifyRepairSteps = repair
-            params.immutable = [4]
+            params.refinement.sparsify = true
+            params.refinement.sparsifyRepairSteps = repair
+            params.constraints.immutable = [4]
             let sparse = try WachterExplainer(model: network, params: params).explain(x, rows: 6, threads: 1)
             var denseL0 = 0, sparseL0 = 0
             for (r, (d, s)) in zip(dense, sparse).enumerated() {
@@ -99,7 +99,7 @@ final class SparseDiverseTests: XCTestCase {
         let network = try model()
         let x = rows(4)
         var params = WachterParams()
-        params.nCounterfactuals = 3
+        params.refinement.nCounterfactuals = 3
         let explanations = try WachterExplainer(model: network, params: params).explain(x, rows: 4, threads: 2)
         let single = try WachterExplainer(model: network, params: WachterParams()).explain(x, rows: 4, threads: 1)
         for (e, s) in zip(explanations, single) {
@@ -119,8 +119,8 @@ final class SparseDiverseTests: XCTestCase {
         let network = try model()
         let x = rows(4)
         var params = CFProtoParams()
-        params.sparsify = true
-        params.nCounterfactuals = 3
+        params.refinement.sparsify = true
+        params.refinement.nCounterfactuals = 3
         let explainer = try CFProtoExplainer(model: network, params: params)
         for (r, e) in try explainer.explain(x, rows: 4, threads: 1).enumerated() {
             let row = Array(x[r * 5..<(r + 1) * 5])
@@ -136,18 +136,18 @@ final class SparseDiverseTests: XCTestCase {
 
     func testSetKeysAreChecked() {
         var p = WachterParams()
-        p.nCounterfactuals = 0
-        XCTAssertThrowsError(try p.validate(classCount: 3)) { XCTAssertTrue("\($0)".contains("n_counterfactuals")) }
-        p.nCounterfactuals = 101
-        XCTAssertThrowsError(try p.validate(classCount: 3))
-        p.nCounterfactuals = 2
-        p.diversityWeight = -1
-        XCTAssertThrowsError(try p.validate(classCount: 3)) { XCTAssertTrue("\($0)".contains("diversity_weight")) }
-        p.diversityWeight = .infinity
-        XCTAssertThrowsError(try p.validate(classCount: 3))
-        p.diversityWeight = 1
-        p.sparsifyRepairSteps = -1
-        XCTAssertThrowsError(try p.validate(classCount: 3)) { XCTAssertTrue("\($0)".contains("sparsify_repair_steps")) }
+        p.refinement.nCounterfactuals = 0
+        XCTAssertThrowsError(try WachterMethod.parameters.check(p, ModelShape(features: 3, classes: 3))) { XCTAssertTrue("\($0)".contains("n_counterfactuals")) }
+        p.refinement.nCounterfactuals = 101
+        XCTAssertThrowsError(try WachterMethod.parameters.check(p, ModelShape(features: 3, classes: 3)))
+        p.refinement.nCounterfactuals = 2
+        p.refinement.diversityWeight = -1
+        XCTAssertThrowsError(try WachterMethod.parameters.check(p, ModelShape(features: 3, classes: 3))) { XCTAssertTrue("\($0)".contains("diversity_weight")) }
+        p.refinement.diversityWeight = .infinity
+        XCTAssertThrowsError(try WachterMethod.parameters.check(p, ModelShape(features: 3, classes: 3)))
+        p.refinement.diversityWeight = 1
+        p.refinement.sparsifyRepairSteps = -1
+        XCTAssertThrowsError(try WachterMethod.parameters.check(p, ModelShape(features: 3, classes: 3))) { XCTAssertTrue("\($0)".contains("sparsify_repair_steps")) }
     }
 
     // MARK: Kernel and metrics

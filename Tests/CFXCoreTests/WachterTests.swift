@@ -69,8 +69,8 @@ final class WachterTests: XCTestCase {
     func testFeatureRangeHoldsExactly() throws {
         let lower = [-0.3, -0.5], upper = [1.6, 1.5]
         let results = try explain(try linearSoftmax()) {
-            $0.featureRangeMin = .each(lower)
-            $0.featureRangeMax = .each(upper)
+            $0.constraints.featureRangeMin = .each(lower)
+            $0.constraints.featureRangeMax = .each(upper)
         }
         for e in results {
             for candidate in e.all.joined() {
@@ -85,7 +85,7 @@ final class WachterTests: XCTestCase {
 
     func testImmutableFeaturesNeverChange() throws {
         // With feature 1 frozen, class 0 can only become class 2 (by lowering feature 0).
-        let results = try explain(try linearSoftmax()) { $0.immutable = [1]; $0.targetClass = .index(2) }
+        let results = try explain(try linearSoftmax()) { $0.constraints.immutable = [1]; $0.targetClass = .index(2) }
         for (r, e) in results.enumerated() {
             for candidate in e.all.joined() { XCTAssertEqual(candidate.x[1], instances[2 * r + 1]) }
         }
@@ -142,8 +142,8 @@ final class WachterTests: XCTestCase {
     func testUnreachableTargetGivesNoCounterfactual() throws {
         // A box that keeps class 0 most probable everywhere: no counterfactual exists.
         let results = try explain(try linearSoftmax()) {
-            $0.featureRangeMin = .each([1.0, -0.1])
-            $0.featureRangeMax = .each([2.0, 0.1])
+            $0.constraints.featureRangeMin = .each([1.0, -0.1])
+            $0.constraints.featureRangeMax = .each([2.0, 0.1])
             $0.maxIter = 100
             $0.maxLamSteps = 2
         }
@@ -173,9 +173,9 @@ final class WachterTests: XCTestCase {
         assertConfigError("max_lam_steps") { $0.maxLamSteps = 0 }
         assertConfigError("learning_rate_init") { $0.learningRateInit = -0.1 }
         assertConfigError("target_class") { $0.targetClass = .index(3) }
-        assertConfigError("feature_range") { $0.featureRangeMin = .all(1); $0.featureRangeMax = .all(0) }
-        assertConfigError("feature_range[0]") { $0.featureRangeMin = .each([0, 0, 0]) }
-        assertConfigError("immutable") { $0.immutable = [2] }
+        assertConfigError("feature_range") { $0.constraints.featureRangeMin = .all(1); $0.constraints.featureRangeMax = .all(0) }
+        assertConfigError("feature_range[0]") { $0.constraints.featureRangeMin = .each([0, 0, 0]) }
+        assertConfigError("immutable") { $0.constraints.immutable = [2] }
         assertConfigError("eps") { $0.eps = .each([0.1]) }
         assertConfigError("eps") { $0.eps = .all(0) }
         assertConfigError("init") { $0.initialisation = "random" }

@@ -22,9 +22,9 @@ extension CFProtoSearch {
     /// Adds the set and applies the sparsity pass, as the params ask.
     func refine(_ e: inout CFProtoExplanation) throws {
         guard let cf = e.cf else { return }
-        if params.nCounterfactuals > 1 {
+        if params.refinement.nCounterfactuals > 1 {
             var members = try diverseSet(from: cf)
-            if params.sparsify {
+            if params.refinement.sparsify {
                 var used = Set<Int>()
                 members = try members.map { member in
                     let sparse = try sparsified(member, restoreFirst: used)
@@ -36,7 +36,7 @@ extension CFProtoSearch {
             let search = try members.map { try explainer.categorical?.numeric(fromModel: $0.x[...], "cf") ?? $0.x }
             e.diversity = DiversityKernel(scales: explainer.searchScales).determinant(search)
         }
-        if params.sparsify {
+        if params.refinement.sparsify {
             let sparse = try sparsified(cf)
             e.cf = sparse
             let y = try explainer.categorical?.numeric(fromModel: sparse.x[...], "cf") ?? sparse.x
@@ -71,17 +71,17 @@ extension CFProtoSearch {
             constraints.mask(&gradient)
             return (loss, gradient, try isValid(model: input, p))
         }
-        let unit = max(try memberLoss(cfSearch, c: c).loss, 1e-12) * Double(params.nCounterfactuals)
+        let unit = max(try memberLoss(cfSearch, c: c).loss, 1e-12) * Double(params.refinement.nCounterfactuals)
         let objective = SetMemberObjective(evaluate: { y in
             var (loss, gradient, valid) = try memberLoss(y, c: c)
             if !valid { (loss, gradient, valid) = try memberLoss(y, c: 10 * c) }
             return (loss / unit, gradient.map { $0 / unit }, valid)
         }, project: { [constraints, original] in constraints.apply(to: &$0, original: original) })
         let start = setStart(counterfactual: cfSearch,
-                             count: params.nCounterfactuals, scales: explainer.searchScales, seed: explainer.seed,
+                             count: params.refinement.nCounterfactuals, scales: explainer.searchScales, seed: explainer.seed,
                              project: objective.project)
         let settings = SetSearchSettings(steps: params.maxIterations, learningRate: params.learningRateInit,
-                                         diversityWeight: params.diversityWeight, patience: max(50, params.maxIterations / 20))
+                                         diversityWeight: params.refinement.diversityWeight, patience: max(50, params.maxIterations / 20))
         let points = try optimiseDiverseSet(start: start, kernel: DiversityKernel(scales: explainer.searchScales),
                                             objective: objective, settings: settings, cancellation: cancellation)
         return try points.compactMap { $0 }.map { try candidate(model: modelInput($0), from: cf) }
@@ -96,7 +96,7 @@ extension CFProtoSearch {
         pass.restoreFirst = restoreFirst
         pass.cancellation = cancellation
         if explainer.categorical == nil {  // the box is the search space's: the model's only without categories
-            pass.repairSteps = params.sparsifyRepairSteps
+            pass.repairSteps = params.refinement.sparsifyRepairSteps
             (pass.lower, pass.upper) = (constraints.lower, constraints.upper)
         }
         // The repair climbs p_cf − p_orig.

@@ -7,112 +7,20 @@ import Glibc
 ///
 /// (θ‖y − proto‖₂² with k-d tree prototypes), with β‖y − x‖₁ handled by shrinkage-thresholding
 /// toward x. c is searched: ×10 until a first counterfactual, then bisection.
-public struct CFProtoParams: Sendable, Equatable {
-    public var kappa = 0.0
-    public var beta = 0.1
-    public var featureRangeMin = PerFeature.all(-1e10)
-    public var featureRangeMax = PerFeature.all(1e10)
-    public var gamma = 0.0
-    public var theta = 0.0
-    /// Categorical variables: start column (in the model's input) → number of categories.
-    public var catVars: [CategoricalVariable] = []
-    public var ohe = false
-    public var useKdtree = false
-    public var learningRateInit = 1e-2
-    public var maxIterations = 1000
-    public var cInit = 10.0
-    public var cSteps = 10
-    /// eps[0] for dL/dp (one per class or one for all), eps[1] for dp/dx (per search feature).
-    public var epsProba = PerFeature.all(1e-3)
-    public var epsInput = PerFeature.all(1e-3)
-    public var clipMin = -1000.0
-    public var clipMax = 1000.0
-    public var updateNumGrad = 1
-    // alibi's explain() arguments.
-    /// Classes a prototype (and the counterfactual) may belong to; nil: all but the original.
-    public var targetClass: [Int]? = nil
-    /// Nearest encodings (or k-d tree points) per prototype; nil: the class mean (encoder), 1 (trees).
-    public var k: Int? = nil
-    public var kType = "mean"
-    public var threshold = 0.0
-    // alibi's fit() arguments.
-    public var dType = "abdm"
-    public var w: Double? = nil
-    public var discPerc: [Double] = [25, 50, 75]
-    public var standardizeCatVars = false
-    public var smooth = 1.0
-    public var center = true
-    public var updateFeatureRange = true
-    // Beyond alibi.
-    /// Model-input columns that never change (a column of a one-hot group fixes the whole variable).
-    public var immutable: [Int] = []
-    /// Features that may only increase or only decrease from the instance (not categorical ones).
-    public var monotone: [MonotoneFeature] = []
-    public var returnAll = true
-    /// Diverse sets and the sparsity pass (DiverseSet.swift, Sparsify.swift).
-    public var nCounterfactuals = 1
-    public var diversityWeight = DiversityKernel.defaultWeight
-    public var sparsify = false
-    public var sparsifyRepairSteps = SparsityPass.defaultRepairSteps
+/// The parameters: CFProto+Parameters.swift.
+public enum CFProtoMethod: CounterfactualMethod {
+    public static let name = "cfproto"
+    public static var defaults: CFProtoParams { CFProtoParams() }
+    public static let modelRoles = ["encoder", "autoencoder"]
 
-    public init() {}
+    /// Config errors surface at creation; fitting happens in `prepare`.
+    public static func check(_ params: CFProtoParams, model: Classifier) throws {
+        try params.validate(featureCount: model.featureCount, classCount: model.classCount)
+    }
 
-    static let maxSteps = 10_000_000
-
-    /// Whether the prediction term is dropped (alibi's fast mode for black-box models).
-    public var predictionTermDropped: Bool { cInit == 0 && cSteps == 1 }
-
-    /// Checks every value against the model; errors name the config key.
-    public func validate(featureCount d: Int, classCount k: Int) throws {
-        func positive(_ v: Double, _ key: String) throws {
-            guard v > 0, v.isFinite else { throw CFXError.config(key, "must be > 0, got \(v)") }
-        }
-        func nonNegative(_ v: Double, _ key: String) throws {
-            guard v >= 0, v.isFinite else { throw CFXError.config(key, "must be >= 0, got \(v)") }
-        }
-        try nonNegative(kappa, "kappa")
-        try nonNegative(beta, "beta")
-        try nonNegative(gamma, "gamma")
-        try nonNegative(theta, "theta")
-        try positive(learningRateInit, "learning_rate_init")
-        guard (1...Self.maxSteps).contains(maxIterations) else { throw CFXError.config("max_iterations", "must be in 1...\(Self.maxSteps), got \(maxIterations)") }
-        try nonNegative(cInit, "c_init")
-        guard (1...1000).contains(cSteps) else { throw CFXError.config("c_steps", "must be in 1...1000, got \(cSteps)") }
-        guard clipMin < clipMax else { throw CFXError.config("clip", "expected [min, max] with min < max, got [\(clipMin), \(clipMax)]") }
-        guard (1...Self.maxSteps).contains(updateNumGrad) else { throw CFXError.config("update_num_grad", "must be in 1...\(Self.maxSteps), got \(updateNumGrad)") }
-        for (j, e) in try epsProba.resolve(k, "eps[0]").enumerated() where !(e > 0 && e.isFinite) {
-            throw CFXError.config("eps", "eps[0] must be > 0, got \(e) for class \(j)")
-        }
-        if let targetClass {
-            guard !targetClass.isEmpty else { throw CFXError.config("target_class", "must list at least one class (or be null)") }
-            for c in targetClass where !(0..<k).contains(c) { throw CFXError.config("target_class", "class \(c) is outside 0..<\(k)") }
-        }
-        if let kNearest = self.k, kNearest < 1 { throw CFXError.config("k", "must be >= 1 (or null), got \(kNearest)") }
-        guard kType == "mean" || kType == "point" else { throw CFXError.config("k_type", "expected \"mean\" or \"point\", got \"\(kType)\"") }
-        try nonNegative(threshold, "threshold")
-        guard ["abdm", "mvdm", "abdm-mvdm"].contains(dType) else {
-            throw CFXError.config("d_type", "expected \"abdm\", \"mvdm\" or \"abdm-mvdm\", got \"\(dType)\"")
-        }
-        if dType == "abdm-mvdm" {
-            guard let w, (0...1).contains(w) else { throw CFXError.config("w", "d_type \"abdm-mvdm\" needs a weight w in [0, 1], got \(w.map { "\($0)" } ?? "null")") }
-        }
-        for p in discPerc where !(0...100).contains(p) { throw CFXError.config("disc_perc", "percentiles must be in [0, 100], got \(p)") }
-        guard smooth > 0, smooth.isFinite else { throw CFXError.config("smooth", "must be > 0, got \(smooth)") }
-        let layout = try CategoricalLayout(variables: catVars, oneHot: ohe, modelFeatures: d)
-        if ohe && catVars.isEmpty { throw CFXError.config("ohe", "is true but cat_vars is empty") }
-        for j in try epsInput.resolve(layout.ordinalFeatures, "eps[1]") where !(j > 0 && j.isFinite) {
-            throw CFXError.config("eps", "eps[1] must be > 0, got \(j)")
-        }
-        for j in immutable where !(0..<d).contains(j) { throw CFXError.config("immutable", "feature index \(j) is outside 0..<\(d)") }
-        try checkMonotone(monotone, immutable: immutable, featureCount: d)
-        let categoricalColumns = Set(layout.ordinalColumns)
-        for m in monotone where categoricalColumns.contains(layout.ordinalColumn(ofModelColumn: m.feature)) {
-            throw CFXError.config("monotone", "feature \(m.feature) is categorical; categories have no direction")
-        }
-        _ = try featureRangeMin.resolve(layout.ordinalFeatures, "feature_range[0]")
-        _ = try featureRangeMax.resolve(layout.ordinalFeatures, "feature_range[1]")
-        try validateSetKeys(nCounterfactuals: nCounterfactuals, diversityWeight: diversityWeight)
-        try validateRepairSteps(sparsifyRepairSteps)
+    public static func prepare(_ params: CFProtoParams, model: Classifier, inputs: MethodInputs, seed: Int, threads: Int) throws -> CFProtoExplainer {
+        try CFProtoExplainer(model: model, params: params, encoder: inputs.models["encoder"], autoencoder: inputs.models["autoencoder"],
+                             training: inputs.training, seed: seed)
     }
 }
 
@@ -161,7 +69,7 @@ public struct CFProtoExplanation: Sendable {
     public var success: Bool { cf != nil }
 }
 
-public final class CFProtoExplainer: Sendable {
+public final class CFProtoExplainer: BatchExplainer, Sendable {
     public let model: Classifier
     public let params: CFProtoParams
     let encoder: Classifier?
@@ -217,8 +125,8 @@ public final class CFProtoExplainer: Sendable {
             throw CFXError(.shape, "x: training rows have \(training.features) features, the model expects \(d)")
         }
         let layout = try CategoricalLayout(variables: params.catVars, oneHot: params.ohe, modelFeatures: d)
-        var lower = try params.featureRangeMin.resolve(layout.ordinalFeatures, "feature_range[0]")
-        var upper = try params.featureRangeMax.resolve(layout.ordinalFeatures, "feature_range[1]")
+        var lower = try params.constraints.featureRangeMin.resolve(layout.ordinalFeatures, "feature_range[0]")
+        var upper = try params.constraints.featureRangeMax.resolve(layout.ordinalFeatures, "feature_range[1]")
 
         // Classes of the training rows: the labels, or the model's predictions.
         var predictions: [Int] = []
@@ -264,8 +172,8 @@ public final class CFProtoExplainer: Sendable {
             prototypes = .trees(trees, rows: perClass)
         }
 
-        let immutable = Array(Set(params.immutable.map { layout.ordinalColumn(ofModelColumn: $0) })).sorted()
-        let monotone = params.monotone.map { MonotoneFeature(feature: layout.ordinalColumn(ofModelColumn: $0.feature), direction: $0.direction) }
+        let immutable = Array(Set(params.constraints.immutable.map { layout.ordinalColumn(ofModelColumn: $0) })).sorted()
+        let monotone = params.constraints.monotone.map { MonotoneFeature(feature: layout.ordinalColumn(ofModelColumn: $0.feature), direction: $0.direction) }
         self.constraints = try Constraints(lower: .each(lower), upper: .each(upper), immutable: immutable, monotone: monotone,
                                            featureCount: layout.ordinalFeatures)
         self.model = model
@@ -279,7 +187,7 @@ public final class CFProtoExplainer: Sendable {
         self.seed = UInt64(seed)
         self.searchFeatures = layout.ordinalFeatures
         self.learningRates = (0..<min(params.maxIterations, Self.tabledLearningRates)).map { Self.learningRate($0, params) }
-        if params.sparsify || params.nCounterfactuals > 1 {
+        if params.refinement.sparsify || params.refinement.nCounterfactuals > 1 {
             let searchTraining = try searchRows.isEmpty ? nil : Dataset(x: searchRows.flatMap { $0 }, rows: searchRows.count,
                                                                         features: layout.ordinalFeatures, labels: nil, classCount: k)
             searchScales = featureScales(lower: lower, upper: upper, training: searchTraining)

@@ -84,76 +84,6 @@ public enum TargetClasses: Sendable, Equatable {
     }
 }
 
-/// DeDUCE's parameters (JSMA uses the subset it needs). Defaults are the reference code's.
-public struct DeDUCEParams: Sendable, Equatable {
-    public var targetClass = TargetClasses.all
-    /// γ: stop when the target probability reaches it.
-    public var targetConfidence = 0.5
-    /// δ: the change of one feature per move.
-    public var step = 0.2
-    public var maxIter = 700
-    public var maxChanges = 5
-    public var momentum = 0.6
-    public var featuresPerStep = 1
-    /// "normalised" (equation (5), with μ) or "weighted" (equation (4), with λ).
-    public var loss = "normalised"
-    public var mu = 1.0
-    public var lambda = 1.0
-    public var featureRangeMin = PerFeature.all(0)
-    public var featureRangeMax = PerFeature.all(1)
-    /// The network output the density lives on.
-    public var featureOutput = "features"
-    /// Record the target probability, log density and changed features of every iteration.
-    public var trace = false
-    /// Run the sparsity pass (Sparsify.swift) on each counterfactual.
-    public var sparsify = false
-    public var sparsifyRepairSteps = SparsityPass.defaultRepairSteps
-
-    public init() {}
-
-    static let maxSteps = 10_000_000
-
-    /// JSMA's parameters: no momentum, no density, no change limit.
-    public static var jsmaDefaults: DeDUCEParams {
-        var p = DeDUCEParams()
-        p.momentum = 0
-        return p
-    }
-
-    public var rule: SaliencyRule {
-        let gradient: SaliencyGradient = loss == "weighted" ? .weighted(lambda: lambda) : .normalised(mu: mu, densityWeight: 1)
-        return SaliencyRule(gradient: gradient, masking: .maxChanges(maxChanges), momentum: momentum)
-    }
-
-    public func validate(classCount k: Int, featureCount d: Int) throws {
-        switch targetClass {
-        case .index(let c):
-            guard (0..<k).contains(c) else { throw CFXError.config("target_class", "class \(c) is outside 0..<\(k)") }
-        case .list(let cs):
-            guard !cs.isEmpty else { throw CFXError.config("target_class", "the list of classes is empty") }
-            for c in cs where !(0..<k).contains(c) { throw CFXError.config("target_class", "class \(c) is outside 0..<\(k)") }
-            guard Set(cs).count == cs.count else { throw CFXError.config("target_class", "lists a class twice: \(cs)") }
-        case .all: break
-        }
-        guard targetConfidence > 0, targetConfidence <= 1 else {
-            throw CFXError.config("target_confidence", "must be in (0, 1], got \(targetConfidence)")
-        }
-        guard step > 0, step.isFinite else { throw CFXError.config("step", "must be > 0, got \(step)") }
-        guard (1...Self.maxSteps).contains(maxIter) else { throw CFXError.config("max_iter", "must be in 1...\(Self.maxSteps), got \(maxIter)") }
-        guard maxChanges >= 1 else { throw CFXError.config("max_changes", "must be >= 1, got \(maxChanges)") }
-        guard momentum >= 0, momentum.isFinite else { throw CFXError.config("momentum", "must be >= 0, got \(momentum)") }
-        guard (1...d).contains(featuresPerStep) else {
-            throw CFXError.config("features_per_step", "must be in 1...\(d) (the model's features), got \(featuresPerStep)")
-        }
-        guard loss == "normalised" || loss == "weighted" else {
-            throw CFXError.config("loss", "expected \"normalised\" (equation (5), with mu) or \"weighted\" (equation (4), with lambda), got \"\(loss)\"")
-        }
-        guard mu >= 0, mu.isFinite else { throw CFXError.config("mu", "must be >= 0, got \(mu)") }
-        guard lambda >= 0, lambda.isFinite else { throw CFXError.config("lambda", "must be >= 0, got \(lambda)") }
-        try validateRepairSteps(sparsifyRepairSteps)
-    }
-}
-
 /// A counterfactual the loop found.
 public struct SaliencyCounterfactual: Sendable {
     public let x: [Double]
@@ -195,7 +125,7 @@ public struct SaliencyExplanation: Sendable {
 }
 
 /// One loop for DeDUCE and JSMA: `rule` is the only difference between them.
-public final class SaliencyExplainer: Sendable {
+public final class SaliencyExplainer: BatchExplainer, Sendable {
     public let model: Classifier
     public let params: DeDUCEParams
     public let rule: SaliencyRule
@@ -217,13 +147,9 @@ public final class SaliencyExplainer: Sendable {
 
     public init(model: Classifier, params: DeDUCEParams, rule: SaliencyRule, density: FeatureDensity?) throws {
         try model.requireExplainable()
-        try params.validate(classCount: model.classCount, featureCount: model.featureCount)
-        let d = model.featureCount
-        lower = try params.featureRangeMin.resolve(d, "feature_range[0]")
-        upper = try params.featureRangeMax.resolve(d, "feature_range[1]")
-        for j in 0..<d where !(lower[j] <= upper[j]) {
-            throw CFXError.config("feature_range", "the minimum \(lower[j]) of feature \(j) exceeds its maximum \(upper[j])")
-        }
+        try (rule == .jsma ? JSMAMethod.parameters : DeDUCEMethod.parameters).check(params, ModelShape(model))
+        let constraints = try Constraints(params.constraints, featureCount: model.featureCount)
+        (lower, upper) = (constraints.lower, constraints.upper)
         if let density {
             guard let network = model as? Network else {
                 throw CFXError.config("model", "a feature-space density needs a native network (a callback model has no \"\(params.featureOutput)\" output)")

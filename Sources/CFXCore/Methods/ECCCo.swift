@@ -32,10 +32,7 @@ public struct ECCCoParams: Sendable, Equatable {
     public var lambdaEnergy = 5.0
     /// φ_t as above (true) or 1 (false).
     public var energyDecay = true
-    public var featureRangeMin = PerFeature.all(-1e10)
-    public var featureRangeMax = PerFeature.all(1e10)
-    public var immutable: [Int] = []
-    public var monotone: [MonotoneFeature] = []
+    public var constraints = ConstraintOptions(featureRange: -1e10, 1e10)
     /// λ_Ω of the conformal set-size penalty; 0 = off (ECCo).
     public var lambdaSetSize = 0.0
     /// α, T and κ of the smooth conformal set.
@@ -45,22 +42,15 @@ public struct ECCCoParams: Sendable, Equatable {
 
     public init() {}
 
+    /// Checks every value (the table's rows: ECCCo+Parameters.swift) against the model.
+    func validate(_ shape: ModelShape) throws {
+        try ECCCoMethod.parameters.check(self, shape)
+        guard shape.classes >= 2 else { throw CFXError.config("model", "a counterfactual needs at least 2 classes, the model has \(shape.classes)") }
+    }
+
+    /// The checks that need no model (feature indices are checked when a network is known).
     func validate(classCount k: Int) throws {
-        guard lambdaSetSize >= 0, lambdaSetSize.isFinite else { throw CFXError.config("lambda_set_size", "must be >= 0, got \(lambdaSetSize)") }
-        guard alpha > 0, alpha < 1 else { throw CFXError.config("alpha", "must be in (0, 1), got \(alpha)") }
-        guard temperature > 0, temperature.isFinite else { throw CFXError.config("temperature", "must be > 0, got \(temperature)") }
-        guard kappa >= 0, kappa.isFinite else { throw CFXError.config("kappa", "must be >= 0, got \(kappa)") }
-        guard targetProba > 0, targetProba <= 1 else { throw CFXError.config("target_proba", "must be in (0, 1], got \(targetProba)") }
-        guard (1...1_000_000).contains(maxSteps) else { throw CFXError.config("max_steps", "must be in 1...1000000, got \(maxSteps)") }
-        guard learningRate > 0, learningRate.isFinite else { throw CFXError.config("learning_rate", "must be > 0, got \(learningRate)") }
-        guard lambdaCost >= 0, lambdaCost.isFinite else { throw CFXError.config("lambda_cost", "must be >= 0, got \(lambdaCost)") }
-        guard lambdaEnergy >= 0, lambdaEnergy.isFinite else { throw CFXError.config("lambda_energy", "must be >= 0, got \(lambdaEnergy)") }
-        guard k >= 2 else { throw CFXError.config("model", "a counterfactual needs at least 2 classes, the model has \(k)") }
-        switch targetClass {
-        case .same: throw CFXError.config("target_class", "\"same\" has no counterfactual for eccco; use \"other\" or a class index")
-        case .index(let c) where !(0..<k).contains(c): throw CFXError.config("target_class", "class \(c) is outside 0..<\(k)")
-        default: break
-        }
+        try validate(ModelShape(features: Limits.features, classes: k))
     }
 
     /// φ_t for step t = 1…T.
@@ -96,7 +86,7 @@ public struct ECCoGenerator: @unchecked Sendable {
     public var quantile: Double?
 
     public init(network: Network, params: ECCCoParams, constraints: Constraints) throws {
-        try params.validate(classCount: network.classCount)
+        try params.validate(ModelShape(network))
         guard let logits = network.outputs["logits"] else {
             throw CFXError.config("model", "eccco needs the logits: a native network whose last layer is softmax")
         }
@@ -216,7 +206,7 @@ public struct ECCCoExplanation: Sendable {
 }
 
 /// The `eccco` method: ECCo searches batched over instances, in chunks spread over threads.
-public final class ECCCoExplainer: @unchecked Sendable {
+public final class ECCCoExplainer: BatchExplainer, @unchecked Sendable {
     public private(set) var generator: ECCoGenerator
     /// Rows searched together on one thread.
     static let chunkRows = 64
@@ -225,8 +215,7 @@ public final class ECCCoExplainer: @unchecked Sendable {
         guard let network = model as? Network else {
             throw CFXError.config("model", "eccco needs the logits: a native network whose last layer is softmax, not a callback model")
         }
-        let constraints = try Constraints(lower: params.featureRangeMin, upper: params.featureRangeMax, immutable: params.immutable,
-                                          monotone: params.monotone, featureCount: network.featureCount)
+        let constraints = try Constraints(params.constraints, featureCount: network.featureCount)
         generator = try ECCoGenerator(network: network, params: params, constraints: constraints)
     }
 

@@ -11,11 +11,11 @@ extension SaliencyExplainer {
 
     /// `e` with its counterfactual sparsified when the params ask for it.
     func sparsified(_ e: SaliencyExplanation, original x0: [Double], cancellation: Cancellation = Cancellation()) throws -> SaliencyExplanation {
-        guard params.sparsify, let cf = e.cf else { return e }
+        guard params.refinement.sparsify, let cf = e.cf else { return e }
         let oracle = makeOracle()
         let t = e.targetClass, confidence = params.targetConfidence
         var pass = SparsityPass(scales: featureScales(lower: lower, upper: upper))
-        pass.repairSteps = params.sparsifyRepairSteps
+        pass.repairSteps = params.refinement.sparsifyRepairSteps
         pass.cancellation = cancellation
         (pass.lower, pass.upper) = (lower, upper)
         let session = ModelSession(model: model, eps: 1e-5)

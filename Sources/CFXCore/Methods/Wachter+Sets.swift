@@ -18,9 +18,9 @@ extension WachterSearch {
     /// Adds the set and applies the sparsity pass, as the params ask.
     mutating func refine(_ e: inout WachterExplanation, explainer: WachterExplainer) throws {
         guard let cf = e.cf else { return }
-        if params.nCounterfactuals > 1 {
+        if params.refinement.nCounterfactuals > 1 {
             var members = try diverseSet(from: cf, explainer: explainer)
-            if params.sparsify {
+            if params.refinement.sparsify {
                 var used = Set<Int>()
                 members = try members.map { member in
                     let sparse = try sparsified(member, explainer, restoreFirst: used)
@@ -31,7 +31,7 @@ extension WachterSearch {
             e.cfs = members
             e.diversity = DiversityKernel(scales: explainer.scales).determinant(members.map(\.x))
         }
-        if params.sparsify { e.cf = try sparsified(cf, explainer) }
+        if params.refinement.sparsify { e.cf = try sparsified(cf, explainer) }
     }
 
     /// k members optimised jointly at the λ of `cf`, each member's loss over k times `cf`'s (the
@@ -41,7 +41,7 @@ extension WachterSearch {
     /// have index −1 (they come from no bisection step).
     mutating func diverseSet(from cf: WachterCandidate, explainer: WachterExplainer) throws -> [WachterCandidate] {
         let lambda = cf.lambda
-        let unit = max(cf.loss, 1e-12) * Double(params.nCounterfactuals)
+        let unit = max(cf.loss, 1e-12) * Double(params.refinement.nCounterfactuals)
         var probe = self
         let (constraints, original) = (self.constraints, self.original)
         let objective = SetMemberObjective(evaluate: { point in
@@ -51,10 +51,10 @@ extension WachterSearch {
             try probe.computeGradient(lambda: valid ? lambda : 0)
             return (probe.loss(lambda: lambda) / unit, probe.gradient.map { $0 / unit }, valid)
         }, project: { constraints.apply(to: &$0, original: original) })
-        let start = setStart(counterfactual: cf.x, count: params.nCounterfactuals, scales: explainer.scales,
+        let start = setStart(counterfactual: cf.x, count: params.refinement.nCounterfactuals, scales: explainer.scales,
                              seed: explainer.seed, project: objective.project)
         let settings = SetSearchSettings(steps: params.maxIter, learningRate: params.learningRateInit,
-                                         diversityWeight: params.diversityWeight, patience: params.earlyStop)
+                                         diversityWeight: params.refinement.diversityWeight, patience: params.earlyStop)
         let points = try optimiseDiverseSet(start: start, kernel: DiversityKernel(scales: explainer.scales),
                                             objective: objective, settings: settings, cancellation: cancellation)
         return try points.compactMap { $0 }.map { try candidate(at: $0, lambda: lambda, index: -1) }
@@ -67,7 +67,7 @@ extension WachterSearch {
         let session = self.session
         var pass = SparsityPass(scales: explainer.scales)
         pass.restoreFirst = restoreFirst
-        pass.repairSteps = params.sparsifyRepairSteps
+        pass.repairSteps = params.refinement.sparsifyRepairSteps
         pass.cancellation = cancellation
         (pass.lower, pass.upper) = (constraints.lower, constraints.upper)
         var weights = [Double](repeating: 0, count: c.proba.count)

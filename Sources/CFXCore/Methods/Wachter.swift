@@ -5,64 +5,20 @@ import Glibc
 ///     L(x') = (p_t(x') − target_proba)² + λ · ‖x' − x‖₁
 ///
 /// minimised by Adam with a linearly decaying learning rate, x' clipped to the feature range.
-/// λ is searched: a sweep over lam_init / 10^i (i = 0…9) finds bounds, then bisection.
-public struct WachterParams: Sendable, Equatable {
-    public var targetProba = 1.0
-    public var tol = 0.05
-    public var targetClass = TargetClass.other
-    public var maxIter = 1000
-    public var earlyStop = 50
-    public var lamInit = 0.1
-    public var maxLamSteps = 10
-    public var learningRateInit = 0.1
-    public var decay = true
-    public var featureRangeMin = PerFeature.all(-1e10)
-    public var featureRangeMax = PerFeature.all(1e10)
-    public var eps = PerFeature.all(0.01)
-    /// Only "identity" (start at x), as in alibi.
-    public var initialisation = "identity"
-    /// Only "l1", as in alibi.
-    public var distanceFunction = "l1"
-    public var immutable: [Int] = []
-    /// Features that may only increase or only decrease from the instance.
-    public var monotone: [MonotoneFeature] = []
-    /// Fill `all`, per λ round, with counterfactuals met (alibi's `all`).
-    public var returnAll = true
-    /// What a round of `all` holds: its closest counterfactual (`closest`, cfx's default: one per
-    /// round, cheap to write and read) or every step that met the target (`every`, alibi's list).
-    public var allCandidates = AllCandidates.closest
-    /// Beyond alibi: the size of a diverse set (1: the single counterfactual only), the weight of
-    /// its diversity term, and the sparsity pass (DiverseSet.swift, Sparsify.swift).
-    public var nCounterfactuals = 1
-    public var diversityWeight = DiversityKernel.defaultWeight
-    public var sparsify = false
-    public var sparsifyRepairSteps = SparsityPass.defaultRepairSteps
+/// λ is searched: a sweep over lam_init / 10^i (i = 0…9) finds bounds, then bisection. The
+/// parameters: Wachter+Parameters.swift.
+public enum WachterMethod: CounterfactualMethod {
+    public static let name = "wachter"
+    public static var defaults: WachterParams { WachterParams() }
 
-    public init() {}
+    public static func check(_ params: WachterParams, model: Classifier) throws {
+        _ = try WachterExplainer(model: model, params: params)
+    }
 
-    /// Bounds max_iter and early_stop, so that a typo cannot start a search that runs for days.
-    static let maxSteps = 10_000_000
-
-    /// Checks every value against the model; errors name the config key.
-    func validate(classCount k: Int) throws {
-        guard (0...1).contains(targetProba) else { throw CFXError.config("target_proba", "must be in [0, 1], got \(targetProba)") }
-        guard tol >= 0 else { throw CFXError.config("tol", "must be >= 0, got \(tol)") }
-        guard (10...Self.maxSteps).contains(maxIter) else {
-            throw CFXError.config("max_iter", "must be in 10...\(Self.maxSteps) (the λ sweep runs max_iter/10 steps per order), got \(maxIter)")
-        }
-        guard (1...Self.maxSteps).contains(earlyStop) else { throw CFXError.config("early_stop", "must be in 1...\(Self.maxSteps), got \(earlyStop)") }
-        guard lamInit > 0, lamInit.isFinite else { throw CFXError.config("lam_init", "must be > 0, got \(lamInit)") }
-        guard (1...1000).contains(maxLamSteps) else { throw CFXError.config("max_lam_steps", "must be in 1...1000, got \(maxLamSteps)") }
-        guard learningRateInit > 0, learningRateInit.isFinite else {
-            throw CFXError.config("learning_rate_init", "must be > 0, got \(learningRateInit)")
-        }
-        guard initialisation == "identity" else { throw CFXError.config("init", "only \"identity\" is supported, got \"\(initialisation)\"") }
-        guard distanceFunction == "l1" else { throw CFXError.config("distance_fn", "only \"l1\" is supported, got \"\(distanceFunction)\"") }
-        if case .index(let c) = targetClass, !(0..<k).contains(c) {
-            throw CFXError.config("target_class", "class \(c) is outside 0..<\(k)")
-        }
-        try validateSetKeys(nCounterfactuals: nCounterfactuals, diversityWeight: diversityWeight)
-        try validateRepairSteps(sparsifyRepairSteps)
+    /// alibi's CounterFactual needs no fit; training data, if given, only sets the feature scales
+    /// (MAD) of the sparsity order and the set's diversity.
+    public static func prepare(_ params: WachterParams, model: Classifier, inputs: MethodInputs, seed: Int, threads: Int) throws -> WachterExplainer {
+        try WachterExplainer(model: model, params: params, training: inputs.training, seed: seed)
     }
 }
 
@@ -108,7 +64,7 @@ public struct SearchStats: Sendable {
     public var seconds = 0.0
 }
 
-public final class WachterExplainer: Sendable {
+public final class WachterExplainer: BatchExplainer, Sendable {
     public let model: Classifier
     public let params: WachterParams
     let constraints: Constraints
@@ -127,15 +83,11 @@ public final class WachterExplainer: Sendable {
     /// `training`, when given, only sets the feature scales (its MAD); `seed` the set's start.
     public init(model: Classifier, params: WachterParams, training: Dataset? = nil, seed: Int = 0) throws {
         try model.requireExplainable()
-        try params.validate(classCount: model.classCount)
+        try WachterMethod.parameters.check(params, ModelShape(model))
         let d = model.featureCount
-        self.constraints = try Constraints(lower: params.featureRangeMin, upper: params.featureRangeMax,
-                                           immutable: params.immutable, monotone: params.monotone, featureCount: d)
+        self.constraints = try Constraints(params.constraints, featureCount: d)
         self.eps = try params.eps.resolve(d, "eps")
-        for (j, e) in eps.enumerated() where !(e > 0 && e.isFinite) {
-            throw CFXError.config("eps", "must be > 0, got \(e) for feature \(j)")
-        }
-        self.scales = params.sparsify || params.nCounterfactuals > 1
+        self.scales = params.refinement.needsScales
             ? featureScales(lower: constraints.lower, upper: constraints.upper, training: training) : []
         self.seed = UInt64(seed)
         self.model = model

@@ -37,16 +37,15 @@ public struct MonotoneFeature: Sendable, Equatable {
     }
 }
 
-/// Checks that monotone features are in 0..<d, each named once and not also immutable.
-public func checkMonotone(_ monotone: [MonotoneFeature], immutable: [Int], featureCount d: Int) throws {
+/// What is wrong with monotone features (outside 0..<d, named twice or also immutable), or nil.
+public func monotoneProblem(_ monotone: [MonotoneFeature], immutable: [Int], featureCount d: Int) -> String? {
     var seen = Set<Int>()
     for m in monotone {
-        guard (0..<d).contains(m.feature) else { throw CFXError.config("monotone", "feature index \(m.feature) is outside 0..<\(d)") }
-        guard seen.insert(m.feature).inserted else { throw CFXError.config("monotone", "feature \(m.feature) is listed twice") }
-        guard !immutable.contains(m.feature) else {
-            throw CFXError.config("monotone", "feature \(m.feature) is also immutable; list it in one of the two")
-        }
+        guard (0..<d).contains(m.feature) else { return "feature index \(m.feature) is outside 0..<\(d)" }
+        guard seen.insert(m.feature).inserted else { return "feature \(m.feature) is listed twice" }
+        guard !immutable.contains(m.feature) else { return "feature \(m.feature) is also immutable; list it in one of the two" }
     }
+    return nil
 }
 
 /// The box a counterfactual must stay in, the features it may not change, and the features it
@@ -67,7 +66,7 @@ public struct Constraints: Sendable {
         for j in immutable where !(0..<d).contains(j) {
             throw CFXError.config("immutable", "feature index \(j) is outside 0..<\(d)")
         }
-        try checkMonotone(monotone, immutable: immutable, featureCount: d)
+        if let problem = monotoneProblem(monotone, immutable: immutable, featureCount: d) { throw CFXError.config("monotone", problem) }
         self.immutable = immutable
         self.monotone = monotone
     }

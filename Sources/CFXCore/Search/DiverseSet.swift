@@ -169,13 +169,3 @@ func setStart(counterfactual: [Double], count: Int, scales: [Double], seed: UInt
 
 /// The largest set a config may ask for (the kernel is k × k, the search evaluates k points a step).
 let maxCounterfactuals = 100
-
-/// Checks the set keys every method with sets shares; errors name the key.
-func validateSetKeys(nCounterfactuals: Int, diversityWeight: Double) throws {
-    guard (1...maxCounterfactuals).contains(nCounterfactuals) else {
-        throw CFXError.config("n_counterfactuals", "must be in 1...\(maxCounterfactuals), got \(nCounterfactuals)")
-    }
-    guard diversityWeight >= 0, diversityWeight.isFinite else {
-        throw CFXError.config("diversity_weight", "must be a finite number >= 0, got \(diversityWeight)")
-    }
-}

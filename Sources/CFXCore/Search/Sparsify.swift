@@ -33,6 +33,8 @@ public struct SparsityPass: Sendable {
     static let repairStep = 0.02
     static let l1Budget = 1.05
     public static let defaultRepairSteps = 100
+    /// The most repair steps a config may ask for.
+    public static let maxRepairSteps = 100_000
 
     public init(scales: [Double], groups: [[Int]]? = nil) {
         self.scales = scales
@@ -144,13 +146,6 @@ public struct SparsityPass: Sendable {
         var total = 0.0
         for j in a.indices { total += abs(a[j] - b[j]) }
         return total
-    }
-}
-
-/// Checks `sparsify_repair_steps`.
-func validateRepairSteps(_ steps: Int) throws {
-    guard (0...100_000).contains(steps) else {
-        throw CFXError.config("sparsify_repair_steps", "must be in 0...100000 (0: restoration only), got \(steps)")
     }
 }
 

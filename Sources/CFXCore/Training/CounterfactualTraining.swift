@@ -99,12 +99,12 @@ final class CounterfactualTraining {
             bounds = defaultDomain(data.x, rows: trainIndices, features: d)
         }
         var params = config.generator
-        params.featureRangeMin = .each(bounds.lower)
-        params.featureRangeMax = .each(bounds.upper)
+        params.constraints.featureRangeMin = .each(bounds.lower)
+        params.constraints.featureRangeMax = .each(bounds.upper)
         let constraints: Constraints
         do {
-            constraints = try Constraints(lower: .each(bounds.lower), upper: .each(bounds.upper), immutable: params.immutable,
-                                          monotone: params.monotone, featureCount: d)
+            constraints = try Constraints(lower: .each(bounds.lower), upper: .each(bounds.upper), immutable: params.constraints.immutable,
+                                          monotone: params.constraints.monotone, featureCount: d)
         } catch let error as CFXError {
             throw error.prefixed("counterfactual_training")
         }
@@ -183,8 +183,8 @@ final class CounterfactualTraining {
         }
         // Protect the constraints on x⁺ against x′.
         for r in 0..<m {
-            for j in generator.params.immutable { positive[r * d + j] = counterfactual[r * d + j] }
-            for f in generator.params.monotone {
+            for j in generator.params.constraints.immutable { positive[r * d + j] = counterfactual[r * d + j] }
+            for f in generator.params.constraints.monotone {
                 let (a, b) = (counterfactual[r * d + f.feature], positive[r * d + f.feature])
                 positive[r * d + f.feature] = f.direction == .increase ? max(a, b) : min(a, b)
             }
