@@ -109,6 +109,21 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    /// Every method takes the shared keys, at the values that leave its search as it was.
+    func testEveryMethodTakesTheSharedKeys() throws {
+        for method in ["wachter", "cfproto", "deduce", "jsma", "eccco"] {
+            var out: UnsafeMutablePointer<CChar>?
+            try check { cfx_default_config(method, &out, $0) }
+            let parsed = try jsonObject(takeString(out))
+            for key in ["feature_range", "immutable", "monotone", "sparsify"] {
+                XCTAssertNotNil(parsed[key], "\(method): \(key)")
+            }
+            XCTAssertEqual(parsed["immutable"] as? [Int], [], method)
+            XCTAssertEqual((parsed["monotone"] as? [String: Any])?.count, 0, method)
+            XCTAssertEqual(parsed["sparsify"] as? Bool, false, method)
+        }
+    }
+
     func testAuxiliaryModelsAndFitting() throws {
         let model = try makeModel(logistic)
         defer { cfx_model_free(model) }

@@ -248,6 +248,45 @@ final class DeDUCESearchTests: XCTestCase {
         }
     }
 
+    /// `immutable` pixels keep their values and `monotone` ones move only their way, in DeDUCE and
+    /// JSMA alike; the features constrained are ones the unconstrained searches changed (down, for
+    /// the increase-only ones), so that the test fails if the keys are ignored.
+    func testImmutableAndMonotoneFeaturesAreHonoured() throws {
+        var deduce = DeDUCEParams()
+        deduce.maxIter = 80
+        var jsma = DeDUCEParams.jsmaDefaults
+        jsma.maxIter = 80
+        let runs: [(DeDUCEParams, (DeDUCEParams) throws -> SaliencyExplainer)] = [
+            (deduce, { try SaliencyExplainer.deduce(network: self.network, params: $0, density: self.density) }),
+            (jsma, { try SaliencyExplainer.jsma(model: self.network, params: $0) }),
+        ]
+        for (params, make) in runs {
+            func changes(_ p: DeDUCEParams) throws -> [(x0: [Double], cf: [Double])] {
+                try make(p).explain(images.x, rows: images.rows, threads: 2).compactMap { e in
+                    e.cf.map { (Array(images.row(e.instance)), $0.x) }
+                }
+            }
+            let free = try changes(params)
+            var changed = [Int](repeating: 0, count: 36), lowered = [Int](repeating: 0, count: 36)
+            for (x0, cf) in free {
+                for j in 0..<36 where cf[j] != x0[j] { changed[j] += 1 }
+                for j in 0..<36 where cf[j] < x0[j] { lowered[j] += 1 }
+            }
+            let immutable = Array((0..<36).sorted { changed[$0] > changed[$1] }.prefix(3))
+            let increasing = Array((0..<36).filter { !immutable.contains($0) }.sorted { lowered[$0] > lowered[$1] }.prefix(3))
+            XCTAssertTrue(immutable.allSatisfy { changed[$0] > 0 } && increasing.allSatisfy { lowered[$0] > 0 })
+            var constrained = params
+            constrained.constraints.immutable = immutable
+            constrained.constraints.monotone = increasing.map { MonotoneFeature(feature: $0, direction: .increase) }
+            let found = try changes(constrained)
+            XCTAssertFalse(found.isEmpty)
+            for (x0, cf) in found {
+                XCTAssertEqual(immutable.map { cf[$0] }, immutable.map { x0[$0] })
+                XCTAssertTrue(increasing.allSatisfy { cf[$0] >= x0[$0] })
+            }
+        }
+    }
+
     func testResultsDoNotDependOnThreads() throws {
         let explainer = try SaliencyExplainer.deduce(network: network, params: DeDUCEParams(), density: density)
         let one = try explainer.explain(images.x, rows: images.rows, threads: 1)

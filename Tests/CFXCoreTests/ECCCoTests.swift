@@ -80,6 +80,26 @@ final class ECCCoTests: XCTestCase {
         }
     }
 
+    /// `sparsify` puts features back while p_y⁺ ≥ τ holds: fewer changes than the plain search,
+    /// every point still a counterfactual, and its distance recomputed there.
+    func testSparsifyRestoresFeaturesAndKeepsValidity() throws {
+        let plain = try explain({ $0.lambdaCost = 0 })
+        let sparse = try explain({ $0.lambdaCost = 0; $0.refinement.sparsify = true })
+        XCTAssertTrue(plain.allSatisfy { $0.restored == nil })
+        var restoredAny = false
+        for (r, (a, b)) in zip(plain, sparse).enumerated() {
+            let x = Array(instances[2 * r..<2 * r + 2])
+            let cf = try XCTUnwrap(b.cf, "row \(r)")
+            XCTAssertGreaterThanOrEqual(b.proba[b.targetClass], 0.75)
+            let l0 = { (p: [Double]) in zip(p, x).filter { $0 != $1 }.count }
+            XCTAssertLessThanOrEqual(l0(cf), l0(try XCTUnwrap(a.cf)))
+            XCTAssertEqual(b.distance, zip(cf, x).reduce(0) { $0 + abs($1.0 - $1.1) }, accuracy: 1e-12)
+            XCTAssertEqual(b.last, cf)
+            if (b.restored ?? 0) > 0 { restoredAny = true }
+        }
+        XCTAssertTrue(restoredAny, "some counterfactual should lose a change")
+    }
+
     func testThreadsDoNotChangeResults() throws {
         let many = (0..<150).flatMap { i in [sin(Double(i)), cos(Double(3 * i))] }
         let explainer = try ECCCoExplainer(model: try linearSoftmax(), params: ECCCoParams())

@@ -61,6 +61,9 @@ public enum JSMAMethod: CounterfactualMethod {
         .integer("max_iter", \.maxIter, .in(1...DeDUCEParams.maxSteps), "moves before giving up"),
         .integer("features_per_step", \.featuresPerStep, .upToFeatures, "features moved per iteration"),
         ConstraintOptions.featureRangeRow(\.constraints),
+        ConstraintOptions.immutableRow(\.constraints, doc: "features (pixels) that never change: never chosen"),
+        ConstraintOptions.monotoneRow(\.constraints,
+                                      doc: "`{\"feature index\": \"increase\" | \"decrease\"}`: features (pixels) that may only brighten or only darken"),
         .boolean("trace", \.trace, "per point evaluated: target probability, log density (DeDUCE) and changed features"),
     ] + RefinementOptions.sparsityRows(\.refinement)
 

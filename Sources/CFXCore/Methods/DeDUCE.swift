@@ -7,11 +7,13 @@ import Glibc
 ///  1. evaluate the model; stop with success when the target probability f(x')_t ≥ γ
 ///     (`target_confidence`), with failure when k = `max_iter`;
 ///  2. g = ∇L (the rule's gradient); zero g on masked features (DeDUCE: changed `max_changes`
-///     times; JSMA: reached a bound of `feature_range`);
+///     times; JSMA: reached a bound of `feature_range`), on `immutable` features, and on
+///     `monotone` features whose move would go the wrong way (these are then not chosen);
 ///  3. choose the `features_per_step` unmasked features with the largest |g| (ties: lowest index),
 ///     before momentum;
 ///  4. g ← g + m·g_prev; move each chosen feature by −sign(g)·`step`, clip it to the range, count
-///     the change (a clipped no-op counts too); g_prev ← g.
+///     the change (a clipped no-op counts too; so does a monotone feature that momentum turned the
+///     wrong way, which stays at the instance's value); g_prev ← g.
 ///
 /// DeDUCE's loss (the paper's equation (5), normalisers held constant at x'):
 ///     L = μ·ℓ_c/|ℓ_c| − log p_t/|log p_t|
@@ -130,8 +132,12 @@ public final class SaliencyExplainer: BatchExplainer, Sendable {
     public let params: DeDUCEParams
     public let rule: SaliencyRule
     public let density: FeatureDensity?
-    let lower: [Double]
-    let upper: [Double]
+    /// The box, immutable and monotone features (config keys feature_range, immutable, monotone).
+    let constraints: Constraints
+    var lower: [Double] { constraints.lower }
+    var upper: [Double] { constraints.upper }
+    /// Features with an immutable or monotone constraint.
+    let constrained: [Bool]
     let featureBuffer: Int?
     let logitsBuffer: Int?
 
@@ -148,8 +154,10 @@ public final class SaliencyExplainer: BatchExplainer, Sendable {
     public init(model: Classifier, params: DeDUCEParams, rule: SaliencyRule, density: FeatureDensity?) throws {
         try model.requireExplainable()
         try (rule == .jsma ? JSMAMethod.parameters : DeDUCEMethod.parameters).check(params, ModelShape(model))
-        let constraints = try Constraints(params.constraints, featureCount: model.featureCount)
-        (lower, upper) = (constraints.lower, constraints.upper)
+        constraints = try Constraints(params.constraints, featureCount: model.featureCount)
+        var constrained = [Bool](repeating: false, count: model.featureCount)
+        for j in constraints.immutable + constraints.monotone.map(\.feature) { constrained[j] = true }
+        self.constrained = constrained
         if let density {
             guard let network = model as? Network else {
                 throw CFXError.config("model", "a feature-space density needs a native network (a callback model has no \"\(params.featureOutput)\" output)")
@@ -224,11 +232,7 @@ public final class SaliencyExplainer: BatchExplainer, Sendable {
             trace?.targetProba.append(proba[t])
             if let logDensity { trace?.logDensity.append(logDensity) }
             if proba[t] >= params.targetConfidence {
-                var l0 = 0, l1 = 0.0
-                for j in 0..<d where x[j] != x0[j] {
-                    l0 += 1
-                    l1 += abs(x[j] - x0[j])
-                }
+                let (l0, l1) = changeNorms(x, x0)
                 found = SaliencyCounterfactual(x: x, predictedClass: argmax(proba), proba: proba, l0: l0, l1: l1,
                                                iterations: iterations, logDensity: logDensity)
                 break
@@ -238,13 +242,16 @@ public final class SaliencyExplainer: BatchExplainer, Sendable {
                 break
             }
             var g = try oracle.gradient(rule.gradient, target: t)
-            var masked: (Int) -> Bool
+            let masked: (Int) -> Bool
             switch rule.masking {
             case .maxChanges(let limit): masked = { changes[$0] >= limit }
             case .boundsReached: masked = { boundMasked[$0] }
             }
+            // Immutable features get no gradient, monotone ones only the sign of an allowed move;
+            // a constrained feature left without gradient is not chosen.
+            constraints.mask(&g)
             for j in 0..<d where masked(j) { g[j] = 0 }
-            let chosen = largestMagnitudes(g, count: n, excluding: masked)
+            let chosen = largestMagnitudes(g, count: n) { [constrained] in masked($0) || (constrained[$0] && g[$0] == 0) }
             guard !chosen.isEmpty else {
                 reason = "every feature is masked after \(iterations) iterations (target probability \(proba[t]))"
                 break
@@ -253,12 +260,7 @@ public final class SaliencyExplainer: BatchExplainer, Sendable {
                 for j in 0..<d { g[j] += rule.momentum * previous[j] }
                 previous = g
             }
-            for j in chosen {
-                let direction: Double = g[j] > 0 ? 1 : (g[j] < 0 ? -1 : 0)
-                x[j] = min(max(x[j] - direction * params.step, lower[j]), upper[j])
-                changes[j] += 1
-                if x[j] == lower[j] || x[j] == upper[j] { boundMasked[j] = true }
-            }
+            move(&x, chosen, g, original: x0, changes: &changes, boundMasked: &boundMasked)
             trace?.changed.append(chosen)
             iterations += 1
         }
@@ -268,6 +270,32 @@ public final class SaliencyExplainer: BatchExplainer, Sendable {
         return SaliencyExplanation(instance: instance, targetClass: t, origClass: origClass, origProba: origProba, cf: found,
                                    reason: reason, logDensityBefore: logDensityBefore, trace: trace, stats: stats)
     }
+}
+
+extension SaliencyExplainer {
+    /// Moves each chosen feature by −sign(g)·step inside the box, counts the change and masks a
+    /// feature that reached a bound (JSMA); a monotone feature that momentum turned the wrong way
+    /// stays at the instance's value.
+    func move(_ x: inout [Double], _ chosen: [Int], _ g: [Double], original x0: [Double], changes: inout [Int],
+              boundMasked: inout [Bool]) {
+        for j in chosen {
+            let direction: Double = g[j] > 0 ? 1 : (g[j] < 0 ? -1 : 0)
+            x[j] = min(max(x[j] - direction * params.step, lower[j]), upper[j])
+            changes[j] += 1
+            if x[j] == lower[j] || x[j] == upper[j] { boundMasked[j] = true }
+        }
+        constraints.applyDirections(to: &x, original: x0)
+    }
+}
+
+/// L0 and L1 of x − x0: the features that differ and Σ|x − x0|.
+func changeNorms(_ x: [Double], _ x0: [Double]) -> (l0: Int, l1: Double) {
+    var l0 = 0, l1 = 0.0
+    for j in x0.indices where x[j] != x0[j] {
+        l0 += 1
+        l1 += abs(x[j] - x0[j])
+    }
+    return (l0, l1)
 }
 
 /// Indices of the `count` largest |g| among features not excluded, largest first (ties: lowest index).

@@ -17,15 +17,16 @@ public enum ECCCoMethod: CounterfactualMethod {
         .number("alpha", \.alpha, .between(0, 1), "α of the conformal prediction set"),
         .number("temperature", \.temperature, .above(0), "T of the smooth set membership"),
         .number("kappa", \.kappa, .atLeast(0), "κ: set size free of penalty"),
-    ]
+    ] + RefinementOptions.sparsityRows(\.refinement)
 
     public static func check(_ params: ECCCoParams, model: Classifier) throws {
         _ = try ECCCoExplainer(model: model, params: params)
     }
 
-    /// `fit` gives the calibration rows of the conformal penalty; without the penalty it is ignored.
+    /// `fit` gives the calibration rows of the conformal penalty and the units of the sparsity
+    /// pass; without either it is ignored.
     public static func prepare(_ params: ECCCoParams, model: Classifier, inputs: MethodInputs, seed: Int, threads: Int) throws -> ECCCoExplainer {
-        let explainer = try ECCCoExplainer(model: model, params: params)
+        let explainer = try ECCCoExplainer(model: model, params: params, training: inputs.training)
         guard params.lambdaSetSize > 0, let training = inputs.training else { return explainer }
         return try explainer.calibrated(on: training)
     }

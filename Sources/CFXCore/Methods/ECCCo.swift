@@ -39,6 +39,8 @@ public struct ECCCoParams: Sendable, Equatable {
     public var alpha = 0.05
     public var temperature = 0.1
     public var kappa = 1.0
+    /// The sparsity pass on each counterfactual (ECCCo+Sparsify.swift); no sets.
+    public var refinement = RefinementOptions()
 
     public init() {}
 
@@ -201,28 +203,34 @@ public struct ECCCoExplanation: Sendable {
     /// ‖x' − x‖₁ and E(x', y⁺) = −z_y⁺(x') at the last point.
     public let distance: Double
     public let energy: Double
-    public let stats: SearchStats
+    public internal(set) var stats: SearchStats
+    /// Features the sparsity pass restored (nil: no pass).
+    public internal(set) var restored: Int? = nil
     public var success: Bool { cf != nil }
 }
 
 /// The `eccco` method: ECCo searches batched over instances, in chunks spread over threads.
 public final class ECCCoExplainer: BatchExplainer, @unchecked Sendable {
     public private(set) var generator: ECCoGenerator
+    /// Units of the sparsity order: the training MAD, else the range (empty without `sparsify`).
+    let scales: [Double]
     /// Rows searched together on one thread.
     static let chunkRows = 64
 
-    public init(model: Classifier, params: ECCCoParams) throws {
+    /// `training`, when given, sets the units of the sparsity pass (its MAD).
+    public init(model: Classifier, params: ECCCoParams, training: Dataset? = nil) throws {
         guard let network = model as? Network else {
             throw CFXError.config("model", "eccco needs the logits: a native network whose last layer is softmax, not a callback model")
         }
         let constraints = try Constraints(params.constraints, featureCount: network.featureCount)
         generator = try ECCoGenerator(network: network, params: params, constraints: constraints)
+        scales = params.refinement.sparsify ? featureScales(lower: constraints.lower, upper: constraints.upper, training: training) : []
     }
 
     /// An explainer whose conformal penalty is calibrated on `data` (split conformal: rows not
     /// used for training, with labels).
     public func calibrated(on data: Dataset) throws -> ECCCoExplainer {
-        let copy = try ECCCoExplainer(model: generator.network, params: generator.params)
+        let copy = try ECCCoExplainer(model: generator.network, params: generator.params, training: data)
         copy.generator.quantile = try conformalQuantile(model: generator.network, data: data, alpha: generator.params.alpha)
         return copy
     }
@@ -240,7 +248,7 @@ public final class ECCCoExplainer: BatchExplainer, @unchecked Sendable {
         let rowControl = RunControl(progress: control.progress.map { progress in
             { done, _, iterations in progress(min(done * Self.chunkRows, rows), rows, iterations) }
         }, cancellation: control.cancellation)
-        let parts = try parallelMap(count: chunks, threads: threads, control: rowControl) { [generator] c in
+        let parts = try parallelMap(count: chunks, threads: threads, control: rowControl) { [self, generator] c in
             let started = monotonicSeconds()
             let lo = c * Self.chunkRows, hi = min(rows, lo + Self.chunkRows)
             let x = Array(instances[lo * d..<hi * d])
@@ -255,14 +263,15 @@ public final class ECCCoExplainer: BatchExplainer, @unchecked Sendable {
             found.counterfactuals.withUnsafeBufferPointer { evaluator.forward($0, rows: hi - lo) }
             let z = evaluator.value(generator.logits)
             let share = (monotonicSeconds() - started) / Double(hi - lo)
-            return (0..<hi - lo).map { i in
+            return try (0..<hi - lo).map { i in
                 let last = Array(found.counterfactuals[i * d..<(i + 1) * d])
                 let distance = zip(last, x[i * d..<(i + 1) * d]).reduce(0) { $0 + abs($1.0 - $1.1) }
                 let stats = SearchStats(predictCalls: found.steps[i] + 1, predictedRows: found.steps[i] + 1,
                                         gradientEvaluations: found.steps[i], seconds: share)
-                return ECCCoExplanation(cf: found.mature[i] ? last : nil, last: last, proba: Array(found.probabilities[i * k..<(i + 1) * k]),
-                                        targetClass: targets[i], origClass: origins[i], origProba: Array(proba[i * k..<(i + 1) * k]),
-                                        steps: found.steps[i], distance: distance, energy: LogitLoss.energy(logits: z.baseAddress! + i * k, label: targets[i]), stats: stats)
+                let e = ECCCoExplanation(cf: found.mature[i] ? last : nil, last: last, proba: Array(found.probabilities[i * k..<(i + 1) * k]),
+                                         targetClass: targets[i], origClass: origins[i], origProba: Array(proba[i * k..<(i + 1) * k]),
+                                         steps: found.steps[i], distance: distance, energy: LogitLoss.energy(logits: z.baseAddress! + i * k, label: targets[i]), stats: stats)
+                return try sparsified(e, original: Array(x[i * d..<(i + 1) * d]), cancellation: control.cancellation)
             }
         }
         return parts.flatMap { $0 }

@@ -26,11 +26,7 @@ extension SaliencyExplainer {
             predict: { try oracle.evaluate($0, target: t).proba }, isValid: { _, p in p[t] >= confidence },
             scoreGradient: { [weights] in try session.scoreGradient(at: $0, weights: weights) })
         let (proba, logDensity) = try oracle.evaluate(result.x, target: t)
-        var l0 = 0, l1 = 0.0
-        for j in x0.indices where result.x[j] != x0[j] {
-            l0 += 1
-            l1 += abs(result.x[j] - x0[j])
-        }
+        let (l0, l1) = changeNorms(result.x, x0)
         var out = e
         out.cf = SaliencyCounterfactual(x: result.x, predictedClass: argmax(proba), proba: proba, l0: l0, l1: l1,
                                         iterations: cf.iterations, logDensity: logDensity, restored: result.restored)
