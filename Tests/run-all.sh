@@ -54,6 +54,7 @@ step "python tests" env CFX_LIBRARY="$PWD/.build/release/libcfx.so" PYTHONPATH="
     python3 -m pytest -q -rs Tests/python
 step "API reference (doxygen, pdoc; no documentation warnings)" bash docs/build.sh
 step "docs: generated tables match the result files" python3 benchmarks/doc_tables.py --check
+step "docs: the methods' parameter tables match the methods' own" env CFX_CLI=.build/release/cfx-cli python3 docs/method_tables.py --check
 step "docs: every quoted figure is in a committed result file" python3 Tests/check_doc_figures.py
 if command -v julia >/dev/null 2>&1 && [ -d bindings/julia ]; then
     step "julia tests" julia --project=bindings/julia -e 'using Pkg; Pkg.test()'

@@ -348,6 +348,16 @@ typedef struct cfx_explainer cfx_explainer;
  * - Threads: any thread. */
 cfx_status cfx_default_config(const char *method, char **json_out, cfx_error *err);
 
+/** The methods cfx offers and their parameters, from the tables the library validates configs
+ * with: [{"name": "wachter", "parameters": [{"key": "target_proba", "default": 1.0,
+ * "constraint": "in [0, 1]", "doc": "..."}, ...]}, ...], keys in cfx_default_config's order.
+ * Every method also takes "n_threads", "seed" and "on_error" (docs/methods/).
+ *
+ * - Ownership: free `*json_out` with cfx_free.
+ * - Errors: CFX_ERR_INVALID_ARGUMENT (`json_out` NULL).
+ * - Threads: any thread. */
+cfx_status cfx_methods(char **json_out, cfx_error *err);
+
 /** Creates an explainer from a JSON configuration {"method": "wachter", ...}; omitted keys take
  * their defaults (cfx_default_config).
  *

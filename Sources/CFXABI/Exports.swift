@@ -212,6 +212,14 @@ public func cfx_default_config(_ method: UnsafePointer<CChar>?, _ jsonOut: Unsaf
     }
 }
 
+@_cdecl("cfx_methods")
+public func cfx_methods(_ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
+    withStatus(err) {
+        let out = try output(jsonOut, "json_out")
+        out.pointee = try MethodEntry.catalogue().serialized()
+    }
+}
+
 @_cdecl("cfx_explainer_create")
 public func cfx_explainer_create(_ modelHandle: OpaquePointer?, _ config: UnsafePointer<CChar>?,
                                  _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {

@@ -45,6 +45,8 @@ struct PreparedMethod {
 struct MethodEntry {
     let name: String
     let defaults: () -> [(String, JSON)]
+    /// Each config key with its default, constraint and doc line (cfx_methods).
+    let parameters: () -> [JSON]
     let configure: (Classifier, [(String, JSON)], RunOptions) throws -> ConfiguredMethod
 
     /// Keys every method accepts besides its own.
@@ -65,6 +67,11 @@ struct MethodEntry {
         let fields = M.parameters.map(\.field)
         name = M.name
         defaults = { fields.encode(M.defaults) }
+        parameters = {
+            zip(M.parameters, fields.encode(M.defaults)).map { row, field in
+                .object([("key", .string(row.key)), ("default", field.1), ("constraint", .string(row.constraint)), ("doc", .string(row.doc))])
+            }
+        }
         configure = { model, members, options in
             var params = M.defaults
             try fields.decode(members, into: &params, context: "method \"\(M.name)\"", alsoKnown: MethodEntry.commonKeys)
@@ -100,6 +107,13 @@ struct MethodEntry {
         var method = try entry.configure(model, own, options)
         method.recordsErrors = options.recordsErrors
         return method
+    }
+
+    /// Every method with its model roles and parameter table, as `cfx_methods` returns it.
+    static func catalogue() -> JSON {
+        .array(all.map { entry in
+            .object([("name", .string(entry.name)), ("parameters", .array(entry.parameters()))])
+        })
     }
 
     /// The full default config of a method, as `cfx_default_config` returns it.

@@ -12,7 +12,7 @@ struct CFX: ParsableCommand {
             otherwise; `--format table|csv|jsonl|json` chooses.
             """,
         version: String(cString: cfx_version()),
-        subcommands: [Explain.self, Predict.self, Defaults.self, Train.self])
+        subcommands: [Explain.self, Predict.self, Defaults.self, Methods.self, Train.self])
 }
 
 struct ModelOptions: ParsableArguments {
@@ -30,7 +30,7 @@ struct Explain: ParsableCommand {
 
     @OptionGroup var inputs: ModelOptions
 
-    @Option(help: "The method: wachter (the default), cfproto, deduce or jsma. Its defaults apply to every key --config leaves out.")
+    @Option(help: ArgumentHelp("The method: \(methodList()). Its defaults apply to every key --config leaves out; `cfx-cli methods` lists each method's keys."))
     var method: String?
 
     @Option(name: .shortAndLong, help: "The method's JSON config: a file, or the JSON itself (e.g. '{\"max_iter\": 500}').")
@@ -63,6 +63,13 @@ struct Explain: ParsableCommand {
         try printExplanations(String(cString: output!), rows: rows, names: csvHeader(inputs.data, features: model.features),
                               format: format ?? (isTerminal ? .table : .json))
     }
+}
+
+/// "wachter (the default), cfproto, ... or eccco": the library's methods.
+private func methodList() -> String {
+    guard var names = try? methodNames(), names.count > 1 else { return "see `cfx-cli methods`" }
+    if let i = names.firstIndex(of: "wachter") { names[i] += " (the default)" }
+    return names.dropLast().joined(separator: ", ") + " or " + names.last!
 }
 
 struct Predict: ParsableCommand {

@@ -897,6 +897,44 @@ static void test_native(void) {
     cfx_model_free(m);
 }
 
+/* cfx_methods: every method with its parameter table; each takes the shared keys, and each row's
+ * default is the one cfx_default_config gives. */
+static void test_methods(void) {
+    char *js = NULL;
+    cfx_error err;
+    err_reset(&err);
+    expect_ok(cfx_methods(&js, &err), &err, "cfx_methods");
+    json_error_t jerr;
+    json_t *root = js ? json_loads(js, 0, &jerr) : NULL;
+    cfx_free(js);
+    check(json_is_array(root) && json_array_size(root) == 5, "cfx_methods lists the 5 methods");
+    size_t i;
+    json_t *method;
+    json_array_foreach(root, i, method) {
+        const char *name = json_string_value(json_object_get(method, "name"));
+        char *defaults = NULL;
+        expect_ok(cfx_default_config(name ? name : "", &defaults, &err), &err, "cfx_default_config(a listed method)");
+        json_t *config = defaults ? json_loads(defaults, 0, &jerr) : NULL;
+        cfx_free(defaults);
+        const char *shared[] = {"feature_range", "immutable", "monotone", "sparsify"};
+        int found = 0;
+        size_t j;
+        json_t *row;
+        json_array_foreach(json_object_get(method, "parameters"), j, row) {
+            const char *key = json_string_value(json_object_get(row, "key"));
+            if (!key) continue;
+            for (size_t s = 0; s < 4; s++) found += strcmp(key, shared[s]) == 0;
+            check(json_equal(json_object_get(row, "default"), json_object_get(config, key)),
+                  "%s: %s's default is cfx_default_config's", name, key);
+            check(json_is_string(json_object_get(row, "doc")) && json_string_length(json_object_get(row, "doc")) > 0,
+                  "%s: %s has a doc line", name, key);
+        }
+        check(found == 4, "%s takes feature_range, immutable, monotone and sparsify", name ? name : "?");
+        json_decref(config);
+    }
+    json_decref(root);
+}
+
 /* ---- 3. Default configuration ------------------------------------------------------------------ */
 
 static void test_default_config(void) {
@@ -2811,6 +2849,7 @@ int main(void) {
     test_version();
     test_native();
     test_default_config();
+    test_methods();
     test_explain_native();
     test_callbacks();
     test_bad_inputs();

@@ -389,6 +389,7 @@ static void test_hostile(void) {
         err_reset(&err);
         cfx_default_config("nope", &text, &err);
         check(text == NULL, "cfx_default_config: json_out NULL after an error");
+        check(cfx_methods(NULL, &err) == CFX_ERR_INVALID_ARGUMENT, "cfx_methods: a NULL json_out is an error");
         text = (char *)0x1;
         cfx_explainer_config(NULL, &text, &err);
         check(text == NULL, "cfx_explainer_config: json_out NULL after an error");

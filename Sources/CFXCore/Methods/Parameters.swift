@@ -214,7 +214,7 @@ public struct Parameter<P> {
 extension Parameter {
     /// "other", "same" (when `allowsSame`) or a class index of the model.
     public static func targetClass(_ key: String, _ path: WritableKeyPath<P, TargetClass>, allowsSame: Bool, _ doc: String) -> Parameter {
-        Parameter(key, .targetClass(path), constraint: allowsSame ? "" : "not \"same\"", doc) { p, shape in
+        Parameter(key, .targetClass(path), constraint: allowsSame ? "a class of the model" : "a class of the model, not \"same\"", doc) { p, shape in
             switch p[keyPath: path] {
             case .same where !allowsSame: return "\"same\" has no counterfactual for this method; use \"other\" or a class index"
             case .index(let c) where !(0..<shape.classes).contains(c): return "class \(c) is outside 0..<\(shape.classes)"
