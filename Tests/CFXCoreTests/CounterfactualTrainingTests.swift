@@ -115,6 +115,21 @@ final class CounterfactualTrainingTests: XCTestCase {
         XCTAssertEqual(epoch.tuples(ofBatch: 9), 90..<100)
     }
 
+    /// The default domain is the reference's: μ ± 2σ with the sample standard deviation (n − 1),
+    /// widened to the rows' extremes. Rows 0, 1, 2, 10 of one feature (99 is not one of the rows):
+    /// μ = 3.25, σ = √(62.75 / 3); with two features, the second's bounds are its extremes.
+    func testDefaultDomainUsesTheSampleStandardDeviation() {
+        let (lower, upper) = defaultDomain([0, 5, 1, 5, 2, 5, 10, 5, 99, 99], rows: [0, 1, 2, 3], features: 2)
+        let sigma = (62.75 / 3).squareRoot()
+        XCTAssertEqual(lower[0], 3.25 - 2 * sigma, accuracy: 1e-12)
+        XCTAssertEqual(upper[0], 3.25 + 2 * sigma, accuracy: 1e-12)
+        XCTAssertEqual(lower[1], 5)
+        XCTAssertEqual(upper[1], 5)
+        let one = defaultDomain([4, 7], rows: [1], features: 1)
+        XCTAssertEqual(one.lower, [7])
+        XCTAssertEqual(one.upper, [7])
+    }
+
     /// The parameter gradient of step 7's extra terms matches central differences of their value.
     func testExtraTermsGradientMatchesFiniteDifferences() throws {
         let train = moons(120, seed: 6)

@@ -35,7 +35,8 @@ public struct CounterfactualTrainingConfig: Sendable {
     public var nascentRadius = 0.3
     /// Fraction of the epochs trained conventionally first ("burn_in").
     public var burnIn = 0.0
-    /// Per-feature bounds of the searches; nil: [min(μ − 2σ, min x), max(μ + 2σ, max x)] over the training rows.
+    /// Per-feature bounds of the searches; nil: [min(μ − 2σ, min x), max(μ + 2σ, max x)] over the
+    /// training rows (σ with n − 1, as the reference code).
     public var domain: (lower: PerFeature, upper: PerFeature)?
     /// Threads of the searches (0 = all cores).
     public var threads = 0
@@ -287,7 +288,8 @@ struct CounterfactualEpoch {
     }
 }
 
-/// [min(μ − 2σ, min x), max(μ + 2σ, max x)] per feature over `rows`.
+/// [min(μ − 2σ, min x), max(μ + 2σ, max x)] per feature over `rows`, σ the sample standard
+/// deviation (n − 1 in the denominator, as the reference's infer_domain_constraints: Julia's std).
 func defaultDomain(_ x: [Double], rows: [Int], features d: Int) -> (lower: [Double], upper: [Double]) {
     var lower = [Double](repeating: 0, count: d), upper = lower
     let n = Double(rows.count)
@@ -297,7 +299,7 @@ func defaultDomain(_ x: [Double], rows: [Int], features d: Int) -> (lower: [Doub
         mean /= n
         var variance = 0.0
         for i in rows { variance += (x[i * d + j] - mean) * (x[i * d + j] - mean) }
-        let sigma = (variance / n).squareRoot()
+        let sigma = rows.count > 1 ? (variance / (n - 1)).squareRoot() : 0
         lower[j] = min(mean - 2 * sigma, low)
         upper[j] = max(mean + 2 * sigma, high)
     }
