@@ -68,7 +68,44 @@ public func readSafetensors(path: String, skip: (String) -> Bool = { _ in false 
 
 /// Parses safetensors bytes; `name` (the file) starts every error message.
 public func parseSafetensors(_ bytes: [UInt8], name: String, skip: (String) -> Bool = { _ in false }) throws -> SafetensorsFile {
-    func fail(_ problem: String) -> CFXError { CFXError(.model, "\(name): \(problem)") }
+    let fail = SafetensorsFailure(file: name)
+    let (members, dataStart) = try safetensorsHeader(bytes, fail)
+    let dataCount = bytes.count - dataStart
+    var metadata: [(String, String)] = []
+    var entries: [SafetensorsEntry] = []
+    for (key, value) in members {
+        if key == "__metadata__" {
+            guard case .object(let pairs) = value else { throw fail("__metadata__: expected an object of strings, got \(value.typeName)") }
+            for (k, v) in pairs {
+                guard case .string(let s) = v else { throw fail("__metadata__.\(k): expected a string, got \(v.typeName)") }
+                metadata.append((k, s))
+            }
+            continue
+        }
+        entries.append(try SafetensorsEntry(key, value, dataCount: dataCount, skip: skip(key), fail))
+    }
+    try checkCoverage(&entries, dataCount: dataCount, fail)
+    let tensors = try bytes.withUnsafeBytes { raw in
+        try entries.compactMap { entry -> SafetensorsTensor? in
+            guard let dtype = entry.dtype, !skip(entry.name) else { return nil }
+            let values = decode(UnsafeRawBufferPointer(rebasing: raw[(dataStart + entry.begin)..<(dataStart + entry.end)]), dtype)
+            if let i = values.firstIndex(where: { !$0.isFinite }) {
+                throw fail("\(entry.name): value \(i) is \(values[i]); weights must be finite")
+            }
+            return SafetensorsTensor(name: entry.name, shape: entry.shape, values: values)
+        }
+    }
+    return SafetensorsFile(tensors: tensors, metadata: metadata)
+}
+
+/// A model error that starts with the file's name.
+private struct SafetensorsFailure {
+    let file: String
+    func callAsFunction(_ problem: String) -> CFXError { CFXError(.model, "\(file): \(problem)") }
+}
+
+/// The header's members, and where the data section starts.
+private func safetensorsHeader(_ bytes: [UInt8], _ fail: SafetensorsFailure) throws -> (members: [(String, JSON)], dataStart: Int) {
     guard bytes.count >= 8 else {
         throw fail("\(bytes.count) bytes, too short for a safetensors file (8-byte header length, then the header)")
     }
@@ -80,7 +117,6 @@ public func parseSafetensors(_ bytes: [UInt8], name: String, skip: (String) -> B
         throw fail("the header length \(headerLength) is over the limit of \(maxSafetensorsHeader) bytes")
     }
     let dataStart = 8 + Int(headerLength)
-    let dataCount = bytes.count - dataStart
     if let nul = bytes[8..<dataStart].firstIndex(of: 0) {
         throw fail("the header holds a NUL byte at offset \(nul); it is not JSON text")
     }
@@ -93,18 +129,20 @@ public func parseSafetensors(_ bytes: [UInt8], name: String, skip: (String) -> B
         throw fail(error.message)
     }
     guard case .object(let members) = header else { throw fail("the header is \(header.typeName), expected a JSON object") }
+    return (members, dataStart)
+}
 
-    var metadata: [(String, String)] = []
-    var entries: [(name: String, dtype: SafetensorsDType?, shape: [Int], begin: Int, end: Int)] = []
-    for (key, value) in members {
-        if key == "__metadata__" {
-            guard case .object(let pairs) = value else { throw fail("__metadata__: expected an object of strings, got \(value.typeName)") }
-            for (k, v) in pairs {
-                guard case .string(let s) = v else { throw fail("__metadata__.\(k): expected a string, got \(v.typeName)") }
-                metadata.append((k, s))
-            }
-            continue
-        }
+/// One tensor's header entry, checked: a known dtype (one cfx decodes unless the tensor is
+/// skipped), a shape of sizes, and offsets within the data that hold exactly dtype × shape bytes.
+private struct SafetensorsEntry {
+    let name: String
+    /// nil for a dtype cfx does not decode (only a skipped tensor may have one).
+    let dtype: SafetensorsDType?
+    let shape: [Int]
+    let begin: Int
+    let end: Int
+
+    init(_ key: String, _ value: JSON, dataCount: Int, skip: Bool, _ fail: SafetensorsFailure) throws {
         func bad(_ problem: String) -> CFXError { fail("\(key): \(problem)") }
         guard case .object(let fields) = value else { throw bad("expected an object with dtype, shape and data_offsets, got \(value.typeName)") }
         if let extra = fields.first(where: { !["dtype", "shape", "data_offsets"].contains($0.0) }) {
@@ -115,7 +153,7 @@ public func parseSafetensors(_ bytes: [UInt8], name: String, skip: (String) -> B
             throw bad("dtype \"\(dtypeName)\" is not a safetensors dtype (\(safetensorsDTypeSizes.keys.sorted().joined(separator: ", ")))")
         }
         let dtype = SafetensorsDType(rawValue: dtypeName)
-        if dtype == nil && !skip(key) {
+        if dtype == nil && !skip {
             throw bad("dtype \"\(dtypeName)\" is not supported; cfx reads \(SafetensorsDType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard case .array(let shapeItems)? = value["shape"] else { throw bad("shape: missing or not an array") }
@@ -141,10 +179,12 @@ public func parseSafetensors(_ bytes: [UInt8], name: String, skip: (String) -> B
         guard !overflow, expected == end - begin else {
             throw bad("has \(end - begin) bytes, but \(dtypeName) × shape \(shape) needs \(count) × \(size) = \(expected)")
         }
-        entries.append((key, dtype, shape, begin, end))
+        (self.name, self.dtype, self.shape, self.begin, self.end) = (key, dtype, shape, begin, end)
     }
+}
 
-    // The data must be covered by the tensors exactly once, in order of offset.
+/// Sorts the entries by offset and checks that they cover the data exactly once.
+private func checkCoverage(_ entries: inout [SafetensorsEntry], dataCount: Int, _ fail: SafetensorsFailure) throws {
     entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
     var covered = 0
     var previous: String?
@@ -161,18 +201,6 @@ public func parseSafetensors(_ bytes: [UInt8], name: String, skip: (String) -> B
     if covered != dataCount {
         throw fail("the data section has \(dataCount) bytes, but the tensors cover \(covered)")
     }
-
-    let tensors = try bytes.withUnsafeBytes { raw in
-        try entries.compactMap { entry -> SafetensorsTensor? in
-            guard let dtype = entry.dtype, !skip(entry.name) else { return nil }
-            let values = decode(UnsafeRawBufferPointer(rebasing: raw[(dataStart + entry.begin)..<(dataStart + entry.end)]), dtype)
-            if let i = values.firstIndex(where: { !$0.isFinite }) {
-                throw fail("\(entry.name): value \(i) is \(values[i]); weights must be finite")
-            }
-            return SafetensorsTensor(name: entry.name, shape: entry.shape, values: values)
-        }
-    }
-    return SafetensorsFile(tensors: tensors, metadata: metadata)
 }
 
 private func decode(_ raw: UnsafeRawBufferPointer, _ dtype: SafetensorsDType) -> [Double] {
@@ -201,111 +229,4 @@ func halfToDouble(_ bits: UInt16) -> Double {
     case 0x1F: return fraction == 0 ? sign * .infinity : .nan
     default: return sign * (1 + fraction / 1024) * Double(sign: .plus, exponent: exponent - 15, significand: 1)
     }
-}
-
-// MARK: Writing
-
-/// The bytes of a safetensors file holding `file`'s tensors as `dtype` (F64 or F32). The header is
-/// padded with spaces to a multiple of 8 bytes, as the reference implementation does.
-public func safetensorsBytes(_ file: SafetensorsFile, dtype: SafetensorsDType = .f64, name: String = "safetensors") throws -> [UInt8] {
-    guard dtype == .f64 || dtype == .f32 else {
-        throw CFXError(.invalidArgument, "dtype: cfx writes F64 or F32, not \(dtype.rawValue)")
-    }
-    var header: [(String, JSON)] = []
-    if !file.metadata.isEmpty {
-        header.append(("__metadata__", .object(file.metadata.map { ($0.0, .string($0.1)) })))
-    }
-    var offset = 0
-    for tensor in file.tensors {
-        guard tensor.shape.reduce(1, *) == tensor.values.count, tensor.shape.allSatisfy({ $0 >= 0 }) else {
-            throw CFXError(.internalError, "\(name): \(tensor.name): shape \(tensor.shape) does not hold \(tensor.values.count) values")
-        }
-        let size = tensor.values.count * dtype.byteCount
-        header.append((tensor.name, .object([
-            ("dtype", .string(dtype.rawValue)),
-            ("shape", .array(tensor.shape.map { .int($0) })),
-            ("data_offsets", .array([.int(offset), .int(offset + size)])),
-        ])))
-        offset += size
-    }
-    let text = try JSON.object(header).serialized()
-    defer { free(text) }
-    var headerBytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(text).assumingMemoryBound(to: UInt8.self), count: strlen(text)))
-    while headerBytes.count % 8 != 0 { headerBytes.append(0x20) }
-
-    var bytes: [UInt8] = []
-    bytes.reserveCapacity(8 + headerBytes.count + offset)
-    withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { bytes += $0 }
-    bytes += headerBytes
-    for tensor in file.tensors {
-        for (i, value) in tensor.values.enumerated() {
-            guard value.isFinite else { throw CFXError(.numeric, "\(name): \(tensor.name): value \(i) is \(value); weights must be finite") }
-            switch dtype {
-            case .f64: withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes += $0 }
-            default:
-                let single = Float(value)
-                guard single.isFinite else {
-                    throw CFXError(.numeric, "\(name): \(tensor.name): value \(i) (\(value)) is out of the range of F32; save as F64")
-                }
-                withUnsafeBytes(of: single.bitPattern.littleEndian) { bytes += $0 }
-            }
-        }
-    }
-    return bytes
-}
-
-/// Writes a safetensors file (through a temporary file in the same directory, renamed into place).
-public func writeSafetensors(_ file: SafetensorsFile, path: String, dtype: SafetensorsDType = .f64) throws {
-    try writeFileBytes(try safetensorsBytes(file, dtype: dtype, name: path), path)
-}
-
-// MARK: Files, with POSIX I/O
-
-/// The whole file; a file that cannot be read is an I/O error naming the path, one over
-/// `Limits.fileBytes` a model error.
-func readFileBytes(_ path: String) throws -> [UInt8] {
-    let kind = CFXError.Kind.io
-    func fail(_ what: String) -> CFXError { CFXError(kind, "\(path): cannot read the file (\(what): \(String(cString: strerror(errno))))") }
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw fail("open") }
-    defer { close(fd) }
-    var info = stat()
-    guard fstat(fd, &info) == 0 else { throw fail("stat") }
-    guard (info.st_mode & S_IFMT) == S_IFREG else { throw CFXError(kind, "\(path): cannot read the file (not a regular file)") }
-    guard info.st_size <= Limits.fileBytes else {
-        throw CFXError(.model, "\(path): \(info.st_size) bytes is over the limit of \(Limits.fileBytes) bytes for a file cfx reads")
-    }
-    var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-    var done = 0
-    while done < bytes.count {
-        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + done, $0.count - done) }
-        if n < 0 && errno == EINTR { continue }
-        guard n >= 0 else { throw fail("read") }
-        if n == 0 { bytes.removeLast(bytes.count - done); break }  // the file shrank while we read it
-        done += n
-    }
-    return bytes
-}
-
-/// Writes `bytes` to `path` through a temporary file renamed into place, so that a failed write
-/// leaves any old file intact. Errors are I/O errors naming the path.
-func writeFileBytes(_ bytes: [UInt8], _ path: String) throws {
-    let temporary = "\(path).tmp-\(getpid())"
-    func fail(_ what: String) -> CFXError {
-        CFXError(.io, "\(path): cannot write the file (\(what): \(String(cString: strerror(errno))))")
-    }
-    let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw fail("create") }
-    var closed = false
-    defer { if !closed { close(fd); unlink(temporary) } }
-    var done = 0
-    while done < bytes.count {
-        let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-        if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { throw fail("write") }
-        done += n
-    }
-    closed = true
-    guard close(fd) == 0 else { let error = fail("close"); unlink(temporary); throw error }
-    guard rename(temporary, path) == 0 else { let error = fail("rename"); unlink(temporary); throw error }
 }
