@@ -8,13 +8,13 @@ private let blasOnCallingThread: Void = openblas_set_num_threads(1)
 
 /// C (m × n) = alpha · op(A) · op(B) + beta · C, row-major, with op(X) = X or Xᵀ.
 ///
-/// Products of a few thousand multiply-adds (a small MLP explained one instance at a time) run in
-/// `smallGemm`, where a BLAS call's fixed cost would dominate; larger ones go to OpenBLAS.
+/// Products of a few thousand multiply-adds run in `smallGemm`, where a BLAS call's fixed cost
+/// would dominate (`SmallProducts.smallGemm`); larger ones go to OpenBLAS.
 @inline(__always)
 public func gemm<T: NetworkScalar>(transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, alpha: T = 1,
                                    _ a: UnsafePointer<T>, lda: Int, _ b: UnsafePointer<T>, ldb: Int,
                                    beta: T, _ c: UnsafeMutablePointer<T>, ldc: Int) {
-    if m * n * k >= 4096 {
+    if !SmallProducts.smallGemm(m: m, n: n, k: k) {
         _ = blasOnCallingThread
         T.blasGemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: alpha,
                    a, lda: lda, b, ldb: ldb, beta: beta, c, ldc: ldc)

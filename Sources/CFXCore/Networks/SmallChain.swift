@@ -37,7 +37,7 @@ struct SmallChain {
     /// Whether every dense product of `rows` rows takes the small-product kernels (as `Dense` decides).
     func fits(rows: Int) -> Bool {
         for layer in layers where layer.kind == Int32(CFX_CHAIN_DENSE) {
-            if !Dense.isSmall(rows: rows, outputs: layer.outputs, inputs: layer.inputs) { return false }
+            if !SmallProducts.denseKernel(rows: rows, outputs: layer.outputs, inputs: layer.inputs) { return false }
         }
         return true
     }

@@ -62,7 +62,7 @@ size_t cfx_conv_input_gradient_s1_scratch(const cfx_conv_shape *shape);
 void cfx_conv_input_gradient_s1_f32(const cfx_conv_shape *shape, const float *dy, const float *w, float *dx, float *scratch);
 
 /* A small MLP (dense layers, relus, softmaxes; every dense product on the small-product path, as
- * Dense.isSmall decides) run in one call, with the values and gradients the layer-by-layer pass gives. Layer l
+ * SmallProducts.denseKernel decides) run in one call, with the values and gradients the layer-by-layer pass gives. Layer l
  * reads buffer l and writes buffer l + 1; a dense layer's weight (outputs x inputs) and then its
  * bias start at parameter_offset. */
 enum { CFX_CHAIN_DENSE = 0, CFX_CHAIN_RELU = 1, CFX_CHAIN_SOFTMAX = 2 };

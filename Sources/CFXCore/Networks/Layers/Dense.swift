@@ -45,19 +45,10 @@ public final class Dense: Operation, @unchecked Sendable {
     public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
-    /// Products of one row (a search's instance), or of at most 2^15 multiply-adds in all, go to
-    /// cfx's vectorised kernels (CFXKernels). At one row the kernel is as fast as OpenBLAS's
-    /// AVX-512 small-matrix path and 4–8× faster than its AVX2 kernels, which pack the whole weight
-    /// matrix for every call; from two rows on, OpenBLAS's AVX-512 path is faster
-    /// (`benchmarks/results/dense_rows.md`).
-    @inline(__always) static func isSmall(rows: Int, outputs: Int, inputs: Int) -> Bool {
-        rows == 1 || outputs * inputs <= (1 << 15) / max(rows, 1)
-    }
-
     private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inputs = c.inputCount, weight = effectiveWeight(c.parameters, inputs: inputs), bias = c.parameters + outputs * inputs
         for r in 0..<c.batch { (y + r * outputs).update(from: bias, count: outputs) }
-        if Self.isSmall(rows: c.batch, outputs: outputs, inputs: inputs) {
+        if SmallProducts.denseKernel(rows: c.batch, outputs: outputs, inputs: inputs) {
             T.denseForward(rows: c.batch, outputs: outputs, inputs: inputs, x, weight, y)
             return
         }
@@ -74,7 +65,7 @@ public final class Dense: Operation, @unchecked Sendable {
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inputs = c.inputCount, weight = effectiveWeight(c.parameters, inputs: inputs)
         // dx += dy · W
-        if Self.isSmall(rows: c.batch, outputs: outputs, inputs: inputs) {
+        if SmallProducts.denseKernel(rows: c.batch, outputs: outputs, inputs: inputs) {
             T.denseBackward(rows: c.batch, outputs: outputs, inputs: inputs, dy, weight, dx)
         } else {
             gemm(on: c.pool, transposeA: false, transposeB: false, m: c.batch, n: inputs, k: outputs,

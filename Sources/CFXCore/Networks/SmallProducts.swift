@@ -1,0 +1,26 @@
+/// Where a matrix product leaves OpenBLAS: below these sizes a BLAS call's fixed cost (argument
+/// checks, packing the matrices, choosing a kernel) outweighs its arithmetic. There are two routes
+/// around it, with their own cut-offs, and this is the one place that says which product takes
+/// which (docs/networks.md, "Small networks").
+enum SmallProducts {
+    /// A dense layer's products go to cfx's vectorised kernels (CFXKernels) at one row, whatever the
+    /// size, or at most this many multiply-adds in all. At one row the kernel is as fast as
+    /// OpenBLAS's AVX-512 small-matrix path and 4–8× faster than its AVX2 kernels, which pack the
+    /// whole weight matrix for every call; from two rows on, OpenBLAS's AVX-512 path is faster
+    /// (`benchmarks/results/dense_rows.md`).
+    static let denseKernelMultiplyAdds = 1 << 15
+
+    /// Any other product (`gemm`: convolutions, a dense layer's weight gradient) of fewer
+    /// multiply-adds than this runs in `smallGemm` (a small MLP explained one instance at a time).
+    static let smallGemmMultiplyAdds = 4096
+
+    /// Whether a dense layer's product of `rows` rows takes the CFXKernels kernels.
+    @inline(__always) static func denseKernel(rows: Int, outputs: Int, inputs: Int) -> Bool {
+        rows == 1 || outputs * inputs <= denseKernelMultiplyAdds / max(rows, 1)
+    }
+
+    /// Whether an m × n × k product runs in `smallGemm` rather than OpenBLAS.
+    @inline(__always) static func smallGemm(m: Int, n: Int, k: Int) -> Bool {
+        m * n * k < smallGemmMultiplyAdds
+    }
+}
