@@ -8,7 +8,7 @@ import CFXFormats
 /// orig_class, orig_proba, target_class, success, meta.
 func ecccoJSON(_ e: ECCCoExplanation, params: JSON) -> JSON {
     let last = JSON.object([
-        ("X", .numbers(e.last)), ("class", .int(argmaxIndex(e.proba))), ("proba", .numbers(e.proba)),
+        ("X", .numbers(e.last)), ("class", .int(argmax(e.proba))), ("proba", .numbers(e.proba)),
         ("distance", .double(e.distance)), ("energy", .double(e.energy)), ("steps", .int(e.steps)),
     ] + restoredJSON(e.restored))
     return .object([
@@ -20,8 +20,4 @@ func ecccoJSON(_ e: ECCCoExplanation, params: JSON) -> JSON {
         ("success", .bool(e.success)),
         ("meta", metaJSON(method: "eccco", params: params, stats: e.stats)),
     ])
-}
-
-private func argmaxIndex(_ values: [Double]) -> Int {
-    values.indices.max { values[$0] < values[$1] } ?? 0
 }

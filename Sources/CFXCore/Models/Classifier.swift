@@ -14,6 +14,14 @@ public protocol Classifier: AnyObject, Sendable {
     func makeEvaluator() -> ClassifierEvaluator
 }
 
+/// The predicted class of probabilities `values`: the index of the largest, the first of equal
+/// ones (0 when there are none, or when the first is NaN).
+public func argmax(_ values: [Double]) -> Int {
+    var best = 0
+    for i in values.indices where values[i] > values[best] { best = i }
+    return best
+}
+
 /// One thread's handle on a classifier. Not thread-safe; cheap to create.
 public protocol ClassifierEvaluator: AnyObject {
     /// Writes the probabilities of the `rows` rows of `x` (rows × d, row-major) into `proba`

@@ -117,12 +117,6 @@ public enum TargetClass: Sendable, Equatable {
     }
 }
 
-func argmax(_ values: [Double]) -> Int {
-    var best = 0
-    for i in values.indices where values[i] > values[best] { best = i }
-    return best
-}
-
 /// A warning for an instance `x` that lies outside [lower, upper], or nil when it lies inside.
 /// Searches start at the instance and clip into the range, so part of the change a counterfactual
 /// shows on those features comes from the clipping alone, which a caller should know.
