@@ -55,9 +55,9 @@ extension EvaluationOptions {
         .indices("immutable", \.immutable),
         .monotone("monotone", \.monotone),
         ConfigField(key: "cat_vars", read: { value, options in
-            options.categorical = try readCategoricalVariables(value, "cat_vars").map { CategoricalGroup(start: $0.column, count: $0.categories) }
+            options.categorical = try readCategoricalVariables(value, "cat_vars")
         }, write: { options in
-            .object(options.categorical.map { (String($0.start), .int($0.count)) })
+            .object(options.categorical.map { (String($0.column), .int($0.categories)) })
         }),
         .boolean("ohe", \.oneHot),
         .number("sparsity_tol", \.sparsityTol),

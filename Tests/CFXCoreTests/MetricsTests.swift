@@ -226,7 +226,7 @@ final class MetricsTests: XCTestCase {
     func testOneHotAndOrdinalCategories() throws {
         let model = try sumModel(6)
         var options = EvaluationOptions()
-        options.categorical = [CategoricalGroup(start: 1, count: 3), CategoricalGroup(start: 4, count: 2)]
+        options.categorical = [CategoricalVariable(column: 1, categories: 3), CategoricalVariable(column: 4, categories: 2)]
         let e = try CounterfactualEvaluator(model: model, options: options)
         let x = [Double](repeating: 0, count: 6)
         let rows: [[Double]] = [
@@ -244,16 +244,16 @@ final class MetricsTests: XCTestCase {
 
         var ordinal = EvaluationOptions()
         ordinal.oneHot = false
-        ordinal.categorical = [CategoricalGroup(start: 0, count: 3)]
+        ordinal.categorical = [CategoricalVariable(column: 0, categories: 3)]
         let o = try CounterfactualEvaluator(model: model, options: ordinal)
         let values: [Double] = [0, 2, 1.5, 3, -1]
         let m2 = try o.evaluate(x: Array(repeating: x, count: 5).flatMap { $0 },
                                 counterfactuals: values.flatMap { [$0, 0, 0, 0, 0, 1] }, rows: 5)
         XCTAssertEqual(m2.values(.categoriesOK), [1, 1, 0, 0, 0])
 
-        options.categorical = [CategoricalGroup(start: 4, count: 3)]
+        options.categorical = [CategoricalVariable(column: 4, categories: 3)]
         XCTAssertThrowsError(try CounterfactualEvaluator(model: model, options: options))  // does not fit
-        options.categorical = [CategoricalGroup(start: 0, count: 3), CategoricalGroup(start: 2, count: 2)]
+        options.categorical = [CategoricalVariable(column: 0, categories: 3), CategoricalVariable(column: 2, categories: 2)]
         XCTAssertThrowsError(try CounterfactualEvaluator(model: model, options: options))  // overlaps
     }
 

@@ -69,11 +69,11 @@ public struct CounterfactualEvaluator: Sendable {
         try requireThreadCount(options.threads)
         var used = [Bool](repeating: false, count: d)
         for group in options.categorical {
-            let width = options.oneHot ? group.count : 1
-            guard group.start >= 0, group.start < d, group.count >= 1, width <= d - group.start else {
-                throw CFXError.config("cat_vars", "group {\(group.start): \(group.count)} does not fit in \(d) features")
+            let width = options.oneHot ? group.categories : 1
+            guard group.column >= 0, group.column < d, group.categories >= 1, width <= d - group.column else {
+                throw CFXError.config("cat_vars", "group {\(group.column): \(group.categories)} does not fit in \(d) features")
             }
-            for j in group.start..<group.start + width {
+            for j in group.column..<group.column + width {
                 guard !used[j] else { throw CFXError.config("cat_vars", "groups overlap at feature \(j)") }
                 used[j] = true
             }
@@ -252,18 +252,18 @@ public struct CounterfactualEvaluator: Sendable {
 
     /// One-hot: every column within tol of 0 or 1 and exactly one within tol of 1. Ordinal: within
     /// tol of a whole number in 0..<count.
-    private func validCategory(_ x: [Double], _ group: CategoricalGroup) -> Bool {
+    private func validCategory(_ x: [Double], _ group: CategoricalVariable) -> Bool {
         let tol = options.constraintTol
         if options.oneHot {
             var ones = 0
-            for j in group.start..<group.start + group.count {
+            for j in group.column..<group.column + group.categories {
                 if abs(x[j] - 1) <= tol { ones += 1 } else if abs(x[j]) > tol { return false }
             }
             return ones == 1
         }
-        let v = x[group.start]
+        let v = x[group.column]
         let nearest = v.rounded()
-        return abs(v - nearest) <= tol && nearest >= 0 && nearest < Double(group.count)
+        return abs(v - nearest) <= tol && nearest >= 0 && nearest < Double(group.categories)
     }
 }
 

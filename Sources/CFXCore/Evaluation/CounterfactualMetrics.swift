@@ -27,18 +27,6 @@ public enum PlausibilityNorm: String, Sendable, CaseIterable { case l2, l1 }
 /// every counterfactual found, or only the valid ones.
 public enum SummaryPopulation: String, Sendable, CaseIterable { case found, valid }
 
-/// A categorical feature: with one-hot encoding, columns start..<start+count hold one category
-/// each; with ordinal encoding, column `start` holds a category index 0..<count (alibi's
-/// `cat_vars` {start: count}).
-public struct CategoricalGroup: Sendable, Equatable {
-    public let start: Int
-    public let count: Int
-    public init(start: Int, count: Int) {
-        self.start = start
-        self.count = count
-    }
-}
-
 /// The log density of a point under one class's fitted density (DDU's Gaussian discriminant
 /// analysis on a feature extractor). The hook for the density objects another part of cfx
 /// provides: give one to `CounterfactualEvaluator` and `logDensity` is filled with
@@ -54,7 +42,10 @@ public struct EvaluationOptions: Sendable {
     public var immutable: [Int] = []
     /// Features that may only increase or only decrease.
     public var monotone: [MonotoneFeature] = []
-    public var categorical: [CategoricalGroup] = []
+    /// Categorical variables (alibi's `cat_vars` {column: categories}): with one-hot encoding,
+    /// columns column..<column+categories hold one category each; with ordinal encoding, the one
+    /// column holds a category index 0..<categories.
+    public var categorical: [CategoricalVariable] = []
     /// Whether categorical groups are one-hot (true) or ordinal columns (false).
     public var oneHot = true
     /// A feature counts as changed when |x'_j − x_j| > sparsityTol.
