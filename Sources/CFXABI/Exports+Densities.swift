@@ -12,8 +12,7 @@ private let densityFormat = "cfx-feature-density"
 public func cfx_density_fit(_ modelHandle: OpaquePointer?, _ featureOutput: UnsafePointer<CChar>?, _ x: UnsafePointer<Double>?,
                             _ n: Int, _ d: Int, _ y: UnsafePointer<Double>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                             _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(out, "out")
+    withStatus(err, returning: out, "out") {
         let model = try object(modelHandle, .model, ModelHandle.self, "model").model
         let network = try nativeNetwork(model, "used for a feature density")
         let name = featureOutput.map { String(cString: $0) } ?? "features"
@@ -24,7 +23,7 @@ public func cfx_density_fit(_ modelHandle: OpaquePointer?, _ featureOutput: Unsa
         let labels = try y.map { try classLabels($0, n, classCount: model.classCount, "y") }
         let data = try Dataset(x: values, rows: n, features: d, labels: labels, classCount: model.classCount)
         let density = try FeatureDensity.fit(network: network, featureOutput: name, data: data, threads: 0)
-        out.pointee = retainedHandle(density, .density)
+        return retainedHandle(density, .density)
     }
 }
 
@@ -34,10 +33,9 @@ public func cfx_density_free(_ density: OpaquePointer?) { release(density, .dens
 @_cdecl("cfx_density_info")
 public func cfx_density_info(_ handle: OpaquePointer?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                              _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(jsonOut, "json_out")
+    withStatus(err, returning: jsonOut, "json_out") {
         let density = try object(handle, .density, FeatureDensity.self, "density")
-        out.pointee = try JSON.object([
+        return try JSON.object([
             ("feature_output", .string(density.featureOutput)),
             ("n_classes", .int(density.classCount)),
             ("dimension", .int(density.dimension)),

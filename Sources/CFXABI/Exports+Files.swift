@@ -9,12 +9,11 @@ import Glibc
 @_cdecl("cfx_model_load")
 public func cfx_model_load(_ specPath: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                            _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(out, "out")
+    withStatus(err, returning: out, "out") {
         let path = String(cString: try required(specPath, "spec_path"))
         guard !path.isEmpty else { throw CFXError(.invalidArgument, "spec_path: empty") }
         let (network, metadata) = try loadNetworkFile(specPath: path)
-        out.pointee = retainedHandle(ModelHandle(network, metadata: metadata), .model)
+        return retainedHandle(ModelHandle(network, metadata: metadata), .model)
     }
 }
 
@@ -49,12 +48,11 @@ public func cfx_model_save(_ handle: OpaquePointer?, _ specPath: UnsafePointer<C
 @_cdecl("cfx_model_spec")
 public func cfx_model_spec(_ handle: OpaquePointer?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                            _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(jsonOut, "json_out")
+    withStatus(err, returning: jsonOut, "json_out") {
         let model = try object(handle, .model, ModelHandle.self, "model")
         var members = try specOfNetwork(try nativeNetwork(model.model, "written as a spec"), inlineTensors: true).members("spec")
         if let metadata = model.metadata { members.append(("metadata", metadata)) }
-        out.pointee = try JSON.object(members).serialized()
+        return try JSON.object(members).serialized()
     }
 }
 

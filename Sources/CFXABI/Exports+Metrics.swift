@@ -149,8 +149,7 @@ func metricsJSON(_ metrics: CounterfactualMetrics, options: JSON) -> JSON {
 public func cfx_evaluator_create(_ modelHandle: OpaquePointer?, _ xTrain: UnsafePointer<Double>?, _ nTrain: Int, _ d: Int,
                                  _ yTrain: UnsafePointer<Double>?, _ optionsJSON: UnsafePointer<CChar>?,
                                  _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(out, "out")
+    withStatus(err, returning: out, "out") {
         let model = try object(modelHandle, .model, ModelHandle.self, "model").model
         var options = EvaluationOptions()
         if let optionsJSON {
@@ -168,7 +167,7 @@ public func cfx_evaluator_create(_ modelHandle: OpaquePointer?, _ xTrain: Unsafe
             guard yTrain == nil else { throw CFXError(.invalidArgument, "y_train: labels without x_train") }
         }
         let evaluator = try CounterfactualEvaluator(model: model, training: reference, options: options)
-        out.pointee = retainedHandle(EvaluatorHandle(evaluator, effectiveOptions: .object(EvaluationOptions.fields.encode(options))), .evaluator)
+        return retainedHandle(EvaluatorHandle(evaluator, effectiveOptions: .object(EvaluationOptions.fields.encode(options))), .evaluator)
     }
 }
 
@@ -202,14 +201,13 @@ public func cfx_evaluator_set_density(_ handle: OpaquePointer?, _ densityHandle:
 public func cfx_evaluate(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ xCF: UnsafePointer<Double>?, _ n: Int, _ d: Int,
                          _ requestJSON: UnsafePointer<CChar>?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                          _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(jsonOut, "json_out")
+    withStatus(err, returning: jsonOut, "json_out") {
         let handle = try object(handle, .evaluator, EvaluatorHandle.self, "evaluator")
         let instances = try rows(x, n, d, model: handle.model)
         // Counterfactuals may hold rows of NaN (none found): copied as they are, checked by the core.
         let counterfactuals = Array(UnsafeBufferPointer(start: try required(xCF, "x_cf"), count: n * d))
         let request = try evaluationRequest(try requestJSON.map { try JSON.parse($0, "request_json") }, rows: n)
         let metrics = try handle.evaluator.evaluate(x: instances, counterfactuals: counterfactuals, rows: n, request)
-        out.pointee = try metricsJSON(metrics, options: handle.effectiveOptions).serialized()
+        return try metricsJSON(metrics, options: handle.effectiveOptions).serialized()
     }
 }

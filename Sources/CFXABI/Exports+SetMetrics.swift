@@ -31,8 +31,7 @@ public func cfx_evaluate_sets(_ handle: OpaquePointer?, _ x: UnsafePointer<Doubl
                               _ d: Int, _ requestJSON: UnsafePointer<CChar>?,
                               _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                               _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(jsonOut, "json_out")
+    withStatus(err, returning: jsonOut, "json_out") {
         let handle = try object(handle, .evaluator, EvaluatorHandle.self, "evaluator")
         let instances = try rows(x, n, d, model: handle.model)
         guard k >= 1, k <= 100_000 else { throw CFXError(.invalidArgument, "k: must be between 1 and 100000 members per set, got \(UInt(bitPattern: k))") }
@@ -41,6 +40,6 @@ public func cfx_evaluate_sets(_ handle: OpaquePointer?, _ x: UnsafePointer<Doubl
         let counterfactuals = Array(UnsafeBufferPointer(start: try required(xCFs, "x_cfs"), count: members))
         let request = try evaluationRequest(try requestJSON.map { try JSON.parse($0, "request_json") }, rows: n)
         let metrics = try handle.evaluator.evaluateSets(x: instances, members: counterfactuals, sets: n, k: k, request)
-        out.pointee = try setMetricsJSON(metrics, options: handle.effectiveOptions).serialized()
+        return try setMetricsJSON(metrics, options: handle.effectiveOptions).serialized()
     }
 }

@@ -25,8 +25,7 @@ public func cfx_plausibility(_ modelHandle: OpaquePointer?, _ xTrain: UnsafePoin
                              _ x: UnsafePointer<Double>?, _ xCF: UnsafePointer<Double>?, _ targets: UnsafePointer<Double>?, _ n: Int, _ d: Int,
                              _ optionsJSON: UnsafePointer<CChar>?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                              _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(jsonOut, "json_out")
+    withStatus(err, returning: jsonOut, "json_out") {
         let model = try object(modelHandle, .model, ModelHandle.self, "model").model
         var options = PlausibilityOptions()
         if let optionsJSON {
@@ -41,7 +40,7 @@ public func cfx_plausibility(_ modelHandle: OpaquePointer?, _ xTrain: UnsafePoin
                                             factuals: try rows(x, n, d, model: model), counterfactuals: try rows(xCF, n, d, model: model, "x_cf"),
                                             targets: try classIndices(targets, n, "targets", model: model), samples: options.samples,
                                             lengthScale: options.lengthScale, seed: UInt64(options.seed))
-        out.pointee = try JSON.object([
+        return try JSON.object([
             ("ip", .double(report.meanImplausibility)), ("ip_star", .double(report.mmd2)),
             ("cost", .double(report.meanCost)), ("validity", .double(report.validity)),
             ("per_class", .array(report.mmd.map {
@@ -71,8 +70,7 @@ private struct RobustnessOptions {
 public func cfx_robust_accuracy(_ modelHandle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ y: UnsafePointer<Double>?, _ n: Int, _ d: Int,
                                 _ optionsJSON: UnsafePointer<CChar>?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                 _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(jsonOut, "json_out")
+    withStatus(err, returning: jsonOut, "json_out") {
         let network = try nativeNetwork(try object(modelHandle, .model, ModelHandle.self, "model").model, "attacked (robust accuracy needs exact gradients)")
         var options = RobustnessOptions()
         if let optionsJSON {
@@ -91,7 +89,7 @@ public func cfx_robust_accuracy(_ modelHandle: OpaquePointer?, _ x: UnsafePointe
         }
         let accuracy = try robustAccuracy(network: network, x: try rows(x, n, d, model: network), labels: try classIndices(y, n, "y", model: network),
                                           epsilons: options.epsilons, attack: attack, seed: UInt64(options.seed), threads: options.threads)
-        out.pointee = try JSON.object([("attack", .string(options.attack)), ("epsilons", .numbers(options.epsilons)),
+        return try JSON.object([("attack", .string(options.attack)), ("epsilons", .numbers(options.epsilons)),
                                        ("accuracy", .numbers(accuracy))]).serialized()
     }
 }

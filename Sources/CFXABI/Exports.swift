@@ -30,10 +30,9 @@ public func cfx_free(_ pointer: UnsafeMutableRawPointer?) { free(pointer) }
 @_cdecl("cfx_runtime_info")
 public func cfx_runtime_info(_ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                              _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(jsonOut, "json_out")
+    withStatus(err, returning: jsonOut, "json_out") {
         let conv = ConvolutionBackend.current
-        out.pointee = try JSON.object([
+        return try JSON.object([
             ("version", .string(CFX_VERSION_STRING)), ("openblas_core", .string(blasCoreName())),
             ("conv_backend", .string(conv.name)), ("onednn", conv.oneDNNVersion.map(JSON.string) ?? .null),
             ("onednn_isa", conv.oneDNNISA.map(JSON.string) ?? .null), ("cores", .int(availableCores())),
@@ -47,11 +46,10 @@ public func cfx_runtime_info(_ jsonOut: UnsafeMutablePointer<UnsafeMutablePointe
 @_cdecl("cfx_model_create_json")
 public func cfx_model_create_json(_ spec: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                                   _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(out, "out")
+    withStatus(err, returning: out, "out") {
         let specJSON = try JSON.parse(try required(spec, "spec_json"), "spec_json")
         let network = try networkFromSpec(specJSON)  // "weights": relative to the current directory
-        out.pointee = retainedHandle(ModelHandle(network, metadata: specJSON["metadata"]), .model)
+        return retainedHandle(ModelHandle(network, metadata: specJSON["metadata"]), .model)
     }
 }
 
@@ -74,8 +72,7 @@ public func cfx_model_create_callbacks_ex(_ nFeatures: Int, _ nClasses: Int, _ p
                                           _ user: UnsafeMutableRawPointer?, _ options: UnsafePointer<CChar>?,
                                           _ out: UnsafeMutablePointer<OpaquePointer?>?,
                                           _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(out, "out")
+    withStatus(err, returning: out, "out") {
         let functions = CallbackFunctions(predict: try required(predict, "predict"), vjp: vjp, user: user)
         var kind = CallbackClassifier.Output.probabilities
         if let options {
@@ -89,7 +86,7 @@ public func cfx_model_create_callbacks_ex(_ nFeatures: Int, _ nClasses: Int, _ p
                 kind = parsed
             }
         }
-        out.pointee = retainedHandle(ModelHandle(try callbackModel(nFeatures, nClasses, kind, functions)), .model)
+        return retainedHandle(ModelHandle(try callbackModel(nFeatures, nClasses, kind, functions)), .model)
     }
 }
 
@@ -172,8 +169,7 @@ public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?,
 @_cdecl("cfx_model_convert")
 public func cfx_model_convert(_ handle: OpaquePointer?, _ options: UnsafePointer<CChar>?, _ out: UnsafeMutablePointer<OpaquePointer?>?,
                               _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(out, "out")
+    withStatus(err, returning: out, "out") {
         let source = try object(handle, .model, ModelHandle.self, "model")
         var dtype: DType?, threads = source.threads
         if let options {
@@ -196,7 +192,7 @@ public func cfx_model_convert(_ handle: OpaquePointer?, _ options: UnsafePointer
         // it was; a callback model holds no state to copy.
         let network = source.model as? Network
         let model = try network.map { try $0.copy(as: dtype ?? $0.dtype) } ?? source.model
-        out.pointee = retainedHandle(ModelHandle(model, metadata: source.metadata, threads: threads), .model)
+        return retainedHandle(ModelHandle(model, metadata: source.metadata, threads: threads), .model)
     }
 }
 
@@ -205,10 +201,9 @@ public func cfx_model_convert(_ handle: OpaquePointer?, _ options: UnsafePointer
 @_cdecl("cfx_default_config")
 public func cfx_default_config(_ method: UnsafePointer<CChar>?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(jsonOut, "json_out")
+    withStatus(err, returning: jsonOut, "json_out") {
         let name = String(cString: try required(method, "method"))
-        out.pointee = try (name == "train" ? trainingDefaultConfig() : MethodEntry.defaultConfig(name)).serialized()
+        return try (name == "train" ? trainingDefaultConfig() : MethodEntry.defaultConfig(name)).serialized()
     }
 }
 
@@ -223,11 +218,10 @@ public func cfx_methods(_ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CCh
 @_cdecl("cfx_explainer_create")
 public func cfx_explainer_create(_ modelHandle: OpaquePointer?, _ config: UnsafePointer<CChar>?,
                                  _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(out, "out")
+    withStatus(err, returning: out, "out") {
         let model = try object(modelHandle, .model, ModelHandle.self, "model").model
         let method = try MethodEntry.configure(model: model, config: try JSON.parse(try required(config, "config_json"), "config_json"))
-        out.pointee = retainedHandle(ExplainerHandle(model: model, method: method), .explainer)
+        return retainedHandle(ExplainerHandle(model: model, method: method), .explainer)
     }
 }
 
@@ -237,10 +231,9 @@ public func cfx_explainer_free(_ explainer: OpaquePointer?) { release(explainer,
 @_cdecl("cfx_explainer_config")
 public func cfx_explainer_config(_ handle: OpaquePointer?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                  _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(jsonOut, "json_out")
+    withStatus(err, returning: jsonOut, "json_out") {
         let explainer = try object(handle, .explainer, ExplainerHandle.self, "explainer")
-        out.pointee = try explainer.method.effectiveConfig.serialized()
+        return try explainer.method.effectiveConfig.serialized()
     }
 }
 
@@ -277,8 +270,7 @@ public func cfx_explain_progress(_ handle: OpaquePointer?, _ x: UnsafePointer<Do
                                  _ progress: cfx_progress_fn?, _ user: UnsafeMutableRawPointer?,
                                  _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                                  _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(jsonOut, "json_out")
+    withStatus(err, returning: jsonOut, "json_out") {
         let explainer = try object(handle, .explainer, ExplainerHandle.self, "explainer")
         // With "on_error": "record", a non-finite row is recorded as that row's error.
         let values = try rows(x, n, d, model: explainer.model, finite: !explainer.method.recordsErrors)
@@ -302,6 +294,6 @@ public func cfx_explain_progress(_ handle: OpaquePointer?, _ x: UnsafePointer<Do
             ("seconds", .double(monotonicSeconds() - started)),
             ("n_threads", .int(min(threads, n))),
         ])
-        out.pointee = try result.serialized()
+        return try result.serialized()
     }
 }

@@ -136,6 +136,16 @@ func status(of kind: CFXError.Kind) -> cfx_status {
     }
 }
 
+/// `withStatus` for a function that hands its result (a string or handle the caller frees) out
+/// through `pointer`, named `name` in errors: `*pointer` is NULL unless `body` returns.
+func withStatus<T>(_ err: UnsafeMutablePointer<cfx_error>?, returning pointer: UnsafeMutablePointer<T?>?, _ name: String,
+                   _ body: () throws -> T) -> cfx_status {
+    withStatus(err) {
+        let out = try output(pointer, name)
+        out.pointee = try body()
+    }
+}
+
 /// Runs `body`, turning any error into a status and a message in `err` (cleared on success).
 func withStatus(_ err: UnsafeMutablePointer<cfx_error>?, _ body: () throws -> Void) -> cfx_status {
     let code: cfx_status
