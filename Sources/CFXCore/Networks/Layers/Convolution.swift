@@ -1,138 +1,3 @@
-/// The sizes of one 2-D convolution or pooling window over one example.
-struct WindowGeometry {
-    let channels: Int, height: Int, width: Int
-    let kernel: Int, stride: Int, padding: Int
-    let outHeight: Int, outWidth: Int
-
-    init(channels: Int, height: Int, width: Int, kernel: Int, stride: Int, padding: Int) {
-        self.channels = channels
-        self.height = height
-        self.width = width
-        self.kernel = kernel
-        self.stride = stride
-        self.padding = padding
-        outHeight = (height + 2 * padding - kernel) / stride + 1
-        outWidth = (width + 2 * padding - kernel) / stride + 1
-    }
-
-    init(_ input: TensorShape, kernel: Int, stride: Int, padding: Int) {
-        self.init(channels: input.channels, height: input.height, width: input.width, kernel: kernel, stride: stride, padding: padding)
-    }
-
-    /// Rows and columns of the im2col matrix: (channel, kernel row, kernel column) × output position.
-    var columnRows: Int { channels * kernel * kernel }
-    var outputPositions: Int { outHeight * outWidth }
-    var inputCount: Int { channels * height * width }
-
-    /// The input rows and columns under the window of output (oy, ox), clipped to the image.
-    @inline(__always) func window(_ oy: Int, _ ox: Int) -> (rows: Range<Int>, columns: Range<Int>) {
-        let y0 = oy * stride - padding, x0 = ox * stride - padding
-        return (max(y0, 0)..<min(y0 + kernel, height), max(x0, 0)..<min(x0 + kernel, width))
-    }
-
-    /// Output columns whose input column ox·stride + offset − padding lies inside the image.
-    @inline(__always) func validColumns(offset b: Int) -> Range<Int> {
-        let low = padding - b <= 0 ? 0 : (padding - b + stride - 1) / stride
-        let last = width - 1 + padding - b
-        let high = last < 0 ? 0 : min(outWidth, last / stride + 1)
-        return low..<max(low, high)
-    }
-
-    /// Checks that the window fits the (padded) input; `what` names the window in errors.
-    static func check(input: [Int], kernel: Int, stride: Int, padding: Int, what: String) throws {
-        guard input.count == 3 else {
-            throw CFXError(.model, "expects an image input [channels, height, width], got shape \(input)")
-        }
-        guard kernel > 0 else { throw CFXError(.model, "kernel_size must be positive, got \(kernel)") }
-        guard stride > 0 else { throw CFXError(.model, "stride must be positive, got \(stride)") }
-        guard padding >= 0 else { throw CFXError(.model, "padding must not be negative, got \(padding)") }
-        for (name, value) in [("kernel_size", kernel), ("stride", stride), ("padding", padding)] where value > Limits.window {
-            throw CFXError(.model, "\(name) \(value) is over the limit of \(Limits.window)")
-        }
-        guard kernel <= input[1] + 2 * padding, kernel <= input[2] + 2 * padding else {
-            throw CFXError(.model, "\(what) \(kernel)×\(kernel) is larger than the padded input \(input[1] + 2 * padding)×\(input[2] + 2 * padding)")
-        }
-    }
-}
-
-/// Copies channels `channels` of one example's input x [C, H, W] to its column matrix: row
-/// (c, kernel row, kernel column), column output position, rows `rowStride` apart (so that the
-/// columns of several examples can sit side by side); padding reads as zero.
-func im2col<T: NetworkScalar>(_ x: UnsafePointer<T>, _ g: WindowGeometry, _ col: UnsafeMutablePointer<T>,
-                              rowStride: Int, channels: Range<Int>) {
-    var row = col + channels.lowerBound * g.kernel * g.kernel * rowStride
-    for c in channels {
-        let xc = x + c * g.height * g.width
-        for a in 0..<g.kernel {
-            for b in 0..<g.kernel {
-                let valid = g.validColumns(offset: b)
-                for oy in 0..<g.outHeight {
-                    let dst = row + oy * g.outWidth
-                    let iy = oy * g.stride + a - g.padding
-                    guard iy >= 0, iy < g.height else {
-                        dst.update(repeating: 0, count: g.outWidth)
-                        continue
-                    }
-                    let base = iy * g.width + b - g.padding
-                    for ox in 0..<valid.lowerBound { dst[ox] = 0 }
-                    if g.stride == 1 {
-                        for ox in valid { dst[ox] = xc[base + ox] }
-                    } else {
-                        for ox in valid { dst[ox] = xc[base + ox * g.stride] }
-                    }
-                    for ox in valid.upperBound..<g.outWidth { dst[ox] = 0 }
-                }
-                row += rowStride
-            }
-        }
-    }
-}
-
-/// Adds channels `channels` of a column matrix (rows `rowStride` apart) back onto one example's
-/// input gradient dx [C, H, W]: the transpose of `im2col`.
-func col2im<T: NetworkScalar>(_ col: UnsafePointer<T>, _ g: WindowGeometry, _ dx: UnsafeMutablePointer<T>,
-                              rowStride: Int, channels: Range<Int>) {
-    var row = col + channels.lowerBound * g.kernel * g.kernel * rowStride
-    for c in channels {
-        let dxc = dx + c * g.height * g.width
-        for a in 0..<g.kernel {
-            for b in 0..<g.kernel {
-                let valid = g.validColumns(offset: b)
-                for oy in 0..<g.outHeight {
-                    let iy = oy * g.stride + a - g.padding
-                    guard iy >= 0, iy < g.height else { continue }
-                    let src = row + oy * g.outWidth
-                    let base = iy * g.width + b - g.padding
-                    if g.stride == 1 {
-                        for ox in valid { dxc[base + ox] += src[ox] }
-                    } else {
-                        for ox in valid { dxc[base + ox * g.stride] += src[ox] }
-                    }
-                }
-                row += rowStride
-            }
-        }
-    }
-}
-
-/// Runs `body(example, channels)` over `examples` examples of `g`'s input: one task per example,
-/// or, for a single example, one per block of channels; on `pool` when the copy is large enough
-/// to be worth sharing. Tasks touch disjoint memory, so the result never depends on the threads.
-func forEachColumnBlock(_ examples: Int, _ g: WindowGeometry, pool: IntraOpPool?,
-                        _ body: (_ example: Int, _ channels: Range<Int>) -> Void) {
-    let large = examples * g.columnRows * g.outputPositions >= 1 << 16
-    guard let pool, large else {
-        for n in 0..<examples { body(n, 0..<g.channels) }
-        return
-    }
-    if examples > 1 {
-        pool.run(tasks: examples) { n in body(n, 0..<g.channels) }
-    } else {
-        let blocks = blockRanges(g.channels, blocks: pool.threads)
-        pool.run(tasks: blocks.count) { t in body(0, blocks[t]) }
-    }
-}
-
 /// 2-D convolution (cross-correlation, as PyTorch's `Conv2d`) of images [C, H, W] with a square
 /// kernel, stride and zero padding: weight [out, C, k, k], bias [out]. A batch runs as one im2col
 /// over several examples side by side and one GEMM per chunk of examples (chunks keep the column
@@ -140,7 +5,7 @@ func forEachColumnBlock(_ examples: Int, _ g: WindowGeometry, pool: IntraOpPool?
 /// im2col. With `spectralNorm`, the weight is divided
 /// by max(1, σ/c) + 1e-5 where σ is the norm of the convolution as an operator on this layer's
 /// input shape (see `SpectralNorm`).
-public final class Conv2D: Operation, @unchecked Sendable {
+public final class Conv2D: Operation, WindowedOperation, @unchecked Sendable {
     public let outChannels: Int
     public let kernelSize: Int
     public let stride: Int
@@ -162,12 +27,8 @@ public final class Conv2D: Operation, @unchecked Sendable {
     /// No im2col needed: the input already is the column matrix.
     private var isPointwise: Bool { kernelSize == 1 && stride == 1 && padding == 0 }
 
-    private func geometry(_ input: [Int]) -> WindowGeometry {
-        WindowGeometry(channels: input[0], height: input[1], width: input[2], kernel: kernelSize, stride: stride, padding: padding)
-    }
-
     public override func outputShape(for input: [Int]) throws -> [Int] {
-        try WindowGeometry.check(input: input, kernel: kernelSize, stride: stride, padding: padding, what: "kernel")
+        try checkWindow(input, what: "kernel")
         guard outChannels > 0 else { throw CFXError(.model, "out_channels must be positive, got \(outChannels)") }
         try spectralNorm?.validate()
         let g = geometry(input)
@@ -244,7 +105,7 @@ public final class Conv2D: Operation, @unchecked Sendable {
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
     private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
-        let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
+        let g = geometry(c.inputShape)
         let weight = effectiveWeight(c.parameters, g), positions = g.outputPositions
         let bias = c.parameters + outChannels * g.columnRows
         if T.self == Float.self, let dnnl = prepared(c, g, weight),
@@ -283,7 +144,7 @@ public final class Conv2D: Operation, @unchecked Sendable {
 
     private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
-        let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
+        let g = geometry(c.inputShape)
         let weight = effectiveWeight(c.parameters, g), positions = g.outputPositions, weightCount = outChannels * g.columnRows
         if c.parameterGradients == nil, addFewChannelInputGradient(dy, weight, dx, g, c) { return }
         if T.self == Float.self, c.parameterGradients == nil, let dnnl = prepared(c, g, weight),

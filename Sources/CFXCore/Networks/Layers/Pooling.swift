@@ -2,7 +2,7 @@
 /// `avg_pool2d` (floor mode). Max pooling pads with −∞ and remembers each output's position in the
 /// scratch memory for the backward pass. Average pooling counts padded zeros in the window
 /// (PyTorch's default `count_include_pad=True`): every output is a window sum divided by k².
-public final class Pool2D: Operation, @unchecked Sendable {
+public final class Pool2D: Operation, WindowedOperation, @unchecked Sendable {
     public enum Mode: Sendable { case max, average }
 
     public let mode: Mode
@@ -20,7 +20,7 @@ public final class Pool2D: Operation, @unchecked Sendable {
     }
 
     public override func outputShape(for input: [Int]) throws -> [Int] {
-        try WindowGeometry.check(input: input, kernel: kernelSize, stride: stride, padding: padding, what: "window")
+        try checkWindow(input, what: "window")
         guard 2 * padding <= kernelSize else {
             throw CFXError(.model, "padding must be at most half the kernel size, got padding \(padding) for kernel_size \(kernelSize)")
         }
@@ -29,13 +29,13 @@ public final class Pool2D: Operation, @unchecked Sendable {
         guard mode == .average || input[1] * input[2] <= 1 << 24 else {
             throw CFXError(.model, "max pooling takes planes of at most 2^24 positions, got \(input[1])×\(input[2])")
         }
-        let g = WindowGeometry(channels: input[0], height: input[1], width: input[2], kernel: kernelSize, stride: stride, padding: padding)
+        let g = geometry(input)
         return [input[0], g.outHeight, g.outWidth]
     }
 
     public override func scratchCount(input: [Int], batch: Int) -> Int {
         guard mode == .max else { return 0 }
-        let g = WindowGeometry(channels: input[0], height: input[1], width: input[2], kernel: kernelSize, stride: stride, padding: padding)
+        let g = geometry(input)
         return batch * input[0] * g.outputPositions
     }
 
@@ -43,7 +43,7 @@ public final class Pool2D: Operation, @unchecked Sendable {
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
     private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
-        let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
+        let g = geometry(c.inputShape)
         let planes = c.batch * g.channels, inPlane = g.height * g.width, outPlane = g.outputPositions
         let scale = 1 / T(kernelSize * kernelSize)
         if mode == .max && padding == 0 && stride == kernelSize {
@@ -120,7 +120,7 @@ public final class Pool2D: Operation, @unchecked Sendable {
 
     private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
-        let g = WindowGeometry(c.inputShape, kernel: kernelSize, stride: stride, padding: padding)
+        let g = geometry(c.inputShape)
         let planes = c.batch * g.channels, inPlane = g.height * g.width, outPlane = g.outputPositions
         let scale = 1 / T(kernelSize * kernelSize)
         for plane in 0..<planes {
