@@ -69,6 +69,10 @@ SUBCOMMANDS = {
                      "on Fashion-MNIST"),
     "deduce-protocol": ("cfxbench.deduce.protocol", "the DeDUCE paper's Fashion-MNIST protocol: DeDUCE, JSMA, CFProto"),
     "deduce-dtypes": ("cfxbench.deduce.dtypes", "DeDUCE and JSMA with the networks in float32 against float64"),
+    "ct-paper": ("counterfactual_training.paper", "counterfactual training under the paper's protocol (LS, Circ, Moon, "
+                 "OL, Fashion-MNIST), side by side with the paper's table"),
+    "ct-beyond": ("counterfactual_training.beyond", "CT vs conventional networks under Wachter, CFProto and DeDUCE; CT's "
+                  "training time on 1 and 2 threads"),
 }
 
 
