@@ -19,8 +19,9 @@ counts as invalid; IP, IP* and cost are over valid counterfactuals (p_target >= 
 from __future__ import annotations
 
 import json
-import warnings
+import pathlib
 import sys
+import warnings
 
 import numpy as np
 
@@ -159,7 +160,7 @@ def report(_args):
             env = json.loads(path.read_text())["environment"]
             head += [f"{kind}: `{env['command']}`, commit {env['commit']}{' (dirty)' if env.get('dirty') else ''}", ""]
             head += markdown(env, "shared with other engineers' builds: wall times are upper bounds") + [""]
-    text = "\n".join(head + lines) + "\n"
+    text = "\n".join(head + lines) + "\n\n" + (pathlib.Path(__file__).parent / "beyond_findings.md").read_text()
     (RESULTS / "beyond.md").write_text(text)
     print(text)
 

@@ -12,10 +12,10 @@ reductions, accuracies, times; no per-counterfactual data, which the same comman
 from __future__ import annotations
 
 import json
-import warnings
 import pathlib
 import sys
 import time
+import warnings
 
 import numpy as np
 
@@ -138,9 +138,9 @@ def one_seed(data, seed, runs, protected_cost):
 def spread(values):
     values = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=float)
     if len(values) == 0:
-        return {"mean": float("nan"), "sd": float("nan"), "min": float("nan"), "max": float("nan")}
+        return {"mean": float("nan"), "sd": float("nan"), "min": float("nan"), "max": float("nan"), "n": 0}
     return {"mean": float(values.mean()), "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0,
-            "min": float(values.min()), "max": float(values.max())}
+            "min": float(values.min()), "max": float(values.max()), "n": len(values)}
 
 
 def run(args):
@@ -170,7 +170,10 @@ def run(args):
 
 
 def fmt(stat, digits=1):
-    return "–" if not np.isfinite(stat["mean"]) else f"{stat['mean']:.{digits}f} ± {stat['sd']:.{digits}f}"
+    """mean ± sd between training seeds ("–": no valid counterfactuals; no ± for one seed)."""
+    if not np.isfinite(stat["mean"]):
+        return "–"
+    return f"{stat['mean']:.{digits}f}" + (f" ± {stat['sd']:.{digits}f}" if stat.get("n", 2) > 1 else "")
 
 
 TABLE_HEAD = (
@@ -185,6 +188,8 @@ SEED_HEAD = ("| set | seed | IP red. % ± se | IP* red. % ± se | cost red. % (p
 
 def _table_row(name, r):
     o, p = r["over_seeds"], PAPER[name]
+    for stat in o.values():
+        stat.setdefault("n", len(r["seeds"]))
     pair = lambda a, b, d=3: f"{o[a]['mean']:.{d}f} / {o[b]['mean']:.{d}f}"  # noqa: E731
     return "| " + " | ".join([
         protocol.SHORT[name], f"{p['ip'][0]:.1f}", fmt(o["ip_reduction"]), f"{p['ip_star'][0]:.1f}", fmt(o["ip_star_reduction"]),
@@ -201,7 +206,8 @@ def _seed_row(name, x):
     cell = lambda key: f"{red[key]['reduction_pct']:.1f} ± {red[key]['se_pct']:.1f}{' *' if red[key]['significant'] else ''}"  # noqa: E731
     pc = x.get("protected_cost", {}).get("reduction")
     return (f"| {protocol.SHORT[name]} | {x['seed']} | {cell('ip')} | {cell('ip_star')} | "
-            f"{'–' if pc is None else '%.1f ± %.1f' % (pc['reduction_pct'], pc['se_pct'])} | {cell('cost')} | "
+            f"{'–' if pc is None or not np.isfinite(pc['reduction_pct']) else '%.1f ± %.1f' % (pc['reduction_pct'], pc['se_pct'])} | "
+            f"{cell('cost')} | "
             f"{x['BL']['test_accuracy']:.3f} / {x['CT']['test_accuracy']:.3f} | {x['CT']['mature_share_last_epoch']:.2f} | "
             + " / ".join(f"{v:.1f}" for v in x["ip_reduction_by_lambda"].values()) + " | " + _by_target(x) + " |")
 
