@@ -2,15 +2,15 @@ import CFXCore
 import CFXFormats
 
 /// alibi's keys for one explanation, plus `meta`.
-func wachterJSON(_ explanation: WachterExplanation, params: JSON) -> JSON {
+func wachterJSON(_ explanation: WachterExplanation, _ context: ExplanationContext) -> JSON {
     .object([
         ("cf", explanation.cf.map(candidateJSON) ?? .null),
         ("all", .array(explanation.all.map { .array($0.map(candidateJSON)) })),
         ("orig_class", .int(explanation.origClass)),
         ("orig_proba", .double(explanation.origProba)),
         ("success", .bool(explanation.success)),
-    ] + setJSON(explanation.cfs?.map(candidateJSON), diversity: explanation.diversity, params: params) + [
-        ("meta", metaJSON(method: "wachter", params: params, stats: explanation.stats)),
+    ] + setJSON(explanation.cfs?.map(candidateJSON), diversity: explanation.diversity, params: context.params) + [
+        ("meta", metaJSON(context, stats: explanation.stats)),
     ])
 }
 
@@ -28,7 +28,7 @@ private func candidateJSON(_ c: WachterCandidate) -> JSON {
 
 /// alibi's CounterfactualProto keys (cf, all, orig_class, orig_proba, id_proto), plus success,
 /// the trust score of cf and meta.
-func cfprotoJSON(_ e: CFProtoExplanation, explainer: CFProtoExplainer, params: JSON) -> JSON {
+func cfprotoJSON(_ e: CFProtoExplanation, explainer: CFProtoExplainer, _ context: ExplanationContext) -> JSON {
     func candidate(_ c: CFProtoCandidate) -> [(String, JSON)] {
         [("X", .numbers(c.x)), ("class", .int(c.predictedClass)), ("proba", .numbers(c.proba)),
          ("distance", .double(c.distance)), ("c", .double(c.c)), ("c_step", .int(c.cStep)), ("iteration", .int(c.iteration))] + restoredJSON(c.restored)
@@ -41,7 +41,6 @@ func cfprotoJSON(_ e: CFProtoExplanation, explainer: CFProtoExplainer, params: J
         ("feature_range", .array([.numbers(explainer.featureRange.lower), .numbers(explainer.featureRange.upper)])),
     ]
     if let values = explainer.categoryValues { extra.append(("category_values", .array(values.map { .numbers($0) }))) }
-    guard case .object(let meta) = metaJSON(method: "cfproto", params: params, stats: e.stats) else { fatalError("meta is an object") }
     return .object([
         ("cf", cf),
         ("all", .array(e.all.map { .array($0.map { .object(candidate($0)) }) })),
@@ -50,18 +49,28 @@ func cfprotoJSON(_ e: CFProtoExplanation, explainer: CFProtoExplainer, params: J
         ("id_proto", e.idProto.map { .int($0) } ?? .null),
         ("trust_score", e.trustScore.map { .double($0) } ?? .null),
         ("success", .bool(e.success)),
-    ] + setJSON(e.cfs?.map { .object(candidate($0)) }, diversity: e.diversity, params: params) + [
-        ("meta", .object(meta + extra)),
+    ] + setJSON(e.cfs?.map { .object(candidate($0)) }, diversity: e.diversity, params: context.params) + [
+        ("meta", metaJSON(context, stats: e.stats, extra: extra)),
     ])
 }
 
-func metaJSON(method: String, params: JSON, stats: SearchStats) -> JSON {
+/// What an explanation's `meta` holds besides the search's cost: the method, the effective
+/// config, and `warnings` about the instance (outside feature_range: the search clips it).
+struct ExplanationContext {
+    let method: String
+    let params: JSON
+    var warnings: [String] = []
+}
+
+/// The method, the effective config, the search's cost, a method's own `extra` members, then
+/// `warnings` when there are any.
+func metaJSON(_ context: ExplanationContext, stats: SearchStats, extra: [(String, JSON)] = []) -> JSON {
     .object([
-        ("method", .string(method)),
-        ("params", params),
+        ("method", .string(context.method)),
+        ("params", context.params),
         ("model_calls", .int(stats.predictCalls)),
         ("predicted_rows", .int(stats.predictedRows)),
         ("gradient_evaluations", .int(stats.gradientEvaluations)),
         ("seconds", .double(stats.seconds)),
-    ])
+    ] + extra + (context.warnings.isEmpty ? [] : [("warnings", .array(context.warnings.map { .string($0) }))]))
 }

@@ -286,9 +286,8 @@ public func cfx_explain_progress(_ handle: OpaquePointer?, _ x: UnsafePointer<Do
         })
         let threads = explainer.method.threads > 0 ? explainer.method.threads : availableCores()
         let prepared = try explainer.prepared()
-        let explanations = withRangeWarnings(try prepared.explain(values, rows: n, features: d, threads: explainer.method.threads,
-                                                                  recordingErrors: explainer.method.recordsErrors, control: control),
-                                             x: values, features: d, config: explainer.method.effectiveConfig)
+        let explanations = try prepared.explain(values, rows: n, features: d, threads: explainer.method.threads,
+                                                recordingErrors: explainer.method.recordsErrors, control: control)
         let result = JSON.object([
             ("explanations", .array(explanations)),
             ("seconds", .double(monotonicSeconds() - started)),

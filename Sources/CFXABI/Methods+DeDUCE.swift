@@ -4,7 +4,7 @@ import CFXFormats
 // DeDUCE and JSMA through the C API: their explanation JSON.
 
 /// One explanation of DeDUCE or JSMA: one instance and one target class.
-func saliencyJSON(_ e: SaliencyExplanation, method: String, params: JSON, density: FeatureDensity?) -> JSON {
+func saliencyJSON(_ e: SaliencyExplanation, _ context: ExplanationContext, density: FeatureDensity?) -> JSON {
     let cf: JSON = e.cf.map { c in
         .object([
             ("X", .numbers(c.x)),
@@ -29,7 +29,7 @@ func saliencyJSON(_ e: SaliencyExplanation, method: String, params: JSON, densit
         ("orig_class", .int(e.origClass)),
         ("orig_proba", .double(e.origProba)),
         ("success", .bool(e.success)),
-        ("meta", metaJSON(method: method, params: params, stats: e.stats)),
+        ("meta", metaJSON(context, stats: e.stats)),
     ]
     if let trace = e.trace {
         members.append(("trace", .object([

@@ -6,7 +6,7 @@ import CFXFormats
 /// cf (null unless p_y⁺ ≥ target_proba was reached), last (the final point either way; with
 /// `restored` after the sparsity pass),
 /// orig_class, orig_proba, target_class, success, meta.
-func ecccoJSON(_ e: ECCCoExplanation, params: JSON) -> JSON {
+func ecccoJSON(_ e: ECCCoExplanation, _ context: ExplanationContext) -> JSON {
     let last = JSON.object([
         ("X", .numbers(e.last)), ("class", .int(argmax(e.proba))), ("proba", .numbers(e.proba)),
         ("distance", .double(e.distance)), ("energy", .double(e.energy)), ("steps", .int(e.steps)),
@@ -18,6 +18,6 @@ func ecccoJSON(_ e: ECCCoExplanation, params: JSON) -> JSON {
         ("orig_proba", .numbers(e.origProba)),
         ("target_class", .int(e.targetClass)),
         ("success", .bool(e.success)),
-        ("meta", metaJSON(method: "eccco", params: params, stats: e.stats)),
+        ("meta", metaJSON(context, stats: e.stats)),
     ])
 }

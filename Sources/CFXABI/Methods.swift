@@ -54,16 +54,17 @@ struct MethodEntry {
 
     /// Every method, one line each: the method and how its explanations are written.
     static let all: [MethodEntry] = [
-        MethodEntry(WachterMethod.self) { e, _, params in wachterJSON(e, params: params) },
+        MethodEntry(WachterMethod.self) { e, _, context in wachterJSON(e, context) },
         MethodEntry(CFProtoMethod.self, json: cfprotoJSON),
-        MethodEntry(DeDUCEMethod.self) { e, explainer, params in saliencyJSON(e, method: "deduce", params: params, density: explainer.density) },
-        MethodEntry(JSMAMethod.self) { e, _, params in saliencyJSON(e, method: "jsma", params: params, density: nil) },
-        MethodEntry(ECCCoMethod.self) { e, _, params in ecccoJSON(e, params: params) },
+        MethodEntry(DeDUCEMethod.self) { e, explainer, context in saliencyJSON(e, context, density: explainer.density) },
+        MethodEntry(JSMAMethod.self) { e, _, context in saliencyJSON(e, context, density: nil) },
+        MethodEntry(ECCCoMethod.self) { e, _, context in ecccoJSON(e, context) },
     ]
 
     /// `method` bound to the C API: its table gives the config fields; `json` writes one
-    /// explanation, given the prepared explainer and the effective config.
-    init<M: CounterfactualMethod>(_ method: M.Type, json: @escaping (M.Explainer.Explanation, M.Explainer, JSON) -> JSON) {
+    /// explanation, given the prepared explainer and its context (the effective config, and a
+    /// warning when the instance lies outside the method's feature range).
+    init<M: CounterfactualMethod>(_ method: M.Type, json: @escaping (M.Explainer.Explanation, M.Explainer, ExplanationContext) -> JSON) {
         let fields = M.parameters.map(\.field)
         name = M.name
         defaults = { fields.encode(M.defaults) }
@@ -77,10 +78,15 @@ struct MethodEntry {
             try fields.decode(members, into: &params, context: "method \"\(M.name)\"", alsoKnown: MethodEntry.commonKeys)
             try M.check(params, model: model)  // config errors surface at creation; fitting happens in prepare
             let effective = JSON.object([("method", .string(M.name))] + fields.encode(params) + RunOptions.fields.encode(options))
+            let range = M.inputRange(params, featureCount: model.featureCount), d = model.featureCount
             return ConfiguredMethod(effectiveConfig: effective, threads: options.nThreads, modelRoles: M.modelRoles) { inputs in
                 let explainer = try M.prepare(params, model: model, inputs: inputs, seed: options.seed, threads: options.nThreads)
                 return PreparedMethod { x, rows, threads, control in
-                    try explainer.explain(x, rows: rows, threads: threads, control: control).map { json($0, explainer, effective) }
+                    try explainer.explain(x, rows: rows, threads: threads, control: control).enumerated().map { position, e in
+                        let row = M.instance(of: e) ?? position
+                        let warning = range.flatMap { outsideRangeWarning(x[row * d..<(row + 1) * d], lower: $0.lower, upper: $0.upper) }
+                        return json(e, explainer, ExplanationContext(method: M.name, params: effective, warnings: warning.map { [$0] } ?? []))
+                    }
                 }
             }
         }

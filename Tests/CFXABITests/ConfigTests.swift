@@ -124,6 +124,26 @@ final class ConfigTests: XCTestCase {
         }
     }
 
+    /// meta.warnings names an instance outside the method's feature_range: for each of its
+    /// explanations (JSMA: one per target), also when rows are explained one by one
+    /// (on_error "record"); CFProto's range with categorical variables is the search space's.
+    func testRangeWarningsFollowTheInstance() throws {
+        let model = try makeModel(logistic)
+        defer { cfx_model_free(model) }
+        func warned(_ config: String, _ rows: [[Double]]) throws -> [Bool] {
+            let explainer = try makeExplainer(model, config)
+            defer { cfx_explainer_free(explainer) }
+            return try explain(explainer, rows).map { (($0["meta"] as? [String: Any])?["warnings"] as? [String])?.isEmpty == false }
+        }
+        let rows = [[0.2, 0.4], [1.5, 0.5], [0.9, 0.1]]
+        for onError in ["raise", "record"] {
+            XCTAssertEqual(try warned(#"{"method": "jsma", "max_iter": 5, "on_error": "\#(onError)"}"#, rows), [false, true, false], onError)
+            XCTAssertEqual(try warned(#"{"method": "wachter", "max_iter": 20, "feature_range": [0, [1, 0.3]], "on_error": "\#(onError)"}"#, rows),
+                           [true, true, false], onError)
+        }
+        XCTAssertEqual(try warned(#"{"method": "cfproto", "max_iterations": 5, "c_steps": 1, "feature_range": [0, 1]}"#, rows), [false, true, false])
+    }
+
     func testAuxiliaryModelsAndFitting() throws {
         let model = try makeModel(logistic)
         defer { cfx_model_free(model) }

@@ -23,7 +23,7 @@ extension CFProtoExplainer {
         if let autoencoder, autoencoder.featureCount != d || autoencoder.classCount != d {
             throw CFXError.config("autoencoder", "maps \(autoencoder.featureCount) features to \(autoencoder.classCount) outputs; it must map the model's \(d) features to \(d)")
         }
-        func key<V>(_ path: WritableKeyPath<CFProtoParams, V>) -> String { CFProtoMethod.parameters.key(path) }
+        func key<V>(_ path: WritableKeyPath<CFProtoParams, V>) -> String { CFProtoParams.key(path) }
         if params.gamma > 0 && autoencoder == nil { throw CFXError.config(key(\.gamma), "is \(params.gamma) but no autoencoder model was set") }
         let needs = [encoder != nil ? "an encoder" : nil, params.useKdtree ? key(\.useKdtree) : nil,
                      params.catVars.isEmpty ? nil : key(\.catVars), params.threshold > 0 ? "\(key(\.threshold)) > 0" : nil].compactMap { $0 }

@@ -1,6 +1,6 @@
 /// CFProto's parameters (the loss: CFProto.swift), alibi's defaults: the constructor's, then
 /// fit()'s, then explain()'s, then cfx's own.
-public struct CFProtoParams: Sendable, Equatable {
+public struct CFProtoParams: ConstrainedParameters, Sendable, Equatable {
     public var kappa = 0.0
     public var beta = 0.1
     public var gamma = 0.0
@@ -46,6 +46,9 @@ public struct CFProtoParams: Sendable, Equatable {
 
     static let maxSteps = 10_000_000
 
+    /// The config key of the value at `path` (errors outside the table name it).
+    static func key<V>(_ path: WritableKeyPath<CFProtoParams, V>) -> String { CFProtoMethod.parameters.key(path) }
+
     /// Whether the prediction term is dropped (alibi's fast mode for black-box models).
     public var predictionTermDropped: Bool { cInit == 0 && cSteps == 1 }
 
@@ -53,15 +56,15 @@ public struct CFProtoParams: Sendable, Equatable {
     /// categorical layout (the search space's features).
     public func validate(featureCount d: Int, classCount k: Int) throws {
         try CFProtoMethod.parameters.check(self, ModelShape(features: d, classes: k))
-        _ = try epsProba.resolve(k, "eps[0]")
+        _ = try epsProba.resolve(k, "\(CFProtoParams.key(\.epsProba))[0]")
         let layout = try CategoricalLayout(variables: catVars, oneHot: ohe, modelFeatures: d)
-        _ = try epsInput.resolve(layout.ordinalFeatures, "eps[1]")
+        _ = try epsInput.resolve(layout.ordinalFeatures, "\(CFProtoParams.key(\.epsInput))[1]")
         let categoricalColumns = Set(layout.ordinalColumns)
         for m in constraints.monotone where categoricalColumns.contains(layout.ordinalColumn(ofModelColumn: m.feature)) {
-            throw CFXError.config("monotone", "feature \(m.feature) is categorical; categories have no direction")
+            throw CFXError.config(ConstraintOptions.monotoneKey, "feature \(m.feature) is categorical; categories have no direction")
         }
-        _ = try constraints.featureRangeMin.resolve(layout.ordinalFeatures, "feature_range[0]")
-        _ = try constraints.featureRangeMax.resolve(layout.ordinalFeatures, "feature_range[1]")
+        _ = try constraints.featureRangeMin.resolve(layout.ordinalFeatures, "\(ConstraintOptions.featureRangeKey)[0]")
+        _ = try constraints.featureRangeMax.resolve(layout.ordinalFeatures, "\(ConstraintOptions.featureRangeKey)[1]")
     }
 }
 

@@ -107,7 +107,7 @@ struct CFProtoSearch {
             if best == nil || r < ranking[best!]! { best = c }
         }
         guard let best else {
-            throw CFXError.config("target_class", "none of the classes \(targetClasses) has training rows to build a prototype from")
+            throw CFXError.config(CFProtoParams.key(\.targetClass), "none of the classes \(targetClasses) has training rows to build a prototype from")
         }
         idProto = best
         prototype = classPrototypes[best]

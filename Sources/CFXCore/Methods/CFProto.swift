@@ -18,6 +18,13 @@ public enum CFProtoMethod: CounterfactualMethod {
         try params.validate(featureCount: model.featureCount, classCount: model.classCount)
     }
 
+    /// With categorical variables, feature_range applies to the search space, not to the instance.
+    public static func inputRange(_ params: CFProtoParams, featureCount d: Int) -> (lower: [Double], upper: [Double])? {
+        guard params.catVars.isEmpty, let lower = try? params.constraints.featureRangeMin.resolve(d, ""),
+              let upper = try? params.constraints.featureRangeMax.resolve(d, "") else { return nil }
+        return (lower, upper)
+    }
+
     public static func prepare(_ params: CFProtoParams, model: Classifier, inputs: MethodInputs, seed: Int, threads: Int) throws -> CFProtoExplainer {
         try CFProtoExplainer(model: model, params: params, encoder: inputs.models["encoder"], autoencoder: inputs.models["autoencoder"],
                              training: inputs.training, seed: seed)
@@ -105,8 +112,8 @@ public final class CFProtoExplainer: BatchExplainer, Sendable {
         let d = model.featureCount, k = model.classCount
         try Self.checkInputs(model: model, params: params, encoder: encoder, autoencoder: autoencoder, training: training)
         let layout = try CategoricalLayout(variables: params.catVars, oneHot: params.ohe, modelFeatures: d)
-        var lower = try params.constraints.featureRangeMin.resolve(layout.ordinalFeatures, "feature_range[0]")
-        var upper = try params.constraints.featureRangeMax.resolve(layout.ordinalFeatures, "feature_range[1]")
+        var lower = try params.constraints.featureRangeMin.resolve(layout.ordinalFeatures, "\(ConstraintOptions.featureRangeKey)[0]")
+        var upper = try params.constraints.featureRangeMax.resolve(layout.ordinalFeatures, "\(ConstraintOptions.featureRangeKey)[1]")
         let space = try training.map {
             try Self.fitSearchSpace(model: model, params: params, layout: layout, training: $0, lower: &lower, upper: &upper, seed: UInt64(seed))
         } ?? SearchSpace(classes: [], categorical: nil, rows: [])
@@ -120,8 +127,8 @@ public final class CFProtoExplainer: BatchExplainer, Sendable {
         self.encoder = encoder
         self.autoencoder = autoencoder
         self.categorical = space.categorical
-        self.epsProba = try params.epsProba.resolve(k, "eps[0]")
-        self.epsInput = try params.epsInput.resolve(layout.ordinalFeatures, "eps[1]")
+        self.epsProba = try params.epsProba.resolve(k, "\(CFProtoParams.key(\.epsProba))[0]")
+        self.epsInput = try params.epsInput.resolve(layout.ordinalFeatures, "\(CFProtoParams.key(\.epsInput))[1]")
         self.seed = UInt64(seed)
         self.searchFeatures = layout.ordinalFeatures
         self.learningRates = (0..<min(params.maxIterations, Self.tabledLearningRates)).map { Self.learningRate($0, params) }

@@ -17,10 +17,31 @@ public protocol CounterfactualMethod {
     /// Builds what explaining needs from `inputs` (prototypes, densities, calibration), so that
     /// explaining itself only reads; `seed` seeds every random choice, `threads` bounds a fit's threads.
     static func prepare(_ params: Params, model: Classifier, inputs: MethodInputs, seed: Int, threads: Int) throws -> Explainer
+    /// The box the model's inputs should lie in (nil: none to check), for `meta.warnings`.
+    static func inputRange(_ params: Params, featureCount d: Int) -> (lower: [Double], upper: [Double])?
+    static func instance(of explanation: Explainer.Explanation) -> Int?
 }
 
 extension CounterfactualMethod {
     public static var modelRoles: [String] { [] }
+
+    /// The row of the batch an explanation is of; nil: its position in the result (one per row).
+    public static func instance(of explanation: Explainer.Explanation) -> Int? { nil }
+}
+
+/// Parameters with the shared constraint group.
+public protocol ConstrainedParameters {
+    var constraints: ConstraintOptions { get }
+}
+
+extension CounterfactualMethod where Params: ConstrainedParameters {
+    /// The box an instance should lie in, `feature_range` for `d` features: an instance outside
+    /// it gets a warning, since the search clips it into the range (see `outsideRangeWarning`).
+    public static func inputRange(_ params: Params, featureCount d: Int) -> (lower: [Double], upper: [Double])? {
+        guard let lower = try? params.constraints.featureRangeMin.resolve(d, ""),
+              let upper = try? params.constraints.featureRangeMax.resolve(d, "") else { return nil }
+        return (lower, upper)
+    }
 }
 
 /// An explainer of batches: one explanation per row (per row and target for DeDUCE and JSMA).

@@ -1,6 +1,6 @@
 /// DeDUCE's parameters (JSMA uses the subset it needs; the loop: DeDUCE.swift). Defaults are the
 /// reference code's.
-public struct DeDUCEParams: Sendable, Equatable {
+public struct DeDUCEParams: ConstrainedParameters, Sendable, Equatable {
     public var targetClass = TargetClasses.all
     /// γ: stop when the target probability reaches it.
     public var targetConfidence = 0.5
@@ -41,6 +41,8 @@ public struct DeDUCEParams: Sendable, Equatable {
 
 /// JSMA as the DeDUCE paper runs it, on any model with gradients; a fit is accepted and ignored.
 public enum JSMAMethod: CounterfactualMethod {
+    public static func instance(of explanation: SaliencyExplanation) -> Int? { explanation.instance }
+
     public static let name = "jsma"
     public static var defaults: DeDUCEParams { DeDUCEParams.jsmaDefaults }
 
@@ -78,6 +80,8 @@ public enum JSMAMethod: CounterfactualMethod {
 
 /// DeDUCE: the saliency loop with a feature density fitted on a native network's feature output.
 public enum DeDUCEMethod: CounterfactualMethod {
+    public static func instance(of explanation: SaliencyExplanation) -> Int? { explanation.instance }
+
     public static let name = "deduce"
     public static var defaults: DeDUCEParams { DeDUCEParams() }
 

@@ -20,7 +20,7 @@ import Glibc
 /// ⌈(n + 1)(1 − α)⌉-th smallest value over n calibration rows (their true labels).
 ///
 /// The energy needs the logits, so the model must be a native network ending in softmax.
-public struct ECCCoParams: Sendable, Equatable {
+public struct ECCCoParams: ConstrainedParameters, Sendable, Equatable {
     /// "other": the most probable class other than the prediction at x; or a class index.
     public var targetClass = TargetClass.other
     /// τ: a search stops (and succeeds) once p_y⁺(x') ≥ τ.

@@ -11,6 +11,9 @@ public struct ConstraintOptions: Sendable, Equatable {
     /// Features that may only increase or only decrease from the instance.
     public var monotone: [MonotoneFeature] = []
 
+    /// The group's config keys: its rows and the errors of `Constraints` name them.
+    public static let featureRangeKey = "feature_range", immutableKey = "immutable", monotoneKey = "monotone"
+
     /// The box [lower, upper] for every feature, nothing immutable or monotone.
     public init(featureRange lower: Double, _ upper: Double) {
         featureRangeMin = .all(lower)
@@ -20,7 +23,7 @@ public struct ConstraintOptions: Sendable, Equatable {
     /// The row `feature_range`: [min, max], each a number or one per feature.
     public static func featureRangeRow<P>(_ path: WritableKeyPath<P, ConstraintOptions>,
                                           doc: String = "`[min, max]`, each a number or one value per feature") -> Parameter<P> {
-        Parameter("feature_range", .range(path.appending(path: \.featureRangeMin), path.appending(path: \.featureRangeMax)),
+        Parameter(featureRangeKey, .range(path.appending(path: \.featureRangeMin), path.appending(path: \.featureRangeMax)),
                   constraint: "min <= max", doc)
     }
 
@@ -28,7 +31,7 @@ public struct ConstraintOptions: Sendable, Equatable {
     public static func immutableRow<P>(_ path: WritableKeyPath<P, ConstraintOptions>,
                                        doc: String = "feature indices that never change") -> Parameter<P> {
         let indices = path.appending(path: \.immutable)
-        return Parameter("immutable", .indices(indices), constraint: "indices in 0..<features", doc) { p, shape in
+        return Parameter(immutableKey, .indices(indices), constraint: "indices in 0..<features", doc) { p, shape in
             p[keyPath: indices].first { !(0..<shape.features).contains($0) }.map { "feature index \($0) is outside 0..<\(shape.features)" }
         }
     }
@@ -36,7 +39,7 @@ public struct ConstraintOptions: Sendable, Equatable {
     /// The row `monotone`: {"feature index": "increase" | "decrease"}, none also immutable.
     public static func monotoneRow<P>(_ path: WritableKeyPath<P, ConstraintOptions>,
                                       doc: String = "`{\"feature index\": \"increase\" | \"decrease\"}`: features that may only move one way") -> Parameter<P> {
-        Parameter("monotone", .monotone(path.appending(path: \.monotone)), constraint: "indices in 0..<features, not immutable", doc) { p, shape in
+        Parameter(monotoneKey, .monotone(path.appending(path: \.monotone)), constraint: "indices in 0..<features, not immutable", doc) { p, shape in
             monotoneProblem(p[keyPath: path].monotone, immutable: p[keyPath: path].immutable, featureCount: shape.features)
         }
     }

@@ -1,5 +1,5 @@
 /// Wachter's parameters (the loss and search: Wachter.swift), alibi's defaults.
-public struct WachterParams: Sendable, Equatable {
+public struct WachterParams: ConstrainedParameters, Sendable, Equatable {
     public var targetProba = 1.0
     public var tol = 0.05
     public var targetClass = TargetClass.other

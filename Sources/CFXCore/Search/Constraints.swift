@@ -58,15 +58,16 @@ public struct Constraints: Sendable {
 
     public init(lower: PerFeature, upper: PerFeature, immutable: [Int], monotone: [MonotoneFeature] = [],
                 featureCount d: Int) throws {
-        self.lower = try lower.resolve(d, "feature_range[0]")
-        self.upper = try upper.resolve(d, "feature_range[1]")
+        let (range, immutableKey, monotoneKey) = (ConstraintOptions.featureRangeKey, ConstraintOptions.immutableKey, ConstraintOptions.monotoneKey)
+        self.lower = try lower.resolve(d, "\(range)[0]")
+        self.upper = try upper.resolve(d, "\(range)[1]")
         for j in 0..<d where !(self.lower[j] <= self.upper[j]) {
-            throw CFXError.config("feature_range", "the minimum \(self.lower[j]) of feature \(j) exceeds its maximum \(self.upper[j])")
+            throw CFXError.config(range, "the minimum \(self.lower[j]) of feature \(j) exceeds its maximum \(self.upper[j])")
         }
         for j in immutable where !(0..<d).contains(j) {
-            throw CFXError.config("immutable", "feature index \(j) is outside 0..<\(d)")
+            throw CFXError.config(immutableKey, "feature index \(j) is outside 0..<\(d)")
         }
-        if let problem = monotoneProblem(monotone, immutable: immutable, featureCount: d) { throw CFXError.config("monotone", problem) }
+        if let problem = monotoneProblem(monotone, immutable: immutable, featureCount: d) { throw CFXError.config(monotoneKey, problem) }
         self.immutable = immutable
         self.monotone = monotone
     }
