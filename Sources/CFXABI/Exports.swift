@@ -209,10 +209,7 @@ public func cfx_default_config(_ method: UnsafePointer<CChar>?, _ jsonOut: Unsaf
 
 @_cdecl("cfx_methods")
 public func cfx_methods(_ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
-    withStatus(err) {
-        let out = try output(jsonOut, "json_out")
-        out.pointee = try MethodEntry.catalogue().serialized()
-    }
+    withStatus(err, returning: jsonOut, "json_out") { try MethodEntry.catalogue().serialized() }
 }
 
 @_cdecl("cfx_explainer_create")
