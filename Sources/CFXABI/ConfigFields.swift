@@ -62,12 +62,18 @@ struct ConfigField<P> {
 
     /// [a, b], two numbers.
     static func pair(_ key: String, _ first: WritableKeyPath<P, Double>, _ second: WritableKeyPath<P, Double>) -> ConfigField {
+        twoItems(key, first, second, read: { try $0.number($1) }, write: { .double($0) })
+    }
+
+    /// [min, max] into two values, each read by `item` (with its key, e.g. "clip[0]").
+    private static func twoItems<V>(_ key: String, _ first: WritableKeyPath<P, V>, _ second: WritableKeyPath<P, V>,
+                                    read item: @escaping (JSON, String) throws -> V, write: @escaping (V) -> JSON) -> ConfigField {
         ConfigField(key: key, read: { value, p in
             let items = try value.items(key)
             guard items.count == 2 else { throw CFXError.config(key, "expected [min, max], got \(items.count) values") }
-            p[keyPath: first] = try items[0].number("\(key)[0]")
-            p[keyPath: second] = try items[1].number("\(key)[1]")
-        }, write: { .array([.double($0[keyPath: first]), .double($0[keyPath: second])]) })
+            p[keyPath: first] = try item(items[0], "\(key)[0]")
+            p[keyPath: second] = try item(items[1], "\(key)[1]")
+        }, write: { .array([write($0[keyPath: first]), write($0[keyPath: second])]) })
     }
 
     /// {"start column": number of categories, ...}: keys are column indices written as strings.
@@ -144,12 +150,7 @@ struct ConfigField<P> {
 
     /// [min, max], each a number for all features or an array with one per feature.
     static func range(_ key: String, _ lower: WritableKeyPath<P, PerFeature>, _ upper: WritableKeyPath<P, PerFeature>) -> ConfigField {
-        ConfigField(key: key, read: { value, p in
-            let bounds = try value.items(key)
-            guard bounds.count == 2 else { throw CFXError.config(key, "expected [min, max], got \(bounds.count) values") }
-            p[keyPath: lower] = try bounds[0].perFeature("\(key)[0]")
-            p[keyPath: upper] = try bounds[1].perFeature("\(key)[1]")
-        }, write: { .array([.perFeature($0[keyPath: lower]), .perFeature($0[keyPath: upper])]) })
+        twoItems(key, lower, upper, read: { try $0.perFeature($1) }, write: { .perFeature($0) })
     }
 }
 
