@@ -73,6 +73,10 @@ SUBCOMMANDS = {
                  "OL, Fashion-MNIST), side by side with the paper's table"),
     "ct-beyond": ("counterfactual_training.beyond", "CT vs conventional networks under Wachter, CFProto and DeDUCE; CT's "
                   "training time on 1 and 2 threads"),
+    "onnx-resnet18": ("cfxbench.onnx_resnet18", "a ResNet-18 loaded from ONNX and from cfx's spec: load time, agreement "
+                      "with onnxruntime, DeDUCE on both; results/onnx_resnet18.{md,json}"),
+    "protobuf-cost": ("onnx/protobuf_cost.sh", "what swift-protobuf would cost libcfx.so (size, NEEDED, dlopen); "
+                      "results/onnx_protobuf_cost.md"),
 }
 
 

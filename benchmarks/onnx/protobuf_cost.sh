@@ -5,7 +5,7 @@
 # with plain Swift, and writes their sizes, NEEDED lists and whether each loads with dlopen to
 # benchmarks/results/onnx_protobuf_cost.md. It decided cfx's ONNX reader (docs/onnx.md).
 #
-#     bash benchmarks/onnx/protobuf_cost.sh      # a few minutes: it builds SwiftProtobuf in release
+#     python3 benchmarks/harness.py protobuf-cost      # a few minutes: it builds SwiftProtobuf in release
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=${TMPDIR:-/tmp}/cfx-protobuf-cost
@@ -39,7 +39,8 @@ out="$root/benchmarks/results/onnx_protobuf_cost.md"
 {
     echo "# swift-protobuf in a library linked like libcfx.so (-static-stdlib)"
     echo
-    echo "Written by \`bash benchmarks/onnx/protobuf_cost.sh\` ($(swift --version 2>/dev/null | head -1), $(uname -m))."
+    python3 benchmarks/harness.py env --markdown --no-library --command "${CFX_BENCH_COMMAND:-python3 benchmarks/harness.py protobuf-cost}"
+    echo "- $(swift --version 2>/dev/null | head -1)"
     echo
     echo "| library | bytes | NEEDED | dlopen |"
     echo "| --- | --- | --- | --- |"

@@ -25,6 +25,8 @@ done
 
 run() { echo; echo "---- $*"; timeout "${CFX_TEST_TIMEOUT:-300}" "$@"; }
 run "$PREFIX/build/explain_file" "$HERE/data/iris_mlp.json" "$HERE/data/iris_test.csv" 5
+# The same program on an ONNX file (skl2onnx's iris MLPClassifier): cfx_model_load reads .onnx paths.
+run "$PREFIX/build/explain_file" "$ROOT/Tests/fixtures/onnx/sklearn_mlp.onnx" "$HERE/data/iris_test.csv" 2
 run "$PREFIX/build/callback_model"
 run "$PREFIX/build/threaded" "$HERE/data/iris_mlp.json" "$HERE/data/iris_test.csv"
 echo

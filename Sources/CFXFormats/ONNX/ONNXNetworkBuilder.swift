@@ -108,8 +108,16 @@ struct ONNXNetworkBuilder {
 
     /// cfx reads the last buffer as probabilities and names a final softmax's input "logits". A
     /// graph that ends in Softmax keeps it; LogSoftmax at the end becomes Softmax (exp of it);
-    /// any other graph's output is taken as logits and a Softmax is appended.
+    /// any other graph's output is taken as logits and a Softmax is appended. A single score z
+    /// (a binary classifier; after a final Sigmoid, which is dropped) becomes two classes: a dense
+    /// layer z → [0, z] and a softmax give [1 − σ(z), σ(z)].
     private func withFinalSoftmax(_ built: [ONNXBuilt], shape: [Int]) throws -> [ONNXBuilt] {
+        var built = built
+        if shape == [1] {
+            if case .layer(let last)? = built.last, last.node?.opType == "Sigmoid" { built.removeLast() }
+            let twoClasses = ONNXLayer(operation: Dense(outputs: 2), tensors: [("weight", [0, 1]), ("bias", [0, 0])], node: nil)
+            return built + [.layer(twoClasses), .layer(ONNXLayer(operation: Softmax(), tensors: [], node: nil))]
+        }
         if let misplaced = logSoftmaxNodes(built).first(where: { node in
             guard case .layer(let last)? = built.last else { return true }
             return last.node?.index != node.index
@@ -118,9 +126,6 @@ struct ONNXNetworkBuilder {
         }
         if case .layer(let last)? = built.last, last.operation is Softmax { return built }
         guard shape.count == 1 else { throw CFXError(.model, "graph: the output has shape \(shape) per example; cfx expects class scores [classes]") }
-        guard shape[0] >= 2 else {
-            throw CFXError(.model, "graph: the output has one value per example (a binary classifier's single score); cfx needs a score per class")
-        }
         return built + [.layer(ONNXLayer(operation: Softmax(), tensors: [], node: nil))]
     }
 
@@ -138,7 +143,7 @@ struct ONNXNetworkBuilder {
         built.enumerated().map { i, item in
             switch item {
             case .layer(let layer):
-                for (name, values) in layer.tensors { tensors.append(("\(prefix)\(i).\(name)", values, layer.node?.label ?? "softmax")) }
+                for (name, values) in layer.tensors { tensors.append(("\(prefix)\(i).\(name)", values, layer.node?.label ?? "graph output")) }
                 return .layer(layer.operation, name: layer.name)
             case .residual(let main, let shortcut, let name):
                 return .residual(main: paths(main, prefix: "\(prefix)\(i).main.", tensors: &tensors),

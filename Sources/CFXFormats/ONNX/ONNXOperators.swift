@@ -31,6 +31,7 @@ struct ONNXOperators {
         "GlobalAveragePool": { try append(GlobalAveragePool(), $1, $2, &$3) },
         "Flatten": { try $0.flatten($1, $2, &$3) },
         "Reshape": { try $0.reshape($1, $2, &$3) },
+        "Squeeze": { try $0.squeeze($1, $2, &$3) },
         "Relu": { try append(Elementwise(.relu), $1, $2, &$3) },
         "Sigmoid": { try append(Elementwise(.sigmoid), $1, $2, &$3) },
         "Tanh": { try append(Elementwise(.tanh), $1, $2, &$3) },
@@ -138,6 +139,19 @@ struct ONNXOperators {
         let features = shape.reduce(1, *)
         guard target.count == 2, target[1] == -1 || target[1] == Int64(features) else {
             throw node.error("reshaping to \(target) is not supported; only flattening each example to [batch, \(features)] is")
+        }
+        return shape.count == 1 ? shape : try Self.append(Flatten(), node, shape, &layers)
+    }
+
+    /// Squeeze of the 1 × 1 spatial axes (after a global pooling): [c, 1, 1] → [c].
+    func squeeze(_ node: ONNXNode, _ shape: [Int], _ layers: inout [ONNXLayer]) throws -> [Int] {
+        var axes = try node.ints("axes")
+        if axes == nil, node.inputs.count > 1, let tensor = index.constants[node.inputs[1]] {
+            axes = try tensor.integerValues(bytes, node.label).map { Int($0) }
+        }
+        let spatial = Set((axes ?? [2, 3]).map { $0 < 0 ? $0 + 4 : $0 })
+        guard spatial == [2, 3], shape.count == 1 || shape.dropFirst() == [1, 1] else {
+            throw node.error("squeezing axes \(axes ?? []) of an example of shape \(shape) is not supported (only the 1 × 1 spatial axes)")
         }
         return shape.count == 1 ? shape : try Self.append(Flatten(), node, shape, &layers)
     }
