@@ -1,7 +1,8 @@
 /*
- * explain_file — explains the rows of a CSV file with a native cfx model read from a JSON spec.
+ * explain_file — explains the rows of a CSV file with a native cfx model read from a model file
+ * (cfx_model_load: a JSON spec, or an ONNX file when the path ends in .onnx).
  *
- *   explain_file MODEL.json DATA.csv [N_ROWS [CONFIG_JSON]]
+ *   explain_file MODEL.json|MODEL.onnx DATA.csv [N_ROWS [CONFIG_JSON]]
  *
  * DATA.csv has one instance per line, optionally after a header line of feature names (used in
  * the printout). Prints, per instance, the class change and the features that moved.
@@ -57,7 +58,7 @@ static long read_csv(const char *path, size_t d, double *x, size_t max_rows, cha
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s MODEL.json DATA.csv [N_ROWS [CONFIG_JSON]]\n", argv[0]);
+        fprintf(stderr, "usage: %s MODEL.json|MODEL.onnx DATA.csv [N_ROWS [CONFIG_JSON]]\n", argv[0]);
         return 2;
     }
     size_t max_rows = argc > 3 ? (size_t)atol(argv[3]) : 5;
@@ -67,12 +68,8 @@ int main(int argc, char **argv) {
 
     printf("cfx %s (header %s)\n", cfx_version(), CFX_VERSION_STRING);
     cfx_error err;
-    char *spec = read_file(argv[1]);
-    if (!spec) return 1;
     cfx_model *model = NULL;
-    cfx_status status = cfx_model_create_json(spec, &model, &err);
-    free(spec);
-    if (status != CFX_OK) {
+    if (cfx_model_load(argv[1], &model, &err) != CFX_OK) {
         fprintf(stderr, "%s: %s (%s)\n", argv[1], err.message, cfx_status_string(err.code));
         return 1;
     }
