@@ -47,6 +47,9 @@ PAPER = {
               "cost_unprotected": 32.54, "validity": (1.0, 1.0), "validity_protected": (1.0, 0.98)},
     "overlapping": {"ip": (-1.93, 1.12), "ip_star": (-27.7, 14.59), "cost": (40.86, 2.3), "acc": (0.92, 0.92),
                     "acc_star": (0.91, 0.91), "cost_unprotected": 12.08, "validity": (0.86, 0.98), "validity_protected": (0.34, 0.56)},
+    "overlapping_close": {"ip": (-1.93, 1.12), "ip_star": (-27.7, 14.59), "cost": (40.86, 2.3), "acc": (0.92, 0.92),
+                          "acc_star": (0.91, 0.91), "cost_unprotected": 12.08, "validity": (0.86, 0.98),
+                          "validity_protected": (0.34, 0.56)},
     "fashion_mnist": {"ip": (6.36, 1.7), "ip_star": (-70.31, 217.6), "cost": (-35.11, 6.96), "acc": (0.90, 0.92),
                       "acc_star": (0.84, 0.78), "cost_unprotected": -40.71, "validity": (1.0, 1.0), "validity_protected": (1.0, 1.0)},
 }
