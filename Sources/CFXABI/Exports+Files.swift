@@ -12,8 +12,8 @@ public func cfx_model_load(_ specPath: UnsafePointer<CChar>?, _ out: UnsafeMutab
     withStatus(err, returning: out, "out") {
         let path = String(cString: try required(specPath, "spec_path"))
         guard !path.isEmpty else { throw CFXError(.invalidArgument, "spec_path: empty") }
-        let (network, metadata) = try loadNetworkFile(specPath: path)
-        return retainedHandle(ModelHandle(network, metadata: metadata), .model)
+        let (model, metadata) = try loadModelFile(path: path)
+        return retainedHandle(ModelHandle(model, metadata: metadata), .model)
     }
 }
 

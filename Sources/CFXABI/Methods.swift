@@ -59,6 +59,7 @@ struct MethodEntry {
         MethodEntry(DeDUCEMethod.self) { e, explainer, context in saliencyJSON(e, context, density: explainer.density) },
         MethodEntry(JSMAMethod.self) { e, _, context in saliencyJSON(e, context, density: nil) },
         MethodEntry(ECCCoMethod.self) { e, _, context in ecccoJSON(e, context) },
+        MethodEntry(FeatureTweakingMethod.self) { e, _, context in featureTweakingJSON(e, context) },
     ]
 
     /// `method` bound to the C API: its table gives the config fields; `json` writes one

@@ -78,3 +78,13 @@ struct Fixture {
         probaTest = object["proba_test"] as! [[Double]]
     }
 }
+
+/// Asserts that `body` fails with `expected` and a message that mentions `mentions`.
+func assertABIFails(_ expected: cfx_status, _ mentions: String, file: StaticString = #filePath, line: UInt = #line,
+                    _ body: () throws -> Void) {
+    XCTAssertThrowsError(try body(), file: file, line: line) { error in
+        guard let error = error as? ABIError else { return XCTFail("\(error)", file: file, line: line) }
+        XCTAssertEqual(error.status, expected, error.message, file: file, line: line)
+        XCTAssertTrue(error.message.contains(mentions), "\(error.message) should mention \(mentions)", file: file, line: line)
+    }
+}

@@ -122,6 +122,12 @@ final class ConfigTests: XCTestCase {
             XCTAssertEqual((parsed["monotone"] as? [String: Any])?.count, 0, method)
             XCTAssertEqual(parsed["sparsify"] as? Bool, false, method)
         }
+        // Feature Tweaking takes the constraints; its candidates are exact tweaks, nothing to sparsify.
+        var out: UnsafeMutablePointer<CChar>?
+        try check { cfx_default_config("feature_tweaking", &out, $0) }
+        let parsed = try jsonObject(takeString(out))
+        for key in ["feature_range", "immutable", "monotone"] { XCTAssertNotNil(parsed[key], key) }
+        XCTAssertNil(parsed["sparsify"])
     }
 
     /// meta.warnings names an instance outside the method's feature_range: for each of its

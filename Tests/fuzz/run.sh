@@ -7,20 +7,21 @@
 #
 #   bash Tests/fuzz/run.sh fuzz [SECONDS] [TARGET...]
 #       Builds cfx-fuzz with libFuzzer and AddressSanitizer (in .build-fuzz) and fuzzes each target
-#       (spec, config, safetensors, density, callbacks, convert, writer, onnx, onnx-parse; all by default) for SECONDS (default 60).
+#       (spec, config, safetensors, density, callbacks, convert, writer, onnx, onnx-parse, trees; all by default) for SECONDS (default 60).
 #       New inputs go to a work corpus in .build-fuzz/corpus/TARGET; a crash is written to
 #       .build-fuzz/crashes/TARGET and fails the run: copy it into regressions/TARGET once fixed.
 #       Extra libFuzzer flags may be given in CFX_FUZZ_FLAGS (e.g. "-runs=1000000").
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 mode=${1:-replay}
-all_targets=(spec config safetensors density callbacks convert writer onnx onnx-parse)
+all_targets=(spec config safetensors density callbacks convert writer onnx onnx-parse trees)
 
 # The seeds of a target and the inputs that once crashed it. The onnx target's seeds are the ONNX
 # fixtures the Swift tests load (real files written by torch.onnx and skl2onnx).
 seed_folders() {
     echo "Tests/fuzz/corpus/$1 Tests/fuzz/regressions/$1"
     [[ "$1" == onnx* ]] && echo "Tests/fixtures/onnx"
+    [ "$1" = trees ] && echo "Tests/fixtures/trees"
     return 0
 }
 
@@ -54,7 +55,7 @@ fuzz)
         echo "==> fuzzing $target for ${seconds}s"
         # ONNX seeds are real exported files of up to about 23 KB; the other inputs are small text.
         max_len=8192
-        [[ "$target" == onnx* ]] && max_len=32768
+        [[ "$target" == onnx* || "$target" == trees ]] && max_len=32768
         # Limits above cfx's own caps (CFX_MAX_PARAMETERS is 2 GiB of weights), so that only a
         # real leak or runaway allocation is reported as out-of-memory.
         # shellcheck disable=SC2086

@@ -11,6 +11,9 @@ public protocol Classifier: AnyObject, Sendable {
     /// Whether the outputs are class probabilities (false for a callback model of plain values,
     /// which serves as an encoder or autoencoder only).
     var isClassifier: Bool { get }
+    /// Why the model has no gradient at all, not even a numerical one (a tree ensemble is
+    /// piecewise constant), or nil. Gradient searches then fail with this message.
+    var gradientUnavailableReason: String? { get }
     func makeEvaluator() -> ClassifierEvaluator
 }
 
@@ -36,6 +39,7 @@ public protocol ClassifierEvaluator: AnyObject {
 
 extension Classifier {
     public var isClassifier: Bool { true }
+    public var gradientUnavailableReason: String? { nil }
 
     /// Throws a config error unless this model can be explained: a classifier of at least 2 classes.
     public func requireExplainable() throws {

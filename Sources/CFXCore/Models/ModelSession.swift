@@ -54,6 +54,7 @@ public final class ModelSession {
     /// grad = Σ_j cotangent[j] ∂p_j/∂x at the single instance `x`.
     public func pullback(at x: [Double], cotangent: [Double], into grad: inout [Double]) throws {
         gradientEvaluations += 1
+        if let reason = model.gradientUnavailableReason { throw CFXError(.model, reason) }
         if model.hasExactGradient {
             try x.withUnsafeBufferPointer { xs in
                 try cotangent.withUnsafeBufferPointer { cs in

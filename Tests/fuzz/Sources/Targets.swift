@@ -18,6 +18,7 @@ let targets: [String: ([UInt8]) -> Void] = [
     "writer": fuzzJSONWriter,
     "onnx": fuzzONNXFile,
     "onnx-parse": fuzzONNXBytes,
+    "trees": fuzzTreeFile,
 ]
 
 // MARK: Model specs
@@ -217,6 +218,17 @@ func fuzzONNXFile(_ bytes: [UInt8]) {
 /// per input than `onnx`, for long campaigns.
 func fuzzONNXBytes(_ bytes: [UInt8]) {
     _ = try? bytes.withUnsafeBytes { try networkFromONNX($0) }
+}
+
+/// The bytes as a tree-ensemble file (cfx_model_load tells XGBoost's JSON and LightGBM's text
+/// by their first bytes): load it and, when that works, predict and ask for a gradient (an error).
+func fuzzTreeFile(_ bytes: [UInt8]) {
+    let path = writeScratch("trees.model", bytes)
+    var model: OpaquePointer?
+    var err = cfx_error()
+    guard cfx_model_load(path, &model, &err) == CFX_OK else { return }
+    defer { cfx_model_free(model) }
+    exercise(model)
 }
 
 /// The bytes as a density file: load it, describe it, score a feature vector, save it.

@@ -18,6 +18,7 @@ from . import metrics
 # DeDUCE, JSMA and feature densities
 from .deduce import DeDUCE, FeatureDensity, JSMA, SaliencyExplanation
 from .eccco import ECCCo
+from .trees import FeatureTweaking
 from . import robustness
 
 __version__ = _HEADER_VERSION  # the package's version is the header's (Tests/python/test_version.py)
@@ -32,6 +33,7 @@ __all__ = [
 ]
 __all__ += ["DeDUCE", "JSMA", "FeatureDensity", "SaliencyExplanation"]
 __all__ += ["ECCCo", "robustness"]
+__all__ += ["FeatureTweaking"]
 
 
 def __getattr__(name):

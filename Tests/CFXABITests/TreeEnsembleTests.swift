@@ -1,0 +1,149 @@
+import CCFX
+import CFXCore
+import Foundation
+import XCTest
+@testable import CFXFormats
+
+/// Tree ensembles: the evaluator's split rules on hand-built trees, hostile structures, the
+/// committed XGBoost and LightGBM fixtures (Tests/fixtures/trees, make_trees.py) through the C
+/// API, and Feature Tweaking on them. (Agreement with XGBoost and LightGBM: Tests/python/test_trees.py.)
+final class TreeEnsembleTests: XCTestCase {
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("fixtures/trees").path
+
+    typealias Flags = DecisionTree.SplitFlags
+
+    /// One split on feature 0 at 1.0: left leaf −2, right leaf +2, logistic output.
+    func stump(_ flags: Flags, precision: TreePrecision = .float64) throws -> TreeEnsemble {
+        let tree = DecisionTree(nodes: [.split(feature: 0, threshold: 1, left: 1, right: 2, flags: flags), .leaf([-2]), .leaf([2])], target: 0)
+        return try TreeEnsemble(trees: [tree], featureCount: 2, classCount: 2, base: [0], output: .logistic(scale: 1),
+                                precision: precision, source: "test")
+    }
+
+    func p1(_ model: TreeEnsemble, _ x: [Double]) throws -> Double {
+        try ModelSession(model: model).predictUnchecked(x)[1]
+    }
+
+    func testSplitRules() throws {
+        let left = 1 / (1 + exp(2.0)), right = 1 / (1 + exp(-2.0))
+        XCTAssertEqual(try p1(stump([]), [1, 0]), left, accuracy: 1e-15)          // x ≤ θ goes left
+        XCTAssertEqual(try p1(stump([.strict]), [1, 0]), right, accuracy: 1e-15)  // x < θ: θ goes right
+        XCTAssertEqual(try p1(stump([]), [1.5, 0]), right, accuracy: 1e-15)
+        XCTAssertEqual(try p1(stump([]), [.nan, 0]), right, accuracy: 1e-15)      // missing: default right
+        XCTAssertEqual(try p1(stump([.missingLeft]), [.nan, 7]), left, accuracy: 1e-15)
+        XCTAssertEqual(try p1(stump([.nanIsZero]), [.nan, 0]), left, accuracy: 1e-15)  // NaN read as 0 ≤ 1
+        XCTAssertEqual(try p1(stump([.nanIsZero, .zeroIsMissing]), [0, 0]), right, accuracy: 1e-15)  // 0 is missing
+        // float32: 0.99999999 rounds to 1.0f, which is not < 1; the sigmoid is XGBoost's, in float32.
+        let right32 = Double(1 / (expf(-2) + 1) as Float)
+        XCTAssertEqual(try p1(stump([.strict], precision: .float32), [0.99999999, 0]), right32, accuracy: 0)
+        XCTAssertEqual(try p1(stump([.strict], precision: .float64), [0.99999999, 0]), left, accuracy: 1e-15)
+    }
+
+    func testSoftmaxForestAndDivisor() throws {
+        let tree = DecisionTree(nodes: [.split(feature: 1, threshold: 0, left: 1, right: 2, flags: []), .leaf([0.9, 0.1, 0]), .leaf([0, 0.2, 0.8])], target: nil)
+        let forest = try TreeEnsemble(trees: [tree, tree], featureCount: 2, classCount: 3, base: [0, 0, 0], divisor: 2,
+                                      output: .probabilities, precision: .float64, source: "test")
+        XCTAssertEqual(try ModelSession(model: forest).predictUnchecked([0, 1]), [0, 0.2, 0.8])
+        let boosted = try TreeEnsemble(trees: [tree], featureCount: 2, classCount: 3, base: [0, 0, 1], output: .softmax,
+                                       precision: .float64, source: "test")
+        let p = try ModelSession(model: boosted).predictUnchecked([0, -1])
+        let e = [exp(0.9), exp(0.1), exp(1.0)]
+        for c in 0..<3 { XCTAssertEqual(p[c], e[c] / e.reduce(0, +), accuracy: 1e-15) }
+    }
+
+    func testHostileStructuresAreModelErrors() {
+        let cases: [([DecisionTree.Node], String)] = [
+            ([.split(feature: 0, threshold: 1, left: 0, right: 1, flags: []), .leaf([1])], "reached twice"),
+            ([.split(feature: 0, threshold: 1, left: 1, right: 5, flags: []), .leaf([1])], "out of range"),
+            ([.split(feature: 9, threshold: 1, left: 1, right: 2, flags: []), .leaf([1]), .leaf([2])], "feature 9"),
+            ([.split(feature: 0, threshold: .nan, left: 1, right: 2, flags: []), .leaf([1]), .leaf([2])], "NaN"),
+            ([.leaf([1, 2])], "2 values"),
+            ([.leaf([.infinity])], "not finite"),
+            ([], "no nodes"),
+        ]
+        for (nodes, message) in cases {
+            XCTAssertThrowsError(try TreeEnsemble(trees: [DecisionTree(nodes: nodes, target: 0)], featureCount: 2, classCount: 2,
+                                                  base: [0], output: .logistic(scale: 1), precision: .float64, source: "t")) { error in
+                let e = error as? CFXError
+                XCTAssertEqual(e?.kind, .model, message)
+                XCTAssertTrue(e?.message.contains(message) == true, "\(e?.message ?? "") lacks \(message)")
+            }
+        }
+    }
+
+    func load(_ name: String) throws -> OpaquePointer {
+        var model: OpaquePointer?
+        try check { cfx_model_load("\(Self.directory)/\(name)", &model, $0) }
+        return model!
+    }
+
+    func testFixturesLoadPredictAndHaveNoGradient() throws {
+        for (name, d, k) in [("xgboost_cancer.json", 30, 2), ("lightgbm_cancer.txt", 30, 2), ("xgboost_iris.json", 4, 3), ("lightgbm_iris.txt", 4, 3)] {
+            let model = try load(name)
+            defer { cfx_model_free(model) }
+            var shape = (0, 0)
+            try check { cfx_model_shape(model, &shape.0, &shape.1, $0) }
+            XCTAssertEqual([shape.0, shape.1], [d, k], name)
+            let fixture = try Fixture(d == 30 ? "breast_cancer" : "iris")
+            let labels = fixture.probaTest.map { p in p.indices.max { p[$0] < p[$1] }! }
+            var proba = [Double](repeating: 0, count: fixture.xTest.count * k)
+            try check { cfx_model_predict(model, fixture.xTest.flatMap { $0 }, fixture.xTest.count, d, &proba, $0) }
+            let agree = labels.indices.filter { i in (0..<k).max { proba[i * k + $0] < proba[i * k + $1] } == labels[i] }.count
+            XCTAssertGreaterThan(Double(agree) / Double(labels.count), 0.85, "\(name) agrees with the MLP on most test rows")
+            var grad = [Double](repeating: 0, count: d)
+            assertABIFails(CFX_ERR_MODEL, "no gradient") { try check { cfx_model_vjp(model, fixture.xTest[0], 1, d, [Double](repeating: 1, count: k), k, &grad, $0) } }
+            let wachter = try makeExplainer(model, #"{"method": "wachter", "max_iter": 10}"#)
+            defer { cfx_explainer_free(wachter) }
+            assertABIFails(CFX_ERR_MODEL, "no gradient") { _ = try explain(wachter, [fixture.xTest[0]]) }
+        }
+    }
+
+    /// Every counterfactual Feature Tweaking returns is predicted as another class by the real
+    /// ensemble, is as far as it says, and leaves immutable features alone.
+    func testFeatureTweakingIsValidAndHonoursImmutable() throws {
+        let fixture = try Fixture("breast_cancer")
+        for name in ["xgboost_cancer.json", "lightgbm_cancer.txt"] {
+            let model = try load(name)
+            defer { cfx_model_free(model) }
+            for (config, immutable) in [(#"{"method": "feature_tweaking"}"#, [Int]()),
+                                        (#"{"method": "feature_tweaking", "immutable": [20, 22, 23, 27], "distance": "l1"}"#, [20, 22, 23, 27])] {
+                let explainer = try makeExplainer(model, config)
+                defer { cfx_explainer_free(explainer) }
+                let explanations = try explain(explainer, fixture.xTest)
+                var found = 0
+                for (x, e) in zip(fixture.xTest, explanations) {
+                    guard let cf = e["cf"] as? [String: Any] else { continue }
+                    found += 1
+                    let point = cf["X"] as! [Double]
+                    var proba = [0.0, 0.0]
+                    try check { cfx_model_predict(model, point, 1, 30, &proba, $0) }
+                    let predicted = proba[1] > proba[0] ? 1 : 0
+                    XCTAssertNotEqual(predicted, e["orig_class"] as? Int, name)
+                    XCTAssertEqual(predicted, cf["class"] as? Int, name)
+                    for j in immutable { XCTAssertEqual(point[j], x[j], "\(name): immutable feature \(j)") }
+                    let delta: [Double] = (0..<30).map { point[$0] - x[$0] }
+                    let l1: Double = delta.reduce(0.0) { $0 + abs($1) }
+                    let l2: Double = delta.reduce(0.0) { $0 + $1 * $1 }.squareRoot()
+                    XCTAssertEqual(cf["distance"] as! Double, immutable.isEmpty ? l2 : l1, accuracy: 1e-12)
+                }
+                XCTAssertGreaterThan(found, 0, "\(name) \(config)")
+            }
+        }
+    }
+
+    func testFeatureTweakingNeedsATreeEnsemble() throws {
+        let fixture = try Fixture("iris")
+        let network = try makeModel(fixture.spec)
+        defer { cfx_model_free(network) }
+        assertABIFails(CFX_ERR_CONFIG, "tree ensemble") { _ = try makeExplainer(network, #"{"method": "feature_tweaking"}"#) }
+        let model = try load("xgboost_iris.json")
+        defer { cfx_model_free(model) }
+        assertABIFails(CFX_ERR_CONFIG, "epsilon") { _ = try makeExplainer(model, #"{"method": "feature_tweaking", "epsilon": 0}"#) }
+        assertABIFails(CFX_ERR_CONFIG, "epsilon") { _ = try makeExplainer(model, #"{"method": "feature_tweaking", "epsilon": [1, 2]}"#) }
+    }
+}
+
+extension ModelSession {
+    /// Probabilities without the finiteness check of inputs (the evaluator takes NaN).
+    func predictUnchecked(_ x: [Double]) throws -> [Double] { try predict(x, rows: 1) }
+}
