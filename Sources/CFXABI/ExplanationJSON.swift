@@ -9,7 +9,7 @@ func wachterJSON(_ explanation: WachterExplanation, _ context: ExplanationContex
         ("orig_class", .int(explanation.origClass)),
         ("orig_proba", .double(explanation.origProba)),
         ("success", .bool(explanation.success)),
-    ] + setJSON(explanation.cfs?.map(candidateJSON), diversity: explanation.diversity, params: context.params) + [
+    ] + setJSON(explanation.cfs?.map(candidateJSON), diversity: explanation.diversity) + [
         ("meta", metaJSON(context, stats: explanation.stats)),
     ])
 }
@@ -49,7 +49,7 @@ func cfprotoJSON(_ e: CFProtoExplanation, explainer: CFProtoExplainer, _ context
         ("id_proto", e.idProto.map { .int($0) } ?? .null),
         ("trust_score", e.trustScore.map { .double($0) } ?? .null),
         ("success", .bool(e.success)),
-    ] + setJSON(e.cfs?.map { .object(candidate($0)) }, diversity: e.diversity, params: context.params) + [
+    ] + setJSON(e.cfs?.map { .object(candidate($0)) }, diversity: e.diversity) + [
         ("meta", metaJSON(context, stats: e.stats, extra: extra)),
     ])
 }

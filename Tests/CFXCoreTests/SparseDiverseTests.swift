@@ -115,6 +115,30 @@ final class SparseDiverseTests: XCTestCase {
         XCTAssertNil(single[0].cfs, "no set with the default n_counterfactuals")
     }
 
+    /// A set asked for when the search found no counterfactual: an empty set and no diversity
+    /// (the JSON's "cfs": [] and "diversity": null), for Wachter and CFProto alike.
+    func testASetWithoutACounterfactualIsEmpty() throws {
+        let network = try model()
+        var wachter = WachterParams()
+        wachter.refinement.nCounterfactuals = 2
+        wachter.maxIter = 10
+        wachter.maxLamSteps = 1
+        wachter.tol = 0
+        let w = try WachterExplainer(model: network, params: wachter).explain(rows(1), rows: 1, threads: 1)[0]
+        XCTAssertNil(w.cf)
+        XCTAssertEqual(w.cfs?.count, 0)
+        XCTAssertNil(w.diversity)
+        var cfproto = CFProtoParams()
+        cfproto.refinement.nCounterfactuals = 2
+        cfproto.maxIterations = 1
+        cfproto.cSteps = 1
+        cfproto.cInit = 0
+        let c = try CFProtoExplainer(model: network, params: cfproto).explain(rows(1), rows: 1, threads: 1)[0]
+        XCTAssertNil(c.cf)
+        XCTAssertEqual(c.cfs?.count, 0)
+        XCTAssertNil(c.diversity)
+    }
+
     func testCFProtoSparsifyAndSet() throws {
         let network = try model()
         let x = rows(4)

@@ -21,7 +21,10 @@ extension CFProtoSearch {
 
     /// Adds the set and applies the sparsity pass, as the params ask.
     func refine(_ e: inout CFProtoExplanation) throws {
-        guard let cf = e.cf else { return }
+        guard let cf = e.cf else {
+            if params.refinement.nCounterfactuals > 1 { e.cfs = [] }
+            return
+        }
         if params.refinement.nCounterfactuals > 1 {
             var members = try diverseSet(from: cf)
             if params.refinement.sparsify {

@@ -70,7 +70,8 @@ public struct CFProtoExplanation: Sendable {
     public let idProto: Int?
     public internal(set) var stats: SearchStats
     public let iterations: Int
-    /// With n_counterfactuals > 1: the set's valid members and det K (in the search space).
+    /// With n_counterfactuals > 1: the set's valid members (none when the search found no
+    /// counterfactual to start from) and det K (in the search space; nil then).
     public internal(set) var cfs: [CFProtoCandidate]? = nil
     public internal(set) var diversity: Double? = nil
     public var success: Bool { cf != nil }

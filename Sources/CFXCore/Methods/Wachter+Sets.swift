@@ -17,7 +17,10 @@ extension WachterSearch {
 
     /// Adds the set and applies the sparsity pass, as the params ask.
     mutating func refine(_ e: inout WachterExplanation, explainer: WachterExplainer) throws {
-        guard let cf = e.cf else { return }
+        guard let cf = e.cf else {
+            if params.refinement.nCounterfactuals > 1 { e.cfs = [] }
+            return
+        }
         if params.refinement.nCounterfactuals > 1 {
             var members = try diverseSet(from: cf, explainer: explainer)
             if params.refinement.sparsify {

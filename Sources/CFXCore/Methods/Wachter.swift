@@ -50,7 +50,8 @@ public struct WachterExplanation: Sendable {
     public let origClass: Int
     public let origProba: Double
     public internal(set) var stats: SearchStats
-    /// With n_counterfactuals > 1: the set's valid members (cf's search first) and det K.
+    /// With n_counterfactuals > 1: the set's valid members (cf's search first; none when the search
+    /// found no counterfactual to start from) and det K (nil then).
     public internal(set) var cfs: [WachterCandidate]? = nil
     public internal(set) var diversity: Double? = nil
     public var success: Bool { cf != nil }
