@@ -68,3 +68,9 @@ func runTasks(_ tasks: Int, on pool: IntraOpPool?, _ body: (Int) -> Void) {
         for t in 0..<tasks { body(t) }
     }
 }
+
+/// The name of the OpenBLAS kernel set in use (e.g. "SkylakeX", "Haswell"), for benchmark reports.
+public func blasCoreName() -> String {
+    guard let name = openblas_get_corename() else { return "unknown" }
+    return String(cString: name)
+}

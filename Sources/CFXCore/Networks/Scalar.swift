@@ -1,5 +1,4 @@
 import CBLAS
-import CFXDNNL
 import CFXKernels
 import Glibc
 
@@ -163,27 +162,4 @@ extension Float: NetworkScalar {
     @inline(__always) public var index: Int { Int(self) }
     @inline(__always) public static func logOnePlus(_ x: Float) -> Float { Glibc.log1pf(x) }
     @inline(__always) public static func hyperbolicTangent(_ x: Float) -> Float { Glibc.tanhf(x) }
-}
-
-/// The name of the OpenBLAS kernel set in use (e.g. "SkylakeX", "Haswell"), for benchmark reports.
-public func blasCoreName() -> String {
-    guard let name = openblas_get_corename() else { return "unknown" }
-    return String(cString: name)
-}
-
-/// What cfx's float32 convolutions run on: oneDNN when libdnnl.so.2 loads (and CFX_DNNL=off is
-/// not set), with its version ("2.6.3") and the instruction set of its kernels ("avx512_core");
-/// otherwise cfx's own im2col + sgemm, as float64 convolutions always do.
-public struct ConvolutionBackend: Sendable {
-    public let name: String
-    public let oneDNNVersion: String?
-    public let oneDNNISA: String?
-
-    public static var current: ConvolutionBackend {
-        guard cfx_dnnl_available() != 0 else { return ConvolutionBackend(name: "im2col-sgemm", oneDNNVersion: nil, oneDNNISA: nil) }
-        var (major, minor, patch): (Int32, Int32, Int32) = (0, 0, 0)
-        cfx_dnnl_version(&major, &minor, &patch)
-        return ConvolutionBackend(name: "onednn", oneDNNVersion: "\(major).\(minor).\(patch)",
-                                  oneDNNISA: cfx_dnnl_isa().map { String(cString: $0) })
-    }
 }

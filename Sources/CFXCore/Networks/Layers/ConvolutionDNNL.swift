@@ -125,3 +125,20 @@ final class DNNLConvolution {
         return failures.load(ordering: .relaxed) == 0
     }
 }
+
+/// What cfx's float32 convolutions run on: oneDNN when libdnnl.so.2 loads (and CFX_DNNL=off is
+/// not set), with its version ("2.6.3") and the instruction set of its kernels ("avx512_core");
+/// otherwise cfx's own im2col + sgemm, as float64 convolutions always do.
+public struct ConvolutionBackend: Sendable {
+    public let name: String
+    public let oneDNNVersion: String?
+    public let oneDNNISA: String?
+
+    public static var current: ConvolutionBackend {
+        guard cfx_dnnl_available() != 0 else { return ConvolutionBackend(name: "im2col-sgemm", oneDNNVersion: nil, oneDNNISA: nil) }
+        var (major, minor, patch): (Int32, Int32, Int32) = (0, 0, 0)
+        cfx_dnnl_version(&major, &minor, &patch)
+        return ConvolutionBackend(name: "onednn", oneDNNVersion: "\(major).\(minor).\(patch)",
+                                  oneDNNISA: cfx_dnnl_isa().map { String(cString: $0) })
+    }
+}
