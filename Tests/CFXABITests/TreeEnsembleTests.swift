@@ -5,7 +5,7 @@ import XCTest
 @testable import CFXFormats
 
 /// Tree ensembles: the evaluator's split rules on hand-built trees, hostile structures, the
-/// committed XGBoost and LightGBM fixtures (Tests/fixtures/trees, make_trees.py) through the C
+/// committed XGBoost, LightGBM and skl2onnx fixtures (Tests/fixtures/trees, make_trees.py) through the C
 /// API, and Feature Tweaking on them. (Agreement with XGBoost and LightGBM: Tests/python/test_trees.py.)
 final class TreeEnsembleTests: XCTestCase {
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -78,7 +78,7 @@ final class TreeEnsembleTests: XCTestCase {
     }
 
     func testFixturesLoadPredictAndHaveNoGradient() throws {
-        for (name, d, k) in [("xgboost_cancer.json", 30, 2), ("lightgbm_cancer.txt", 30, 2), ("xgboost_iris.json", 4, 3), ("lightgbm_iris.txt", 4, 3)] {
+        for (name, d, k) in [("xgboost_cancer.json", 30, 2), ("lightgbm_cancer.txt", 30, 2), ("sklearn_forest_cancer.onnx", 30, 2), ("xgboost_iris.json", 4, 3), ("lightgbm_iris.txt", 4, 3)] {
             let model = try load(name)
             defer { cfx_model_free(model) }
             var shape = (0, 0)
@@ -102,7 +102,7 @@ final class TreeEnsembleTests: XCTestCase {
     /// ensemble, is as far as it says, and leaves immutable features alone.
     func testFeatureTweakingIsValidAndHonoursImmutable() throws {
         let fixture = try Fixture("breast_cancer")
-        for name in ["xgboost_cancer.json", "lightgbm_cancer.txt"] {
+        for name in ["xgboost_cancer.json", "lightgbm_cancer.txt", "sklearn_forest_cancer.onnx"] {
             let model = try load(name)
             defer { cfx_model_free(model) }
             for (config, immutable) in [(#"{"method": "feature_tweaking"}"#, [Int]()),

@@ -49,4 +49,6 @@ public enum TreePrecision: Sendable, Equatable {
     case float64
     /// XGBoost: features rounded to float32 before each test, scores summed and transformed in float32.
     case float32
+    /// A FLOAT-input ONNX model: features rounded to float32 before each test, scores in float64.
+    case float32Inputs
 }

@@ -15,7 +15,7 @@ final class TreeEnsembleEvaluator: ClassifierEvaluator {
             throw CFXError(.shape, "tree ensemble: buffers too small for \(rows) rows")
         }
         switch m.precision {
-        case .float64:
+        case .float64, .float32Inputs:
             scores = [Double](repeating: 0, count: rows * s)
             for r in 0..<rows { for j in 0..<s { scores[r * s + j] = m.base[j] } }
             for t in 0..<m.treeCount {

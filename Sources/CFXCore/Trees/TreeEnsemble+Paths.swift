@@ -51,21 +51,23 @@ extension TreeEnsemble {
     }
 
     /// Whether `leaf` (of tree `t`) pushes the ensemble towards class `target` rather than
-    /// `original`: a forest's leaf whose largest value is the target's; a boosted tree's leaf of
-    /// one score: positive for class 1, negative for class 0; a multiclass boosted tree's leaf:
-    /// positive in the target's score, negative in the original's (other scores' trees: neither).
+    /// `original`: a logistic score's leaf by its sign (positive for class 1); a binary forest's
+    /// leaf (one probability, already divided by the tree count) when its vote is over ½ for the
+    /// target; a softmax leaf when it adds more to the target's score than to the original's; a
+    /// forest's leaf of class probabilities when the target's is the largest.
     public func leaf(_ leaf: Int, ofTree t: Int, favours target: Int, over original: Int) -> Bool {
-        let v = Int(value[leaf])
-        let tree = Int(targets[t])
-        if tree < 0 {
-            if scoreCount == 1 { return (leafValues[v] * Double(treeCount) > 0.5) == (target == 1) }
+        let v = Int(value[leaf]), tree = Int(targets[t])
+        func score(_ j: Int) -> Double { tree < 0 ? leafValues[v + j] : (tree == j ? leafValues[v] : 0) }
+        switch output {
+        case .logistic: return target == 1 ? score(0) > 0 : score(0) < 0
+        case .binaryProbability:
+            let vote = score(0) * Double(treeCount)
+            return target == 1 ? vote > 0.5 : vote < 0.5
+        case .softmax: return score(target) > score(original)
+        case .probabilities:
             var best = 0
-            for j in 1..<scoreCount where leafValues[v + j] > leafValues[v + best] { best = j }
+            for j in 1..<scoreCount where score(j) > score(best) { best = j }
             return best == target
         }
-        if scoreCount == 1 { return target == 1 ? leafValues[v] > 0 : leafValues[v] < 0 }
-        if tree == target { return leafValues[v] > 0 }
-        if tree == original { return leafValues[v] < 0 }
-        return false
     }
 }

@@ -84,7 +84,7 @@ public final class TreeEnsemble: Classifier, @unchecked Sendable {
         var n = Int(roots[t])
         while feature[n] >= 0 {
             var v = x[offset + Int(feature[n])]
-            if precision == .float32 { v = Double(Float(v)) }
+            if precision != .float64 { v = Double(Float(v)) }
             n = Int(goesLeft(v, node: n) ? left[n] : right[n])
         }
         return n

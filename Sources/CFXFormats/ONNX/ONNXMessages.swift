@@ -46,6 +46,8 @@ struct ONNXAttribute {
     var t: ONNXTensor?
     var floats: [Float] = []
     var ints: [Int64] = []
+    /// The `strings` list (a tree ensemble's nodes_modes).
+    var strings: [String] = []
 }
 
 struct ONNXNode {
@@ -206,6 +208,10 @@ private func decodeAttribute(_ reader: inout ProtoReader) throws -> ONNXAttribut
                 attribute.floats.append(Float(bitPattern: reader.bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self).littleEndian))
             }
         case 8: try reader.repeatedInt64(wire, "ints", into: &attribute.ints, limit: ONNXLimits.listValues)
+        case 9:
+            guard attribute.strings.count < ONNXLimits.listValues else { throw reader.fail("strings: more than \(ONNXLimits.listValues) values") }
+            try reader.charge(1, "strings")
+            attribute.strings.append(try reader.string(wire, "strings"))
         default: try reader.skip(wire)
         }
     }

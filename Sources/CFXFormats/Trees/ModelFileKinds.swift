@@ -1,10 +1,19 @@
 import CFXCore
 
 /// Any model file cfx_model_load reads: a LightGBM text model (it starts with "tree"), XGBoost's
-/// JSON model (it starts with {"learner":), otherwise a spec or an ONNX file
-/// (`loadNetworkFile`). The metadata is a spec's; tree ensembles have none.
+/// JSON model (it starts with {"learner":), an ONNX file with a TreeEnsembleClassifier, otherwise a
+/// spec or an ONNX network (`loadNetworkFile`). The metadata is a spec's; tree ensembles have none.
 public func loadModelFile(path: String) throws -> (model: Classifier, metadata: JSON?) {
-    if !isONNXPath(path) {
+    if isONNXPath(path) {
+        let bytes = try readFileBytes(path)
+        let ensemble: TreeEnsemble? = try prefixing(path) {
+            try bytes.withUnsafeBytes { raw in
+                let model = try decodeModel(raw, what: "model")
+                return isONNXTreeEnsemble(model) ? try treeEnsembleFromONNX(model, bytes: raw, what: path) : nil
+            }
+        }
+        if let ensemble { return (ensemble, nil) }
+    } else {
         let bytes = try readFileBytes(path)
         if bytes.starts(with: Array("tree\n".utf8)) || bytes.starts(with: Array("tree\r\n".utf8)) {
             guard let text = String(validatingUTF8: bytes.map { CChar(bitPattern: $0) } + [0]) else {

@@ -221,9 +221,10 @@ func fuzzONNXBytes(_ bytes: [UInt8]) {
 }
 
 /// The bytes as a tree-ensemble file (cfx_model_load tells XGBoost's JSON and LightGBM's text
-/// by their first bytes): load it and, when that works, predict and ask for a gradient (an error).
+/// by their first bytes; bytes that start like an ONNX ModelProto, 0x08, go to a .onnx path): load
+/// it and, when that works, predict and ask for a gradient (an error).
 func fuzzTreeFile(_ bytes: [UInt8]) {
-    let path = writeScratch("trees.model", bytes)
+    let path = writeScratch(bytes.first == 0x08 ? "trees.onnx" : "trees.model", bytes)
     var model: OpaquePointer?
     var err = cfx_error()
     guard cfx_model_load(path, &model, &err) == CFX_OK else { return }
