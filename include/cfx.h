@@ -352,8 +352,8 @@ cfx_status cfx_default_config(const char *method, char **json_out, cfx_error *er
 
 /** The methods cfx offers and their parameters, from the tables the library validates configs
  * with: [{"name": "wachter", "parameters": [{"key": "target_proba", "default": 1.0,
- * "constraint": "in [0, 1]", "doc": "..."}, ...]}, ...], keys in cfx_default_config's order.
- * Every method also takes "n_threads", "seed" and "on_error" (docs/methods/).
+ * "constraint": "in [0, 1]", "doc": "..."}, ...]}, ...], every key of cfx_default_config in its
+ * order (the method's own, then "n_threads", "seed" and "on_error", which every method takes).
  *
  * - Ownership: free `*json_out` with cfx_free.
  * - Errors: CFX_ERR_INVALID_ARGUMENT (`json_out` NULL).

@@ -11,15 +11,19 @@ struct RunOptions {
     /// "success": false and its "error", and the other rows complete (see cfx_explain).
     var onError = "raise"
 
-    static let fields: [ConfigField<RunOptions>] = [.integer("n_threads", \.nThreads), .integer("seed", \.seed),
-                                                    .text("on_error", \.onError)]
+    /// The keys every method takes after its own, one row each.
+    static let parameters: [Parameter<RunOptions>] = [
+        .integer("n_threads", \.nThreads, .in(0...Limits.threads), "worker threads for a batch (0 = all cores); results do not depend on it"),
+        .integer("seed", \.seed, .atLeast(0), "seed of every random choice the method makes"),
+        .text("on_error", \.onError, .oneOf(["raise", "record"]),
+              "`\"raise\"`: a failing row fails the call; `\"record\"`: it gets an explanation with its error and the other rows complete"),
+    ]
+    static let fields = parameters.map(\.field)
 
     var recordsErrors: Bool { onError == "record" }
 
     func validate() throws {
-        try requireThreadCount(nThreads)
-        guard seed >= 0 else { throw CFXError.config("seed", "must be >= 0, got \(seed)") }
-        guard ["raise", "record"].contains(onError) else { throw CFXError.config("on_error", "must be \"raise\" or \"record\", got \"\(onError)\"") }
+        try Self.parameters.check(self, ModelShape(features: 0, classes: 0))
     }
 }
 
@@ -69,11 +73,7 @@ struct MethodEntry {
         let fields = M.parameters.map(\.field)
         name = M.name
         defaults = { fields.encode(M.defaults) }
-        parameters = {
-            zip(M.parameters, fields.encode(M.defaults)).map { row, field in
-                .object([("key", .string(row.key)), ("default", field.1), ("constraint", .string(row.constraint)), ("doc", .string(row.doc))])
-            }
-        }
+        parameters = { MethodEntry.describe(M.parameters, defaults: M.defaults) + MethodEntry.describe(RunOptions.parameters, defaults: RunOptions()) }
         configure = { model, members, options in
             var params = M.defaults
             try fields.decode(members, into: &params, context: "method \"\(M.name)\"", alsoKnown: MethodEntry.commonKeys)
@@ -116,7 +116,15 @@ struct MethodEntry {
         return method
     }
 
-    /// Every method with its model roles and parameter table, as `cfx_methods` returns it.
+    /// Each row of `table` as JSON: key, default (as `cfx_default_config` writes it), constraint, doc.
+    private static func describe<P>(_ table: [Parameter<P>], defaults: P) -> [JSON] {
+        zip(table, table.map(\.field).encode(defaults)).map { row, field in
+            .object([("key", .string(row.key)), ("default", field.1), ("constraint", .string(row.constraint)), ("doc", .string(row.doc))])
+        }
+    }
+
+    /// Every method with its parameter table (its own keys, then those every method takes), as
+    /// `cfx_methods` returns it.
     static func catalogue() -> JSON {
         .array(all.map { entry in
             .object([("name", .string(entry.name)), ("parameters", .array(entry.parameters()))])

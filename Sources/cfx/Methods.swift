@@ -7,8 +7,7 @@ import Foundation
 /// configs with (cfx_methods); `--markdown` prints the parameter tables of docs/methods/*.md.
 struct Methods: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the methods and their config keys (default, constraint, meaning).",
-        discussion: "Every method also takes n_threads (0 = all cores), seed and on_error.")
+        abstract: "List the methods and their config keys (default, constraint, meaning).")
 
     @Argument(help: "A method, e.g. wachter; every method when omitted.")
     var method: String?

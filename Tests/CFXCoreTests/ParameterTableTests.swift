@@ -19,6 +19,7 @@ final class ParameterTableTests: XCTestCase {
         checkTable(DeDUCEMethod.self)
         checkTable(JSMAMethod.self)
         checkTable(ECCCoMethod.self)
+        checkTable(FeatureTweakingMethod.self)
     }
 
     func assertError<P>(_ table: [Parameter<P>], _ params: P, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {
