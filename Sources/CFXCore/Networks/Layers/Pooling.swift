@@ -39,13 +39,21 @@ public final class Pool2D: Operation, WindowedOperation, @unchecked Sendable {
         return batch * input[0] * g.outputPositions
     }
 
+    /// A pass's window and planes (examples × channels), with a plane's input and output sizes.
+    private func sizes<T>(_ c: OperationContext<T>) -> (WindowGeometry, planes: Int, inPlane: Int, outPlane: Int) {
+        let g = geometry(c.inputShape)
+        return (g, c.batch * g.channels, g.height * g.width, g.outputPositions)
+    }
+
+    /// Average pooling's 1/k² (padded zeros count in the window).
+    private func averageScale<T: NetworkScalar>() -> T { 1 / T(kernelSize * kernelSize) }
+
     public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
     private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
-        let g = geometry(c.inputShape)
-        let planes = c.batch * g.channels, inPlane = g.height * g.width, outPlane = g.outputPositions
-        let scale = 1 / T(kernelSize * kernelSize)
+        let (g, planes, inPlane, outPlane) = sizes(c)
+        let scale: T = averageScale()
         if mode == .max && padding == 0 && stride == kernelSize {
             maxTiled(x, y, c.scratch, g, planes: planes)
             return
@@ -120,9 +128,8 @@ public final class Pool2D: Operation, WindowedOperation, @unchecked Sendable {
 
     private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
-        let g = geometry(c.inputShape)
-        let planes = c.batch * g.channels, inPlane = g.height * g.width, outPlane = g.outputPositions
-        let scale = 1 / T(kernelSize * kernelSize)
+        let (g, planes, inPlane, outPlane) = sizes(c)
+        let scale: T = averageScale()
         for plane in 0..<planes {
             let dxp = dx + plane * inPlane, dyp = dy + plane * outPlane, argmax = c.scratch + plane * outPlane
             if mode == .max {
