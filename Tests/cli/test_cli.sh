@@ -84,6 +84,11 @@ expect "explain (config file)" 0 '"success":true' -- $cli explain -m "$work/mode
 expect "explain progress bar on stderr" 0 'instances 3/3' -- bash -c "$cli explain -m $work/model.json -c $work/config.json -d $work/x.csv 2>&1 >/dev/null"
 expect "explain --quiet prints no bar" 0 '^$' -- bash -c "$cli explain -q -m $work/model.json -c $work/config.json -d $work/x.csv 2>&1 >/dev/null"
 expect "explain (inline config)" 0 '"explanations"' -- $cli explain -m "$work/model.json" -c '{"method":"wachter","max_iter":100}' -d "$work/x.csv"
+# Tree ensembles (docs/trees.md): an XGBoost JSON model predicts and Feature Tweaking explains it.
+python3 -c "import json; rows = json.load(open('Tests/fixtures/breast_cancer_mlp.json'))['x_test'][:3]; print('\\n'.join(','.join(map(repr, r)) for r in rows))" >"$work/cancer.csv"
+expect "predict (XGBoost JSON)" 0 '^[0-9.e-]+,[0-9.e-]+$' -- $cli predict -m Tests/fixtures/trees/xgboost_cancer.json -d "$work/cancer.csv"
+expect "explain (feature_tweaking on LightGBM text)" 0 '"method":"feature_tweaking"' -- $cli explain -q -m Tests/fixtures/trees/lightgbm_cancer.txt --method feature_tweaking -d "$work/cancer.csv"
+expect "explain (wachter on a tree ensemble: no gradient)" 1 'no gradient' -- $cli explain -q -m Tests/fixtures/trees/xgboost_cancer.json -c '{"method":"wachter","max_iter":10}' -d "$work/cancer.csv"
 expect "explain without a config: Wachter defaults" 0 '"method":"wachter"' -- $cli explain -q -m "$work/model.json" -d "$work/x.csv"
 expect "explain --method cfproto" 0 '"method":"cfproto"' -- $cli explain -q --method cfproto -m "$work/model.json" -d "$work/x.csv" -c '{"max_iterations": 50}'
 expect "--method and the config's method disagree" 1 'disagrees' -- $cli explain -q --method jsma -m "$work/model.json" -c "$work/config.json" -d "$work/x.csv"
