@@ -182,6 +182,7 @@ public struct LayerBuilder {
 let layerBuilders: [String: LayerBuilder] = basicLayers
     .merging(convolutionLayers) { a, _ in a }
     .merging(normalisationLayers) { a, _ in a }
+    .merging(groupedConvolutionLayers) { a, _ in a }
 
 let basicLayers: [String: LayerBuilder] = [
     "dense": LayerBuilder(keys: ["outputs", "weights", "bias", "spectral_norm"], read: { value, path in

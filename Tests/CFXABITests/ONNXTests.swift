@@ -17,7 +17,8 @@ final class ONNXTests: XCTestCase {
 
     func testFixturesLoadWithTheirShapesAndNumberTypes() throws {
         let expected: [(String, [Int], Int, DType)] = [("mlp", [64], 10, .float32), ("cnn", [1, 8, 8], 10, .float32),
-                                                       ("resnet", [1, 8, 8], 10, .float32), ("sklearn_mlp", [4], 3, .float64)]
+                                                       ("mobile", [1, 8, 8], 10, .float32), ("resnet", [1, 8, 8], 10, .float32),
+                                                       ("sklearn_mlp", [4], 3, .float64)]
         for (name, shape, classes, dtype) in expected {
             let network = try loadONNXNetwork(path: fixture(name))
             XCTAssertEqual(network.inputShape, shape, name)
@@ -42,7 +43,7 @@ final class ONNXTests: XCTestCase {
 
     /// Input gradients of every fixture (in float64) against central differences.
     func testGradientsMatchFiniteDifferences() throws {
-        for name in ["mlp", "cnn", "resnet", "sklearn_mlp"] {
+        for name in ["mlp", "cnn", "mobile", "resnet", "sklearn_mlp"] {
             let network = try loadONNXNetwork(path: fixture(name)).copy(as: .float64)
             let d = network.featureCount, k = network.classCount
             var random = SeededRandom(seed: 3)

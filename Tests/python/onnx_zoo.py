@@ -9,7 +9,8 @@ import numpy as np
 
 
 def torch_models():
-    """name → (module factory, example shape, constant folding): an MLP, a CNN ending in LogSoftmax, a residual net."""
+    """name → (module factory, example shape, constant folding): an MLP, a CNN ending in LogSoftmax, a
+    network of grouped and dilated convolutions, a residual net."""
     import torch
     from torch import nn
 
@@ -34,6 +35,12 @@ def torch_models():
             nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.LeakyReLU(0.1), nn.MaxPool2d(2),
             nn.Conv2d(8, 16, 3, padding=1), nn.Sigmoid(), nn.AvgPool2d(2), nn.Flatten(), nn.Dropout(0.2),
             nn.Linear(64, 10), nn.LogSoftmax(dim=1)), (1, 8, 8), False),
+        # Grouped, depthwise and dilated convolutions, a rectangular kernel with padding per axis:
+        # cfx's grouped_conv2d.
+        "mobile": (lambda: nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=2, dilation=2, groups=8),
+            nn.ReLU(), nn.Conv2d(8, 16, (1, 3), stride=(1, 2), padding=(0, 1), groups=2), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 10)), (1, 8, 8), True),
         "resnet": (lambda: nn.Sequential(
             nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
             Residual(8, 8, 1), Residual(8, 16, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
