@@ -125,7 +125,8 @@ def test_sklearn_mlp_matches_onnxruntime_and_sklearn(iris_mlp, dtype, tmp_path):
 
 
 def test_methods_run_on_imported_models(torch_zoo, digits, iris_mlp, tmp_path):
-    """Wachter on the scikit-learn import, DeDUCE on the imported CNN, training an imported network further."""
+    """DeDUCE and JSMA on the imported CNN; Wachter, CFProto, ECCCo, the metrics and training
+    further on the scikit-learn import."""
     name, _, _, path = torch_zoo
     X, y = digits[0][:200].astype(np.float64), digits[1][:200]
     model = cfx.Model.load(path)
@@ -134,11 +135,20 @@ def test_methods_run_on_imported_models(torch_zoo, digits, iris_mlp, tmp_path):
         features = next(n.output[0] for n in onnx.load(str(path)).graph.node if n.op_type == "Flatten")
         explanations = cfx.DeDUCE(model, target_class=3, feature_output=features).fit(X, y).explain(X[:2])
         assert any(e.success for e in explanations)
+        assert any(e.success for e in cfx.JSMA(model, target_class=3).explain(X[:2]))
+    if name != "mlp":
+        return  # the scikit-learn model's part once
     Xi, yi, classifier = iris_mlp
     onnx_zoo.export_sklearn(classifier, 4, tmp_path / "iris.onnx", dtype=np.float64)
     iris = cfx.Model.load(tmp_path / "iris.onnx")
     e = cfx.Wachter(iris, target_class=2, max_iter=300).explain(Xi[0])
     assert e.success and e.cf["class"] == 2
+    proto = cfx.CFProto(iris, max_iterations=100, c_steps=3).fit(Xi).explain(Xi[0])
+    assert proto.success and proto.cf["class"] != 0
+    eccco = cfx.ECCCo(iris, max_steps=200).explain(Xi[:2])
+    assert all(x.success for x in eccco)
+    result = cfx.metrics.evaluate(iris, Xi[:2], np.stack([x.cf["X"] for x in eccco]))
+    assert result.n_valid == 2
     before = iris.predict(Xi).copy()
     iris.train(Xi, yi, epochs=1, batch_size=32)
     assert not np.allclose(before, iris.predict(Xi))  # an imported network trains like a native one
