@@ -65,10 +65,10 @@ def test_dynamic_feature_dimension(tmp_path):
     expect(path, "dimension 1 is dynamic")
 
 
-def test_grouped_convolution(tmp_path):
-    w = numpy_helper.from_array(np.ones((4, 1, 3, 3), np.float32), "W")
-    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], group=2), helper.make_node("Flatten", ["c"], ["y"])]
-    expect(graph_file(tmp_path, nodes, [w], input_shape=("N", 2, 5, 5)), "node 0 (Conv): group=2 is not supported")
+def test_pooling_in_ceil_mode(tmp_path):
+    nodes = [helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[2, 2], strides=[2, 2], ceil_mode=1),
+             helper.make_node("Flatten", ["p"], ["y"])]
+    expect(graph_file(tmp_path, nodes, input_shape=("N", 2, 5, 5)), "node 0 (MaxPool): ceil_mode=1 is not supported")
 
 
 def test_operator_set_and_input_type(tmp_path):

@@ -1,6 +1,6 @@
 """Small ONNX graphs written with onnx.helper that cfx loads: the baseline the error cases of
-test_onnx_errors.py change one thing of, binary classifiers with one score, and a Squeeze after
-global pooling. Each is checked against onnxruntime's output."""
+test_onnx_errors.py change one thing of, binary classifiers with one score, a Squeeze after
+global pooling, and convolutions padded unevenly by auto_pad. Each is checked against onnxruntime's output."""
 import numpy as np
 import pytest
 
@@ -53,3 +53,16 @@ def test_squeeze_after_global_pooling(tmp_path):
     logits = run_onnxruntime(path, x)
     expected = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
     np.testing.assert_allclose(cfx.Model.load(path).predict(x.reshape(4, -1)), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("auto_pad", ["SAME_UPPER", "SAME_LOWER"])
+def test_convolution_with_uneven_automatic_padding(tmp_path, auto_pad):
+    """auto_pad SAME with stride 2 on a 5 × 6 image pads one side more: cfx's grouped_conv2d."""
+    w = numpy_helper.from_array(np.random.default_rng(4).normal(size=(4, 1, 2, 3)).astype(np.float32), "W")
+    nodes = [helper.make_node("Conv", ["x", "W"], ["c"], auto_pad=auto_pad, strides=[2, 2], group=2),
+             helper.make_node("Flatten", ["c"], ["y"])]
+    path = graph_file(tmp_path, nodes, [w], input_shape=("N", 2, 5, 6))
+    x = np.random.default_rng(5).normal(size=(3, 2, 5, 6))
+    logits = run_onnxruntime(path, x)
+    expected = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    np.testing.assert_allclose(cfx.Model.load(path).predict(x.reshape(3, -1)), expected, atol=1e-6)
