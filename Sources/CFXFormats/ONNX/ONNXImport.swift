@@ -23,7 +23,11 @@ public func isONNXPath(_ path: String) -> Bool { path.lowercased().hasSuffix(".o
 /// The network of an ONNX model held in `bytes`. It computes in float32 when the graph input is
 /// FLOAT, float64 when it is DOUBLE.
 public func networkFromONNX(_ bytes: UnsafeRawBufferPointer) throws -> Network {
-    let model = try decodeModel(bytes, what: "model")
+    try networkFromONNX(try decodeModel(bytes, what: "model"), bytes: bytes)
+}
+
+/// The network of a decoded ONNX model whose tensors lie in `bytes`.
+func networkFromONNX(_ model: ONNXModel, bytes: UnsafeRawBufferPointer) throws -> Network {
     guard let graph = model.graph else { throw CFXError(.model, "model: no graph") }
     let opset = model.opsets.first { $0.0.isEmpty || $0.0 == "ai.onnx" }?.1
     guard let opset, onnxOpsets.contains(opset) else {

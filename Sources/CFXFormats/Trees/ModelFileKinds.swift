@@ -4,15 +4,16 @@ import CFXCore
 /// JSON model (it starts with {"learner":), an ONNX file with a TreeEnsembleClassifier, otherwise a
 /// spec or an ONNX network (`loadNetworkFile`). The metadata is a spec's; tree ensembles have none.
 public func loadModelFile(path: String) throws -> (model: Classifier, metadata: JSON?) {
-    if isONNXPath(path) {
+    if isONNXPath(path) {  // decoded once, then a tree ensemble or a network (ONNX/ONNXImport.swift)
         let bytes = try readFileBytes(path)
-        let ensemble: TreeEnsemble? = try prefixing(path) {
+        let model: Classifier = try prefixing(path) {
             try bytes.withUnsafeBytes { raw in
                 let model = try decodeModel(raw, what: "model")
-                return isONNXTreeEnsemble(model) ? try treeEnsembleFromONNX(model, bytes: raw, what: path) : nil
+                return isONNXTreeEnsemble(model) ? try treeEnsembleFromONNX(model, bytes: raw, what: path)
+                    : try networkFromONNX(model, bytes: raw)
             }
         }
-        if let ensemble { return (ensemble, nil) }
+        return (model, nil)
     } else {
         let bytes = try readFileBytes(path)
         if bytes.starts(with: Array("tree\n".utf8)) || bytes.starts(with: Array("tree\r\n".utf8)) {
