@@ -71,6 +71,16 @@ final class TreeEnsembleTests: XCTestCase {
         }
     }
 
+    /// A multiclass LightGBM header of 0 classes and 0 trees per iteration once divided by zero.
+    func testLightGBMWithoutClassesIsAModelError() throws {
+        let text = "tree\nversion=v4\nnum_class=0\nnum_tree_per_iteration=0\nmax_feature_idx=1\nobjective=multiclass num_class:0\n\n"
+            + "Tree=0\nnum_leaves=1\nleaf_value=0.5\n\nend of trees\n"
+        XCTAssertThrowsError(try treeEnsembleFromLightGBM(text, what: "t")) { error in
+            XCTAssertEqual((error as? CFXError)?.kind, .model)
+            XCTAssertTrue((error as? CFXError)?.message.contains("num_class") == true, "\(error)")
+        }
+    }
+
     func load(_ name: String) throws -> OpaquePointer {
         var model: OpaquePointer?
         try check { cfx_model_load("\(Self.directory)/\(name)", &model, $0) }
@@ -146,4 +156,25 @@ final class TreeEnsembleTests: XCTestCase {
 extension ModelSession {
     /// Probabilities without the finiteness check of inputs (the evaluator takes NaN).
     func predictUnchecked(_ x: [Double]) throws -> [Double] { try predict(x, rows: 1) }
+}
+
+extension TreeEnsembleTests {
+    /// A node no root reaches is still checked (its children in range), and it cannot become a
+    /// reached leaf's parent: the paths Feature Tweaking walks come from the root.
+    func testUnreachedNodesAreCheckedAndIgnored() throws {
+        let stray: DecisionTree.Node = .split(feature: 1, threshold: 5, left: 1, right: 3, flags: [])
+        let tree = DecisionTree(nodes: [.split(feature: 0, threshold: 1, left: 1, right: 2, flags: []), .leaf([-2]), .leaf([2]), stray], target: 0)
+        let model = try TreeEnsemble(trees: [tree], featureCount: 2, classCount: 2, base: [0], output: .logistic(scale: 1),
+                                     precision: .float64, source: "test")
+        let parents = model.parents()
+        XCTAssertEqual(parents[1], 0)
+        let path = model.path(to: 1, parents: parents)
+        XCTAssertEqual(path.map(\.feature), [0])
+        XCTAssertEqual(path.map(\.left), [true])
+        let wild = DecisionTree(nodes: [.leaf([1]), .split(feature: 0, threshold: 1, left: Int.max, right: 0, flags: [])], target: 0)
+        XCTAssertThrowsError(try TreeEnsemble(trees: [wild], featureCount: 2, classCount: 2, base: [0], output: .logistic(scale: 1),
+                                              precision: .float64, source: "test")) { error in
+            XCTAssertEqual((error as? CFXError)?.kind, .model)
+        }
+    }
 }

@@ -133,8 +133,11 @@ def test_xgboost_errors_name_the_field(tmp_path, cancer, edit, field):
     ("objective=binary", "objective=lambdarank", "objective"),
     ("decision_type=2", "decision_type=3", "categorical"),
     ("num_leaves=", "num_leaves=-", "num_leaves"),
+    ("objective=binary sigmoid:1", "objective=multiclass num_class:1", "num_class: 1"),
 ])
 def test_lightgbm_errors_name_the_field(tmp_path, cancer, old, new, field):
+    """Each edit of a real file is a model error naming the field (a multiclass model of 0 classes
+    once divided by zero: Tests/fuzz/regressions/trees)."""
     X, y = cancer
     lgb.LGBMClassifier(n_estimators=2, num_leaves=4, verbose=-1).fit(X, y).booster_.save_model(tmp_path / "m.txt")
     text = (tmp_path / "m.txt").read_text()

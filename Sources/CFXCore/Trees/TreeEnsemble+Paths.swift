@@ -10,12 +10,16 @@ extension TreeEnsemble {
         public let strict: Bool
     }
 
-    /// Every node's parent (−1 for the roots), for walking up from a leaf.
+    /// Every node's parent (−1 for the roots and for nodes no root reaches), for walking up from
+    /// a leaf; set from the roots down, so that a node no root reaches cannot lead a walk astray.
     public func parents() -> [Int32] {
         var parent = [Int32](repeating: -1, count: nodeCount)
-        for n in 0..<nodeCount where feature[n] >= 0 {
+        var stack = roots.map(Int.init)
+        while let n = stack.popLast() {
+            guard feature[n] >= 0 else { continue }
             parent[Int(left[n])] = Int32(n)
             parent[Int(right[n])] = Int32(n)
+            stack += [Int(left[n]), Int(right[n])]
         }
         return parent
     }

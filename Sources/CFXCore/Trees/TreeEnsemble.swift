@@ -130,6 +130,9 @@ private struct FlatTrees {
             case let .split(f, t, l, r, fl):
                 guard (0..<features).contains(f) else { throw CFXError(.model, "node \(i): feature \(f) out of range 0..<\(features)") }
                 guard !t.isNaN else { throw CFXError(.model, "node \(i): threshold is NaN") }
+                guard (0..<count).contains(l), (0..<count).contains(r) else {
+                    throw CFXError(.model, "node \(i): child \(l) or \(r) out of range 0..<\(count)")
+                }
                 append(feature: Int32(f), threshold: t, left: Int32(start + l), right: Int32(start + r), flags: fl, value: -1)
             case let .leaf(values):
                 guard values.count == width else { throw CFXError(.model, "node \(i): a leaf of \(values.count) values; expected \(width)") }
