@@ -72,7 +72,7 @@ final class CFProtoTests: XCTestCase {
                 XCTAssertEqual(search.prototype?.count, 3)
                 XCTAssertTrue(search.classPrototypes.allSatisfy { $0?.count == 3 })
                 XCTAssertNotNil(search.idProto)
-                XCTAssertNotEqual(search.idProto, search.origClass)
+                XCTAssertNotEqual(search.idProto, search.factual.predicted)
                 let result = try e.explain([1.5, 0.2])
                 XCTAssertNotEqual(try XCTUnwrap(result.cf).predictedClass, 0)
             }

@@ -120,7 +120,7 @@ final class WachterTests: XCTestCase {
         let explainer = try WachterExplainer(model: model, params: WachterParams())
         let original = [0.8, 0.1]
         let session = ModelSession(model: model)
-        var search = WachterSearch(explainer: explainer, original: original, originalProba: try session.predict(original), session: session)
+        var search = WachterSearch(explainer: explainer, factual: Factual(x: original, proba: try session.predict(original)), session: session)
         search.x = [0.5, 0.4]  // away from x so that sign(x' − x) is defined
         search.proba = try session.predict(search.x)
         let lambda = 0.05

@@ -8,9 +8,9 @@ extension CFProtoSearch {
 
     /// The prediction term's hinge: p_o − max_{i≠o} p_i + κ, and the class of that max.
     func hinge(_ p: [Double]) -> (value: Double, other: Int) {
-        var other = origClass == 0 ? 1 : 0
-        for i in p.indices where i != origClass && p[i] > p[other] { other = i }
-        return (p[origClass] - p[other] + params.kappa, other)
+        var other = factual.predicted == 0 ? 1 : 0
+        for i in p.indices where i != factual.predicted && p[i] > p[other] { other = i }
+        return (p[factual.predicted] - p[other] + params.kappa, other)
     }
 
     var usesPredictionTerm: Bool { !params.predictionTermDropped }
@@ -70,7 +70,7 @@ extension CFProtoSearch {
             let (value, other) = hinge(scratch.proba)
             if value > 0 && c > 0 {
                 for i in scratch.cotangent.indices { scratch.cotangent[i] = 0 }
-                scratch.cotangent[origClass] = c
+                scratch.cotangent[factual.predicted] = c
                 scratch.cotangent[other] = -c
                 try session.pullback(at: input, cotangent: scratch.cotangent, into: &scratch.modelGradient)
                 if let layout = explainer.categorical?.layout {
@@ -119,8 +119,8 @@ extension CFProtoSearch {
         let preds = try session.predict(points.flatMap(modelInput), rows: n)
         func lossTerm(_ p: [Double]) -> Double {
             var g = 0.0  // max over (1 − Y) ⊙ p, which includes the 0 at the original class
-            for i in 0..<k { g = max(g, i == origClass ? 0 : p[i]) }
-            return p[origClass] - g
+            for i in 0..<k { g = max(g, i == factual.predicted ? 0 : p[i]) }
+            return p[factual.predicted] - g
         }
         var active = [Bool](repeating: false, count: n)
         var dLdp = [[Double]](repeating: [Double](repeating: 0, count: k), count: n)

@@ -11,12 +11,10 @@ struct CFProtoSearch {
     let session: ModelSession
     let encoderSession: ModelSession?
     let autoencoderSession: ModelSession?
-    let constraints: Constraints
-    /// The instance in the model space and in the search space.
-    let originalModel: [Double]
+    /// The instance in the model space, with the model's prediction there.
+    let factual: Factual
+    /// The instance in the search space.
     let original: [Double]
-    let originalProba: [Double]
-    let origClass: Int
     let targetClasses: [Int]
     /// Per class, the prototype for this instance (latent space with an encoder, search space with
     /// trees), and the distance that ranks it.
@@ -31,18 +29,15 @@ struct CFProtoSearch {
         self.session = ModelSession(model: explainer.model)
         self.encoderSession = explainer.encoder.map { ModelSession(model: $0) }
         self.autoencoderSession = explainer.autoencoder.map { ModelSession(model: $0) }
-        self.constraints = explainer.constraints
-        self.originalModel = x
         if let map = explainer.categorical {
             self.original = try map.numeric(fromModel: x[...], "x")
         } else {
             self.original = x
         }
-        self.originalProba = try session.predict(x)
-        let origClass = argmax(originalProba)
-        self.origClass = origClass
+        let factual = Factual(x: x, proba: try session.predict(x))
+        self.factual = factual
         let k = explainer.model.classCount
-        self.targetClasses = explainer.params.targetClass ?? (0..<k).filter { $0 != origClass }
+        self.targetClasses = explainer.params.targetClass ?? (0..<k).filter { $0 != factual.predicted }
         self.blackBox = !explainer.model.hasExactGradient
         try findPrototypes()
     }
@@ -69,7 +64,7 @@ struct CFProtoSearch {
         case .none:
             return
         case .encoder(let latent, let encodings, let means):
-            let z = try encoderSession!.predict(originalModel)
+            let z = try encoderSession!.predict(factual.x)
             for c in 0..<k {
                 let rows = encodings[c].count / latent
                 guard rows > 0 else { continue }
@@ -121,10 +116,10 @@ struct CFProtoSearch {
             return nil
         case .encoder:
             let z = try encoderSession!.predict(modelPoint)
-            guard let toCF = classPrototypes[cfClass], let toOrig = classPrototypes[origClass] else { return nil }
+            guard let toCF = classPrototypes[cfClass], let toOrig = classPrototypes[factual.predicted] else { return nil }
             return euclidean(z, toOrig) / (euclidean(z, toCF) + 1e-10)
         case .trees(let trees, _):
-            let toOrig = trees[origClass]?.nearest(to: y, k: 1).first?.distance ?? .infinity
+            let toOrig = trees[factual.predicted]?.nearest(to: y, k: 1).first?.distance ?? .infinity
             let toCF = trees[cfClass]?.nearest(to: y, k: 1).first?.distance ?? .infinity
             return toCF.isFinite ? toOrig / (toCF + 1e-10) : 0
         }
@@ -143,7 +138,7 @@ extension CFProtoSearch {
 
     /// `shrink` in place.
     func shrink(_ z: inout [Double]) {
-        let beta = params.beta
+        let (beta, constraints) = (params.beta, explainer.constraints)
         // Both moves are computed and one selected: the branches were mispredicted half the time.
         precondition(z.count == original.count && z.count == constraints.lower.count && z.count == constraints.upper.count)
         z.withUnsafeMutableBufferPointer { z in
@@ -167,9 +162,9 @@ extension CFProtoSearch {
     /// the original class's probability, and one of the target classes.
     func isCounterfactual(_ p: [Double]) -> Bool {
         var shiftedBest = 0  // argmax of p with κ added to the original class, without a copy
-        func shifted(_ i: Int) -> Double { i == origClass ? p[i] + params.kappa : p[i] }
+        func shifted(_ i: Int) -> Double { i == factual.predicted ? p[i] + params.kappa : p[i] }
         for i in p.indices where shifted(i) > shifted(shiftedBest) { shiftedBest = i }
-        return shiftedBest != origClass && targetClasses.contains(argmax(p))
+        return shiftedBest != factual.predicted && targetClasses.contains(argmax(p))
     }
 
     mutating func run() throws -> CFProtoExplanation {
@@ -208,13 +203,13 @@ extension CFProtoSearch {
                 try optimisedLossGradient(at: y, c: c, into: &gradsGraph, scratch: &scratch)
                 clip(&gradsGraph)
                 Self.combine(&grad, gradsGraph, gradsNumY, +)
-                constraints.mask(&grad)
+                explainer.constraints.mask(&grad)
                 let learningRate = i < explainer.learningRates.count ? explainer.learningRates[i] : CFProtoExplainer.learningRate(i, params)
                 Self.combine(&next, y, grad) { y, g in y - learningRate * g }
                 shrink(&next)
                 let momentum = Double(i + 1) / Double(i + 4)
                 Self.combine(&y, next, x) { next, x in next + momentum * (next - x) }
-                constraints.apply(to: &y, original: original)
+                explainer.constraints.apply(to: &y, original: original)
                 swap(&x, &next)  // x = next; next's old values are overwritten by the next step
                 iterations += 1
 
@@ -242,7 +237,7 @@ extension CFProtoSearch {
                            modelPoint: best.x, cfClass: best.predictedClass)
         } ?? nil
         return CFProtoExplanation(cf: best, gradsGraph: bestGrads?.0, gradsNum: bestGrads?.1, trustScore: score, all: all,
-                                  origClass: origClass, origProba: originalProba, idProto: idProto, stats: stats, iterations: iterations)
+                                  origClass: factual.predicted, origProba: factual.proba, idProto: idProto, stats: stats, iterations: iterations)
     }
 
     /// The predicted class at search point `x` (model input `input`, probabilities written to

@@ -28,12 +28,7 @@ extension CFProtoSearch {
         if params.refinement.nCounterfactuals > 1 {
             var members = try diverseSet(from: cf)
             if params.refinement.sparsify {
-                var used = Set<Int>()
-                members = try members.map { member in
-                    let sparse = try sparsified(member, restoreFirst: used)
-                    for j in sparse.x.indices where sparse.x[j] != originalModel[j] { used.insert(j) }
-                    return sparse
-                }
+                members = try sparsifiedMembers(members, original: factual.x, point: \.x) { try sparsified($0, restoreFirst: $1) }
             }
             e.cfs = members
             let search = try members.map { try explainer.categorical?.numeric(fromModel: $0.x[...], "cf") ?? $0.x }
@@ -71,7 +66,7 @@ extension CFProtoSearch {
                 loss += c * max(0, hinge(p).value)
                 add(&gradient, try numericalPredictionGradient([y]).map { $0 * c })
             }
-            constraints.mask(&gradient)
+            explainer.constraints.mask(&gradient)
             return (loss, gradient, try isValid(model: input, p))
         }
         let unit = max(try memberLoss(cfSearch, c: c).loss, 1e-12) * Double(params.refinement.nCounterfactuals)
@@ -79,7 +74,7 @@ extension CFProtoSearch {
             var (loss, gradient, valid) = try memberLoss(y, c: c)
             if !valid { (loss, gradient, valid) = try memberLoss(y, c: 10 * c) }
             return (loss / unit, gradient.map { $0 / unit }, valid)
-        }, project: { [constraints, original] in constraints.apply(to: &$0, original: original) })
+        }, project: { [constraints = explainer.constraints, original] in constraints.apply(to: &$0, original: original) })
         let start = setStart(counterfactual: cfSearch,
                              count: params.refinement.nCounterfactuals, scales: explainer.searchScales, seed: explainer.seed,
                              project: objective.project)
@@ -100,14 +95,14 @@ extension CFProtoSearch {
         pass.cancellation = cancellation
         if explainer.categorical == nil {  // the box is the search space's: the model's only without categories
             pass.repairSteps = params.refinement.sparsifyRepairSteps
-            (pass.lower, pass.upper) = (constraints.lower, constraints.upper)
+            (pass.lower, pass.upper) = (explainer.constraints.lower, explainer.constraints.upper)
         }
         // The repair climbs p_cf − p_orig.
         var weights = [Double](repeating: 0, count: c.proba.count)
         weights[c.predictedClass] += 1
-        weights[origClass] -= 1
+        weights[factual.predicted] -= 1
         let result = try pass.run(
-            original: originalModel, counterfactual: c.x, proba: c.proba,
+            original: factual.x, counterfactual: c.x, proba: c.proba,
             predict: { try session.predict($0) }, isValid: { try isValid(model: $0, $1) },
             scoreGradient: { [session, weights] in try session.scoreGradient(at: $0, weights: weights) })
         var out = try candidate(model: result.x, from: c)

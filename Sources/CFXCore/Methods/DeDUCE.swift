@@ -217,7 +217,7 @@ public final class SaliencyExplainer: BatchExplainer, Sendable {
         var previous = [Double](repeating: 0, count: d)
         var trace: SaliencyTrace? = params.trace ? SaliencyTrace() : nil
         var iterations = 0
-        var origClass = 0, origProba = 0.0
+        var factual: Factual?
         var logDensityBefore: Double?
         var found: SaliencyCounterfactual?
         var reason: String?
@@ -225,8 +225,7 @@ public final class SaliencyExplainer: BatchExplainer, Sendable {
             try cancellation.step(iterations)
             let (proba, logDensity) = try oracle.evaluate(x, target: t)
             if iterations == 0 {
-                origClass = argmax(proba)
-                origProba = proba[origClass]
+                factual = Factual(x: x0, proba: proba)
                 logDensityBefore = logDensity
             }
             trace?.targetProba.append(proba[t])
@@ -267,7 +266,8 @@ public final class SaliencyExplainer: BatchExplainer, Sendable {
         if trace != nil { trace!.changed.append([]) }
         var stats = oracle.stats
         stats.seconds = monotonicSeconds() - started
-        return SaliencyExplanation(instance: instance, targetClass: t, origClass: origClass, origProba: origProba, cf: found,
+        return SaliencyExplanation(instance: instance, targetClass: t, origClass: factual?.predicted ?? 0,
+                                   origProba: factual?.predictedProba ?? 0, cf: found,
                                    reason: reason, logDensityBefore: logDensityBefore, trace: trace, stats: stats)
     }
 }

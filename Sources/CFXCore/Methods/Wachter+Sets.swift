@@ -3,8 +3,8 @@
 extension WachterSearch {
     /// The search's own test: |p_t − target_proba| ≤ tol, t resolved at `p`.
     func isValid(_ p: [Double]) -> Bool {
-        let t = params.targetClass.resolve(probabilities: p, original: origClass)
-        return abs(p[t] - params.targetProba) <= params.tol
+        let t = explainer.params.targetClass.resolve(probabilities: p, original: factual.predicted)
+        return abs(p[t] - explainer.params.targetProba) <= explainer.params.tol
     }
 
     /// A candidate at `x`, its loss at `lambda`.
@@ -16,25 +16,20 @@ extension WachterSearch {
     }
 
     /// Adds the set and applies the sparsity pass, as the params ask.
-    mutating func refine(_ e: inout WachterExplanation, explainer: WachterExplainer) throws {
+    mutating func refine(_ e: inout WachterExplanation) throws {
         guard let cf = e.cf else {
-            if params.refinement.nCounterfactuals > 1 { e.cfs = [] }
+            if explainer.params.refinement.nCounterfactuals > 1 { e.cfs = [] }
             return
         }
-        if params.refinement.nCounterfactuals > 1 {
-            var members = try diverseSet(from: cf, explainer: explainer)
-            if params.refinement.sparsify {
-                var used = Set<Int>()
-                members = try members.map { member in
-                    let sparse = try sparsified(member, explainer, restoreFirst: used)
-                    for j in sparse.x.indices where sparse.x[j] != original[j] { used.insert(j) }
-                    return sparse
-                }
+        if explainer.params.refinement.nCounterfactuals > 1 {
+            var members = try diverseSet(from: cf)
+            if explainer.params.refinement.sparsify {
+                members = try sparsifiedMembers(members, original: factual.x, point: \.x) { try sparsified($0, restoreFirst: $1) }
             }
             e.cfs = members
             e.diversity = DiversityKernel(scales: explainer.scales).determinant(members.map(\.x))
         }
-        if params.refinement.sparsify { e.cf = try sparsified(cf, explainer) }
+        if explainer.params.refinement.sparsify { e.cf = try sparsified(cf) }
     }
 
     /// k members optimised jointly at the λ of `cf`, each member's loss over k times `cf`'s (the
@@ -42,11 +37,11 @@ extension WachterSearch {
     /// same whatever the scale of the loss); an invalid member follows the prediction term alone
     /// (λ = 0) until it is valid again. Returns the valid ones, `cf`'s descendant first; members
     /// have index −1 (they come from no bisection step).
-    mutating func diverseSet(from cf: WachterCandidate, explainer: WachterExplainer) throws -> [WachterCandidate] {
+    mutating func diverseSet(from cf: WachterCandidate) throws -> [WachterCandidate] {
         let lambda = cf.lambda
-        let unit = max(cf.loss, 1e-12) * Double(params.refinement.nCounterfactuals)
+        let unit = max(cf.loss, 1e-12) * Double(explainer.params.refinement.nCounterfactuals)
         var probe = self
-        let (constraints, original) = (self.constraints, self.original)
+        let (constraints, original) = (explainer.constraints, factual.x)
         let objective = SetMemberObjective(evaluate: { point in
             probe.x = point
             probe.proba = try probe.session.predict(point)
@@ -54,10 +49,10 @@ extension WachterSearch {
             try probe.computeGradient(lambda: valid ? lambda : 0)
             return (probe.loss(lambda: lambda) / unit, probe.gradient.map { $0 / unit }, valid)
         }, project: { constraints.apply(to: &$0, original: original) })
-        let start = setStart(counterfactual: cf.x, count: params.refinement.nCounterfactuals, scales: explainer.scales,
+        let start = setStart(counterfactual: cf.x, count: explainer.params.refinement.nCounterfactuals, scales: explainer.scales,
                              seed: explainer.seed, project: objective.project)
-        let settings = SetSearchSettings(steps: params.maxIter, learningRate: params.learningRateInit,
-                                         diversityWeight: params.refinement.diversityWeight, patience: params.earlyStop)
+        let settings = SetSearchSettings(steps: explainer.params.maxIter, learningRate: explainer.params.learningRateInit,
+                                         diversityWeight: explainer.params.refinement.diversityWeight, patience: explainer.params.earlyStop)
         let points = try optimiseDiverseSet(start: start, kernel: DiversityKernel(scales: explainer.scales),
                                             objective: objective, settings: settings, cancellation: cancellation)
         return try points.compactMap { $0 }.map { try candidate(at: $0, lambda: lambda, index: -1) }
@@ -65,18 +60,18 @@ extension WachterSearch {
 
     /// `c` after the sparsity pass, with its distance and loss recomputed.
     /// `restoreFirst`: features to try restoring first (those earlier members of a set changed).
-    mutating func sparsified(_ c: WachterCandidate, _ explainer: WachterExplainer,
+    mutating func sparsified(_ c: WachterCandidate,
                              restoreFirst: Set<Int> = []) throws -> WachterCandidate {
         let session = self.session
         var pass = SparsityPass(scales: explainer.scales)
         pass.restoreFirst = restoreFirst
-        pass.repairSteps = params.refinement.sparsifyRepairSteps
+        pass.repairSteps = explainer.params.refinement.sparsifyRepairSteps
         pass.cancellation = cancellation
-        (pass.lower, pass.upper) = (constraints.lower, constraints.upper)
+        (pass.lower, pass.upper) = (explainer.constraints.lower, explainer.constraints.upper)
         var weights = [Double](repeating: 0, count: c.proba.count)
-        weights[params.targetClass.resolve(probabilities: c.proba, original: origClass)] = 1
+        weights[explainer.params.targetClass.resolve(probabilities: c.proba, original: factual.predicted)] = 1
         let result = try pass.run(
-            original: original, counterfactual: c.x, proba: c.proba,
+            original: factual.x, counterfactual: c.x, proba: c.proba,
             predict: { try session.predict($0) }, isValid: { _, p in isValid(p) },
             scoreGradient: { [weights] in try session.scoreGradient(at: $0, weights: weights) })
         var out = try candidate(at: result.x, lambda: c.lambda, index: c.index)

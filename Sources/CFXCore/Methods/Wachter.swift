@@ -111,12 +111,12 @@ public final class WachterExplainer: BatchExplainer, Sendable {
     private func explainChecked(_ x: [Double], _ cancellation: Cancellation) throws -> WachterExplanation {
         let started = monotonicSeconds()
         let session = ModelSession(model: model, eps: eps)
-        var search = WachterSearch(explainer: self, original: x, originalProba: try session.predict(x), session: session,
+        var search = WachterSearch(explainer: self, factual: Factual(x: x, proba: try session.predict(x)), session: session,
                                    cancellation: cancellation)
         let explanation = try search.run()
-        var result = WachterExplanation(cf: explanation.cf, all: explanation.all, origClass: search.origClass,
-                                        origProba: search.origProba, stats: search.stats)
-        try search.refine(&result, explainer: self)
+        var result = WachterExplanation(cf: explanation.cf, all: explanation.all, origClass: search.factual.predicted,
+                                        origProba: search.factual.predictedProba, stats: search.stats)
+        try search.refine(&result)
         result.stats = search.stats
         result.stats.seconds = monotonicSeconds() - started
         return result
@@ -125,14 +125,11 @@ public final class WachterExplainer: BatchExplainer, Sendable {
 
 /// The state of one instance's search; lives on one thread.
 struct WachterSearch {
-    let params: WachterParams
-    let constraints: Constraints
+    /// The explainer's parameters, constraints and scales.
+    let explainer: WachterExplainer
     let session: ModelSession
     let cancellation: Cancellation
-    let original: [Double]
-    let originalProba: [Double]
-    let origClass: Int
-    let origProba: Double
+    let factual: Factual
 
     var x: [Double]
     var proba: [Double]
@@ -140,20 +137,16 @@ struct WachterSearch {
     var gradient: [Double]
     var cotangent: [Double]
 
-    init(explainer: WachterExplainer, original: [Double], originalProba: [Double], session: ModelSession,
+    init(explainer: WachterExplainer, factual: Factual, session: ModelSession,
          cancellation: Cancellation = Cancellation()) {
-        self.params = explainer.params
-        self.constraints = explainer.constraints
+        self.explainer = explainer
         self.session = session
         self.cancellation = cancellation
-        self.original = original
-        self.originalProba = originalProba
-        self.origClass = argmax(originalProba)
-        self.origProba = originalProba[origClass]
-        self.x = original
-        self.proba = originalProba
-        self.adam = Adam(count: original.count, corrections: explainer.adamCorrections)
-        self.gradient = [Double](repeating: 0, count: original.count)
+        self.factual = factual
+        self.x = factual.x
+        self.proba = factual.proba
+        self.adam = Adam(count: factual.x.count, corrections: explainer.adamCorrections)
+        self.gradient = [Double](repeating: 0, count: factual.x.count)
         self.cotangent = [Double](repeating: 0, count: session.k)
     }
 
@@ -164,17 +157,17 @@ struct WachterSearch {
 
     // MARK: The loss
 
-    var targetClass: Int { params.targetClass.resolve(probabilities: proba, original: origClass) }
+    var targetClass: Int { explainer.params.targetClass.resolve(probabilities: proba, original: factual.predicted) }
 
     var distance: Double {
         var total = 0.0
-        for j in x.indices { total += abs(x[j] - original[j]) }
+        for j in x.indices { total += abs(x[j] - factual.x[j]) }
         return total
     }
 
     /// (p_t(x') − target_proba)² + λ‖x' − x‖₁ at the current point.
     func loss(lambda: Double) -> Double {
-        let p = proba[targetClass] - params.targetProba
+        let p = proba[targetClass] - explainer.params.targetProba
         return p * p + lambda * distance
     }
 
@@ -182,25 +175,25 @@ struct WachterSearch {
     mutating func computeGradient(lambda: Double) throws {
         let t = targetClass
         for c in cotangent.indices { cotangent[c] = 0 }
-        cotangent[t] = 2 * (proba[t] - params.targetProba)
+        cotangent[t] = 2 * (proba[t] - explainer.params.targetProba)
         try session.pullback(at: x, cotangent: cotangent, into: &gradient)
         for j in x.indices {
-            let difference = x[j] - original[j]
+            let difference = x[j] - factual.x[j]
             gradient[j] += lambda * (difference > 0 ? 1 : difference < 0 ? -1 : 0)
         }
-        constraints.mask(&gradient)
+        explainer.constraints.mask(&gradient)
     }
 
-    var meetsTarget: Bool { abs(proba[targetClass] - params.targetProba) <= params.tol }
+    var meetsTarget: Bool { abs(proba[targetClass] - explainer.params.targetProba) <= explainer.params.tol }
 
     // MARK: The search
 
     /// One Adam step at learning-rate step `i` of a round, then clipping; refreshes `proba`.
     mutating func step(_ i: Int, lambda: Double) throws {
         try computeGradient(lambda: lambda)
-        let decayed = params.decay ? 1 - Double(min(i, params.maxIter)) / Double(params.maxIter) : 1
-        adam.step(&x, gradient: gradient, learningRate: params.learningRateInit * decayed)
-        constraints.apply(to: &x, original: original)
+        let decayed = explainer.params.decay ? 1 - Double(min(i, explainer.params.maxIter)) / Double(explainer.params.maxIter) : 1
+        adam.step(&x, gradient: gradient, learningRate: explainer.params.learningRateInit * decayed)
+        explainer.constraints.apply(to: &x, original: factual.x)
         try session.predict(x, rows: 1, into: &proba)
     }
 
@@ -209,23 +202,23 @@ struct WachterSearch {
         var lambda = (lower + upper) / 2
 
         // Bisection, warm-started from the instance and then from each round's last point.
-        x = original
-        proba = originalProba
+        x = factual.x
+        proba = factual.proba
         var best: WachterCandidate?
         var all: [[WachterCandidate]] = []
-        for round in 0..<params.maxLamSteps {
+        for round in 0..<explainer.params.maxLamSteps {
             try cancellation.check()
             adam.reset()
             var found = 0, notFound = 0, foundThisRound = 0
             var met: [WachterCandidate] = []
-            for i in 0..<params.maxIter {
+            for i in 0..<explainer.params.maxIter {
                 try cancellation.step(i)
                 try step(i, lambda: lambda)
                 if meetsTarget {
-                    let candidate = WachterCandidate(x: x, distance: distance, lambda: lambda, index: round * params.maxIter + i,
+                    let candidate = WachterCandidate(x: x, distance: distance, lambda: lambda, index: round * explainer.params.maxIter + i,
                                                      predictedClass: argmax(proba), proba: proba, loss: loss(lambda: lambda))
                     if best == nil || candidate.distance < best!.distance { best = candidate }
-                    if params.returnAll { keep(candidate, in: &met) }
+                    if explainer.params.returnAll { keep(candidate, in: &met) }
                     foundThisRound += 1
                     found += 1
                     notFound = 0
@@ -233,7 +226,7 @@ struct WachterSearch {
                     found = 0
                     notFound += 1
                 }
-                if found >= params.earlyStop || notFound >= params.earlyStop { break }
+                if found >= explainer.params.earlyStop || notFound >= explainer.params.earlyStop { break }
             }
             all.append(met)
             if foundThisRound >= WachterExplainer.counterfactualsToRaiseLambda {
@@ -250,7 +243,7 @@ struct WachterSearch {
 
     /// Adds a candidate to its round's list in `all`: every one, or only the closest so far.
     func keep(_ candidate: WachterCandidate, in met: inout [WachterCandidate]) {
-        switch params.allCandidates {
+        switch explainer.params.allCandidates {
         case .every: met.append(candidate)
         case .closest: if met.isEmpty || candidate.distance < met[0].distance { met = [candidate] }
         }
@@ -261,12 +254,12 @@ struct WachterSearch {
     /// the upper bound the last λ with none (lam_init when every λ had some).
     mutating func sweepLambdaBounds() throws -> (lower: Double, upper: Double) {
         let orders = WachterExplainer.sweepOrders
-        let lambdas = (0..<orders).map { params.lamInit / pow(10, Double($0)) }
+        let lambdas = (0..<orders).map { explainer.params.lamInit / pow(10, Double($0)) }
         var counts = [Int](repeating: 0, count: orders)
         for (order, lambda) in lambdas.enumerated() {
             try cancellation.check()
             adam.reset()
-            for i in 0..<params.maxIter / orders {
+            for i in 0..<explainer.params.maxIter / orders {
                 try cancellation.step(i)
                 try step(i, lambda: lambda)
                 if meetsTarget { counts[order] += 1 }

@@ -157,3 +157,16 @@ extension ModelSession {
         return g
     }
 }
+
+/// A set's members after the sparsity pass, in order: each tries first to restore the features
+/// that the members before it changed from `original`, so that the set shares its changes.
+func sparsifiedMembers<Member>(_ members: [Member], original: [Double], point: (Member) -> [Double],
+                               sparsify: (Member, _ restoreFirst: Set<Int>) throws -> Member) rethrows -> [Member] {
+    var used = Set<Int>()
+    return try members.map { member in
+        let sparse = try sparsify(member, used)
+        let x = point(sparse)
+        for j in x.indices where x[j] != original[j] { used.insert(j) }
+        return sparse
+    }
+}
