@@ -72,8 +72,8 @@ private struct TrainingFields {
             guard bounds.count == 2 else { throw CFXError.config("counterfactual_training.domain", "expected [min, max] or null, got \(bounds.count) values") }
             p.domain = (try bounds[0].perFeature("counterfactual_training.domain[0]"), try bounds[1].perFeature("counterfactual_training.domain[1]"))
         }, write: { p in p.domain.map { .array([.perFeature($0.lower), .perFeature($0.upper)]) } ?? .null }),
-        .indices("immutable", \.generator.constraints.immutable),
-        .monotone("monotone", \.generator.constraints.monotone),
+        ConstraintOptions.immutableRow(\.generator.constraints).field,
+        ConstraintOptions.monotoneRow(\.generator.constraints).field,
         .integer("n_threads", \.threads),
     ]
 

@@ -7,6 +7,8 @@ public struct CFProtoParams: ConstrainedParameters, Sendable, Equatable {
     public var theta = 0.0
     /// Categorical variables: start column (in the model's input) → number of categories.
     public var catVars: [CategoricalVariable] = []
+    /// The config key of `catVars`: its row and the errors of `CategoricalLayout` name it.
+    public static let catVarsKey = "cat_vars"
     public var ohe = false
     public var useKdtree = false
     public var learningRateInit = 1e-2
@@ -76,7 +78,7 @@ extension CFProtoMethod {
         ConstraintOptions.featureRangeRow(\.constraints, doc: "`[min, max]`, numbers or one value per search-space feature"),
         .number("gamma", \.gamma, .atLeast(0), "γ: weight of the autoencoder term"),
         .number("theta", \.theta, .atLeast(0), "θ: weight of the prototype term"),
-        Parameter("cat_vars", .categoricalVariables(\.catVars), "categorical variables `{\"start column\": number of categories}`"),
+        Parameter(CFProtoParams.catVarsKey, .categoricalVariables(\.catVars), "categorical variables `{\"start column\": number of categories}`"),
         Parameter("ohe", .boolean(\.ohe), constraint: "needs cat_vars", "categorical variables are one-hot encoded") { p, _ in
             p.ohe && p.catVars.isEmpty ? "is true but cat_vars is empty" : nil
         },

@@ -34,23 +34,23 @@ public struct CategoricalLayout: Sendable {
     /// For each ordinal column, the variable it holds, or -1 for a numerical feature.
     let variableOfOrdinal: [Int]
 
-    /// Errors name `cat_vars`.
+    /// Errors name `cat_vars` (`CFProtoParams.catVarsKey`).
     public init(variables unsorted: [CategoricalVariable], oneHot: Bool, modelFeatures d: Int) throws {
         let variables = unsorted.sorted { $0.column < $1.column }
         var previousEnd = 0
         for v in variables {
             guard (0..<d).contains(v.column) else {
-                throw CFXError.config("cat_vars", "column \(v.column) is outside the model's \(d) features")
+                throw CFXError.config(CFProtoParams.catVarsKey, "column \(v.column) is outside the model's \(d) features")
             }
             guard (2...Limits.categories).contains(v.categories) else {
-                throw CFXError.config("cat_vars", "column \(v.column) has \(v.categories) categories; a variable needs 2...\(Limits.categories)")
+                throw CFXError.config(CFProtoParams.catVarsKey, "column \(v.column) has \(v.categories) categories; a variable needs 2...\(Limits.categories)")
             }
             guard v.column >= previousEnd else {
-                throw CFXError.config("cat_vars", "column \(v.column) lies inside the one-hot group of the previous variable")
+                throw CFXError.config(CFProtoParams.catVarsKey, "column \(v.column) lies inside the one-hot group of the previous variable")
             }
             let width = oneHot ? v.categories : 1
             guard width <= d - v.column else {
-                throw CFXError.config("cat_vars", "the one-hot group at column \(v.column) (\(v.categories) columns) runs past the model's \(d) features")
+                throw CFXError.config(CFProtoParams.catVarsKey, "the one-hot group at column \(v.column) (\(v.categories) columns) runs past the model's \(d) features")
             }
             previousEnd = v.column + width
         }

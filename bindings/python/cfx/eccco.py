@@ -19,8 +19,10 @@ class ECCCo(Explainer):
     """``ECCCo(model, **params)``: keyword arguments are config keys (see
     ``cfx.default_config("eccco")``): ``target_class`` ("other" or a class), ``target_proba``
     (τ, 0.75), ``max_steps`` (30), ``learning_rate`` (0.1), ``lambda_cost`` (0.001),
-    ``lambda_energy`` (5), ``energy_decay`` (True), ``feature_range``, ``immutable`` and
-    ``monotone`` ({feature: "increase" | "decrease"}).
+    ``lambda_energy`` (5), ``energy_decay`` (True), ``feature_range``, ``immutable``,
+    ``monotone`` ({feature: "increase" | "decrease"}), ``sparsify`` (False: put changed features
+    back while p_target stays ≥ ``target_proba``; ``cf`` and ``last`` are then the sparse point,
+    with ``restored``; docs/sparse-diverse.md) and ``sparsify_repair_steps`` (100).
 
     Each explanation has ``cf`` (``None`` unless p_target reached ``target_proba``), ``last``
     (the search's final point either way), ``target_class``, ``orig_class``, ``orig_proba``,
