@@ -103,6 +103,7 @@ _SIGNATURES = {
                                 c_void_p, _CHAR_PP, _ERR_P]),
     # Explainers
     "cfx_default_config": (c_int, [c_char_p, _CHAR_PP, _ERR_P]),
+    "cfx_methods": (c_int, [_CHAR_PP, _ERR_P]),
     "cfx_explainer_create": (c_int, [MODEL_P, c_char_p, POINTER(EXPLAINER_P), _ERR_P]),
     "cfx_explainer_free": (None, [EXPLAINER_P]),
     "cfx_explainer_config": (c_int, [EXPLAINER_P, _CHAR_PP, _ERR_P]),
