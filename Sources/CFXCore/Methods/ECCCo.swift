@@ -254,10 +254,8 @@ public final class ECCCoExplainer: BatchExplainer, @unchecked Sendable {
             let x = Array(instances[lo * d..<hi * d])
             let evaluator = NetworkEvaluator(network)
             let proba = try ModelSession(model: network).predict(x, rows: hi - lo)
-            let origins = (0..<hi - lo).map { argmax(Array(proba[$0 * k..<($0 + 1) * k])) }
-            let targets = origins.enumerated().map { i, o in
-                generator.params.targetClass.resolve(probabilities: Array(proba[i * k..<(i + 1) * k]), original: o)
-            }
+            let factuals = (0..<hi - lo).map { Factual(x: Array(x[$0 * d..<($0 + 1) * d]), proba: Array(proba[$0 * k..<($0 + 1) * k])) }
+            let targets = factuals.map { generator.params.targetClass.resolve(probabilities: $0.proba, original: $0.predicted) }
             let found = try generator.search(x, rows: hi - lo, targets: targets, evaluator: evaluator, cancellation: control.cancellation)
             // The energies at the last points: one more forward pass.
             found.counterfactuals.withUnsafeBufferPointer { evaluator.forward($0, rows: hi - lo) }
@@ -265,13 +263,13 @@ public final class ECCCoExplainer: BatchExplainer, @unchecked Sendable {
             let share = (monotonicSeconds() - started) / Double(hi - lo)
             return try (0..<hi - lo).map { i in
                 let last = Array(found.counterfactuals[i * d..<(i + 1) * d])
-                let distance = zip(last, x[i * d..<(i + 1) * d]).reduce(0) { $0 + abs($1.0 - $1.1) }
+                let distance = zip(last, factuals[i].x).reduce(0) { $0 + abs($1.0 - $1.1) }
                 let stats = SearchStats(predictCalls: found.steps[i] + 1, predictedRows: found.steps[i] + 1,
                                         gradientEvaluations: found.steps[i], seconds: share)
                 let e = ECCCoExplanation(cf: found.mature[i] ? last : nil, last: last, proba: Array(found.probabilities[i * k..<(i + 1) * k]),
-                                         targetClass: targets[i], origClass: origins[i], origProba: Array(proba[i * k..<(i + 1) * k]),
+                                         targetClass: targets[i], origClass: factuals[i].predicted, origProba: factuals[i].proba,
                                          steps: found.steps[i], distance: distance, energy: LogitLoss.energy(logits: z.baseAddress! + i * k, label: targets[i]), stats: stats)
-                return try sparsified(e, original: Array(x[i * d..<(i + 1) * d]), cancellation: control.cancellation)
+                return try sparsified(e, original: factuals[i].x, cancellation: control.cancellation)
             }
         }
         return parts.flatMap { $0 }

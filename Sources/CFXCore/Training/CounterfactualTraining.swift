@@ -104,8 +104,7 @@ final class CounterfactualTraining {
         params.constraints.featureRangeMax = .each(bounds.upper)
         let constraints: Constraints
         do {
-            constraints = try Constraints(lower: .each(bounds.lower), upper: .each(bounds.upper), immutable: params.constraints.immutable,
-                                          monotone: params.constraints.monotone, featureCount: d)
+            constraints = try Constraints(params.constraints, featureCount: d)
         } catch let error as CFXError {
             throw error.prefixed("counterfactual_training")
         }
