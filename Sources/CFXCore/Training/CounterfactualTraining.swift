@@ -77,7 +77,6 @@ public struct CounterfactualEpochReport: Sendable {
 
 /// The per-run state of counterfactual training: the data, the domain and the generator.
 final class CounterfactualTraining {
-    let network: Network
     let config: CounterfactualTrainingConfig
     let generator: ECCoGenerator
     let data: TrainingData
@@ -109,7 +108,6 @@ final class CounterfactualTraining {
             throw error.prefixed("counterfactual_training")
         }
         generator = try ECCoGenerator(network: network, params: params, constraints: constraints)
-        self.network = network
         self.config = config
         self.data = data
         self.classes = classes
@@ -130,7 +128,7 @@ final class CounterfactualTraining {
     /// (`CFXError(.cancelled)`).
     func searchEpoch(_ epoch: Int, batches: Int, control: RunControl = RunControl()) throws -> CounterfactualEpoch {
         let started = monotonicSeconds()
-        let d = network.featureCount, k = network.classCount
+        let d = generator.network.featureCount, k = generator.network.classCount
         var random = SeededRandom(seed: seed ^ 0xC0F1_7E2A_11D3_5B69 &+ UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15)
         // 1. n_CE factuals without replacement (a partial Fisher–Yates shuffle).
         var pool = trainIndices
@@ -203,7 +201,7 @@ final class CounterfactualTraining {
         let range = epoch.tuples(ofBatch: batch)
         let m = range.count
         guard m > 0 else { return 0 }
-        let d = network.featureCount, k = network.classCount
+        let d = generator.network.featureCount, k = generator.network.classCount
         // Rows: x⁺ (0..<m), x′ (m..<2m), x_AE (2m..<3m).
         var rows = [Double](repeating: 0, count: 3 * m * d)
         for (i, r) in range.enumerated() {
