@@ -111,7 +111,7 @@ final class ConfigTests: XCTestCase {
 
     /// Every method takes the shared keys, at the values that leave its search as it was.
     func testEveryMethodTakesTheSharedKeys() throws {
-        for method in ["wachter", "cfproto", "deduce", "jsma", "eccco"] {
+        for method in ["wachter", "cfproto", "deduce", "jsma", "eccco", "feature_tweaking"] {
             var out: UnsafeMutablePointer<CChar>?
             try check { cfx_default_config(method, &out, $0) }
             let parsed = try jsonObject(takeString(out))
@@ -122,12 +122,10 @@ final class ConfigTests: XCTestCase {
             XCTAssertEqual((parsed["monotone"] as? [String: Any])?.count, 0, method)
             XCTAssertEqual(parsed["sparsify"] as? Bool, false, method)
         }
-        // Feature Tweaking takes the constraints; its candidates are exact tweaks, nothing to sparsify.
+        // Feature Tweaking's sparsity pass has no repair round (trees have no gradient).
         var out: UnsafeMutablePointer<CChar>?
         try check { cfx_default_config("feature_tweaking", &out, $0) }
-        let parsed = try jsonObject(takeString(out))
-        for key in ["feature_range", "immutable", "monotone"] { XCTAssertNotNil(parsed[key], key) }
-        XCTAssertNil(parsed["sparsify"])
+        XCTAssertNil(try jsonObject(takeString(out))["sparsify_repair_steps"])
     }
 
     /// meta.warnings names an instance outside the method's feature_range: for each of its

@@ -141,6 +141,43 @@ final class TreeEnsembleTests: XCTestCase {
         }
     }
 
+    /// With sparsify, on the real fixtures: the counterfactual stays valid on the ensemble, changes
+    /// no more features than without (a subset of them: restored ones equal the instance exactly),
+    /// immutable features stay put, and for some instances strictly fewer features change (XGBoost,
+    /// the forest).
+    func testFeatureTweakingSparsifyRestoresFeaturesAndStaysValid() throws {
+        let fixture = try Fixture("breast_cancer")
+        let immutable = [20, 22, 23, 27]
+        var fewerByModel: [String: Int] = [:]
+        for name in ["xgboost_cancer.json", "lightgbm_cancer.txt", "sklearn_forest_cancer.onnx"] {
+            let model = try load(name)
+            defer { cfx_model_free(model) }
+            let base = #""method": "feature_tweaking", "immutable": [20, 22, 23, 27]"#
+            let (plain, sparse) = (try makeExplainer(model, "{\(base)}"), try makeExplainer(model, "{\(base), \"sparsify\": true}"))
+            defer { cfx_explainer_free(plain); cfx_explainer_free(sparse) }
+            var fewer = 0
+            for (x, (e, s)) in zip(fixture.xTest, zip(try explain(plain, fixture.xTest), try explain(sparse, fixture.xTest))) {
+                guard let cf = e["cf"] as? [String: Any] else { XCTAssertTrue(s["cf"] is NSNull, name); continue }
+                let scf = try XCTUnwrap(s["cf"] as? [String: Any], name)
+                let (dense, point) = (cf["X"] as! [Double], scf["X"] as! [Double])
+                var proba = [0.0, 0.0]
+                try check { cfx_model_predict(model, point, 1, 30, &proba, $0) }
+                XCTAssertNotEqual(proba[1] > proba[0] ? 1 : 0, s["orig_class"] as? Int, "\(name): still valid")
+                for j in 0..<30 where point[j] != dense[j] { XCTAssertEqual(point[j], x[j], "\(name): feature \(j) restored exactly") }
+                for j in immutable { XCTAssertEqual(point[j], x[j], "\(name): immutable feature \(j)") }
+                let changed = (0..<30).filter { point[$0] != x[$0] }.count
+                XCTAssertEqual(scf["changed"] as? Int, changed, name)
+                XCTAssertEqual((cf["changed"] as! Int) - changed, scf["restored"] as? Int, name)
+                XCTAssertLessThanOrEqual(changed, cf["changed"] as! Int, name)
+                if changed < cf["changed"] as! Int { fewer += 1 }
+            }
+            fewerByModel[name] = fewer
+        }
+        // One LightGBM path (8 trees of 6 leaves) rarely changes a feature the flip does not need.
+        XCTAssertGreaterThan(fewerByModel["xgboost_cancer.json"]!, 0, "some XGBoost counterfactual needs fewer changes: \(fewerByModel)")
+        XCTAssertGreaterThan(fewerByModel["sklearn_forest_cancer.onnx"]!, 0, "some forest counterfactual needs fewer changes: \(fewerByModel)")
+    }
+
     func testFeatureTweakingNeedsATreeEnsemble() throws {
         let fixture = try Fixture("iris")
         let network = try makeModel(fixture.spec)

@@ -898,8 +898,7 @@ static void test_native(void) {
 }
 
 /* cfx_methods: every method with its parameter table; each row's default is the one
- * cfx_default_config gives; every method takes the constraint keys, and every search but Feature
- * Tweaking (exact tweaks of a tree ensemble: nothing to sparsify) takes sparsify. */
+ * cfx_default_config gives; every method takes the constraint keys and sparsify. */
 static void test_methods(void) {
     char *js = NULL;
     cfx_error err;
@@ -918,7 +917,7 @@ static void test_methods(void) {
         json_t *config = defaults ? json_loads(defaults, 0, &jerr) : NULL;
         cfx_free(defaults);
         const char *shared[] = {"feature_range", "immutable", "monotone", "sparsify"};
-        size_t wanted = name && strcmp(name, "feature_tweaking") == 0 ? 3 : 4;
+        const size_t wanted = 4;
         size_t found = 0;
         size_t j;
         json_t *row;
@@ -931,8 +930,7 @@ static void test_methods(void) {
             check(json_is_string(json_object_get(row, "doc")) && json_string_length(json_object_get(row, "doc")) > 0,
                   "%s: %s has a doc line", name, key);
         }
-        check(found == wanted, "%s takes the shared keys (feature_range, immutable, monotone%s)", name ? name : "?",
-              wanted == 4 ? ", sparsify" : "");
+        check(found == wanted, "%s takes the shared keys (feature_range, immutable, monotone, sparsify)", name ? name : "?");
         json_decref(config);
     }
     json_decref(root);

@@ -4,6 +4,7 @@ LightGBM's own on real data (breast cancer, iris) to 1e-9, and clear model error
 xgboost and lightgbm are installed by Tests/prerequisites.sh only with CFX_TEST_TREES=1; without
 them these tests skip (a failure when CFX_REQUIRE names "trees", as CI does)."""
 import json
+import pathlib
 
 import numpy as np
 import pytest
@@ -180,6 +181,29 @@ def test_feature_tweaking_valid_on_boosted_trees(tmp_path, cancer, maker, suffix
     fixed = cfx.FeatureTweaking(model, immutable=immutable, distance="l1").explain(rows)
     _forest_valid(model, rows, fixed, immutable)
     assert any(e.cf is not None for e in fixed)
+
+
+@pytest.mark.parametrize("name, immutable", [("lightgbm_cancer.txt", []), ("xgboost_cancer.json", [20, 22, 23, 27])])
+def test_feature_tweaking_sparsify_on_fixture(name, immutable):
+    """sparsify on the committed fixtures (Tests/fixtures/trees, trained on the standardised rows
+    of breast_cancer_mlp.json): valid on the ensemble, a subset of the plain counterfactual's
+    changes (restored features equal the instance), immutable honoured, and strictly fewer
+    changes for some row (two of the 171 test rows on each)."""
+    fixtures = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
+    model = cfx.Model.load(str(fixtures / "trees" / name))
+    X = np.array(json.loads((fixtures / "breast_cancer_mlp.json").read_text())["x_test"])
+    plain = cfx.FeatureTweaking(model, immutable=immutable).explain(X)
+    sparse = cfx.FeatureTweaking(model, immutable=immutable, sparsify=True).explain(X)
+    assert _forest_valid(model, X, sparse, immutable) == _forest_valid(model, X, plain, immutable) >= 1
+    fewer = 0
+    for x, e, s in zip(X, plain, sparse):
+        if e.cf is None:
+            continue
+        moved = s.cf["X"] != e.cf["X"]
+        assert np.array_equal(s.cf["X"][moved], x[moved])
+        assert s.cf["changed"] + s.cf["restored"] == e.cf["changed"]
+        fewer += s.cf["changed"] < e.cf["changed"]
+    assert fewer >= 1
 
 
 def test_feature_tweaking_refuses_networks():

@@ -72,10 +72,15 @@ public struct RefinementOptions: Sendable, Equatable {
                  "weight of the set's diversity term (det K)")]
     }
 
+    /// The row `sparsify` alone, for a method without gradients to repair with (Feature Tweaking).
+    public static func sparsifyRow<P>(_ path: WritableKeyPath<P, RefinementOptions>) -> Parameter<P> {
+        .boolean("sparsify", path.appending(path: \.sparsify),
+                 "put changed features back to the instance's values while the counterfactual stays valid")
+    }
+
     /// The rows `sparsify` and `sparsify_repair_steps`.
     public static func sparsityRows<P>(_ path: WritableKeyPath<P, RefinementOptions>) -> [Parameter<P>] {
-        [.boolean("sparsify", path.appending(path: \.sparsify),
-                  "put changed features back to the instance's values while the counterfactual stays valid"),
+        [sparsifyRow(path),
          .integer("sparsify_repair_steps", path.appending(path: \.sparsifyRepairSteps), .in(0...SparsityPass.maxRepairSteps),
                   "gradient steps that repair a restoration which broke validity (0: restoration only)")]
     }

@@ -5,6 +5,8 @@ public struct FeatureTweakingParams: Sendable, Equatable {
     public var epsilon = PerFeature.all(0.01)
     public var distance = TweakDistance.l2
     public var constraints = ConstraintOptions(featureRange: -1e10, 1e10)
+    /// Only `sparsify` is a key (no gradient to repair with: FeatureTweaking+Sparsify.swift).
+    public var refinement = RefinementOptions()
 
     public init() {}
 }
@@ -24,7 +26,7 @@ public enum FeatureTweakingMethod: CounterfactualMethod {
         .perFeature("epsilon", \.epsilon, .each(.above(0)),
                     "ε: a tweaked feature goes this far past the threshold it must pass (number or per feature)"),
         .choice("distance", \.distance, "the cost the closest candidate minimises: `\"l2\"` (Euclidean) or `\"l1\"`"),
-    ] + ConstraintOptions.rows(\.constraints)
+    ] + ConstraintOptions.rows(\.constraints) + [RefinementOptions.sparsifyRow(\.refinement)]
 
     public static func check(_ params: FeatureTweakingParams, model: Classifier) throws {
         _ = try FeatureTweakingExplainer(model: model, params: params)

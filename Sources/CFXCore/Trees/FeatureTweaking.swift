@@ -57,6 +57,9 @@ public final class FeatureTweakingExplainer: BatchExplainer, Sendable {
         var explanation = FeatureTweakingExplanation(origClass: original, origProba: proba, candidates: candidates.count,
                                                      rejected: rejected)
         explanation.cf = try closestValid(candidates, of: x, targets: Set(targets), session: session, cancellation: cancellation)
+        if params.refinement.sparsify, let cf = explanation.cf {
+            explanation.cf = try sparsified(cf, of: x, targets: Set(targets), session: session)
+        }
         explanation.stats = SearchStats(predictCalls: session.predictCalls, predictedRows: session.predictedRows,
                                         gradientEvaluations: 0, seconds: monotonicSeconds() - started)
         return explanation
@@ -144,6 +147,8 @@ public struct TweakCandidate: Sendable {
     public var proba: [Double] = []
     /// Features changed from the instance (ℓ0).
     public var changed = 0
+    /// Features the sparsity pass put back to the instance's values (nil: no pass).
+    public var restored: Int? = nil
 }
 
 public struct FeatureTweakingExplanation: Sendable {

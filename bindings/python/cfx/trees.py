@@ -18,11 +18,13 @@ class FeatureTweaking(Explainer):
     """Feature Tweaking (Tolomei et al., KDD 2017): ``FeatureTweaking(model, **params)``; keyword
     arguments are config keys (see ``cfx.default_config("feature_tweaking")``): ``target_class``
     ("other" or a class), ``epsilon`` (ε, a number or one per feature), ``distance`` ("l2" or
-    "l1"), ``feature_range``, ``immutable`` and ``monotone`` ({feature: "increase" | "decrease"}).
+    "l1"), ``feature_range``, ``immutable``, ``monotone`` ({feature: "increase" | "decrease"}) and
+    ``sparsify`` (put changed features back to the instance's values while the ensemble still gives
+    a target class; no repair steps, trees have no gradient).
 
     Each explanation has ``cf`` (the closest ε-tweak the ensemble predicts as a target, with
-    ``distance``, ``changed`` and ``tree``, or ``None``), ``orig_class``, ``orig_proba``,
-    ``candidates``, ``rejected``, ``success`` and ``meta``."""
+    ``distance``, ``changed``, ``tree`` and, with ``sparsify``, ``restored``, or ``None``),
+    ``orig_class``, ``orig_proba``, ``candidates``, ``rejected``, ``success`` and ``meta``."""
 
     method = "feature_tweaking"
 
