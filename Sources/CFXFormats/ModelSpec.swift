@@ -4,7 +4,8 @@ import CFXCore
 ///
 ///     {"input_shape": [d] or [channels, height, width],
 ///      "layers": [{"type": "dense", "outputs": 16, "weights": [[...]], "bias": [...]}, {"type": "relu"},
-///                 {"type": "residual", "main": [...], "shortcut": [...]}, ...],
+///                 {"type": "residual", "main": [...], "shortcut": [...]},
+///                 {"type": "concat", "branches": [[...], [...]]}, ...],
 ///      "weights": "model.safetensors",
 ///      "dtype": "float64" (default) or "float32",
 ///      "metadata": {...anything...}}
@@ -96,6 +97,14 @@ private func readNode(_ value: JSON, path: String, tensorPath: String, tensors: 
         guard !main.isEmpty else { throw CFXError(.model, "\(path).main: a residual block needs at least one layer") }
         let shortcut = try readNodes(value["shortcut"] ?? .array([]), path: "\(path).shortcut", tensorPath: "\(tensorPath)shortcut.", tensors: &tensors)
         return .residual(main: main, shortcut: shortcut, name: name)
+    }
+    if type == "concat" {
+        guard let branchesValue = value["branches"] else { throw CFXError(.model, "\(path).branches: missing") }
+        let branches = try branchesValue.items("\(path).branches").enumerated().map { b, branch in
+            try readNodes(branch, path: "\(path).branches[\(b)]", tensorPath: "\(tensorPath)branches.\(b).", tensors: &tensors)
+        }
+        guard branches.count >= 2 else { throw CFXError(.model, "\(path).branches: a concat block needs at least two branches, got \(branches.count)") }
+        return .concat(branches: branches, name: name)
     }
     let (operation, inline) = try builder.read(value, path)
     for (tensor, values) in inline {
@@ -227,6 +236,9 @@ let basicLayers: [String: LayerBuilder] = [
     "residual": LayerBuilder(keys: ["main", "shortcut"], read: { _, path in
         throw CFXError(.internalError, "\(path): residual blocks are read by readNode")
     }, write: { _ in nil }),
+    "concat": LayerBuilder(keys: ["branches"], read: { _, path in
+        throw CFXError(.internalError, "\(path): concat blocks are read by readNode")
+    }, write: { _ in nil }),
 ]
 
 private func elementwise(_ function: Elementwise.Function) -> LayerBuilder {
@@ -260,6 +272,13 @@ private func writeNode(_ node: NetworkNode, tensorPath: String, tensors: [String
         if let name { members.append(("name", .string(name))) }
         members.append(("main", .array(try main.enumerated().map { try writeNode($1, tensorPath: "\(tensorPath)main.\($0).", tensors: tensors) })))
         members.append(("shortcut", .array(try shortcut.enumerated().map { try writeNode($1, tensorPath: "\(tensorPath)shortcut.\($0).", tensors: tensors) })))
+        return .object(members)
+    case .concat(let branches, let name):
+        var members: [(String, JSON)] = [("type", .string("concat"))]
+        if let name { members.append(("name", .string(name))) }
+        members.append(("branches", .array(try branches.enumerated().map { b, branch in
+            .array(try branch.enumerated().map { try writeNode($1, tensorPath: "\(tensorPath)branches.\(b).\($0).", tensors: tensors) })
+        })))
         return .object(members)
     case .layer(let operation, let name):
         guard let (type, keys) = layerBuilders.lazy.compactMap({ type, builder in builder.write(operation).map { (type, $0) } }).first else {

@@ -27,10 +27,12 @@ public final class Network: Classifier, @unchecked Sendable {
     enum Step {
         case apply(operation: Int, input: Int, output: Int)
         case add(Int, Int, output: Int)
+        /// The first buffer's values of each row, then the second's (a concat block's join).
+        case concat(Int, Int, output: Int)
 
         var output: Int {
             switch self {
-            case .apply(_, _, let output), .add(_, _, let output): return output
+            case .apply(_, _, let output), .add(_, _, let output), .concat(_, _, let output): return output
             }
         }
     }

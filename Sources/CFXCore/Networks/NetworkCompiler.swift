@@ -89,9 +89,34 @@ struct NetworkCompiler {
                 steps.append(.add(mainOutput, shortcutOutput, output: shapes.count - 1))
                 current = shapes.count - 1
                 try setName(name, current, nodePath)
+            case .concat(let branches, let name):
+                current = try compileConcat(branches, input: current, path: nodePath)
+                try setName(name, current, nodePath)
             }
         }
         return current
+    }
+
+    /// A concat block's branches from buffer `input`, joined two at a time along one example's
+    /// first axis (n branches: n − 1 join steps); returns the buffer of the whole join.
+    private mutating func compileConcat(_ branches: [[NetworkNode]], input: Int, path: String) throws -> Int {
+        guard branches.count >= 2 else { throw CFXError(.model, "\(path) (concat): needs at least two branches, got \(branches.count)") }
+        var outputs: [Int] = []
+        for (b, branch) in branches.enumerated() {
+            outputs.append(try compile(branch, input: input, path: "\(path).branches.\(b)."))
+        }
+        var joined = outputs[0]
+        for (b, next) in outputs.enumerated().dropFirst() {
+            let (left, right) = (shapes[joined], shapes[next])
+            guard left.count == right.count, left.dropFirst() == right.dropFirst() else {
+                throw CFXError(.model, "\(path) (concat): branch \(b) gives \(shapes[next]), branch 0 \(shapes[outputs[0]]); a concat needs the same shape but in the first dimension")
+            }
+            guard let first = checkedSum(left[0], right[0]) else { throw CFXError(.model, "\(path) (concat): too many channels") }
+            try addBuffer([first] + left.dropFirst(), "\(path) (concat)")
+            steps.append(.concat(joined, next, output: shapes.count - 1))
+            joined = shapes.count - 1
+        }
+        return joined
     }
 
     private mutating func setName(_ name: String?, _ buffer: Int, _ path: String) throws {

@@ -142,10 +142,14 @@ open class Operation: @unchecked Sendable {
                                                    shards: [(scratch: UnsafePointer<T>, rows: Int)]) {}
 }
 
-/// A network as layers and residual blocks, before it is compiled.
+/// A network as layers, residual and concat blocks, before it is compiled.
 public indirect enum NetworkNode: Sendable {
     /// A layer; `name` makes its output a named output of the network (e.g. "features").
     case layer(Operation, name: String? = nil)
     /// y = main(x) + shortcut(x); an empty shortcut is the identity.
     case residual(main: [NetworkNode], shortcut: [NetworkNode], name: String? = nil)
+    /// y = [b₀(x), b₁(x), …] joined along one example's first axis (the channels of
+    /// [channels, height, width], the features of [features]); the branches' other dimensions
+    /// must agree; an empty branch is the identity. At least two branches.
+    case concat(branches: [[NetworkNode]], name: String? = nil)
 }

@@ -4,9 +4,10 @@ final class Tape<T: NetworkScalar> {
     /// A step as the tape runs it: plain values and an unretained operation (the network keeps it
     /// alive), so that threads sharing one network never contend on reference counts.
     private struct PlannedStep {
-        let operation: Unmanaged<Operation>?  // nil for the residual join (add)
+        let operation: Unmanaged<Operation>?  // nil for the joins (add, concat)
+        let concat: Bool  // a concat join (otherwise an add, when there is no operation)
         let input: Int
-        let other: Int  // the add's second input
+        let other: Int  // the join's second input
         let output: Int
         let inputShape: TensorShape
         let outputShape: TensorShape
@@ -51,12 +52,16 @@ final class Tape<T: NetworkScalar> {
             switch step {
             case .apply(let op, let input, let output):
                 let compiled = network.operations[op]
-                return PlannedStep(operation: .passUnretained(compiled.operation), input: input, other: -1, output: output,
+                return PlannedStep(operation: .passUnretained(compiled.operation), concat: false, input: input, other: -1, output: output,
                                    inputShape: TensorShape(compiled.inputShape), outputShape: TensorShape(compiled.outputShape),
                                    parameterOffset: compiled.parameterOffset, scratch: index)
             case .add(let a, let b, let output):
                 let shape = TensorShape(network.bufferShapes[output])
-                return PlannedStep(operation: nil, input: a, other: b, output: output, inputShape: shape, outputShape: shape,
+                return PlannedStep(operation: nil, concat: false, input: a, other: b, output: output, inputShape: shape, outputShape: shape,
+                                   parameterOffset: 0, scratch: index)
+            case .concat(let a, let b, let output):
+                return PlannedStep(operation: nil, concat: true, input: a, other: b, output: output,
+                                   inputShape: TensorShape(network.bufferShapes[a]), outputShape: TensorShape(network.bufferShapes[output]),
                                    parameterOffset: 0, scratch: index)
             }
         }
@@ -119,6 +124,8 @@ final class Tape<T: NetworkScalar> {
             if let operation = step.operation {
                 let context = context(step, training: training, parameterGradients: nil)
                 operation._withUnsafeGuaranteedRef { T.forward($0, UnsafePointer(input), output, context) }
+            } else if step.concat {
+                concatForward(step, UnsafePointer(input), UnsafePointer(values[step.other]), output)
             } else {
                 let other = values[step.other]
                 for i in 0..<rows * step.outputShape.count { output[i] = input[i] + other[i] }
@@ -156,6 +163,8 @@ final class Tape<T: NetworkScalar> {
                 let (x, y, dx) = (values[step.input], values[step.output], gradients[step.input])
                 let context = context(step, training: forwardTraining, parameterGradients: parameterGradients)
                 operation._withUnsafeGuaranteedRef { T.backward($0, UnsafePointer(x), UnsafePointer(y), UnsafePointer(dy), dx, context) }
+            } else if step.concat {
+                concatBackward(step, UnsafePointer(dy), gradients[step.input], gradients[step.other])
             } else {
                 let (da, db) = (gradients[step.input], gradients[step.other])
                 for i in 0..<rows * step.outputShape.count {
@@ -165,5 +174,24 @@ final class Tape<T: NetworkScalar> {
             }
         }
         return gradients[0]
+    }
+
+    /// Each row of the output: the row of `a`, then the row of `b`.
+    private func concatForward(_ step: PlannedStep, _ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>) {
+        let (na, nb) = (bufferSizes[step.input], bufferSizes[step.other])
+        for r in 0..<rows {
+            (y + r * (na + nb)).update(from: a + r * na, count: na)
+            (y + r * (na + nb) + na).update(from: b + r * nb, count: nb)
+        }
+    }
+
+    /// The vector-Jacobian product of the concat: each input's gradient gains its part of dy's row.
+    private func concatBackward(_ step: PlannedStep, _ dy: UnsafePointer<T>, _ da: UnsafeMutablePointer<T>, _ db: UnsafeMutablePointer<T>) {
+        let (na, nb) = (bufferSizes[step.input], bufferSizes[step.other])
+        for r in 0..<rows {
+            let row = dy + r * (na + nb)
+            for i in 0..<na { da[r * na + i] += row[i] }
+            for i in 0..<nb { db[r * nb + i] += row[na + i] }
+        }
     }
 }
