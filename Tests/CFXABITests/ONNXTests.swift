@@ -18,6 +18,7 @@ final class ONNXTests: XCTestCase {
     func testFixturesLoadWithTheirShapesAndNumberTypes() throws {
         let expected: [(String, [Int], Int, DType)] = [("mlp", [64], 10, .float32), ("cnn", [1, 8, 8], 10, .float32),
                                                        ("mobile", [1, 8, 8], 10, .float32), ("resnet", [1, 8, 8], 10, .float32),
+                                                       ("densenet", [1, 8, 8], 10, .float32), ("inception", [1, 8, 8], 10, .float32),
                                                        ("sklearn_mlp", [4], 3, .float64)]
         for (name, shape, classes, dtype) in expected {
             let network = try loadONNXNetwork(path: fixture(name))
@@ -29,6 +30,12 @@ final class ONNXTests: XCTestCase {
         // The residual net's two Add nodes are residual blocks.
         let resnet = try loadONNXNetwork(path: fixture("resnet"))
         XCTAssertEqual(resnet.nodes.filter { if case .residual = $0 { return true } else { return false } }.count, 2)
+        // torch.cat: three DenseNet layers (two on images, one on features) and one inception block of three branches.
+        func concatBranches(_ name: String) throws -> [Int] {
+            try loadONNXNetwork(path: fixture(name)).nodes.compactMap { if case .concat(let branches, _) = $0 { return branches.count } else { return nil } }
+        }
+        XCTAssertEqual(try concatBranches("densenet"), [2, 2, 2])
+        XCTAssertEqual(try concatBranches("inception"), [3])
     }
 
     func testCAPILoadsByExtension() throws {
@@ -43,7 +50,7 @@ final class ONNXTests: XCTestCase {
 
     /// Input gradients of every fixture (in float64) against central differences.
     func testGradientsMatchFiniteDifferences() throws {
-        for name in ["mlp", "cnn", "mobile", "resnet", "sklearn_mlp"] {
+        for name in ["mlp", "cnn", "mobile", "resnet", "densenet", "inception", "sklearn_mlp"] {
             let network = try loadONNXNetwork(path: fixture(name)).copy(as: .float64)
             let d = network.featureCount, k = network.classCount
             var random = SeededRandom(seed: 3)

@@ -10,7 +10,8 @@ import numpy as np
 
 def torch_models():
     """name → (module factory, example shape, constant folding): an MLP, a CNN ending in LogSoftmax, a
-    network of grouped and dilated convolutions, a residual net."""
+    network of grouped and dilated convolutions, a residual net, and three of torch.cat (cfx's concat
+    blocks): DenseNet-style layers on images and on features, an inception-style block."""
     import torch
     from torch import nn
 
@@ -26,6 +27,26 @@ def torch_models():
 
         def forward(self, x):
             return torch.relu(self.main(x) + self.shortcut(x))
+
+    class DenseLayer(nn.Module):
+        """DenseNet's layer: x and f(x) side by side (Concat along the channel or feature axis)."""
+        def __init__(self, f):
+            super().__init__()
+            self.f = f
+
+        def forward(self, x):
+            return torch.cat([x, self.f(x)], 1)
+
+    class Inception(nn.Module):
+        """Three branches of one tensor: a 1 × 1 convolution, 1 × 1 then 3 × 3, max pooling then 1 × 1."""
+        def __init__(self, channels):
+            super().__init__()
+            self.one = nn.Conv2d(channels, 4, 1)
+            self.three = nn.Sequential(nn.Conv2d(channels, 4, 1), nn.ReLU(), nn.Conv2d(4, 6, 3, padding=1))
+            self.pool = nn.Sequential(nn.MaxPool2d(3, stride=1, padding=1), nn.Conv2d(channels, 2, 1))
+
+        def forward(self, x):
+            return torch.relu(torch.cat([self.one(x), self.three(x), self.pool(x)], 1))
 
     # name → (factory, example shape, fold): the CNN keeps its BatchNormalization node.
     return {
@@ -45,6 +66,14 @@ def torch_models():
             nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
             Residual(8, 8, 1), Residual(8, 16, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
             nn.Linear(16, 10), nn.Softmax(dim=1)), (1, 8, 8), True),
+        "densenet": (lambda: nn.Sequential(
+            nn.Conv2d(1, 6, 3, padding=1), nn.ReLU(),
+            DenseLayer(nn.Sequential(nn.BatchNorm2d(6), nn.ReLU(), nn.Conv2d(6, 4, 3, padding=1))),
+            DenseLayer(nn.Sequential(nn.ReLU(), nn.Conv2d(10, 4, 3, padding=1))), nn.AvgPool2d(2), nn.Flatten(),
+            DenseLayer(nn.Sequential(nn.Linear(224, 16), nn.Tanh())), nn.Linear(240, 10)), (1, 8, 8), False),
+        "inception": (lambda: nn.Sequential(
+            nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), Inception(8),
+            nn.AvgPool2d(2), nn.Flatten(), nn.Linear(48, 10), nn.Softmax(dim=1)), (1, 8, 8), True),
     }
 
 

@@ -38,10 +38,27 @@ def test_unsupported_operator_names_node_and_op(tmp_path):
     expect(path, "node 1 (Erf): operator not supported")
 
 
-def test_concat_of_branches(tmp_path):
-    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Sigmoid", ["x"], ["b"]),
-             helper.make_node("Concat", ["a", "b"], ["y"], axis=1)]
-    expect(graph_file(tmp_path, nodes), "node 2 (Concat): operator not supported")
+def test_concat_other_than_branches_on_the_channel_axis(tmp_path):
+    def branches(axis):
+        return [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Sigmoid", ["x"], ["b"]),
+                helper.make_node("Concat", ["a", "b"], ["y"], axis=axis)]
+    expect(graph_file(tmp_path, branches(0)), "node 2 (Concat): axis=0 is not supported")
+    expect(graph_file(tmp_path, branches(-2)), "node 2 (Concat): axis=-2 is not supported")
+    constant = [helper.make_node("Concat", ["x", "W"], ["y"], axis=1)]
+    expect(graph_file(tmp_path, constant, [weight("W", 1, 4)]), "node 0 (Concat): concatenates a constant")
+    pooled = [helper.make_node("MaxPool", ["x"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+              helper.make_node("Concat", ["x", "p"], ["c"], axis=1), helper.make_node("Flatten", ["c"], ["y"])]
+    expect(graph_file(tmp_path, pooled, input_shape=("N", 1, 4, 4)),
+           "node 1 (Concat): concatenates shapes [1, 4, 4] and [1, 2, 2]")
+    # Tensors without a common start: of two graph inputs (refused as such), or one nobody computes.
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Concat", ["a", "z"], ["y"], axis=1)], "g",
+                              [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 4]) for n in ("x", "z")],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = tmp_path / "two.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    expect(path, "2 inputs (x, z); cfx models take one")
+    loose = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Concat", ["a", "q"], ["y"], axis=1)]
+    expect(graph_file(tmp_path, loose), "node 1 (Concat): input \"q\" is not computed from the graph input")
 
 
 def test_raw_data_shorter_than_dims(tmp_path):

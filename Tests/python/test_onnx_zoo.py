@@ -1,5 +1,6 @@
 """The ONNX model zoo: small models trained on scikit-learn's 8x8 digits (PyTorch: an MLP, a CNN
-ending in LogSoftmax, grouped and dilated convolutions, a residual net) and on iris (scikit-learn's MLPClassifier through skl2onnx),
+ending in LogSoftmax, grouped and dilated convolutions, a residual net, DenseNet- and
+inception-style torch.cat blocks) and on iris (scikit-learn's MLPClassifier through skl2onnx),
 exported to ONNX and loaded with cfx.Model.load. cfx's probabilities must agree with
 onnxruntime's and the source framework's within 1e-5, and its input gradients (vector-Jacobian
 products) with PyTorch autograd within 1e-4 relative (scikit-learn: central differences of
@@ -37,7 +38,8 @@ def digits():
 
 
 # What each PyTorch zoo model outputs: logits (cfx appends a softmax), LogSoftmax or Softmax.
-OUTPUT = {"mlp": "logits", "cnn": "log_softmax", "mobile": "logits", "resnet": "softmax"}
+OUTPUT = {"mlp": "logits", "cnn": "log_softmax", "mobile": "logits", "resnet": "softmax", "densenet": "logits",
+          "inception": "softmax"}
 
 
 def to_proba(out, kind):
@@ -50,7 +52,7 @@ def logits(module, kind):
     return module if kind == "logits" else module[:-1]
 
 
-@pytest.fixture(scope="module", params=["mlp", "cnn", "mobile", "resnet"])
+@pytest.fixture(scope="module", params=list(OUTPUT))
 def torch_zoo(request, digits, tmp_path_factory):
     X, y = digits
     make, shape, fold = onnx_zoo.torch_models()[request.param]

@@ -2,8 +2,9 @@ import CFXCore
 
 /// An ONNX graph seen as cfx sees a network: one input, the constants (initializers and Constant
 /// nodes), and for every tensor the node that produces it. `spine` follows a tensor back to the
-/// graph input through one-input nodes and residual additions (Add of two tensors computed from
-/// the same fork tensor): the chain of tensors every path from the input passes through.
+/// graph input through one-input nodes, residual additions (Add of two tensors computed from
+/// the same fork tensor) and concatenations (Concat of tensors computed from one fork tensor):
+/// the chain of tensors every path from the input passes through.
 struct ONNXGraphIndex {
     let graph: ONNXGraph
     let input: String
@@ -11,7 +12,7 @@ struct ONNXGraphIndex {
     private(set) var producers: [String: Int] = [:]
     /// For each tensor on a path from the input: the tensor before it on the spine (nil for the input).
     private(set) var previous: [String: String] = [:]
-    /// For an Add of two computed tensors: the fork tensor both come from.
+    /// For an Add of two computed tensors, or a Concat of several: the fork tensor all come from.
     private(set) var forks: [String: String] = [:]
 
     init(_ graph: ONNXGraph, input: String) throws {
@@ -78,6 +79,12 @@ struct ONNXGraphIndex {
             guard let fork = fork(inputs[0], inputs[1]) else { return }
             forks[node.outputs.first ?? ""] = fork
             before = fork
+        } else if inputs.count >= 2 && inputs.count == node.inputs.count && node.opType == "Concat" && node.domain.isEmpty {
+            var common: String? = inputs[0]
+            for other in inputs.dropFirst() { common = common.flatMap { fork($0, other) } }
+            guard let common else { return }
+            forks[node.outputs.first ?? ""] = common
+            before = common
         } else {
             return  // not on a path from the input, or not a network cfx can build: found when the output needs it
         }

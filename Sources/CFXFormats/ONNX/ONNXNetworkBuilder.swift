@@ -1,31 +1,34 @@
 import CFXCore
 
-/// An ONNX graph's layers and residual blocks, before they are given paths in a network.
+/// An ONNX graph's layers, residual and concat blocks, before they are given paths in a network.
 indirect enum ONNXBuilt {
     case layer(ONNXLayer)
     case residual(main: [ONNXBuilt], shortcut: [ONNXBuilt], name: String?)
+    case concat(branches: [[ONNXBuilt]], name: String?)
 
     /// The same item whose output is named `name`.
     func named(_ name: String?) -> ONNXBuilt {
         switch self {
         case .layer(var layer): layer.name = name; return .layer(layer)
         case .residual(let main, let shortcut, _): return .residual(main: main, shortcut: shortcut, name: name)
+        case .concat(let branches, _): return .concat(branches: branches, name: name)
         }
     }
 }
 
 /// Builds cfx's network from an ONNX graph: walks the spine from the chosen output back to the
 /// input (ONNXGraphIndex), turns every node on it into layers (ONNXOperators) and every Add of
-/// two branches into a residual block, tracking one example's shape as it goes.
+/// two branches into a residual block and every Concat of branches into a concat block, tracking
+/// one example's shape as it goes.
 struct ONNXNetworkBuilder {
     let index: ONNXGraphIndex
     let operators: ONNXOperators
-    /// Residual blocks nested deeper than this are refused (the walk recurses once per level).
+    /// Blocks (residual, concat) nested deeper than this are refused (the walk recurses once per level).
     static let maximumNesting = 64
 
     /// The layers that compute `tensor` from `base`, and the output shape.
     func chain(to tensor: String, from base: String, shape: [Int], depth: Int = 0) throws -> ([ONNXBuilt], [Int]) {
-        guard depth <= Self.maximumNesting else { throw CFXError(.model, "graph: residual blocks nested more than \(Self.maximumNesting) deep") }
+        guard depth <= Self.maximumNesting else { throw CFXError(.model, "graph: residual or concat blocks nested more than \(Self.maximumNesting) deep") }
         var path: [String] = []
         for t in index.spine(tensor) {
             if t == base { break }
@@ -42,7 +45,8 @@ struct ONNXNetworkBuilder {
             if let fork = index.forks[t] {
                 built += layers.map { .layer($0) }
                 layers = []
-                let (block, output) = try residual(node, fork: fork, shape: shape, depth: depth)
+                let (block, output) = node.opType == "Concat" ? try concat(node, fork: fork, shape: shape, depth: depth)
+                                                              : try residual(node, fork: fork, shape: shape, depth: depth)
                 built.append(block.named(outputName(t)))
                 shape = output
             } else {
@@ -76,6 +80,27 @@ struct ONNXNetworkBuilder {
         return (.residual(main: main, shortcut: shortcut, name: nil), mainShape)
     }
 
+    /// A Concat of branches from `fork` along the channel axis (1 of NCHW, the feature axis of
+    /// [batch, features]): a concat block, its branches in the node's input order.
+    private func concat(_ node: ONNXNode, fork: String, shape: [Int], depth: Int) throws -> (ONNXBuilt, [Int]) {
+        guard node.attribute("axis") != nil else { throw node.error("axis: missing") }
+        var branches: [[ONNXBuilt]] = [], shapes: [[Int]] = []
+        for input in index.computedInputs(node) {
+            let (branch, branchShape) = try chain(to: input, from: fork, shape: shape, depth: depth + 1)
+            branches.append(branch)
+            shapes.append(branchShape)
+        }
+        let rank = shapes[0].count + 1
+        let axis = try node.int("axis", 1)
+        guard axis == 1 || axis == 1 - rank else {
+            throw node.error("axis=\(axis) is not supported (the channel axis, 1 after the batch, is)")
+        }
+        for (b, branchShape) in shapes.enumerated().dropFirst() where branchShape.count != shapes[0].count || branchShape.dropFirst() != shapes[0].dropFirst() {
+            throw node.error("concatenates shapes \(shapes[0]) and \(branchShape) (input \(b)); they must agree but in the channel axis")
+        }
+        return (.concat(branches: branches, name: nil), [shapes.reduce(0) { $0 + $1[0] }] + shapes[0].dropFirst())
+    }
+
     /// Why `tensor` cannot be traced back to the graph input.
     private func notBuildable(_ tensor: String) -> CFXError {
         guard let producer = index.producers[tensor] else {
@@ -86,7 +111,7 @@ struct ONNXNetworkBuilder {
         let node = index.graph.nodes[producer]
         let computed = index.computedInputs(node)
         if ONNXOperators.table[node.opType] == nil || computed.count < 2 { return node.error("operator not supported") }
-        return node.error("combines \(computed.count) computed tensors; cfx builds only an Add of two branches of one tensor (a residual block)")
+        return node.error("combines \(computed.count) computed tensors; cfx builds only an Add of two branches of one tensor (a residual block) or a Concat of branches of one tensor (a concat block)")
     }
 
     /// The network: `built` with a final softmax (see `withFinalSoftmax`), its tensors set.
@@ -134,6 +159,7 @@ struct ONNXNetworkBuilder {
             switch item {
             case .layer(let layer): return layer.node.map { $0.opType == "LogSoftmax" ? [$0] : [] } ?? []
             case .residual(let main, let shortcut, _): return logSoftmaxNodes(main) + logSoftmaxNodes(shortcut)
+            case .concat(let branches, _): return branches.flatMap(logSoftmaxNodes)
             }
         }
     }
@@ -148,6 +174,10 @@ struct ONNXNetworkBuilder {
             case .residual(let main, let shortcut, let name):
                 return .residual(main: paths(main, prefix: "\(prefix)\(i).main.", tensors: &tensors),
                                  shortcut: paths(shortcut, prefix: "\(prefix)\(i).shortcut.", tensors: &tensors), name: name)
+            case .concat(let branches, let name):
+                return .concat(branches: branches.enumerated().map { b, branch in
+                    paths(branch, prefix: "\(prefix)\(i).branches.\(b).", tensors: &tensors)
+                }, name: name)
             }
         }
     }

@@ -40,6 +40,8 @@ struct ONNXOperators {
         "Softmax": { try $0.softmax($1, $2, &$3) },
         "LogSoftmax": { try $0.softmax($1, $2, &$3) },
         "Identity": { _, _, shape, _ in shape },
+        // A Concat of two or more computed tensors is a concat block, built by ONNXNetworkBuilder.
+        "Concat": { operators, node, _, _ in throw operators.unbuildableConcat(node) },
         "Cast": { _, node, shape, _ in
             // The network computes in one number type: a cast to FLOAT or DOUBLE changes nothing it computes.
             let to = try node.int("to", 0)
@@ -116,6 +118,15 @@ struct ONNXOperators {
         layers[last].tensors[1].1 = try broadcastBias(node, try constant(node, position, "bias").values, shape[0])
         layers[last].openBias = false
         return shape
+    }
+
+    /// Why a Concat that reached the chain as a one-input node is not a concat block.
+    func unbuildableConcat(_ node: ONNXNode) -> CFXError {
+        let block = "cfx builds only a Concat of two or more tensors computed from one tensor (a concat block)"
+        if let loose = node.inputs.first(where: { !$0.isEmpty && index.constants[$0] == nil && !index.isComputed($0) }) {
+            return node.error("input \"\(loose)\" is not computed from the graph input; \(block)")
+        }
+        return node.error("concatenates a constant or a single tensor; \(block)")
     }
 
     func softmax(_ node: ONNXNode, _ shape: [Int], _ layers: inout [ONNXLayer]) throws -> [Int] {
