@@ -105,7 +105,7 @@ def optimum_report(o) -> list:
             "| Feature Tweaking valid | MILP solved | both | mean ℓ1 FT | mean ℓ1 optimum | FT / optimum | mean ℓ0 FT | mean ℓ0 optimum | MILP s per instance (median) |",
             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             f"| {o['ft_valid']}/{o['instances']} | {o['milp_solved']}/{o['instances']} | {o['both']} | {o['ft_mean_l1']:.3f} "
-            f"| {o['milp_mean_l1']:.3f} | {o['ratio_of_means']:.2f} | {o['ft_mean_l0']:.2f} | {o['milp_mean_l0']:.2f} "
+            f"| {o['milp_mean_l1']:.3f} | {o['ratio_of_means']:.2f}× | {o['ft_mean_l0']:.2f} | {o['milp_mean_l0']:.2f} "
             f"| {o['milp_median_seconds']:.1f} |", ""]
 
 
