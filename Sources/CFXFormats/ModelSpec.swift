@@ -85,7 +85,7 @@ private func readNode(_ value: JSON, path: String, tensorPath: String, tensors: 
     let type = try typeValue.text("\(path).type")
     let name = try value["name"].map { try $0.text("\(path).name") }
     guard let builder = layerBuilders[type] else {
-        let known = (Array(layerBuilders.keys) + ["residual"]).sorted().joined(separator: ", ")
+        let known = layerBuilders.keys.sorted().joined(separator: ", ")
         throw CFXError(.model, "\(path).type: unknown layer \"\(type)\"; known: \(known)")
     }
     let allowed = Set(builder.keys + ["type", "name", "tensors"])
