@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Checks that a change leaves cfx's results bit-identical: runs every method, the metrics and
-training through the Python bindings against two builds and compares the outputs exactly.
+"""Checks that a change leaves cfx's results bit-identical: runs every method, the metrics,
+training and the model files (tree ensembles, ONNX) through the Python bindings against two builds
+and compares the outputs exactly.
 
     python3 Tests/same_bits.py --base main~3          # builds that commit (release) in a worktree
     python3 Tests/same_bits.py --base-tree /other/checkout   # a checkout already built (release)
