@@ -128,7 +128,7 @@ def test_sklearn_mlp_matches_onnxruntime_and_sklearn(iris_mlp, dtype, tmp_path):
 
 def test_methods_run_on_imported_models(torch_zoo, digits, iris_mlp, tmp_path):
     """DeDUCE and JSMA on the imported CNN; Wachter, CFProto, ECCCo, the metrics and training
-    further on the scikit-learn import."""
+    further (conventionally, then by counterfactual training) on the scikit-learn import."""
     name, _, _, path = torch_zoo
     X, y = digits[0][:200].astype(np.float64), digits[1][:200]
     model = cfx.Model.load(path)
@@ -154,3 +154,7 @@ def test_methods_run_on_imported_models(torch_zoo, digits, iris_mlp, tmp_path):
     before = iris.predict(Xi).copy()
     iris.train(Xi, yi, epochs=1, batch_size=32)
     assert not np.allclose(before, iris.predict(Xi))  # an imported network trains like a native one
+    trained = iris.predict(Xi).copy()
+    report = iris.train(Xi, yi, epochs=2, batch_size=32, counterfactual_training={"n_ce": 30})
+    assert report["history"][-1]["counterfactual"]["n_ce"] > 0  # and further by counterfactual training
+    assert not np.allclose(trained, iris.predict(Xi))
