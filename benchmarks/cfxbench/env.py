@@ -111,7 +111,15 @@ def markdown(env: dict, note: str = "the machine is shared") -> list:
     lines.append(f"- command: `{env['command']}`")
     if env.get("kernels"):
         lines.append(f"- kernels: {isa.describe(env['kernels'])}")
+    if "openblas_env" in env:
+        lines.append(f"- OpenBLAS environment: {openblas_setting(env['openblas_env'])}")
     return lines
+
+
+def openblas_setting(values: dict) -> str:
+    """This machine's OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE (which force older kernels) as the run
+    had them: "unset", as benchmark commands leave them, or the value kept."""
+    return ", ".join(f"{k} {'unset' if v is None else repr(v)}" for k, v in values.items())
 
 
 # ---- the `env` subcommand: the same record for shell and C programs ---------------------------------

@@ -20,7 +20,7 @@ import cfx.metrics
 from . import datasets, report, results
 from .datasets import ROOT, Dataset
 from .methods import METHODS
-from .env import markdown
+from .env import markdown, openblas_setting
 
 
 @dataclass
@@ -415,8 +415,7 @@ def write(data, results_dir, plots, ds, X):
         md.append("- comparison environments: " + "; ".join(envs.values()))
     md.append(f"- command: `{env['command']}`")
     if "openblas_env" in env:
-        md.append("- OpenBLAS environment: " + ", ".join(f"{k} {'unset' if v is None else repr(v)}"
-                                                       for k, v in env["openblas_env"].items()))
+        md.append(f"- OpenBLAS environment: {openblas_setting(env['openblas_env'])}")
     md.append(f"- cfx networks: {dtype}" + ("" if dtype == "float64" else
               " (`Model.astype`; alibi runs its own TensorFlow float32 network; every library's metrics and "
               "validity use the spec's float64 model)"))
