@@ -122,6 +122,9 @@ def _xgboost_file(tmp_path, cancer, edit):
     (lambda l: l["learner_model_param"].__setitem__("base_score", "[2E0]"), "base_score"),
     (lambda l: l["gradient_booster"]["model"].__setitem__("tree_info", [0]), "tree_info"),
     (lambda l: l["learner_model_param"].pop("num_feature"), "num_feature: missing"),
+    # 2^62 classes with one base score: nothing may be allocated per class before the class check
+    (lambda l: (l["objective"].__setitem__("name", "multi:softprob"),
+                l["learner_model_param"].update(num_class=str(2**62), base_score="5E-1")), "num_class: 4611686018427387904 classes"),
 ])
 def test_xgboost_errors_name_the_field(tmp_path, cancer, edit, field):
     with pytest.raises(cfx.errors.ModelError, match=field):
@@ -145,6 +148,16 @@ def test_lightgbm_errors_name_the_field(tmp_path, cancer, old, new, field):
     assert old in text
     (tmp_path / "bad.txt").write_text(text.replace(old, new, 1))
     with pytest.raises(cfx.errors.ModelError, match=field):
+        cfx.Model.load(str(tmp_path / "bad.txt"))
+
+
+def test_lightgbm_class_count_is_checked_before_use(tmp_path, cancer):
+    """num_class is checked against cfx's class limit when it is read, not after per-class work."""
+    X, y = cancer
+    lgb.LGBMClassifier(n_estimators=2, num_leaves=4, verbose=-1).fit(X, y).booster_.save_model(tmp_path / "m.txt")
+    text = (tmp_path / "m.txt").read_text().replace("objective=binary sigmoid:1", "objective=multiclass", 1)
+    (tmp_path / "bad.txt").write_text(text.replace("num_class=1\n", f"num_class={2**27}\n", 1))
+    with pytest.raises(cfx.errors.ModelError, match="num_class: 134217728 classes"):
         cfx.Model.load(str(tmp_path / "bad.txt"))
 
 

@@ -27,6 +27,14 @@ public final class TreeEnsemble: Classifier, @unchecked Sendable {
     /// Per tree: the score its leaves add to, or −1 when each leaf holds `scoreCount` values.
     let targets: [Int32]
 
+    /// A classifier's class count, 2...`Limits.classes`; `what` names where it was read. Readers call
+    /// it as soon as they read the count, before anything is allocated per class.
+    public static func checkClassCount(_ count: Int, _ what: String) throws {
+        guard count >= 2, count <= Limits.classes else {
+            throw CFXError(.model, "\(what): \(count) classes; a classifier has 2...\(Limits.classes)")
+        }
+    }
+
     /// Checks every tree (children in range, each node reached once from the root, features in
     /// range, leaf widths, finite values) and flattens them; errors name the tree and node.
     public init(trees: [DecisionTree], featureCount: Int, classCount: Int, base: [Double], divisor: Double = 1,
@@ -34,9 +42,7 @@ public final class TreeEnsemble: Classifier, @unchecked Sendable {
         guard featureCount >= 1, featureCount <= Limits.features else {
             throw CFXError(.model, "\(source): \(featureCount) features; expected 1...\(Limits.features)")
         }
-        guard classCount >= 2, classCount <= Limits.classes else {
-            throw CFXError(.model, "\(source): \(classCount) classes; a classifier has 2...\(Limits.classes)")
-        }
+        try TreeEnsemble.checkClassCount(classCount, source)
         switch output {
         case .logistic, .binaryProbability:
             guard classCount == 2 else { throw CFXError(.model, "\(source): a one-score output has 2 classes, not \(classCount)") }

@@ -22,7 +22,7 @@ public func treeEnsembleFromLightGBM(_ text: String, what: String) throws -> Tre
         (output, classes) = (.logistic(scale: sigmoid), 2)
         guard perIteration == 1 else { throw CFXError(.model, "num_tree_per_iteration: \(perIteration); binary has 1") }
     case "multiclass":
-        guard numClass >= 2 else { throw CFXError(.model, "num_class: \(numClass); multiclass needs at least 2") }
+        try TreeEnsemble.checkClassCount(numClass, "num_class")
         (output, classes) = (.softmax, numClass)
         guard perIteration == numClass else { throw CFXError(.model, "num_tree_per_iteration: \(perIteration); multiclass has num_class = \(numClass)") }
     default:

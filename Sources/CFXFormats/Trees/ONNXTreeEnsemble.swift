@@ -64,7 +64,7 @@ private struct ONNXTreeAttributes {
 
     func ensemble(features: Int, precision: TreePrecision, source: String) throws -> TreeEnsemble {
         let labels = max(try ints("classlabels_int64s", required: false).count, attribute("classlabels_strings")?.strings.count ?? 0)
-        guard labels >= 2 else { throw CFXError(.model, "\(node.label): classlabels: \(labels) classes; a classifier has at least 2") }
+        try TreeEnsemble.checkClassCount(labels, "\(node.label): classlabels")
         let classIDs = try ints("class_ids")
         let binary = labels == 2 && Set(classIDs).count == 1
         let transform = attribute("post_transform")?.s ?? "NONE"
@@ -104,6 +104,10 @@ private struct ONNXTreeAttributes {
             if local[treeIDs[i]] == nil { order.append(treeIDs[i]); local[treeIDs[i]] = [:] }
             guard local[treeIDs[i]]![nodeIDs[i]] == nil else { throw CFXError(.model, "\(node.label): node \(nodeIDs[i]) of tree \(treeIDs[i]) given twice") }
             local[treeIDs[i]]![nodeIDs[i]] = local[treeIDs[i]]!.count
+        }
+        // Every node is built with a leaf of `scores` values before the splits replace theirs.
+        guard let cells = checkedProduct(n, scores), cells <= Limits.parameters else {
+            throw CFXError(.model, "\(node.label): \(n) nodes of \(scores) scores each; at most \(Limits.parameters) values")
         }
         let leafValues = try weights(local, scores: scores, binary: binary)
         var trees = order.map { _ in [DecisionTree.Node]() }

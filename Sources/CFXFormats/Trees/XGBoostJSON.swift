@@ -47,7 +47,7 @@ private struct XGBoostReader {
             let p = Float(baseScores[0])
             (output, classes, base) = (.logistic(scale: 1), 2, [Double(-logf(1 / p - 1))])
         case "multi:softprob", "multi:softmax":
-            guard numClass >= 2 else { throw CFXError(.model, "learner.learner_model_param.num_class: \(numClass); \(objective) needs at least 2") }
+            try TreeEnsemble.checkClassCount(numClass, "learner.learner_model_param.num_class")
             guard baseScores.count == 1 || baseScores.count == numClass else {
                 throw CFXError(.model, "learner.learner_model_param.base_score: \(baseScores.count) values for \(numClass) classes")
             }
