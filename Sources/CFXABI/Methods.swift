@@ -64,6 +64,7 @@ struct MethodEntry {
         MethodEntry(JSMAMethod.self) { e, _, context in saliencyJSON(e, context, density: nil) },
         MethodEntry(ECCCoMethod.self) { e, _, context in ecccoJSON(e, context) },
         MethodEntry(FeatureTweakingMethod.self) { e, _, context in featureTweakingJSON(e, context) },
+        MethodEntry(GeneticMethod.self) { e, _, context in geneticJSON(e, context) },
     ]
 
     /// `method` bound to the C API: its table gives the config fields; `json` writes one

@@ -20,6 +20,7 @@ final class ParameterTableTests: XCTestCase {
         checkTable(JSMAMethod.self)
         checkTable(ECCCoMethod.self)
         checkTable(FeatureTweakingMethod.self)
+        checkTable(GeneticMethod.self)
     }
 
     func assertError<P>(_ table: [Parameter<P>], _ params: P, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {

@@ -78,10 +78,7 @@ extension CFProtoMethod {
         ConstraintOptions.featureRangeRow(\.constraints, doc: "`[min, max]`, numbers or one value per search-space feature"),
         .number("gamma", \.gamma, .atLeast(0), "γ: weight of the autoencoder term"),
         .number("theta", \.theta, .atLeast(0), "θ: weight of the prototype term"),
-        Parameter(CFProtoParams.catVarsKey, .categoricalVariables(\.catVars), "categorical variables `{\"start column\": number of categories}`"),
-        Parameter("ohe", .boolean(\.ohe), constraint: "needs cat_vars", "categorical variables are one-hot encoded") { p, _ in
-            p.ohe && p.catVars.isEmpty ? "is true but cat_vars is empty" : nil
-        },
+    ] + CategoricalLayout.rows(\.catVars, \.ohe) + [
         .boolean("use_kdtree", \.useKdtree, "k-d tree prototypes (without an encoder)"),
         .number("learning_rate_init", \.learningRateInit, .above(0), "initial learning rate"),
         .integer("max_iterations", \.maxIterations, .in(1...CFProtoParams.maxSteps), "FISTA iterations per c step"),

@@ -98,3 +98,14 @@ extension Constraints {
                       monotone: options.monotone, featureCount: d)
     }
 }
+
+extension CategoricalLayout {
+    /// The rows `cat_vars` ({"start column": categories}) and `ohe` (one-hot groups), for methods
+    /// that take categorical variables (CFProto, genetic); `CategoricalLayout`'s errors name them.
+    public static func rows<P>(_ variables: WritableKeyPath<P, [CategoricalVariable]>, _ ohe: WritableKeyPath<P, Bool>) -> [Parameter<P>] {
+        [Parameter(CFProtoParams.catVarsKey, .categoricalVariables(variables), "categorical variables `{\"start column\": number of categories}`"),
+         Parameter("ohe", .boolean(ohe), constraint: "needs cat_vars", "categorical variables are one-hot encoded") { p, _ in
+             p[keyPath: ohe] && p[keyPath: variables].isEmpty ? "is true but cat_vars is empty" : nil
+         }]
+    }
+}

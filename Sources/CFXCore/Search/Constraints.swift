@@ -80,6 +80,15 @@ public struct Constraints: Sendable {
         applyDirections(to: &x, original: original)
     }
 
+    /// Whether `y`, a change of `x` that is not clipped, keeps the constraints: every changed
+    /// feature inside the box (an instance outside it may keep its own values), immutable features
+    /// unchanged, monotone ones moved their way only.
+    public func permits(_ y: [Double], from x: [Double]) -> Bool {
+        for j in y.indices where y[j] != x[j] && !(lower[j] <= y[j] && y[j] <= upper[j]) { return false }
+        if immutable.contains(where: { y[$0] != x[$0] }) { return false }
+        return monotone.allSatisfy { $0.allows(y[$0.feature], from: x[$0.feature]) }
+    }
+
     /// Monotone features only: increase-only x_j := max(x_j, original_j), decrease-only min.
     public func applyDirections(to x: inout [Double], original: [Double]) {
         for m in monotone {

@@ -99,11 +99,7 @@ public final class FeatureTweakingExplainer: BatchExplainer, Sendable {
     }
 
     /// Within feature_range, immutable features unchanged, monotone ones moved their way only.
-    func allowed(_ y: [Double], from x: [Double]) -> Bool {
-        for j in y.indices where y[j] != x[j] && !(constraints.lower[j] <= y[j] && y[j] <= constraints.upper[j]) { return false }
-        if constraints.immutable.contains(where: { y[$0] != x[$0] }) { return false }
-        return constraints.monotone.allSatisfy { $0.allows(y[$0.feature], from: x[$0.feature]) }
-    }
+    func allowed(_ y: [Double], from x: [Double]) -> Bool { constraints.permits(y, from: x) }
 
     func distance(_ a: [Double], _ b: [Double]) -> Double {
         switch params.distance {

@@ -19,6 +19,7 @@ from . import metrics
 from .deduce import DeDUCE, FeatureDensity, JSMA, SaliencyExplanation
 from .eccco import ECCCo
 from .trees import FeatureTweaking
+from .genetic import Genetic
 from . import robustness
 
 __version__ = _HEADER_VERSION  # the package's version is the header's (Tests/python/test_version.py)
@@ -33,7 +34,7 @@ __all__ = [
 ]
 __all__ += ["DeDUCE", "JSMA", "FeatureDensity", "SaliencyExplanation"]
 __all__ += ["ECCCo", "robustness"]
-__all__ += ["FeatureTweaking"]
+__all__ += ["FeatureTweaking", "Genetic"]
 
 
 def __getattr__(name):
