@@ -8,7 +8,6 @@ The model must be a native network ending in softmax: the energy is the raw logi
 
 from __future__ import annotations
 
-from .errors import InvalidArgumentError
 from .explainer import CFProto, Explainer
 from .model import Model
 
@@ -34,13 +33,7 @@ class ECCCo(Explainer):
     method = "eccco"
 
     def __init__(self, model: Model, **params):
-        if "method" in params and params["method"] != self.method:
-            raise InvalidArgumentError(f"method: ECCCo takes method 'eccco', got {params['method']!r}")
-        config = {"method": self.method}
-        config.update(params)
-        if isinstance(config.get("monotone"), dict):
-            config["monotone"] = {str(int(k)): v for k, v in config["monotone"].items()}
-        super().__init__(model, config)
+        super().__init__(model, self._method_config(params))
 
     # Calibration rows of the conformal penalty go through cfx_explainer_fit, as CFProto's data do.
     fit = CFProto.fit

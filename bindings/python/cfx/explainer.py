@@ -177,6 +177,21 @@ class Explainer(NativeHandle):
 
     _free_function = "cfx_explainer_free"
     _kind = "explainer"
+    #: The method a subclass configures (``Wachter``: "wachter"); ``None`` here.
+    method: Optional[str] = None
+
+    @classmethod
+    def _method_config(cls, params: dict) -> dict:
+        """A subclass's config: ``{"method": cls.method}`` and the keyword arguments; another
+        "method" is an error. ``monotone`` and ``cat_vars`` may use integer keys (written as strings)."""
+        if "method" in params and params["method"] != cls.method:
+            raise InvalidArgumentError(f"method: {cls.__name__} takes method '{cls.method}', got {params['method']!r}")
+        config = {"method": cls.method, **params}
+        if isinstance(config.get("monotone"), dict):
+            config["monotone"] = {str(int(k)): v for k, v in config["monotone"].items()}
+        if isinstance(config.get("cat_vars"), dict):
+            config["cat_vars"] = {str(int(k)): int(v) for k, v in config["cat_vars"].items()}
+        return config
 
     def __init__(self, model: Model, config: "dict | str"):
         if not isinstance(model, Model):
@@ -276,12 +291,7 @@ class Wachter(Explainer):
     method = "wachter"
 
     def __init__(self, model: Model, **params):
-        if "method" in params and params["method"] != self.method:
-            raise InvalidArgumentError(f"method: Wachter takes method 'wachter', got "
-                                       f"{params['method']!r}")
-        config = {"method": self.method}
-        config.update(params)
-        super().__init__(model, config)
+        super().__init__(model, self._method_config(params))
 
 
 class CFProto(Explainer):
@@ -301,13 +311,7 @@ class CFProto(Explainer):
 
     def __init__(self, model: Model, encoder: Optional[Model] = None, autoencoder: Optional[Model] = None,
                  **params):
-        if "method" in params and params["method"] != self.method:
-            raise InvalidArgumentError(f"method: CFProto takes method 'cfproto', got {params['method']!r}")
-        config = {"method": self.method}
-        config.update(params)
-        if isinstance(config.get("cat_vars"), dict):
-            config["cat_vars"] = {str(int(k)): int(v) for k, v in config["cat_vars"].items()}
-        super().__init__(model, config)
+        super().__init__(model, self._method_config(params))
         self.encoder = encoder
         self.autoencoder = autoencoder
         for role, aux in (("encoder", encoder), ("autoencoder", autoencoder)):

@@ -7,7 +7,6 @@ networks, tree ensembles.
 
 from __future__ import annotations
 
-from .errors import InvalidArgumentError
 from .explainer import Explainer
 from .model import Model
 
@@ -32,11 +31,4 @@ class Genetic(Explainer):
     method = "genetic"
 
     def __init__(self, model: Model, **params):
-        if "method" in params and params["method"] != self.method:
-            raise InvalidArgumentError(f"method: Genetic takes method 'genetic', got {params['method']!r}")
-        config = {"method": self.method}
-        config.update(params)
-        for key in ("monotone", "cat_vars"):
-            if isinstance(config.get(key), dict):
-                config[key] = {str(int(k)): v for k, v in config[key].items()}
-        super().__init__(model, config)
+        super().__init__(model, self._method_config(params))

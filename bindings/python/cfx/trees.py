@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-from .errors import InvalidArgumentError
 from .explainer import Explainer
 from .model import Model
 
@@ -29,10 +28,4 @@ class FeatureTweaking(Explainer):
     method = "feature_tweaking"
 
     def __init__(self, model: Model, **params):
-        if "method" in params and params["method"] != self.method:
-            raise InvalidArgumentError(f"method: FeatureTweaking takes method 'feature_tweaking', got {params['method']!r}")
-        config = {"method": self.method}
-        config.update(params)
-        if isinstance(config.get("monotone"), dict):
-            config["monotone"] = {str(int(k)): v for k, v in config["monotone"].items()}
-        super().__init__(model, config)
+        super().__init__(model, self._method_config(params))
