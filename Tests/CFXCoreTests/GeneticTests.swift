@@ -207,7 +207,15 @@ final class GeneticTests: XCTestCase {
         for (x, (p, s)) in zip(rows, zip(plain, sparse)) {
             let (dense, cf) = (try XCTUnwrap(p.cf), try XCTUnwrap(s.cf))
             XCTAssertNotEqual(try predicted(model, cf.x), s.origClass)
-            for j in 0..<6 where cf.x[j] != dense.x[j] { XCTAssertEqual(cf.x[j], x[j]) }
+            // Restored (x's value) or pulled toward x, never past it.
+            for j in 0..<6 where cf.x[j] != x[j] {
+                XCTAssertEqual((cf.x[j] - x[j]).sign, (dense.x[j] - x[j]).sign)
+                XCTAssertLessThanOrEqual(abs(cf.x[j] - x[j]), abs(dense.x[j] - x[j]))
+                // Pulled as far as validity goes: 1% more toward x loses it (the model is monotone in each feature).
+                var closer = cf.x
+                closer[j] = x[j] + 0.99 * (cf.x[j] - x[j])
+                XCTAssertEqual(try predicted(model, closer), s.origClass, "feature \(j) pulled to the edge")
+            }
             XCTAssertEqual(cf.changed + (cf.restored ?? -1), dense.changed)
             XCTAssertEqual(cf.changed, (0..<6).filter { cf.x[$0] != x[$0] }.count)
             if cf.changed < dense.changed { fewer += 1 }

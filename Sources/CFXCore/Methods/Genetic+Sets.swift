@@ -1,5 +1,6 @@
 /// The genetic search's result: the fittest valid candidate, or with n_counterfactuals > 1 a diverse
-/// set, then the sparsity pass (keys n_counterfactuals, diversity_weight, sparsify).
+/// set, then the sparsity pass (keys n_counterfactuals, diversity_weight, sparsify; the pass:
+/// Genetic+Sparsity.swift).
 extension GeneticSearch {
     /// The greedy set choice looks at this many fittest valid candidates per member asked for (at
     /// least `minimumPool`): each step scores every one of them with a k × k determinant.
@@ -55,22 +56,5 @@ extension GeneticSearch {
     func candidate(genes: [Double], point: [Double], proba: [Double]) -> GeneticCandidate {
         GeneticCandidate(x: point, predictedClass: argmax(proba), proba: proba, loss: loss(genes, proba[...]),
                          proximity: explainer.proximity(genes, x), changed: GeneticExplainer.changed(genes, x))
-    }
-
-    /// `c` after the shared sparsity pass (restoration only: Sparsify.swift), one-hot variables
-    /// restored whole; kept restorations leave the model predicting a target class.
-    func sparsified(_ c: GeneticCandidate, restoreFirst: Set<Int>) throws -> GeneticCandidate {
-        let layout = explainer.layout
-        let groups = layout.oneHot ? layout.variables.map { (start: $0.column, count: $0.categories) } : []
-        var pass = SparsityPass(scales: explainer.scales, oneHot: groups)
-        pass.restoreFirst = restoreFirst
-        pass.cancellation = cancellation
-        let session = self.session
-        let result = try pass.run(original: factual.x, counterfactual: c.x, proba: c.proba,
-                                  predict: { try session.predict($0) }, isValid: { _, p in self.isValid(p[...]) })
-        let genes = try layout.ordinal(fromModel: result.x[...], "counterfactual")
-        var out = candidate(genes: genes, point: result.x, proba: result.proba)
-        out.restored = result.restored
-        return out
     }
 }
