@@ -73,8 +73,9 @@ SUBCOMMANDS = {
                  "OL, Fashion-MNIST), side by side with the paper's table"),
     "ct-beyond": ("counterfactual_training.beyond", "CT vs conventional networks under Wachter, CFProto and DeDUCE; CT's "
                   "training time on 1 and 2 threads"),
-    "trees": ("cfxbench.trees", "Feature Tweaking on a 100-tree random forest (breast cancer, through ONNX): validity, "
-              "l1/l0, ms per counterfactual; results/trees_forest.{md,json}"),
+    "trees": ("cfxbench.trees", "cfx's tree methods on 100-tree random forests (breast cancer, HMDA) against the l1 "
+              "optimum (a MILP after OCEAN, HiGHS) and DiCE random/genetic: validity, l1/l0, constraints, time; "
+              "results/trees_forest.{md,json}"),
     "onnx-resnet18": ("cfxbench.onnx_resnet18", "a ResNet-18 loaded from ONNX and from cfx's spec: load time, agreement "
                       "with onnxruntime, DeDUCE on both; results/onnx_resnet18.{md,json}"),
     "protobuf-cost": ("onnx/protobuf_cost.sh", "what swift-protobuf would cost libcfx.so (size, NEEDED, dlopen); "
