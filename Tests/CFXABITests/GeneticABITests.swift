@@ -115,6 +115,7 @@ final class GeneticABITests: XCTestCase {
                                 (#"{"method": "genetic", "population_size": 1}"#, "population_size"),
                                 (#"{"method": "genetic", "population_size": 4, "n_counterfactuals": 4}"#, "population_size"),
                                 (#"{"method": "genetic", "population_size": 3000000}"#, "population_size"),
+                                (#"{"method": "genetic", "population_size": 600000}"#, "population_size"),
                                 (#"{"method": "genetic", "initialization": "kmeans"}"#, "initialization"),
                                 (#"{"method": "genetic", "maxiterations": 0}"#, "maxiterations"),
                                 (#"{"method": "genetic", "proximity_weight": -1}"#, "proximity_weight"),

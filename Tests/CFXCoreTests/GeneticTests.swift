@@ -236,8 +236,9 @@ final class GeneticTests: XCTestCase {
         fails("population_size") { $0.populationSize = 1 }
         var huge = GeneticParams()
         huge.populationSize = 100_000
-        XCTAssertNotNil(GeneticMethod.populationProblem(huge, features: 1000), "population × features is capped")
-        XCTAssertNil(GeneticMethod.populationProblem(huge, features: 100))
+        XCTAssertNotNil(GeneticMethod.populationProblem(huge, features: 1000, classes: 2), "population × features is capped")
+        XCTAssertNotNil(GeneticMethod.populationProblem(huge, features: 2, classes: 1000), "population × classes is capped")
+        XCTAssertNil(GeneticMethod.populationProblem(huge, features: 100, classes: 2))
         fails("feature_range") { _ in }  // no training rows and no finite range
         fails("monotone") { $0.catVars = [CategoricalVariable(column: 0, categories: 2)]; $0.constraints.monotone = [MonotoneFeature(feature: 0, direction: .increase)] }
         fails("cat_vars") { $0.catVars = [CategoricalVariable(column: 1, categories: 3)]; $0.ohe = true }

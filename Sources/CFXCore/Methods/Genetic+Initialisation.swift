@@ -44,8 +44,8 @@ extension GeneticSearch {
     /// valid or `randomRounds` have run; invalid samples (the first drawn) fill the rest.
     mutating func randomMembers(_ count: Int) throws -> [[Double]] {
         var valid: [[Double]] = [], invalid: [[Double]] = []
-        for round in 0..<Self.randomRounds where valid.count < count {
-            try cancellation.step(round)
+        for _ in 0..<Self.randomRounds where valid.count < count {
+            try cancellation.check()
             let samples = (0..<count).map { _ in space.sample(&random) }
             for member in try evaluate(samples) {
                 if member.valid { valid.append(member.genes) } else if invalid.count < count { invalid.append(member.genes) }

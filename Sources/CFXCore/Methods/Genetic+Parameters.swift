@@ -29,8 +29,9 @@ public struct GeneticParams: ConstrainedParameters, Sendable, Equatable {
     /// The population the search keeps: `population_size`, or 10 × n_counterfactuals (DiCE).
     public var population: Int { populationSize ?? 10 * refinement.nCounterfactuals }
 
-    /// Population × the model's features is capped: each generation is one predict of that many values.
-    public static let maxPopulationValues = 1 << 26
+    /// Population × (the model's features + classes) is capped: each generation is one predict of
+    /// that many inputs and outputs (128 MiB of doubles).
+    public static let maxPopulationValues = 1 << 24
     static let maxPopulation = 1_000_000
     static let maxGenerations = 1_000_000
 }
@@ -53,7 +54,7 @@ public enum GeneticMethod: CounterfactualMethod {
         .number("sparsity_weight", \.sparsityWeight, .atLeast(0), "weight of the share of changed features"),
         Parameter("population_size", .optionalInteger(\.populationSize), constraint: "null or in 2...\(GeneticParams.maxPopulation), > n_counterfactuals",
                   "candidates per generation (null: 10 × n_counterfactuals, DiCE's)") { p, shape in
-            populationProblem(p, features: shape.features)
+            populationProblem(p, features: shape.features, classes: shape.classes)
         },
         .integer("maxiterations", \.maxIterations, .in(1...GeneticParams.maxGenerations), "generations at most"),
         .number("thresh", \.thresh, .atLeast(0), "stop after 5 generations in a row whose best loss moved by at most this, the fittest n valid"),
@@ -63,7 +64,7 @@ public enum GeneticMethod: CounterfactualMethod {
       + RefinementOptions.setRows(\.refinement) + [RefinementOptions.sparsifyRow(\.refinement)]
 
     /// What is wrong with the population's size, or nil.
-    static func populationProblem(_ p: GeneticParams, features: Int) -> String? {
+    static func populationProblem(_ p: GeneticParams, features: Int, classes: Int) -> String? {
         let population = p.population
         guard (2...GeneticParams.maxPopulation).contains(population) else {
             return "must be in 2...\(GeneticParams.maxPopulation), got \(population)"
@@ -71,8 +72,9 @@ public enum GeneticMethod: CounterfactualMethod {
         guard population > p.refinement.nCounterfactuals else {
             return "\(population) must exceed n_counterfactuals (\(p.refinement.nCounterfactuals)): the fittest n are kept, the rest are offspring"
         }
-        guard let values = checkedProduct(population, max(features, 1)), values <= GeneticParams.maxPopulationValues else {
-            return "\(population) candidates × \(features) features is over the limit of \(GeneticParams.maxPopulationValues) values per generation"
+        guard let width = checkedSum(features, classes), let values = checkedProduct(population, width),
+              values <= GeneticParams.maxPopulationValues else {
+            return "\(population) candidates × (\(features) features + \(classes) classes) is over the limit of \(GeneticParams.maxPopulationValues) values per generation"
         }
         return nil
     }

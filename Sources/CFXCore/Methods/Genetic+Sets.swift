@@ -11,7 +11,7 @@ extension GeneticSearch {
             if n > 1 { e.cfs = [] }
             return
         }
-        let chosen = n > 1 ? diverseSet(Array(archive.prefix(max(Self.minimumPool, Self.poolPerMember * n)))) : [archive[0]]
+        let chosen = n > 1 ? try diverseSet(Array(archive.prefix(max(Self.minimumPool, Self.poolPerMember * n)))) : [archive[0]]
         var members = chosen.map { candidate(genes: $0.genes, point: $0.point, proba: $0.proba) }
         if explainer.params.refinement.sparsify {
             let sparse = try sparsifiedMembers(members, original: factual.x, point: \.x) { try sparsified($0, restoreFirst: $1) }
@@ -36,10 +36,11 @@ extension GeneticSearch {
 
     /// The fittest member first, then, one at a time, the candidate whose addition gives the lowest
     /// mean loss − diversity_weight · det K (DiCE's set objective, with its kernel: DiverseSet.swift).
-    func diverseSet(_ pool: [Member]) -> [Member] {
+    func diverseSet(_ pool: [Member]) throws -> [Member] {
         let kernel = DiversityKernel(scales: explainer.scales), weight = explainer.params.refinement.diversityWeight
         var chosen = [pool[0]], rest = Array(pool.dropFirst())
         while chosen.count < n, !rest.isEmpty {
+            try cancellation.check()
             let totalLoss = chosen.reduce(0) { $0 + $1.loss }
             var best = 0, bestObjective = Double.infinity
             for (i, c) in rest.enumerated() {
