@@ -90,6 +90,7 @@ def image_data():
 
 
 def image_cases(cfx, out):
+    import numpy as np
     X, y = image_data()
     model = cfx.Model.from_json(CNN)
     out["train_cnn"] = model.train(X, y, epochs=5, batch_size=16, learning_rate=0.02, seed=3)
@@ -97,6 +98,12 @@ def image_cases(cfx, out):
     out["deduce"] = cfx.DeDUCE(model, target_class="all").fit(X, y).explain_text(X[:3])
     out["deduce_float32"] = cfx.DeDUCE(model.astype("float32"), target_class=1).fit(X, y).explain_text(X[:3])
     out["jsma"] = cfx.JSMA(model, target_class=[0, 1, 2]).explain_text(X[:2])
+    # the Fashion-MNIST CNN (convolutions, relu, 2 x 2 max pooling, dense) on random images
+    fashion = cfx.Model.load(str(ROOT / "benchmarks" / "models" / "fashion_cnn.json"))
+    images = np.random.default_rng(3).uniform(0, 1, size=(2, 784))
+    for dtype, threads in (("float32", 1), ("float32", 2), ("float64", 1)):
+        out[f"fashion_cnn_wachter_{dtype}_{threads}"] = cfx.Wachter(
+            fashion.astype(dtype, threads=threads), max_lam_steps=2, max_iter=200).explain_text(images)
 
 
 def training_cases(cfx, out):

@@ -101,3 +101,20 @@ size_t cfx_conv_input_gradient_s1_scratch(const cfx_conv_shape *shape) { return 
 void cfx_conv_input_gradient_s1_f32(const cfx_conv_shape *shape, const float *dy, const float *w, float *dx, float *scratch) {
     kernels()->conv_input_gradient_s1_f32(shape, dy, w, dx, scratch);
 }
+#define CFX_TYPED_KERNELS(SUFFIX, T)                                                                         \
+    void cfx_relu_forward_##SUFFIX(size_t count, const T *x, T *y) { kernels()->relu_forward_##SUFFIX(count, x, y); } \
+    void cfx_relu_backward_##SUFFIX(size_t count, const T *x, const T *dy, T *dx, int accumulate) {          \
+        kernels()->relu_backward_##SUFFIX(count, x, dy, dx, accumulate);                                     \
+    }                                                                                                        \
+    void cfx_leaky_relu_forward_##SUFFIX(size_t count, T slope, const T *x, T *y) {                          \
+        kernels()->leaky_relu_forward_##SUFFIX(count, slope, x, y);                                          \
+    }                                                                                                        \
+    void cfx_leaky_relu_backward_##SUFFIX(size_t count, T slope, const T *x, const T *dy, T *dx, int accumulate) { \
+        kernels()->leaky_relu_backward_##SUFFIX(count, slope, x, dy, dx, accumulate);                        \
+    }                                                                                                        \
+    void cfx_max_pool2_backward_##SUFFIX(size_t planes, size_t height, size_t width, const T *argmax, const T *dy, T *dx, \
+                                         int accumulate) {                                                   \
+        kernels()->max_pool2_backward_##SUFFIX(planes, height, width, argmax, dy, dx, accumulate);           \
+    }
+CFX_TYPED_KERNELS(f64, double)
+CFX_TYPED_KERNELS(f32, float)

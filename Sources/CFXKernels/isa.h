@@ -1,6 +1,7 @@
 /* One instruction set's kernels, and how they are compiled.
  *
- * The kernels are written once (dense_impl.h, pool_impl.h, chain_impl.h, conv_impl.h) and compiled
+ * The kernels are written once (dense_impl.h, pool_impl.h, chain_impl.h, conv_impl.h,
+ * elementwise_impl.h) and compiled
  * once per instruction set by isa_avx512.c, isa_avx2.c and isa_baseline.c, each of which defines
  *   ISA      the suffix of its functions and table (avx512, avx2, baseline),
  *   ISA_FMA  1 when its multiply-adds are fused (the AVX2 and AVX-512 sets have FMA), 0 when not,
@@ -31,6 +32,16 @@ typedef struct {
     void (*chain_backward_f64)(const cfx_chain_layer *, size_t, size_t, const double *, double *const *, double *const *);
     void (*chain_backward_f32)(const cfx_chain_layer *, size_t, size_t, const float *, float *const *, float *const *);
     void (*conv_input_gradient_s1_f32)(const cfx_conv_shape *, const float *, const float *, float *, float *);
+    void (*relu_forward_f64)(size_t, const double *, double *);
+    void (*relu_forward_f32)(size_t, const float *, float *);
+    void (*relu_backward_f64)(size_t, const double *, const double *, double *, int);
+    void (*relu_backward_f32)(size_t, const float *, const float *, float *, int);
+    void (*leaky_relu_forward_f64)(size_t, double, const double *, double *);
+    void (*leaky_relu_forward_f32)(size_t, float, const float *, float *);
+    void (*leaky_relu_backward_f64)(size_t, double, const double *, const double *, double *, int);
+    void (*leaky_relu_backward_f32)(size_t, float, const float *, const float *, float *, int);
+    void (*max_pool2_backward_f64)(size_t, size_t, size_t, const double *, const double *, double *, int);
+    void (*max_pool2_backward_f32)(size_t, size_t, size_t, const float *, const float *, float *, int);
 } cfx_kernel_table;
 
 /* The zero-bordered copies of conv_impl.h: dy's rows and columns with kernel - 1 zeros before them

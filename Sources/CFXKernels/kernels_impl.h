@@ -18,6 +18,7 @@
 #include "pool_impl.h"
 #include "chain_impl.h"
 #include "conv_impl.h"
+#include "elementwise_impl.h"
 
 #define CFX_STRING_(x) #x
 #define CFX_STRING(x) CFX_STRING_(x)
@@ -28,4 +29,8 @@ const cfx_kernel_table CFX_PASTE(cfx_kernels, ISA) = {
     KERNEL(max_pool2_f64), KERNEL(max_pool2_f32),
     KERNEL(chain_forward_f64), KERNEL(chain_forward_f32), KERNEL(chain_backward_f64), KERNEL(chain_backward_f32),
     KERNEL(conv_input_gradient_s1_f32),
+    KERNEL(relu_forward_f64), KERNEL(relu_forward_f32), KERNEL(relu_backward_f64), KERNEL(relu_backward_f32),
+    KERNEL(leaky_relu_forward_f64), KERNEL(leaky_relu_forward_f32),
+    KERNEL(leaky_relu_backward_f64), KERNEL(leaky_relu_backward_f32),
+    KERNEL(max_pool2_backward_f64), KERNEL(max_pool2_backward_f32),
 };

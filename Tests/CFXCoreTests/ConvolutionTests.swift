@@ -147,8 +147,9 @@ final class ConvolutionTests: XCTestCase {
         // 2 × 2 windows in rows [a b] [c d], cycling through six patterns.
         let patterns: [[Double]] = [[1, 1, 1, 1], [-inf, -inf, -inf, -inf], [0, 2, 2, 1], [nan, 5, 3, nan], [1, nan, nan, 7], [-1, -2, 4, 4]]
         let winners = [0, 0, 1, 3, 2, 2]  // position in the window of the value that wins
-        // Rows of 3 windows (one at a time) and of 18 (eight at a time, the last block overlapping).
-        for (columns, dtype) in [(3, DType.float64), (18, .float64), (3, .float32), (18, .float32)] {
+        // Rows of 3 windows (one at a time), of 4 and 7 (four at a time, overlapping at 7) and of 18
+        // (eight at a time, the last block overlapping).
+        for (columns, dtype) in [3, 4, 7, 18].flatMap({ c in DType.allCases.map { (c, $0) } }) {
             let width = 2 * columns, windows = 2 * columns
             var x = [Double](repeating: 0, count: 4 * width)
             for w in 0..<windows {

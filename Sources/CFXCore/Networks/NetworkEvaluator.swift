@@ -104,7 +104,7 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     @discardableResult
     public func backward(from buffer: Int, cotangent: UnsafeBufferPointer<Double>,
                          parameterGradients: UnsafeMutablePointer<Double>? = nil) -> UnsafeBufferPointer<Double> {
-        backward(through: buffer, parameterGradients: parameterGradients) { seed in seed(buffer, cotangent) }
+        backward(through: buffer, parameterGradients: parameterGradients, seeded: { $0 == buffer }) { seed in seed(buffer, cotangent) }
     }
 
     /// Backpropagates several cotangents at once, each seeded at its own buffer of the last forward
@@ -113,18 +113,19 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     public func backward(seeds: [(buffer: Int, cotangent: UnsafeBufferPointer<Double>)],
                          parameterGradients: UnsafeMutablePointer<Double>? = nil) -> UnsafeBufferPointer<Double> {
         precondition(!seeds.isEmpty, "backward needs at least one seed")
-        return backward(through: seeds.map(\.buffer).max()!, parameterGradients: parameterGradients) { seed in
+        return backward(through: seeds.map(\.buffer).max()!, parameterGradients: parameterGradients,
+                        seeded: { b in seeds.contains { $0.buffer == b } }) { seed in
             for s in seeds { seed(s.buffer, s.cotangent) }
         }
     }
 
     /// The backward pass from buffer `top` down, after `seeding` has added each cotangent to its
-    /// buffer's gradient (a closure, so that one seed costs no array).
-    private func backward(through top: Int, parameterGradients: UnsafeMutablePointer<Double>?,
+    /// buffer's gradient (a closure, so that one seed costs no array); `seeded` tells the buffers it seeds.
+    private func backward(through top: Int, parameterGradients: UnsafeMutablePointer<Double>?, seeded: (Int) -> Bool,
                           seeding: ((Int, UnsafeBufferPointer<Double>) -> Void) -> Void) -> UnsafeBufferPointer<Double> {
         let inputCount = rows * network.featureCount
         if let tape64 {
-            tape64.clearGradients(through: top)
+            tape64.clearGradients(through: top, parameterGradients: parameterGradients != nil, seeded: seeded)
             seeding { buffer, cotangent in
                 let g = tape64.gradients[buffer]
                 for i in 0..<cotangent.count { g[i] += cotangent[i] }
@@ -132,7 +133,7 @@ public final class NetworkEvaluator: ClassifierEvaluator {
             return UnsafeBufferPointer(start: tape64.propagate(through: top, parameterGradients: parameterGradients), count: inputCount)
         }
         let tape32 = tape32!
-        tape32.clearGradients(through: top)
+        tape32.clearGradients(through: top, parameterGradients: parameterGradients != nil, seeded: seeded)
         seeding { buffer, cotangent in
             let g = tape32.gradients[buffer]
             for i in 0..<cotangent.count { g[i] += Float(cotangent[i]) }

@@ -65,6 +65,9 @@ public struct OperationContext<T: NetworkScalar> {
     public unowned(unsafe) let cache: StepCache
     /// Changes whenever the network's tensors do (`Network.parametersChanged()` and training steps).
     public let parametersVersion: Int
+    /// Backward only, for an operation that `overwritesInputGradient`: dx holds stale values, and
+    /// the pass writes every one of them as 0 + ∂L/∂x (the bits that adding to a cleared dx gives).
+    public var overwrite = false
 
     public var inputCount: Int { inputShape.count }
     public var outputCount: Int { outputShape.count }
@@ -102,6 +105,10 @@ open class Operation: @unchecked Sendable {
     /// Temporary values needed within one call on `batch` examples (shared by all steps).
     open func workspaceCount(input: [Int], batch: Int) -> Int { 0 }
 
+    /// Whether backward can write dx rather than add to it (`OperationContext.overwrite`), so that
+    /// the evaluator need not clear dx first when this operation is the first to reach it.
+    open var overwritesInputGradient: Bool { false }
+
     // The passes, one override per number type. A layer writes each pass once, as a private
     // generic function, and overrides both with one-line calls to it: the calls are compiled for
     // Float and for Double. (A generic method overridden and called through the vtable would run
@@ -111,8 +118,8 @@ open class Operation: @unchecked Sendable {
     open func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ context: OperationContext<Float>) {}
     open func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ context: OperationContext<Double>) {}
 
-    /// Given dy = ∂L/∂y, adds ∂L/∂x to dx (dx += …, so that branches accumulate) and, when the
-    /// context asks for them, ∂L/∂θ to the parameter gradients.
+    /// Given dy = ∂L/∂y, adds ∂L/∂x to dx (dx += …, so that branches accumulate; written instead
+    /// with `context.overwrite`) and, when the context asks for them, ∂L/∂θ to the parameter gradients.
     open func backward(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>,
                        _ dx: UnsafeMutablePointer<Float>, _ context: OperationContext<Float>) {}
     open func backward(_ x: UnsafePointer<Double>, _ y: UnsafePointer<Double>, _ dy: UnsafePointer<Double>,

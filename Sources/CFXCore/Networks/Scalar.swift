@@ -40,6 +40,18 @@ public protocol NetworkScalar: BinaryFloatingPoint, Sendable {
     /// 2 × 2, stride 2 max pooling: values and argmax positions (CFXKernels).
     static func maxPool2(planes: Int, height: Int, width: Int, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>,
                          _ argmax: UnsafeMutablePointer<Self>)
+    /// Its backward pass: dx[argmax] += dy for each window (CFXKernels).
+    static func maxPool2Backward(planes: Int, height: Int, width: Int, _ argmax: UnsafePointer<Self>, _ dy: UnsafePointer<Self>,
+                                 _ dx: UnsafeMutablePointer<Self>, accumulate: Bool)
+    /// relu and leaky relu, value by value, and their backward passes (dx += …) (CFXKernels; each
+    /// value as the scalar expression gives it: Scalar+Elementwise.swift). A backward pass that does
+    /// not `accumulate` writes dx as if it had been cleared first.
+    static func reluForward(count: Int, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>)
+    static func reluBackward(count: Int, _ x: UnsafePointer<Self>, _ dy: UnsafePointer<Self>, _ dx: UnsafeMutablePointer<Self>,
+                             accumulate: Bool)
+    static func leakyReluForward(count: Int, slope: Self, _ x: UnsafePointer<Self>, _ y: UnsafeMutablePointer<Self>)
+    static func leakyReluBackward(count: Int, slope: Self, _ x: UnsafePointer<Self>, _ dy: UnsafePointer<Self>,
+                                  _ dx: UnsafeMutablePointer<Self>, accumulate: Bool)
     static func exponential(_ x: Self) -> Self
     /// The whole number this value holds (max pooling's positions), without the generic
     /// conversion's slow path.

@@ -33,6 +33,11 @@ final class Tape<T: NetworkScalar> {
     private(set) var values: [UnsafeMutablePointer<T>] = []
     private(set) var gradients: [UnsafeMutablePointer<T>] = []
     private var scratch: [UnsafeMutablePointer<T>] = []
+    /// Per step, whether its backward pass writes its input's gradient rather than adding to it;
+    /// per buffer, whether a step has claimed its gradient and whether it is written (not cleared).
+    private let overwrites: UnsafeMutablePointer<Bool>
+    private let claimed: UnsafeMutablePointer<Bool>
+    private let written: UnsafeMutablePointer<Bool>
     private var workspace = UnsafeMutablePointer<T>.allocate(capacity: 1)
     private var workspaceCount = 1
     /// Values the buffers hold (prepared convolutions not counted).
@@ -48,6 +53,12 @@ final class Tape<T: NetworkScalar> {
         self.chain = smallChain ? SmallChain(network) : nil
         self.bufferTable = .allocate(capacity: 2 * bufferSizes.count)
         bufferTable.initialize(repeating: nil, count: 2 * bufferSizes.count)
+        self.overwrites = .allocate(capacity: max(network.steps.count, 1))
+        overwrites.initialize(repeating: false, count: max(network.steps.count, 1))
+        self.claimed = .allocate(capacity: bufferSizes.count)
+        claimed.initialize(repeating: false, count: bufferSizes.count)
+        self.written = .allocate(capacity: bufferSizes.count)
+        written.initialize(repeating: false, count: bufferSizes.count)
         self.plan = network.steps.enumerated().map { index, step in
             switch step {
             case .apply(let op, let input, let output):
@@ -72,6 +83,9 @@ final class Tape<T: NetworkScalar> {
         workspace.deallocate()
         chain?.deallocate()
         bufferTable.deallocate()
+        overwrites.deallocate()
+        claimed.deallocate()
+        written.deallocate()
     }
 
     private func release() {
@@ -144,24 +158,46 @@ final class Tape<T: NetworkScalar> {
         return (UnsafePointer(scratch[step]), rows)
     }
 
-    /// Zeroes the gradients of buffers 0…top, ready to be seeded.
-    func clearGradients(through top: Int) {
-        precondition(top <= forwardThrough, "backward needs a forward pass through buffer \(top)")
-        for b in 0...top { gradients[b].update(repeating: 0, count: rows * bufferSizes[b]) }
+    /// Whether the backward pass through `top` runs as one small-chain call.
+    private func chainRuns(through top: Int, parameterGradients: Bool) -> Bool {
+        guard let chain, !parameterGradients, top == bufferSizes.count - 1 else { return false }
+        return chain.fits(rows: rows)
     }
 
-    /// Runs the backward pass from the seeded gradients of buffers 0…top down to the input; returns
-    /// the input's gradient (rows × d).
+    /// Readies the gradients of buffers 0…top for a backward pass seeded at the `seeded` buffers: the first step to reach a buffer that gets no seed writes its gradient when its
+    /// operation can (`overwritesInputGradient`); every other buffer's gradient is zeroed. Either
+    /// way each gradient is what adding to a zeroed buffer gives, to the bit.
+    func clearGradients(through top: Int, parameterGradients: Bool, seeded: (Int) -> Bool) {
+        precondition(top <= forwardThrough, "backward needs a forward pass through buffer \(top)")
+        for b in 0...top { (claimed[b], written[b]) = (seeded(b), false) }
+        let layerByLayer = !chainRuns(through: top, parameterGradients: parameterGradients)
+        for index in plan.indices.reversed() {
+            let step = plan[index]
+            overwrites[index] = false
+            guard layerByLayer, step.output <= top else { continue }
+            if !claimed[step.input] {
+                claimed[step.input] = true
+                overwrites[index] = step.operation?.takeUnretainedValue().overwritesInputGradient ?? false
+                written[step.input] = overwrites[index]
+            }
+            if step.operation == nil { claimed[step.other] = true }
+        }
+        for b in 0...top where !written[b] { gradients[b].update(repeating: 0, count: rows * bufferSizes[b]) }
+    }
+
+    /// Runs the backward pass from the seeded gradients of buffers 0…top down to the input (after
+    /// `clearGradients` with the same top and parameter gradients); returns the input's gradient (rows × d).
     func propagate(through top: Int, parameterGradients: UnsafeMutablePointer<T>?) -> UnsafeMutablePointer<T> {
-        if let chain, parameterGradients == nil, top == bufferSizes.count - 1, chain.fits(rows: rows) {
+        if let chain, chainRuns(through: top, parameterGradients: parameterGradients != nil) {
             chain.backward(rows: rows, parameters: UnsafePointer(parameters), values: bufferTable, gradients: bufferTable + bufferSizes.count)
             return gradients[0]
         }
-        for step in plan.reversed() where step.output <= top {
-            let dy = gradients[step.output]
+        for index in plan.indices.reversed() where plan[index].output <= top {
+            let step = plan[index], dy = gradients[step.output]
             if let operation = step.operation {
                 let (x, y, dx) = (values[step.input], values[step.output], gradients[step.input])
-                let context = context(step, training: forwardTraining, parameterGradients: parameterGradients)
+                var context = context(step, training: forwardTraining, parameterGradients: parameterGradients)
+                context.overwrite = overwrites[index]
                 operation._withUnsafeGuaranteedRef { T.backward($0, UnsafePointer(x), UnsafePointer(y), UnsafePointer(dy), dx, context) }
             } else if step.concat {
                 concatBackward(step, UnsafePointer(dy), gradients[step.input], gradients[step.other])

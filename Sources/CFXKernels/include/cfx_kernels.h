@@ -1,6 +1,6 @@
 /* Kernels where a library call's fixed cost or branchy scalar code would dominate: small
  * dense-layer products for one or a few rows (a small MLP explained one instance at a time), a
- * small MLP's whole pass, softmax, 2 x 2 max pooling, and the input gradient of a convolution
+ * small MLP's whole pass, softmax, relu and leaky relu, 2 x 2 max pooling, and the input gradient of a convolution
  * over few channels.
  *
  * Each (but softmax, compiled once: it calls the C library's exp) is compiled for three
@@ -42,6 +42,25 @@ void cfx_dense_backward_f32(size_t rows, size_t outputs, size_t inputs, const fl
  * row), argmax its position in the plane. */
 void cfx_max_pool2_f64(size_t planes, size_t height, size_t width, const double *x, double *y, double *argmax);
 void cfx_max_pool2_f32(size_t planes, size_t height, size_t width, const float *x, float *y, float *argmax);
+
+/* The backward pass of cfx_max_pool2: dx[argmax] += dy for each window (dx's other values keep
+ * their bits). A backward pass with accumulate 0 writes dx as if it had been cleared (+0) first. */
+void cfx_max_pool2_backward_f64(size_t planes, size_t height, size_t width, const double *argmax, const double *dy, double *dx,
+                                int accumulate);
+void cfx_max_pool2_backward_f32(size_t planes, size_t height, size_t width, const float *argmax, const float *dy, float *dx,
+                                int accumulate);
+
+/* relu y = (0 >= x ? 0 : x) and its backward pass dx += (x > 0 ? dy : 0); leaky relu
+ * y = (x > 0 ? x : slope * x), dx += (x > 0 ? dy : slope * dy): each value as the scalar expression
+ * gives it, in every set; with accumulate 0, dx = 0 + (…), the bits of a cleared dx. */
+void cfx_relu_forward_f64(size_t count, const double *x, double *y);
+void cfx_relu_forward_f32(size_t count, const float *x, float *y);
+void cfx_relu_backward_f64(size_t count, const double *x, const double *dy, double *dx, int accumulate);
+void cfx_relu_backward_f32(size_t count, const float *x, const float *dy, float *dx, int accumulate);
+void cfx_leaky_relu_forward_f64(size_t count, double slope, const double *x, double *y);
+void cfx_leaky_relu_forward_f32(size_t count, float slope, const float *x, float *y);
+void cfx_leaky_relu_backward_f64(size_t count, double slope, const double *x, const double *dy, double *dx, int accumulate);
+void cfx_leaky_relu_backward_f32(size_t count, float slope, const float *x, const float *dy, float *dx, int accumulate);
 
 /* y = softmax of each of `rows` rows of `width` values; its backward pass dx += y * (dy - <dy, y>). */
 void cfx_softmax_f64(size_t rows, size_t width, const double *x, double *y);

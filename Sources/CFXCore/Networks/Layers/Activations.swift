@@ -23,16 +23,23 @@ public final class Elementwise: Operation, @unchecked Sendable {
 
     public override func outputShape(for input: [Int]) throws -> [Int] { input }
 
+    /// relu and leaky relu (CFXKernels) write dx when asked.
+    public override var overwritesInputGradient: Bool {
+        switch function {
+        case .relu, .leakyRelu: true
+        default: false
+        }
+    }
+
     public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
     private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let count = c.batch * c.inputCount
         switch function {
-        case .relu: for i in 0..<count { y[i] = max(x[i], 0) }
-        case .leakyRelu(let slope):
-            let slope = T(slope)
-            for i in 0..<count { y[i] = x[i] > 0 ? x[i] : slope * x[i] }
+        // relu y = max(x, 0), leaky relu y = x > 0 ? x : slope · x (CFXKernels)
+        case .relu: T.reluForward(count: count, x, y)
+        case .leakyRelu(let slope): T.leakyReluForward(count: count, slope: T(slope), x, y)
         case .tanh: for i in 0..<count { y[i] = T.hyperbolicTangent(x[i]) }
         case .sigmoid: for i in 0..<count { y[i] = logistic(x[i]) }
         // log(1 + eˣ) without overflow for large x
@@ -49,19 +56,9 @@ public final class Elementwise: Operation, @unchecked Sendable {
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let count = c.batch * c.inputCount
         switch function {
-        // dy[i] is read whatever the sign, so that the compiler may select rather than branch
-        // (a load under the condition could not be hoisted): vectorised, no mispredictions.
-        case .relu:
-            for i in 0..<count {
-                let g = dy[i]
-                dx[i] += x[i] > 0 ? g : 0
-            }
-        case .leakyRelu(let slope):
-            let slope = T(slope)
-            for i in 0..<count {
-                let g = dy[i]
-                dx[i] += x[i] > 0 ? g : slope * g
-            }
+        // dx += x > 0 ? dy : 0, and x > 0 ? dy : slope · dy (CFXKernels: selects, no branches)
+        case .relu: T.reluBackward(count: count, x, dy, dx, accumulate: !c.overwrite)
+        case .leakyRelu(let slope): T.leakyReluBackward(count: count, slope: T(slope), x, dy, dx, accumulate: !c.overwrite)
         case .tanh: for i in 0..<count { dx[i] += dy[i] * (1 - y[i] * y[i]) }
         case .sigmoid: for i in 0..<count { dx[i] += dy[i] * y[i] * (1 - y[i]) }
         case .softplus: for i in 0..<count { dx[i] += dy[i] * logistic(x[i]) }

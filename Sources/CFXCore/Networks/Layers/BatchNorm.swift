@@ -100,11 +100,13 @@ public final class BatchNorm: Operation, @unchecked Sendable {
         let mean = c.training ? UnsafePointer(c.scratch) : UnsafePointer(c.parameters + 2 * channels)
         let inverse = c.scratch + channels  // written by the forward pass in either mode
         let count = T(c.batch * spatial)
+        // An input gradient alone, in inference mode, needs neither sum (each a serial chain of adds).
+        let needsSums = c.training || c.parameterGradients != nil
         for ch in 0..<channels {
             // Σ dy and Σ dy·x̂ over the channel: β's and γ's gradients, and the terms of the
             // batch statistics' contribution in training mode.
             var sumDy: T = 0, sumDyXhat: T = 0
-            for r in 0..<c.batch {
+            for r in 0..<(needsSums ? c.batch : 0) {
                 let base = (r * channels + ch) * spatial
                 for s in 0..<spatial {
                     sumDy += dy[base + s]

@@ -33,6 +33,12 @@ public final class Pool2D: Operation, WindowedOperation, @unchecked Sendable {
         return [input[0], g.outHeight, g.outWidth]
     }
 
+    /// 2 × 2 max pooling of stride 2 (maxTiled's windows), whose passes run in CFXKernels.
+    private var isMax2: Bool { mode == .max && padding == 0 && stride == 2 && kernelSize == 2 }
+
+    /// Its backward pass can write dx.
+    public override var overwritesInputGradient: Bool { isMax2 }
+
     public override func scratchCount(input: [Int], batch: Int) -> Int {
         guard mode == .max else { return 0 }
         let g = geometry(input)
@@ -129,6 +135,11 @@ public final class Pool2D: Operation, WindowedOperation, @unchecked Sendable {
     private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let (g, planes, inPlane, outPlane) = sizes(c)
+        if isMax2 {
+            T.maxPool2Backward(planes: planes, height: g.height, width: g.width, UnsafePointer(c.scratch), dy, dx,
+                               accumulate: !c.overwrite)
+            return
+        }
         let scale: T = averageScale()
         for plane in 0..<planes {
             let dxp = dx + plane * inPlane, dyp = dy + plane * outPlane, argmax = c.scratch + plane * outPlane

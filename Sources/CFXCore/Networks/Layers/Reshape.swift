@@ -4,6 +4,8 @@ public final class Flatten: Operation, @unchecked Sendable {
 
     public override func outputShape(for input: [Int]) throws -> [Int] { [input.reduce(1, *)] }
 
+    public override var overwritesInputGradient: Bool { true }
+
     public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
@@ -18,7 +20,11 @@ public final class Flatten: Operation, @unchecked Sendable {
 
     private func backwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafePointer<T>, _ dy: UnsafePointer<T>,
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
-        for i in 0..<c.batch * c.inputCount { dx[i] += dy[i] }
+        if c.overwrite {
+            for i in 0..<c.batch * c.inputCount { dx[i] = 0 + dy[i] }
+        } else {
+            for i in 0..<c.batch * c.inputCount { dx[i] += dy[i] }
+        }
     }
 }
 

@@ -1,0 +1,90 @@
+/* Value-by-value passes of one instruction set (see cfx_kernels.h, isa.h): relu, leaky relu, and the
+ * backward pass of 2 x 2 max pooling. Each value's arithmetic is one comparison and at most one
+ * multiply and one add, written as the scalar expression the layers define, so every set (and any
+ * vector width) gives the bits of the plain loop; the loops are here so that they run at the set's
+ * width (cfx's Swift code is compiled for baseline x86-64). */
+
+/* 64 bytes at a time (V: 64 bytes of T, M: as many integers of T's width; comparisons give masks
+ * and SELECT of pool_impl.h picks bitwise), then the remaining values one by one. */
+#define ELEMENTWISE_LOOP(T, V, M, count, VECTOR, SCALAR)                                            \
+    do {                                                                                            \
+        size_t i = 0;                                                                               \
+        for (; i + sizeof(V) / sizeof(T) <= (count); i += sizeof(V) / sizeof(T)) {                  \
+            V x_ = LOAD(V, x + i), r_;                                                              \
+            VECTOR(V, M);                                                                           \
+        }                                                                                           \
+        for (; i < (count); i++) { T x_ = x[i]; SCALAR; }                                           \
+    } while (0)
+
+/* relu: y = 0 >= x ? 0 : x (Swift's max(x, 0): a NaN passes, −0 becomes +0). */
+#define RELU_FORWARD(V, M) { r_ = SELECT(M, x_ <= (V){0}, (V){0}, x_); memcpy(y + i, &r_, sizeof r_); }
+#define RELU_FORWARD_1 y[i] = x_ <= 0 ? 0 : x_
+/* What a backward pass adds to: dx, or +0 when it overwrites dx (0 + v: the bits a cleared dx gives). */
+#define BASE(V, P) (accumulate ? LOAD(V, P) : (V){0})
+#define BASE_1 (accumulate ? dx[i] : 0)
+/* dx += x > 0 ? dy : 0 */
+#define RELU_BACKWARD(V, M)                                                                         \
+    { r_ = BASE(V, dx + i) + SELECT(M, x_ > (V){0}, LOAD(V, dy + i), (V){0}); memcpy(dx + i, &r_, sizeof r_); }
+#define RELU_BACKWARD_1 dx[i] = BASE_1 + (x_ > 0 ? dy[i] : 0)
+/* y = x > 0 ? x : slope * x */
+#define LEAKY_FORWARD(V, M) { r_ = SELECT(M, x_ > (V){0}, x_, slope * x_); memcpy(y + i, &r_, sizeof r_); }
+#define LEAKY_FORWARD_1 y[i] = x_ > 0 ? x_ : slope * x_
+/* dx += x > 0 ? dy : slope * dy */
+#define LEAKY_BACKWARD(V, M)                                                                        \
+    { V g_ = LOAD(V, dy + i); r_ = BASE(V, dx + i) + SELECT(M, x_ > (V){0}, g_, slope * g_); memcpy(dx + i, &r_, sizeof r_); }
+#define LEAKY_BACKWARD_1 dx[i] = BASE_1 + (x_ > 0 ? dy[i] : slope * dy[i])
+
+/* Windows ox .. ox + 7 of one row pair of 2 x 2 max pooling's backward pass: each of the four
+ * positions of a window gains dy where it is the window's argmax, −0 elsewhere (x + −0 is x,
+ * whatever x: those values keep their bits). */
+#define POOL_BACKWARD_BLOCK8(T, V8, M8, V16)                                                        \
+    do {                                                                                            \
+        V8 g = LOAD(V8, dy + ox), at = LOAD(V8, argmax + ox), none = SPLAT(V8, (T)-0.0);           \
+        V8 column = (V8){0, 2, 4, 6, 8, 10, 12, 14} + (T)(2 * ox);                                  \
+        V8 a = SELECT(M8, at == topRow + column, g, none), b = SELECT(M8, at == topRow + column + 1, g, none); \
+        V8 c = SELECT(M8, at == bottomRow + column, g, none), d = SELECT(M8, at == bottomRow + column + 1, g, none); \
+        V16 upper = LOAD(V16, top + 2 * ox) + __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15); \
+        V16 lower = LOAD(V16, bottom + 2 * ox) + __builtin_shufflevector(c, d, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15); \
+        memcpy(top + 2 * ox, &upper, sizeof upper);                                                 \
+        memcpy(bottom + 2 * ox, &lower, sizeof lower);                                              \
+    } while (0)
+
+#define ELEMENTWISE_KERNELS(SUFFIX, T, I)                                                           \
+typedef T ew_##SUFFIX __attribute__((vector_size(64)));                                             \
+typedef I ewm_##SUFFIX __attribute__((vector_size(64)));                                            \
+typedef T pb8_##SUFFIX __attribute__((vector_size(8 * sizeof(T))));                                 \
+typedef I pbm8_##SUFFIX __attribute__((vector_size(8 * sizeof(T))));                                \
+typedef T pb16_##SUFFIX __attribute__((vector_size(16 * sizeof(T))));                               \
+static void KERNEL(relu_forward_##SUFFIX)(size_t count, const T *x, T *y) {                         \
+    ELEMENTWISE_LOOP(T, ew_##SUFFIX, ewm_##SUFFIX, count, RELU_FORWARD, RELU_FORWARD_1);            \
+}                                                                                                   \
+static void KERNEL(relu_backward_##SUFFIX)(size_t count, const T *x, const T *dy, T *dx, int accumulate) {          \
+    ELEMENTWISE_LOOP(T, ew_##SUFFIX, ewm_##SUFFIX, count, RELU_BACKWARD, RELU_BACKWARD_1);          \
+}                                                                                                   \
+static void KERNEL(leaky_relu_forward_##SUFFIX)(size_t count, T slope, const T *x, T *y) {          \
+    ELEMENTWISE_LOOP(T, ew_##SUFFIX, ewm_##SUFFIX, count, LEAKY_FORWARD, LEAKY_FORWARD_1);          \
+}                                                                                                   \
+static void KERNEL(leaky_relu_backward_##SUFFIX)(size_t count, T slope, const T *x, const T *dy, T *dx, \
+                                                 int accumulate) { \
+    ELEMENTWISE_LOOP(T, ew_##SUFFIX, ewm_##SUFFIX, count, LEAKY_BACKWARD, LEAKY_BACKWARD_1);        \
+}                                                                                                   \
+/* dx[argmax] += dy for each window (the windows tile the plane: no value gains twice); a plane   \
+   that is overwritten is cleared first, while it is in the cache. */                               \
+static void KERNEL(max_pool2_backward_##SUFFIX)(size_t planes, size_t height, size_t width, const T *argmax, \
+                                                const T *dy, T *dx, int accumulate) {               \
+    size_t outHeight = height / 2, outWidth = width / 2;                                            \
+    for (size_t plane = 0; plane < planes; plane++, dx += height * width) {                         \
+        if (!accumulate) memset(dx, 0, height * width * sizeof(T));                                 \
+        for (size_t oy = 0; oy < outHeight; oy++, dy += outWidth, argmax += outWidth) {             \
+            T *top = dx + 2 * oy * width, *bottom = top + width;                                    \
+            T topRow = (T)(2 * oy * width), bottomRow = topRow + (T)width;                          \
+            size_t ox = 0;                                                                          \
+            for (; ox + 8 <= outWidth; ox += 8)                                                     \
+                POOL_BACKWARD_BLOCK8(T, pb8_##SUFFIX, pbm8_##SUFFIX, pb16_##SUFFIX);                \
+            for (; ox < outWidth; ox++) dx[(long)argmax[ox]] += dy[ox];                           \
+        }                                                                                           \
+    }                                                                                               \
+}
+
+ELEMENTWISE_KERNELS(f64, double, long long)
+ELEMENTWISE_KERNELS(f32, float, int)
