@@ -243,11 +243,14 @@ cfx_status cfx_model_vjp(const cfx_model *model, const double *x, size_t n, size
  *   densities, training); weights stay double inside cfx, so converting loses nothing
  *   (docs/networks.md). "threads" (default 1; 0 = all cores, at most 4096) is how many threads
  *   cfx_model_predict and cfx_model_vjp on the new handle split one call's work over; results do
- *   not depend on it.
+ *   not depend on it. "relax_sigma": σ > 0 (tree ensembles only) makes a handle that predicts
+ *   with the real ensemble and whose gradient (cfx_model_vjp, and so the gradient methods: wachter,
+ *   eccco, sets, sparsify) is that of the ensemble relaxed by sigmoid splits of sharpness σ
+ *   (docs/trees.md, docs/methods/focus.md); validity is always the real ensemble's.
  * - Ownership: free `*out` with cfx_model_free. A native network's new handle has weights of its
  *   own (training it leaves the source as it was); the source stays valid and unchanged.
  * - Errors: CFX_ERR_INVALID_ARGUMENT ("dtype" for a callback model), CFX_ERR_CONFIG (unknown keys,
- *   bad values), CFX_ERR_JSON.
+ *   bad values, "relax_sigma" for a model that is not a tree ensemble), CFX_ERR_JSON.
  * - Threads: any thread. */
 cfx_status cfx_model_convert(const cfx_model *model, const char *options_json, cfx_model **out,
                              cfx_error *err);

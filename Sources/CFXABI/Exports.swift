@@ -171,7 +171,7 @@ public func cfx_model_convert(_ handle: OpaquePointer?, _ options: UnsafePointer
                               _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err, returning: out, "out") {
         let source = try object(handle, .model, ModelHandle.self, "model")
-        var dtype: DType?, threads = source.threads
+        var dtype: DType?, threads = source.threads, relaxSigma: Double?
         if let options {
             let json = try JSON.parse(options, "options_json")
             for (key, value) in try json.members("options_json") {
@@ -183,10 +183,21 @@ public func cfx_model_convert(_ handle: OpaquePointer?, _ options: UnsafePointer
                     let count = try value.integer("threads")
                     try requireThreadCount(count, "threads")
                     threads = count == 0 ? availableCores() : count
+                case "relax_sigma":
+                    guard source.model.treeEnsemble != nil else {
+                        throw CFXError.config(key, "applies to a tree ensemble (cfx_model_load of an XGBoost, LightGBM or ONNX tree model)")
+                    }
+                    let sigma = try value.number(key)
+                    guard sigma.isFinite, sigma > 0 else { throw CFXError.config(key, "must be finite and > 0, got \(sigma)") }
+                    relaxSigma = sigma
                 default:
-                    throw CFXError.config(key, "unknown key for cfx_model_convert; known keys: dtype, threads")
+                    throw CFXError.config(key, "unknown key for cfx_model_convert; known keys: dtype, threads, relax_sigma")
                 }
             }
+        }
+        if let relaxSigma, let ensemble = source.model.treeEnsemble {
+            let model = try TreeEnsembleWithRelaxedGradient(ensemble, sigma: relaxSigma)
+            return retainedHandle(ModelHandle(model, metadata: source.metadata, threads: threads), .model)
         }
         // A native network gets tensors of its own, so that training one handle leaves the other as
         // it was; a callback model holds no state to copy.

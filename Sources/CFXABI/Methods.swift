@@ -65,6 +65,7 @@ struct MethodEntry {
         MethodEntry(ECCCoMethod.self) { e, _, context in ecccoJSON(e, context) },
         MethodEntry(FeatureTweakingMethod.self) { e, _, context in featureTweakingJSON(e, context) },
         MethodEntry(GeneticMethod.self) { e, _, context in geneticJSON(e, context) },
+        MethodEntry(FOCUSMethod.self) { e, _, context in focusJSON(e, context) },
     ]
 
     /// `method` bound to the C API: its table gives the config fields; `json` writes one

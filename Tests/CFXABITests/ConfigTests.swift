@@ -111,7 +111,7 @@ final class ConfigTests: XCTestCase {
 
     /// Every method takes the shared keys, at the values that leave its search as it was.
     func testEveryMethodTakesTheSharedKeys() throws {
-        for method in ["wachter", "cfproto", "deduce", "jsma", "eccco", "feature_tweaking", "genetic"] {
+        for method in ["wachter", "cfproto", "deduce", "jsma", "eccco", "feature_tweaking", "genetic", "focus"] {
             var out: UnsafeMutablePointer<CChar>?
             try check { cfx_default_config(method, &out, $0) }
             let parsed = try jsonObject(takeString(out))

@@ -21,6 +21,7 @@ final class ParameterTableTests: XCTestCase {
         checkTable(ECCCoMethod.self)
         checkTable(FeatureTweakingMethod.self)
         checkTable(GeneticMethod.self)
+        checkTable(FOCUSMethod.self)
     }
 
     func assertError<P>(_ table: [Parameter<P>], _ params: P, _ expected: String, file: StaticString = #filePath, line: UInt = #line) {

@@ -2845,6 +2845,45 @@ static void test_sets(void) {
 #include "test_on_error.c"
 #include "test_dtype.c"
 
+/* FOCUS on a tree ensemble (Tests/fixtures/trees): config errors name their key, a network is
+ * refused, one row explains. */
+static void test_focus(void) {
+    section("FOCUS (tree ensembles)");
+    cfx_model *t = NULL;
+    cfx_error err;
+    err_reset(&err);
+    cfx_status st = cfx_model_load("Tests/fixtures/trees/xgboost_cancer.json", &t, &err);
+    if (!expect_ok(st, &err, "cfx_model_load(xgboost_cancer.json)"))
+        return;
+    bad_config(t, "{\"method\":\"focus\",\"sigma\":0}", CFX_ERR_CONFIG, "focus: sigma 0", "sigma");
+    bad_config(t, "{\"method\":\"focus\",\"temperature\":-1}", CFX_ERR_CONFIG, "focus: temperature -1", "temperature");
+    bad_config(t, "{\"method\":\"focus\",\"max_steps\":0}", CFX_ERR_CONFIG, "focus: max_steps 0", "max_steps");
+    bad_config(t, "{\"method\":\"focus\",\"distance\":\"cosine\"}", CFX_ERR_CONFIG, "focus: distance cosine", "distance");
+    bad_config(t, "{\"method\":\"focus\",\"shrinkk\":true}", CFX_ERR_CONFIG, "focus: unknown key", "shrinkk");
+    bad_config(t, "{\"method\":\"focus\",\"immutable\":[30]}", CFX_ERR_CONFIG, "focus: immutable 30", "immutable");
+    bad_config(t, "{\"method\":\"focus\",\"monotone\":{\"0\":\"up\"}}", CFX_ERR_CONFIG, "focus: monotone up", "monotone");
+    cfx_model *net = make_native(&LR_NET, "network for focus");
+    if (net) {
+        bad_config(net, "{\"method\":\"focus\"}", CFX_ERR_CONFIG, "focus on a network", "tree ensemble");
+        cfx_model_free(net);
+    }
+    cfx_explainer *e = make_explainer(t, "{\"method\":\"focus\",\"max_steps\":50,\"n_threads\":1}", "explainer {focus}");
+    if (e) {
+        double x[30] = {0};
+        char *out = NULL;
+        err_reset(&err);
+        st = cfx_explain(e, x, 1, 30, &out, &err);
+        if (expect_ok(st, &err, "cfx_explain(focus, one row)"))
+            check(out && strstr(out, "\"orig_class\"") && strstr(out, "\"success\""), "focus explanation has orig_class and success");
+        cfx_free(out);
+        err_reset(&err);
+        st = cfx_explain(e, x, 1, 29, &out, &err);
+        expect_err(st, &err, CFX_ERR_SHAPE, "cfx_explain(focus, 29 features)", NULL);
+        cfx_explainer_free(e);
+    }
+    cfx_model_free(t);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_version();
@@ -2857,6 +2896,7 @@ int main(void) {
     test_threads();
     test_free();
     test_model_files();
+    test_focus();
     test_training();
     test_evaluation();
     test_cfproto();

@@ -223,3 +223,41 @@ def test_feature_tweaking_refuses_networks():
     with pytest.raises(cfx.errors.ConfigError, match="tree ensemble"):
         cfx.FeatureTweaking(cfx.Model.from_callable(lambda x: np.full((len(x), 2), 0.5),
                                                      n_features=2, n_classes=2))
+
+
+@pytest.mark.parametrize("maker, suffix", [
+    (lambda: xgb.XGBClassifier(n_estimators=50, max_depth=3), "json"),
+    (lambda: lgb.LGBMClassifier(n_estimators=50, num_leaves=8, verbose=-1), "txt"),
+])
+def test_focus_valid_on_the_source_library(tmp_path, cancer, maker, suffix):
+    """FOCUS through the generic explain path: every counterfactual flips the source library's
+    own prediction, immutable features stay, and most rows succeed."""
+    X, y = cancer
+    X = (X - X.mean(axis=0)) / X.std(axis=0)  # σ is per unit of a feature
+    fitted = maker().fit(X, y)
+    path = tmp_path / f"m.{suffix}"
+    (fitted.get_booster() if suffix == "json" else fitted.booster_).save_model(path)
+    model = cfx.Model.load(str(path))
+    rows = X[:30]
+    exps = cfx.FOCUS(model, immutable=[22, 23], max_steps=300).explain(rows)
+    found = [(x, e) for x, e in zip(rows, exps) if e.cf is not None]
+    assert len(found) >= 20
+    points = np.array([e.cf["X"] for _, e in found])
+    assert np.all(fitted.predict(points) != np.array([e["orig_class"] for _, e in found]))
+    for x, e in found:
+        assert np.array_equal(e.cf["X"][[22, 23]], x[[22, 23]])
+
+
+def test_relaxed_gradient_lets_wachter_explain_a_forest():
+    fixtures = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
+    forest = cfx.Model.load(str(fixtures / "trees" / "sklearn_forest_cancer.onnx"))
+    X = np.array(json.loads((fixtures / "breast_cancer_mlp.json").read_text())["x_test"])[:10]
+    with pytest.raises(cfx.errors.ModelError, match="no gradient"):
+        cfx.Wachter(forest, max_iter=10).explain(X[:1])
+    relaxed = forest.astype(relax_sigma=3)
+    np.testing.assert_array_equal(relaxed.predict(X), forest.predict(X))
+    exps = cfx.Wachter(relaxed, max_lam_steps=5, max_iter=300).explain(X)
+    flipped = [e for e in exps if e["success"]]
+    assert len(flipped) >= 5
+    for e in flipped:
+        assert np.argmax(forest.predict(np.asarray(e.cf["X"])[None])[0]) != e["orig_class"]

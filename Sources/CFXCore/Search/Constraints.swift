@@ -114,6 +114,15 @@ public enum TargetClass: Sendable, Equatable {
     case same
     case index(Int)
 
+    /// The classes a counterfactual of an instance predicted `original` may have, of `count`
+    /// (a fixed set: the tree methods; "same" is refused by their tables and reads as "other").
+    public func classes(of count: Int, original: Int) -> [Int] {
+        switch self {
+        case .index(let c): return c == original ? [] : [c]
+        case .other, .same: return (0..<count).filter { $0 != original }
+        }
+    }
+
     /// The target class at probabilities `p` for an instance originally predicted `original`.
     public func resolve(probabilities p: [Double], original: Int) -> Int {
         switch self {

@@ -7,13 +7,22 @@ public struct FeatureTweakingParams: Sendable, Equatable {
     public var constraints = ConstraintOptions(featureRange: -1e10, 1e10)
     /// Only `sparsify` is a key (no gradient to repair with: FeatureTweaking+Sparsify.swift).
     public var refinement = RefinementOptions()
+    /// The threshold-aware shrink after the search (TreeShrink.swift); off by default.
+    public var shrink = false
 
     public init() {}
 }
 
-/// The cost a counterfactual minimises among the candidates.
+/// The cost a counterfactual minimises among the candidates (Feature Tweaking, FOCUS).
 public enum TweakDistance: String, Sendable, CaseIterable {
     case l2, l1
+
+    public func between(_ a: [Double], _ b: [Double]) -> Double {
+        switch self {
+        case .l1: return zip(a, b).reduce(0) { $0 + abs($1.0 - $1.1) }
+        case .l2: return zip(a, b).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+        }
+    }
 }
 
 public enum FeatureTweakingMethod: CounterfactualMethod {
@@ -26,7 +35,7 @@ public enum FeatureTweakingMethod: CounterfactualMethod {
         .perFeature("epsilon", \.epsilon, .each(.above(0)),
                     "ε: a tweaked feature goes this far past the threshold it must pass (number or per feature)"),
         .choice("distance", \.distance, "the cost the closest candidate minimises: `\"l2\"` (Euclidean) or `\"l1\"`"),
-    ] + ConstraintOptions.rows(\.constraints) + [RefinementOptions.sparsifyRow(\.refinement)]
+    ] + ConstraintOptions.rows(\.constraints) + [RefinementOptions.sparsifyRow(\.refinement), ThresholdShrink.row(\.shrink)]
 
     public static func check(_ params: FeatureTweakingParams, model: Classifier) throws {
         _ = try FeatureTweakingExplainer(model: model, params: params)

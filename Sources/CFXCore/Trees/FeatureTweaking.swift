@@ -20,11 +20,12 @@ public final class FeatureTweakingExplainer: BatchExplainer, Sendable {
     let epsilon: [Double]
     let parents: [Int32]
     let leaves: [[Int]]
+    let shrink: ThresholdShrink?
     /// Candidates sent to the ensemble in one predict call.
     static let batchRows = 64
 
     public init(model: Classifier, params: FeatureTweakingParams) throws {
-        guard let ensemble = model as? TreeEnsemble else {
+        guard let ensemble = model.treeEnsemble else {
             throw CFXError.config("model", "feature_tweaking needs a tree ensemble (an XGBoost JSON or LightGBM text model loaded by cfx_model_load)")
         }
         try FeatureTweakingMethod.parameters.check(params, ModelShape(model))
@@ -34,6 +35,7 @@ public final class FeatureTweakingExplainer: BatchExplainer, Sendable {
         epsilon = try params.epsilon.resolve(ensemble.featureCount, "epsilon")
         parents = ensemble.parents()
         leaves = ensemble.leaves()
+        shrink = params.shrink ? ThresholdShrink(ensemble) : nil
     }
 
     public func explain(_ instances: [Double], rows: Int, threads: Int, control: RunControl = RunControl()) throws -> [FeatureTweakingExplanation] {
@@ -47,11 +49,7 @@ public final class FeatureTweakingExplainer: BatchExplainer, Sendable {
         let session = ModelSession(model: ensemble)
         let proba = try session.predict(x)
         let original = argmax(proba)
-        let targets: [Int]
-        switch params.targetClass {
-        case .index(let c): targets = c == original ? [] : [c]
-        case .other, .same: targets = (0..<ensemble.classCount).filter { $0 != original }
-        }
+        let targets = params.targetClass.classes(of: ensemble.classCount, original: original)
         var (candidates, rejected) = try tweaks(of: x, original: original, targets: targets, cancellation: cancellation)
         candidates.sort { ($0.distance, $0.tree) < ($1.distance, $1.tree) }
         var explanation = FeatureTweakingExplanation(origClass: original, origProba: proba, candidates: candidates.count,
@@ -59,6 +57,9 @@ public final class FeatureTweakingExplainer: BatchExplainer, Sendable {
         explanation.cf = try closestValid(candidates, of: x, targets: Set(targets), session: session, cancellation: cancellation)
         if params.refinement.sparsify, let cf = explanation.cf {
             explanation.cf = try sparsified(cf, of: x, targets: Set(targets), session: session)
+        }
+        if let shrink, let cf = explanation.cf {
+            explanation.cf = try shrunk(cf, by: shrink, of: x, targets: Set(targets), session: session)
         }
         explanation.stats = SearchStats(predictCalls: session.predictCalls, predictedRows: session.predictedRows,
                                         gradientEvaluations: 0, seconds: monotonicSeconds() - started)
@@ -77,7 +78,7 @@ public final class FeatureTweakingExplainer: BatchExplainer, Sendable {
             for c in targets where !ensemble.leaf(reached, ofTree: t, favours: c, over: original) {
                 for leaf in leaves[t] where ensemble.leaf(leaf, ofTree: t, favours: c, over: original) {
                     let tweaked = tweak(x, along: ensemble.path(to: leaf, parents: parents))
-                    guard allowed(tweaked, from: x) else { rejected += 1; continue }
+                    guard constraints.permits(tweaked, from: x) else { rejected += 1; continue }
                     guard seen.insert(tweaked).inserted else { continue }
                     candidates.append(TweakCandidate(x: tweaked, distance: distance(tweaked, x), tree: t))
                 }
@@ -98,15 +99,7 @@ public final class FeatureTweakingExplainer: BatchExplainer, Sendable {
         return y
     }
 
-    /// Within feature_range, immutable features unchanged, monotone ones moved their way only.
-    func allowed(_ y: [Double], from x: [Double]) -> Bool { constraints.permits(y, from: x) }
-
-    func distance(_ a: [Double], _ b: [Double]) -> Double {
-        switch params.distance {
-        case .l1: return zip(a, b).reduce(0) { $0 + abs($1.0 - $1.1) }
-        case .l2: return zip(a, b).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
-        }
-    }
+    func distance(_ a: [Double], _ b: [Double]) -> Double { params.distance.between(a, b) }
 
     /// The first candidate, in the given order (closest first), that the ensemble predicts as a
     /// target, checked in batches of `batchRows`.

@@ -222,7 +222,8 @@ func fuzzONNXBytes(_ bytes: [UInt8]) {
 
 /// The bytes as a tree-ensemble file (cfx_model_load tells XGBoost's JSON and LightGBM's text
 /// by their first bytes; bytes that start like an ONNX ModelProto, 0x08, go to a .onnx path): load
-/// it and, when that works, predict and ask for a gradient (an error).
+/// it and, when that works, predict, ask for a gradient (an error), and explain one row with FOCUS
+/// (the relaxed ensemble, its gradient and the threshold shrink) for a few steps.
 func fuzzTreeFile(_ bytes: [UInt8]) {
     let path = writeScratch(bytes.first == 0x08 ? "trees.onnx" : "trees.model", bytes)
     var model: OpaquePointer?
@@ -230,6 +231,14 @@ func fuzzTreeFile(_ bytes: [UInt8]) {
     guard cfx_model_load(path, &model, &err) == CFX_OK else { return }
     defer { cfx_model_free(model) }
     exercise(model)
+    var d = 0, k = 0
+    guard cfx_model_shape(model, &d, &k, &err) == CFX_OK, d <= 1 << 12 else { return }
+    var explainer: OpaquePointer?
+    let config = #"{"method":"focus","max_steps":20,"learning_rate":0.5,"sparsify":true,"n_threads":1}"#
+    guard cfx_explainer_create(model, config, &explainer, &err) == CFX_OK else { return }
+    defer { cfx_explainer_free(explainer) }
+    var out: UnsafeMutablePointer<CChar>?
+    if cfx_explain(explainer, [Double](repeating: 0.5, count: d), 1, d, &out, &err) == CFX_OK { cfx_free(out) }
 }
 
 /// The bytes as a density file: load it, describe it, score a feature vector, save it.

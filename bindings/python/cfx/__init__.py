@@ -18,7 +18,7 @@ from . import metrics
 # DeDUCE, JSMA and feature densities
 from .deduce import DeDUCE, FeatureDensity, JSMA, SaliencyExplanation
 from .eccco import ECCCo
-from .trees import FeatureTweaking
+from .trees import FOCUS, FeatureTweaking
 from .genetic import Genetic
 from . import robustness
 
@@ -34,7 +34,7 @@ __all__ = [
 ]
 __all__ += ["DeDUCE", "JSMA", "FeatureDensity", "SaliencyExplanation"]
 __all__ += ["ECCCo", "robustness"]
-__all__ += ["FeatureTweaking", "Genetic"]
+__all__ += ["FeatureTweaking", "FOCUS", "Genetic"]
 
 
 def __getattr__(name):

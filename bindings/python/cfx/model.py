@@ -170,16 +170,22 @@ class Model(NativeHandle):
         """The network's spec with every tensor inline, as a dict (``cfx_model_spec``)."""
         return json.loads(_lib.call_json("cfx_model_spec", self._require()))
 
-    def astype(self, dtype: Optional[str] = None, threads: Optional[int] = None) -> "Model":
+    def astype(self, dtype: Optional[str] = None, threads: Optional[int] = None,
+               relax_sigma: Optional[float] = None) -> "Model":
         """A new model with the same weights computing in ``dtype`` ("float32" or "float64";
         native networks only) and splitting each :meth:`predict` / :meth:`vjp` call's work over
         ``threads`` threads (0 = all cores); either left as it is when ``None``
-        (``cfx_model_convert``). Results do not depend on ``threads``."""
+        (``cfx_model_convert``). Results do not depend on ``threads``. ``relax_sigma`` (tree
+        ensembles only): predictions stay the real ensemble's, the gradient becomes that of the
+        ensemble relaxed by sigmoid splits of sharpness σ, so the gradient methods run on it
+        (docs/trees.md)."""
         options = {}
         if dtype is not None:
             options["dtype"] = dtype
         if threads is not None:
             options["threads"] = threads
+        if relax_sigma is not None:
+            options["relax_sigma"] = relax_sigma
         out = _lib.MODEL_P()
         err = _lib.new_error()
         status = _lib.lib().cfx_model_convert(self._require(), json.dumps(options).encode("utf-8"),

@@ -1,0 +1,181 @@
+/// FOCUS (Lucic, Oosterhuis, Haned and de Rijke, "FOCUS: Flexible Optimizable Counterfactual
+/// Explanations for Tree Ensembles", AAAI 2022), for cfx's tree ensembles. With z(x′) the logits
+/// of the ensemble relaxed at sharpness σ (`RelaxedTreeEnsemble`) and p̂ = softmax(τ z):
+///
+///     L(x′) = 1[the real ensemble predicts o at x′] · p̂_o(x′) + β · d(x′, x)
+///
+/// (o the original class; with a class index t as target, 1 − p̂_t in place of p̂_o), minimised by
+/// Adam from x′ = x for `max_steps` steps, each followed by clipping into the constraints; after
+/// each step the real ensemble decides the indicator, and the closest point (by d) it predicts as
+/// a target is the counterfactual. d is ℓ2 (√(Σ + 10⁻¹⁰), the authors' "safe" form) or ℓ1.
+///
+/// Deliberate differences (docs/methods/focus.md): a forest's trees vote their leaves' class
+/// probabilities (scikit-learn's average) rather than the leaf's majority class; boosted trees'
+/// logits are their margins; immutable features have a zero gradient and monotone ones are
+/// clipped to their side of x, as in cfx's other searches.
+public final class FOCUSExplainer: BatchExplainer, Sendable {
+    public let ensemble: TreeEnsemble
+    public let relaxed: RelaxedTreeEnsemble
+    public let params: FOCUSParams
+    let constraints: Constraints
+    /// Adam's bias corrections for the steps, shared by every row's search.
+    let adamCorrections: AdamCorrections
+    let shrink: ThresholdShrink?
+
+    public init(model: Classifier, params: FOCUSParams) throws {
+        guard let ensemble = model.treeEnsemble else {
+            throw CFXError.config("model", "focus needs a tree ensemble (an XGBoost JSON, LightGBM text or ONNX tree model loaded by cfx_model_load)")
+        }
+        try FOCUSMethod.parameters.check(params, ModelShape(model))
+        self.ensemble = ensemble
+        self.params = params
+        relaxed = try RelaxedTreeEnsemble(ensemble, sigma: params.sigma)
+        constraints = try Constraints(params.constraints, featureCount: ensemble.featureCount)
+        adamCorrections = AdamCorrections(steps: params.maxSteps)
+        shrink = params.shrink ? ThresholdShrink(ensemble) : nil
+    }
+
+    public func explain(_ instances: [Double], rows: Int, threads: Int, control: RunControl = RunControl()) throws -> [FOCUSExplanation] {
+        try explainRows(instances, rows: rows, model: ensemble, threads: threads, control: control) { x, cancellation in
+            try self.explainOne(x, cancellation: cancellation)
+        }
+    }
+
+    func explainOne(_ x: [Double], cancellation: Cancellation) throws -> FOCUSExplanation {
+        let started = monotonicSeconds()
+        let session = ModelSession(model: ensemble)
+        let proba = try session.predict(x)
+        let original = argmax(proba)
+        let targets = Set(params.targetClass.classes(of: ensemble.classCount, original: original))
+        var explanation = FOCUSExplanation(origClass: original, origProba: proba)
+        var steps = 0
+        if !targets.isEmpty {
+            var search = FOCUSSearch(explainer: self, x: x, original: original, targets: targets, session: session)
+            explanation.cf = try search.run(cancellation: cancellation)
+            steps = search.steps
+        }
+        if params.refinement.sparsify, let cf = explanation.cf {
+            explanation.cf = try sparsified(cf, of: x, targets: targets, session: session)
+        }
+        if let shrink, let cf = explanation.cf {
+            explanation.cf = try shrunk(cf, by: shrink, of: x, targets: targets, session: session)
+        }
+        explanation.stats = SearchStats(predictCalls: session.predictCalls, predictedRows: session.predictedRows,
+                                        gradientEvaluations: steps, seconds: monotonicSeconds() - started)
+        return explanation
+    }
+
+    func distance(_ a: [Double], _ b: [Double]) -> Double { params.distance.between(a, b) }
+
+    /// `cf` after the tree methods' sparsity pass, its fields recomputed.
+    func sparsified(_ cf: FOCUSCandidate, of x: [Double], targets: Set<Int>, session: ModelSession) throws -> FOCUSCandidate {
+        let result = try restoreFeatures(cf.x, proba: cf.proba, of: x, targets: targets, constraints: constraints, session: session)
+        var out = FOCUSCandidate(x: result.x, distance: distance(result.x, x), predictedClass: argmax(result.proba),
+                                 proba: result.proba, step: cf.step)
+        out.changed = x.indices.filter { result.x[$0] != x[$0] }.count
+        out.restored = result.restored
+        return out
+    }
+
+    /// `cf` after the threshold-aware shrink (TreeShrink.swift), its fields recomputed.
+    func shrunk(_ cf: FOCUSCandidate, by shrink: ThresholdShrink, of x: [Double], targets: Set<Int>,
+                session: ModelSession) throws -> FOCUSCandidate {
+        let result = try shrink.run(cf.x, proba: cf.proba, of: x, targets: targets, constraints: constraints, session: session)
+        var out = FOCUSCandidate(x: result.x, distance: distance(result.x, x), predictedClass: argmax(result.proba),
+                                 proba: result.proba, step: cf.step)
+        out.changed = x.indices.filter { result.x[$0] != x[$0] }.count
+        out.restored = cf.restored
+        return out
+    }
+}
+
+/// One row's search: the point, Adam, the indicator and the closest valid point so far.
+struct FOCUSSearch {
+    let explainer: FOCUSExplainer
+    let x: [Double]
+    let original: Int
+    let targets: Set<Int>
+    let session: ModelSession
+    let relaxed: RelaxedTreeEvaluator
+    private(set) var steps = 0
+
+    init(explainer: FOCUSExplainer, x: [Double], original: Int, targets: Set<Int>, session: ModelSession) {
+        (self.explainer, self.x, self.original, self.targets, self.session) = (explainer, x, original, targets, session)
+        relaxed = RelaxedTreeEvaluator(explainer.relaxed)
+    }
+
+    mutating func run(cancellation: Cancellation) throws -> FOCUSCandidate? {
+        let p = explainer.params
+        var point = x
+        var adam = Adam(count: x.count, corrections: explainer.adamCorrections)
+        var gradient = [Double](repeating: 0, count: x.count)
+        var active = true  // the real ensemble still predicts no target at `point`
+        var best: FOCUSCandidate?
+        for step in 0..<p.maxSteps {
+            try cancellation.step(step)
+            lossGradient(at: point, active: active, into: &gradient)
+            explainer.constraints.mask(&gradient)
+            adam.step(&point, gradient: gradient, learningRate: p.learningRate)
+            explainer.constraints.apply(to: &point, original: x)
+            steps += 1
+            let proba = try session.predict(point)
+            let predicted = argmax(proba)
+            active = !targets.contains(predicted)
+            guard !active else { continue }
+            let d = explainer.distance(point, x)
+            if best.map({ d < $0.distance }) ?? true {
+                best = FOCUSCandidate(x: point, distance: d, predictedClass: predicted, proba: proba, step: step + 1)
+                best?.changed = x.indices.filter { point[$0] != x[$0] }.count
+            }
+        }
+        return best
+    }
+
+    /// ∂L/∂x′: β ∂d, plus, while active, the relaxed prediction loss's gradient.
+    func lossGradient(at point: [Double], active: Bool, into gradient: inout [Double]) {
+        let p = explainer.params
+        switch p.distance {
+        case .l1:
+            for j in x.indices { gradient[j] = p.beta * (point[j] > x[j] ? 1 : point[j] < x[j] ? -1 : 0) }
+        case .l2:
+            let norm = (zip(point, x).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } + 1e-10).squareRoot()
+            for j in x.indices { gradient[j] = p.beta * (point[j] - x[j]) / norm }
+        }
+        guard active else { return }
+        let z = point.withUnsafeBufferPointer { relaxed.logits($0, offset: 0) }
+        let q = softmax(z.map { p.temperature * $0 })
+        // L = q_o (target "other") or 1 − q_t: ∂L/∂z_c = ± τ q_a (δ_ac − q_c).
+        let (a, sign): (Int, Double)
+        if case .index(let t) = p.targetClass { (a, sign) = (t, -1) } else { (a, sign) = (original, 1) }
+        let w = q.indices.map { c in sign * p.temperature * q[a] * ((c == a ? 1 : 0) - q[c]) }
+        gradient.withUnsafeMutableBufferPointer { relaxed.logitPullback(w, into: $0, offset: 0) }
+    }
+}
+
+/// A counterfactual FOCUS found: the point, its distance, the real ensemble's class and
+/// probabilities there, and the step that reached it.
+public struct FOCUSCandidate: Sendable {
+    public let x: [Double]
+    public let distance: Double
+    public let predictedClass: Int
+    public let proba: [Double]
+    public let step: Int
+    /// Features changed from the instance (ℓ0).
+    public var changed = 0
+    /// Features the sparsity pass put back to the instance's values (nil: no pass).
+    public var restored: Int? = nil
+}
+
+public struct FOCUSExplanation: Sendable {
+    /// The closest point of the search the real ensemble predicts as a target, or nil.
+    public var cf: FOCUSCandidate?
+    public let origClass: Int
+    public let origProba: [Double]
+    public var stats = SearchStats()
+    public var success: Bool { cf != nil }
+
+    init(origClass: Int, origProba: [Double]) {
+        self.origClass = origClass
+        self.origProba = origProba
+    }
+}
