@@ -97,11 +97,13 @@ def environment(command: str, paths=SOURCE_PATHS) -> dict:
 
 
 def markdown(env: dict, note: str = "the machine is shared") -> list:
-    """The provenance as the first bullet lines of a report."""
-    load = env.get("loadavg_at_start")
+    """The provenance as the first bullet lines of a report (with the load at the end too where
+    the run recorded ``loadavg_at_end``)."""
+    load, end = env.get("loadavg_at_start"), env.get("loadavg_at_end")
     lines = [f"- date: {env['date']}",
              f"- machine: `{env['machine']}`, {env['cpu']}, {env['cores']} cores"
-             + (f" (load average at start {' '.join(load)}; {note})" if load else "")]
+             + (f" (load average at start {' '.join(load)}"
+                + (f", at the end {' '.join(end)}" if end else "") + f"; {note})" if load else "")]
     commit_line = f"- commit `{env['commit']}`{' (plus uncommitted changes)' if env.get('dirty') else ''}"
     if "cfx_version" in env:
         commit_line = (f"- cfx {env['cfx_version']}, commit `{env['commit']}`"

@@ -86,9 +86,14 @@ def dataset_section(d) -> list:
                      f"| {_ms(r['ms_per_counterfactual'])} | {_times(g.get('speedup'))} "
                      f"| {_num(g.get('l1_ratio'), '{:.2f}×')} | {_num(g.get('l0_ratio'), '{:.2f}×')} "
                      f"| {_num(o.get('l1_ratio'), '{:.2f}×')} ({o['rows']}) |")
+    out = d.get("outside_range")
     lines += ["", "A ratio below 1× against the optimum comes only from counterfactuals outside the constraints the "
               "optimum keeps (e.g. a one-hot column moved to 0.49: a broken category); the check above counts the rows "
-              "within them.", "", f"cfx's methods on every test row ({d['test_rows']}):", "",
+              "within them."
+              + (f" Out of range counts the features a method leaves at an instance's own value outside the training "
+                 f"range too: {out['rows']} of these {d['rows']} rows and {out['test_rows']} of the {d['test_rows']} "
+                 "test rows lie outside it." if out else ""),
+              "", f"cfx's methods on every test row ({d['test_rows']}):", "",
               "| method | valid | mean ℓ1 | mean ℓ0 | out of range | immutable changed | categories broken | time per cf |",
               "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for label, r in d["all_rows"].items():
@@ -102,14 +107,12 @@ def report(result) -> str:
     env = result["environment"]
     dice = next((d.get("dice_version") for d in result["datasets"] if d.get("dice_version")), None)
     lines = ["# Tree ensembles: cfx against the ℓ1 optimum and DiCE on 100-tree random forests", ""]
-    lines += provenance.markdown(env)
-    end = env.get("loadavg_at_end")
-    lines += [f"- load average at the end {' '.join(end)}: the 2 cores are shared with other engineers' builds and "
-              "tests, so times carry noise; the ratios are measured in the same run" if end else "",
-              f"- forests: scikit-learn RandomForestClassifier(n_estimators={result['trees']}, random_state=0) on each "
-              "data set's standardised training split (cfxbench/datasets.py), through skl2onnx (FLOAT input) for cfx; "
-              "HMDA's of depth 5, where HiGHS proves optima within the time limit (unlimited, it grows 22,778 leaves "
-              "to depth 28 and no row is solved)",
+    lines += provenance.markdown(env, "the 2 cores are shared with other engineers' builds and tests, so times carry "
+                                      "noise; the ratios are measured in the same run")
+    lines += [f"- forests: scikit-learn RandomForestClassifier(n_estimators={result['trees']}, random_state=0) on each "
+              "data set's standardised training split (cfxbench/datasets.py), through skl2onnx (FLOAT input) for cfx, "
+              "each data set's depth in its section (limited where HiGHS would prove no optimum within the time limit: "
+              "`cfxbench/trees.py`, DATASETS)",
               "- cfx: one batch call over every test row on one thread, time per counterfactual = its wall time / rows; DiCE "
               f"{dice or '(not run)'}: `random` and `genetic`, one call per row (total_CFs 1), the mean; MILP: after "
               f"OCEAN (`cfxbench/tree_milp.py`), HiGHS through scipy, at most {result['time_limit']:g} s per row",

@@ -40,6 +40,7 @@ from .results import write_json
 CFX_METHODS = {
     "Feature Tweaking": ("FeatureTweaking", {"distance": "l1", "epsilon": 0.01}, False),
     "Feature Tweaking + sparsify": ("FeatureTweaking", {"distance": "l1", "epsilon": 0.01, "sparsify": True}, False),
+    "Genetic": ("Genetic", {}, True),
 }
 # data set -> the forest's max_depth (None: scikit-learn's default, unlimited). HMDA's unlimited
 # forest (1785 training rows) grows 22,778 leaves to depth 28, and depth 6 still 3,469 leaves: HiGHS
@@ -227,6 +228,13 @@ def closer_than_optimum(per_row, optimal) -> dict:
     return out
 
 
+def outside(ds, X) -> int:
+    """How many rows of X lie outside the training range already (their counterfactuals count as
+    out of range unless the method moves them in)."""
+    lo, hi = ds.feature_range
+    return int(np.sum(((X < lo - 1e-6) | (X > hi + 1e-6)).any(axis=1)))
+
+
 def run_dataset(name, args, work):
     ds = load(name)
     forest, model, agreement = forest_model(ds, work, DATASETS[name])
@@ -242,6 +250,7 @@ def run_dataset(name, args, work):
               "depth": int(max(e.get_depth() for e in forest.estimators_)),
               "accuracy": float(forest.score(ds.X_test.astype(np.float32), ds.y_test)), "agreement": agreement, "rows": len(X),
               "instances": order[:args.rows].tolist(), "test_rows": len(X_all), "skipped": skipped, "notes": [],
+              "outside_range": {"test_rows": outside(ds, X_all), "rows": outside(ds, X)},
               "all_rows": {label: summary(scores(forest, model, ds, X_all, cfs, orig_all), seconds)
                            for label, (cfs, seconds) in all_rows.items()}}
     if not args.no_dice:
