@@ -63,6 +63,8 @@ SUBCOMMANDS = {
                           "convolution's input gradient (C); results/conv_few_channels.md"),
     "dense-rows": ("networks/run_dense_rows.sh", "OpenBLAS sgemm against cfx's small-product kernels, 1-8 rows (C)"),
     "profile-resnet": ("networks/profile_resnet.sh", "where a ResNet-18 step's time goes (perf)"),
+    "profile-cnn": ("networks/profile_cnn.sh", "where a Fashion-MNIST CNN search step's instructions go "
+                    "(callgrind, AVX2 clone); results/fashion_cnn_profile.md"),
     "training": ("cli/run_training.sh", "training throughput on digits through cfx-cli; results/training_digits.md"),
     "cli-stream": ("cli/cli_stream.sh", "cfx-cli explain --output streaming N iris rows; results/cli_stream.md"),
     "deduce-train": ("cfxbench.deduce.train", "trains the DeDUCE protocol's ResNets (spectrally normalised and plain) "
