@@ -63,6 +63,11 @@ def tabular_cases(cfx, out):
     cancer = cfx.Model.from_json(cancer_spec)
     out["cancer_wachter_float32"] = cfx.Wachter(cancer.astype("float32")).explain_text(cancer_test[:3])
     out["cancer_cfproto"] = cfx.CFProto(cancer).fit(cancer_train).explain_text(cancer_test[:2])
+    # CFProto as mlp_speed runs it (k-d tree prototypes, theta 10), in float32, and with constraints
+    out["cfproto_kdtree_float32"] = cfx.CFProto(model.astype("float32"), use_kdtree=True, theta=10.0).fit(
+        X_train).explain_text(rows[:3])
+    out["cfproto_constrained"] = cfx.CFProto(model, use_kdtree=True, theta=10.0, immutable=[0], monotone={"1": "increase"},
+                                             feature_range=[-2.5, 2.5]).fit(X_train).explain_text(rows[:3])
 
 
 def digits_cases(cfx, out):
@@ -79,6 +84,14 @@ def digits_cases(cfx, out):
     out["train_digits_predict"] = model.predict(X_test[:20])
     out["digits_wachter_float32"] = cfx.Wachter(model.astype("float32")).explain_text(X_test[:2])
     out["digits_cfproto"] = cfx.CFProto(model).fit(X[:300]).explain_text(X_test[:1])
+    # a plain dense/relu chain (one C call per pass; CFProto's candidate and next step in one pass)
+    mlp = cfx.Model.from_json({"input_shape": [64], "layers": [
+        {"type": "dense", "outputs": 64}, {"type": "relu"}, {"type": "dense", "outputs": 64}, {"type": "relu"},
+        {"type": "dense", "outputs": 10}, {"type": "softmax"}]})
+    mlp.train(X[:300], np.array(data["y_train"])[:300], epochs=2, learning_rate=0.003, seed=1)
+    for dtype in ("float64", "float32"):
+        out[f"digits_mlp_cfproto_{dtype}"] = cfx.CFProto(mlp.astype(dtype), use_kdtree=True, theta=10.0).fit(
+            X[:300]).explain_text(X_test[:2])
 
 
 def image_data():

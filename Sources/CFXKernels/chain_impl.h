@@ -15,8 +15,7 @@ static void KERNEL(chain_forward_##SUFFIX)(const cfx_chain_layer *layers, size_t
         switch (layer->kind) {                                                                        \
         case CFX_CHAIN_DENSE: {                                                                       \
             const T *w = parameters + layer->parameter_offset, *bias = w + layer->outputs * n;        \
-            for (size_t r = 0; r < rows; r++) memcpy(y + r * layer->outputs, bias, layer->outputs * sizeof(T)); \
-            KERNEL(dense_forward_##SUFFIX)(rows, layer->outputs, n, x, w, y);                             \
+            forward_rows_##SUFFIX(rows, layer->outputs, n, x, w, bias, y);  /* y = bias + sums */         \
             break;                                                                                    \
         }                                                                                             \
         case CFX_CHAIN_RELU:                                                                          \

@@ -5,8 +5,8 @@
  * last bits than the AVX2 and AVX-512 sets, which agree. An output of the forward pass is:
  * lane-wise partial sums over whole vectors of inputs, the lanes added by a fixed pairwise tree,
  * then the remaining inputs in order; an input gradient is one lane's sum over the outputs in
- * order. Groups of outputs or inputs are computed side by side only for speed: a value's
- * arithmetic is the same in a group or alone, for any number of rows. */
+ * order. Groups of outputs or inputs, and pairs of rows, are computed side by side only for speed:
+ * a value's arithmetic is the same in a group or alone, for any number of rows. */
 /* The pairwise tree, on eight outputs' eight-lane sums at once: lane q of the result is
  * ((s0 + s4) + (s2 + s6)) + ((s1 + s5) + (s3 + s7)) of output q. */
 #define TREE8(V8, s)                                                                                     \
@@ -67,7 +67,7 @@
                 for (int q = 0; q < 16; q++) wp[q] = wj[q * inputs + p];                              \
                 sum = MADD(SPLAT(vec_f32, x[p]), wp, sum);                                            \
             }                                                                                         \
-            for (int q = 0; q < 16; q++) y[j + q] += sum[q];                                          \
+            for (int q = 0; q < 16; q++) y[j + q] = (bias ? bias[j + q] : y[j + q]) + sum[q];        \
         }
 
 /* T: the number type; L: lanes in 64 bytes; FOLD: a 64-byte vector's lanes folded to eight
@@ -85,12 +85,67 @@ static inline T finish_##SUFFIX(T *lanes, size_t from, size_t inputs, const T *x
     return sum;                                                                                       \
 }                                                                                                     \
                                                                                                       \
-static void KERNEL(dense_forward_##SUFFIX)(size_t rows, size_t outputs, size_t inputs,                    \
-                                       const T *x, const T *w, T *y) {                                \
-    size_t whole = inputs / L * L;                                                                    \
+/* Eight outputs' lane sums (of x against the weight rows wj…) finished: the fold and tree, then  \
+ * the remaining inputs in order, added to y[0 .. 8). */                                             \
+static inline void finish8_##SUFFIX(vec_##SUFFIX *acc, size_t whole, size_t inputs, const T *x,       \
+                                    const T *wj, const T *bias, T *y) {                               \
+    vec8_##SUFFIX folded[8];                                                                          \
+    for (int q = 0; q < 8; q++) folded[q] = FOLD(acc[q]);                                             \
+    vec8_##SUFFIX sum = TREE8(vec8_##SUFFIX, folded);                                                 \
+    for (size_t p = whole; p < inputs; p++) {                                                         \
+        vec8_##SUFFIX wp;                                                                             \
+        for (int q = 0; q < 8; q++) wp[q] = wj[q * inputs + p];                                       \
+        sum = MADD(SPLAT(vec8_##SUFFIX, x[p]), wp, sum);                                              \
+    }                                                                                                 \
+    for (int q = 0; q < 8; q++) y[q] = (bias ? bias[q] : y[q]) + sum[q];                              \
+}                                                                                                     \
+                                                                                                      \
+/* One output alone, added to *y. */                                                                 \
+static inline void single_##SUFFIX(size_t whole, size_t inputs, const T *x, const T *wj, const T *bias, \
+                                   T *y) {                                                            \
+    vec_##SUFFIX a = {0};                                                                             \
+    for (size_t p = 0; p < whole; p += L) a = MADD(LOAD(vec_##SUFFIX, x + p), LOAD(vec_##SUFFIX, wj + p), a); \
+    *y = (bias ? *bias : *y) + finish_##SUFFIX((T *)&a, whole, inputs, x, wj);                        \
+}                                                                                                     \
+                                                                                                      \
+/* Two rows side by side: each weight load serves both (the weights of a 64 x 64 double layer do    \
+ * not fit in L1). Each row's outputs are its eight-output groups and single outputs, as alone. */   \
+static inline void pair_rows_##SUFFIX(size_t outputs, size_t inputs, const T *x, const T *w,         \
+                                      const T *bias, T *y) {                                          \
+    size_t whole = inputs / L * L, j = 0;                                                             \
+    const T *x1 = x + inputs;                                                                         \
+    T *y1 = y + outputs;                                                                              \
+    for (; j + 8 <= outputs; j += 8) {                                                                \
+        const T *wj = w + j * inputs;                                                                 \
+        vec_##SUFFIX acc0[8] = {{0}}, acc1[8] = {{0}};                                                \
+        for (size_t p = 0; p < whole; p += L) {                                                       \
+            vec_##SUFFIX u = LOAD(vec_##SUFFIX, x + p), v = LOAD(vec_##SUFFIX, x1 + p);               \
+            for (int q = 0; q < 8; q++) {                                                             \
+                vec_##SUFFIX wq = LOAD(vec_##SUFFIX, wj + q * inputs + p);                            \
+                acc0[q] = MADD(u, wq, acc0[q]);                                                       \
+                acc1[q] = MADD(v, wq, acc1[q]);                                                       \
+            }                                                                                         \
+        }                                                                                             \
+        finish8_##SUFFIX(acc0, whole, inputs, x, wj, bias ? bias + j : 0, y + j);                     \
+        finish8_##SUFFIX(acc1, whole, inputs, x1, wj, bias ? bias + j : 0, y1 + j);                   \
+    }                                                                                                 \
+    for (; j < outputs; j++) {                                                                        \
+        single_##SUFFIX(whole, inputs, x, w + j * inputs, bias ? bias + j : 0, y + j);                \
+        single_##SUFFIX(whole, inputs, x1, w + j * inputs, bias ? bias + j : 0, y1 + j);              \
+    }                                                                                                 \
+}                                                                                                     \
+                                                                                                      \
+/* y = bias + x · wᵀ per row when bias is given (rows × outputs, y's old values unread), else  \
+ * y += x · wᵀ: each output's sum added to the bias, or to y, as the same one addition. */         \
+static inline void forward_rows_##SUFFIX(size_t rows, size_t outputs, size_t inputs, const T *x,      \
+                                         const T *w, const T *bias, T *y) {                           \
+    size_t whole = inputs / L * L, r = 0;                                                             \
     int wide = WIDE_##SUFFIX;                                                                         \
     (void)wide;                                                                                       \
-    for (size_t r = 0; r < rows; r++, x += inputs, y += outputs) {                                    \
+    /* pairs where sixteen sums fit in registers (64-byte vectors on AVX2 take two each) */           \
+    if (ISA_WIDE)                                                                                     \
+        for (; r + 2 <= rows; r += 2, x += 2 * inputs, y += 2 * outputs) pair_rows_##SUFFIX(outputs, inputs, x, w, bias, y); \
+    for (; r < rows; r++, x += inputs, y += outputs) {                                                \
         size_t j = 0;                                                                                 \
         GROUP16_##SUFFIX                                                                              \
         for (; j + 8 <= outputs; j += 8) {  /* eight outputs share the loads of x and the tree */     \
@@ -100,23 +155,15 @@ static void KERNEL(dense_forward_##SUFFIX)(size_t rows, size_t outputs, size_t i
                 vec_##SUFFIX xv = LOAD(vec_##SUFFIX, x + p);                                          \
                 for (int q = 0; q < 8; q++) acc[q] = MADD(xv, LOAD(vec_##SUFFIX, wj + q * inputs + p), acc[q]); \
             }                                                                                         \
-            vec8_##SUFFIX folded[8];                                                                  \
-            for (int q = 0; q < 8; q++) folded[q] = FOLD(acc[q]);                                     \
-            vec8_##SUFFIX sum = TREE8(vec8_##SUFFIX, folded);                                         \
-            for (size_t p = whole; p < inputs; p++) {                                                 \
-                vec8_##SUFFIX wp;                                                                     \
-                for (int q = 0; q < 8; q++) wp[q] = wj[q * inputs + p];                               \
-                sum = MADD(SPLAT(vec8_##SUFFIX, x[p]), wp, sum);                                      \
-            }                                                                                         \
-            for (int q = 0; q < 8; q++) y[j + q] += sum[q];                                           \
+            finish8_##SUFFIX(acc, whole, inputs, x, wj, bias ? bias + j : 0, y + j);                  \
         }                                                                                             \
-        for (; j < outputs; j++) {                                                                    \
-            const T *wj = w + j * inputs;                                                             \
-            vec_##SUFFIX a = {0};                                                                     \
-            for (size_t p = 0; p < whole; p += L) a = MADD(LOAD(vec_##SUFFIX, x + p), LOAD(vec_##SUFFIX, wj + p), a); \
-            y[j] += finish_##SUFFIX((T *)&a, whole, inputs, x, wj);                                   \
-        }                                                                                             \
+        for (; j < outputs; j++) single_##SUFFIX(whole, inputs, x, w + j * inputs, bias ? bias + j : 0, y + j); \
     }                                                                                                 \
+}                                                                                                     \
+                                                                                                      \
+static void KERNEL(dense_forward_##SUFFIX)(size_t rows, size_t outputs, size_t inputs,                    \
+                                       const T *x, const T *w, T *y) {                                \
+    forward_rows_##SUFFIX(rows, outputs, inputs, x, w, 0, y);                                         \
 }                                                                                                     \
                                                                                                       \
 static void KERNEL(dense_backward_##SUFFIX)(size_t rows, size_t outputs, size_t inputs,                   \

@@ -118,3 +118,7 @@ void cfx_conv_input_gradient_s1_f32(const cfx_conv_shape *shape, const float *dy
     }
 CFX_TYPED_KERNELS(f64, double)
 CFX_TYPED_KERNELS(f32, float)
+void cfx_fista_update(size_t n, double *x, double *y, double *g, const double *gnum, const double *original,
+                      const double *lower, const double *upper, const cfx_fista_step *step) {
+    kernels()->fista_update(n, x, y, g, gnum, original, lower, upper, step);
+}

@@ -1,7 +1,7 @@
 /* One instruction set's kernels, and how they are compiled.
  *
  * The kernels are written once (dense_impl.h, pool_impl.h, chain_impl.h, conv_impl.h,
- * elementwise_impl.h) and compiled
+ * elementwise_impl.h, fista_impl.h) and compiled
  * once per instruction set by isa_avx512.c, isa_avx2.c and isa_baseline.c, each of which defines
  *   ISA      the suffix of its functions and table (avx512, avx2, baseline),
  *   ISA_FMA  1 when its multiply-adds are fused (the AVX2 and AVX-512 sets have FMA), 0 when not,
@@ -42,6 +42,8 @@ typedef struct {
     void (*leaky_relu_backward_f32)(size_t, float, const float *, const float *, float *, int);
     void (*max_pool2_backward_f64)(size_t, size_t, size_t, const double *, const double *, double *, int);
     void (*max_pool2_backward_f32)(size_t, size_t, size_t, const float *, const float *, float *, int);
+    void (*fista_update)(size_t, double *, double *, double *, const double *, const double *, const double *, const double *,
+                         const cfx_fista_step *);
 } cfx_kernel_table;
 
 /* The zero-bordered copies of conv_impl.h: dy's rows and columns with kernel - 1 zeros before them

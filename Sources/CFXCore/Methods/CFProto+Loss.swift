@@ -164,24 +164,7 @@ extension CFProtoSearch {
         return grad
     }
 
-    /// out[j] = f(a[j], b[j]) over unchecked buffers (the step's vectors: no bounds checks per value).
-    @inline(__always)
-    static func combine(_ out: inout [Double], _ a: [Double], _ b: [Double], _ f: (Double, Double) -> Double) {
-        precondition(a.count == out.count && b.count == out.count)
-        out.withUnsafeMutableBufferPointer { out in
-            a.withUnsafeBufferPointer { a in
-                b.withUnsafeBufferPointer { b in
-                    for j in 0..<out.count { out[j] = f(a[j], b[j]) }
-                }
-            }
-        }
-    }
-
     func clipped(_ g: [Double]) -> [Double] { g.map { min(max($0, params.clipMin), params.clipMax) } }
-
-    func clip(_ g: inout [Double]) {
-        for j in g.indices { g[j] = min(max(g[j], params.clipMin), params.clipMax) }
-    }
 
     /// ‖x' − x‖₂² + β‖x' − x‖₁ in the search space: what a candidate must improve on.
     func elasticNet(_ y: [Double]) -> Double {

@@ -138,24 +138,22 @@ extension CFProtoSearch {
 
     /// `shrink` in place.
     func shrink(_ z: inout [Double]) {
-        let (beta, constraints) = (params.beta, explainer.constraints)
-        // Both moves are computed and one selected: the branches were mispredicted half the time.
-        precondition(z.count == original.count && z.count == constraints.lower.count && z.count == constraints.upper.count)
-        z.withUnsafeMutableBufferPointer { z in
-            original.withUnsafeBufferPointer { original in
-                constraints.lower.withUnsafeBufferPointer { lower in
-                    constraints.upper.withUnsafeBufferPointer { upper in
-                        for j in 0..<z.count {
-                            let diff = z[j] - original[j]
-                            let down = min(z[j] - beta, upper[j]), up = max(z[j] + beta, lower[j])
-                            z[j] = diff > beta ? down : diff < -beta ? up : original[j]
-                        }
-                    }
-                }
-            }
+        let (beta, constraints, rules) = (params.beta, explainer.constraints, explainer.featureRules)
+        precondition(z.count == original.count && z.count == constraints.lower.count && z.count == constraints.upper.count
+                     && z.count == rules.count)
+        for j in z.indices {
+            z[j] = Self.shrunk(z[j], original: original[j], lower: constraints.lower[j], upper: constraints.upper[j], beta: beta, rule: rules[j])
         }
-        for j in constraints.immutable { z[j] = original[j] }
-        constraints.applyDirections(to: &z, original: original)
+    }
+
+    /// One feature's proximal step: within β of the original value back to it, otherwise moved β
+    /// toward it inside the range; then the feature's rule. Both moves are computed and one
+    /// selected: the branches were mispredicted half the time.
+    @inline(__always)
+    static func shrunk(_ z: Double, original o: Double, lower: Double, upper: Double, beta: Double, rule: FeatureRule) -> Double {
+        let diff = z - o
+        let down = min(z - beta, upper), up = max(z + beta, lower)
+        return rule.hold(diff > beta ? down : diff < -beta ? up : o, o)
     }
 
     /// Whether a point's prediction makes it a counterfactual: another class after κ is added to
@@ -177,7 +175,7 @@ extension CFProtoSearch {
         let numericalGradients = blackBox && usesPredictionTerm
         // Buffers of the FISTA step, reused by every iteration.
         let zeros = [Double](repeating: 0, count: f)
-        var gradsGraph = zeros, grad = zeros, next = zeros
+        var gradsGraph = zeros
         var proba = [Double](repeating: 0, count: explainer.model.classCount)
         var scratch = GradientScratch(d: explainer.model.featureCount, k: explainer.model.classCount)
         for step in 0..<params.cSteps {
@@ -201,23 +199,18 @@ extension CFProtoSearch {
                     }
                 }
                 try optimisedLossGradient(at: y, c: c, into: &gradsGraph, scratch: &scratch)
-                clip(&gradsGraph)
-                Self.combine(&grad, gradsGraph, gradsNumY, +)
-                explainer.constraints.mask(&grad)
                 let learningRate = i < explainer.learningRates.count ? explainer.learningRates[i] : CFProtoExplainer.learningRate(i, params)
-                Self.combine(&next, y, grad) { y, g in y - learningRate * g }
-                shrink(&next)
-                let momentum = Double(i + 1) / Double(i + 4)
-                Self.combine(&y, next, x) { next, x in next + momentum * (next - x) }
-                explainer.constraints.apply(to: &y, original: original)
-                swap(&x, &next)  // x = next; next's old values are overwritten by the next step
+                update(x: &x, y: &y, gradsGraph: &gradsGraph, gradsNumY: gradsNumY, learningRate: learningRate,
+                       momentum: Double(i + 1) / Double(i + 4))
                 iterations += 1
 
                 // Only an iterate closer than the best so far can be kept: the model sees no other.
                 let distance = elasticNet(x)
                 guard distance < stepBest || distance < (best?.distance ?? .infinity) else { continue }
                 let input = modelInput(x)
-                guard let cfClass = try counterfactualClass(x, input: input, proba: &proba) else { continue }
+                // The next iteration predicts at y: computed in the same pass as x (the same values).
+                let next = i + 1 < params.maxIterations && usesPredictionTerm && !blackBox ? modelInput(y) : nil
+                guard let cfClass = try counterfactualClass(x, input: input, proba: &proba, prefetching: next) else { continue }
                 if distance < stepBest {
                     stepBest = distance
                     foundThisStep = true
@@ -242,8 +235,13 @@ extension CFProtoSearch {
 
     /// The predicted class at search point `x` (model input `input`, probabilities written to
     /// `proba`) when it is a counterfactual that passes the trust-score threshold, else nil.
-    func counterfactualClass(_ x: [Double], input: [Double], proba: inout [Double]) throws -> Int? {
-        try session.predict(input, rows: 1, into: &proba)
+    /// `next`: the model input the search predicts next, which the model may compute in the same pass.
+    func counterfactualClass(_ x: [Double], input: [Double], proba: inout [Double], prefetching next: [Double]? = nil) throws -> Int? {
+        if let next {
+            try session.predict(input, into: &proba, prefetching: next)
+        } else {
+            try session.predict(input, rows: 1, into: &proba)
+        }
         guard isCounterfactual(proba) else { return nil }
         let cfClass = argmax(proba)
         if params.threshold > 0 {

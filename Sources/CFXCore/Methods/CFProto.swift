@@ -84,6 +84,10 @@ public final class CFProtoExplainer: BatchExplainer, Sendable {
     let autoencoder: Classifier?
     let categorical: CategoricalMap?
     let constraints: Constraints
+    /// Each search feature's rule under `constraints`, for FISTA's update (CFProto+Step.swift).
+    let featureRules: [FeatureRule]
+    /// The search features whose rule is not `.free`.
+    let constrainedFeatures: [Int]
     let prototypes: Prototypes
     let epsProba: [Double]
     let epsInput: [Double]
@@ -123,6 +127,9 @@ public final class CFProtoExplainer: BatchExplainer, Sendable {
         let monotone = params.constraints.monotone.map { MonotoneFeature(feature: layout.ordinalColumn(ofModelColumn: $0.feature), direction: $0.direction) }
         self.constraints = try Constraints(lower: .each(lower), upper: .each(upper), immutable: immutable, monotone: monotone,
                                            featureCount: layout.ordinalFeatures)
+        let rules = FeatureRule.of(constraints)
+        self.featureRules = rules
+        self.constrainedFeatures = rules.indices.filter { rules[$0] != .free }
         self.model = model
         self.params = params
         self.encoder = encoder

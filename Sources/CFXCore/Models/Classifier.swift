@@ -35,6 +35,19 @@ public protocol ClassifierEvaluator: AnyObject {
     /// Σ cotangent ⊙ predict(x). Only called when the classifier has an exact gradient.
     func pullback(at x: UnsafeBufferPointer<Double>, rows: Int, cotangent: UnsafeBufferPointer<Double>,
                   into grad: UnsafeMutableBufferPointer<Double>) throws
+
+    /// `predict` of the one row `x`, where the caller will next predict (and may differentiate at)
+    /// the row `next`: an evaluator may run both in one pass and keep `next`'s (a search's
+    /// candidate and its next step). The probabilities are those of `predict`, bit for bit.
+    func predict(_ x: UnsafeBufferPointer<Double>, into proba: UnsafeMutableBufferPointer<Double>,
+                 prefetching next: UnsafeBufferPointer<Double>) throws
+}
+
+extension ClassifierEvaluator {
+    public func predict(_ x: UnsafeBufferPointer<Double>, into proba: UnsafeMutableBufferPointer<Double>,
+                        prefetching next: UnsafeBufferPointer<Double>) throws {
+        try predict(x, rows: 1, into: proba)
+    }
 }
 
 extension Classifier {

@@ -46,6 +46,24 @@ public final class ModelSession {
         try x.withUnsafeBufferPointer { xs in
             try proba.withUnsafeMutableBufferPointer { try evaluator.predict(xs, rows: rows, into: $0) }
         }
+        try requireFinite(proba)
+    }
+
+    /// `predict` of the one row `x`, where the next predict will be of the row `next`, which the
+    /// evaluator may compute in the same pass (`ClassifierEvaluator.predict(_:into:prefetching:)`).
+    /// Counted as the one call of one row it answers; `next`'s predict counts when it is made.
+    public func predict(_ x: [Double], into proba: inout [Double], prefetching next: [Double]) throws {
+        predictCalls += 1
+        predictedRows += 1
+        try x.withUnsafeBufferPointer { xs in
+            try next.withUnsafeBufferPointer { nexts in
+                try proba.withUnsafeMutableBufferPointer { try evaluator.predict(xs, into: $0, prefetching: nexts) }
+            }
+        }
+        try requireFinite(proba)
+    }
+
+    private func requireFinite(_ proba: [Double]) throws {
         if let i = proba.firstIndex(where: { !$0.isFinite }) {
             throw CFXError(.numeric, "the model returned \(proba[i]) as probability \(i % k) of row \(i / k)")
         }

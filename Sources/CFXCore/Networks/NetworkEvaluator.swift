@@ -17,6 +17,9 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     private var lastInput = UnsafeMutableBufferPointer<Double>(start: nil, count: 0)
     /// Float gradients of the parameters during a float32 backward pass that asks for them.
     private var parameterGradients32: UnsafeMutableBufferPointer<Float>?
+    /// The network's parameters version when the kept pass is two rows of which the second was
+    /// prefetched (`predict(_:into:prefetching:)`); nil otherwise.
+    private var prefetchedVersion: Int?
 
     /// An evaluator of `network` whose layers split large products, im2col and convolutions
     /// over `threads` threads (its own, kept until it is freed); results do not depend on the count.
@@ -58,16 +61,28 @@ public final class NetworkEvaluator: ClassifierEvaluator {
 
     /// Runs the network on `rows` rows of `x` through buffer `target` (the last one by default).
     public func forward(_ x: UnsafeBufferPointer<Double>, rows: Int, through target: Int? = nil, training: Bool = false) {
-        let target = target ?? network.bufferShapes.count - 1
-        let count = rows * network.featureCount
+        forward(x.baseAddress, then: nil, rows: rows, nextRows: 0, through: target ?? network.bufferShapes.count - 1, training: training)
+    }
+
+    /// The forward pass of `rows` rows at `x` followed by `nextRows` rows at `next`.
+    private func forward(_ x: UnsafePointer<Double>?, then next: UnsafePointer<Double>?, rows: Int, nextRows: Int,
+                         through target: Int, training: Bool) {
+        prefetchedVersion = nil
+        let d = network.featureCount
+        let (count, nextCount) = (rows * d, nextRows * d)
         if let tape64 {
-            tape64.forward(rows: rows, through: target, training: training) { $0.update(from: x.baseAddress!, count: count) }
-        } else {
-            tape32!.forward(rows: rows, through: target, training: training) { input in
-                for i in 0..<count { input[i] = Float(x[i]) }
+            tape64.forward(rows: rows + nextRows, through: target, training: training) { input in
+                if count > 0 { input.update(from: x!, count: count) }
+                if nextCount > 0 { (input + count).update(from: next!, count: nextCount) }
             }
-            Self.reserve(&lastInput, count)
-            if count > 0 { lastInput.baseAddress!.update(from: x.baseAddress!, count: count) }
+        } else {
+            tape32!.forward(rows: rows + nextRows, through: target, training: training) { input in
+                if let x { for i in 0..<count { input[i] = Float(x[i]) } }
+                if let next { for i in 0..<nextCount { input[count + i] = Float(next[i]) } }
+            }
+            Self.reserve(&lastInput, count + nextCount)
+            if count > 0 { lastInput.baseAddress!.update(from: x!, count: count) }
+            if nextCount > 0 { (lastInput.baseAddress! + count).update(from: next!, count: nextCount) }
         }
     }
 
@@ -156,27 +171,65 @@ public final class NetworkEvaluator: ClassifierEvaluator {
 
     /// Predicts in passes of at most `network.rowsPerPass` rows, so that memory stays bounded.
     public func predict(_ x: UnsafeBufferPointer<Double>, rows: Int, into proba: UnsafeMutableBufferPointer<Double>) throws {
-        let (d, k) = (network.featureCount, network.classCount)
-        let last = network.bufferShapes.count - 1
+        let d = network.featureCount
+        if rows == 1, adoptPrefetched(x) {
+            copyOutput(rows: 1, into: proba.baseAddress!)
+            return
+        }
         var start = 0
         while start < rows {
             let count = min(network.rowsPerPass, rows - start)
             forward(UnsafeBufferPointer(rebasing: x[start * d..<(start + count) * d]), rows: count)
-            let out = proba.baseAddress! + start * k
-            if let tape64 {
-                out.update(from: tape64.values[last], count: count * k)
-            } else {
-                let output = tape32!.values[last]
-                for i in 0..<count * k { out[i] = Double(output[i]) }
-            }
+            copyOutput(rows: count, into: proba.baseAddress! + start * network.classCount)
             start += count
         }
+    }
+
+    /// The probabilities of the first `rows` rows of the kept pass.
+    private func copyOutput(rows: Int, into out: UnsafeMutablePointer<Double>) {
+        let (last, count) = (network.bufferShapes.count - 1, rows * network.classCount)
+        if let tape64 {
+            out.update(from: tape64.values[last], count: count)
+        } else {
+            let output = tape32!.values[last]
+            for i in 0..<count { out[i] = Double(output[i]) }
+        }
+    }
+
+    /// One pass of two rows, `x` and `next`, when the chain runs both (each row's values are then
+    /// those of a pass of it alone): `next`'s predict, and a pullback at it, then cost no pass.
+    public func predict(_ x: UnsafeBufferPointer<Double>, into proba: UnsafeMutableBufferPointer<Double>,
+                        prefetching next: UnsafeBufferPointer<Double>) throws {
+        let d = network.featureCount
+        guard x.count == d, next.count == d, tape64?.runsChain(rows: 2) ?? tape32!.runsChain(rows: 2) else {
+            return try predict(x, rows: 1, into: proba)
+        }
+        forward(x.baseAddress, then: next.baseAddress, rows: 1, nextRows: 1, through: network.bufferShapes.count - 1, training: false)
+        copyOutput(rows: 1, into: proba.baseAddress!)
+        prefetchedVersion = network.parametersVersion
+    }
+
+    /// Makes the prefetched row the kept (one-row) pass when it is `x`, bit for bit, and the
+    /// parameters have not changed since.
+    private func adoptPrefetched(_ x: UnsafeBufferPointer<Double>) -> Bool {
+        guard let version = prefetchedVersion, version == network.parametersVersion else { return false }
+        let d = network.featureCount
+        let input = tape64.map { UnsafePointer($0.values[0]) } ?? UnsafePointer(lastInput.baseAddress!)
+        guard x.count == d, memcmp(input + d, x.baseAddress!, d * MemoryLayout<Double>.size) == 0 else { return false }
+        prefetchedVersion = nil
+        if let tape64 {
+            tape64.keepRow(1)
+        } else {
+            tape32!.keepRow(1)
+            lastInput.baseAddress!.update(from: lastInput.baseAddress! + d, count: d)
+        }
+        return true
     }
 
     public func pullback(at x: UnsafeBufferPointer<Double>, rows: Int, cotangent: UnsafeBufferPointer<Double>,
                          into grad: UnsafeMutableBufferPointer<Double>) throws {
         let last = network.bufferShapes.count - 1
-        if !holdsForwardPass(of: x, rows: rows, through: last) { forward(x, rows: rows) }
+        if !(rows == 1 && adoptPrefetched(x)) && !holdsForwardPass(of: x, rows: rows, through: last) { forward(x, rows: rows) }
         let gradient = backward(from: last, cotangent: cotangent)
         grad.baseAddress!.update(from: gradient.baseAddress!, count: rows * network.featureCount)
     }

@@ -147,6 +147,20 @@ final class Tape<T: NetworkScalar> {
         }
     }
 
+    /// Whether a forward pass of `rows` rows through the last buffer runs as one chain call (each
+    /// row then gets the values it gets alone).
+    func runsChain(rows: Int) -> Bool { chain?.fits(rows: rows) ?? false }
+
+    /// Keeps row `row` of the last forward pass, a chain pass, as a one-row pass: each buffer's row
+    /// moves to the front, which leaves what a forward pass of that row alone leaves.
+    func keepRow(_ row: Int) {
+        precondition(row < rows && row > 0, "row \(row) of a pass of \(rows) rows")
+        for b in 0...forwardThrough {
+            values[b].update(from: values[b] + row * bufferSizes[b], count: bufferSizes[b])
+        }
+        rows = 1
+    }
+
     func holds(rows: Int, through target: Int) -> Bool {
         rows == self.rows && forwardThrough >= target && !forwardTraining
     }

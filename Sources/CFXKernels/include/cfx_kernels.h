@@ -101,6 +101,16 @@ void cfx_chain_backward_f64(const cfx_chain_layer *layers, size_t count, size_t 
 void cfx_chain_backward_f32(const cfx_chain_layer *layers, size_t count, size_t rows, const float *parameters,
                             float *const *values, float *const *gradients);
 
+/* CFProto's FISTA update of n features that no constraint rule touches (CFProto+Step.swift), in place:
+ * g[j] clipped to [clip_min, clip_max]; x[j] := the shrunk step from y[j] along g[j] + gnum[j]
+ * (toward original[j], inside [lower[j], upper[j]]); y[j] := x[j] + momentum (x[j] - old x[j]),
+ * inside the range. The arrays do not overlap. The values are those of the Swift update. */
+typedef struct {
+    double learning_rate, momentum, beta, clip_min, clip_max;
+} cfx_fista_step;
+void cfx_fista_update(size_t n, double *x, double *y, double *g, const double *gnum, const double *original,
+                      const double *lower, const double *upper, const cfx_fista_step *step);
+
 #pragma GCC visibility pop
 
 #endif
