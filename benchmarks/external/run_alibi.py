@@ -39,7 +39,7 @@ def make_explainer(method, model, shape, feature_range, params, X_train, sess):
 
 
 def main():
-    job, out = read_job()
+    job, out_path = read_job()
 
     logging.getLogger("alibi").setLevel(logging.CRITICAL)  # alibi logs an error when no lambda range is found
     tf.get_logger().setLevel("ERROR")
@@ -77,7 +77,7 @@ def main():
                                  "lambda": None if cf is None or "lambda" not in cf else float(cf["lambda"]),
                                  "c": None if cf is None or "c" not in cf else float(cf["c"])})
         print(f"  alibi {job['method']} [{i}] {seconds:.2f} s, found {x_cf is not None}", file=sys.stderr, flush=True)
-    with open(out, "w") as f:
+    with open(out_path, "w") as f:
         json.dump(out, f)
 
 
