@@ -200,6 +200,7 @@ final class GeneticTests: XCTestCase {
         }
         var params = GeneticParams()
         params.refinement.sparsify = false
+        params.maxIterations = 1  // the first generation: training rows, which change every feature
         let plain = try explain(model, params, rows, training: training)
         params.refinement.sparsify = true
         let sparse = try explain(model, params, rows, training: training)
@@ -221,6 +222,19 @@ final class GeneticTests: XCTestCase {
             if cf.changed < dense.changed { fewer += 1 }
         }
         XCTAssertGreaterThan(fewer, 0)
+    }
+
+    /// A mutation may put a gene back to the instance's value, so the search itself (no sparsity
+    /// pass) ends with fewer changes than the training rows it starts from, which change all six.
+    func testTheSearchItselfRestoresGenes() throws {
+        let model = try mostlyOneFeature()
+        var random = SeededRandom(seed: 9)
+        let training = try Dataset(x: (0..<1200).map { _ in random.uniform(-2, 2) }, rows: 200, features: 6, labels: nil, classCount: 2)
+        var params = GeneticParams()
+        params.refinement.sparsify = false
+        let rows: [[Double]] = [[-0.6, 0.1, 0.2, -0.3, 0.4, 0], [0.6, -0.2, 0.3, 0.1, -0.4, 0.5], [-0.4, 0, 0, 0, 0, 0]]
+        let changed = try explain(model, params, rows, training: training).map { try XCTUnwrap($0.cf).changed }
+        XCTAssertLessThan(changed.reduce(0, +), 6 * rows.count, "\(changed)")
     }
 
     func testConfigErrorsNameTheirKey() throws {

@@ -14,9 +14,10 @@ struct GeneSpace {
     /// The instance, ordinal.
     let instance: [Double]
 
-    /// DiCE's mating: a gene comes from the first parent below 0.4, from the second below 0.8, and
-    /// is drawn anew above.
-    static let fromFirst = 0.4, fromSecond = 0.8
+    /// DiCE's mating: a gene comes from the first parent below 0.4, from the second below 0.8; a
+    /// mutation above: back to the instance's value below 0.9 (not DiCE's: the sparsity term can then
+    /// act during the search), drawn anew above.
+    static let fromFirst = 0.4, fromSecond = 0.8, restore = 0.9
 
     init(explainer e: GeneticExplainer, instance x: [Double]) {
         let layout = e.layout
@@ -65,7 +66,7 @@ struct GeneSpace {
     func mate(_ a: [Double], _ b: [Double], _ random: inout SeededRandom) -> [Double] {
         genes.indices.map { j in
             let u = random.unit()
-            return u < Self.fromFirst ? a[j] : u < Self.fromSecond ? b[j] : draw(j, &random)
+            return u < Self.fromFirst ? a[j] : u < Self.fromSecond ? b[j] : u < Self.restore ? instance[j] : draw(j, &random)
         }
     }
 }

@@ -10,7 +10,7 @@
 /// with w_j = 1 / MAD_j (training rows; 1 where the MAD is 0 or there are none) and R_j the width
 /// of the feature's range. Each generation is scored by ONE batched predict; the n fittest are kept
 /// and the rest of the next generation are children of two parents drawn from the fitter half, each
-/// gene from either parent (0.4 each) or drawn anew in its range (0.2). The search stops after
+/// gene from either parent (0.4 each), back to the instance's value (0.1) or drawn anew in its range (0.1). The search stops after
 /// `maxiterations` generations, or after `GeneticSearch.patience` generations in a row whose best
 /// loss moved by at most `thresh` while the n fittest were valid. Deliberate differences from DiCE:
 /// docs/methods/genetic.md.
