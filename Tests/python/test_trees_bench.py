@@ -36,9 +36,10 @@ def test_summary_and_comparison_use_only_valid_rows():
 def test_closer_than_an_optimum_is_counted_only_within_the_constraints():
     per_row = {"MILP optimum": _scores([True, True], [2.0, 2.0], [1, 1]),
                "A": _scores([True, True], [1.0, 1.0], [1, 1], in_range=[1.0, 0.0]),
-               "B": _scores([True, True], [2.0, 3.0], [1, 1])}
-    counts = trees.closer_than_optimum(per_row, np.array([True, True]))
-    assert counts == {"MILP optimum": 0, "A": 1, "B": 0}
+               "B": _scores([True, True], [2.0, 3.0], [1, 1]),
+               "C": _scores([True, True], [1.9995, 2.0], [1, 1])}   # within 10 features' margins
+    counts = trees.closer_than_optimum(per_row, np.array([True, True]), 10)
+    assert counts == {"MILP optimum": 0, "A": 1, "B": 0, "C": 0}
 
 
 def _result(validity, l1_ratio, speedup, l0, genetic_l0, genetic_validity=0.95):
@@ -62,7 +63,8 @@ def test_targets_met_and_not_met():
 
 def test_a_method_the_binding_lacks_is_skipped_with_a_reason():
     assert "no cfx.NoSuchMethod" in trees.available("NoSuchMethod")
-    assert trees.available("FeatureTweaking") is None
+    assert trees.available("FeatureTweaking", {"epsilon": 0.1}) is None
+    assert "no no_such_key" in trees.available("FeatureTweaking", {"no_such_key": 1})
 
 
 def test_dice_columns_round_trip_one_hot_groups():

@@ -25,7 +25,9 @@ The formulation follows the paper's structure (written here from its description
 Deliberate differences from the paper: ℓ1 through auxiliary variables instead of OCEAN's
 per-level cost coefficients (the same optimum for ℓ1 over continuous features); no isolation-
 forest plausibility term; δ = 1e-4 on the right of a threshold and 1e-5 on the left (scikit-learn
-tests x ≤ θ after rounding x to float32; OCEAN uses 2^-6 on the right).
+tests x ≤ θ after rounding x to float32; OCEAN uses 2^-6 on the right): the optimum is that of
+the problem with these margins, so a point exactly at a threshold (valid for scikit-learn) may be
+closer by up to δ a feature.
 """
 from __future__ import annotations
 
