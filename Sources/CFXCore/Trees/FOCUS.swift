@@ -66,25 +66,16 @@ public final class FOCUSExplainer: BatchExplainer, Sendable {
     }
 
     func distance(_ a: [Double], _ b: [Double]) -> Double { params.distance.between(a, b) }
+}
 
-    /// `cf` after the tree methods' sparsity pass, its fields recomputed.
-    func sparsified(_ cf: FOCUSCandidate, of x: [Double], targets: Set<Int>, session: ModelSession) throws -> FOCUSCandidate {
-        let result = try restoreFeatures(cf.x, proba: cf.proba, of: x, targets: targets, constraints: constraints, session: session)
-        var out = FOCUSCandidate(x: result.x, distance: distance(result.x, x), predictedClass: argmax(result.proba),
-                                 proba: result.proba, step: cf.step)
-        out.changed = x.indices.filter { result.x[$0] != x[$0] }.count
-        out.restored = result.restored
-        return out
-    }
+extension FOCUSExplainer: TreeRefiningExplainer {
+    typealias Candidate = FOCUSCandidate
+}
 
-    /// `cf` after the threshold-aware shrink (TreeShrink.swift), its fields recomputed.
-    func shrunk(_ cf: FOCUSCandidate, by shrink: ThresholdShrink, of x: [Double], targets: Set<Int>,
-                session: ModelSession) throws -> FOCUSCandidate {
-        let result = try shrink.run(cf.x, proba: cf.proba, of: x, targets: targets, constraints: constraints, session: session)
-        var out = FOCUSCandidate(x: result.x, distance: distance(result.x, x), predictedClass: argmax(result.proba),
-                                 proba: result.proba, step: cf.step)
-        out.changed = x.indices.filter { result.x[$0] != x[$0] }.count
-        out.restored = cf.restored
+extension FOCUSCandidate: TreeRefinableCandidate {
+    func moved(to point: [Double], proba: [Double], distance: Double, changed: Int, restored: Int?) -> FOCUSCandidate {
+        var out = FOCUSCandidate(x: point, distance: distance, predictedClass: argmax(proba), proba: proba, step: step)
+        (out.changed, out.restored) = (changed, restored)
         return out
     }
 }
