@@ -57,6 +57,7 @@ step "docs: generated tables match the result files" python3 benchmarks/doc_tabl
 step "docs: the methods' parameter tables match the methods' own" env CFX_CLI=.build/release/cfx-cli python3 docs/method_tables.py --check
 step "docs: every quoted figure is in a committed result file" python3 Tests/check_doc_figures.py
 step "no Swift function in Sources over 80 lines" python3 Tests/check_function_length.py
+step "docs: the diffs in the docs (adding a method) match the code" python3 Tests/check_doc_diffs.py
 if command -v julia >/dev/null 2>&1 && [ -d bindings/julia ]; then
     step "julia tests" julia --project=bindings/julia -e 'using Pkg; Pkg.test()'
 else
