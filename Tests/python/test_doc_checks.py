@@ -1,6 +1,7 @@
 """The document checks that Tests/run-all.sh runs (Tests/check_doc_figures.py,
-benchmarks/doc_tables.py --check) find what they must: figures with their units and ranges,
-rounding as documents round, a figure that its result file does not hold, a stale table."""
+benchmarks/doc_tables.py --check, Tests/check_doc_diffs.py) find what they must: figures with their
+units and ranges, rounding as documents round, a figure that its result file does not hold, a stale
+table, a diff line the code no longer has."""
 import importlib.util
 import pathlib
 import sys
@@ -17,6 +18,7 @@ def load(path):
 
 
 figures_check = load(ROOT / "Tests" / "check_doc_figures.py")
+diffs_check = load(ROOT / "Tests" / "check_doc_diffs.py")
 
 
 def test_figures_are_found_with_units_and_ranges():
@@ -49,3 +51,18 @@ def test_a_stale_generated_table_is_rewritten():
     stale = "before\n<!-- generated: alibi-headline -->\n| iris | Wachter | 20 | **11×** |\n<!-- end generated -->\nafter\n"
     fresh = tables.generated(stale)
     assert "| 20 | **11×** |" not in fresh and "| iris | Wachter | 20 |" in fresh and fresh.startswith("before\n") and fresh.endswith("after\n")
+
+
+def test_a_diff_line_that_the_code_no_longer_has_fails(tmp_path):
+    (tmp_path / "code.swift").write_text("let a = f(x,\n        y)\nlet b = g(\"long text\")\n")
+    doc = tmp_path / "doc.md"
+    shown = "```diff\n+++ b/code.swift\n+let a = f(x, y)\n+let b = g(\"long ...\")\n+    // ... elided\n%s```\n"
+    diffs_check.ROOT, saved = tmp_path, diffs_check.ROOT
+    try:
+        doc.write_text(shown % "")
+        assert diffs_check.problems(doc) == []
+        doc.write_text(shown % "+let c = h(x)\n")
+        assert diffs_check.problems(doc) == ["doc.md: not in code.swift: let c = h(x)"]
+    finally:
+        diffs_check.ROOT = saved
+    assert [p for d in (ROOT / "docs").rglob("*.md") for p in diffs_check.problems(d)] == []
