@@ -65,6 +65,18 @@ struct ConfigField<P> {
         twoItems(key, first, second, read: { try $0.number($1) }, write: { .double($0) })
     }
 
+    /// [min, max] as `range`, or null.
+    static func optionalRange(_ key: String, _ path: WritableKeyPath<P, (lower: PerFeature, upper: PerFeature)?>) -> ConfigField {
+        typealias Bounds = (lower: PerFeature, upper: PerFeature)
+        let range = ConfigField<Bounds>.range(key, \.lower, \.upper)
+        return ConfigField(key: key, read: { value, p in
+            if case .null = value { p[keyPath: path] = nil; return }
+            var bounds: Bounds = (.all(0), .all(0))
+            try range.read(value, &bounds)
+            p[keyPath: path] = bounds
+        }, write: { p in p[keyPath: path].map(range.write) ?? .null })
+    }
+
     /// [min, max] into two values, each read by `item` (with its key, e.g. "clip[0]").
     private static func twoItems<V>(_ key: String, _ first: WritableKeyPath<P, V>, _ second: WritableKeyPath<P, V>,
                                     read item: @escaping (JSON, String) throws -> V, write: @escaping (V) -> JSON) -> ConfigField {
@@ -171,6 +183,7 @@ extension Parameter {
         case .optionalIndices(let path): return .optionalIndices(key, path)
         case .pair(let first, let second): return .pair(key, first, second)
         case .range(let lower, let upper): return .range(key, lower, upper)
+        case .optionalRange(let path): return .optionalRange(key, path)
         case .categoricalVariables(let path): return .categoricalVariables(key, path)
         case .monotone(let path): return .monotone(key, path)
         case .targetClass(let path): return .targetClass(key, path)

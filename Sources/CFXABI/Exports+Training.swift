@@ -47,35 +47,18 @@ private struct TrainingFields {
         ConfigField(key: "counterfactual_training", read: { value, p in
             if case .null = value { p.config.counterfactual = nil; return }
             var ct = CounterfactualTrainingConfig()
-            try counterfactualFields.decode(try value.members("counterfactual_training"), into: &ct, context: "counterfactual_training")
+            let members = try value.members("counterfactual_training")
+            do {
+                try counterfactualFields.decode(members, into: &ct, context: "counterfactual_training")
+            } catch let error as CFXError {
+                throw error.prefixed("counterfactual_training")
+            }
             p.config.counterfactual = ct
         }, write: { p in p.config.counterfactual.map { .object(counterfactualFields.encode($0)) } ?? .null }),
     ]
 
     /// The keys of "counterfactual_training": {...}.
-    static let counterfactualFields: [ConfigField<CounterfactualTrainingConfig>] = [
-        .integer("n_ce", \.counterfactuals),
-        .number("tau", \.generator.targetProba),
-        .integer("max_steps", \.generator.maxSteps),
-        .number("learning_rate", \.generator.learningRate),
-        .number("lambda_cost", \.generator.lambdaCost),
-        .number("lambda_energy", \.generator.lambdaEnergy),
-        .boolean("energy_decay", \.generator.energyDecay),
-        .number("lambda_div", \.lambdaDivergence),
-        .number("lambda_reg", \.lambdaRidge),
-        .number("lambda_adv", \.lambdaAdversarial),
-        .number("epsilon", \.nascentRadius),
-        .number("burn_in", \.burnIn),
-        ConfigField(key: "domain", read: { value, p in
-            if case .null = value { p.domain = nil; return }
-            let bounds = try value.items("counterfactual_training.domain")
-            guard bounds.count == 2 else { throw CFXError.config("counterfactual_training.domain", "expected [min, max] or null, got \(bounds.count) values") }
-            p.domain = (try bounds[0].perFeature("counterfactual_training.domain[0]"), try bounds[1].perFeature("counterfactual_training.domain[1]"))
-        }, write: { p in p.domain.map { .array([.perFeature($0.lower), .perFeature($0.upper)]) } ?? .null }),
-        ConstraintOptions.immutableRow(\.generator.constraints).field,
-        ConstraintOptions.monotoneRow(\.generator.constraints).field,
-        .integer("n_threads", \.threads),
-    ]
+    static let counterfactualFields = CounterfactualTrainingConfig.parameters.map(\.field)
 
     /// Parses {"method": "train" (optional), ...keys...}; unknown keys and bad values are errors.
     static func parse(_ config: JSON) throws -> TrainingFields {

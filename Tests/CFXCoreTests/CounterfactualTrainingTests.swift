@@ -162,6 +162,30 @@ final class CounterfactualTrainingTests: XCTestCase {
         }
     }
 
+    /// Each key of the table is checked, and its error names it (as the config spells it).
+    func testEachKeyIsCheckedAndNamed() throws {
+        let spoilt: [(String, (inout CounterfactualTrainingConfig) -> Void)] = [
+            ("n_ce", { $0.counterfactuals = 0 }), ("tau", { $0.generator.targetProba = 1.5 }),
+            ("max_steps", { $0.generator.maxSteps = 0 }), ("learning_rate", { $0.generator.learningRate = 0 }),
+            ("lambda_cost", { $0.generator.lambdaCost = -1 }), ("lambda_energy", { $0.generator.lambdaEnergy = .nan }),
+            ("lambda_div", { $0.lambdaDivergence = -1 }), ("lambda_reg", { $0.lambdaRidge = -1 }),
+            ("lambda_adv", { $0.lambdaAdversarial = -1 }), ("epsilon", { $0.nascentRadius = -0.5 }),
+            ("burn_in", { $0.burnIn = 1 }), ("immutable", { $0.generator.constraints.immutable = [-1] }),
+            ("n_threads", { $0.threads = -1 }),
+        ]
+        for (key, spoil) in spoilt {
+            var ct = CounterfactualTrainingConfig()
+            spoil(&ct)
+            XCTAssertThrowsError(try config(ct).validate(), key) { error in
+                XCTAssertTrue("\(error)".hasPrefix("counterfactual_training: \(key): "), "\(error)")
+            }
+        }
+        XCTAssertNoThrow(try config(CounterfactualTrainingConfig()).validate())
+        XCTAssertEqual(CounterfactualTrainingConfig.parameters.map(\.key), ["n_ce", "tau", "max_steps", "learning_rate", "lambda_cost",
+            "lambda_energy", "energy_decay", "lambda_div", "lambda_reg", "lambda_adv", "epsilon", "burn_in", "domain", "immutable",
+            "monotone", "n_threads"])
+    }
+
     func testBadConfigsAreErrors() throws {
         var ct = CounterfactualTrainingConfig()
         ct.burnIn = 1

@@ -63,6 +63,12 @@ extension ValueConstraint where V == Double {
         return ValueConstraint("in \(text)") { v, _ in v > a && v <= b ? nil : "must be in \(text), got \(v)" }
     }
 
+    /// a ≤ v < b.
+    public static func atLeast(_ a: Double, below b: Double) -> ValueConstraint {
+        let text = "[\(shown(a)), \(shown(b)))"
+        return ValueConstraint("in \(text)") { v, _ in v >= a && v < b ? nil : "must be in \(text), got \(v)" }
+    }
+
     /// a < v < b.
     public static func between(_ a: Double, _ b: Double) -> ValueConstraint {
         let text = "(\(shown(a)), \(shown(b)))"
@@ -133,6 +139,8 @@ public enum ParameterKind<P> {
     case pair(WritableKeyPath<P, Double>, WritableKeyPath<P, Double>)
     /// [min, max], each a number or one per feature.
     case range(WritableKeyPath<P, PerFeature>, WritableKeyPath<P, PerFeature>)
+    /// [min, max] as `range`, or null.
+    case optionalRange(WritableKeyPath<P, (lower: PerFeature, upper: PerFeature)?>)
     case categoricalVariables(WritableKeyPath<P, [CategoricalVariable]>)
     case monotone(WritableKeyPath<P, [MonotoneFeature]>)
     case targetClass(WritableKeyPath<P, TargetClass>)
@@ -241,6 +249,7 @@ extension ParameterKind {
         case .optionalIndices(let p): return [p]
         case .pair(let a, let b): return [a, b]
         case .range(let a, let b): return [a, b]
+        case .optionalRange(let p): return [p]
         case .categoricalVariables(let p): return [p]
         case .monotone(let p): return [p]
         case .targetClass(let p): return [p]

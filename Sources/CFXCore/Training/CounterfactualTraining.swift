@@ -23,17 +23,18 @@ import Glibc
 ///
 /// The energy terms are computed in inference mode (batch norm uses its running statistics).
 public struct CounterfactualTrainingConfig: Sendable {
-    /// n_CE ("n_ce").
+    // Its config keys, with their constraints and meanings: CounterfactualTraining+Parameters.swift.
+    /// n_CE.
     public var counterfactuals = 1000
-    /// The search: target_proba (τ), max_steps (T), learning_rate, lambda_cost, lambda_energy,
-    /// immutable, monotone. Its feature range is ignored: `domain` bounds the searches.
+    /// The searches (the ECCo generator); its feature range is ignored: `domain` bounds them.
     public var generator = ECCCoParams()
-    public var lambdaDivergence = 0.5                  // "lambda_div"
-    public var lambdaRidge = 0.1                       // "lambda_reg"
-    public var lambdaAdversarial = 0.25                // "lambda_adv"
-    /// ε of the nascent counterfactuals ("epsilon").
+    /// λ_div, λ_reg, λ_adv.
+    public var lambdaDivergence = 0.5
+    public var lambdaRidge = 0.1
+    public var lambdaAdversarial = 0.25
+    /// ε of the nascent counterfactuals.
     public var nascentRadius = 0.3
-    /// Fraction of the epochs trained conventionally first ("burn_in").
+    /// Fraction of the epochs trained conventionally first.
     public var burnIn = 0.0
     /// Per-feature bounds of the searches; nil: [min(μ − 2σ, min x), max(μ + 2σ, max x)] over the
     /// training rows (σ with n − 1, as the reference code).
@@ -42,21 +43,6 @@ public struct CounterfactualTrainingConfig: Sendable {
     public var threads = 0
 
     public init() {}
-
-    func validate() throws {
-        // The generator's keys under their names here (tau, not target_proba).
-        guard generator.targetProba > 0, generator.targetProba <= 1 else {
-            throw CFXError.config("counterfactual_training.tau", "must be in (0, 1], got \(generator.targetProba)")
-        }
-        do { try generator.validate(classCount: 2) } catch let error as CFXError { throw error.prefixed("counterfactual_training") }
-        guard (1...10_000_000).contains(counterfactuals) else { throw CFXError.config("counterfactual_training.n_ce", "must be in 1...10000000, got \(counterfactuals)") }
-        for (key, value) in [("lambda_div", lambdaDivergence), ("lambda_reg", lambdaRidge), ("lambda_adv", lambdaAdversarial)] {
-            guard value >= 0, value.isFinite else { throw CFXError.config("counterfactual_training.\(key)", "must be a number >= 0, got \(value)") }
-        }
-        guard nascentRadius >= 0, nascentRadius.isFinite else { throw CFXError.config("counterfactual_training.epsilon", "must be >= 0, got \(nascentRadius)") }
-        guard burnIn >= 0, burnIn < 1 else { throw CFXError.config("counterfactual_training.burn_in", "must be in [0, 1), got \(burnIn)") }
-        try requireThreadCount(threads, "counterfactual_training.n_threads")
-    }
 }
 
 /// What counterfactual training did in one epoch.
