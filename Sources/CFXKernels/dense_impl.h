@@ -22,6 +22,28 @@
             + __builtin_shufflevector(g_[0], g_[1], 1, 3, 5, 7, 9, 11, 13, 15);                          \
     })
 
+/* The same tree on four outputs' eight-lane sums: a vector of four. */
+#define TREE4(V8, V4, s)                                                                              \
+    ({                                                                                                   \
+        V8 h_[2], g_;                                                                                 \
+        for (int i_ = 0; i_ < 2; i_++)                                                                   \
+            h_[i_] = __builtin_shufflevector(s[2 * i_], s[2 * i_ + 1], 0, 1, 2, 3, 8, 9, 10, 11)         \
+                   + __builtin_shufflevector(s[2 * i_], s[2 * i_ + 1], 4, 5, 6, 7, 12, 13, 14, 15);      \
+        g_ = __builtin_shufflevector(h_[0], h_[1], 0, 1, 4, 5, 8, 9, 12, 13)                          \
+           + __builtin_shufflevector(h_[0], h_[1], 2, 3, 6, 7, 10, 11, 14, 15);                       \
+        (V4)(__builtin_shufflevector(g_, g_, 0, 2, 4, 6) + __builtin_shufflevector(g_, g_, 1, 3, 5, 7)); \
+    })
+
+/* ISA_GROUP outputs side by side in the forward kernels, and at most as many 64-byte vectors of
+ * inputs side by side in the input gradient (see isa.h). */
+#if ISA_GROUP == 8
+#define TREE(V8, VG, s) TREE8(V8, s)
+#elif ISA_GROUP == 4
+#define TREE(V8, VG, s) TREE4(V8, VG, s)
+#else
+#error "ISA_GROUP is 8 or 4"
+#endif
+
 /* dx[i .. i + NV*L) += sum over the outputs, in order, of dy[o] * w[o][i ..]: NV chains side by side. */
 #define BACKWARD_BLOCK(V, NV)                                                                         \
     do {                                                                                              \
@@ -75,6 +97,8 @@
 #define DENSE_KERNELS(SUFFIX, T, L, FOLD)                                                             \
 typedef T vec_##SUFFIX __attribute__((vector_size(64)));                                              \
 typedef T vec8_##SUFFIX __attribute__((vector_size(8 * sizeof(T))));                                  \
+typedef T vec4_##SUFFIX __attribute__((vector_size(4 * sizeof(T))));                                  \
+typedef T vecg_##SUFFIX __attribute__((vector_size(ISA_GROUP * sizeof(T))));                          \
                                                                                                       \
 /* One output alone: the same tree on its lanes, then the remaining inputs. */                       \
 static inline T finish_##SUFFIX(T *lanes, size_t from, size_t inputs, const T *x, const T *w) {       \
@@ -85,19 +109,19 @@ static inline T finish_##SUFFIX(T *lanes, size_t from, size_t inputs, const T *x
     return sum;                                                                                       \
 }                                                                                                     \
                                                                                                       \
-/* Eight outputs' lane sums (of x against the weight rows wj…) finished: the fold and tree, then  \
- * the remaining inputs in order, added to y[0 .. 8). */                                             \
-static inline void finish8_##SUFFIX(vec_##SUFFIX *acc, size_t whole, size_t inputs, const T *x,       \
-                                    const T *wj, const T *bias, T *y) {                               \
-    vec8_##SUFFIX folded[8];                                                                          \
-    for (int q = 0; q < 8; q++) folded[q] = FOLD(acc[q]);                                             \
-    vec8_##SUFFIX sum = TREE8(vec8_##SUFFIX, folded);                                                 \
+/* A group's lane sums (of x against the weight rows wj…) finished: the fold and tree, then the       \
+ * remaining inputs in order, added to y[0 .. ISA_GROUP). */                                          \
+static inline void finish_group_##SUFFIX(vec_##SUFFIX *acc, size_t whole, size_t inputs, const T *x,  \
+                                         const T *wj, const T *bias, T *y) {                          \
+    vec8_##SUFFIX folded[ISA_GROUP];                                                                  \
+    for (int q = 0; q < ISA_GROUP; q++) folded[q] = FOLD(acc[q]);                                     \
+    vecg_##SUFFIX sum = TREE(vec8_##SUFFIX, vecg_##SUFFIX, folded);                                   \
     for (size_t p = whole; p < inputs; p++) {                                                         \
-        vec8_##SUFFIX wp;                                                                             \
-        for (int q = 0; q < 8; q++) wp[q] = wj[q * inputs + p];                                       \
-        sum = MADD(SPLAT(vec8_##SUFFIX, x[p]), wp, sum);                                              \
+        vecg_##SUFFIX wp;                                                                             \
+        for (int q = 0; q < ISA_GROUP; q++) wp[q] = wj[q * inputs + p];                               \
+        sum = MADD(SPLAT(vecg_##SUFFIX, x[p]), wp, sum);                                              \
     }                                                                                                 \
-    for (int q = 0; q < 8; q++) y[q] = (bias ? bias[q] : y[q]) + sum[q];                              \
+    for (int q = 0; q < ISA_GROUP; q++) y[q] = (bias ? bias[q] : y[q]) + sum[q];                      \
 }                                                                                                     \
                                                                                                       \
 /* One output alone, added to *y. */                                                                 \
@@ -108,26 +132,51 @@ static inline void single_##SUFFIX(size_t whole, size_t inputs, const T *x, cons
     *y = (bias ? *bias : *y) + finish_##SUFFIX((T *)&a, whole, inputs, x, wj);                        \
 }                                                                                                     \
                                                                                                       \
-/* Two rows side by side: each weight load serves both (the weights of a 64 x 64 double layer do    \
- * not fit in L1). Each row's outputs are its eight-output groups and single outputs, as alone. */   \
-static inline void pair_rows_##SUFFIX(size_t outputs, size_t inputs, const T *x, const T *w,         \
+/* Two rows side by side: each weight load serves both (the weights of a 64 x 64 double layer do      \
+ * not fit in L1). Each row's outputs are, as alone, its groups (ISA_PAIRS 1), or its outputs two at  \
+ * a time, whose four sums go through one four-output tree (ISA_PAIRS 2: a group of both rows does    \
+ * not fit in AVX2's registers); then its single outputs. */                                          \
+static inline void pair_rows_##SUFFIX(size_t outputs, size_t inputs, const T *x, const T *w,          \
                                       const T *bias, T *y) {                                          \
     size_t whole = inputs / L * L, j = 0;                                                             \
     const T *x1 = x + inputs;                                                                         \
     T *y1 = y + outputs;                                                                              \
-    for (; j + 8 <= outputs; j += 8) {                                                                \
+    for (; ISA_PAIRS == 1 && j + ISA_GROUP <= outputs; j += ISA_GROUP) {                              \
         const T *wj = w + j * inputs;                                                                 \
-        vec_##SUFFIX acc0[8] = {{0}}, acc1[8] = {{0}};                                                \
+        vec_##SUFFIX acc0[ISA_GROUP] = {{0}}, acc1[ISA_GROUP] = {{0}};                                \
         for (size_t p = 0; p < whole; p += L) {                                                       \
             vec_##SUFFIX u = LOAD(vec_##SUFFIX, x + p), v = LOAD(vec_##SUFFIX, x1 + p);               \
-            for (int q = 0; q < 8; q++) {                                                             \
+            for (int q = 0; q < ISA_GROUP; q++) {                                                     \
                 vec_##SUFFIX wq = LOAD(vec_##SUFFIX, wj + q * inputs + p);                            \
                 acc0[q] = MADD(u, wq, acc0[q]);                                                       \
                 acc1[q] = MADD(v, wq, acc1[q]);                                                       \
             }                                                                                         \
         }                                                                                             \
-        finish8_##SUFFIX(acc0, whole, inputs, x, wj, bias ? bias + j : 0, y + j);                     \
-        finish8_##SUFFIX(acc1, whole, inputs, x1, wj, bias ? bias + j : 0, y1 + j);                   \
+        finish_group_##SUFFIX(acc0, whole, inputs, x, wj, bias ? bias + j : 0, y + j);                \
+        finish_group_##SUFFIX(acc1, whole, inputs, x1, wj, bias ? bias + j : 0, y1 + j);              \
+    }                                                                                                 \
+    for (; ISA_PAIRS == 2 && j + 2 <= outputs; j += 2) {                                              \
+        const T *w0 = w + j * inputs, *w1 = w0 + inputs;                                              \
+        vec_##SUFFIX acc[4] = {{0}};  /* row 0 output j, j + 1; row 1 output j, j + 1 */              \
+        for (size_t p = 0; p < whole; p += L) {                                                       \
+            vec_##SUFFIX u = LOAD(vec_##SUFFIX, x + p), v = LOAD(vec_##SUFFIX, x1 + p);               \
+            vec_##SUFFIX a = LOAD(vec_##SUFFIX, w0 + p), b = LOAD(vec_##SUFFIX, w1 + p);              \
+            acc[0] = MADD(u, a, acc[0]);                                                              \
+            acc[2] = MADD(v, a, acc[2]);                                                              \
+            acc[1] = MADD(u, b, acc[1]);                                                              \
+            acc[3] = MADD(v, b, acc[3]);                                                              \
+        }                                                                                             \
+        vec8_##SUFFIX folded[4];                                                                      \
+        for (int q = 0; q < 4; q++) folded[q] = FOLD(acc[q]);                                         \
+        vec4_##SUFFIX sum = TREE4(vec8_##SUFFIX, vec4_##SUFFIX, folded);                              \
+        for (size_t p = whole; p < inputs; p++) {                                                     \
+            vec4_##SUFFIX wp = {w0[p], w1[p], w0[p], w1[p]}, xp = {x[p], x[p], x1[p], x1[p]};         \
+            sum = MADD(xp, wp, sum);                                                                  \
+        }                                                                                             \
+        for (int q = 0; q < 2; q++) {                                                                 \
+            y[j + q] = (bias ? bias[j + q] : y[j + q]) + sum[q];                                      \
+            y1[j + q] = (bias ? bias[j + q] : y1[j + q]) + sum[2 + q];                                \
+        }                                                                                             \
     }                                                                                                 \
     for (; j < outputs; j++) {                                                                        \
         single_##SUFFIX(whole, inputs, x, w + j * inputs, bias ? bias + j : 0, y + j);                \
@@ -142,20 +191,19 @@ static inline void forward_rows_##SUFFIX(size_t rows, size_t outputs, size_t inp
     size_t whole = inputs / L * L, r = 0;                                                             \
     int wide = WIDE_##SUFFIX;                                                                         \
     (void)wide;                                                                                       \
-    /* pairs where sixteen sums fit in registers (64-byte vectors on AVX2 take two each) */           \
-    if (ISA_WIDE)                                                                                     \
-        for (; r + 2 <= rows; r += 2, x += 2 * inputs, y += 2 * outputs) pair_rows_##SUFFIX(outputs, inputs, x, w, bias, y); \
+    for (; ISA_PAIRS && r + 2 <= rows; r += 2, x += 2 * inputs, y += 2 * outputs)                     \
+        pair_rows_##SUFFIX(outputs, inputs, x, w, bias, y);                                           \
     for (; r < rows; r++, x += inputs, y += outputs) {                                                \
         size_t j = 0;                                                                                 \
         GROUP16_##SUFFIX                                                                              \
-        for (; j + 8 <= outputs; j += 8) {  /* eight outputs share the loads of x and the tree */     \
+        for (; j + ISA_GROUP <= outputs; j += ISA_GROUP) {  /* a group shares the loads of x and the tree */ \
             const T *wj = w + j * inputs;                                                             \
-            vec_##SUFFIX acc[8] = {{0}};                                                              \
+            vec_##SUFFIX acc[ISA_GROUP] = {{0}};                                                      \
             for (size_t p = 0; p < whole; p += L) {                                                   \
                 vec_##SUFFIX xv = LOAD(vec_##SUFFIX, x + p);                                          \
-                for (int q = 0; q < 8; q++) acc[q] = MADD(xv, LOAD(vec_##SUFFIX, wj + q * inputs + p), acc[q]); \
+                for (int q = 0; q < ISA_GROUP; q++) acc[q] = MADD(xv, LOAD(vec_##SUFFIX, wj + q * inputs + p), acc[q]); \
             }                                                                                         \
-            finish8_##SUFFIX(acc, whole, inputs, x, wj, bias ? bias + j : 0, y + j);                  \
+            finish_group_##SUFFIX(acc, whole, inputs, x, wj, bias ? bias + j : 0, y + j);             \
         }                                                                                             \
         for (; j < outputs; j++) single_##SUFFIX(whole, inputs, x, w + j * inputs, bias ? bias + j : 0, y + j); \
     }                                                                                                 \
@@ -172,7 +220,8 @@ static void KERNEL(dense_backward_##SUFFIX)(size_t rows, size_t outputs, size_t 
     for (size_t r = 0; r < rows; r++, dy += outputs, dx += inputs) {                                  \
         size_t i = 0;                                                                                 \
         /* blocks of 8, 4, 2 and 1 vectors of inputs: as many independent chains as fit */           \
-        for (; i + 8 * L <= whole; i += 8 * L) BACKWARD_BLOCK(vec_##SUFFIX, 8);                          \
+        if (ISA_GROUP >= 8)                                                                           \
+            for (; i + 8 * L <= whole; i += 8 * L) BACKWARD_BLOCK(vec_##SUFFIX, 8);                   \
         for (; i + 4 * L <= whole; i += 4 * L) BACKWARD_BLOCK(vec_##SUFFIX, 4);                          \
         for (; i + 2 * L <= whole; i += 2 * L) BACKWARD_BLOCK(vec_##SUFFIX, 2);                          \
         for (; i < whole; i += L) BACKWARD_BLOCK(vec_##SUFFIX, 1);                                       \

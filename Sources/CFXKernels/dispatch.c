@@ -122,3 +122,7 @@ void cfx_fista_update(size_t n, double *x, double *y, double *g, const double *g
                       const double *lower, const double *upper, const cfx_fista_step *step) {
     kernels()->fista_update(n, x, y, g, gnum, original, lower, upper, step);
 }
+void cfx_adam_step(size_t n, double beta1, double beta2, double epsilon, double step_size, double *x, double *m, double *v,
+                   const double *g) {
+    kernels()->adam_step(n, beta1, beta2, epsilon, step_size, x, m, v, g);
+}

@@ -1,11 +1,18 @@
 /* One instruction set's kernels, and how they are compiled.
  *
  * The kernels are written once (dense_impl.h, pool_impl.h, chain_impl.h, conv_impl.h,
- * elementwise_impl.h, fista_impl.h) and compiled
+ * elementwise_impl.h, fista_impl.h, adam_impl.h) and compiled
  * once per instruction set by isa_avx512.c, isa_avx2.c and isa_baseline.c, each of which defines
  *   ISA      the suffix of its functions and table (avx512, avx2, baseline),
  *   ISA_FMA  1 when its multiply-adds are fused (the AVX2 and AVX-512 sets have FMA), 0 when not,
  *   ISA_WIDE 1 when sixteen 64-byte float sums fit in registers (AVX-512's 32 registers),
+ *   ISA_GROUP the outputs a dense forward kernel computes side by side, and the most 64-byte vectors
+ *            of inputs an input gradient takes at once: 8 where eight 64-byte sums and their
+ *            operands fit in registers (AVX-512) or where spilling them measured faster than
+ *            smaller groups (baseline SSE2), 4 on AVX2 (16 registers of 32 bytes: eight sums
+ *            spilled a register on every multiply-add),
+ *   ISA_PAIRS how two rows share their weight loads: 1 as two groups side by side (AVX-512), 2 as
+ *            two outputs of each row side by side (AVX2), 0 not at all (baseline: slower paired),
  * and includes kernels_impl.h between a `#pragma clang attribute push` of its target and a pop.
  * dispatch.c picks one table when a kernel is first called (see cfx_kernels.h): no IFUNC, so
  * nothing of cfx's runs while the loader relocates it, before a sanitizer's runtime is set up.
@@ -44,6 +51,7 @@ typedef struct {
     void (*max_pool2_backward_f32)(size_t, size_t, size_t, const float *, const float *, float *, int);
     void (*fista_update)(size_t, double *, double *, double *, const double *, const double *, const double *, const double *,
                          const cfx_fista_step *);
+    void (*adam_step)(size_t, double, double, double, double, double *, double *, double *, const double *);
 } cfx_kernel_table;
 
 /* The zero-bordered copies of conv_impl.h: dy's rows and columns with kernel - 1 zeros before them

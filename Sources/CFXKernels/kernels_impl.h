@@ -20,6 +20,7 @@
 #include "conv_impl.h"
 #include "elementwise_impl.h"
 #include "fista_impl.h"
+#include "adam_impl.h"
 
 #define CFX_STRING_(x) #x
 #define CFX_STRING(x) CFX_STRING_(x)
@@ -34,5 +35,5 @@ const cfx_kernel_table CFX_PASTE(cfx_kernels, ISA) = {
     KERNEL(leaky_relu_forward_f64), KERNEL(leaky_relu_forward_f32),
     KERNEL(leaky_relu_backward_f64), KERNEL(leaky_relu_backward_f32),
     KERNEL(max_pool2_backward_f64), KERNEL(max_pool2_backward_f32),
-    KERNEL(fista_update),
+    KERNEL(fista_update), KERNEL(adam_step),
 };

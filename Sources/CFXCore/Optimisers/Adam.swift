@@ -1,3 +1,4 @@
+import CFXKernels
 import Glibc
 
 /// Adam as TensorFlow 1's AdamOptimizer applies it (alibi's optimiser): bias correction folded into
@@ -34,20 +35,17 @@ public struct Adam {
             (root, denominator) = AdamCorrections.at(t, beta1: beta1, beta2: beta2)
         }
         let stepSize = learningRate * root / denominator
-        let (beta1, beta2, epsilon) = (beta1, beta2, epsilon)
-        let n = m.count
-        assert(x.count == n && g.count == n && v.count == n, "Adam: a search's own buffers, of one size")
-        // Through raw pointers, without per-element checks, so that the loop vectorises (the same
-        // operations in the same order per element: the same values).
+        let n = min(m.count, x.count, g.count, v.count)
+        assert(x.count == m.count && g.count == m.count && v.count == m.count, "Adam: a search's own buffers, of one size")
+        // CFXKernels' `cfx_adam_step`: the same operations per element in C, vectorised for the
+        // processor (the same values); the square roots and divisions of a scalar loop were a
+        // tenth of a small MLP's Wachter search.
         m.withUnsafeMutableBufferPointer { m in
             v.withUnsafeMutableBufferPointer { v in
                 x.withUnsafeMutableBufferPointer { x in
                     g.withUnsafeBufferPointer { g in
-                        for i in 0..<min(n, x.count, g.count, v.count) {
-                            m[i] = beta1 * m[i] + (1 - beta1) * g[i]
-                            v[i] = beta2 * v[i] + (1 - beta2) * g[i] * g[i]
-                            x[i] -= stepSize * m[i] / (v[i].squareRoot() + epsilon)
-                        }
+                        guard n > 0 else { return }
+                        cfx_adam_step(n, beta1, beta2, epsilon, stepSize, x.baseAddress!, m.baseAddress!, v.baseAddress!, g.baseAddress!)
                     }
                 }
             }

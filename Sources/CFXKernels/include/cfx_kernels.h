@@ -111,6 +111,12 @@ typedef struct {
 void cfx_fista_update(size_t n, double *x, double *y, double *g, const double *gnum, const double *original,
                       const double *lower, const double *upper, const cfx_fista_step *step);
 
+/* Adam's update of n values (Optimisers/Adam.swift), in place: m := beta1 m + (1 - beta1) g,
+ * v := beta2 v + (1 - beta2) g g, x := x - step_size m / (sqrt(v) + epsilon). The arrays do not
+ * overlap. The values are those of the Swift loop. */
+void cfx_adam_step(size_t n, double beta1, double beta2, double epsilon, double step_size, double *x, double *m, double *v,
+                   const double *g);
+
 #pragma GCC visibility pop
 
 #endif
