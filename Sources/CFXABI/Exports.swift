@@ -188,7 +188,7 @@ public func cfx_model_convert(_ handle: OpaquePointer?, _ options: UnsafePointer
                         throw CFXError.config(key, "applies to a tree ensemble (cfx_model_load of an XGBoost, LightGBM or ONNX tree model)")
                     }
                     let sigma = try value.number(key)
-                    guard sigma.isFinite, sigma > 0 else { throw CFXError.config(key, "must be finite and > 0, got \(sigma)") }
+                    try RelaxedTreeEnsemble.checkSigma(sigma, key: key)
                     relaxSigma = sigma
                 default:
                     throw CFXError.config(key, "unknown key for cfx_model_convert; known keys: dtype, threads, relax_sigma")

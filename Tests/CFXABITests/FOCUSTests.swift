@@ -35,26 +35,34 @@ final class FOCUSTests: XCTestCase {
         return (model, Array(zip(xs, try explain(explainer, xs))))
     }
 
+    /// The rows' counterfactuals under `extra` config keys (instance, explanation, point), each
+    /// checked to be valid on the real ensemble with the class it reports.
+    func counterfactuals(_ name: String, _ extra: String) throws -> [(x: [Double], e: [String: Any], point: [Double])] {
+        let (model, results) = try explained(name, extra)
+        defer { cfx_model_free(model) }
+        return try results.compactMap { x, e in
+            guard let cf = e["cf"] as? [String: Any] else { return nil }
+            let point = cf["X"] as! [Double]
+            XCTAssertNotEqual(try predictedClass(model, point), e["orig_class"] as? Int, "\(name)\(extra)")
+            XCTAssertEqual(try predictedClass(model, point), cf["class"] as? Int, "\(name)\(extra)")
+            return (x, e, point)
+        }
+    }
+
     /// Valid on the real ensemble, `distance` is the ℓ2 (or ℓ1) distance, `changed` the ℓ0, and most
     /// rows succeed.
     func testCounterfactualsAreValidOnTheRealEnsemble() throws {
         for name in Self.cancer {
             for distance in ["l2", "l1"] {
-                let (model, results) = try explained(name, #", "distance": "\#(distance)""#)
-                defer { cfx_model_free(model) }
-                var found = 0
-                for (x, e) in results {
-                    guard let cf = e["cf"] as? [String: Any] else { continue }
-                    found += 1
-                    let point = cf["X"] as! [Double]
-                    XCTAssertNotEqual(try predictedClass(model, point), e["orig_class"] as? Int, name)
-                    XCTAssertEqual(try predictedClass(model, point), cf["class"] as? Int, name)
+                let found = try counterfactuals(name, #", "distance": "\#(distance)""#)
+                for (x, e, point) in found {
+                    let cf = e["cf"] as! [String: Any]
                     let delta = zip(point, x).map { $0 - $1 }
                     let value = distance == "l1" ? delta.reduce(0) { $0 + abs($1) } : delta.reduce(0) { $0 + $1 * $1 }.squareRoot()
                     XCTAssertEqual(cf["distance"] as! Double, value, accuracy: 1e-12, name)
                     XCTAssertEqual(cf["changed"] as? Int, delta.filter { $0 != 0 }.count, name)
                 }
-                XCTAssertGreaterThan(found, results.count * 8 / 10, "\(name) \(distance)")
+                XCTAssertGreaterThan(found.count, Self.rows * 8 / 10, "\(name) \(distance)")
             }
         }
     }
@@ -73,17 +81,9 @@ final class FOCUSTests: XCTestCase {
                 (", \"monotone\": {\(monotone("decrease"))}", { x, y in zip(x, y).allSatisfy { $1 <= $0 } }),
             ]
             for (extra, holds) in cases {
-                let (model, results) = try explained(name, extra)
-                defer { cfx_model_free(model) }
-                var found = 0
-                for (x, e) in results {
-                    guard let cf = e["cf"] as? [String: Any] else { continue }
-                    found += 1
-                    let point = cf["X"] as! [Double]
-                    XCTAssertTrue(holds(x, point), "\(name)\(extra)")
-                    XCTAssertNotEqual(try predictedClass(model, point), e["orig_class"] as? Int, name)
-                }
-                XCTAssertGreaterThan(found, 0, "\(name)\(extra)")
+                let found = try counterfactuals(name, extra)
+                for (x, _, point) in found { XCTAssertTrue(holds(x, point), "\(name)\(extra)") }
+                XCTAssertGreaterThan(found.count, 0, "\(name)\(extra)")
             }
         }
     }
@@ -92,11 +92,11 @@ final class FOCUSTests: XCTestCase {
         (0..<30).map { "\"\($0)\": \"\(direction)\"" }.joined(separator: ", ")
     }
 
-    /// sparsify (without the shrink): still valid, changes a subset of the plain counterfactual's features (restored
+    /// sparsify (on by default; here without the shrink, against neither): still valid, changes a subset of the plain counterfactual's features (restored
     /// ones equal the instance), `restored` counts them, and some rows change strictly fewer.
     func testSparsifyRestoresFeaturesAndStaysValid() throws {
         for name in Self.cancer {
-            let (model, plain) = try explained(name, #", "shrink": false"#)
+            let (model, plain) = try explained(name, #", "sparsify": false, "shrink": false"#)
             let (again, sparse) = try explained(name, #", "sparsify": true, "shrink": false"#)
             defer { cfx_model_free(model); cfx_model_free(again) }
             var fewer = 0
@@ -142,6 +142,23 @@ final class FOCUSTests: XCTestCase {
         }
     }
 
+    /// patience 0 takes every step; patience 20 stops most rows early (the cfs stay valid); with
+    /// β = 10 the distance holds most rows at x, and `retry` (β = 0) finds them a counterfactual,
+    /// its steps added to the first search's.
+    func testPatienceAndRetry() throws {
+        let name = "sklearn_forest_cancer.onnx"
+        let steps = { (e: [String: Any]) in (e["meta"] as! [String: Any])["gradient_evaluations"] as! Int }
+        let (model, all) = try explained(name, #", "patience": 0, "retry": false"#)
+        cfx_model_free(model)
+        XCTAssertEqual(Set(all.map { steps($0.1) }), [300])
+        let early = try counterfactuals(name, #", "patience": 20"#)
+        XCTAssertGreaterThan(early.filter { steps($0.e) < 300 }.count, Self.rows / 2)
+        let held = try counterfactuals(name, #", "beta": 10, "retry": false"#)
+        let retried = try counterfactuals(name, #", "beta": 10"#)
+        XCTAssertGreaterThan(retried.count, held.count + 10)
+        XCTAssertTrue(retried.contains { steps($0.e) > 300 })
+    }
+
     /// A class index as target on a 3-class model: every counterfactual has that class.
     func testClassIndexTarget() throws {
         let xs = try Fixture("iris").xTest
@@ -169,6 +186,7 @@ final class FOCUSTests: XCTestCase {
         for (config, key) in [(#""sigma": 0"#, "sigma"), (#""temperature": -1"#, "temperature"), (#""beta": -0.1"#, "beta"),
                               (#""learning_rate": 0"#, "learning_rate"), (#""max_steps": 0"#, "max_steps"),
                               (#""distance": "cosine""#, "distance"), (#""sigmaa": 1"#, "sigmaa"),
+                              (#""patience": -1"#, "patience"), (#""cutoff": 0.7"#, "cutoff"), (#""retry": 1"#, "retry"),
                               (#""sparsify_repair_steps": 3"#, "sparsify_repair_steps"), (#""immutable": [4]"#, "immutable"),
                               (#""feature_range": [1, 0]"#, "feature_range")] {
             assertABIFails(CFX_ERR_CONFIG, key) { _ = try makeExplainer(model, "{\"method\": \"focus\", \(config)}") }

@@ -215,3 +215,30 @@ extension TreeEnsembleTests {
         }
     }
 }
+
+extension TreeEnsembleTests {
+    /// Rows without a missing value descend the packed nodes (a strict test as x ≤ the double before
+    /// θ); a batch with a NaN row takes every row through the full tests. Rows exactly at thresholds
+    /// (the tests' edges) get the same probabilities, bit for bit, either way, on every fixture.
+    func testPackedDescentEqualsTheFullTests() throws {
+        for name in ["xgboost_cancer.json", "lightgbm_cancer.txt", "sklearn_forest_cancer.onnx", "xgboost_iris.json", "lightgbm_iris.txt"] {
+            let ensemble = try XCTUnwrap(try loadModelFile(path: "\(Self.directory)/\(name)").model as? TreeEnsemble)
+            let parents = ensemble.parents()
+            let tests = ensemble.leaves().prefix(20).flatMap { $0.prefix(4) }.compactMap { ensemble.path(to: $0, parents: parents).last }
+            let base = try Fixture(name.contains("iris") ? "iris" : "breast_cancer").xTest[0]
+            var rows: [[Double]] = []
+            for test in tests {
+                for v in [test.threshold, test.threshold.nextUp, test.threshold.nextDown] {
+                    var row = base
+                    row[test.feature] = v
+                    rows.append(row)
+                }
+            }
+            let session = ModelSession(model: ensemble), k = ensemble.classCount
+            let packed = try session.predict(rows.flatMap { $0 }, rows: rows.count)
+            let full = try session.predict((rows + [[Double](repeating: .nan, count: base.count)]).flatMap { $0 }, rows: rows.count + 1)
+            XCTAssertEqual(packed, Array(full.prefix(rows.count * k)), name)
+            XCTAssertGreaterThan(rows.count, 20, name)
+        }
+    }
+}

@@ -39,6 +39,23 @@ final class TreeRelaxationTests: XCTestCase {
         XCTAssertThrowsError(try RelaxedTreeEnsemble(stump, sigma: .nan))
     }
 
+    /// A cutoff leaves out a node reached with less weight, with its subtree: on the stump at x far
+    /// left, the right leaf's weight s is below 10⁻⁹, so with that cutoff the right leaf adds nothing
+    /// (and without one it adds 2 s).
+    func testCutoffLeavesOutLightSubtrees() throws {
+        let tree = DecisionTree(nodes: [.split(feature: 0, threshold: 1, left: 1, right: 2, flags: []), .leaf([-2]), .leaf([2])], target: 0)
+        let stump = try TreeEnsemble(trees: [tree], featureCount: 2, classCount: 2, base: [0.5], output: .logistic(scale: 1),
+                                     precision: .float64, source: "test")
+        let x = -20.0, s = 1 / (1 + exp(-(x - 1)))
+        XCTAssertLessThan(s, 1e-9)
+        let exact = try predict(RelaxedTreeEnsemble(stump, sigma: 1), [[x, 0]])[1]
+        let cut = try predict(RelaxedTreeEnsemble(stump, sigma: 1, cutoff: 1e-9), [[x, 0]])[1]
+        XCTAssertEqual(exact, 1 / (1 + exp(-(0.5 - 2 * (1 - s) + 2 * s))), accuracy: 1e-15)
+        XCTAssertEqual(cut, 1 / (1 + exp(-(0.5 - 2 * (1 - s)))), accuracy: 1e-15)
+        XCTAssertNotEqual(cut, exact)
+        XCTAssertThrowsError(try RelaxedTreeEnsemble(stump, sigma: 1, cutoff: 0.6))
+    }
+
     /// Σ_c u_c ∂p_c/∂x (pullback) equals central differences of Σ_c u_c p_c, per feature, on every
     /// fixture (forest votes, logistic and softmax margins); a batch of rows equals the rows one by one.
     func testGradientMatchesFiniteDifferences() throws {

@@ -1,3 +1,5 @@
+import Glibc
+
 /// FOCUS (Lucic, Oosterhuis, Haned and de Rijke, "FOCUS: Flexible Optimizable Counterfactual
 /// Explanations for Tree Ensembles", AAAI 2022), for cfx's tree ensembles. With z(x′) the logits
 /// of the ensemble relaxed at sharpness σ (`RelaxedTreeEnsemble`) and p̂ = softmax(τ z):
@@ -23,13 +25,11 @@ public final class FOCUSExplainer: BatchExplainer, Sendable {
     let shrink: ThresholdShrink?
 
     public init(model: Classifier, params: FOCUSParams) throws {
-        guard let ensemble = model.treeEnsemble else {
-            throw CFXError.config("model", "focus needs a tree ensemble (an XGBoost JSON, LightGBM text or ONNX tree model loaded by cfx_model_load)")
-        }
+        let ensemble = try model.treeEnsemble(for: FOCUSMethod.name)
         try FOCUSMethod.parameters.check(params, ModelShape(model))
         self.ensemble = ensemble
         self.params = params
-        relaxed = try RelaxedTreeEnsemble(ensemble, sigma: params.sigma)
+        relaxed = try RelaxedTreeEnsemble(ensemble, sigma: params.sigma, cutoff: params.cutoff)
         constraints = try Constraints(params.constraints, featureCount: ensemble.featureCount)
         adamCorrections = AdamCorrections(steps: params.maxSteps)
         shrink = params.shrink ? ThresholdShrink(ensemble) : nil
@@ -42,26 +42,21 @@ public final class FOCUSExplainer: BatchExplainer, Sendable {
     }
 
     func explainOne(_ x: [Double], cancellation: Cancellation) throws -> FOCUSExplanation {
-        let started = monotonicSeconds()
-        let session = ModelSession(model: ensemble)
-        let proba = try session.predict(x)
-        let original = argmax(proba)
-        let targets = Set(params.targetClass.classes(of: ensemble.classCount, original: original))
-        var explanation = FOCUSExplanation(origClass: original, origProba: proba)
+        let opening = try TreeOpening(x, ensemble: ensemble, target: params.targetClass)
+        var explanation = FOCUSExplanation(origClass: opening.factual.predicted, origProba: opening.factual.proba)
         var steps = 0
-        if !targets.isEmpty {
-            var search = FOCUSSearch(explainer: self, x: x, original: original, targets: targets, session: session)
-            explanation.cf = try search.run(cancellation: cancellation)
+        if !opening.targets.isEmpty {
+            var search = FOCUSSearch(explainer: self, opening: opening, beta: params.beta)
+            var cf = try search.run(cancellation: cancellation)
             steps = search.steps
+            if cf == nil && params.retry && params.beta > 0 {
+                var again = FOCUSSearch(explainer: self, opening: opening, beta: 0)
+                cf = try again.run(cancellation: cancellation)
+                steps += again.steps
+            }
+            explanation.cf = try refined(cf, opening, sparsify: params.refinement.sparsify, shrink: shrink)
         }
-        if params.refinement.sparsify, let cf = explanation.cf {
-            explanation.cf = try sparsified(cf, of: x, targets: targets, session: session)
-        }
-        if let shrink, let cf = explanation.cf {
-            explanation.cf = try shrunk(cf, by: shrink, of: x, targets: targets, session: session)
-        }
-        explanation.stats = SearchStats(predictCalls: session.predictCalls, predictedRows: session.predictedRows,
-                                        gradientEvaluations: steps, seconds: monotonicSeconds() - started)
+        explanation.stats = opening.stats(gradients: steps)
         return explanation
     }
 
@@ -83,25 +78,32 @@ extension FOCUSCandidate: TreeRefinableCandidate {
 /// One row's search: the point, Adam, the indicator and the closest valid point so far.
 struct FOCUSSearch {
     let explainer: FOCUSExplainer
-    let x: [Double]
-    let original: Int
-    let targets: Set<Int>
-    let session: ModelSession
+    let opening: TreeOpening
     let relaxed: RelaxedTreeEvaluator
+    /// β, the distance's weight in this search's loss.
+    let beta: Double
     private(set) var steps = 0
+    /// The relaxed logits, then softmax(τ z); the cotangent on the logits.
+    private var z: [Double]
+    private var w: [Double]
 
-    init(explainer: FOCUSExplainer, x: [Double], original: Int, targets: Set<Int>, session: ModelSession) {
-        (self.explainer, self.x, self.original, self.targets, self.session) = (explainer, x, original, targets, session)
+    init(explainer: FOCUSExplainer, opening: TreeOpening, beta: Double) {
+        (self.explainer, self.opening, self.beta) = (explainer, opening, beta)
         relaxed = RelaxedTreeEvaluator(explainer.relaxed)
+        z = [Double](repeating: 0, count: explainer.ensemble.classCount)
+        w = z
     }
 
+    /// Adam's steps from x; after each, the real ensemble's class at the point. Stops after
+    /// `max_steps`, or once a valid point is known and `patience` steps in a row have found no closer one.
     mutating func run(cancellation: Cancellation) throws -> FOCUSCandidate? {
-        let p = explainer.params
-        var point = x
+        let p = explainer.params, x = opening.x
+        var point = x, proba = opening.factual.proba
         var adam = Adam(count: x.count, corrections: explainer.adamCorrections)
         var gradient = [Double](repeating: 0, count: x.count)
         var active = true  // the real ensemble still predicts no target at `point`
         var best: FOCUSCandidate?
+        var stale = 0  // steps since `best` last improved
         for step in 0..<p.maxSteps {
             try cancellation.step(step)
             lossGradient(at: point, active: active, into: &gradient)
@@ -109,37 +111,48 @@ struct FOCUSSearch {
             adam.step(&point, gradient: gradient, learningRate: p.learningRate)
             explainer.constraints.apply(to: &point, original: x)
             steps += 1
-            let proba = try session.predict(point)
+            try opening.session.predict(point, rows: 1, into: &proba)
             let predicted = argmax(proba)
-            active = !targets.contains(predicted)
-            guard !active else { continue }
-            let d = explainer.distance(point, x)
-            if best.map({ d < $0.distance }) ?? true {
-                best = FOCUSCandidate(x: point, distance: d, predictedClass: predicted, proba: proba, step: step + 1)
-                best?.changed = x.indices.filter { point[$0] != x[$0] }.count
+            active = !opening.targets.contains(predicted)
+            if !active {
+                let d = explainer.distance(point, x)
+                if best.map({ d < $0.distance }) ?? true {
+                    best = FOCUSCandidate(x: point, distance: d, predictedClass: predicted, proba: proba, step: step + 1)
+                    best?.changed = x.indices.filter { point[$0] != x[$0] }.count
+                    stale = 0
+                    continue
+                }
             }
+            guard best != nil else { continue }
+            stale += 1
+            if p.patience > 0 && stale >= p.patience { break }
         }
         return best
     }
 
     /// ∂L/∂x′: β ∂d, plus, while active, the relaxed prediction loss's gradient.
-    func lossGradient(at point: [Double], active: Bool, into gradient: inout [Double]) {
-        let p = explainer.params
+    mutating func lossGradient(at point: [Double], active: Bool, into gradient: inout [Double]) {
+        let p = explainer.params, x = opening.x
         switch p.distance {
         case .l1:
-            for j in x.indices { gradient[j] = p.beta * (point[j] > x[j] ? 1 : point[j] < x[j] ? -1 : 0) }
+            for j in x.indices { gradient[j] = beta * (point[j] > x[j] ? 1 : point[j] < x[j] ? -1 : 0) }
         case .l2:
             let norm = (zip(point, x).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } + 1e-10).squareRoot()
-            for j in x.indices { gradient[j] = p.beta * (point[j] - x[j]) / norm }
+            for j in x.indices { gradient[j] = beta * (point[j] - x[j]) / norm }
         }
         guard active else { return }
-        let z = point.withUnsafeBufferPointer { relaxed.logits($0, offset: 0) }
-        let q = softmax(z.map { p.temperature * $0 })
+        let relaxed = self.relaxed
+        point.withUnsafeBufferPointer { xs in z.withUnsafeMutableBufferPointer { relaxed.logits(xs, offset: 0, into: $0) } }
+        // q = softmax(τ z), in place.
+        let top = z.max() ?? 0
+        for c in z.indices { z[c] = exp(p.temperature * (z[c] - top)) }
+        let sum = z.reduce(0, +)
+        for c in z.indices { z[c] /= sum }
         // L = q_o (target "other") or 1 − q_t: ∂L/∂z_c = ± τ q_a (δ_ac − q_c).
         let (a, sign): (Int, Double)
-        if case .index(let t) = p.targetClass { (a, sign) = (t, -1) } else { (a, sign) = (original, 1) }
-        let w = q.indices.map { c in sign * p.temperature * q[a] * ((c == a ? 1 : 0) - q[c]) }
-        gradient.withUnsafeMutableBufferPointer { relaxed.logitPullback(w, into: $0, offset: 0) }
+        if case .index(let t) = p.targetClass { (a, sign) = (t, -1) } else { (a, sign) = (opening.factual.predicted, 1) }
+        for c in z.indices { w[c] = sign * p.temperature * z[a] * ((c == a ? 1 : 0) - z[c]) }
+        gradient.withUnsafeMutableBufferPointer { g in w.withUnsafeBufferPointer { relaxed.logitPullback($0, into: g, offset: 0) } }
     }
 }
 

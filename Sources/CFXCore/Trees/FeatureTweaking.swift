@@ -25,9 +25,7 @@ public final class FeatureTweakingExplainer: BatchExplainer, Sendable {
     static let batchRows = 64
 
     public init(model: Classifier, params: FeatureTweakingParams) throws {
-        guard let ensemble = model.treeEnsemble else {
-            throw CFXError.config("model", "feature_tweaking needs a tree ensemble (an XGBoost JSON or LightGBM text model loaded by cfx_model_load)")
-        }
+        let ensemble = try model.treeEnsemble(for: FeatureTweakingMethod.name)
         try FeatureTweakingMethod.parameters.check(params, ModelShape(model))
         self.ensemble = ensemble
         self.params = params
@@ -45,24 +43,15 @@ public final class FeatureTweakingExplainer: BatchExplainer, Sendable {
     }
 
     func explainOne(_ x: [Double], cancellation: Cancellation) throws -> FeatureTweakingExplanation {
-        let started = monotonicSeconds()
-        let session = ModelSession(model: ensemble)
-        let proba = try session.predict(x)
-        let original = argmax(proba)
-        let targets = params.targetClass.classes(of: ensemble.classCount, original: original)
-        var (candidates, rejected) = try tweaks(of: x, original: original, targets: targets, cancellation: cancellation)
+        let opening = try TreeOpening(x, ensemble: ensemble, target: params.targetClass)
+        let (original, session) = (opening.factual.predicted, opening.session)
+        var (candidates, rejected) = try tweaks(of: x, original: original, targets: opening.targetList, cancellation: cancellation)
         candidates.sort { ($0.distance, $0.tree) < ($1.distance, $1.tree) }
-        var explanation = FeatureTweakingExplanation(origClass: original, origProba: proba, candidates: candidates.count,
-                                                     rejected: rejected)
-        explanation.cf = try closestValid(candidates, of: x, targets: Set(targets), session: session, cancellation: cancellation)
-        if params.refinement.sparsify, let cf = explanation.cf {
-            explanation.cf = try sparsified(cf, of: x, targets: Set(targets), session: session)
-        }
-        if let shrink, let cf = explanation.cf {
-            explanation.cf = try shrunk(cf, by: shrink, of: x, targets: Set(targets), session: session)
-        }
-        explanation.stats = SearchStats(predictCalls: session.predictCalls, predictedRows: session.predictedRows,
-                                        gradientEvaluations: 0, seconds: monotonicSeconds() - started)
+        var explanation = FeatureTweakingExplanation(origClass: original, origProba: opening.factual.proba,
+                                                     candidates: candidates.count, rejected: rejected)
+        let cf = try closestValid(candidates, of: x, targets: opening.targets, session: session, cancellation: cancellation)
+        explanation.cf = try refined(cf, opening, sparsify: params.refinement.sparsify, shrink: shrink)
+        explanation.stats = opening.stats(gradients: 0)
         return explanation
     }
 

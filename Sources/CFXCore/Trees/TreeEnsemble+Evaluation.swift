@@ -4,43 +4,94 @@ import Glibc
 /// into per-row scores in tree order, then the output transform, in the source's precision.
 final class TreeEnsembleEvaluator: ClassifierEvaluator {
     let model: TreeEnsemble
-    private var scores: [Double] = []
-    private var scores32: [Float] = []
+    /// Per row: the scores (float64 or float32), and the row rounded as the tests read it; grown as needed.
+    private var scores: UnsafeMutablePointer<Double>
+    private var scores32: UnsafeMutablePointer<Float>
+    private var rounded: UnsafeMutablePointer<Double>
+    private var capacity = 0
 
-    init(_ model: TreeEnsemble) { self.model = model }
+    init(_ model: TreeEnsemble) {
+        self.model = model
+        (scores, scores32, rounded) = (.allocate(capacity: 1), .allocate(capacity: 1), .allocate(capacity: 1))
+    }
+
+    deinit {
+        scores.deallocate()
+        scores32.deallocate()
+        rounded.deallocate()
+    }
+
+    /// Room for `rows` rows.
+    private func reserve(_ rows: Int) {
+        guard rows > capacity else { return }
+        scores.deallocate(); scores32.deallocate(); rounded.deallocate()
+        let s = model.scoreCount, d = model.featureCount
+        (scores, scores32, rounded) = (.allocate(capacity: rows * s), .allocate(capacity: rows * s), .allocate(capacity: rows * d))
+        capacity = rows
+    }
+
+    /// Rows evaluated together: their scores and rounded values stay small.
+    static let chunkRows = 256
 
     func predict(_ x: UnsafeBufferPointer<Double>, rows: Int, into proba: UnsafeMutableBufferPointer<Double>) throws {
-        let m = model, s = m.scoreCount, d = m.featureCount, k = m.classCount
+        let d = model.featureCount, k = model.classCount
         guard rows >= 0, x.count >= rows * d, proba.count >= rows * k else {
             throw CFXError(.shape, "tree ensemble: buffers too small for \(rows) rows")
         }
-        switch m.precision {
-        case .float64, .float32Inputs:
-            scores = [Double](repeating: 0, count: rows * s)
-            for r in 0..<rows { for j in 0..<s { scores[r * s + j] = m.base[j] } }
-            for t in 0..<m.treeCount {
-                let target = Int(m.targets[t])
-                for r in 0..<rows {
-                    let v = Int(m.value[m.leaf(tree: t, x, offset: r * d)])
-                    if target >= 0 { scores[r * s + target] += m.leafValues[v] } else {
-                        for j in 0..<s { scores[r * s + j] += m.leafValues[v + j] }
-                    }
+        reserve(min(rows, Self.chunkRows))
+        for start in stride(from: 0, to: rows, by: Self.chunkRows) {
+            let n = min(Self.chunkRows, rows - start)
+            predictChunk(UnsafeBufferPointer(rebasing: x[start * d..<(start + n) * d]), rows: n,
+                         into: UnsafeMutableBufferPointer(rebasing: proba[start * k..<(start + n) * k]))
+        }
+    }
+
+    private func predictChunk(_ x: UnsafeBufferPointer<Double>, rows: Int, into proba: UnsafeMutableBufferPointer<Double>) {
+        let m = model, d = m.featureCount, rounded = self.rounded
+        // Rows without a missing value descend the packed nodes, on their values rounded once.
+        var packed = !m.zeroIsMissing
+        for i in 0..<rows * d {
+            let v = x[i]
+            if v.isNaN { packed = false }
+            rounded[i] = m.precision == .float64 ? v : Double(Float(v))
+        }
+        m.packed.withUnsafeBufferPointer { nodes in
+            if packed {
+                sum(rows) { t, r in m.packedLeaf(tree: t, nodes, rounded + r * d) }
+            } else {
+                sum(rows) { t, r in m.leaf(tree: t, x, offset: r * d) }
+            }
+        }
+        for r in 0..<rows {
+            if m.precision == .float32 { transform32(r, into: proba) } else { transform64(r, into: proba) }
+        }
+    }
+
+    /// The rows' scores in the ensemble's precision, `leaf(t, r)` the leaf tree t reaches for row r.
+    @inline(__always)
+    private func sum(_ rows: Int, _ leaf: (Int, Int) -> Int) {
+        model.leafValues.withUnsafeBufferPointer { leafValues in
+            switch model.precision {
+            case .float64, .float32Inputs: sum(rows, into: scores, leafValues, leaf)
+            case .float32: sum(rows, into: scores32, leafValues, leaf)
+            }
+        }
+    }
+
+    /// The base, then each tree over all rows (its nodes stay in cache), in tree order.
+    @inline(__always)
+    private func sum<S: BinaryFloatingPoint>(_ rows: Int, into scores: UnsafeMutablePointer<S>, _ leafValues: UnsafeBufferPointer<Double>,
+                                           _ leaf: (Int, Int) -> Int) {
+        let m = model, s = m.scoreCount
+        for r in 0..<rows { for j in 0..<s { scores[r * s + j] = S(m.base[j]) } }
+        for t in 0..<m.treeCount {
+            let target = Int(m.targets[t])
+            for r in 0..<rows {
+                let v = Int(m.value[leaf(t, r)])
+                if target >= 0 { scores[r * s + target] += S(leafValues[v]) } else {
+                    for j in 0..<s { scores[r * s + j] += S(leafValues[v + j]) }
                 }
             }
-            for r in 0..<rows { transform64(r, into: proba) }
-        case .float32:
-            scores32 = [Float](repeating: 0, count: rows * s)
-            for r in 0..<rows { for j in 0..<s { scores32[r * s + j] = Float(m.base[j]) } }
-            for t in 0..<m.treeCount {
-                let target = Int(m.targets[t])
-                for r in 0..<rows {
-                    let v = Int(m.value[m.leaf(tree: t, x, offset: r * d)])
-                    if target >= 0 { scores32[r * s + target] += Float(m.leafValues[v]) } else {
-                        for j in 0..<s { scores32[r * s + j] += Float(m.leafValues[v + j]) }
-                    }
-                }
-            }
-            for r in 0..<rows { transform32(r, into: proba) }
         }
     }
 

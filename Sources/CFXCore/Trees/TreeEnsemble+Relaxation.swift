@@ -13,30 +13,77 @@ import Glibc
 /// As σ grows the weights become the real tests and the probabilities the ensemble's. Inputs are
 /// rounded to float32 before a test where the ensemble does so; a missing value (NaN, or LightGBM's
 /// zero-as-missing) takes the real test's side with a zero derivative. Exact input gradients by
-/// one pass up each tree. Immutable and shared; one `RelaxedTreeEvaluator` per thread.
+/// one pass up each tree.
+///
+/// `cutoff` (0: none, exact): a node whose weight of being reached is below it is left out with
+/// its whole subtree (no sigmoid computed, no leaf added, no gradient), so that a search evaluates
+/// only the part of each tree near its point. What that drops from a tree's output is at most the
+/// cutoff times the tree's leaves below the node, times their largest value.
+/// Immutable and shared; one `RelaxedTreeEvaluator` per thread (RelaxedTreeEvaluator.swift).
 public final class RelaxedTreeEnsemble: Classifier, @unchecked Sendable {
     public let ensemble: TreeEnsemble
     public let sigma: Double
-    /// Every tree's reachable nodes in preorder (a parent before its children), tree after tree;
-    /// tree t's are `order[starts[t]..<starts[t + 1]]`.
-    let order: [Int32]
+    public let cutoff: Double
+    /// Every tree's reachable nodes in preorder (a parent before its children, a left subtree
+    /// before the right one), tree after tree; tree t's are `nodes[starts[t]..<starts[t + 1]]`.
+    let nodes: [RelaxedNode]
     let starts: [Int]
+    /// Whether every split's exp(σ θ) is finite and nonzero (`RelaxedNode.scale`), so that a row's
+    /// sigmoids can be taken from one exp per feature (RelaxedTreeEvaluator.swift).
+    let factored: Bool
 
-    public init(_ ensemble: TreeEnsemble, sigma: Double) throws {
-        guard sigma.isFinite, sigma > 0 else { throw CFXError.config("sigma", "must be finite and > 0, got \(sigma)") }
+    /// σ's constraint, shared by every key that sets it (FOCUS's `sigma`, cfx_model_convert's `relax_sigma`).
+    public static let sigmaConstraint = ValueConstraint<Double>.above(0)
+
+    /// The cutoff's constraint (FOCUS's `cutoff`).
+    public static let cutoffConstraint = ValueConstraint<Double>.in(0...0.5)
+
+    /// Throws a config error naming `key` unless `sigma` meets `sigmaConstraint`.
+    public static func checkSigma(_ sigma: Double, key: String) throws {
+        try check(sigma, sigmaConstraint, key)
+    }
+
+    private static func check(_ value: Double, _ constraint: ValueConstraint<Double>, _ key: String) throws {
+        if let problem = constraint.violation(value, ModelShape(features: 0, classes: 0)) { throw CFXError.config(key, problem) }
+    }
+
+    public init(_ ensemble: TreeEnsemble, sigma: Double, cutoff: Double = 0) throws {
+        try Self.checkSigma(sigma, key: "sigma")
+        try Self.check(cutoff, Self.cutoffConstraint, "cutoff")
         self.ensemble = ensemble
         self.sigma = sigma
-        var order: [Int32] = [], starts = [0]
-        for root in ensemble.roots {
-            var stack = [root]
-            while let n = stack.popLast() {
-                order.append(n)
-                if ensemble.feature[Int(n)] >= 0 { stack += [ensemble.right[Int(n)], ensemble.left[Int(n)]] }
-            }
-            starts.append(order.count)
+        self.cutoff = cutoff
+        var nodes: [RelaxedNode] = [], starts = [0]
+        for t in 0..<ensemble.treeCount {
+            Self.appendPreorder(tree: t, of: ensemble, to: &nodes)
+            starts.append(nodes.count)
         }
-        self.order = order
+        for i in nodes.indices where nodes[i].feature >= 0 { nodes[i].scale = exp(sigma * nodes[i].threshold) }
+        factored = nodes.allSatisfy { $0.feature < 0 || Self.usable($0.scale) }
+        self.nodes = nodes
         self.starts = starts
+    }
+
+    /// A factor of a factored sigmoid: finite and nonzero, so that a product of two is never NaN.
+    static func usable(_ factor: Double) -> Bool { factor.isFinite && factor > 0 }
+
+    /// Appends tree `t`'s reachable nodes in preorder, each split with its children's positions.
+    private static func appendPreorder(tree t: Int, of m: TreeEnsemble, to nodes: inout [RelaxedNode]) {
+        let first = nodes.count
+        var stack = [(node: Int(m.roots[t]), parent: -1, isRight: false)]
+        while let (n, parent, isRight) = stack.popLast() {
+            let i = nodes.count
+            if parent >= 0 {
+                if isRight { nodes[parent].right = Int32(i) } else { nodes[parent].left = Int32(i) }
+            }
+            nodes.append(RelaxedNode(m, n, tree: t))
+            if m.feature[n] >= 0 { stack += [(Int(m.right[n]), i, true), (Int(m.left[n]), i, false)] }
+        }
+        // Each node's end: the position after its subtree, which ends with its right child's (children
+        // come after their parent, so a backward pass has set it).
+        for i in stride(from: nodes.count - 1, through: first, by: -1) {
+            nodes[i].end = nodes[i].feature >= 0 ? nodes[Int(nodes[i].right)].end : Int32(i + 1)
+        }
     }
 
     public var featureCount: Int { ensemble.featureCount }
@@ -48,128 +95,27 @@ public final class RelaxedTreeEnsemble: Classifier, @unchecked Sendable {
     public func makeEvaluator() -> ClassifierEvaluator { RelaxedTreeEvaluator(self) }
 }
 
-/// One thread's relaxed evaluation: `logits` at a row, then `logitPullback` of a cotangent on
-/// them at that row; `predict` and `pullback` (the `Classifier` view) go through the two.
-public final class RelaxedTreeEvaluator: ClassifierEvaluator {
-    public let model: RelaxedTreeEnsemble
-    /// Per node: the weight of reaching it (the product of the path's weights above it).
-    private var reach: [Double]
-    /// Per split: s, the weight of going right; per node on the way up: the subtree's value.
-    private var right: [Double]
-    private var below: [Double]
-    private var scores: [Double]
+/// One node of the relaxed trees, in preorder: a split (feature ≥ 0; its children's and its
+/// subtree's end positions) or a leaf (feature −1; its values at `value`).
+struct RelaxedNode {
+    let threshold: Double
+    let feature: Int32
+    let value: Int32
+    /// A leaf's tree's target score (`TreeEnsemble.targets`).
+    let target: Int32
+    /// The ensemble's node, for the missing-value tests.
+    let source: Int32
+    var left: Int32 = -1
+    var right: Int32 = -1
+    var end: Int32 = -1
+    /// exp(σ θ): the split's sigmoid is 1 / (1 + exp(−σ x) · scale).
+    var scale = 0.0
+    /// A value here may be missing (zero as missing): such a split takes the real test's side.
+    let zeroIsMissing: Bool
 
-    public init(_ model: RelaxedTreeEnsemble) {
-        self.model = model
-        reach = [Double](repeating: 0, count: model.ensemble.nodeCount)
-        right = reach
-        below = reach
-        scores = [Double](repeating: 0, count: model.ensemble.scoreCount)
-    }
-
-    /// The weight of going right at split `n` for the row at `x[offset...]`.
-    @inline(__always)
-    private func rightWeight(_ n: Int, _ x: UnsafeBufferPointer<Double>, offset: Int) -> Double {
-        let m = model.ensemble
-        var v = x[offset + Int(m.feature[n])]
-        if m.precision != .float64 { v = Double(Float(v)) }
-        let flags = m.flags[n]
-        if v.isNaN || (flags.contains(.zeroIsMissing) && abs(v) <= TreeEnsemble.zeroThreshold) {
-            return m.goesLeft(v, node: n) ? 0 : 1
-        }
-        return 1 / (1 + exp(-model.sigma * (v - m.threshold[n])))
-    }
-
-    /// The logits z (classCount values) of the row at `x[offset...]`; keeps the row's weights for
-    /// `logitPullback`.
-    public func logits(_ x: UnsafeBufferPointer<Double>, offset: Int) -> [Double] {
-        let m = model.ensemble, s = m.scoreCount
-        for j in 0..<s { scores[j] = m.base[j] }
-        for t in 0..<m.treeCount {
-            let target = Int(m.targets[t])
-            reach[Int(model.order[model.starts[t]])] = 1
-            for i in model.starts[t]..<model.starts[t + 1] {
-                let n = Int(model.order[i]), p = reach[n]
-                if m.feature[n] >= 0 {
-                    let r = rightWeight(n, x, offset: offset)
-                    right[n] = r
-                    reach[Int(m.left[n])] = p * (1 - r)
-                    reach[Int(m.right[n])] = p * r
-                } else {
-                    let v = Int(m.value[n])
-                    if target >= 0 { scores[target] += p * m.leafValues[v] } else {
-                        for j in 0..<s { scores[j] += p * m.leafValues[v + j] }
-                    }
-                }
-            }
-        }
-        let q = m.divisor
-        switch m.output {
-        case .probabilities, .softmax: return scores.map { $0 / q }
-        case .binaryProbability: return [1 - scores[0] / q, scores[0] / q]
-        case let .logistic(scale): return [0, scale * scores[0] / q]
-        }
-    }
-
-    /// Adds Σ_c w_c ∂z_c/∂x of the row last given to `logits` into `grad[offset...]`.
-    public func logitPullback(_ w: [Double], into grad: UnsafeMutableBufferPointer<Double>, offset: Int) {
-        let m = model.ensemble, q = m.divisor
-        // The cotangent on the summed scores.
-        var u: [Double]
-        switch m.output {
-        case .probabilities, .softmax: u = w.map { $0 / q }
-        case .binaryProbability: u = [(w[1] - w[0]) / q]
-        case let .logistic(scale): u = [w[1] * scale / q]
-        }
-        for t in 0..<m.treeCount {
-            let target = Int(m.targets[t])
-            for i in stride(from: model.starts[t + 1] - 1, through: model.starts[t], by: -1) {
-                let n = Int(model.order[i])
-                if m.feature[n] >= 0 {
-                    let (l, r, s) = (below[Int(m.left[n])], below[Int(m.right[n])], right[n])
-                    below[n] = (1 - s) * l + s * r
-                    grad[offset + Int(m.feature[n])] += reach[n] * (r - l) * model.sigma * s * (1 - s)
-                } else {
-                    let v = Int(m.value[n])
-                    if target >= 0 { below[n] = u[target] * m.leafValues[v] } else {
-                        var sum = 0.0
-                        for j in u.indices { sum += u[j] * m.leafValues[v + j] }
-                        below[n] = sum
-                    }
-                }
-            }
-        }
-    }
-
-    public func predict(_ x: UnsafeBufferPointer<Double>, rows: Int, into proba: UnsafeMutableBufferPointer<Double>) throws {
-        let d = model.featureCount, k = model.classCount
-        guard rows >= 0, x.count >= rows * d, proba.count >= rows * k else {
-            throw CFXError(.shape, "relaxed tree ensemble: buffers too small for \(rows) rows")
-        }
-        for r in 0..<rows {
-            let z = logits(x, offset: r * d)
-            let p = model.votes ? z : softmax(z)
-            for j in 0..<k { proba[r * k + j] = p[j] }
-        }
-    }
-
-    public func pullback(at x: UnsafeBufferPointer<Double>, rows: Int, cotangent: UnsafeBufferPointer<Double>,
-                         into grad: UnsafeMutableBufferPointer<Double>) throws {
-        let d = model.featureCount, k = model.classCount
-        guard rows >= 0, x.count >= rows * d, cotangent.count >= rows * k, grad.count >= rows * d else {
-            throw CFXError(.shape, "relaxed tree ensemble: buffers too small for \(rows) rows")
-        }
-        for r in 0..<rows {
-            let z = logits(x, offset: r * d)
-            var w = Array(cotangent[r * k..<(r + 1) * k])
-            if !model.votes {  // through the softmax: w_c = p_c (c_c − Σ_i c_i p_i)
-                let p = softmax(z)
-                let mean = zip(w, p).reduce(0) { $0 + $1.0 * $1.1 }
-                for j in 0..<k { w[j] = p[j] * (w[j] - mean) }
-            }
-            for j in 0..<d { grad[r * d + j] = 0 }
-            logitPullback(w, into: grad, offset: r * d)
-        }
+    init(_ m: TreeEnsemble, _ n: Int, tree t: Int) {
+        (threshold, feature, value, source, target) = (m.threshold[n], m.feature[n], m.value[n], Int32(n), m.targets[t])
+        zeroIsMissing = m.flags[n].contains(.zeroIsMissing)
     }
 }
 

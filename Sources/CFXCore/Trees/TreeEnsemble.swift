@@ -26,6 +26,10 @@ public final class TreeEnsemble: Classifier, @unchecked Sendable {
     let roots: [Int32]
     /// Per tree: the score its leaves add to, or −1 when each leaf holds `scoreCount` values.
     let targets: [Int32]
+    /// The nodes as the descent of a row without missing values reads them (`PackedNode`), and
+    /// whether any split reads zero as missing (then every row takes the full tests).
+    let packed: [PackedNode]
+    let zeroIsMissing: Bool
 
     /// A classifier's class count, 2...`Limits.classes`; `what` names where it was read. Readers call
     /// it as soon as they read the count, before anything is allocated per class.
@@ -73,6 +77,10 @@ public final class TreeEnsemble: Classifier, @unchecked Sendable {
         }
         (feature, threshold, left, right, flags, value) = (flat.feature, flat.threshold, flat.left, flat.right, flat.flags, flat.value)
         (leafValues, roots, targets) = (flat.leafValues, flat.roots, flat.targets)
+        packed = feature.indices.map { [feature, threshold, left, right, flags] n in
+            PackedNode(feature: feature[n], threshold: threshold[n], left: left[n], right: right[n], flags: flags[n])
+        }
+        zeroIsMissing = flags.contains { $0.contains(.zeroIsMissing) }
     }
 
     public var treeCount: Int { roots.count }
@@ -96,6 +104,20 @@ public final class TreeEnsemble: Classifier, @unchecked Sendable {
         return n
     }
 
+    /// The leaf tree `t` reaches for a row without missing values, already rounded to the ensemble's
+    /// precision (`row`); the same leaf as `leaf(tree:_:offset:)` when no split reads zero as missing.
+    @inline(__always)
+    func packedLeaf(tree t: Int, _ nodes: UnsafeBufferPointer<PackedNode>, _ row: UnsafePointer<Double>) -> Int {
+        var n = Int(roots[t])
+        while true {
+            let node = nodes[n]
+            if node.feature < 0 { return n }
+            // Branch-free: the next node is left + (right − left) · [x > bound].
+            let right = row[Int(node.feature)] > node.bound ? 1 : 0
+            n = Int(node.left) &+ right &* (Int(node.right) &- Int(node.left))
+        }
+    }
+
     /// The split test of node `n` (XGBoost's and LightGBM's rules for missing values).
     @inline(__always)
     func goesLeft(_ x: Double, node n: Int) -> Bool {
@@ -110,6 +132,20 @@ public final class TreeEnsemble: Classifier, @unchecked Sendable {
 
     /// LightGBM's kZeroThreshold.
     static let zeroThreshold = 1e-35
+}
+
+/// A node for the descent of a row without missing values: a split goes left when x ≤ `bound`
+/// (a strict test x < θ as x ≤ the double before θ); a leaf has feature −1.
+struct PackedNode {
+    let bound: Double
+    let feature: Int32
+    let left: Int32
+    let right: Int32
+
+    init(feature: Int32, threshold: Double, left: Int32, right: Int32, flags: DecisionTree.SplitFlags) {
+        (self.feature, self.left, self.right) = (feature, left, right)
+        bound = flags.contains(.strict) ? threshold.nextDown : threshold
+    }
 }
 
 /// The trees' nodes in one array, built tree by tree.

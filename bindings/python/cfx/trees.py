@@ -37,8 +37,11 @@ class FOCUS(Explainer):
     """FOCUS (Lucic et al., AAAI 2022): ``FOCUS(model, **params)``; keyword arguments are config
     keys (see ``cfx.default_config("focus")``): ``target_class``, ``sigma`` (σ of each split's
     sigmoid), ``temperature`` (τ), ``beta`` (the distance's weight), ``learning_rate``,
-    ``max_steps``, ``distance`` ("l2" or "l1"), ``feature_range``, ``immutable``, ``monotone``,
-    ``sparsify`` and ``shrink`` (the threshold-aware shrink on the real ensemble).
+    ``max_steps``, ``patience`` (stop once valid and this many steps found nothing closer; 0: every
+    step), ``retry`` (search again with β = 0 when nothing was found), ``cutoff`` (leave out
+    relaxed nodes reached with less weight), ``distance`` ("l1", the default, or "l2"),
+    ``feature_range``, ``immutable``, ``monotone``, ``sparsify`` and ``shrink`` (the
+    threshold-aware shrink on the real ensemble; both on by default).
 
     Each explanation has ``cf`` (the closest point of the search the real ensemble predicts as a
     target, with ``distance``, ``changed``, ``step`` and, with ``sparsify``, ``restored``, or
