@@ -36,13 +36,12 @@ public final class FOCUSExplainer: BatchExplainer, Sendable {
     }
 
     public func explain(_ instances: [Double], rows: Int, threads: Int, control: RunControl = RunControl()) throws -> [FOCUSExplanation] {
-        try explainRows(instances, rows: rows, model: ensemble, threads: threads, control: control) { x, cancellation in
-            try self.explainOne(x, cancellation: cancellation)
-        }
+        try explainEachRow(instances, rows: rows, threads: threads, control: control)
     }
 
-    func explainOne(_ x: [Double], cancellation: Cancellation) throws -> FOCUSExplanation {
-        let opening = try TreeOpening(x, ensemble: ensemble, target: params.targetClass)
+    var targetClass: TargetClass { params.targetClass }
+
+    func explain(_ opening: TreeOpening, cancellation: Cancellation) throws -> FOCUSExplanation {
         var explanation = FOCUSExplanation(origClass: opening.factual.predicted, origProba: opening.factual.proba)
         var steps = 0
         if !opening.targets.isEmpty {

@@ -37,14 +37,13 @@ public final class FeatureTweakingExplainer: BatchExplainer, Sendable {
     }
 
     public func explain(_ instances: [Double], rows: Int, threads: Int, control: RunControl = RunControl()) throws -> [FeatureTweakingExplanation] {
-        try explainRows(instances, rows: rows, model: ensemble, threads: threads, control: control) { x, cancellation in
-            try self.explainOne(x, cancellation: cancellation)
-        }
+        try explainEachRow(instances, rows: rows, threads: threads, control: control)
     }
 
-    func explainOne(_ x: [Double], cancellation: Cancellation) throws -> FeatureTweakingExplanation {
-        let opening = try TreeOpening(x, ensemble: ensemble, target: params.targetClass)
-        let (original, session) = (opening.factual.predicted, opening.session)
+    var targetClass: TargetClass { params.targetClass }
+
+    func explain(_ opening: TreeOpening, cancellation: Cancellation) throws -> FeatureTweakingExplanation {
+        let (x, original, session) = (opening.x, opening.factual.predicted, opening.session)
         var (candidates, rejected) = try tweaks(of: x, original: original, targets: opening.targetList, cancellation: cancellation)
         candidates.sort { ($0.distance, $0.tree) < ($1.distance, $1.tree) }
         var explanation = FeatureTweakingExplanation(origClass: original, origProba: opening.factual.proba,

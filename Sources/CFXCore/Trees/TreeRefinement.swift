@@ -46,15 +46,27 @@ struct TreeOpening {
     }
 }
 
-/// A tree method's explainer (Feature Tweaking, FOCUS): its constraints and distance, which the
-/// refinement passes keep and report.
-protocol TreeRefiningExplainer {
+/// A tree method's explainer (Feature Tweaking, FOCUS): its ensemble and target, the row's search
+/// from its opening, and its constraints and distance, which the refinement passes keep and report.
+protocol TreeRefiningExplainer: Sendable {
     associatedtype Candidate: TreeRefinableCandidate
+    associatedtype Explanation
+    var ensemble: TreeEnsemble { get }
+    var targetClass: TargetClass { get }
     var constraints: Constraints { get }
     func distance(_ a: [Double], _ b: [Double]) -> Double
+    /// One row's explanation, from its opening.
+    func explain(_ opening: TreeOpening, cancellation: Cancellation) throws -> Explanation
 }
 
 extension TreeRefiningExplainer {
+    /// Every row's explanation (`explainRows`: threads, cancellation, per-row errors), each from its opening.
+    func explainEachRow(_ instances: [Double], rows: Int, threads: Int, control: RunControl) throws -> [Explanation] {
+        try explainRows(instances, rows: rows, model: ensemble, threads: threads, control: control) { x, cancellation in
+            try self.explain(TreeOpening(x, ensemble: self.ensemble, target: self.targetClass), cancellation: cancellation)
+        }
+    }
+
     /// `cf` (valid for the opening's instance, or nil) after the sparsity pass when `sparsify`,
     /// then the threshold-aware shrink when there is one.
     func refined(_ cf: Candidate?, _ opening: TreeOpening, sparsify: Bool, shrink: ThresholdShrink?) throws -> Candidate? {
