@@ -8,6 +8,12 @@ struct ConfigField<P> {
     let read: (JSON, inout P) throws -> Void
     let write: (P) -> JSON
 
+    /// The same field for a `Q` that holds the `P` at `path`.
+    func lifted<Q>(_ path: WritableKeyPath<Q, P>) -> ConfigField<Q> {
+        let (read, write) = (read, write)
+        return ConfigField<Q>(key: key, read: { try read($0, &$1[keyPath: path]) }, write: { write($0[keyPath: path]) })
+    }
+
     static func number(_ key: String, _ path: WritableKeyPath<P, Double>) -> ConfigField {
         ConfigField(key: key, read: { $1[keyPath: path] = try $0.number(key) }, write: { .double($0[keyPath: path]) })
     }

@@ -6,56 +6,51 @@ import Glibc
 // The "Training" section of include/cfx.h: cfx_model_train and the "train"
 // entry of cfx_default_config.
 
-/// The training config's keys, read into TrainingConfig; `schedule` and `loss`/`output` are read
-/// by hand because they are not plain values.
+/// The training config's keys, read into TrainingConfig: the plain ones from its table, `loss` /
+/// `output`, `optimizer`, `seed`, `schedule` and `counterfactual_training` here, because they are not
+/// plain values.
 private struct TrainingFields {
     var config = TrainingConfig()
     var loss = "cross_entropy"
     var output = "probabilities"
 
-    static let fields: [ConfigField<TrainingFields>] = [
-        .text("loss", \.loss),
-        .text("output", \.output),
-        ConfigField(key: "optimizer", read: { value, p in
-            let name = try value.text("optimizer")
-            guard let optimiser = TrainingConfig.Optimiser(rawValue: name) else {
-                throw CFXError.config("optimizer", "expected \"sgd\" or \"adam\", got \"\(name)\"")
-            }
-            p.config.optimiser = optimiser
-        }, write: { .string($0.config.optimiser.rawValue) }),
-        .number("learning_rate", \.config.learningRate),
-        .number("momentum", \.config.momentum),
-        .boolean("nesterov", \.config.nesterov),
-        .number("beta1", \.config.beta1),
-        .number("beta2", \.config.beta2),
-        .number("epsilon", \.config.epsilon),
-        .number("weight_decay", \.config.weightDecay),
-        .boolean("decoupled_weight_decay", \.config.decoupledWeightDecay),
-        .integer("batch_size", \.config.batchSize),
-        .integer("epochs", \.config.epochs),
-        .boolean("shuffle", \.config.shuffle),
-        ConfigField(key: "seed", read: { value, p in
-            let seed = try value.integer("seed")
-            guard seed >= 0 else { throw CFXError.config("seed", "must be >= 0, got \(seed)") }
-            p.config.seed = UInt64(seed)
-        }, write: { .int(Int(truncatingIfNeeded: $0.config.seed)) }),
-        ConfigField(key: "schedule", read: { value, p in p.config.schedule = try readSchedule(value) },
-                    write: { writeSchedule($0.config.schedule) }),
-        .number("validation_split", \.config.validationSplit),
-        .integer("early_stopping_patience", \.config.earlyStoppingPatience),
-        .integer("n_threads", \.config.threads),
-        ConfigField(key: "counterfactual_training", read: { value, p in
-            if case .null = value { p.config.counterfactual = nil; return }
-            var ct = CounterfactualTrainingConfig()
-            let members = try value.members("counterfactual_training")
-            do {
-                try counterfactualFields.decode(members, into: &ct, context: "counterfactual_training")
-            } catch let error as CFXError {
-                throw error.prefixed("counterfactual_training")
-            }
-            p.config.counterfactual = ct
-        }, write: { p in p.config.counterfactual.map { .object(counterfactualFields.encode($0)) } ?? .null }),
-    ]
+    /// In the order configs list them: the table's rows (TrainingConfig+Parameters.swift) with the
+    /// keys read here put in their places.
+    static let fields: [ConfigField<TrainingFields>] = {
+        let plain = TrainingConfig.parameters.map { $0.field.lifted(\TrainingFields.config) }
+        let split = plain.firstIndex { $0.key == "validation_split" } ?? plain.count
+        return [.text("loss", \.loss), .text("output", \.output), optimizerField] + plain[..<split] + [seedField, scheduleField]
+            + plain[split...] + [counterfactualField]
+    }()
+
+    private static let optimizerField = ConfigField<TrainingFields>(key: "optimizer", read: { value, p in
+        let name = try value.text("optimizer")
+        guard let optimiser = TrainingConfig.Optimiser(rawValue: name) else {
+            throw CFXError.config("optimizer", "expected \"sgd\" or \"adam\", got \"\(name)\"")
+        }
+        p.config.optimiser = optimiser
+    }, write: { .string($0.config.optimiser.rawValue) })
+
+    private static let seedField = ConfigField<TrainingFields>(key: "seed", read: { value, p in
+        let seed = try value.integer("seed")
+        guard seed >= 0 else { throw CFXError.config("seed", "must be >= 0, got \(seed)") }
+        p.config.seed = UInt64(seed)
+    }, write: { .int(Int(truncatingIfNeeded: $0.config.seed)) })
+
+    private static let scheduleField = ConfigField<TrainingFields>(key: "schedule", read: { value, p in p.config.schedule = try readSchedule(value) },
+                                                                   write: { writeSchedule($0.config.schedule) })
+
+    private static let counterfactualField = ConfigField<TrainingFields>(key: "counterfactual_training", read: { value, p in
+        if case .null = value { p.config.counterfactual = nil; return }
+        var ct = CounterfactualTrainingConfig()
+        let members = try value.members("counterfactual_training")
+        do {
+            try counterfactualFields.decode(members, into: &ct, context: "counterfactual_training")
+        } catch let error as CFXError {
+            throw error.prefixed("counterfactual_training")
+        }
+        p.config.counterfactual = ct
+    }, write: { p in p.config.counterfactual.map { .object(counterfactualFields.encode($0)) } ?? .null })
 
     /// The keys of "counterfactual_training": {...}.
     static let counterfactualFields = CounterfactualTrainingConfig.parameters.map(\.field)

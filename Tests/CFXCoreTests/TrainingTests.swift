@@ -5,6 +5,25 @@ import XCTest
 /// Optimisers against hand computations, the cross-entropy gradient against finite differences,
 /// and training runs: accuracy on digits, early stopping, cancellation, determinism.
 final class TrainingTests: XCTestCase {
+    /// Each plain key of the training config is checked, and its error names it.
+    func testEachTrainingKeyIsCheckedAndNamed() throws {
+        let spoilt: [(String, (inout TrainingConfig) -> Void)] = [
+            ("learning_rate", { $0.learningRate = 0 }), ("momentum", { $0.momentum = 1 }), ("beta1", { $0.beta1 = -0.1 }),
+            ("beta2", { $0.beta2 = .nan }), ("epsilon", { $0.epsilon = 0 }), ("weight_decay", { $0.weightDecay = -1 }),
+            ("batch_size", { $0.batchSize = 0 }), ("epochs", { $0.epochs = 1_000_001 }), ("validation_split", { $0.validationSplit = 1 }),
+            ("early_stopping_patience", { $0.earlyStoppingPatience = -1 }), ("n_threads", { $0.threads = -1 }),
+            ("nesterov", { $0.nesterov = true; $0.momentum = 0 }), ("early_stopping_patience", { $0.earlyStoppingPatience = 2 }),
+        ]
+        for (key, spoil) in spoilt {
+            var config = TrainingConfig()
+            spoil(&config)
+            XCTAssertThrowsError(try config.validate(), key) { error in
+                XCTAssertTrue("\(error)".hasPrefix("\(key): "), "\(error)")
+            }
+        }
+        XCTAssertNoThrow(try TrainingConfig().validate())
+    }
+
     // MARK: Optimisers and schedules
 
     func testSGDStepsMatchAHandComputation() {

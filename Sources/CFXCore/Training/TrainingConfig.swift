@@ -1,6 +1,7 @@
 import Glibc
 
-/// Everything a training run needs besides the data; the C API's config keys in brackets.
+/// Everything a training run needs besides the data; the C API's config keys in the comments (the
+/// plain keys' table and the checks: TrainingConfig+Parameters.swift).
 public struct TrainingConfig: Sendable {
     public enum Optimiser: String, Sendable { case sgd, adam }
 
@@ -27,39 +28,6 @@ public struct TrainingConfig: Sendable {
     public var counterfactual: CounterfactualTrainingConfig?  // "counterfactual_training"
 
     public init() {}
-
-    /// Throws a config error naming the first bad value.
-    public func validate() throws {
-        guard learningRate > 0, learningRate.isFinite else { throw CFXError.config("learning_rate", "must be a positive number, got \(learningRate)") }
-        guard (0..<1).contains(momentum) else { throw CFXError.config("momentum", "must be in [0, 1), got \(momentum)") }
-        guard !nesterov || momentum > 0 else { throw CFXError.config("nesterov", "Nesterov momentum needs momentum > 0") }
-        guard (0..<1).contains(beta1) else { throw CFXError.config("beta1", "must be in [0, 1), got \(beta1)") }
-        guard (0..<1).contains(beta2) else { throw CFXError.config("beta2", "must be in [0, 1), got \(beta2)") }
-        guard epsilon > 0, epsilon.isFinite else { throw CFXError.config("epsilon", "must be positive, got \(epsilon)") }
-        guard weightDecay >= 0, weightDecay.isFinite else { throw CFXError.config("weight_decay", "must be >= 0, got \(weightDecay)") }
-        guard (1...1 << 24).contains(batchSize) else { throw CFXError.config("batch_size", "must be in 1...16777216, got \(batchSize)") }
-        guard (1...1_000_000).contains(epochs) else { throw CFXError.config("epochs", "must be in 1...1000000, got \(epochs)") }
-        guard validationSplit >= 0, validationSplit < 1 else { throw CFXError.config("validation_split", "must be in [0, 1), got \(validationSplit)") }
-        guard earlyStoppingPatience >= 0 else { throw CFXError.config("early_stopping_patience", "must be >= 0, got \(earlyStoppingPatience)") }
-        guard earlyStoppingPatience == 0 || validationSplit > 0 else {
-            throw CFXError.config("early_stopping_patience", "early stopping watches the validation loss: set validation_split > 0")
-        }
-        try requireThreadCount(threads)
-        if let counterfactual {
-            guard loss == .crossEntropy else { throw CFXError.config("counterfactual_training", "needs the cross_entropy loss") }
-            try counterfactual.validate()
-        }
-        switch schedule {
-        case .constant: break
-        case .step(let size, let gamma):
-            guard size >= 1 else { throw CFXError.config("schedule.step_size", "must be >= 1, got \(size)") }
-            guard gamma > 0, gamma.isFinite else { throw CFXError.config("schedule.gamma", "must be positive, got \(gamma)") }
-        case .cosine(let minimum):
-            guard minimum >= 0, minimum <= learningRate else {
-                throw CFXError.config("schedule.min_learning_rate", "must be in [0, learning_rate], got \(minimum)")
-            }
-        }
-    }
 }
 
 /// One epoch's numbers, as the progress callback and the report give them.
