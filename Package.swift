@@ -65,7 +65,8 @@ let package = Package(
         // Speed of the network core (GEMM, convolutional ResNet); see `benchmarks/harness.py networks`.
         .executableTarget(name: "cfx-bench-networks", dependencies: ["CFXCore", "CBLAS"], path: "benchmarks/networks",
                          exclude: ["run_networks.sh", "conv_backends.c", "run_conv_backends.sh", "dense_rows.c", "run_dense_rows.sh", "fma_peak.c",
-                                  "conv_few_channels.c", "run_conv_few_channels.sh", "profile_resnet.sh"]),  // the C benchmarks and their scripts
+                                  "conv_few_channels.c", "run_conv_few_channels.sh", "profile_resnet.sh", "chain_ab.c",
+                                  "run_chain_ab.sh"]),  // the C benchmarks and their scripts
         // k-d tree against brute force (`benchmarks/harness.py cfproto`).
         .executableTarget(name: "cfx-kdtree-bench", dependencies: ["CFXCore"], path: "benchmarks/kdtree"),
 
