@@ -49,7 +49,7 @@ c_abi() {
 }
 
 # cfx's kernels compiled from their sources with ASan and UBSan, and Tests/c/test_kernels.c, which
-# runs the few-channel convolution kernel on every small shape under each instruction set.
+# runs the direct convolution kernels on every small shape under each instruction set.
 kernels() {
     local k=Sources/CFXKernels runtimes
     runtimes=$(dirname "$("$clang" -print-file-name=libclang_rt.asan-x86_64.so)")

@@ -59,8 +59,8 @@ SUBCOMMANDS = {
     "networks": ("networks/run_networks.sh", "GEMM and a small ResNet's forward + gradient (Swift); results/networks.md"),
     "conv-backends": ("networks/run_conv_backends.sh", "im2col + OpenBLAS against oneDNN on the ResNet-18's "
                       "convolutions (C)"),
-    "conv-few-channels": ("networks/run_conv_few_channels.sh", "oneDNN against cfx's kernel for a one-channel "
-                          "convolution's input gradient (C); results/conv_few_channels.md"),
+    "conv-few-channels": ("networks/run_conv_few_channels.sh", "oneDNN against cfx's direct kernels for a one-channel "
+                          "convolution, input gradient and forward (C); results/conv_few_channels.md"),
     "dense-rows": ("networks/run_dense_rows.sh", "OpenBLAS sgemm against cfx's small-product kernels, 1-8 rows (C)"),
     "profile-resnet": ("networks/profile_resnet.sh", "where a ResNet-18 step's time goes (perf)"),
     "profile-cnn": ("networks/profile_cnn.sh", "where a Fashion-MNIST CNN search step's instructions go "

@@ -37,7 +37,7 @@ static void KERNEL(chain_backward_##SUFFIX)(const cfx_chain_layer *layers, size_
         size_t n = layer->inputs;                                                                     \
         switch (layer->kind) {                                                                        \
         case CFX_CHAIN_DENSE:                                                                         \
-            KERNEL(dense_backward_##SUFFIX)(rows, layer->outputs, n, dy, parameters + layer->parameter_offset, dx); \
+            KERNEL(dense_backward_##SUFFIX)(rows, layer->outputs, n, dy, parameters + layer->parameter_offset, dx, 0); \
             break;                                                                                    \
         case CFX_CHAIN_RELU:                                                                          \
             for (size_t i = 0; i < rows * n; i++) dx[i] += x[i] > 0 ? dy[i] : 0;                      \

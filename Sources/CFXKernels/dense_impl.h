@@ -44,13 +44,16 @@
 #error "ISA_GROUP is 8 or 4"
 #endif
 
-/* dx[i .. i + NV*L) += sum over the outputs, in order, of dy[o] * w[o][i ..]: NV chains side by side. */
+/* dx[i .. i + NV*L) += sum over the outputs, in order, of dy[o] * w[o][i ..]: NV chains side by side.
+ * With skip, an output whose dy is zero is left out: its terms are zeros when the weights are
+ * finite, and a sum that starts at +0 is never -0, so adding them would change no bit. */
 #define BACKWARD_BLOCK(V, NV)                                                                         \
     do {                                                                                              \
         V acc_[NV] = {{0}};                                                                           \
         for (size_t o = 0; o < outputs; o++) {                                                        \
             const __typeof__(*w) *wo = w + o * inputs + i;                                            \
             __typeof__(*w) d = dy[o];                                                                 \
+            if (skip && d == 0) continue;                                                             \
             for (int v = 0; v < NV; v++) acc_[v] = MADD(SPLAT(V, d), LOAD(V, wo + v * (sizeof(V) / sizeof(d))), acc_[v]); \
         }                                                                                             \
         for (int v = 0; v < NV; v++)                                                                  \
@@ -215,7 +218,7 @@ static void KERNEL(dense_forward_##SUFFIX)(size_t rows, size_t outputs, size_t i
 }                                                                                                     \
                                                                                                       \
 static void KERNEL(dense_backward_##SUFFIX)(size_t rows, size_t outputs, size_t inputs,                   \
-                                        const T *dy, const T *w, T *dx) {                             \
+                                        const T *dy, const T *w, T *dx, int skip) {                   \
     size_t whole = inputs / L * L;                                                                    \
     for (size_t r = 0; r < rows; r++, dy += outputs, dx += inputs) {                                  \
         size_t i = 0;                                                                                 \
@@ -227,7 +230,8 @@ static void KERNEL(dense_backward_##SUFFIX)(size_t rows, size_t outputs, size_t 
         for (; i < whole; i += L) BACKWARD_BLOCK(vec_##SUFFIX, 1);                                       \
         for (; i < inputs; i++) {                                                                     \
             T sum = 0;                                                                                \
-            for (size_t o = 0; o < outputs; o++) sum = MADD(dy[o], w[o * inputs + i], sum);          \
+            for (size_t o = 0; o < outputs; o++)                                                      \
+                if (!(skip && dy[o] == 0)) sum = MADD(dy[o], w[o * inputs + i], sum);                 \
             dx[i] += sum;                                                                             \
         }                                                                                             \
     }                                                                                                 \

@@ -61,6 +61,8 @@ int cfx_kernels_use_isa(const char *name) {
     return 1;
 }
 
+int cfx_kernels_wide(void) { return strcmp(kernels()->name, "avx512") == 0; }
+
 const char *cfx_kernels_isa_name(int index) { return index >= 0 && index < BUILT ? built[index]->name : NULL; }
 
 void cfx_dense_forward_f64(size_t rows, size_t outputs, size_t inputs, const double *x, const double *w, double *y) {
@@ -69,11 +71,13 @@ void cfx_dense_forward_f64(size_t rows, size_t outputs, size_t inputs, const dou
 void cfx_dense_forward_f32(size_t rows, size_t outputs, size_t inputs, const float *x, const float *w, float *y) {
     kernels()->dense_forward_f32(rows, outputs, inputs, x, w, y);
 }
-void cfx_dense_backward_f64(size_t rows, size_t outputs, size_t inputs, const double *dy, const double *w, double *dx) {
-    kernels()->dense_backward_f64(rows, outputs, inputs, dy, w, dx);
+void cfx_dense_backward_f64(size_t rows, size_t outputs, size_t inputs, const double *dy, const double *w, double *dx,
+                            int skip_zeros) {
+    kernels()->dense_backward_f64(rows, outputs, inputs, dy, w, dx, skip_zeros);
 }
-void cfx_dense_backward_f32(size_t rows, size_t outputs, size_t inputs, const float *dy, const float *w, float *dx) {
-    kernels()->dense_backward_f32(rows, outputs, inputs, dy, w, dx);
+void cfx_dense_backward_f32(size_t rows, size_t outputs, size_t inputs, const float *dy, const float *w, float *dx,
+                            int skip_zeros) {
+    kernels()->dense_backward_f32(rows, outputs, inputs, dy, w, dx, skip_zeros);
 }
 void cfx_max_pool2_f64(size_t planes, size_t height, size_t width, const double *x, double *y, double *argmax) {
     kernels()->max_pool2_f64(planes, height, width, x, y, argmax);
@@ -97,7 +101,16 @@ void cfx_chain_backward_f32(const cfx_chain_layer *layers, size_t count, size_t 
                             float *const *values, float *const *gradients) {
     kernels()->chain_backward_f32(layers, count, rows, parameters, values, gradients);
 }
-size_t cfx_conv_input_gradient_s1_scratch(const cfx_conv_shape *shape) { return cfx_conv_copies_of(shape).scratchFloats; }
+size_t cfx_conv_s1_scratch(const cfx_conv_shape *s) {
+    size_t k = s->kernel, p = s->padding;
+    size_t forward = s->channels * (s->height + 2 * p) * (s->width + 2 * p);
+    size_t backward = s->out_channels * (s->height + k - 1) * (s->width + k - 1) + s->channels * s->height * s->width;
+    return forward > backward ? forward : backward;
+}
+void cfx_conv_forward_s1_f32(const cfx_conv_shape *shape, const float *x, const float *w, const float *bias, float *y,
+                             float *scratch) {
+    kernels()->conv_forward_s1_f32(shape, x, w, bias, y, scratch);
+}
 void cfx_conv_input_gradient_s1_f32(const cfx_conv_shape *shape, const float *dy, const float *w, float *dx, float *scratch) {
     kernels()->conv_input_gradient_s1_f32(shape, dy, w, dx, scratch);
 }

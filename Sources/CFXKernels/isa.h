@@ -30,14 +30,15 @@ typedef struct {
     const char *name;
     void (*dense_forward_f64)(size_t, size_t, size_t, const double *, const double *, double *);
     void (*dense_forward_f32)(size_t, size_t, size_t, const float *, const float *, float *);
-    void (*dense_backward_f64)(size_t, size_t, size_t, const double *, const double *, double *);
-    void (*dense_backward_f32)(size_t, size_t, size_t, const float *, const float *, float *);
+    void (*dense_backward_f64)(size_t, size_t, size_t, const double *, const double *, double *, int);
+    void (*dense_backward_f32)(size_t, size_t, size_t, const float *, const float *, float *, int);
     void (*max_pool2_f64)(size_t, size_t, size_t, const double *, double *, double *);
     void (*max_pool2_f32)(size_t, size_t, size_t, const float *, float *, float *);
     void (*chain_forward_f64)(const cfx_chain_layer *, size_t, size_t, const double *, double *const *);
     void (*chain_forward_f32)(const cfx_chain_layer *, size_t, size_t, const float *, float *const *);
     void (*chain_backward_f64)(const cfx_chain_layer *, size_t, size_t, const double *, double *const *, double *const *);
     void (*chain_backward_f32)(const cfx_chain_layer *, size_t, size_t, const float *, float *const *, float *const *);
+    void (*conv_forward_s1_f32)(const cfx_conv_shape *, const float *, const float *, const float *, float *, float *);
     void (*conv_input_gradient_s1_f32)(const cfx_conv_shape *, const float *, const float *, float *, float *);
     void (*relu_forward_f64)(size_t, const double *, double *);
     void (*relu_forward_f32)(size_t, const float *, float *);
@@ -53,27 +54,6 @@ typedef struct {
                          const cfx_fista_step *);
     void (*adam_step)(size_t, double, double, double, double, double *, double *, double *, const double *);
 } cfx_kernel_table;
-
-/* The zero-bordered copies of conv_impl.h: dy's rows and columns with kernel - 1 zeros before them
- * and enough after them that every tap of every value read stays inside (rows and columns past
- * the image, which nothing keeps, included); then the gradient's rows at the same stride, in
- * blocks of 64 values. */
-typedef struct {
-    size_t outH, outW, rowStride, paddedRows, sumFloats, scratchFloats;
-} cfx_conv_copies;
-static inline cfx_conv_copies cfx_conv_copies_of(const cfx_conv_shape *s) {
-    cfx_conv_copies g;
-    size_t reach = s->padding + s->kernel - 1;  /* the largest tap offset, in rows and in columns */
-    g.outH = s->height + 2 * s->padding - s->kernel + 1;
-    g.outW = s->width + 2 * s->padding - s->kernel + 1;
-    g.rowStride = g.outW + 2 * (s->kernel - 1);
-    g.sumFloats = (s->height * g.rowStride + 63) / 64 * 64;
-    g.paddedRows = (g.sumFloats + reach * (g.rowStride + 1)) / g.rowStride + 1;
-    /* and at least dy's rows between k - 1 zero rows above and k rows below */
-    if (g.paddedRows < g.outH + 2 * s->kernel - 1) g.paddedRows = g.outH + 2 * s->kernel - 1;
-    g.scratchFloats = s->out_channels * g.paddedRows * g.rowStride + g.sumFloats;
-    return g;
-}
 
 #pragma GCC visibility push(hidden)
 #if defined(__x86_64__)

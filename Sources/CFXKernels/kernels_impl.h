@@ -30,7 +30,7 @@ const cfx_kernel_table CFX_PASTE(cfx_kernels, ISA) = {
     KERNEL(dense_forward_f64), KERNEL(dense_forward_f32), KERNEL(dense_backward_f64), KERNEL(dense_backward_f32),
     KERNEL(max_pool2_f64), KERNEL(max_pool2_f32),
     KERNEL(chain_forward_f64), KERNEL(chain_forward_f32), KERNEL(chain_backward_f64), KERNEL(chain_backward_f32),
-    KERNEL(conv_input_gradient_s1_f32),
+    KERNEL(conv_forward_s1_f32), KERNEL(conv_input_gradient_s1_f32),
     KERNEL(relu_forward_f64), KERNEL(relu_forward_f32), KERNEL(relu_backward_f64), KERNEL(relu_backward_f32),
     KERNEL(leaky_relu_forward_f64), KERNEL(leaky_relu_forward_f32),
     KERNEL(leaky_relu_backward_f64), KERNEL(leaky_relu_backward_f32),

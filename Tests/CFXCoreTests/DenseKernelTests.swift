@@ -19,7 +19,7 @@ final class DenseKernelTests: XCTestCase {
             let dx0 = (0..<rows * inputs).map { _ in T(random.uniform(-1, 1)) }
             var y = y0, dx = dx0
             T.denseForward(rows: rows, outputs: outputs, inputs: inputs, x, w, &y)
-            T.denseBackward(rows: rows, outputs: outputs, inputs: inputs, dy, w, &dx)
+            T.denseBackward(rows: rows, outputs: outputs, inputs: inputs, dy, w, &dx, skippingZeros: false)
             for r in 0..<rows {
                 for j in 0..<outputs {
                     var sum = y0[r * outputs + j]
@@ -34,7 +34,7 @@ final class DenseKernelTests: XCTestCase {
                 // The row alone: the same bits as in the batch.
                 var yAlone = Array(y0[r * outputs..<(r + 1) * outputs]), dxAlone = Array(dx0[r * inputs..<(r + 1) * inputs])
                 T.denseForward(rows: 1, outputs: outputs, inputs: inputs, Array(x[r * inputs..<(r + 1) * inputs]), w, &yAlone)
-                T.denseBackward(rows: 1, outputs: outputs, inputs: inputs, Array(dy[r * outputs..<(r + 1) * outputs]), w, &dxAlone)
+                T.denseBackward(rows: 1, outputs: outputs, inputs: inputs, Array(dy[r * outputs..<(r + 1) * outputs]), w, &dxAlone, skippingZeros: false)
                 XCTAssertEqual(yAlone, Array(y[r * outputs..<(r + 1) * outputs]), "forward \(outputs)x\(inputs) row \(r) alone")
                 XCTAssertEqual(dxAlone, Array(dx[r * inputs..<(r + 1) * inputs]), "backward \(outputs)x\(inputs) row \(r) alone")
             }
@@ -52,7 +52,7 @@ final class DenseKernelTests: XCTestCase {
             let dy = (0..<outputs).map { _ in T(random.uniform(-1, 1)) }
             var all = [T](repeating: 0, count: outputs), dx = [T](repeating: 0, count: inputs)
             T.denseForward(rows: 1, outputs: outputs, inputs: inputs, x, w, &all)
-            T.denseBackward(rows: 1, outputs: outputs, inputs: inputs, dy, w, &dx)
+            T.denseBackward(rows: 1, outputs: outputs, inputs: inputs, dy, w, &dx, skippingZeros: false)
             for j in 0..<outputs {
                 var alone: [T] = [0]
                 T.denseForward(rows: 1, outputs: 1, inputs: inputs, x, Array(w[j * inputs..<(j + 1) * inputs]), &alone)
@@ -60,11 +60,37 @@ final class DenseKernelTests: XCTestCase {
             }
             for i in 0..<inputs {
                 var alone: [T] = [0]
-                T.denseBackward(rows: 1, outputs: outputs, inputs: 1, dy, (0..<outputs).map { w[$0 * inputs + i] }, &alone)
+                T.denseBackward(rows: 1, outputs: outputs, inputs: 1, dy, (0..<outputs).map { w[$0 * inputs + i] }, &alone, skippingZeros: false)
                 XCTAssertEqual(alone[0], dx[i], "input gradient \(i) of \(inputs) with \(outputs) outputs")
             }
         }
     }
+
+    /// Skipping the weight rows of outputs whose dy is zero (+0 or −0; relu's inactive units) changes
+    /// no bit of a finite weight's input gradient, in a batch or alone.
+    private func checkSkippingZeros<T: NetworkScalar>(_ type: T.Type) {
+        var random = SeededRandom(seed: 17)
+        for (outputs, inputs) in shapes + [(128, 300)] {
+            let rows = 3
+            let w = (0..<outputs * inputs).map { _ in T(random.uniform(-1, 1)) }
+            let dy = (0..<rows * outputs).map { _ -> T in
+                let u = random.uniform(-1, 1)
+                return u < -0.3 ? 0 : u > 0.3 ? -0.0 : T(u)
+            }
+            let dx0 = (0..<rows * inputs).map { _ in T(random.uniform(-1, 1)) }
+            var dense = dx0, skipping = dx0, zeros = [T](repeating: 0, count: rows * inputs), zerosSkipping = zeros
+            T.denseBackward(rows: rows, outputs: outputs, inputs: inputs, dy, w, &dense, skippingZeros: false)
+            T.denseBackward(rows: rows, outputs: outputs, inputs: inputs, dy, w, &skipping, skippingZeros: true)
+            T.denseBackward(rows: rows, outputs: outputs, inputs: inputs, dy, w, &zeros, skippingZeros: false)
+            T.denseBackward(rows: 1, outputs: outputs, inputs: inputs, dy, w, &zerosSkipping, skippingZeros: true)
+            // Equal values of equal signs (zeros' too): the same bits, none being NaN.
+            let same = { (a: [T], b: [T]) in zip(a, b).allSatisfy { $0 == $1 && $0.sign == $1.sign } }
+            XCTAssertTrue(same(dense, skipping), "\(outputs)x\(inputs)")
+            XCTAssertTrue(same(Array(zeros[0..<inputs]), Array(zerosSkipping[0..<inputs])), "\(outputs)x\(inputs) row 0 alone, onto zeros")
+        }
+    }
+
+    func testSkippingZeroGradients() { forEachKernelSet { _ in checkSkippingZeros(Double.self); checkSkippingZeros(Float.self) } }
 
     func testDouble() { forEachKernelSet { _ in check(Double.self, tolerance: 1e-15); checkGrouping(Double.self) } }
     func testFloat() { forEachKernelSet { _ in check(Float.self, tolerance: 1e-6); checkGrouping(Float.self) } }
@@ -79,7 +105,7 @@ final class DenseKernelTests: XCTestCase {
             let dy = (0..<rows * outputs).map { _ in T(random.uniform(-1, 1)) }
             var y = [T](repeating: 0, count: rows * outputs), dx = [T](repeating: 0, count: rows * inputs)
             T.denseForward(rows: rows, outputs: outputs, inputs: inputs, x, w, &y)
-            T.denseBackward(rows: rows, outputs: outputs, inputs: inputs, dy, w, &dx)
+            T.denseBackward(rows: rows, outputs: outputs, inputs: inputs, dy, w, &dx, skippingZeros: false)
             all += y + dx
         }
         return all

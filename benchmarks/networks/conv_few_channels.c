@@ -1,6 +1,6 @@
-// The input gradient of a convolution over one input channel (the Fashion-MNIST CNN's first layer:
-// 1 -> 16 channels, 3x3, padding 1, 28x28, batch 1, float32, one thread): oneDNN's backward-data
-// primitive (blocked layouts, reorders not timed) against cfx's kernel (Sources/CFXKernels/
+// A convolution over one input channel (the Fashion-MNIST CNN's first layer: 1 -> 16 channels, 3x3,
+// padding 1, 28x28, batch 1, float32, one thread), forward pass and input gradient: oneDNN's
+// primitives (blocked layouts, reorders not timed) against cfx's direct kernels (Sources/CFXKernels/
 // conv_impl.h) under each instruction set the processor runs, and the time the layer's
 // multiply-adds take at one core's FMA peak (benchmarks/networks/fma_peak.c). Median of 9 runs of
 // 2000 calls each. Built and run by `benchmarks/harness.py conv-few-channels`.
@@ -45,7 +45,7 @@ static dnnl_memory_t allocated(const dnnl_memory_desc_t *md, dnnl_engine_t engin
     return m;
 }
 
-static double onednn_seconds(void) {
+static double onednn_seconds(int forward) {
     dnnl_engine_t engine;
     onednn_call c;
     CHECK(dnnl_engine_create(&engine, dnnl_cpu, 0));
@@ -63,15 +63,17 @@ static double onednn_seconds(void) {
     CHECK(dnnl_primitive_desc_create(&fpd, &fd, NULL, engine, NULL));
     CHECK(dnnl_convolution_backward_data_desc_init(&bd, dnnl_convolution_direct, &x_any, &w_any, &y_any, strides, pad, pad));
     CHECK(dnnl_primitive_desc_create(&bpd, &bd, NULL, engine, fpd));
-    CHECK(dnnl_primitive_create(&c.primitive, bpd));
-    c.args[0] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_DST, allocated(dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_dst_md, 0), engine)};
-    c.args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, allocated(dnnl_primitive_desc_query_md(bpd, dnnl_query_weights_md, 0), engine)};
-    c.args[2] = (dnnl_exec_arg_t){DNNL_ARG_DIFF_SRC, allocated(dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0), engine)};
+    dnnl_primitive_desc_t pd = forward ? fpd : bpd;
+    CHECK(dnnl_primitive_create(&c.primitive, pd));
+    dnnl_query_t in = forward ? dnnl_query_src_md : dnnl_query_diff_dst_md, out = forward ? dnnl_query_dst_md : dnnl_query_diff_src_md;
+    c.args[0] = (dnnl_exec_arg_t){forward ? DNNL_ARG_SRC : DNNL_ARG_DIFF_DST, allocated(dnnl_primitive_desc_query_md(pd, in, 0), engine)};
+    c.args[1] = (dnnl_exec_arg_t){DNNL_ARG_WEIGHTS, allocated(dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0), engine)};
+    c.args[2] = (dnnl_exec_arg_t){forward ? DNNL_ARG_DST : DNNL_ARG_DIFF_SRC, allocated(dnnl_primitive_desc_query_md(pd, out, 0), engine)};
     const char *impl = NULL;
-    CHECK(dnnl_primitive_desc_query(bpd, dnnl_query_impl_info_str, 0, &impl));
+    CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
     double seconds = median_seconds(run_onednn, &c);
-    printf("| oneDNN %d.%d.%d backward-data, `%s` | %.2f µs |\n", dnnl_version()->major, dnnl_version()->minor,
-           dnnl_version()->patch, impl, seconds * 1e6);
+    printf("| oneDNN %d.%d.%d %s, `%s` | %.2f µs |\n", dnnl_version()->major, dnnl_version()->minor,
+           dnnl_version()->patch, forward ? "forward" : "backward-data", impl, seconds * 1e6);
     return seconds;
 }
 
@@ -85,6 +87,12 @@ static void run_cfx(void *context) {
     cfx_conv_input_gradient_s1_f32(&c->shape, c->dy, c->w, c->dx, c->scratch);
 }
 
+// The forward pass of the same layer (y in dy's place, x in dx's, no bias).
+static void run_cfx_forward(void *context) {
+    cfx_call *c = context;
+    cfx_conv_forward_s1_f32(&c->shape, c->dx, c->w, NULL, c->dy, c->scratch);
+}
+
 // With an argument, only oneDNN's row (run again with ONEDNN_MAX_CPU_ISA=AVX2 for its AVX2 kernel).
 int main(int argc, char **argv) {
     (void)argv;
@@ -92,16 +100,22 @@ int main(int argc, char **argv) {
     c.dy = calloc(OUT * SIZE * SIZE, sizeof(float));
     c.w = calloc(OUT * K * K, sizeof(float));
     c.dx = calloc(SIZE * SIZE, sizeof(float));
-    c.scratch = calloc(cfx_conv_input_gradient_s1_scratch(&c.shape), sizeof(float));
+    c.scratch = calloc(cfx_conv_s1_scratch(&c.shape), sizeof(float));
     for (int i = 0; i < OUT * SIZE * SIZE; i++) c.dy[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
     for (int i = 0; i < OUT * K * K; i++) c.w[i] = (float)((double)rand() / RAND_MAX) - 0.5f;
-    if (argc > 1) return onednn_seconds() < 0;
-    printf("multiply-adds: %d\n\n| implementation | time per call |\n|---|---:|\n", OUT * K * K * SIZE * SIZE);
-    onednn_seconds();
+    if (argc > 1) return onednn_seconds(0) < 0 || onednn_seconds(1) < 0;
+    printf("multiply-adds: %d per pass\n\n| implementation | time per call |\n|---|---:|\n", OUT * K * K * SIZE * SIZE);
+    onednn_seconds(0);
     for (int i = 0; cfx_kernels_isa_name(i); i++) {
         const char *set = cfx_kernels_isa_name(i);
         if (!cfx_kernels_use_isa(set)) continue;
-        printf("| cfx kernel, `%s` | %.2f µs |\n", set, median_seconds(run_cfx, &c) * 1e6);
+        printf("| cfx kernel, input gradient, `%s` | %.2f µs |\n", set, median_seconds(run_cfx, &c) * 1e6);
+    }
+    onednn_seconds(1);
+    for (int i = 0; cfx_kernels_isa_name(i); i++) {
+        const char *set = cfx_kernels_isa_name(i);
+        if (!cfx_kernels_use_isa(set)) continue;
+        printf("| cfx kernel, forward, `%s` | %.2f µs |\n", set, median_seconds(run_cfx_forward, &c) * 1e6);
     }
     return 0;
 }

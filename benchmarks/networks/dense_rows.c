@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
             double fk = MEDIAN_US(runs, reps, cfx_dense_forward_f32(rows, o, n, x, w, y));
             double bs = MEDIAN_US(runs, reps, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)n, (int)o,
                                                           1, dy, (int)o, w, (int)n, 1, dx, (int)n));
-            double bk = MEDIAN_US(runs, reps, cfx_dense_backward_f32(rows, o, n, dy, w, dx));
+            double bk = MEDIAN_US(runs, reps, cfx_dense_backward_f32(rows, o, n, dy, w, dx, 0));
             printf("| %zu | %zu x %zu | %.2f | %.2f | %.1f | %.2f | %.2f | %.1f |\n", rows, o, n, fs, fk, fs / fk, bs, bk, bs / bk);
             free(x); free(w); free(y); free(dy); free(dx);
         }

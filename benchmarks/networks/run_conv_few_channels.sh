@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds and runs benchmarks/networks/conv_few_channels.c (oneDNN's backward-data against cfx's
-# few-channel kernel on a one-channel 28x28 layer) and fma_peak.c, and writes
+# Builds and runs benchmarks/networks/conv_few_channels.c (oneDNN's forward and backward-data against
+# cfx's direct kernels on a one-channel 28x28 layer) and fma_peak.c, and writes
 # benchmarks/results/conv_few_channels.md. Needs clang, Debian's libdnnl-dev, and the release build
 # (swift build -c release), whose kernel objects it links.
 set -euo pipefail
@@ -14,12 +14,12 @@ clang -O2 -std=gnu11 -o "$out" "$here/conv_few_channels.c" "$objects"/dispatch.c
 clang -O2 -o "$out-peak" "$here/fma_peak.c"
 result="$root/benchmarks/results/conv_few_channels.md"
 {
-    echo "# The input gradient of a one-channel convolution: oneDNN against cfx's kernel"
+    echo "# A one-channel convolution, input gradient and forward pass: oneDNN against cfx's direct kernels"
     echo
     python3 "$here/../harness.py" env --markdown --no-library --command "${CFX_BENCH_COMMAND:-bash $0 $*}"
     echo "- layer: the Fashion-MNIST CNN's first (1 -> 16 channels, 3x3, padding 1, 28x28), batch 1, float32, one thread;"
-    echo "  median of 9 runs of 2000 calls; oneDNN's layout reorders are not timed; the last row is oneDNN"
-    echo "  capped to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2), what an AVX2 processor runs"
+    echo "  median of 9 runs of 2000 calls; oneDNN's layout reorders are not timed (cfx's zero-bordered copies"
+    echo "  are); the last two rows are oneDNN capped to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2), what an AVX2 processor runs"
     echo
     OMP_NUM_THREADS=1 "$out"
     OMP_NUM_THREADS=1 ONEDNN_MAX_CPU_ISA=AVX2 "$out" onednn-only

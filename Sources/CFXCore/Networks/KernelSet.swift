@@ -1,7 +1,7 @@
 import CFXKernels
 
 /// The instruction set of cfx's own kernels (CFXKernels: small dense products, small MLP passes,
-/// 2 × 2 max pooling, the input gradient of convolutions over few channels). Each is compiled for AVX-512, AVX2 and baseline x86-64; one set runs per
+/// 2 × 2 max pooling, direct convolutions of few channels or small layers). Each is compiled for AVX-512, AVX2 and baseline x86-64; one set runs per
 /// process, chosen at the first kernel call: the one the environment variable `CFX_ISA` names
 /// (`avx512`, `avx2` or `baseline`) when the processor runs it, else the widest it runs.
 public enum KernelSet {

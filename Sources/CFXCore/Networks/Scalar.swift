@@ -89,13 +89,15 @@ extension NetworkScalar {
         }
     }
 
-    /// dx (rows × inputs) += dy (rows × outputs) · w (CFXKernels).
+    /// dx (rows × inputs) += dy (rows × outputs) · w (CFXKernels); `skippingZeros` (for a finite w
+    /// only) skips the weight rows of outputs whose dy is zero, which changes no bit.
     @inline(__always)
     public static func denseBackward(rows: Int, outputs: Int, inputs: Int, _ dy: UnsafePointer<Self>, _ w: UnsafePointer<Self>,
-                                     _ dx: UnsafeMutablePointer<Self>) {
+                                     _ dx: UnsafeMutablePointer<Self>, skippingZeros: Bool) {
+        let skip: Int32 = skippingZeros ? 1 : 0
         switch dtype {
-        case .float32: cfx_dense_backward_f32(rows, outputs, inputs, retyped(dy), retyped(w), retyped(dx))
-        case .float64: cfx_dense_backward_f64(rows, outputs, inputs, retyped(dy), retyped(w), retyped(dx))
+        case .float32: cfx_dense_backward_f32(rows, outputs, inputs, retyped(dy), retyped(w), retyped(dx), skip)
+        case .float64: cfx_dense_backward_f64(rows, outputs, inputs, retyped(dy), retyped(w), retyped(dx), skip)
         }
     }
 

@@ -1,7 +1,7 @@
 /* Kernels where a library call's fixed cost or branchy scalar code would dominate: small
  * dense-layer products for one or a few rows (a small MLP explained one instance at a time), a
- * small MLP's whole pass, softmax, relu and leaky relu, 2 x 2 max pooling, and the input gradient of a convolution
- * over few channels.
+ * small MLP's whole pass, softmax, relu and leaky relu, 2 x 2 max pooling, and direct convolutions of
+ * stride 1 (forward and input gradient) for layers of few channels or small ones.
  *
  * Each (but softmax, compiled once: it calls the C library's exp) is compiled for three
  * instruction sets (isa.h): avx512 (x86-64-v4), avx2 (x86-64-v3) and baseline (any x86-64, or the
@@ -21,6 +21,9 @@
 
 /* The name of the set in use ("avx512", "avx2" or "baseline"; chosen on the first call). */
 const char *cfx_kernels_isa(void);
+/* Whether the set in use is avx512 (32 vector registers of 64 bytes), where the direct forward
+ * convolution beats oneDNN's on layers of few input channels; with avx2 oneDNN's is quicker. */
+int cfx_kernels_wide(void);
 /* The name of the index-th set of this build, widest first, or NULL past the last. */
 const char *cfx_kernels_isa_name(int index);
 /* Whether the processor runs the named set. */
@@ -33,9 +36,13 @@ int cfx_kernels_use_isa(const char *name);
 void cfx_dense_forward_f64(size_t rows, size_t outputs, size_t inputs, const double *x, const double *w, double *y);
 void cfx_dense_forward_f32(size_t rows, size_t outputs, size_t inputs, const float *x, const float *w, float *y);
 
-/* dx[r][i] += sum_o dy[r][o] * w[o][i]   (input gradient) */
-void cfx_dense_backward_f64(size_t rows, size_t outputs, size_t inputs, const double *dy, const double *w, double *dx);
-void cfx_dense_backward_f32(size_t rows, size_t outputs, size_t inputs, const float *dy, const float *w, float *dx);
+/* dx[r][i] += sum_o dy[r][o] * w[o][i]   (input gradient). With skip_zeros, outputs whose dy is zero
+ * (a relu's inactive units) are skipped, weight rows and all: the caller promises that w is finite,
+ * and then every bit is as without it. */
+void cfx_dense_backward_f64(size_t rows, size_t outputs, size_t inputs, const double *dy, const double *w, double *dx,
+                            int skip_zeros);
+void cfx_dense_backward_f32(size_t rows, size_t outputs, size_t inputs, const float *dy, const float *w, float *dx,
+                            int skip_zeros);
 
 /* 2 x 2 max pooling with stride 2 over `planes` planes of height x width (odd edges dropped):
  * y gets each window's first largest value in row-major order (a NaN wins and ends its window
@@ -68,16 +75,23 @@ void cfx_softmax_f32(size_t rows, size_t width, const float *x, float *y);
 void cfx_softmax_backward_f64(size_t rows, size_t width, const double *y, const double *dy, double *dx);
 void cfx_softmax_backward_f32(size_t rows, size_t width, const float *y, const float *dy, float *dx);
 
-/* dx[n][c][y][x] += sum over o, ky, kx of w[o][c][ky][kx] * dy[n][o][y + padding - ky][x + padding - kx]
- * (dy read as zero outside): the input gradient of a stride-1 convolution of weight
- * [out_channels][channels][kernel][kernel] over examples of [channels][height][width], whose output
- * dy is [out_channels][height + 2 padding - kernel + 1][width + 2 padding - kernel + 1]. For inputs of
- * few channels, where kernels that vectorise over channels leave most lanes idle. `scratch` holds
- * cfx_conv_input_gradient_s1_scratch(shape) floats (for any number of examples). */
+/* Direct stride-1 convolutions of weight [out_channels][channels][kernel][kernel] (zero padding
+ * `padding`) over examples of [channels][height][width], whose outputs are
+ * [out_channels][height + 2 padding - kernel + 1][width + 2 padding - kernel + 1]. Vectorised over a
+ * row's positions rather than over channels, for layers of few channels or small ones, where
+ * library kernels leave lanes idle or cost more in layout conversions and calls than in arithmetic.
+ * Each value adds its terms in the order (channel, ky, kx), whatever the examples around it.
+ * `scratch` holds cfx_conv_s1_scratch(shape) floats (for any number of examples, either pass). */
 typedef struct {
     size_t examples, channels, height, width, out_channels, kernel, padding;
 } cfx_conv_shape;
-size_t cfx_conv_input_gradient_s1_scratch(const cfx_conv_shape *shape);
+size_t cfx_conv_s1_scratch(const cfx_conv_shape *shape);
+/* y[n][o][y][x] = bias[o] + sum over c, ky, kx of w[o][c][ky][kx] * x[n][c][y + ky - padding][x + kx - padding]
+ * (x read as zero outside; no bias: 0 + ...). */
+void cfx_conv_forward_s1_f32(const cfx_conv_shape *shape, const float *x, const float *w, const float *bias, float *y,
+                             float *scratch);
+/* dx[n][c][y][x] += sum over o, ky, kx of w[o][c][ky][kx] * dy[n][o][y + padding - ky][x + padding - kx]
+ * (dy read as zero outside): the input gradient. */
 void cfx_conv_input_gradient_s1_f32(const cfx_conv_shape *shape, const float *dy, const float *w, float *dx, float *scratch);
 
 /* A small MLP (dense layers, relus, softmaxes; every dense product on the small-product path, as

@@ -108,6 +108,7 @@ public final class Conv2D: Operation, WindowedOperation, @unchecked Sendable {
         let g = geometry(c.inputShape)
         let weight = effectiveWeight(c.parameters, g), positions = g.outputPositions
         let bias = c.parameters + outChannels * g.columnRows
+        if forwardDirect(x, weight, hasBias ? UnsafePointer(bias) : nil, y, g, c) { return }
         if T.self == Float.self, let dnnl = prepared(c, g, weight),
            dnnl.forward(x.floats, bias: hasBias ? UnsafePointer(bias).floats : nil, y.floats, pool: c.pool) {
             return
@@ -146,7 +147,7 @@ public final class Conv2D: Operation, WindowedOperation, @unchecked Sendable {
                                                     _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let g = geometry(c.inputShape)
         let weight = effectiveWeight(c.parameters, g), positions = g.outputPositions, weightCount = outChannels * g.columnRows
-        if c.parameterGradients == nil, addFewChannelInputGradient(dy, weight, dx, g, c) { return }
+        if c.parameterGradients == nil, addDirectInputGradient(dy, weight, dx, g, c) { return }
         if T.self == Float.self, c.parameterGradients == nil, let dnnl = prepared(c, g, weight),
            dnnl.addInputGradient(dy.floats, dx.floats, pool: c.pool) {
             return

@@ -66,7 +66,8 @@ public final class Dense: Operation, @unchecked Sendable {
         let inputs = c.inputCount, weight = effectiveWeight(c.parameters, inputs: inputs)
         // dx += dy · W
         if SmallProducts.denseKernel(rows: c.batch, outputs: outputs, inputs: inputs) {
-            T.denseBackward(rows: c.batch, outputs: outputs, inputs: inputs, dy, weight, dx)
+            T.denseBackward(rows: c.batch, outputs: outputs, inputs: inputs, dy, weight, dx,
+                            skippingZeros: FiniteWeight.check(weight, count: outputs * inputs, c))
         } else {
             gemm(on: c.pool, transposeA: false, transposeB: false, m: c.batch, n: inputs, k: outputs,
                  dy, lda: outputs, weight, ldb: inputs, beta: 1, dx, ldc: inputs)
@@ -120,5 +121,33 @@ public final class Dense: Operation, @unchecked Sendable {
             SpectralNorm.normalise(l.u, outputs)
         }
         parametersChanged(parameters, input: input)
+    }
+}
+
+/// Whether a dense layer's weight (as one evaluator multiplies by it) is finite, kept per call site
+/// until the tensors change: then its input gradient may skip the weight rows of outputs whose
+/// gradient is zero (`NetworkScalar.denseBackward`), the inactive units behind a relu.
+private final class FiniteWeight {
+    let version: Int
+    let weight: UnsafeRawPointer
+    let finite: Bool
+
+    private init(version: Int, weight: UnsafeRawPointer, finite: Bool) {
+        self.version = version
+        self.weight = weight
+        self.finite = finite
+    }
+
+    static func check<T: NetworkScalar>(_ weight: UnsafePointer<T>, count: Int, _ c: OperationContext<T>) -> Bool {
+        if let known = c.cache.value as? FiniteWeight, known.version == c.parametersVersion, known.weight == UnsafeRawPointer(weight) {
+            return known.finite
+        }
+        var finite = true
+        for i in 0..<count where !weight[i].isFinite {
+            finite = false
+            break
+        }
+        c.cache.value = FiniteWeight(version: c.parametersVersion, weight: UnsafeRawPointer(weight), finite: finite)
+        return finite
     }
 }
