@@ -3,39 +3,41 @@
 // primitives (blocked layouts, reorders not timed) against cfx's direct kernels (Sources/CFXKernels/
 // conv_impl.h) under each instruction set the processor runs, and the time the layer's
 // multiply-adds take at one core's FMA peak (benchmarks/networks/fma_peak.c). Median of 9 runs of
-// 2000 calls each. Built and run by `benchmarks/harness.py conv-few-channels`.
+// 2000 calls each, in the thread's CPU time. Built and run by `benchmarks/harness.py conv-few-channels`.
 #include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include "cfx_kernels.h"
-#include "../json/clock.h"  /* now_seconds, cmp_double */
+#include "../json/clock.h"  /* cpu_seconds, cmp_double */
 
 #define CHECK(x) do { if ((x) != dnnl_success) { fprintf(stderr, "oneDNN failed: %s\n", #x); exit(1); } } while (0)
 enum { OUT = 16, SIZE = 28, K = 3, PAD = 1, CALLS = 2000, RUNS = 9 };
 
-// Median over RUNS of the seconds per call of `call`.
+// Median over RUNS of the CPU seconds per call of `call` (the thread's: time spent waiting for a core
+// on a shared machine is not counted).
 static double median_seconds(void (*call)(void *), void *context) {
     double runs[RUNS];
     for (int i = 0; i < CALLS; i++) call(context);  // warm-up
     for (int r = 0; r < RUNS; r++) {
-        double start = now_seconds();
+        double start = cpu_seconds();
         for (int i = 0; i < CALLS; i++) call(context);
-        runs[r] = (now_seconds() - start) / CALLS;
+        runs[r] = (cpu_seconds() - start) / CALLS;
     }
     qsort(runs, RUNS, sizeof runs[0], cmp_double);
     return runs[RUNS / 2];
 }
 
 typedef struct {
-    dnnl_primitive_t primitive;
+    dnnl_primitive_t primitive, reorder;  // reorder: the output to plain NCHW, as cfx would need it (or NULL)
     dnnl_stream_t stream;
-    dnnl_exec_arg_t args[3];
+    dnnl_exec_arg_t args[3], reorder_args[2];
 } onednn_call;
 
 static void run_onednn(void *context) {
     onednn_call *c = context;
     CHECK(dnnl_primitive_execute(c->primitive, c->stream, 3, c->args));
+    if (c->reorder) CHECK(dnnl_primitive_execute(c->reorder, c->stream, 2, c->reorder_args));
     CHECK(dnnl_stream_wait(c->stream));
 }
 
@@ -71,9 +73,24 @@ static double onednn_seconds(int forward) {
     c.args[2] = (dnnl_exec_arg_t){forward ? DNNL_ARG_DST : DNNL_ARG_DIFF_SRC, allocated(dnnl_primitive_desc_query_md(pd, out, 0), engine)};
     const char *impl = NULL;
     CHECK(dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl));
+    c.reorder = NULL;
     double seconds = median_seconds(run_onednn, &c);
     printf("| oneDNN %d.%d.%d %s, `%s` | %.2f µs |\n", dnnl_version()->major, dnnl_version()->minor,
            dnnl_version()->patch, forward ? "forward" : "backward-data", impl, seconds * 1e6);
+    if (forward) {  // the forward pass as cfx runs it: its output converted to plain NCHW after each call
+        dnnl_memory_desc_t plain;
+        dnnl_primitive_desc_t rpd;
+        CHECK(dnnl_memory_desc_init_by_tag(&plain, 4, y_dims, dnnl_f32, dnnl_nchw));
+        const dnnl_memory_desc_t *blocked = dnnl_primitive_desc_query_md(pd, out, 0);
+        if (!dnnl_memory_desc_equal(blocked, &plain)) {
+            CHECK(dnnl_reorder_primitive_desc_create(&rpd, blocked, engine, &plain, engine, NULL));
+            CHECK(dnnl_primitive_create(&c.reorder, rpd));
+            c.reorder_args[0] = (dnnl_exec_arg_t){DNNL_ARG_FROM, c.args[2].memory};
+            c.reorder_args[1] = (dnnl_exec_arg_t){DNNL_ARG_TO, allocated(&plain, engine)};
+            printf("| oneDNN %d.%d.%d forward and its output reorder to NCHW | %.2f µs |\n", dnnl_version()->major,
+                   dnnl_version()->minor, dnnl_version()->patch, median_seconds(run_onednn, &c) * 1e6);
+        }
+    }
     return seconds;
 }
 

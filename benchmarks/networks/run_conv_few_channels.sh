@@ -18,8 +18,10 @@ result="$root/benchmarks/results/conv_few_channels.md"
     echo
     python3 "$here/../harness.py" env --markdown --no-library --command "${CFX_BENCH_COMMAND:-bash $0 $*}"
     echo "- layer: the Fashion-MNIST CNN's first (1 -> 16 channels, 3x3, padding 1, 28x28), batch 1, float32, one thread;"
-    echo "  median of 9 runs of 2000 calls; oneDNN's layout reorders are not timed (cfx's zero-bordered copies"
-    echo "  are); the last two rows are oneDNN capped to AVX2 (ONEDNN_MAX_CPU_ISA=AVX2), what an AVX2 processor runs"
+    echo "  median of 9 runs of 2000 calls in the thread's CPU time; oneDNN's layout reorders are not timed"
+    echo "  but for the forward pass's row that adds its output's reorder to plain NCHW, which cfx would run"
+    echo "  (cfx's zero-bordered copies are timed); the last rows are oneDNN capped to AVX2"
+    echo "  (ONEDNN_MAX_CPU_ISA=AVX2), what an AVX2 processor runs"
     echo
     OMP_NUM_THREADS=1 "$out"
     OMP_NUM_THREADS=1 ONEDNN_MAX_CPU_ISA=AVX2 "$out" onednn-only
