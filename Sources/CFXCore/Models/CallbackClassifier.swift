@@ -94,13 +94,7 @@ private final class CallbackEvaluator: ClassifierEvaluator {
         if let c = z.firstIndex(where: { !$0.isFinite }) {
             throw CFXError(.callback, "the predict callback returned \(z[c]) as logit \(c) of row \(r); logits must be finite")
         }
-        let largest = z.max()!
-        var total = 0.0
-        for c in z.indices {
-            z[c] = exp(z[c] - largest)
-            total += z[c]
-        }
-        for c in z.indices { z[c] /= total }
+        softmaxInPlace(z)
     }
 
     func pullback(at x: UnsafeBufferPointer<Double>, rows: Int, cotangent: UnsafeBufferPointer<Double>,

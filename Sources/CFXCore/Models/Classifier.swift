@@ -1,3 +1,5 @@
+import Glibc
+
 /// A classifier: `featureCount` inputs in, `classCount` class probabilities out.
 ///
 /// A classifier is immutable and may be shared between threads; each thread works through its own
@@ -23,6 +25,15 @@ public func argmax(_ values: [Double]) -> Int {
     var best = 0
     for i in values.indices where values[i] > values[best] { best = i }
     return best
+}
+
+/// softmax(s · z) in place, the largest z subtracted first (s, the sharpness, is 1 for the plain
+/// softmax): exp(s (z_c − max z)), then each divided by their sum, added in order.
+func softmaxInPlace(_ z: UnsafeMutableBufferPointer<Double>, sharpness s: Double = 1) {
+    let top = z.max() ?? 0
+    for c in z.indices { z[c] = exp(s * (z[c] - top)) }
+    let sum = z.reduce(0, +)
+    for c in z.indices { z[c] /= sum }
 }
 
 /// One thread's handle on a classifier. Not thread-safe; cheap to create.

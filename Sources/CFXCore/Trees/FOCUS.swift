@@ -1,5 +1,3 @@
-import Glibc
-
 /// FOCUS (Lucic, Oosterhuis, Haned and de Rijke, "FOCUS: Flexible Optimizable Counterfactual
 /// Explanations for Tree Ensembles", AAAI 2022), for cfx's tree ensembles. With z(x′) the logits
 /// of the ensemble relaxed at sharpness σ (`RelaxedTreeEnsemble`) and p̂ = softmax(τ z):
@@ -142,11 +140,7 @@ struct FOCUSSearch {
         guard active else { return }
         let relaxed = self.relaxed
         point.withUnsafeBufferPointer { xs in z.withUnsafeMutableBufferPointer { relaxed.logits(xs, offset: 0, into: $0) } }
-        // q = softmax(τ z), in place.
-        let top = z.max() ?? 0
-        for c in z.indices { z[c] = exp(p.temperature * (z[c] - top)) }
-        let sum = z.reduce(0, +)
-        for c in z.indices { z[c] /= sum }
+        z.withUnsafeMutableBufferPointer { softmaxInPlace($0, sharpness: p.temperature) }  // q = softmax(τ z)
         // L = q_o (target "other") or 1 − q_t: ∂L/∂z_c = ± τ q_a (δ_ac − q_c).
         let (a, sign): (Int, Double)
         if case .index(let t) = p.targetClass { (a, sign) = (t, -1) } else { (a, sign) = (opening.factual.predicted, 1) }

@@ -121,8 +121,7 @@ struct RelaxedNode {
 
 /// softmax(z), the largest subtracted first.
 func softmax(_ z: [Double]) -> [Double] {
-    let top = z.max() ?? 0
-    let e = z.map { exp($0 - top) }
-    let sum = e.reduce(0, +)
-    return e.map { $0 / sum }
+    var p = z
+    p.withUnsafeMutableBufferPointer { softmaxInPlace($0) }
+    return p
 }
