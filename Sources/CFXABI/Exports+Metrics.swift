@@ -7,7 +7,7 @@ import CFXFormats
 
 /// What a `cfx_evaluator *` points at. Setting the autoencoder swaps the evaluator under a lock, so
 /// that evaluate calls running at the same time see it either before or after the change.
-final class EvaluatorHandle {
+final class EvaluatorHandle: ModelHolding {
     let model: Classifier
     let effectiveOptions: JSON
     private let state: Locked<CounterfactualEvaluator>
@@ -202,8 +202,7 @@ public func cfx_evaluate(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, 
                          _ requestJSON: UnsafePointer<CChar>?, _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                          _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err, returning: jsonOut, "json_out") {
-        let handle = try object(handle, .evaluator, EvaluatorHandle.self, "evaluator")
-        let instances = try rows(x, n, d, model: handle.model)
+        let (handle, instances) = try objectAndRows(handle, .evaluator, EvaluatorHandle.self, "evaluator", x, n, d)
         // Counterfactuals may hold rows of NaN (none found): copied as they are, checked by the core.
         let counterfactuals = Array(UnsafeBufferPointer(start: try required(xCF, "x_cf"), count: n * d))
         let request = try evaluationRequest(try requestJSON.map { try JSON.parse($0, "request_json") }, rows: n)

@@ -32,8 +32,7 @@ public func cfx_evaluate_sets(_ handle: OpaquePointer?, _ x: UnsafePointer<Doubl
                               _ jsonOut: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?,
                               _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err, returning: jsonOut, "json_out") {
-        let handle = try object(handle, .evaluator, EvaluatorHandle.self, "evaluator")
-        let instances = try rows(x, n, d, model: handle.model)
+        let (handle, instances) = try objectAndRows(handle, .evaluator, EvaluatorHandle.self, "evaluator", x, n, d)
         guard k >= 1, k <= 100_000 else { throw CFXError(.invalidArgument, "k: must be between 1 and 100000 members per set, got \(UInt(bitPattern: k))") }
         let members = try bufferCount(rows: n * d, width: k, "x_cfs")  // n × d is within the limit already
         // Members may be rows of NaN (missing): copied as they are, checked by the core.

@@ -123,8 +123,7 @@ public func cfx_model_shape(_ handle: OpaquePointer?, _ nFeatures: UnsafeMutable
 public func cfx_model_predict(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
                               _ probaOut: UnsafeMutablePointer<Double>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let handle = try object(handle, .model, ModelHandle.self, "model")
-        let values = try rows(x, n, d, model: handle.model)
+        let (handle, values) = try objectAndRows(handle, .model, ModelHandle.self, "model", x, n, d)
         let out = try required(probaOut, "proba_out")
         let proba = try IntraOpThreads.with(handle.threads) {
             if let evaluators = handle.evaluators { return try evaluators.predict(values, rows: n) }
@@ -142,9 +141,8 @@ public func cfx_model_vjp(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?,
                           _ cotangent: UnsafePointer<Double>?, _ k: Int, _ gradOut: UnsafeMutablePointer<Double>?,
                           _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let handle = try object(handle, .model, ModelHandle.self, "model")
+        let (handle, values) = try objectAndRows(handle, .model, ModelHandle.self, "model", x, n, d)
         let model = handle.model
-        let values = try rows(x, n, d, model: model)
         guard k == model.classCount else {
             throw CFXError(.shape, "cotangent has \(k) values per row, the model has \(model.classCount) classes")
         }
@@ -259,8 +257,7 @@ public func cfx_explainer_set_model(_ handle: OpaquePointer?, _ role: UnsafePoin
 public func cfx_explainer_fit(_ handle: OpaquePointer?, _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int,
                               _ y: UnsafePointer<Double>?, _ err: UnsafeMutablePointer<cfx_error>?) -> cfx_status {
     withStatus(err) {
-        let explainer = try object(handle, .explainer, ExplainerHandle.self, "explainer")
-        let values = try rows(x, n, d, model: explainer.model)
+        let (explainer, values) = try objectAndRows(handle, .explainer, ExplainerHandle.self, "explainer", x, n, d)
         let labels = try y.map { try classLabels($0, n, classCount: explainer.model.classCount, "y") }
         try explainer.fit(try Dataset(x: values, rows: n, features: d, labels: labels, classCount: explainer.model.classCount))
     }

@@ -106,6 +106,22 @@ func object<T: AnyObject>(_ handle: OpaquePointer?, _ kind: HandleKind, _ type: 
     }
 }
 
+/// A handle whose calls take rows of its model's inputs.
+protocol ModelHolding: AnyObject {
+    var model: Classifier { get }
+}
+
+extension ModelHandle: ModelHolding {}
+extension ExplainerHandle: ModelHolding {}
+
+/// The object behind a live handle of `kind` (`object`), then the n × d rows `x` checked against its
+/// model (`rows`): the first two steps of every call that takes a handle and rows.
+func objectAndRows<T: ModelHolding>(_ handle: OpaquePointer?, _ kind: HandleKind, _ type: T.Type, _ name: String,
+                                    _ x: UnsafePointer<Double>?, _ n: Int, _ d: Int) throws -> (T, [Double]) {
+    let holder = try object(handle, kind, type, name)
+    return (holder, try rows(x, n, d, model: holder.model))
+}
+
 /// Frees a handle of `kind`. NULL, a handle of another kind, and one freed already are ignored.
 func release(_ handle: OpaquePointer?, _ kind: HandleKind) {
     guard let handle else { return }
