@@ -137,7 +137,7 @@ private func epochJSON(_ epoch: EpochReport, epochs: Int?) -> JSON {
 private func counterfactualJSON(_ r: CounterfactualEpochReport) -> JSON {
     .object([
         ("n_ce", .int(r.counterfactuals)), ("mature_share", .double(r.matureShare)),
-        ("divergence", .double(r.divergence)), ("ridge", .double(r.ridge)), ("adversarial", .double(r.adversarial)),
+        ("divergence", .double(r.terms.divergence)), ("ridge", .double(r.terms.ridge)), ("adversarial", .double(r.terms.adversarial)),
         ("skipped_steps", .int(r.skippedSteps)), ("search_seconds", .double(r.searchSeconds)),
         ("training_seconds", .double(r.trainingSeconds)),
     ])

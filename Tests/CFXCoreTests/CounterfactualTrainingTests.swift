@@ -45,12 +45,12 @@ final class CounterfactualTrainingTests: XCTestCase {
         XCTAssertNil(report.history[0].counterfactual, "epochs 1-2 are the burn-in")
         XCTAssertNil(report.history[1].counterfactual)
         for entry in report.history[2...] {
-            let terms = try XCTUnwrap(entry.counterfactual)
-            XCTAssertEqual(terms.counterfactuals, 200)
-            XCTAssertTrue((0...1).contains(terms.matureShare))
-            XCTAssertTrue(terms.divergence.isFinite && terms.ridge > 0 && terms.adversarial > 0)
-            XCTAssertGreaterThan(terms.searchSeconds, 0)
-            XCTAssertEqual(terms.skippedSteps, 0)
+            let epoch = try XCTUnwrap(entry.counterfactual)
+            XCTAssertEqual(epoch.counterfactuals, 200)
+            XCTAssertTrue((0...1).contains(epoch.matureShare))
+            XCTAssertTrue(epoch.terms.divergence.isFinite && epoch.terms.ridge > 0 && epoch.terms.adversarial > 0)
+            XCTAssertGreaterThan(epoch.searchSeconds, 0)
+            XCTAssertEqual(epoch.skippedSteps, 0)
         }
         XCTAssertGreaterThan(report.history.last!.counterfactual!.matureShare, 0.5)
         let (a, b) = (try accuracy(baseline, test), try accuracy(trained, test))
@@ -168,8 +168,8 @@ final class CounterfactualTrainingTests: XCTestCase {
             ("n_ce", { $0.counterfactuals = 0 }), ("tau", { $0.generator.targetProba = 1.5 }),
             ("max_steps", { $0.generator.maxSteps = 0 }), ("learning_rate", { $0.generator.learningRate = 0 }),
             ("lambda_cost", { $0.generator.lambdaCost = -1 }), ("lambda_energy", { $0.generator.lambdaEnergy = .nan }),
-            ("lambda_div", { $0.lambdaDivergence = -1 }), ("lambda_reg", { $0.lambdaRidge = -1 }),
-            ("lambda_adv", { $0.lambdaAdversarial = -1 }), ("epsilon", { $0.nascentRadius = -0.5 }),
+            ("lambda_div", { $0.lambdas.divergence = -1 }), ("lambda_reg", { $0.lambdas.ridge = -1 }),
+            ("lambda_adv", { $0.lambdas.adversarial = -1 }), ("epsilon", { $0.nascentRadius = -0.5 }),
             ("burn_in", { $0.burnIn = 1 }), ("immutable", { $0.generator.constraints.immutable = [-1] }),
             ("n_threads", { $0.threads = -1 }),
         ]

@@ -29,9 +29,7 @@ public struct CounterfactualTrainingConfig: Sendable {
     /// The searches (the ECCo generator); its feature range is ignored: `domain` bounds them.
     public var generator = ECCCoParams()
     /// λ_div, λ_reg, λ_adv.
-    public var lambdaDivergence = 0.5
-    public var lambdaRidge = 0.1
-    public var lambdaAdversarial = 0.25
+    public var lambdas = CounterfactualTerms(divergence: 0.5, ridge: 0.1, adversarial: 0.25)
     /// ε of the nascent counterfactuals.
     public var nascentRadius = 0.3
     /// Fraction of the epochs trained conventionally first.
@@ -45,6 +43,35 @@ public struct CounterfactualTrainingConfig: Sendable {
     public init() {}
 }
 
+/// Step 7's three terms: the energy gap E(x⁺, y⁺) − E(x′, y⁺), the energies' squares and the
+/// nascent counterfactuals' cross-entropy. The config weighs them, a batch and an epoch sum them,
+/// the report gives their means.
+public struct CounterfactualTerms: Sendable, Equatable {
+    public var divergence: Double
+    public var ridge: Double
+    public var adversarial: Double
+
+    public init(divergence: Double = 0, ridge: Double = 0, adversarial: Double = 0) {
+        (self.divergence, self.ridge, self.adversarial) = (divergence, ridge, adversarial)
+    }
+
+    /// Σ weight · term, in the order divergence, ridge, adversarial.
+    func weighted(by w: CounterfactualTerms) -> Double {
+        w.divergence * divergence + w.ridge * ridge + w.adversarial * adversarial
+    }
+
+    /// Each term times `scale`.
+    func scaled(by scale: Double) -> CounterfactualTerms {
+        CounterfactualTerms(divergence: scale * divergence, ridge: scale * ridge, adversarial: scale * adversarial)
+    }
+
+    static func += (sum: inout CounterfactualTerms, terms: CounterfactualTerms) {
+        sum.divergence += terms.divergence
+        sum.ridge += terms.ridge
+        sum.adversarial += terms.adversarial
+    }
+}
+
 /// What counterfactual training did in one epoch.
 public struct CounterfactualEpochReport: Sendable {
     /// Tuples searched this epoch.
@@ -52,9 +79,7 @@ public struct CounterfactualEpochReport: Sendable {
     /// Share that reached τ.
     public var matureShare = 0.0
     /// Means over the epoch's batches of the unweighted terms.
-    public var divergence = 0.0
-    public var ridge = 0.0
-    public var adversarial = 0.0
+    public var terms = CounterfactualTerms()
     /// Optimiser steps skipped because the loss was not finite.
     public var skippedSteps = 0
     public var searchSeconds = 0.0
@@ -200,28 +225,26 @@ final class CounterfactualTraining {
         rows.withUnsafeBufferPointer { evaluator.forward($0, rows: 3 * m) }
         let z = evaluator.value(generator.logits), p = evaluator.value(probabilities)
         var cotangent = [Double](repeating: 0, count: 3 * m * k)
-        var divergence = 0.0, ridge = 0.0, adversarial = 0.0
+        var terms = CounterfactualTerms()
         let scale = 1 / Double(m)
-        let (lDiv, lReg, lAdv) = (config.lambdaDivergence, config.lambdaRidge, config.lambdaAdversarial)
+        let (lDiv, lReg, lAdv) = (config.lambdas.divergence, config.lambdas.ridge, config.lambdas.adversarial)
         for (i, r) in range.enumerated() {
             let y = epoch.targets[r], label = epoch.labels[r]
             let ePositive = LogitLoss.energy(logits: z.baseAddress! + i * k, label: y)
             let eCounterfactual = LogitLoss.energy(logits: z.baseAddress! + (m + i) * k, label: y)
-            divergence += ePositive - eCounterfactual
-            ridge += ePositive * ePositive + eCounterfactual * eCounterfactual
+            terms.divergence += ePositive - eCounterfactual
+            terms.ridge += ePositive * ePositive + eCounterfactual * eCounterfactual
             // dE/dz_y = −1.
             cotangent[i * k + y] = scale * (-lDiv - 2 * lReg * ePositive)
             cotangent[(m + i) * k + y] = scale * (lDiv - 2 * lReg * eCounterfactual)
             let row = 2 * m + i
-            adversarial += LogitLoss.crossEntropy(logits: z.baseAddress! + row * k, classes: k, label: label)
+            terms.adversarial += LogitLoss.crossEntropy(logits: z.baseAddress! + row * k, classes: k, label: label)
             LogitLoss.crossEntropyGradient(probabilities: p.baseAddress! + row * k, classes: k, label: label) {
                 cotangent[row * k + $0] = scale * lAdv * $1
             }
         }
-        let total = scale * (lDiv * divergence + lReg * ridge + lAdv * adversarial)
-        epoch.divergence += scale * divergence
-        epoch.ridge += scale * ridge
-        epoch.adversarial += scale * adversarial
+        let total = scale * terms.weighted(by: config.lambdas)
+        epoch.sums += terms.scaled(by: scale)
         epoch.batchesWithTuples += 1
         guard total.isFinite else { return total }
         cotangent.withUnsafeBufferPointer { _ = evaluator.backward(from: generator.logits, cotangent: $0, parameterGradients: gradient) }
@@ -238,7 +261,7 @@ struct CounterfactualEpoch {
     var labels: [Int]
     let batches: Int
     var report: CounterfactualEpochReport
-    var divergence = 0.0, ridge = 0.0, adversarial = 0.0
+    var sums = CounterfactualTerms()
     var batchesWithTuples = 0
 
     init(counterfactual: [Double], positive: [Double], nascent: [Double], targets: [Int], labels: [Int], batches: Int,
@@ -262,9 +285,8 @@ struct CounterfactualEpoch {
     func finished(trainingSeconds: Double, skipped: Int) -> CounterfactualEpochReport {
         var r = report
         let batches = Double(max(batchesWithTuples, 1))
-        r.divergence = divergence / batches
-        r.ridge = ridge / batches
-        r.adversarial = adversarial / batches
+        r.terms = CounterfactualTerms(divergence: sums.divergence / batches, ridge: sums.ridge / batches,
+                                      adversarial: sums.adversarial / batches)
         r.trainingSeconds = trainingSeconds
         r.skippedSteps = skipped
         return r
