@@ -76,3 +76,26 @@ def test_dice_columns_round_trip_one_hot_groups():
     frame = columns.frame(X)
     assert list(frame.columns) == ["a", "b", "g"] and list(frame["g"]) == ["g=z", "g=x"]
     np.testing.assert_array_equal(columns.rows(frame), X)
+
+
+def test_optima_cache_keeps_proven_valid_optima_under_matching_fingerprints(tmp_path):
+    from cfxbench.tree_milp import Solution
+    from cfxbench.tree_optima import OptimaCache, cached_solution, problem_key
+    x, box = np.array([0.0, 1.0]), (np.array([-2.0, -2.0]), np.array([2.0, 2.0]))
+    key = problem_key(x, 1, box, [], [])
+    assert key == problem_key(x.copy(), 1, box, [], [])
+    assert len({key, problem_key(x, 0, box, [], []), problem_key(x + 1e-9, 1, box, [], []),
+                problem_key(x, 1, box, [1], []), problem_key(x, 1, (box[0], box[1] + 1), [], [])}) == 5
+    cache = OptimaCache(tmp_path / "optima.json")
+    proven = Solution(np.array([0.5, 1.0]), True, 3.0, "Optimal", 0.5)
+    cache.put("d", "forest", key, proven, x, 120.0, valid=True)
+    cache.put("d", "forest", "other", Solution(np.array([0.5, 1.0]), False, 20.0, "time limit", 0.2), x, 20.0, valid=True)
+    cache.put("d", "forest", "invalid", proven, x, 120.0, valid=False)
+    cache.save()
+    again = OptimaCache(tmp_path / "optima.json")
+    entry = again.get("d", "forest", key)
+    assert (entry["l1"], entry["l0"], entry["time_limit"], entry["gap"]) == (0.5, 1, 120.0, 0.0)
+    assert again.get("d", "another forest", key) is None
+    assert again.get("d", "forest", "other") is None and again.get("d", "forest", "invalid") is None
+    sol = cached_solution(entry)
+    assert sol.optimal and list(sol.x) == [0.5, 1.0]

@@ -14,9 +14,10 @@ The formulation follows the paper's structure (written here from its description
   the flow of that depth to left children or to right children (OCEAN's branching by depth, which
   tightens the relaxation; the flows are integral once the μ are).
 - *Vote.* scikit-learn's forest averages its trees' leaf probabilities and takes the first class
-  of the highest mean: the target's summed probability must beat every other class's by
-  ``MARGIN`` (1e-4, above HiGHS's feasibility tolerance; scikit-learn breaks ties towards the first
-  class).
+  of the highest mean: the target's summed probability must beat that of every class before it by
+  ``MARGIN`` (1e-4, above HiGHS's feasibility tolerance) and equal at least that of every class
+  after it (a tie goes to the target, as in scikit-learn; the benchmark checks every solution on
+  scikit-learn's forest).
 - *Objective.* Σ_j |x_j − x0_j| (auxiliary a_j ≥ ±(x_j − x0_j)), in the data's units: the
   benchmark's standardised features and 0/1 one-hot columns.
 - *Constraints.* x in the box [lower, upper]; immutable features fixed at x0; one-hot groups
@@ -39,7 +40,8 @@ import numpy as np
 
 DELTA_RIGHT = 1e-4
 DELTA_LEFT = 1e-5
-MARGIN = 1e-4   # the target's summed tree probability over any other class (above HiGHS's tolerances)
+MARGIN = 1e-4   # the target's summed tree probability over any class before it (above HiGHS's tolerances)
+TIES = "to the first class"  # scikit-learn's rule, which the vote rows follow (part of the cache's key)
 
 
 @dataclass
@@ -193,7 +195,7 @@ class ForestMILP:
         cols = [c for c, _ in self.votes]
         for k in range(self.n_classes):
             if k != target:
-                rows.add(cols, [p[target] - p[k] for _, p in self.votes], lb=MARGIN)
+                rows.add(cols, [p[target] - p[k] for _, p in self.votes], lb=MARGIN if k < target else 0.0)
         lo = np.concatenate([np.minimum(box[0], x0), np.zeros(d), self._lo])
         hi = np.concatenate([np.maximum(box[1], x0), np.full(d, np.inf), self._hi])
         fixed = list(immutable)

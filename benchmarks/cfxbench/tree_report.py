@@ -65,9 +65,13 @@ def dataset_section(d) -> list:
     lines += [f"- {note}" for note in d["notes"]]
     if "milp" in d:
         m = d["milp"]
-        lines += [f"- MILP ({m['time_limit']:g} s per row): solved to optimality on {m['optimal']}/{d['rows']} rows, "
+        cached = (f"; {m['cached']} of the proven optima from the cache (results/trees_optima.json, proven within "
+                  f"{' or '.join(f'{t:g}' for t in m['cached_time_limits'])} s a row, forest `{m['forest_onnx_sha256']}`), "
+                  f"the other rows solved in this run" if m.get("cached") else "")
+        lines += [f"- MILP ({m['time_limit']:g} s per row{cached}): solved to optimality on {m['optimal']}/{d['rows']} rows, "
                   f"feasible only (time limit) on {m['feasible_only']}, nothing on {m['none']}; median "
-                  f"{m['median_seconds']:.1f} s per row; {m['valid_on_sklearn']} valid on scikit-learn's forest"
+                  f"{m['median_seconds']:.1f} s per row" + (" (a cached row: the seconds it took when proven)" if m.get("cached") else "")
+                  + f"; {m['valid_on_sklearn']} valid on scikit-learn's forest"
                   + (f"; on the rows not proven optimal, HiGHS's lower bound is {m['mean_gap_feasible_only']:.0%} below "
                      "its counterfactual's ℓ1 on average" if m.get("mean_gap_feasible_only") is not None else ""),
                   "- check of the optimum: rows where another method's valid counterfactual, within every constraint, "

@@ -69,6 +69,11 @@ def add_arguments(parser) -> None:
                              "(default 20)")
     parser.add_argument("--no-dice", action="store_true", help="skip DiCE")
     parser.add_argument("--no-milp", action="store_true", help="skip the MILP")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="solve every row's MILP, ignoring the cached proven optima (results/trees_optima.json)")
+    parser.add_argument("--optima-only", action="store_true",
+                        help="only solve the rows' MILPs not in the cache and add the proven optima to it (no methods, "
+                             "no result file); give a generous --time-limit")
 
 
 def available(cls_name, params=()):
@@ -92,21 +97,26 @@ def one_hot_groups(ds):
             for first, n in sorted(ds.cat_vars.items())]
 
 
-def forest_model(ds, work, depth):
-    """The scikit-learn forest, cfx's copy of it (from its ONNX file) and their largest difference
-    in probability on the test rows."""
-    import cfx
+def forest_onnx(ds, depth):
+    """The scikit-learn forest and its skl2onnx file's bytes (deterministic: random_state=0)."""
     from skl2onnx import to_onnx
     from sklearn.ensemble import RandomForestClassifier
     X = ds.X_train.astype(np.float32)
     forest = RandomForestClassifier(n_estimators=TREES, max_depth=depth, random_state=0).fit(X, ds.y_train)
+    return forest, to_onnx(forest, X[:1], options={id(forest): {"zipmap": False}}).SerializeToString()
+
+
+def forest_model(ds, forest, onnx_bytes, work):
+    """cfx's copy of the forest (from its ONNX file) and their largest difference in probability
+    on the test rows."""
+    import cfx
     path = os.path.join(work, "forest.onnx")
     with open(path, "wb") as f:
-        f.write(to_onnx(forest, X[:1], options={id(forest): {"zipmap": False}}).SerializeToString())
+        f.write(onnx_bytes)
     model = cfx.Model.load(path)
     X_test = ds.X_test.astype(np.float32)
     agreement = float(np.abs(model.predict(X_test.astype(np.float64)) - forest.predict_proba(X_test)).max())
-    return forest, model, agreement
+    return model, agreement
 
 
 def cfx_params(cls_name, params, ds):
@@ -139,18 +149,31 @@ def run_cfx(model, ds, X):
     return runs, skipped
 
 
-def run_milp(forest, ds, X, targets, time_limit):
-    """The MILP's counterfactuals (NaN: none), its per-row status and seconds."""
+def run_milp(forest, ds, X, targets, args, fingerprint):
+    """The MILP's counterfactuals (NaN: none) and its per-row status and seconds, each row's proven
+    optimum taken from the cache (tree_optima.py) when its fingerprints match, else solved within
+    args.time_limit (and, with --optima-only, added to the cache when proven)."""
     from .tree_milp import ForestMILP
+    from .tree_optima import OptimaCache, cached_solution, problem_key
     everything = np.vstack([ds.X_train, ds.X_test, X])  # X: the float32 values, which may lie just outside
-    milp = ForestMILP(forest, everything.min(axis=0), everything.max(axis=0), [g for _, g in one_hot_groups(ds)])
+    groups = [g for _, g in one_hot_groups(ds)]
+    milp = ForestMILP(forest, everything.min(axis=0), everything.max(axis=0), groups)
+    cache = OptimaCache()
     cfs, rows = np.full(X.shape, np.nan), []
     for i, (x, t) in enumerate(zip(X, targets)):
-        sol = milp.solve(x, int(t), ds.feature_range, immutable=ds.immutable, time_limit=time_limit)
+        key = problem_key(x, t, ds.feature_range, ds.immutable, groups)
+        entry = None if args.no_cache else cache.get(ds.name, fingerprint, key)
+        sol = cached_solution(entry) if entry else milp.solve(x, int(t), ds.feature_range, immutable=ds.immutable,
+                                                              time_limit=args.time_limit)
         if sol.x is not None:
             cfs[i] = sol.x
-        rows.append({"optimal": sol.optimal, "found": sol.x is not None, "seconds": sol.seconds, "bound": sol.bound})
-        print(f"  milp [{i}] {sol.seconds:.1f} s, {'optimal' if sol.optimal else 'found' if sol.x is not None else 'none'}",
+        if args.optima_only and not entry:
+            valid = sol.x is not None and forest.predict(sol.x[None].astype(np.float32))[0] == t
+            cache.put(ds.name, fingerprint, key, sol, x, args.time_limit, valid)
+            cache.save()
+        rows.append({"optimal": sol.optimal, "found": sol.x is not None, "seconds": sol.seconds, "bound": sol.bound,
+                     "cached_time_limit": entry["time_limit"] if entry else None})
+        print(f"  milp [{i}] {sol.seconds:.1f} s, {'cached optimum' if entry else 'optimal' if sol.optimal else 'found' if sol.x is not None else 'none'}",
               flush=True)
     return cfs, rows
 
@@ -250,13 +273,19 @@ def outside(ds, X) -> int:
 
 
 def run_dataset(name, args, work):
+    from .tree_optima import forest_fingerprint
     ds = load(name)
-    forest, model, agreement = forest_model(ds, work, DATASETS[name])
+    forest, onnx_bytes = forest_onnx(ds, DATASETS[name])
+    fingerprint = forest_fingerprint(onnx_bytes)
     order = np.random.default_rng(0).permutation(len(ds.X_test))
     X_all = ds.X_test[order].astype(np.float32).astype(np.float64)  # the values the FLOAT-input forest sees
     X = X_all[:args.rows]
     orig_all = forest.predict(X_all.astype(np.float32))
     orig, targets = orig_all[:args.rows], 1 - orig_all[:args.rows]
+    if args.optima_only:
+        run_milp(forest, ds, X, targets, args, fingerprint)
+        return None
+    model, agreement = forest_model(ds, forest, onnx_bytes, work)
     all_rows, skipped = run_cfx(model, ds, X_all)
     runs = {label: (cfs[:args.rows], seconds) for label, (cfs, seconds) in all_rows.items()}
     result = {"dataset": name, "features": ds.d, "trees": TREES, "max_depth": DATASETS[name],
@@ -274,7 +303,7 @@ def run_dataset(name, args, work):
         result["notes"] += [note] if note else []
     milp_rows = None
     if not args.no_milp:
-        cfs, milp_rows = run_milp(forest, ds, X, targets, args.time_limit)
+        cfs, milp_rows = run_milp(forest, ds, X, targets, args, fingerprint)
         runs["MILP optimum"] = (cfs, float(np.mean([r["seconds"] for r in milp_rows])))
     per_row = {label: scores(forest, model, ds, X, cfs, orig) for label, (cfs, _) in runs.items()}
     result["methods"] = {label: summary(per_row[label], seconds) for label, (_, seconds) in runs.items()}
@@ -288,7 +317,10 @@ def run_dataset(name, args, work):
         if optimal is not None and label != "MILP optimum":
             row["vs_optimum"] = against(s, per_row["MILP optimum"], optimal)
     if milp_rows:
-        result["milp"] = {"closer_than_optimum": closer_than_optimum(per_row, optimal, ds.d),"time_limit": args.time_limit, "optimal": int(optimal.sum()),
+        cached = [r["cached_time_limit"] for r in milp_rows if r["cached_time_limit"] is not None]
+        result["milp"] = {"closer_than_optimum": closer_than_optimum(per_row, optimal, ds.d), "forest_onnx_sha256": fingerprint,
+                          "time_limit": args.time_limit, "optimal": int(optimal.sum()),
+                          "cached": len(cached), "cached_time_limits": sorted(set(cached)),
                           "feasible_only": int(sum(r["found"] and not r["optimal"] for r in milp_rows)),
                           "none": int(sum(not r["found"] for r in milp_rows)),
                           "median_seconds": float(np.median([r["seconds"] for r in milp_rows])),
@@ -299,6 +331,10 @@ def run_dataset(name, args, work):
 
 def main(args) -> int:
     from .tree_report import report, targets
+    if args.optima_only:
+        for name in args.datasets:
+            run_dataset(name, args, None)
+        return 0
     env = provenance.environment(provenance.harness_command())
     with tempfile.TemporaryDirectory() as work:
         sets = [run_dataset(name, args, work) for name in args.datasets]
