@@ -115,14 +115,15 @@ final class FOCUSTests: XCTestCase {
         }
     }
 
-    /// shrink (FOCUS and Feature Tweaking): the counterfactual stays valid, each feature moves only
-    /// towards the instance (never past it), and some rows end strictly closer in ℓ1.
+    /// shrink (FOCUS and Feature Tweaking, ℓ1): the counterfactual stays valid, never ends farther
+    /// in ℓ1 (an exchange may move a feature away from the instance to bring others back), and some
+    /// rows end strictly closer.
     func testShrinkMovesTowardsTheInstanceAndStaysValid() throws {
         let xs = Array(try Fixture("breast_cancer").xTest.prefix(Self.rows))
         for name in Self.cancer {
             let model = try load(name)
             defer { cfx_model_free(model) }
-            for method in ["{\(fast)", #"{"method": "feature_tweaking""#] {
+            for method in ["{\(fast), \"distance\": \"l1\"", #"{"method": "feature_tweaking", "distance": "l1""#] {
                 let (plain, shrunk) = (try makeExplainer(model, method + #", "shrink": false}"#), try makeExplainer(model, method + #", "shrink": true}"#))
                 defer { cfx_explainer_free(plain); cfx_explainer_free(shrunk) }
                 var closer = 0
@@ -130,11 +131,8 @@ final class FOCUSTests: XCTestCase {
                     guard let cf = e["cf"] as? [String: Any] else { continue }
                     let (before, after) = (cf["X"] as! [Double], try XCTUnwrap(s["cf"] as? [String: Any], name)["X"] as! [Double])
                     XCTAssertNotEqual(try predictedClass(model, after), s["orig_class"] as? Int, "\(name) \(method): still valid")
-                    for j in 0..<30 {
-                        XCTAssertLessThanOrEqual(abs(after[j] - x[j]), abs(before[j] - x[j]), "\(name) \(method) feature \(j)")
-                        XCTAssertGreaterThanOrEqual((after[j] - x[j]) * (before[j] - x[j]), 0, "\(name) \(method) feature \(j): not past x")
-                    }
                     let l1 = { (p: [Double]) in zip(p, x).reduce(0.0) { $0 + abs($1.0 - $1.1) } }
+                    XCTAssertLessThanOrEqual(l1(after), l1(before), "\(name) \(method)")
                     if l1(after) < l1(before) - 1e-9 { closer += 1 }
                 }
                 XCTAssertGreaterThan(closer, 0, "\(name) \(method)")

@@ -86,7 +86,7 @@ extension TreeRefiningExplainer {
     /// `cf` (valid) after the threshold-aware shrink (key `shrink`).
     func shrunk(_ cf: Candidate, by shrink: ThresholdShrink, _ opening: TreeOpening) throws -> Candidate {
         let result = try shrink.run(cf.x, proba: cf.proba, of: opening.x, targets: opening.targets,
-                                    constraints: constraints, session: opening.session)
+                                    constraints: constraints, session: opening.session, distance: distance)
         return moved(cf, to: result.x, proba: result.proba, of: opening.x, restored: cf.restored)
     }
 
