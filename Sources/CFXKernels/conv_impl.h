@@ -23,17 +23,38 @@ typedef struct {
 } conv_pass;
 
 /* n floats copied, or zeroed, sixteen at a time: rows this short cost more in library calls (which
- * the compiler would otherwise make of the loops). */
+ * the compiler would otherwise make of the loops). A row's last part is one vector of 16, 8 or 4
+ * floats that ends at its last float and may overlap the previous one (the copies do not alias, so
+ * a float written twice gets the same value): a 28-float row is two stores, not one and 12. */
 typedef float conv_chunk __attribute__((vector_size(64), aligned(4), may_alias));
+typedef float conv_chunk8 __attribute__((vector_size(32), aligned(4), may_alias));
+typedef float conv_chunk4 __attribute__((vector_size(16), aligned(4), may_alias));
 __attribute__((no_builtin("memcpy"))) static inline void conv_copy(float *to, const float *from, size_t n) {
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) *(conv_chunk *)(to + i) = *(const conv_chunk *)(from + i);
-    for (; i < n; i++) to[i] = from[i];
+    if (n >= 16) {
+        for (; i + 16 <= n; i += 16) *(conv_chunk *)(to + i) = *(const conv_chunk *)(from + i);
+        if (i < n) *(conv_chunk *)(to + n - 16) = *(const conv_chunk *)(from + n - 16);
+    } else if (n >= 8) {
+        *(conv_chunk8 *)to = *(const conv_chunk8 *)from;
+        *(conv_chunk8 *)(to + n - 8) = *(const conv_chunk8 *)(from + n - 8);
+    } else if (n >= 4) {
+        *(conv_chunk4 *)to = *(const conv_chunk4 *)from;
+        *(conv_chunk4 *)(to + n - 4) = *(const conv_chunk4 *)(from + n - 4);
+    } else {
+        for (; i < n; i++) to[i] = from[i];
+    }
 }
 __attribute__((no_builtin("memset"))) static inline void conv_zero(float *to, size_t n) {
     size_t i = 0;
-    for (; i + 16 <= n; i += 16) *(conv_chunk *)(to + i) = (conv_chunk){0};
-    for (; i < n; i++) to[i] = 0;
+    if (n >= 16) {
+        for (; i + 16 <= n; i += 16) *(conv_chunk *)(to + i) = (conv_chunk){0};
+        if (i < n) *(conv_chunk *)(to + n - 16) = (conv_chunk){0};
+    } else if (n >= 8) {
+        *(conv_chunk8 *)to = (conv_chunk8){0};
+        *(conv_chunk8 *)(to + n - 8) = (conv_chunk8){0};
+    } else {
+        for (; i < n; i++) to[i] = 0;
+    }
 }
 
 /* Plane `from` (h x w) inside q zeros on every side (q < 0: cropped by -q), into `to`, (h + 2q) x (w + 2q). */

@@ -34,20 +34,26 @@
     { V g_ = LOAD(V, dy + i); r_ = BASE(V, dx + i) + SELECT(M, x_ > (V){0}, g_, slope * g_); memcpy(dx + i, &r_, sizeof r_); }
 #define LEAKY_BACKWARD_1 dx[i] = BASE_1 + (x_ > 0 ? dy[i] : slope * dy[i])
 
-/* Windows ox .. ox + 7 of one row pair of 2 x 2 max pooling's backward pass: each of the four
- * positions of a window gains dy where it is the window's argmax, −0 elsewhere (x + −0 is x,
- * whatever x: those values keep their bits). */
-#define POOL_BACKWARD_BLOCK8(T, V8, M8, V16)                                                        \
+/* Windows ox .. ox + W - 1 (W = 8 or 4) of one row pair of 2 x 2 max pooling's backward pass: each
+ * of the four positions of a window gains dy where it is the window's argmax, −0 elsewhere (x + −0
+ * is x, whatever x: those values keep their bits), added to dx's values (ADD 1) or to +0 (ADD 0: a
+ * pass that overwrites dx, the bits a cleared dx gives; writing a block again writes the same
+ * values). VW: W values of T; MW: W integers as wide; V2W: 2W values of T. */
+#define POOL_BACKWARD_BLOCK(T, VW, MW, V2W, ox, ADD, COLUMNS, INTERLEAVE)                            \
     do {                                                                                            \
-        V8 g = LOAD(V8, dy + ox), at = LOAD(V8, argmax + ox), none = SPLAT(V8, (T)-0.0);           \
-        V8 column = (V8){0, 2, 4, 6, 8, 10, 12, 14} + (T)(2 * ox);                                  \
-        V8 a = SELECT(M8, at == topRow + column, g, none), b = SELECT(M8, at == topRow + column + 1, g, none); \
-        V8 c = SELECT(M8, at == bottomRow + column, g, none), d = SELECT(M8, at == bottomRow + column + 1, g, none); \
-        V16 upper = LOAD(V16, top + 2 * ox) + __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15); \
-        V16 lower = LOAD(V16, bottom + 2 * ox) + __builtin_shufflevector(c, d, 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15); \
-        memcpy(top + 2 * ox, &upper, sizeof upper);                                                 \
-        memcpy(bottom + 2 * ox, &lower, sizeof lower);                                              \
+        VW g = LOAD(VW, dy + (ox)), at = LOAD(VW, argmax + (ox)), none = SPLAT(VW, (T)-0.0);       \
+        VW column = (VW)COLUMNS + (T)(2 * (ox));                                                    \
+        VW a = SELECT(MW, at == topRow + column, g, none), b = SELECT(MW, at == topRow + column + 1, g, none); \
+        VW c = SELECT(MW, at == bottomRow + column, g, none), d = SELECT(MW, at == bottomRow + column + 1, g, none); \
+        V2W upper = ((ADD) ? LOAD(V2W, top + 2 * (ox)) : (V2W){0}) + __builtin_shufflevector(a, b, INTERLEAVE); \
+        V2W lower = ((ADD) ? LOAD(V2W, bottom + 2 * (ox)) : (V2W){0}) + __builtin_shufflevector(c, d, INTERLEAVE); \
+        memcpy(top + 2 * (ox), &upper, sizeof upper);                                               \
+        memcpy(bottom + 2 * (ox), &lower, sizeof lower);                                            \
     } while (0)
+#define POOL_COLUMNS8 {0, 2, 4, 6, 8, 10, 12, 14}
+#define POOL_INTERLEAVE8 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15
+#define POOL_COLUMNS4 {0, 2, 4, 6}
+#define POOL_INTERLEAVE4 0, 4, 1, 5, 2, 6, 3, 7
 
 #define ELEMENTWISE_KERNELS(SUFFIX, T, I)                                                           \
 typedef T ew_##SUFFIX __attribute__((vector_size(64)));                                             \
@@ -55,6 +61,8 @@ typedef I ewm_##SUFFIX __attribute__((vector_size(64)));                        
 typedef T pb8_##SUFFIX __attribute__((vector_size(8 * sizeof(T))));                                 \
 typedef I pbm8_##SUFFIX __attribute__((vector_size(8 * sizeof(T))));                                \
 typedef T pb16_##SUFFIX __attribute__((vector_size(16 * sizeof(T))));                               \
+typedef T pb4_##SUFFIX __attribute__((vector_size(4 * sizeof(T))));                                 \
+typedef I pbm4_##SUFFIX __attribute__((vector_size(4 * sizeof(T))));                                \
 static void KERNEL(relu_forward_##SUFFIX)(size_t count, const T *x, T *y) {                         \
     ELEMENTWISE_LOOP(T, ew_##SUFFIX, ewm_##SUFFIX, count, RELU_FORWARD, RELU_FORWARD_1);            \
 }                                                                                                   \
@@ -68,19 +76,49 @@ static void KERNEL(leaky_relu_backward_##SUFFIX)(size_t count, T slope, const T 
                                                  int accumulate) { \
     ELEMENTWISE_LOOP(T, ew_##SUFFIX, ewm_##SUFFIX, count, LEAKY_BACKWARD, LEAKY_BACKWARD_1);        \
 }                                                                                                   \
-/* dx[argmax] += dy for each window (the windows tile the plane: no value gains twice); a plane   \
-   that is overwritten is cleared first, while it is in the cache. */                               \
+/* One plane of the backward pass written rather than added to (dx's old values unread): each row   \
+   pair's windows go eight, then four at a time (the last block of four may overlap the one before \
+   it), the remaining windows one by one on zeroed values; an odd last column or row is zeroed. */  \
+static inline void pool2_backward_write_##SUFFIX(size_t height, size_t width, const T *argmax, const T *dy, T *dx) { \
+    size_t outHeight = height / 2, outWidth = width / 2;                                            \
+    for (size_t oy = 0; oy < outHeight; oy++, dy += outWidth, argmax += outWidth) {                 \
+        T *top = dx + 2 * oy * width, *bottom = top + width;                                        \
+        T topRow = (T)(2 * oy * width), bottomRow = topRow + (T)width;                              \
+        size_t ox = 0;                                                                              \
+        for (; ox + 8 <= outWidth; ox += 8)                                                         \
+            POOL_BACKWARD_BLOCK(T, pb8_##SUFFIX, pbm8_##SUFFIX, pb16_##SUFFIX, ox, 0, POOL_COLUMNS8, POOL_INTERLEAVE8); \
+        if (ox < outWidth && outWidth >= 4) {                                                       \
+            if (ox + 4 <= outWidth) {                                                               \
+                POOL_BACKWARD_BLOCK(T, pb4_##SUFFIX, pbm4_##SUFFIX, pb8_##SUFFIX, ox, 0, POOL_COLUMNS4, POOL_INTERLEAVE4); \
+                ox += 4;                                                                            \
+            }                                                                                       \
+            if (ox < outWidth)                                                                      \
+                POOL_BACKWARD_BLOCK(T, pb4_##SUFFIX, pbm4_##SUFFIX, pb8_##SUFFIX, outWidth - 4, 0, POOL_COLUMNS4, POOL_INTERLEAVE4); \
+            ox = outWidth;                                                                          \
+        }                                                                                           \
+        for (size_t i = 2 * ox; i < width; i++) top[i] = bottom[i] = 0;                             \
+        for (; ox < outWidth; ox++) dx[(long)argmax[ox]] += dy[ox];                                 \
+    }                                                                                               \
+    for (size_t i = 2 * outHeight * width; i < height * width; i++) dx[i] = 0;                      \
+}                                                                                                   \
+/* dx[argmax] += dy for each window (the windows tile the plane: no value gains twice), or the     \
+   plane written (accumulate 0). */                                                                \
 static void KERNEL(max_pool2_backward_##SUFFIX)(size_t planes, size_t height, size_t width, const T *argmax, \
                                                 const T *dy, T *dx, int accumulate) {               \
     size_t outHeight = height / 2, outWidth = width / 2;                                            \
     for (size_t plane = 0; plane < planes; plane++, dx += height * width) {                         \
-        if (!accumulate) memset(dx, 0, height * width * sizeof(T));                                 \
+        if (!accumulate) {                                                                          \
+            pool2_backward_write_##SUFFIX(height, width, argmax, dy, dx);                           \
+            dy += outHeight * outWidth;                                                             \
+            argmax += outHeight * outWidth;                                                         \
+            continue;                                                                               \
+        }                                                                                           \
         for (size_t oy = 0; oy < outHeight; oy++, dy += outWidth, argmax += outWidth) {             \
             T *top = dx + 2 * oy * width, *bottom = top + width;                                    \
             T topRow = (T)(2 * oy * width), bottomRow = topRow + (T)width;                          \
             size_t ox = 0;                                                                          \
             for (; ox + 8 <= outWidth; ox += 8)                                                     \
-                POOL_BACKWARD_BLOCK8(T, pb8_##SUFFIX, pbm8_##SUFFIX, pb16_##SUFFIX);                \
+                POOL_BACKWARD_BLOCK(T, pb8_##SUFFIX, pbm8_##SUFFIX, pb16_##SUFFIX, ox, 1, POOL_COLUMNS8, POOL_INTERLEAVE8); \
             for (; ox < outWidth; ox++) dx[(long)argmax[ox]] += dy[ox];                           \
         }                                                                                           \
     }                                                                                               \

@@ -2,9 +2,9 @@
 """Two builds of libcfx timed against each other on a busy machine: child processes alternate
 (A, B, A, B, ...), so that load that comes and goes hits both alike, and the medians' ratio is what
 to read; each workload is also timed in the process's CPU seconds, which time the child spends
-waiting for a core does not add to. Workloads (float32): a Wachter search step on the Fashion-MNIST
-CNN (one thread; µs per gradient evaluation over three test images, as torch_side_by_side.py times
-it) and a forward +
+waiting for a core does not add to. Workloads (float32): a Wachter and a CFProto search step on
+the Fashion-MNIST CNN (one thread; µs per gradient evaluation over three test images, as
+torch_side_by_side.py times them; CFProto with k-d tree prototypes of 1000 training images) and a forward +
 input gradient (`Model.vjp`, batch 1, two threads) of the DeDUCE ResNet-18 (random weights, as
 profile_resnet.sh builds it; needs torch).
 
@@ -36,6 +36,14 @@ metas = [w.explain(x).meta for x in X]
 cpu = time.process_time() - cpu
 out = {"cnn_step_us": 1e6 * statistics.median(e["seconds"] / e["gradient_evaluations"] for e in metas),
        "cnn_step_cpu_us": 1e6 * cpu / sum(e["gradient_evaluations"] for e in metas)}
+x_fit = fashion_mnist_split("train")[0][:1000]
+p = cfx.CFProto(m, use_kdtree=True, theta=10.0, feature_range=(0.0, 1.0), n_threads=1).fit(x_fit)
+p.explain(X[0])
+cpu = time.process_time()
+metas = [p.explain(x).meta for x in X]
+cpu = time.process_time() - cpu
+out["cfproto_step_us"] = 1e6 * statistics.median(e["seconds"] / e["gradient_evaluations"] for e in metas)
+out["cfproto_step_cpu_us"] = 1e6 * cpu / sum(e["gradient_evaluations"] for e in metas)
 if sys.argv[2]:
     r = cfx.Model.load(sys.argv[2]).astype("float32", threads=2)
     x, c = np.random.default_rng(0).random((1, 784)), np.random.default_rng(1).normal(size=(1, 10))
