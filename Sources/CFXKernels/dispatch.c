@@ -126,8 +126,8 @@ void cfx_conv_input_gradient_s1_f32(const cfx_conv_shape *shape, const float *dy
         kernels()->leaky_relu_backward_##SUFFIX(count, slope, x, dy, dx, accumulate);                        \
     }                                                                                                        \
     void cfx_max_pool2_backward_##SUFFIX(size_t planes, size_t height, size_t width, const T *argmax, const T *dy, T *dx, \
-                                         int accumulate) {                                                   \
-        kernels()->max_pool2_backward_##SUFFIX(planes, height, width, argmax, dy, dx, accumulate);           \
+                                         int accumulate, const T *relu) {                                    \
+        kernels()->max_pool2_backward_##SUFFIX(planes, height, width, argmax, dy, dx, accumulate, relu);     \
     }
 CFX_TYPED_KERNELS(f64, double)
 CFX_TYPED_KERNELS(f32, float)

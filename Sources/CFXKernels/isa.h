@@ -48,8 +48,8 @@ typedef struct {
     void (*leaky_relu_forward_f32)(size_t, float, const float *, float *);
     void (*leaky_relu_backward_f64)(size_t, double, const double *, const double *, double *, int);
     void (*leaky_relu_backward_f32)(size_t, float, const float *, const float *, float *, int);
-    void (*max_pool2_backward_f64)(size_t, size_t, size_t, const double *, const double *, double *, int);
-    void (*max_pool2_backward_f32)(size_t, size_t, size_t, const float *, const float *, float *, int);
+    void (*max_pool2_backward_f64)(size_t, size_t, size_t, const double *, const double *, double *, int, const double *);
+    void (*max_pool2_backward_f32)(size_t, size_t, size_t, const float *, const float *, float *, int, const float *);
     void (*fista_update)(size_t, double *, double *, double *, const double *, const double *, const double *, const double *,
                          const cfx_fista_step *);
     void (*adam_step)(size_t, double, double, double, double, double *, double *, double *, const double *);

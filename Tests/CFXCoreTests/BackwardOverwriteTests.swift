@@ -68,4 +68,26 @@ final class BackwardOverwriteTests: XCTestCase {
             }
         }
     }
+
+    /// A relu whose output only a 2 × 2 max pooling reads: the pooling runs relu's backward pass in
+    /// its own (`Pool2D.backwardThroughRelu`). A zero seed at the relu's output keeps the two passes
+    /// apart (the pooling then adds to the seeded gradient, relu reads it): the same bits either way.
+    func testPoolingThroughReluGivesTheBitsOfTheTwoPasses() throws {
+        for dtype in DType.allCases {
+            let nodes: [NetworkNode] = [
+                .layer(Conv2D(outChannels: 4, kernelSize: 3, padding: 1)), .layer(Elementwise(.relu), name: "relu"),
+                .layer(Pool2D(.max, kernelSize: 2)), .layer(Flatten()), .layer(Dense(outputs: 3)), .layer(Softmax()),
+            ]
+            let network = try randomNetwork(inputShape: [2, 9, 7], nodes, seed: 12, scale: 0.5).converted(to: dtype)
+            let relu = try network.outputBuffer("relu")
+            var rng = SplitMix64(state: 5)
+            let x = randomValues(2 * network.featureCount, &rng), c = randomValues(6, &rng)
+            let zeros = [Double](repeating: 0, count: 2 * network.bufferShapes[relu].reduce(1, *))
+            let evaluator = NetworkEvaluator(network, threads: 1)
+            let through = gradient(evaluator, network, x, c, poison: true)
+            let apart = gradient(evaluator, network, x, c, extra: (relu, zeros), poison: true)
+            XCTAssertTrue(through.contains { $0 != 0 } && through.allSatisfy(\.isFinite), "\(dtype)")
+            XCTAssertEqual(through.map(\.bitPattern), apart.map(\.bitPattern), "\(dtype)")
+        }
+    }
 }

@@ -81,6 +81,16 @@ final class ElementwiseKernelTests: XCTestCase {
                 T.maxPool2Backward(planes: planes, height: height, width: width, argmax, dy, &dx, accumulate: accumulate)
                 assertBits(dx, want, "\(set) \(T.self) max pool backward \(planes)×\(height)×\(width), accumulate \(accumulate)")
             }
+            // With a relu's input: the bits of writing the pooling's gradient, then relu's backward pass writing its own.
+            let reluInput: [T] = values(planes * height * width, &random)
+            var pooled = start, want = start
+            T.maxPool2Backward(planes: planes, height: height, width: width, argmax, dy, &pooled, accumulate: false)
+            T.reluBackward(count: start.count, reluInput, pooled, &want, accumulate: false)
+            for accumulate in [true, false] {
+                var dx = start
+                T.maxPool2Backward(planes: planes, height: height, width: width, argmax, dy, &dx, accumulate: accumulate, relu: reluInput)
+                assertBits(dx, want, "\(set) \(T.self) max pool and relu backward \(planes)×\(height)×\(width), accumulate \(accumulate)")
+            }
         }
     }
 

@@ -6,14 +6,19 @@ import CFXKernels
 // as if it had been cleared first. Written once for both types, as in Scalar.swift.
 
 extension NetworkScalar {
-    /// Max pooling's backward pass: dx[argmax] += dy for each window.
+    /// Max pooling's backward pass: dx[argmax] += dy for each window. With `relu` (the input of the
+    /// relu the pooling read; dx is then written, not added to), relu's backward pass follows in
+    /// the same pass: dx = 0 + (relu > 0 ? ∂L/∂(relu's output) : 0).
     @inline(__always)
     public static func maxPool2Backward(planes: Int, height: Int, width: Int, _ argmax: UnsafePointer<Self>,
-                                        _ dy: UnsafePointer<Self>, _ dx: UnsafeMutablePointer<Self>, accumulate: Bool) {
+                                        _ dy: UnsafePointer<Self>, _ dx: UnsafeMutablePointer<Self>, accumulate: Bool,
+                                        relu: UnsafePointer<Self>? = nil) {
         let accumulate: Int32 = accumulate ? 1 : 0
         switch dtype {
-        case .float32: cfx_max_pool2_backward_f32(planes, height, width, retyped(argmax), retyped(dy), retyped(dx), accumulate)
-        case .float64: cfx_max_pool2_backward_f64(planes, height, width, retyped(argmax), retyped(dy), retyped(dx), accumulate)
+        case .float32: cfx_max_pool2_backward_f32(planes, height, width, retyped(argmax), retyped(dy), retyped(dx), accumulate,
+                                                  relu.map { retyped($0) })
+        case .float64: cfx_max_pool2_backward_f64(planes, height, width, retyped(argmax), retyped(dy), retyped(dx), accumulate,
+                                                  relu.map { retyped($0) })
         }
     }
 

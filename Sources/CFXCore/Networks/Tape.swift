@@ -36,6 +36,10 @@ final class Tape<T: NetworkScalar> {
     /// Per step, whether its backward pass writes its input's gradient rather than adding to it;
     /// per buffer, whether a step has claimed its gradient and whether it is written (not cleared).
     private let overwrites: UnsafeMutablePointer<Bool>
+    /// Per step, whether it is a pooling that runs the backward pass of the relu step before it
+    /// too (`Pool2D.backwardThroughRelu`), decided with `overwrites`; `reluPools`: where it can.
+    private let throughRelu: UnsafeMutablePointer<Bool>
+    private let reluPools: [Bool]
     private let claimed: UnsafeMutablePointer<Bool>
     private let written: UnsafeMutablePointer<Bool>
     private var workspace = UnsafeMutablePointer<T>.allocate(capacity: 1)
@@ -55,6 +59,8 @@ final class Tape<T: NetworkScalar> {
         bufferTable.initialize(repeating: nil, count: 2 * bufferSizes.count)
         self.overwrites = .allocate(capacity: max(network.steps.count, 1))
         overwrites.initialize(repeating: false, count: max(network.steps.count, 1))
+        self.throughRelu = .allocate(capacity: max(network.steps.count, 1))
+        throughRelu.initialize(repeating: false, count: max(network.steps.count, 1))
         self.claimed = .allocate(capacity: bufferSizes.count)
         claimed.initialize(repeating: false, count: bufferSizes.count)
         self.written = .allocate(capacity: bufferSizes.count)
@@ -76,6 +82,17 @@ final class Tape<T: NetworkScalar> {
                                    parameterOffset: 0, scratch: index)
             }
         }
+        self.reluPools = Self.reluPools(plan)
+    }
+
+    /// Per step, whether it is a pooling that can take the backward pass of the step before it: a
+    /// relu whose output only it reads (that is checked per pass: it then claims that gradient first).
+    private static func reluPools(_ plan: [PlannedStep]) -> [Bool] {
+        plan.indices.map { index in
+            guard index > 0, let pool = plan[index].operation?.takeUnretainedValue() as? Pool2D, pool.takesReluBackward,
+                  let relu = plan[index - 1].operation?.takeUnretainedValue() as? Elementwise, relu.function == .relu else { return false }
+            return plan[index - 1].output == plan[index].input
+        }
     }
 
     deinit {
@@ -84,6 +101,7 @@ final class Tape<T: NetworkScalar> {
         chain?.deallocate()
         bufferTable.deallocate()
         overwrites.deallocate()
+        throughRelu.deallocate()
         claimed.deallocate()
         written.deallocate()
     }
@@ -196,6 +214,10 @@ final class Tape<T: NetworkScalar> {
             }
             if step.operation == nil { claimed[step.other] = true }
         }
+        // A pooling that writes the gradient of a relu's output, which writes its own input's: one pass.
+        for index in plan.indices {
+            throughRelu[index] = overwrites[index] && reluPools[index] && overwrites[index - 1]
+        }
         for b in 0...top where !written[b] { gradients[b].update(repeating: 0, count: rows * bufferSizes[b]) }
     }
 
@@ -206,9 +228,17 @@ final class Tape<T: NetworkScalar> {
             chain.backward(rows: rows, parameters: UnsafePointer(parameters), values: bufferTable, gradients: bufferTable + bufferSizes.count)
             return gradients[0]
         }
+        var reluDone = false
         for index in plan.indices.reversed() where plan[index].output <= top {
             let step = plan[index], dy = gradients[step.output]
-            if let operation = step.operation {
+            if reluDone {
+                reluDone = false  // the pooling after it ran this relu's backward pass
+            } else if throughRelu[index], let pool = step.operation?.takeUnretainedValue() as? Pool2D {
+                let relu = plan[index - 1]
+                let context = context(step, training: forwardTraining, parameterGradients: parameterGradients)
+                pool.backwardThroughRelu(reluInput: UnsafePointer(values[relu.input]), UnsafePointer(dy), gradients[relu.input], context)
+                reluDone = true
+            } else if let operation = step.operation {
                 let (x, y, dx) = (values[step.input], values[step.output], gradients[step.input])
                 var context = context(step, training: forwardTraining, parameterGradients: parameterGradients)
                 context.overwrite = overwrites[index]

@@ -51,11 +51,14 @@ void cfx_max_pool2_f64(size_t planes, size_t height, size_t width, const double 
 void cfx_max_pool2_f32(size_t planes, size_t height, size_t width, const float *x, float *y, float *argmax);
 
 /* The backward pass of cfx_max_pool2: dx[argmax] += dy for each window (dx's other values keep
- * their bits). A backward pass with accumulate 0 writes dx as if it had been cleared (+0) first. */
+ * their bits). A backward pass with accumulate 0 writes dx as if it had been cleared (+0) first.
+ * With relu non-NULL (the input of a relu whose output the pooling read, as many values as dx;
+ * accumulate is then taken as 0), relu's backward pass follows in the same pass: dx is what
+ * writing the pooling's gradient and then cfx_relu_backward with accumulate 0 give, to the bit. */
 void cfx_max_pool2_backward_f64(size_t planes, size_t height, size_t width, const double *argmax, const double *dy, double *dx,
-                                int accumulate);
+                                int accumulate, const double *relu);
 void cfx_max_pool2_backward_f32(size_t planes, size_t height, size_t width, const float *argmax, const float *dy, float *dx,
-                                int accumulate);
+                                int accumulate, const float *relu);
 
 /* relu y = (0 >= x ? 0 : x) and its backward pass dx += (x > 0 ? dy : 0); leaky relu
  * y = (x > 0 ? x : slope * x), dx += (x > 0 ? dy : slope * dy): each value as the scalar expression

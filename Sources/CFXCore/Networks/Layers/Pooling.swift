@@ -39,6 +39,20 @@ public final class Pool2D: Operation, WindowedOperation, @unchecked Sendable {
     /// Its backward pass can write dx.
     public override var overwritesInputGradient: Bool { isMax2 }
 
+    /// Whether its backward pass can take a relu's before it in the same pass (`backwardThroughRelu`).
+    var takesReluBackward: Bool { isMax2 }
+
+    /// The backward passes of this pooling and of the relu whose output it read, in one (for
+    /// `takesReluBackward`, when both would write their input's gradient): dx, the relu input's
+    /// gradient, gets the bits the two passes give one after the other; the relu output's gradient
+    /// is not written.
+    func backwardThroughRelu<T: NetworkScalar>(reluInput: UnsafePointer<T>, _ dy: UnsafePointer<T>,
+                                               _ dx: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
+        let (g, planes, _, _) = sizes(c)
+        T.maxPool2Backward(planes: planes, height: g.height, width: g.width, UnsafePointer(c.scratch), dy, dx,
+                           accumulate: false, relu: reluInput)
+    }
+
     public override func scratchCount(input: [Int], batch: Int) -> Int {
         guard mode == .max else { return 0 }
         let g = geometry(input)
