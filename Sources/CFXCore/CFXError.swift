@@ -1,3 +1,5 @@
+import CFXKernels
+
 /// Every failure cfx reports. The kinds match the C API's status codes one to one (CFXABI maps
 /// them explicitly), and the message always names what was wrong (a config key, a layer, an
 /// instance, a callback).
@@ -28,7 +30,14 @@ public struct CFXError: Error, CustomStringConvertible, Sendable {
 
 /// Throws a numeric error naming `what` when `values` holds a NaN or an infinity.
 public func requireFinite(_ values: [Double], _ what: String) throws {
-    if let i = values.firstIndex(where: { !$0.isFinite }) {
+    if let i = firstNonFinite(values) {
         throw CFXError(.numeric, "\(what)[\(i)] is \(values[i]); only finite numbers are accepted")
     }
+}
+
+/// The index of the first NaN or infinity in `values`, or nil. A search checks its every predict
+/// and gradient: one branch-free pass (CFXKernels' `cfx_count_nonfinite`) finds whether there is
+/// one, and only then does a second pass find where.
+public func firstNonFinite(_ values: [Double]) -> Int? {
+    cfx_count_nonfinite(values.count, values) == 0 ? nil : values.firstIndex { !$0.isFinite }
 }

@@ -139,3 +139,17 @@ void cfx_adam_step(size_t n, double beta1, double beta2, double epsilon, double 
                    const double *g) {
     kernels()->adam_step(n, beta1, beta2, epsilon, step_size, x, m, v, g);
 }
+void cfx_adam_l1_step(size_t n, const cfx_adam_l1_params *step, double *x, double *m, double *v, const double *g,
+                      const double *original, const double *lower, const double *upper) {
+    kernels()->adam_l1_step(n, step, x, m, v, g, original, lower, upper);
+}
+void cfx_proto_gradient(size_t n, const double *y, const double *original, const double *model_gradient,
+                        const double *prototype, double two_theta, double *grad) {
+    kernels()->proto_gradient(n, y, original, model_gradient, prototype, two_theta, grad);
+}
+double cfx_elastic_net(size_t n, const double *y, const double *original, double beta) {
+    return kernels()->elastic_net(n, y, original, beta);
+}
+size_t cfx_count_nonfinite(size_t n, const double *x) {
+    return kernels()->count_nonfinite(n, x);
+}

@@ -23,3 +23,56 @@ static void KERNEL(fista_update)(size_t n, double *restrict x, double *restrict 
         x[j] = next;
     }
 }
+
+/* CFProto's gradient of the loss terms FISTA differentiates at y (CFProto+Loss.swift), without
+ * autoencoder, encoder or categories: 2(y − original), plus the prediction term's model gradient
+ * when there is one, plus 2θ(y − prototype) when there is a prototype, added in that order as the
+ * Swift passes did (two_theta is 2θ, computed by the caller as Swift computes it). */
+static void KERNEL(proto_gradient)(size_t n, const double *restrict y, const double *restrict original,
+                                   const double *restrict model_gradient, const double *restrict prototype, double two_theta,
+                                   double *restrict grad) {
+    if (model_gradient && prototype) {
+        for (size_t j = 0; j < n; j++) grad[j] = (2 * (y[j] - original[j]) + model_gradient[j]) + two_theta * (y[j] - prototype[j]);
+    } else if (model_gradient) {
+        for (size_t j = 0; j < n; j++) grad[j] = 2 * (y[j] - original[j]) + model_gradient[j];
+    } else if (prototype) {
+        for (size_t j = 0; j < n; j++) grad[j] = 2 * (y[j] - original[j]) + two_theta * (y[j] - prototype[j]);
+    } else {
+        for (size_t j = 0; j < n; j++) grad[j] = 2 * (y[j] - original[j]);
+    }
+}
+
+/* CFProto's elastic net ‖y − original‖₂² + β‖y − original‖₁ (CFProto+Loss.swift, elasticNet): four
+ * partial sums of each norm, lane l taking the features j ≡ l (mod 4) of the whole groups of four
+ * and lane 0 the rest, added as ((s0 + s1) + (s2 + s3)). A lane's |d| is d < 0 ? −d : d (fabs in the
+ * rest), as the Swift function computes them. */
+static double KERNEL(elastic_net)(size_t n, const double *restrict y, const double *restrict original, double beta) {
+    typedef double lanes __attribute__((vector_size(32)));
+    typedef long long mask __attribute__((vector_size(32)));
+    lanes l1 = {0, 0, 0, 0}, l2 = {0, 0, 0, 0};
+    const size_t whole = n / 4 * 4;
+    for (size_t j = 0; j < whole; j += 4) {
+        lanes d = LOAD(lanes, y + j) - LOAD(lanes, original + j), negated = -d;
+        mask negative = d < 0;  /* d < 0 ? -d : d, lane by lane */
+        l1 += (lanes)((negative & (mask)negated) | (~negative & (mask)d));
+        l2 += d * d;
+    }
+    for (size_t j = whole; j < n; j++) {
+        double d = y[j] - original[j];
+        l1[0] += __builtin_fabs(d);
+        l2[0] += d * d;
+    }
+    return ((l2[0] + l2[1]) + (l2[2] + l2[3])) + beta * ((l1[0] + l1[1]) + (l1[2] + l1[3]));
+}
+
+/* The number of NaNs and infinities (all exponent bits set) among n values: one branch-free pass. */
+static size_t KERNEL(count_nonfinite)(size_t n, const double *restrict x) {
+    const unsigned long long exponent = 0x7ff0000000000000ull;
+    size_t count = 0;
+    for (size_t j = 0; j < n; j++) {
+        unsigned long long bits;
+        memcpy(&bits, x + j, sizeof bits);
+        count += (bits & exponent) == exponent;
+    }
+    return count;
+}

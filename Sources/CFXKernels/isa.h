@@ -53,6 +53,11 @@ typedef struct {
     void (*fista_update)(size_t, double *, double *, double *, const double *, const double *, const double *, const double *,
                          const cfx_fista_step *);
     void (*adam_step)(size_t, double, double, double, double, double *, double *, double *, const double *);
+    void (*adam_l1_step)(size_t, const cfx_adam_l1_params *, double *, double *, double *, const double *, const double *,
+                         const double *, const double *);
+    void (*proto_gradient)(size_t, const double *, const double *, const double *, const double *, double, double *);
+    double (*elastic_net)(size_t, const double *, const double *, double);
+    size_t (*count_nonfinite)(size_t, const double *);
 } cfx_kernel_table;
 
 #pragma GCC visibility push(hidden)

@@ -35,5 +35,6 @@ const cfx_kernel_table CFX_PASTE(cfx_kernels, ISA) = {
     KERNEL(leaky_relu_forward_f64), KERNEL(leaky_relu_forward_f32),
     KERNEL(leaky_relu_backward_f64), KERNEL(leaky_relu_backward_f32),
     KERNEL(max_pool2_backward_f64), KERNEL(max_pool2_backward_f32),
-    KERNEL(fista_update), KERNEL(adam_step),
+    KERNEL(fista_update), KERNEL(adam_step), KERNEL(adam_l1_step), KERNEL(proto_gradient), KERNEL(elastic_net),
+    KERNEL(count_nonfinite),
 };

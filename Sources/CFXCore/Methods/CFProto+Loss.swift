@@ -1,3 +1,4 @@
+import CFXKernels
 import Glibc
 
 // CFProto's loss at the search point y and its gradients: in closed form through the model, the
@@ -58,26 +59,30 @@ extension CFProtoSearch {
         }
     }
 
-    /// `optimisedLossGradient` written into `grad` (y.count values).
+    /// `optimisedLossGradient` written into `grad` (y.count values). Without autoencoder, encoder
+    /// and categories, the terms are added in one pass (CFXKernels' `cfx_proto_gradient`: the
+    /// same operations in the same order as the passes below).
     func optimisedLossGradient(at y: [Double], c: Double, into grad: inout [Double], scratch: inout GradientScratch) throws {
         let input = modelInput(y)
         let d = explainer.model.featureCount
+        // c·max(0, p_o − p_m + κ): cotangent c(e_o − e_m) where the hinge is active.
+        let predictionActive = try predictionTermGradient(at: input, c: c, scratch: &scratch)
+        let prototypeTerm = params.theta > 0 ? prototype : nil
+        if explainer.categorical == nil && (autoencoderSession == nil || params.gamma <= 0) && (prototypeTerm == nil || encoderSession == nil) {
+            precondition(y.count == original.count && grad.count == y.count && (prototypeTerm?.count ?? y.count) == y.count
+                         && (!predictionActive || scratch.modelGradient.count == y.count))
+            withPointer(predictionActive ? scratch.modelGradient : nil) { modelGradient in
+                withPointer(prototypeTerm) { cfx_proto_gradient(y.count, y, original, modelGradient, $0, 2 * params.theta, &grad) }
+            }
+            return
+        }
         // ‖y − x‖²
         for j in grad.indices { grad[j] = 2 * (y[j] - original[j]) }
-        // c·max(0, p_o − p_m + κ): cotangent c(e_o − e_m) where the hinge is active.
-        if usesPredictionTerm && !blackBox {
-            try session.predict(input, rows: 1, into: &scratch.proba)
-            let (value, other) = hinge(scratch.proba)
-            if value > 0 && c > 0 {
-                for i in scratch.cotangent.indices { scratch.cotangent[i] = 0 }
-                scratch.cotangent[factual.predicted] = c
-                scratch.cotangent[other] = -c
-                try session.pullback(at: input, cotangent: scratch.cotangent, into: &scratch.modelGradient)
-                if let layout = explainer.categorical?.layout {
-                    add(&grad, layout.pullback(modelGradient: scratch.modelGradient))
-                } else {
-                    add(&grad, scratch.modelGradient)
-                }
+        if predictionActive {
+            if let layout = explainer.categorical?.layout {
+                add(&grad, layout.pullback(modelGradient: scratch.modelGradient))
+            } else {
+                add(&grad, scratch.modelGradient)
             }
         }
         // γ‖AE(y) − y‖²: 2γ(J_AEᵀ r − r), r = AE(y) − y; categorical outputs are looked up
@@ -107,6 +112,20 @@ extension CFProtoSearch {
                 for j in grad.indices { grad[j] += 2 * params.theta * (y[j] - prototype[j]) }
             }
         }
+    }
+
+    /// The prediction term's model-space gradient c(∇p_o − ∇p_m) at `input` into
+    /// `scratch.modelGradient` when the hinge is active (then true), with an exact gradient only.
+    func predictionTermGradient(at input: [Double], c: Double, scratch: inout GradientScratch) throws -> Bool {
+        guard usesPredictionTerm && !blackBox else { return false }
+        try session.predict(input, rows: 1, into: &scratch.proba)
+        let (value, other) = hinge(scratch.proba)
+        guard value > 0 && c > 0 else { return false }
+        for i in scratch.cotangent.indices { scratch.cotangent[i] = 0 }
+        scratch.cotangent[factual.predicted] = c
+        scratch.cotangent[other] = -c
+        try session.pullback(at: input, cotangent: scratch.cotangent, into: &scratch.modelGradient)
+        return true
     }
 
     /// alibi's numerical gradient of the prediction term for a black-box model, averaged over the
@@ -168,26 +187,17 @@ extension CFProtoSearch {
 
     /// ‖x' − x‖₂² + β‖x' − x‖₁ in the search space: what a candidate must improve on.
     func elasticNet(_ y: [Double]) -> Double {
-        // Four partial sums of each norm: one chain of additions was this step's longest wait.
+        // Four partial sums of each norm (one chain of additions was this step's longest wait),
+        // in CFXKernels' `cfx_elastic_net`.
         precondition(y.count == original.count)
-        var l1 = SIMD4<Double>(), l2 = SIMD4<Double>()
-        let n = y.count, whole = n / 4 * 4
-        y.withUnsafeBufferPointer { y in
-            original.withUnsafeBufferPointer { original in
-                for j in stride(from: 0, to: whole, by: 4) {
-                    let d = SIMD4(y[j], y[j + 1], y[j + 2], y[j + 3]) - SIMD4(original[j], original[j + 1], original[j + 2], original[j + 3])
-                    l1 += d.replacing(with: -d, where: d .< 0)
-                    l2 += d * d
-                }
-                for j in whole..<n {
-                    let d = y[j] - original[j]
-                    l1[0] += abs(d)
-                    l2[0] += d * d
-                }
-            }
-        }
-        return ((l2[0] + l2[1]) + (l2[2] + l2[3])) + params.beta * ((l1[0] + l1[1]) + (l1[2] + l1[3]))
+        return cfx_elastic_net(y.count, y, original, params.beta)
     }
+}
+
+/// `body` with the address of `values`' elements, or nil for nil.
+func withPointer<R>(_ values: [Double]?, _ body: (UnsafePointer<Double>?) -> R) -> R {
+    guard let values else { return body(nil) }
+    return values.withUnsafeBufferPointer { body($0.baseAddress) }
 }
 
 func squaredDistance(_ a: [Double], _ b: [Double]) -> Double {

@@ -166,17 +166,17 @@ struct WachterSearch {
     }
 
     /// (p_t(x') − target_proba)² + λ‖x' − x‖₁ at the current point.
-    func loss(lambda: Double) -> Double {
+    func loss(lambda: Double) -> Double { loss(lambda: lambda, distance: distance) }
+
+    /// `loss(lambda:)` where `distance` is the current point's.
+    func loss(lambda: Double, distance: Double) -> Double {
         let p = proba[targetClass] - explainer.params.targetProba
         return p * p + lambda * distance
     }
 
     /// ∇L = 2(p_t − target_proba) ∇p_t + λ sign(x' − x), with immutable features masked.
     mutating func computeGradient(lambda: Double) throws {
-        let t = targetClass
-        for c in cotangent.indices { cotangent[c] = 0 }
-        cotangent[t] = 2 * (proba[t] - explainer.params.targetProba)
-        try session.pullback(at: x, cotangent: cotangent, into: &gradient)
+        try computeModelGradient()
         for j in x.indices {
             let difference = x[j] - factual.x[j]
             gradient[j] += lambda * (difference > 0 ? 1 : difference < 0 ? -1 : 0)
@@ -184,16 +184,33 @@ struct WachterSearch {
         explainer.constraints.mask(&gradient)
     }
 
+    /// The prediction term's part of ∇L, 2(p_t − target_proba) ∇p_t, into `gradient`.
+    mutating func computeModelGradient() throws {
+        let t = targetClass
+        for c in cotangent.indices { cotangent[c] = 0 }
+        cotangent[t] = 2 * (proba[t] - explainer.params.targetProba)
+        try session.pullback(at: x, cotangent: cotangent, into: &gradient)
+    }
+
     var meetsTarget: Bool { abs(proba[targetClass] - explainer.params.targetProba) <= explainer.params.tol }
 
     // MARK: The search
 
-    /// One Adam step at learning-rate step `i` of a round, then clipping; refreshes `proba`.
+    /// One Adam step at learning-rate step `i` of a round, then clipping; refreshes `proba`. Without
+    /// immutable or monotone features, the distance term's gradient, Adam's update and the clipping
+    /// run as one kernel (`Adam.stepWithL1`: the same values as the three passes).
     mutating func step(_ i: Int, lambda: Double) throws {
-        try computeGradient(lambda: lambda)
         let decayed = explainer.params.decay ? 1 - Double(min(i, explainer.params.maxIter)) / Double(explainer.params.maxIter) : 1
-        adam.step(&x, gradient: gradient, learningRate: explainer.params.learningRateInit * decayed)
-        explainer.constraints.apply(to: &x, original: factual.x)
+        let (constraints, learningRate) = (explainer.constraints, explainer.params.learningRateInit * decayed)
+        if constraints.immutable.isEmpty && constraints.monotone.isEmpty {
+            try computeModelGradient()
+            adam.stepWithL1(&x, gradient: gradient, lambda: lambda, original: factual.x, lower: constraints.lower, upper: constraints.upper,
+                            learningRate: learningRate)
+        } else {
+            try computeGradient(lambda: lambda)
+            adam.step(&x, gradient: gradient, learningRate: learningRate)
+            constraints.apply(to: &x, original: factual.x)
+        }
         try session.predict(x, rows: 1, into: &proba)
     }
 
@@ -215,10 +232,16 @@ struct WachterSearch {
                 try cancellation.step(i)
                 try step(i, lambda: lambda)
                 if meetsTarget {
-                    let candidate = WachterCandidate(x: x, distance: distance, lambda: lambda, index: round * explainer.params.maxIter + i,
-                                                     predictedClass: argmax(proba), proba: proba, loss: loss(lambda: lambda))
-                    if best == nil || candidate.distance < best!.distance { best = candidate }
-                    if explainer.params.returnAll { keep(candidate, in: &met) }
+                    // A candidate is made only when it is kept (the best so far, or in `all`).
+                    let distance = self.distance
+                    let isBest = best.map { distance < $0.distance } ?? true
+                    let isKept = explainer.params.returnAll && keeps(distance, in: met)
+                    if isBest || isKept {
+                        let candidate = WachterCandidate(x: x, distance: distance, lambda: lambda, index: round * explainer.params.maxIter + i,
+                                                         predictedClass: argmax(proba), proba: proba, loss: loss(lambda: lambda, distance: distance))
+                        if isBest { best = candidate }
+                        if isKept { keep(candidate, in: &met) }
+                    }
                     foundThisRound += 1
                     found += 1
                     notFound = 0
@@ -241,11 +264,20 @@ struct WachterSearch {
         return (best, all)
     }
 
-    /// Adds a candidate to its round's list in `all`: every one, or only the closest so far.
+    /// Whether a candidate at `distance` joins its round's list in `all`: every one does, or only
+    /// the closest so far.
+    func keeps(_ distance: Double, in met: [WachterCandidate]) -> Bool {
+        switch explainer.params.allCandidates {
+        case .every: return true
+        case .closest: return met.isEmpty || distance < met[0].distance
+        }
+    }
+
+    /// Adds a candidate that `keeps` admits to its round's list in `all`.
     func keep(_ candidate: WachterCandidate, in met: inout [WachterCandidate]) {
         switch explainer.params.allCandidates {
         case .every: met.append(candidate)
-        case .closest: if met.isEmpty || candidate.distance < met[0].distance { met = [candidate] }
+        case .closest: met = [candidate]
         }
     }
 

@@ -10,11 +10,14 @@ public final class ModelSession {
     private var perturbedProba: [Double] = []
 
     /// Calls into the model's predict (each numerical gradient is one batched call).
-    public private(set) var predictCalls = 0
+    public var predictCalls: Int { counts[0] }
     /// Rows the model predicted in all those calls.
-    public private(set) var predictedRows = 0
+    public var predictedRows: Int { counts[1] }
     /// Gradient evaluations: exact pullbacks or numerical gradients.
-    public private(set) var gradientEvaluations = 0
+    public var gradientEvaluations: Int { counts[2] }
+    /// The three counts, in memory of their own: every call of a search changes them, and each
+    /// change of a class's stored property costs a dynamic exclusivity check.
+    private let counts: UnsafeMutablePointer<Int>
 
     /// `eps`: each feature's central-difference step, used only when the model has no exact gradient.
     public init(model: Classifier, eps: [Double]) {
@@ -22,7 +25,11 @@ public final class ModelSession {
         self.model = model
         self.evaluator = model.makeEvaluator()
         self.eps = eps
+        self.counts = .allocate(capacity: 3)
+        counts.initialize(repeating: 0, count: 3)
     }
+
+    deinit { counts.deallocate() }
 
     /// A session whose numerical gradients (of a model without an exact one) step every feature by
     /// `eps`; a session that only predicts needs no step and keeps the default.
@@ -41,8 +48,8 @@ public final class ModelSession {
     }
 
     public func predict(_ x: [Double], rows: Int, into proba: inout [Double]) throws {
-        predictCalls += 1
-        predictedRows += rows
+        counts[0] += 1
+        counts[1] += rows
         try x.withUnsafeBufferPointer { xs in
             try proba.withUnsafeMutableBufferPointer { try evaluator.predict(xs, rows: rows, into: $0) }
         }
@@ -53,8 +60,8 @@ public final class ModelSession {
     /// evaluator may compute in the same pass (`ClassifierEvaluator.predict(_:into:prefetching:)`).
     /// Counted as the one call of one row it answers; `next`'s predict counts when it is made.
     public func predict(_ x: [Double], into proba: inout [Double], prefetching next: [Double]) throws {
-        predictCalls += 1
-        predictedRows += 1
+        counts[0] += 1
+        counts[1] += 1
         try x.withUnsafeBufferPointer { xs in
             try next.withUnsafeBufferPointer { nexts in
                 try proba.withUnsafeMutableBufferPointer { try evaluator.predict(xs, into: $0, prefetching: nexts) }
@@ -64,14 +71,14 @@ public final class ModelSession {
     }
 
     private func requireFinite(_ proba: [Double]) throws {
-        if let i = proba.firstIndex(where: { !$0.isFinite }) {
+        if let i = firstNonFinite(proba) {
             throw CFXError(.numeric, "the model returned \(proba[i]) as probability \(i % k) of row \(i / k)")
         }
     }
 
     /// grad = Σ_j cotangent[j] ∂p_j/∂x at the single instance `x`.
     public func pullback(at x: [Double], cotangent: [Double], into grad: inout [Double]) throws {
-        gradientEvaluations += 1
+        counts[2] += 1
         if let reason = model.gradientUnavailableReason { throw CFXError(.model, reason) }
         if model.hasExactGradient {
             try x.withUnsafeBufferPointer { xs in
@@ -79,7 +86,7 @@ public final class ModelSession {
                     try grad.withUnsafeMutableBufferPointer { try evaluator.pullback(at: xs, rows: 1, cotangent: cs, into: $0) }
                 }
             }
-            if let i = grad.firstIndex(where: { !$0.isFinite }) {
+            if let i = firstNonFinite(grad) {
                 throw CFXError(.numeric, "the model's gradient is \(grad[i]) for feature \(i)")
             }
         } else {

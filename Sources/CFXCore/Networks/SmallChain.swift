@@ -9,6 +9,8 @@ import CFXKernels
 /// (`deallocate`, once).
 struct SmallChain {
     private let layers: UnsafeMutableBufferPointer<cfx_chain_layer>
+    /// The tightest `SmallProducts.denseKernelRows` of its dense layers (`fits` asks it once per pass).
+    private let rowLimit: Int
 
     /// nil unless step i reads buffer i and writes buffer i + 1 through a dense layer without
     /// spectral normalisation, a relu or a softmax.
@@ -28,6 +30,8 @@ struct SmallChain {
                                           parameter_offset: compiled.parameterOffset))
         }
         guard !layers.isEmpty else { return nil }
+        self.rowLimit = layers.filter { $0.kind == Int32(CFX_CHAIN_DENSE) }
+            .map { SmallProducts.denseKernelRows(outputs: $0.outputs, inputs: $0.inputs) }.min() ?? Int.max
         self.layers = .allocate(capacity: layers.count)
         _ = self.layers.initialize(from: layers)
     }
@@ -35,12 +39,7 @@ struct SmallChain {
     func deallocate() { layers.deallocate() }
 
     /// Whether every dense product of `rows` rows takes the small-product kernels (as `Dense` decides).
-    func fits(rows: Int) -> Bool {
-        for layer in layers where layer.kind == Int32(CFX_CHAIN_DENSE) {
-            if !SmallProducts.denseKernel(rows: rows, outputs: layer.outputs, inputs: layer.inputs) { return false }
-        }
-        return true
-    }
+    func fits(rows: Int) -> Bool { SmallProducts.denseKernel(rows: rows, limit: rowLimit) }
 
     /// Buffers 1… from buffer 0.
     func forward<T: NetworkScalar>(rows: Int, parameters: UnsafePointer<T>, values: UnsafePointer<UnsafeMutablePointer<T>?>) {

@@ -16,7 +16,20 @@ enum SmallProducts {
 
     /// Whether a dense layer's product of `rows` rows takes the CFXKernels kernels.
     @inline(__always) static func denseKernel(rows: Int, outputs: Int, inputs: Int) -> Bool {
-        rows == 1 || outputs * inputs <= denseKernelMultiplyAdds / max(rows, 1)
+        denseKernel(rows: rows, limit: denseKernelRows(outputs: outputs, inputs: inputs))
+    }
+
+    /// The most rows (at least 1 counted for 0) whose product with an outputs × inputs weight takes
+    /// the CFXKernels kernels beyond the one row that always does: P·r ≤ `denseKernelMultiplyAdds`
+    /// for P = outputs · inputs, that is r ≤ ⌊denseKernelMultiplyAdds / P⌋.
+    @inline(__always) static func denseKernelRows(outputs: Int, inputs: Int) -> Int {
+        let product = outputs * inputs
+        return product > 0 ? denseKernelMultiplyAdds / product : Int.max
+    }
+
+    /// `denseKernel` for a layer (or the tightest of several) whose `denseKernelRows` is `limit`.
+    @inline(__always) static func denseKernel(rows: Int, limit: Int) -> Bool {
+        rows == 1 || max(rows, 1) <= limit
     }
 
     /// Whether an m × n × k product runs in `smallGemm` rather than OpenBLAS.

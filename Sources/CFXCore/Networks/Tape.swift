@@ -201,12 +201,16 @@ final class Tape<T: NetworkScalar> {
     /// way each gradient is what adding to a zeroed buffer gives, to the bit.
     func clearGradients(through top: Int, parameterGradients: Bool, seeded: (Int) -> Bool) {
         precondition(top <= forwardThrough, "backward needs a forward pass through buffer \(top)")
+        guard !chainRuns(through: top, parameterGradients: parameterGradients) else {
+            // The chain adds to every gradient (`overwrites` is read by layer-by-layer passes only).
+            for b in 0...top { gradients[b].update(repeating: 0, count: rows * bufferSizes[b]) }
+            return
+        }
         for b in 0...top { (claimed[b], written[b]) = (seeded(b), false) }
-        let layerByLayer = !chainRuns(through: top, parameterGradients: parameterGradients)
         for index in plan.indices.reversed() {
             let step = plan[index]
             overwrites[index] = false
-            guard layerByLayer, step.output <= top else { continue }
+            guard step.output <= top else { continue }
             if !claimed[step.input] {
                 claimed[step.input] = true
                 overwrites[index] = step.operation?.takeUnretainedValue().overwritesInputGradient ?? false

@@ -27,14 +27,7 @@ public struct Adam {
 
     /// x ← x − lr·√(1−β₂ᵗ)/(1−β₁ᵗ) · m / (√v + ε)
     public mutating func step(_ x: inout [Double], gradient g: [Double], learningRate: Double) {
-        t += 1
-        let root: Double, denominator: Double
-        if let corrections, t <= corrections.root.count, corrections.beta1 == beta1, corrections.beta2 == beta2 {
-            (root, denominator) = (corrections.root[t - 1], corrections.denominator[t - 1])
-        } else {
-            (root, denominator) = AdamCorrections.at(t, beta1: beta1, beta2: beta2)
-        }
-        let stepSize = learningRate * root / denominator
+        let stepSize = nextStepSize(learningRate: learningRate)
         let n = min(m.count, x.count, g.count, v.count)
         assert(x.count == m.count && g.count == m.count && v.count == m.count, "Adam: a search's own buffers, of one size")
         // CFXKernels' `cfx_adam_step`: the same operations per element in C, vectorised for the
@@ -50,6 +43,39 @@ public struct Adam {
                 }
             }
         }
+    }
+
+    /// `step` on the gradient g + λ·sign(x − original) (an L1 distance term added to the loss),
+    /// then x clipped into [lower, upper]: what Wachter's gradient, `step` and `Constraints.apply`
+    /// do without immutable or monotone features, in one pass (CFXKernels' `cfx_adam_l1_step`,
+    /// the same operations in the same order: the same values).
+    public mutating func stepWithL1(_ x: inout [Double], gradient g: [Double], lambda: Double, original: [Double],
+                                    lower: [Double], upper: [Double], learningRate: Double) {
+        var parameters = cfx_adam_l1_params(beta1: beta1, beta2: beta2, epsilon: epsilon,
+                                            step_size: nextStepSize(learningRate: learningRate), lambda: lambda)
+        let n = m.count
+        precondition(x.count == n && g.count == n && v.count == n && original.count == n && lower.count == n && upper.count == n,
+                     "Adam: a search's own buffers, of one size")
+        guard n > 0 else { return }
+        m.withUnsafeMutableBufferPointer { m in
+            v.withUnsafeMutableBufferPointer { v in
+                x.withUnsafeMutableBufferPointer { x in
+                    cfx_adam_l1_step(n, &parameters, x.baseAddress!, m.baseAddress!, v.baseAddress!, g, original, lower, upper)
+                }
+            }
+        }
+    }
+
+    /// Counts the step and returns its size lr·√(1−β₂ᵗ)/(1−β₁ᵗ).
+    private mutating func nextStepSize(learningRate: Double) -> Double {
+        t += 1
+        let root: Double, denominator: Double
+        if let corrections, t <= corrections.root.count, corrections.beta1 == beta1, corrections.beta2 == beta2 {
+            (root, denominator) = (corrections.root[t - 1], corrections.denominator[t - 1])
+        } else {
+            (root, denominator) = AdamCorrections.at(t, beta1: beta1, beta2: beta2)
+        }
+        return learningRate * root / denominator
     }
 }
 

@@ -134,6 +134,27 @@ void cfx_fista_update(size_t n, double *x, double *y, double *g, const double *g
 void cfx_adam_step(size_t n, double beta1, double beta2, double epsilon, double step_size, double *x, double *m, double *v,
                    const double *g);
 
+/* CFProto's loss gradient at y without autoencoder, encoder or categories (CFProto+Loss.swift): grad[j] :=
+ * 2 (y[j] - original[j]) [+ model_gradient[j]] [+ two_theta (y[j] - prototype[j])], the bracketed terms
+ * when their pointer is not NULL. And the elastic net ||y - original||_2^2 + beta ||y - original||_1 as
+ * CFProtoSearch.elasticNet sums it. The values are those of the Swift code. */
+void cfx_proto_gradient(size_t n, const double *y, const double *original, const double *model_gradient,
+                        const double *prototype, double two_theta, double *grad);
+double cfx_elastic_net(size_t n, const double *y, const double *original, double beta);
+
+/* The number of NaNs and infinities among n values (a search checks its every predict and gradient). */
+size_t cfx_count_nonfinite(size_t n, const double *x);
+
+/* Wachter's step (Methods/Wachter.swift) after the model's gradient g, in place: g[j] + lambda
+ * sign(x[j] - original[j]) is Adam's gradient (m, v and x updated as cfx_adam_step does), then x[j]
+ * is clipped into [lower[j], upper[j]]. The arrays do not overlap. The values are those of the
+ * Swift passes. */
+typedef struct {
+    double beta1, beta2, epsilon, step_size, lambda;
+} cfx_adam_l1_params;
+void cfx_adam_l1_step(size_t n, const cfx_adam_l1_params *step, double *x, double *m, double *v, const double *g,
+                      const double *original, const double *lower, const double *upper);
+
 #pragma GCC visibility pop
 
 #endif
