@@ -153,3 +153,9 @@ double cfx_elastic_net(size_t n, const double *y, const double *original, double
 size_t cfx_count_nonfinite(size_t n, const double *x) {
     return kernels()->count_nonfinite(n, x);
 }
+void cfx_narrow_f64(size_t n, const double *x, float *y) {
+    kernels()->narrow_f64(n, x, y);
+}
+void cfx_widen_f32(size_t n, const float *x, double *y) {
+    kernels()->widen_f32(n, x, y);
+}

@@ -1,7 +1,7 @@
 /* One instruction set's kernels, and how they are compiled.
  *
  * The kernels are written once (dense_impl.h, pool_impl.h, chain_impl.h, conv_impl.h,
- * elementwise_impl.h, fista_impl.h, adam_impl.h) and compiled
+ * elementwise_impl.h, fista_impl.h, adam_impl.h, convert_impl.h) and compiled
  * once per instruction set by isa_avx512.c, isa_avx2.c and isa_baseline.c, each of which defines
  *   ISA      the suffix of its functions and table (avx512, avx2, baseline),
  *   ISA_FMA  1 when its multiply-adds are fused (the AVX2 and AVX-512 sets have FMA), 0 when not,
@@ -58,6 +58,8 @@ typedef struct {
     void (*proto_gradient)(size_t, const double *, const double *, const double *, const double *, double, double *);
     double (*elastic_net)(size_t, const double *, const double *, double);
     size_t (*count_nonfinite)(size_t, const double *);
+    void (*narrow_f64)(size_t, const double *, float *);
+    void (*widen_f32)(size_t, const float *, double *);
 } cfx_kernel_table;
 
 #pragma GCC visibility push(hidden)

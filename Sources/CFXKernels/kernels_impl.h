@@ -21,6 +21,7 @@
 #include "elementwise_impl.h"
 #include "fista_impl.h"
 #include "adam_impl.h"
+#include "convert_impl.h"
 
 #define CFX_STRING_(x) #x
 #define CFX_STRING(x) CFX_STRING_(x)
@@ -36,5 +37,5 @@ const cfx_kernel_table CFX_PASTE(cfx_kernels, ISA) = {
     KERNEL(leaky_relu_backward_f64), KERNEL(leaky_relu_backward_f32),
     KERNEL(max_pool2_backward_f64), KERNEL(max_pool2_backward_f32),
     KERNEL(fista_update), KERNEL(adam_step), KERNEL(adam_l1_step), KERNEL(proto_gradient), KERNEL(elastic_net),
-    KERNEL(count_nonfinite),
+    KERNEL(count_nonfinite), KERNEL(narrow_f64), KERNEL(widen_f32),
 };

@@ -123,4 +123,20 @@ final class SearchKernelTests: XCTestCase {
             }
         }
     }
+
+    func testConversionsRoundAsSwift() {
+        forEachKernelSet { set in
+            var random = SeededRandom(seed: 14)
+            for n in lengths {
+                // Ties to even, subnormals, overflow to infinity, NaNs and zeros of both signs among random values.
+                let special: [Double] = [1 + 0x1p-24, 1 + 0x1p-24 + 0x1p-52, 0x1p-140, -0x1p-150, 1e300, -.nan, -0.0, .infinity]
+                let x = (0..<n).map { $0 % 3 == 0 ? special[($0 / 3) % special.count] : random.uniform(-1e3, 1e3) }
+                var narrowed = [Float](repeating: 7, count: n), widened = [Double](repeating: 7, count: n)
+                cfx_narrow_f64(n, x, &narrowed)
+                XCTAssertEqual(narrowed.map(\.bitPattern), x.map { Float($0).bitPattern }, "\(set): \(n) values narrowed")
+                cfx_widen_f32(n, narrowed, &widened)
+                XCTAssertEqual(bits(widened), narrowed.map { Double($0).bitPattern }, "\(set): \(n) values widened")
+            }
+        }
+    }
 }

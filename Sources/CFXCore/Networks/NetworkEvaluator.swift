@@ -1,3 +1,4 @@
+import CFXKernels
 import Glibc
 
 /// Forward and backward passes in memory owned by one thread. Inputs, outputs and gradients are
@@ -77,8 +78,8 @@ public final class NetworkEvaluator: ClassifierEvaluator {
             }
         } else {
             tape32!.forward(rows: rows + nextRows, through: target, training: training) { input in
-                if let x { for i in 0..<count { input[i] = Float(x[i]) } }
-                if let next { for i in 0..<nextCount { input[count + i] = Float(next[i]) } }
+                if count > 0 { cfx_narrow_f64(count, x!, input) }
+                if nextCount > 0 { cfx_narrow_f64(nextCount, next!, input + count) }
             }
             Self.reserve(&lastInput, count + nextCount)
             if count > 0 { lastInput.baseAddress!.update(from: x!, count: count) }
@@ -102,7 +103,7 @@ public final class NetworkEvaluator: ClassifierEvaluator {
     }
 
     private static func copy(_ source: UnsafePointer<Float>, count: Int, into target: UnsafeMutableBufferPointer<Double>) -> UnsafeBufferPointer<Double> {
-        for i in 0..<count { target[i] = Double(source[i]) }
+        if count > 0 { cfx_widen_f32(count, source, target.baseAddress!) }
         return UnsafeBufferPointer(rebasing: target[0..<count])
     }
 
@@ -192,7 +193,7 @@ public final class NetworkEvaluator: ClassifierEvaluator {
             out.update(from: tape64.values[last], count: count)
         } else {
             let output = tape32!.values[last]
-            for i in 0..<count { out[i] = Double(output[i]) }
+            if count > 0 { cfx_widen_f32(count, output, out) }
         }
     }
 

@@ -145,6 +145,10 @@ double cfx_elastic_net(size_t n, const double *y, const double *original, double
 /* The number of NaNs and infinities among n values (a search checks its every predict and gradient). */
 size_t cfx_count_nonfinite(size_t n, const double *x);
 
+/* y[j] := x[j] rounded to float (to nearest, as Swift's Float(_:)); y[j] := x[j] widened to double. */
+void cfx_narrow_f64(size_t n, const double *x, float *y);
+void cfx_widen_f32(size_t n, const float *x, double *y);
+
 /* Wachter's step (Methods/Wachter.swift) after the model's gradient g, in place: g[j] + lambda
  * sign(x[j] - original[j]) is Adam's gradient (m, v and x updated as cfx_adam_step does), then x[j]
  * is clipped into [lower[j], upper[j]]. The arrays do not overlap. The values are those of the
