@@ -6,7 +6,7 @@
 /// target's probability margin most per unit of added distance is taken, and a single pass tries
 /// to bring the changed features back; the first point closer than the start is the exchange.
 extension ThresholdShrink {
-    static let helpers = 3
+    static let helpers = 2
 
     /// An exchange from `start` (valid): a point closer to the instance, or nil.
     func exchange(_ start: (x: [Double], proba: [Double]), _ row: ShrinkRow) throws -> (x: [Double], proba: [Double])? {
