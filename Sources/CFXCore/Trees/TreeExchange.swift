@@ -2,9 +2,10 @@
 /// instance alone, some may after other features step one split threshold further from it. A tree
 /// ensemble is constant between thresholds, so the ℓ1-closest valid points lie just past them: from
 /// a valid point, up to `helpers` times, the step just past the nearest threshold on the point's
-/// paths (per feature, away from the instance; either way for a feature not changed) that raises the
-/// target's probability margin most per unit of added distance is taken, and a single pass tries
-/// to bring the changed features back; the first point closer than the start is the exchange.
+/// paths (per feature, away from the instance; the cheaper way within the constraints for a
+/// feature not changed) that raises the target's probability margin most per unit of added
+/// distance is taken, and a single pass tries to bring the changed features back; the first point
+/// closer than the start is the exchange.
 extension ThresholdShrink {
     static let helpers = 2
 
@@ -28,12 +29,15 @@ extension ThresholdShrink {
         let onPaths = ensemble.pathSplits(point)
         let here = row.distance(point, x)
         var moves: [(y: [Double], cost: Double)] = []
-        for f in x.indices {
+        for f in x.indices {  // per feature, its cheapest step within the constraints
+            var cheapest: (y: [Double], cost: Double)?
             for v in nearestSteps(onPaths[f], from: point[f], away: x[f]) {
                 var y = point
                 y[f] = v
-                if row.constraints.permits(y, from: x) { moves.append((y, max(row.distance(y, x) - here, .leastNormalMagnitude))) }
+                let cost = max(row.distance(y, x) - here, .leastNormalMagnitude)
+                if row.constraints.permits(y, from: x) && cost < (cheapest?.cost ?? .infinity) { cheapest = (y, cost) }
             }
+            if let cheapest { moves.append(cheapest) }
         }
         guard !moves.isEmpty else { return nil }
         let p = try row.session.predict(moves.flatMap { $0.y }, rows: moves.count)
