@@ -16,10 +16,11 @@ final class TreeShrinkTests: XCTestCase {
                                 divisor: Double(stumps.count), output: .probabilities, precision: .float64, source: "test")
     }
 
-    func shrink(_ model: TreeEnsemble, _ cf: [Double], of x: [Double], constraints: Constraints? = nil) throws -> [Double] {
+    func shrink(_ model: TreeEnsemble, _ cf: [Double], of x: [Double], constraints: Constraints? = nil,
+                helpers: Int = ThresholdShrink.defaultHelpers) throws -> [Double] {
         let session = ModelSession(model: model)
         let box = try constraints ?? Constraints(lower: .all(-1e10), upper: .all(1e10), immutable: [], featureCount: x.count)
-        let result = try ThresholdShrink(model).run(cf, proba: try session.predict(cf), of: x, targets: [1], constraints: box,
+        let result = try ThresholdShrink(model, helpers: helpers).run(cf, proba: try session.predict(cf), of: x, targets: [1], constraints: box,
                                                     session: session, distance: TweakDistance.l1.between)
         XCTAssertEqual(argmax(try session.predict(result.x)), 1, "still valid")
         XCTAssertEqual(result.proba, try session.predict(result.x))
@@ -49,12 +50,14 @@ final class TreeShrinkTests: XCTestCase {
 
     /// Votes: x0 > 1, x0 > 5 twice, x1 > 1, x2 > 1 (three of five needed). From (5.5, 0, 0) neither
     /// a single feature nor one helper gets closer (x0 back to 1 leaves one vote, a helper adds
-    /// one); two helpers do, to the optimum (just past 1, 1, 1), l1 3.
+    /// one, the default's one helper step finds nothing); two helpers do, to the optimum (just past
+    /// 1, 1, 1), l1 3.
     func testTwoHelpersReachTheOptimum() throws {
         let model = try forest([(0, 1), (0, 5), (0, 5), (1, 1), (2, 1)], features: 3)
         let x = [0.0, 0.0, 0.0]
         XCTAssertEqual(try singlePasses(model, [5.5, 0, 0], of: x), [Double(5).nextUp, 0, 0])
-        XCTAssertEqual(try shrink(model, [5.5, 0, 0], of: x), [Double(1).nextUp, Double(1).nextUp, Double(1).nextUp])
+        XCTAssertEqual(try shrink(model, [5.5, 0, 0], of: x, helpers: 1), [Double(5).nextUp, 0, 0])
+        XCTAssertEqual(try shrink(model, [5.5, 0, 0], of: x, helpers: 2), [Double(1).nextUp, Double(1).nextUp, Double(1).nextUp])
     }
 
     /// The same forest with x2 immutable, then x1 decrease-only, then x1 capped at 0.5: no helper
@@ -68,7 +71,7 @@ final class TreeShrinkTests: XCTestCase {
             try Constraints(lower: .all(-10), upper: .each([10, 0.5, 10]), immutable: [], featureCount: 3),
         ]
         for constraints in cases {
-            XCTAssertEqual(try shrink(model, [5.5, 0, 0], of: x, constraints: constraints), [Double(5).nextUp, 0, 0])
+            XCTAssertEqual(try shrink(model, [5.5, 0, 0], of: x, constraints: constraints, helpers: 2), [Double(5).nextUp, 0, 0])
         }
     }
 }

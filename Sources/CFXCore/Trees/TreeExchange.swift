@@ -1,19 +1,21 @@
 /// The shrink's exchanges (TreeShrink.swift): once no changed feature can move back towards the
 /// instance alone, some may after other features step one split threshold further from it. A tree
 /// ensemble is constant between thresholds, so the ℓ1-closest valid points lie just past them: from
-/// a valid point, up to `helpers` times, the step just past the nearest threshold on the point's
+/// a valid point, up to `helpers` times (default 1), the step just past the nearest threshold on the point's
 /// paths (per feature, away from the instance; the cheaper way within the constraints for a
 /// feature not changed) that raises the target's probability margin most per unit of added
 /// distance is taken, and a single pass tries to bring the changed features back; the first point
 /// closer than the start is the exchange.
 extension ThresholdShrink {
-    static let helpers = 2
+    /// The tree methods' number of helper steps: 1 (on 200 breast-cancer training rows, 2 lowered
+    /// FOCUS's mean ℓ1 by 1.1% for 24% more predicted rows).
+    static let defaultHelpers = 1
 
     /// An exchange from `start` (valid): a point closer to the instance, or nil.
     func exchange(_ start: (x: [Double], proba: [Double]), _ row: ShrinkRow) throws -> (x: [Double], proba: [Double])? {
         let base = row.distance(start.x, row.x)
         var current = start
-        for _ in 0..<Self.helpers {
+        for _ in 0..<helpers {
             guard let helped = try bestStep(current, row) else { return nil }
             current = helped
             let pulled = try singlePasses(helped.x, proba: helped.proba, row, passes: 1)

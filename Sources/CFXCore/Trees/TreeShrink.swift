@@ -11,10 +11,13 @@
 /// single passes follow each exchange.
 struct ThresholdShrink {
     let ensemble: TreeEnsemble
+    /// Steps an exchange may take before it gives up (TreeExchange.swift).
+    let helpers: Int
     static let maxPasses = 8
 
-    init(_ ensemble: TreeEnsemble) {
+    init(_ ensemble: TreeEnsemble, helpers: Int = defaultHelpers) {
         self.ensemble = ensemble
+        self.helpers = helpers
     }
 
     /// `cf` (valid, with the ensemble's probabilities `proba`) shrunk towards `x`: single-feature
