@@ -1,7 +1,7 @@
 import XCTest
 @testable import CFXCore
 
-/// The tree methods' threshold-aware shrink (TreeShrink.swift, TreePairMoves.swift) on hand-built
+/// The tree methods' threshold-aware shrink (TreeShrink.swift) on hand-built
 /// forests of stumps whose ℓ1-optimal counterfactual is known analytically: the single passes stop
 /// short of it, the exchanges (TreeExchange.swift) reach it, and the constraints hold.
 final class TreeShrinkTests: XCTestCase {

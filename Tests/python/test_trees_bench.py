@@ -99,3 +99,5 @@ def test_optima_cache_keeps_proven_valid_optima_under_matching_fingerprints(tmp_
     assert again.get("d", "forest", "other") is None and again.get("d", "forest", "invalid") is None
     sol = cached_solution(entry)
     assert sol.optimal and list(sol.x) == [0.5, 1.0]
+    again.entries["d"]["forest"][key]["formulation"] = "another program"
+    assert again.get("d", "forest", key) is None

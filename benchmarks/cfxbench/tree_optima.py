@@ -6,8 +6,10 @@ by the data set, a fingerprint of the forest's ONNX bytes, and a fingerprint of 
 row (its values, the target class, the box, the immutable features, the one-hot groups and the
 program's margins, cfxbench/tree_milp.py). Only proven optima are stored, with the counterfactual,
 its ℓ1 and ℓ0, the solver and its version, the time limit they were proven within, the seconds it
-took and HiGHS's final gap. The benchmark takes an entry only when both fingerprints match, and
-solves the row otherwise; ``harness.py trees --optima-only`` fills the cache (with a generous
+took and HiGHS's final gap, and a fingerprint of the program's source (cfxbench/tree_milp.py as a
+whole, so that a change to the formulation made in code, not only in its constants, retires every
+entry: an edit of that file means filling the cache again). The benchmark takes an entry only when
+the three fingerprints match, and solves the row otherwise; ``harness.py trees --optima-only`` fills the cache (with a generous
 --time-limit) without running the methods.
 """
 from __future__ import annotations
@@ -30,6 +32,13 @@ def _digest(*parts) -> str:
         h.update(np.ascontiguousarray(p, dtype=np.float64).tobytes() if isinstance(p, np.ndarray) else repr(p).encode())
         h.update(b"|")
     return h.hexdigest()[:16]
+
+
+def formulation_fingerprint() -> str:
+    """The fingerprint of the program that proved an entry: tree_milp.py's bytes."""
+    from . import tree_milp
+    with open(tree_milp.__file__, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:16]
 
 
 def forest_fingerprint(onnx_bytes: bytes) -> str:
@@ -57,7 +66,8 @@ class OptimaCache:
         self.entries = json.loads(path.read_text())["entries"] if path.exists() else {}
 
     def get(self, dataset, forest, key) -> Optional[dict]:
-        return self.entries.get(dataset, {}).get(forest, {}).get(key)
+        entry = self.entries.get(dataset, {}).get(forest, {}).get(key)
+        return entry if entry is not None and entry.get("formulation") == formulation_fingerprint() else None
 
     def put(self, dataset, forest, key, solution, x0, time_limit, valid) -> None:
         """Stores a proven optimum that scikit-learn's forest predicts as the target (``valid``);
@@ -69,7 +79,8 @@ class OptimaCache:
         gap = None if solution.bound is None or l1 <= 0 else max(0.0, (l1 - solution.bound) / l1)
         self.entries.setdefault(dataset, {}).setdefault(forest, {})[key] = {
             "l1": l1, "l0": int(np.sum(np.abs(x - x0) > 1e-9)), "x": x.tolist(), "solver": solver_version(),
-            "time_limit": float(time_limit), "seconds": float(solution.seconds), "gap": gap}
+            "time_limit": float(time_limit), "seconds": float(solution.seconds), "gap": gap,
+            "formulation": formulation_fingerprint()}
 
     def save(self) -> None:
         write_json(self.path, {"about": "proven ℓ1 optima of the trees benchmark's MILP (cfxbench/tree_optima.py)",

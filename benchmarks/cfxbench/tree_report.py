@@ -72,6 +72,8 @@ def dataset_section(d) -> list:
                   f"feasible only (time limit) on {m['feasible_only']}, nothing on {m['none']}; median "
                   f"{m['median_seconds']:.1f} s per row" + (" (a cached row: the seconds it took when proven)" if m.get("cached") else "")
                   + f"; {m['valid_on_sklearn']} valid on scikit-learn's forest"
+                  + (f" ({m['proven_but_invalid']} proven by HiGHS but not predicted as the target by scikit-learn: "
+                     "not counted as optima)" if m.get("proven_but_invalid") else "")
                   + (f"; on the rows not proven optimal, HiGHS's lower bound is {m['mean_gap_feasible_only']:.0%} below "
                      "its counterfactual's ℓ1 on average" if m.get("mean_gap_feasible_only") is not None else ""),
                   "- check of the optimum: rows where another method's valid counterfactual, within every constraint, "
