@@ -19,7 +19,8 @@ Reports the median over REPEATS passes of the mean ms per counterfactual (wall, 
 the calling thread, which runs the search with n_threads 1: steadier on a shared machine), the
 mean KB of JSON per explanation, a digest of the counterfactuals (to check that changes keep
 results identical and that the three configurations find the same ones), and the ratio of each
-configuration's time to the tuned one's in the same run.
+configuration's time to the tuned one's in the same run. The configurations' passes alternate
+(one pass of each in turn, REPEATS times), so that a drift of the machine's speed reaches all alike.
 
     python3 benchmarks/harness.py mlp-speed [--repeats 5] [--n 20] [--json out.json] [--alibi-n 5]
         [--alibi-rounds 1]
@@ -231,6 +232,30 @@ def add_arguments(ap) -> None:
                     help="force every library's kernels for this instruction set (default: the processor's own)")
 
 
+def interleaved_passes(ex, jobs, X, repeats):
+    """{(configuration, method): one_pass results}: every job's passes taken in turn, repeat by repeat,
+    so that a drift in the machine's speed (a shared host's moves by up to a third within minutes)
+    reaches every configuration alike and their ratios stay fair."""
+    for label, method in jobs:
+        one_pass(ex[label][method], X[:2])  # warm-up
+    runs = {job: [] for job in jobs}
+    for _ in range(repeats):
+        for label, method in jobs:
+            runs[label, method].append(one_pass(ex[label][method], X))
+    return runs
+
+
+def table_row(name, m, acc, dtype, label, method, runs, explainer, X, kernels):
+    """One configuration's JSON row from its passes."""
+    times, cpu = [r[0] * 1e3 for r in runs], [r[3] * 1e3 for r in runs]
+    arch = "-".join(str(s) for s in (X.shape[1],) + ARCHS[name] + (m.n_classes,))
+    return {"model": name, "arch": arch, "dtype": dtype, "accuracy": acc, "method": method,
+            "config": label, "params": CONFIGS[label][0], "n": len(X), "valid": runs[0][2],
+            "ms_median": statistics.median(times), "ms_all": times,
+            "cpu_ms_median": statistics.median(cpu), "cpu_ms_all": cpu,
+            "json_kb_mean": json_kb(explainer, X), "digest": sorted({r[1] for r in runs}), "kernels": kernels}
+
+
 def main(args) -> int:
     kernels = kernel_sets.kernels()
     print(f"kernels: {kernel_sets.describe(kernels)}", flush=True)
@@ -244,28 +269,18 @@ def main(args) -> int:
         m, X_train, X_test, acc = model(name)
         net = m if args.dtype == "float64" else m.astype(args.dtype)
         X = X_test[:args.n]
-        for label, (extra, methods) in CONFIGS.items():
-            ex = explainers(net, X_train, extra)
-            for method in args.methods.split(","):
-                if method not in methods:
-                    continue
-                one_pass(ex[method], X[:2])  # warm-up
-                runs = [one_pass(ex[method], X) for _ in range(args.repeats)]
-                times = [r[0] * 1e3 for r in runs]
-                cpu = [r[3] * 1e3 for r in runs]
-                digests = {r[1] for r in runs}
-                arch = "-".join(str(s) for s in (X.shape[1],) + ARCHS[name] + (m.n_classes,))
-                row = {"model": name, "arch": arch, "dtype": args.dtype, "accuracy": acc, "method": method,
-                       "config": label, "params": extra, "n": len(X), "valid": runs[0][2],
-                       "ms_median": statistics.median(times), "ms_all": times,
-                       "cpu_ms_median": statistics.median(cpu), "cpu_ms_all": cpu,
-                       "json_kb_mean": json_kb(ex[method], X), "digest": sorted(digests), "kernels": kernels}
-                if label == "default" and args.alibi_n > 0 and os.path.exists(os.path.join(VENV, "bin", "python")):
-                    compare_with_alibi(row, ex[method], name, method, m, X_train, X[:args.alibi_n], args)
-                results.append(row)
-                print(f"| {name} ({ARCHS[name]}, acc {acc:.3f}, {args.dtype}) | {method} | {label} | {len(X)} | {runs[0][2]} | "
-                      f"{row['ms_median']:.3f} | {min(times):.3f} | {max(times):.3f} | {row['cpu_ms_median']:.3f} | "
-                      f"{row['json_kb_mean']:.1f} | {','.join(sorted(digests))} |", flush=True)
+        ex = {label: explainers(net, X_train, extra) for label, (extra, _) in CONFIGS.items()}
+        jobs = [(label, method) for label, (_, methods) in CONFIGS.items()
+                for method in args.methods.split(",") if method in methods]
+        runs = interleaved_passes(ex, jobs, X, args.repeats)
+        for label, method in jobs:
+            row = table_row(name, m, acc, args.dtype, label, method, runs[label, method], ex[label][method], X, kernels)
+            if label == "default" and args.alibi_n > 0 and os.path.exists(os.path.join(VENV, "bin", "python")):
+                compare_with_alibi(row, ex[label][method], name, method, m, X_train, X[:args.alibi_n], args)
+            results.append(row)
+            print(f"| {name} ({ARCHS[name]}, acc {acc:.3f}, {args.dtype}) | {method} | {label} | {len(X)} | {row['valid']} | "
+                  f"{row['ms_median']:.3f} | {min(row['ms_all']):.3f} | {max(row['ms_all']):.3f} | {row['cpu_ms_median']:.3f} | "
+                  f"{row['json_kb_mean']:.1f} | {','.join(row['digest'])} |", flush=True)
     print_ratios(results)
     print(f"load average {load_average()}", flush=True)
     if args.json:
