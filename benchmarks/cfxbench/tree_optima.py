@@ -14,6 +14,7 @@ the three fingerprints match, and solves the row otherwise; ``harness.py trees -
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from typing import Optional
@@ -34,8 +35,9 @@ def _digest(*parts) -> str:
     return h.hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=None)
 def formulation_fingerprint() -> str:
-    """The fingerprint of the program that proved an entry: tree_milp.py's bytes."""
+    """The fingerprint of the program that proved an entry: tree_milp.py's bytes (read once a process)."""
     from . import tree_milp
     with open(tree_milp.__file__, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()[:16]
