@@ -42,41 +42,6 @@ final class SmallChainTests: XCTestCase {
         }
     }
 
-    /// A predict that prefetches the next row (one pass of two rows, CFProto's candidate and next
-    /// step) answers both rows, and a pullback at the prefetched one, with the bits of fresh passes;
-    /// a point that is not the prefetched row, even by one ulp, gets its own pass.
-    func testPrefetchedRowIsTheRowAlone() throws {
-        try forEachKernelSet { _ in try prefetchedRowIsTheRowAlone() }
-    }
-
-    private func prefetchedRowIsTheRowAlone() throws {
-        for dtype in DType.allCases {
-            let network = try mlp(dtype: dtype)
-            var random = SeededRandom(seed: 11)
-            let x = (0..<64).map { _ in random.uniform(-2, 2) }, next = (0..<64).map { _ in random.uniform(-2, 2) }
-            var nearby = next
-            nearby[7] = nearby[7].nextUp
-            let cotangent = (0..<10).map { _ in random.uniform(-1, 1) }
-            func fresh(_ point: [Double]) throws -> (proba: [Double], gradient: [Double]) {
-                let session = ModelSession(model: network)
-                var gradient = [Double](repeating: 0, count: 64)
-                let proba = try session.predict(point)
-                try session.pullback(at: point, cotangent: cotangent, into: &gradient)
-                return (proba, gradient)
-            }
-            for then in [next, nearby] {
-                let session = ModelSession(model: network)
-                var proba = [Double](repeating: 0, count: 10), gradient = [Double](repeating: 0, count: 64)
-                try session.predict(x, into: &proba, prefetching: next)
-                XCTAssertEqual(proba, try fresh(x).proba, "\(dtype): the row asked for")
-                XCTAssertEqual(try session.predict(then), try fresh(then).proba, "\(dtype): the next row")
-                try session.pullback(at: then, cotangent: cotangent, into: &gradient)
-                XCTAssertEqual(gradient, try fresh(then).gradient, "\(dtype): the gradient at the next row")
-                XCTAssertEqual(session.predictCalls, 2, "one call per row asked for")
-            }
-        }
-    }
-
     func testOnlyPlainChains() throws {
         let spectral = try randomNetwork(inputShape: [4], [.layer(Dense(outputs: 3, spectralNorm: SpectralNorm(coefficient: 2))), .layer(Softmax())], seed: 1)
         XCTAssertNil(SmallChain(spectral))  // (nil allocates nothing)

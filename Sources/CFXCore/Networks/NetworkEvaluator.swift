@@ -67,17 +67,17 @@ public final class NetworkEvaluator: ClassifierEvaluator {
 
     /// The forward pass of `rows` rows at `x` followed by `nextRows` rows at `next`.
     private func forward(_ x: UnsafePointer<Double>?, then next: UnsafePointer<Double>?, rows: Int, nextRows: Int,
-                         through target: Int, training: Bool) {
+                         through target: Int, training: Bool, rowsAlone: Bool = false) {
         prefetchedVersion = nil
         let d = network.featureCount
         let (count, nextCount) = (rows * d, nextRows * d)
         if let tape64 {
-            tape64.forward(rows: rows + nextRows, through: target, training: training) { input in
+            tape64.forward(rows: rows + nextRows, through: target, training: training, rowsAlone: rowsAlone) { input in
                 if count > 0 { input.update(from: x!, count: count) }
                 if nextCount > 0 { (input + count).update(from: next!, count: nextCount) }
             }
         } else {
-            tape32!.forward(rows: rows + nextRows, through: target, training: training) { input in
+            tape32!.forward(rows: rows + nextRows, through: target, training: training, rowsAlone: rowsAlone) { input in
                 if count > 0 { cfx_narrow_f64(count, x!, input) }
                 if nextCount > 0 { cfx_narrow_f64(nextCount, next!, input + count) }
             }
@@ -186,44 +186,39 @@ public final class NetworkEvaluator: ClassifierEvaluator {
         }
     }
 
-    /// The probabilities of the first `rows` rows of the kept pass.
-    private func copyOutput(rows: Int, into out: UnsafeMutablePointer<Double>) {
-        let (last, count) = (network.bufferShapes.count - 1, rows * network.classCount)
+    /// The probabilities of `rows` rows of the kept pass from row `first`.
+    private func copyOutput(rows: Int, from first: Int = 0, into out: UnsafeMutablePointer<Double>) {
+        let (last, count, offset) = (network.bufferShapes.count - 1, rows * network.classCount, first * network.classCount)
         if let tape64 {
-            out.update(from: tape64.values[last], count: count)
+            out.update(from: tape64.values[last] + offset, count: count)
         } else {
-            let output = tape32!.values[last]
+            let output = tape32!.values[last] + offset
             if count > 0 { cfx_widen_f32(count, output, out) }
         }
     }
 
-    /// One pass of two rows, `x` and `next`, when the chain runs both (each row's values are then
-    /// those of a pass of it alone): `next`'s predict, and a pullback at it, then cost no pass.
+    /// One pass of two rows, `next` and then `x`, each row with the values of a pass of it alone
+    /// (`Tape.forward(rowsAlone:)`): `next`'s predict, and a pullback at it, then cost no pass, and
+    /// the layers that can share their work between rows (a dense layer's weight loads) do.
     public func predict(_ x: UnsafeBufferPointer<Double>, into proba: UnsafeMutableBufferPointer<Double>,
                         prefetching next: UnsafeBufferPointer<Double>) throws {
         let d = network.featureCount
-        guard x.count == d, next.count == d, tape64?.runsChain(rows: 2) ?? tape32!.runsChain(rows: 2) else {
-            return try predict(x, rows: 1, into: proba)
-        }
-        forward(x.baseAddress, then: next.baseAddress, rows: 1, nextRows: 1, through: network.bufferShapes.count - 1, training: false)
-        copyOutput(rows: 1, into: proba.baseAddress!)
+        guard x.count == d, next.count == d else { return try predict(x, rows: 1, into: proba) }
+        forward(next.baseAddress, then: x.baseAddress, rows: 1, nextRows: 1, through: network.bufferShapes.count - 1,
+                training: false, rowsAlone: true)
+        copyOutput(rows: 1, from: 1, into: proba.baseAddress!)
         prefetchedVersion = network.parametersVersion
     }
 
-    /// Makes the prefetched row the kept (one-row) pass when it is `x`, bit for bit, and the
-    /// parameters have not changed since.
+    /// Makes the prefetched row (the first) the kept one-row pass when it is `x`, bit for bit, and
+    /// the parameters have not changed since.
     private func adoptPrefetched(_ x: UnsafeBufferPointer<Double>) -> Bool {
         guard let version = prefetchedVersion, version == network.parametersVersion else { return false }
         let d = network.featureCount
         let input = tape64.map { UnsafePointer($0.values[0]) } ?? UnsafePointer(lastInput.baseAddress!)
-        guard x.count == d, memcmp(input + d, x.baseAddress!, d * MemoryLayout<Double>.size) == 0 else { return false }
+        guard x.count == d, memcmp(input, x.baseAddress!, d * MemoryLayout<Double>.size) == 0 else { return false }
         prefetchedVersion = nil
-        if let tape64 {
-            tape64.keepRow(1)
-        } else {
-            tape32!.keepRow(1)
-            lastInput.baseAddress!.update(from: lastInput.baseAddress! + d, count: d)
-        }
+        if let tape64 { tape64.keepFirstRow() } else { tape32!.keepFirstRow() }
         return true
     }
 

@@ -68,6 +68,9 @@ public struct OperationContext<T: NetworkScalar> {
     /// Backward only, for an operation that `overwritesInputGradient`: dx holds stale values, and
     /// the pass writes every one of them as 0 + ∂L/∂x (the bits that adding to a cleared dx gives).
     public var overwrite = false
+    /// Forward only, for an operation that `forwardsRowsAlone`: every row must get the bits a call on
+    /// that row alone gets (a prefetching pass of two rows, `Tape.forward(rowsAlone:)`).
+    public var rowsAlone = false
 
     public var inputCount: Int { inputShape.count }
     public var outputCount: Int { outputShape.count }
@@ -108,6 +111,11 @@ open class Operation: @unchecked Sendable {
     /// Whether backward can write dx rather than add to it (`OperationContext.overwrite`), so that
     /// the evaluator need not clear dx first when this operation is the first to reach it.
     open var overwritesInputGradient: Bool { false }
+
+    /// Whether forward, given a context with `rowsAlone`, computes each row as a call on that row
+    /// alone does (its values and what it keeps in scratch for that row): a pass that needs it runs
+    /// the other operations one row at a time.
+    open var forwardsRowsAlone: Bool { false }
 
     // The passes, one override per number type. A layer writes each pass once, as a private
     // generic function, and overrides both with one-line calls to it: the calls are compiled for

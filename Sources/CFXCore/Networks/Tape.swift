@@ -128,34 +128,46 @@ final class Tape<T: NetworkScalar> {
         capacity = rows
     }
 
-    private func context(_ step: PlannedStep, training: Bool, parameterGradients: UnsafeMutablePointer<T>?) -> OperationContext<T> {
-        OperationContext(inputShape: step.inputShape, outputShape: step.outputShape, batch: rows, training: training,
+    private func context(_ step: PlannedStep, training: Bool, parameterGradients: UnsafeMutablePointer<T>?,
+                         batch: Int? = nil) -> OperationContext<T> {
+        OperationContext(inputShape: step.inputShape, outputShape: step.outputShape, batch: batch ?? rows, training: training,
                          parameters: parameters + step.parameterOffset,
                          parameterGradients: parameterGradients.map { $0 + step.parameterOffset },
                          scratch: scratch[step.scratch], workspace: workspace, pool: pool,
                          cache: caches[step.scratch], parametersVersion: network.parametersVersion)
     }
 
-    /// Runs `rows` rows through buffer `target`; `load` writes the input into buffer 0.
-    func forward(rows: Int, through target: Int, training: Bool, load: (UnsafeMutablePointer<T>) -> Void) {
+    /// Runs `rows` rows through buffer `target`; `load` writes the input into buffer 0. `rowsAlone`:
+    /// each row gets the values, and leaves the scratch, that a pass of it alone would (an
+    /// operation that does not promise it at any batch, `Operation.forwardsRowsAlone`, runs one row
+    /// at a time, the last row first).
+    func forward(rows: Int, through target: Int, training: Bool, rowsAlone: Bool = false,
+                 load: (UnsafeMutablePointer<T>) -> Void) {
         reserve(rows: rows)
         self.rows = rows
         load(values[0])
         if let chain, target == bufferSizes.count - 1, chain.fits(rows: rows) {
             chain.forward(rows: rows, parameters: UnsafePointer(parameters), values: bufferTable)
         } else {
-            forwardStepByStep(through: target, training: training)
+            forwardStepByStep(through: target, training: training, rowsAlone: rowsAlone && rows > 1)
         }
         forwardThrough = target
         forwardTraining = training
     }
 
-    private func forwardStepByStep(through target: Int, training: Bool) {
+    private func forwardStepByStep(through target: Int, training: Bool, rowsAlone: Bool) {
         for step in plan where step.output <= target {
             let (input, output) = (values[step.input], values[step.output])
             if let operation = step.operation {
-                let context = context(step, training: training, parameterGradients: nil)
-                operation._withUnsafeGuaranteedRef { T.forward($0, UnsafePointer(input), output, context) }
+                var context = context(step, training: training, parameterGradients: nil)
+                context.rowsAlone = rowsAlone
+                operation._withUnsafeGuaranteedRef { op in
+                    if !rowsAlone || op.forwardsRowsAlone {
+                        T.forward(op, UnsafePointer(input), output, context)
+                    } else {
+                        forwardRowByRow(op, step, input, output, training: training)
+                    }
+                }
             } else if step.concat {
                 concatForward(step, UnsafePointer(input), UnsafePointer(values[step.other]), output)
             } else {
@@ -165,17 +177,21 @@ final class Tape<T: NetworkScalar> {
         }
     }
 
-    /// Whether a forward pass of `rows` rows through the last buffer runs as one chain call (each
-    /// row then gets the values it gets alone).
-    func runsChain(rows: Int) -> Bool { chain?.fits(rows: rows) ?? false }
-
-    /// Keeps row `row` of the last forward pass, a chain pass, as a one-row pass: each buffer's row
-    /// moves to the front, which leaves what a forward pass of that row alone leaves.
-    func keepRow(_ row: Int) {
-        precondition(row < rows && row > 0, "row \(row) of a pass of \(rows) rows")
-        for b in 0...forwardThrough {
-            values[b].update(from: values[b] + row * bufferSizes[b], count: bufferSizes[b])
+    /// `operation`'s forward pass over the rows one at a time, the last first, so that its scratch
+    /// is left as a pass of row 0 alone leaves it.
+    private func forwardRowByRow(_ operation: Operation, _ step: PlannedStep, _ input: UnsafeMutablePointer<T>,
+                                 _ output: UnsafeMutablePointer<T>, training: Bool) {
+        let context = context(step, training: training, parameterGradients: nil, batch: 1)
+        for row in (0..<rows).reversed() {
+            T.forward(operation, UnsafePointer(input + row * step.inputShape.count), output + row * step.outputShape.count, context)
         }
+    }
+
+    /// Keeps the first row of the last forward pass, a chain pass or one with `rowsAlone`, as a
+    /// one-row pass: its buffers' first rows and its steps' scratch are what a pass of that row
+    /// alone leaves.
+    func keepFirstRow() {
+        precondition(rows > 1, "the first row of a pass of \(rows) rows")
         rows = 1
     }
 

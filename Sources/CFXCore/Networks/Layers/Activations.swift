@@ -31,6 +31,9 @@ public final class Elementwise: Operation, @unchecked Sendable {
         }
     }
 
+    /// Value by value.
+    public override var forwardsRowsAlone: Bool { true }
+
     public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
@@ -71,6 +74,9 @@ public final class Softmax: Operation, @unchecked Sendable {
     public init() { super.init(kind: "softmax") }
 
     public override func outputShape(for input: [Int]) throws -> [Int] { input }
+
+    /// Row by row.
+    public override var forwardsRowsAlone: Bool { true }
 
     public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }

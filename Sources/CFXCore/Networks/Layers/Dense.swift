@@ -42,13 +42,16 @@ public final class Dense: Operation, @unchecked Sendable {
         for i in 0..<outputs * (input[0] + 1) { parameters[i] = random.uniform(-bound, bound) }
     }
 
+    /// With `rowsAlone` any number of rows takes the kernel, which computes a row as it does alone.
+    public override var forwardsRowsAlone: Bool { true }
+
     public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
     private func forwardValues<T: NetworkScalar>(_ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ c: OperationContext<T>) {
         let inputs = c.inputCount, weight = effectiveWeight(c.parameters, inputs: inputs), bias = c.parameters + outputs * inputs
         for r in 0..<c.batch { (y + r * outputs).update(from: bias, count: outputs) }
-        if SmallProducts.denseKernel(rows: c.batch, outputs: outputs, inputs: inputs) {
+        if c.rowsAlone || SmallProducts.denseKernel(rows: c.batch, outputs: outputs, inputs: inputs) {
             T.denseForward(rows: c.batch, outputs: outputs, inputs: inputs, x, weight, y)
             return
         }

@@ -68,6 +68,9 @@ public final class Pool2D: Operation, WindowedOperation, @unchecked Sendable {
     /// Average pooling's 1/k² (padded zeros count in the window).
     private func averageScale<T: NetworkScalar>() -> T { 1 / T(kernelSize * kernelSize) }
 
+    /// Plane by plane, the positions chosen kept row after row in scratch.
+    public override var forwardsRowsAlone: Bool { true }
+
     public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 

@@ -6,6 +6,9 @@ public final class Flatten: Operation, @unchecked Sendable {
 
     public override var overwritesInputGradient: Bool { true }
 
+    /// A copy.
+    public override var forwardsRowsAlone: Bool { true }
+
     public override func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ c: OperationContext<Float>) { forwardValues(x, y, c) }
     public override func forward(_ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ c: OperationContext<Double>) { forwardValues(x, y, c) }
 
