@@ -3,7 +3,8 @@
  * Each layer computes exactly what cfx's Swift layers compute, operation by operation: dense
  * layers through the same instruction set's kernels, softmaxes through cfx_softmax_*, relus as
  * max(x, 0). Nothing here multiplies and adds, so nothing is fused, as Swift never fuses: the values
- * are the bits of the layer-by-layer pass (SmallChainTests). */
+ * are the bits of the layer-by-layer pass (SmallChainTests), whose input gradients skip the outputs
+ * with a zero gradient for a finite weight as a chain's do (cfx_chain_layer's `finite`). */
 #define CHAIN_PASSES(SUFFIX, T)                                                                  \
 static void KERNEL(chain_forward_##SUFFIX)(const cfx_chain_layer *layers, size_t count, size_t rows,       \
                                 const T *parameters, T *const *values) {                              \
@@ -37,7 +38,8 @@ static void KERNEL(chain_backward_##SUFFIX)(const cfx_chain_layer *layers, size_
         size_t n = layer->inputs;                                                                     \
         switch (layer->kind) {                                                                        \
         case CFX_CHAIN_DENSE:                                                                         \
-            KERNEL(dense_backward_##SUFFIX)(rows, layer->outputs, n, dy, parameters + layer->parameter_offset, dx, 0); \
+            KERNEL(dense_backward_##SUFFIX)(rows, layer->outputs, n, dy, parameters + layer->parameter_offset, dx, \
+                                              layer->finite);  /* outputs with a zero gradient skipped */ \
             break;                                                                                    \
         case CFX_CHAIN_RELU:                                                                          \
             for (size_t i = 0; i < rows * n; i++) dx[i] += x[i] > 0 ? dy[i] : 0;                      \

@@ -91,4 +91,40 @@ final class SmallChainTests: XCTestCase {
             XCTAssertTrue(chained.parameters.contains { $0 != 0 })
         }
     }
+
+    /// An input gradient skips the inactive units only for a finite weight, as layer by layer:
+    /// a -inf weight that turns its unit off makes 0 × -inf = NaN reach the input's gradient, from
+    /// the pass after the tensors changed on.
+    func testNonFiniteWeightIsNotSkipped() throws {
+        try forEachKernelSet { _ in try nonFiniteWeightIsNotSkipped() }
+    }
+
+    private func nonFiniteWeightIsNotSkipped() throws {
+        for dtype in DType.allCases {
+            let network = try mlp(dtype: dtype)
+            var random = SeededRandom(seed: 3)
+            var x = (0..<64).map { _ in random.uniform(-2, 2) }
+            x[0] = 1.5
+            let cotangent = (0..<10).map { _ in random.uniform(-1, 1) }
+            let evaluators = [true, false].map { NetworkEvaluator(network, threads: 1, smallChain: $0) }
+            func gradients() -> [[UInt64]] {
+                evaluators.map { evaluator in
+                    var gradient = [Double](repeating: 0, count: 64)
+                    x.withUnsafeBufferPointer { xs in
+                        cotangent.withUnsafeBufferPointer { cs in
+                            gradient.withUnsafeMutableBufferPointer { try? evaluator.pullback(at: xs, rows: 1, cotangent: cs, into: $0) }
+                        }
+                    }
+                    return gradient.map(\.bitPattern)
+                }
+            }
+            let finite = gradients()
+            XCTAssertEqual(finite[0], finite[1], "\(dtype): finite weights")
+            network.parameters[0] = -.infinity  // the first unit's weight of input 0 (x[0] > 0): the unit is off
+            network.parametersChanged()
+            let changed = gradients()
+            XCTAssertEqual(changed[0], changed[1], "\(dtype): a -inf weight")
+            XCTAssertTrue(Double(bitPattern: changed[1][0]).isNaN, "\(dtype): layer by layer, 0 × -inf reaches input 0")
+        }
+    }
 }

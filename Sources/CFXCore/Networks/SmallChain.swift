@@ -6,11 +6,15 @@ import CFXKernels
 /// which showed as much as the arithmetic in small MLPs' searches. The values are bitwise those of
 /// the layer-by-layer pass (`SmallChainTests`). Plain values and pointers only, so that using it
 /// costs no reference counting: copies share one buffer, which the tape that made it frees
-/// (`deallocate`, once).
+/// (`deallocate`, once). Each dense layer learns from the tensors whether its weight is finite
+/// (`prepare`, again when they change): its input gradient then skips the inactive units behind a
+/// relu, which changes no bit, as the layer-by-layer pass does.
 struct SmallChain {
     private let layers: UnsafeMutableBufferPointer<cfx_chain_layer>
     /// The tightest `SmallProducts.denseKernelRows` of its dense layers (`fits` asks it once per pass).
     private let rowLimit: Int
+    /// The parameters' version the layers' `finite` flags were derived from (nil: never).
+    private let derived: UnsafeMutablePointer<Int?>
 
     /// nil unless step i reads buffer i and writes buffer i + 1 through a dense layer without
     /// spectral normalisation, a relu or a softmax.
@@ -26,17 +30,33 @@ struct SmallChain {
             case is Softmax: kind = Int32(CFX_CHAIN_SOFTMAX)
             default: return nil
             }
-            layers.append(cfx_chain_layer(kind: kind, inputs: compiled.inputShape.reduce(1, *), outputs: compiled.outputShape.reduce(1, *),
-                                          parameter_offset: compiled.parameterOffset))
+            layers.append(cfx_chain_layer(kind: kind, finite: 0, inputs: compiled.inputShape.reduce(1, *),
+                                          outputs: compiled.outputShape.reduce(1, *), parameter_offset: compiled.parameterOffset))
         }
         guard !layers.isEmpty else { return nil }
         self.rowLimit = layers.filter { $0.kind == Int32(CFX_CHAIN_DENSE) }
             .map { SmallProducts.denseKernelRows(outputs: $0.outputs, inputs: $0.inputs) }.min() ?? Int.max
         self.layers = .allocate(capacity: layers.count)
         _ = self.layers.initialize(from: layers)
+        self.derived = .allocate(capacity: 1)
+        derived.initialize(to: nil)
     }
 
-    func deallocate() { layers.deallocate() }
+    func deallocate() {
+        layers.deallocate()
+        derived.deallocate()
+    }
+
+    /// Sets the dense layers' `finite` flags from `parameters` unless they were set from the same
+    /// `version` of them.
+    func prepare<T: NetworkScalar>(parameters: UnsafePointer<T>, version: Int) {
+        guard derived.pointee != version else { return }
+        derived.pointee = version
+        for l in layers.indices where layers[l].kind == Int32(CFX_CHAIN_DENSE) {
+            let w = parameters + layers[l].parameter_offset
+            layers[l].finite = (0..<layers[l].inputs * layers[l].outputs).allSatisfy { w[$0].isFinite } ? 1 : 0
+        }
+    }
 
     /// Whether every dense product of `rows` rows takes the small-product kernels (as `Dense` decides).
     func fits(rows: Int) -> Bool { SmallProducts.denseKernel(rows: rows, limit: rowLimit) }
@@ -46,7 +66,7 @@ struct SmallChain {
         T.chainForward(layers.baseAddress!, count: layers.count, rows: rows, parameters, values)
     }
 
-    /// Adds to the gradients of buffers 0… from the seeded last one.
+    /// Adds to the gradients of buffers 0… from the seeded last one (after `prepare` for these parameters).
     func backward<T: NetworkScalar>(rows: Int, parameters: UnsafePointer<T>, values: UnsafePointer<UnsafeMutablePointer<T>?>,
                                     gradients: UnsafePointer<UnsafeMutablePointer<T>?>) {
         T.chainBackward(layers.baseAddress!, count: layers.count, rows: rows, parameters, values, gradients)

@@ -245,6 +245,7 @@ final class Tape<T: NetworkScalar> {
     /// `clearGradients` with the same top and parameter gradients); returns the input's gradient (rows × d).
     func propagate(through top: Int, parameterGradients: UnsafeMutablePointer<T>?) -> UnsafeMutablePointer<T> {
         if let chain, chainRuns(through: top, parameterGradients: parameterGradients != nil) {
+            chain.prepare(parameters: UnsafePointer(parameters), version: network.parametersVersion)
             chain.backward(rows: rows, parameters: UnsafePointer(parameters), values: bufferTable, gradients: bufferTable + bufferSizes.count)
             return gradients[0]
         }

@@ -100,10 +100,13 @@ void cfx_conv_input_gradient_s1_f32(const cfx_conv_shape *shape, const float *dy
 /* A small MLP (dense layers, relus, softmaxes; every dense product on the small-product path, as
  * SmallProducts.denseKernel decides) run in one call, with the values and gradients the layer-by-layer pass gives. Layer l
  * reads buffer l and writes buffer l + 1; a dense layer's weight (outputs x inputs) and then its
- * bias start at parameter_offset. */
+ * bias start at parameter_offset. A dense layer whose weight is all finite may say so (finite 1):
+ * its input gradient then skips the outputs whose gradient is zero (the inactive units behind a
+ * relu), which changes no bit (dense_impl.h's BACKWARD_BLOCK). */
 enum { CFX_CHAIN_DENSE = 0, CFX_CHAIN_RELU = 1, CFX_CHAIN_SOFTMAX = 2 };
 typedef struct {
     int kind;
+    int finite;
     size_t inputs, outputs;
     size_t parameter_offset;
 } cfx_chain_layer;
