@@ -25,9 +25,12 @@ final class DNNLConvolution {
         self.rows = rows
         self.version = version
         self.weight = weight
-        // Parts of at least 2^23 multiply-adds and 32 channels, at most 8.
+        // A power of two of parts, so that two or four threads get equal shares (three parts on
+        // two threads left one idle a third of the layer): two from 2^23 multiply-adds, four from
+        // 3 · 2^23, eight from 7 · 2^23, each of at least 32 channels.
         func parts(_ channels: Int) -> [Range<Int>] {
-            blockRanges(channels, blocks: max(1, min(8, multiplyAdds >> 23, channels / 32)), align: 16)
+            let most = max(1, min(8, (multiplyAdds >> 23) + 1, channels / 32))
+            return blockRanges(channels, blocks: 1 << (Int.bitWidth - 1 - most.leadingZeroBitCount), align: 16)
         }
         forwardChannels = parts(Int(layer.out_channels))
         backwardChannels = parts(Int(layer.in_channels))
