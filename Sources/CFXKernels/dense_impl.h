@@ -136,15 +136,22 @@ static inline void single_##SUFFIX(size_t whole, size_t inputs, const T *x, cons
 }                                                                                                     \
                                                                                                       \
 /* Two rows side by side: each weight load serves both (the weights of a 64 x 64 double layer do      \
- * not fit in L1). Each row's outputs are, as alone, its groups (ISA_PAIRS 1), or its outputs two at  \
- * a time, whose four sums go through one four-output tree (ISA_PAIRS 2: a group of both rows does    \
- * not fit in AVX2's registers); then its single outputs. */                                          \
+ * not fit in L1). Each row's outputs are, as alone, its groups (ISA_PAIRS 1), or its outputs three   \
+ * at a time, whose six sums go through one eight-output tree (ISA_PAIRS 3: a group of both rows does \
+ * not fit in AVX2's registers; twelve 32-byte sums do, with the weights read from memory by the     \
+ * multiply-adds), and its single outputs. The blocks run from the last weight rows to the first: a   \
+ * backward pass reads them first to last, so the rows it read last, still in L1, come first. */      \
 static inline void pair_rows_##SUFFIX(size_t outputs, size_t inputs, const T *x, const T *w,          \
                                       const T *bias, T *y) {                                          \
-    size_t whole = inputs / L * L, j = 0;                                                             \
+    const size_t whole = inputs / L * L, block = ISA_PAIRS == 1 ? ISA_GROUP : ISA_PAIRS + !ISA_PAIRS, end = outputs / block * block; \
     const T *x1 = x + inputs;                                                                         \
     T *y1 = y + outputs;                                                                              \
-    for (; ISA_PAIRS == 1 && j + ISA_GROUP <= outputs; j += ISA_GROUP) {                              \
+    for (size_t j = outputs; j-- > end;) {                                                            \
+        single_##SUFFIX(whole, inputs, x, w + j * inputs, bias ? bias + j : 0, y + j);                \
+        single_##SUFFIX(whole, inputs, x1, w + j * inputs, bias ? bias + j : 0, y1 + j);              \
+    }                                                                                                 \
+    for (size_t b = end / block; ISA_PAIRS == 1 && b-- > 0;) {                                        \
+        const size_t j = b * block;                                                                   \
         const T *wj = w + j * inputs;                                                                 \
         vec_##SUFFIX acc0[ISA_GROUP] = {{0}}, acc1[ISA_GROUP] = {{0}};                                \
         for (size_t p = 0; p < whole; p += L) {                                                       \
@@ -158,32 +165,34 @@ static inline void pair_rows_##SUFFIX(size_t outputs, size_t inputs, const T *x,
         finish_group_##SUFFIX(acc0, whole, inputs, x, wj, bias ? bias + j : 0, y + j);                \
         finish_group_##SUFFIX(acc1, whole, inputs, x1, wj, bias ? bias + j : 0, y1 + j);              \
     }                                                                                                 \
-    for (; ISA_PAIRS == 2 && j + 2 <= outputs; j += 2) {                                              \
-        const T *w0 = w + j * inputs, *w1 = w0 + inputs;                                              \
-        vec_##SUFFIX acc[4] = {{0}};  /* row 0 output j, j + 1; row 1 output j, j + 1 */              \
+    for (size_t b = end / block; ISA_PAIRS == 3 && b-- > 0;) {                                        \
+        const size_t j = b * block;                                                                   \
+        const T *w0 = w + j * inputs, *w1 = w0 + inputs, *w2 = w1 + inputs;                          \
+        vec_##SUFFIX acc[8] = {{0}};  /* row 0's outputs j, j + 1, j + 2, row 1's; two left at zero */ \
         for (size_t p = 0; p < whole; p += L) {                                                       \
             vec_##SUFFIX u = LOAD(vec_##SUFFIX, x + p), v = LOAD(vec_##SUFFIX, x1 + p);               \
-            vec_##SUFFIX a = LOAD(vec_##SUFFIX, w0 + p), b = LOAD(vec_##SUFFIX, w1 + p);              \
+            vec_##SUFFIX a = LOAD(vec_##SUFFIX, w0 + p);                                              \
             acc[0] = MADD(u, a, acc[0]);                                                              \
-            acc[2] = MADD(v, a, acc[2]);                                                              \
-            acc[1] = MADD(u, b, acc[1]);                                                              \
-            acc[3] = MADD(v, b, acc[3]);                                                              \
+            acc[3] = MADD(v, a, acc[3]);                                                              \
+            a = LOAD(vec_##SUFFIX, w1 + p);                                                           \
+            acc[1] = MADD(u, a, acc[1]);                                                              \
+            acc[4] = MADD(v, a, acc[4]);                                                              \
+            a = LOAD(vec_##SUFFIX, w2 + p);                                                           \
+            acc[2] = MADD(u, a, acc[2]);                                                              \
+            acc[5] = MADD(v, a, acc[5]);                                                              \
         }                                                                                             \
-        vec8_##SUFFIX folded[4];                                                                      \
-        for (int q = 0; q < 4; q++) folded[q] = FOLD(acc[q]);                                         \
-        vec4_##SUFFIX sum = TREE4(vec8_##SUFFIX, vec4_##SUFFIX, folded);                              \
+        vec8_##SUFFIX folded[8];                                                                      \
+        for (int q = 0; q < 8; q++) folded[q] = FOLD(acc[q]);                                         \
+        vec8_##SUFFIX sum = TREE8(vec8_##SUFFIX, folded);                                             \
         for (size_t p = whole; p < inputs; p++) {                                                     \
-            vec4_##SUFFIX wp = {w0[p], w1[p], w0[p], w1[p]}, xp = {x[p], x[p], x1[p], x1[p]};         \
+            vec8_##SUFFIX wp = {w0[p], w1[p], w2[p], w0[p], w1[p], w2[p], 0, 0};                      \
+            vec8_##SUFFIX xp = {x[p], x[p], x[p], x1[p], x1[p], x1[p], 0, 0};                          \
             sum = MADD(xp, wp, sum);                                                                  \
         }                                                                                             \
-        for (int q = 0; q < 2; q++) {                                                                 \
+        for (int q = 0; q < 3; q++) {                                                                 \
             y[j + q] = (bias ? bias[j + q] : y[j + q]) + sum[q];                                      \
-            y1[j + q] = (bias ? bias[j + q] : y1[j + q]) + sum[2 + q];                                \
+            y1[j + q] = (bias ? bias[j + q] : y1[j + q]) + sum[3 + q];                                \
         }                                                                                             \
-    }                                                                                                 \
-    for (; j < outputs; j++) {                                                                        \
-        single_##SUFFIX(whole, inputs, x, w + j * inputs, bias ? bias + j : 0, y + j);                \
-        single_##SUFFIX(whole, inputs, x1, w + j * inputs, bias ? bias + j : 0, y1 + j);              \
     }                                                                                                 \
 }                                                                                                     \
                                                                                                       \

@@ -11,8 +11,9 @@
  *            operands fit in registers (AVX-512) or where spilling them measured faster than
  *            smaller groups (baseline SSE2), 4 on AVX2 (16 registers of 32 bytes: eight sums
  *            spilled a register on every multiply-add),
- *   ISA_PAIRS how two rows share their weight loads: 1 as two groups side by side (AVX-512), 2 as
- *            two outputs of each row side by side (AVX2), 0 not at all (baseline: slower paired),
+ *   ISA_PAIRS how two rows share their weight loads: 1 as two groups side by side (AVX-512), 3 as
+ *            three outputs of each row side by side (AVX2: faster than two), 0 not at all (baseline:
+ *            slower paired),
  * and includes kernels_impl.h between a `#pragma clang attribute push` of its target and a pop.
  * dispatch.c picks one table when a kernel is first called (see cfx_kernels.h): no IFUNC, so
  * nothing of cfx's runs while the loader relocates it, before a sanitizer's runtime is set up.
