@@ -112,9 +112,23 @@ final class Float32Tests: XCTestCase {
         return try randomNetwork(inputShape: [1, 20, 20], nodes, seed: 9, scale: 0.3)
     }
 
+    /// Batch norm, leaky relu and a residual join over 18,432 values a row: split over the threads.
+    private func normalisedNetwork() throws -> Network {
+        let nodes: [NetworkNode] = [
+            .layer(Conv2D(outChannels: 32, kernelSize: 3, padding: 1)), .layer(BatchNorm()), .layer(Elementwise(.leakyRelu(slope: 0.01))),
+            .residual(main: [.layer(Conv2D(outChannels: 32, kernelSize: 3, padding: 1)), .layer(Elementwise(.leakyRelu(slope: 0.01)))],
+                      shortcut: []),
+            .layer(GlobalAveragePool()), .layer(Dense(outputs: 10)), .layer(Softmax()),
+        ]
+        let network = try randomNetwork(inputShape: [32, 24, 24], nodes, seed: 10, scale: 0.1)
+        try network.setParameter("layers.1.running_var", (0..<32).map { 0.5 + Double($0) / 32 })
+        return network
+    }
+
     func testResultsDoNotDependOnTheThreadCount() throws {
-        let base = try wideNetwork(), gray = try grayscaleNetwork()
-        for network in [base, try base.converted(to: .float32), gray, try gray.converted(to: .float32)] {
+        let base = try wideNetwork(), gray = try grayscaleNetwork(), normalised = try normalisedNetwork()
+        for network in [base, try base.converted(to: .float32), gray, try gray.converted(to: .float32),
+                        normalised, try normalised.converted(to: .float32)] {
             for rows in [1, 3] {
                 var rng = SplitMix64(state: UInt64(rows))
                 let x = randomValues(rows * network.featureCount, &rng)

@@ -59,6 +59,16 @@ func blockRanges(_ count: Int, blocks: Int, align: Int = 1) -> [Range<Int>] {
     return stride(from: 0, to: count, by: size).map { $0..<min($0 + size, count) }
 }
 
+/// body(range) for consecutive ranges covering 0..<count, items of `size` values each: one range
+/// per thread of `pool` when there are at least 2^14 values (below that a hand-off costs about what
+/// it saves; bounds multiples of 64 for single values), 0..<count on the calling thread otherwise.
+/// Only for work that computes every value on its own, which no split can change.
+func splitValues(_ count: Int, of size: Int = 1, on pool: IntraOpPool?, _ body: (Range<Int>) -> Void) {
+    guard let pool, count * size >= 1 << 14 else { return body(0..<count) }
+    let ranges = blockRanges(count, blocks: pool.threads, align: size == 1 ? 64 : 1)
+    pool.run(tasks: ranges.count) { body(ranges[$0]) }
+}
+
 /// body(0..<tasks) on `pool`, or in order on the calling thread without one.
 @inline(__always)
 func runTasks(_ tasks: Int, on pool: IntraOpPool?, _ body: (Int) -> Void) {

@@ -172,7 +172,9 @@ final class Tape<T: NetworkScalar> {
                 concatForward(step, UnsafePointer(input), UnsafePointer(values[step.other]), output)
             } else {
                 let other = values[step.other]
-                for i in 0..<rows * step.outputShape.count { output[i] = input[i] + other[i] }
+                splitValues(rows * step.outputShape.count, on: pool) { r in
+                    for i in r { output[i] = input[i] + other[i] }
+                }
             }
         }
     }
@@ -268,9 +270,11 @@ final class Tape<T: NetworkScalar> {
                 concatBackward(step, UnsafePointer(dy), gradients[step.input], gradients[step.other])
             } else {
                 let (da, db) = (gradients[step.input], gradients[step.other])
-                for i in 0..<rows * step.outputShape.count {
-                    da[i] += dy[i]
-                    db[i] += dy[i]
+                splitValues(rows * step.outputShape.count, on: pool) { r in
+                    for i in r {
+                        da[i] += dy[i]
+                        db[i] += dy[i]
+                    }
                 }
             }
         }

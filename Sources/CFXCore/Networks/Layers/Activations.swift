@@ -41,8 +41,9 @@ public final class Elementwise: Operation, @unchecked Sendable {
         let count = c.batch * c.inputCount
         switch function {
         // relu y = max(x, 0), leaky relu y = x > 0 ? x : slope · x (CFXKernels)
-        case .relu: T.reluForward(count: count, x, y)
-        case .leakyRelu(let slope): T.leakyReluForward(count: count, slope: T(slope), x, y)
+        case .relu: splitValues(count, on: c.pool) { r in T.reluForward(count: r.count, x + r.lowerBound, y + r.lowerBound) }
+        case .leakyRelu(let slope):
+            splitValues(count, on: c.pool) { r in T.leakyReluForward(count: r.count, slope: T(slope), x + r.lowerBound, y + r.lowerBound) }
         case .tanh: for i in 0..<count { y[i] = T.hyperbolicTangent(x[i]) }
         case .sigmoid: for i in 0..<count { y[i] = logistic(x[i]) }
         // log(1 + eˣ) without overflow for large x
@@ -60,8 +61,15 @@ public final class Elementwise: Operation, @unchecked Sendable {
         let count = c.batch * c.inputCount
         switch function {
         // dx += x > 0 ? dy : 0, and x > 0 ? dy : slope · dy (CFXKernels: selects, no branches)
-        case .relu: T.reluBackward(count: count, x, dy, dx, accumulate: !c.overwrite)
-        case .leakyRelu(let slope): T.leakyReluBackward(count: count, slope: T(slope), x, dy, dx, accumulate: !c.overwrite)
+        case .relu:
+            splitValues(count, on: c.pool) { r in
+                T.reluBackward(count: r.count, x + r.lowerBound, dy + r.lowerBound, dx + r.lowerBound, accumulate: !c.overwrite)
+            }
+        case .leakyRelu(let slope):
+            splitValues(count, on: c.pool) { r in
+                T.leakyReluBackward(count: r.count, slope: T(slope), x + r.lowerBound, dy + r.lowerBound, dx + r.lowerBound,
+                                    accumulate: !c.overwrite)
+            }
         case .tanh: for i in 0..<count { dx[i] += dy[i] * (1 - y[i] * y[i]) }
         case .sigmoid: for i in 0..<count { dx[i] += dy[i] * y[i] * (1 - y[i]) }
         case .softplus: for i in 0..<count { dx[i] += dy[i] * logistic(x[i]) }

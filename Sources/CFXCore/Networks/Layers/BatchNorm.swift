@@ -54,10 +54,10 @@ public final class BatchNorm: Operation, @unchecked Sendable {
         let inverse = c.scratch + channels, variance = c.training ? c.scratch + 2 * channels : c.parameters + 3 * channels
         if c.training { batchStatistics(x, c, mean: mean, variance: variance) }
         for ch in 0..<channels { inverse[ch] = 1 / (variance[ch] + T(eps)).squareRoot() }
-        for r in 0..<c.batch {
-            for ch in 0..<channels {
-                let scale = gamma[ch] * inverse[ch], shift = beta[ch] - mean[ch] * scale
-                let base = (r * channels + ch) * spatial
+        splitValues(c.batch * channels, of: spatial, on: c.pool) { planes in
+            for plane in planes {
+                let ch = plane % channels, scale = gamma[ch] * inverse[ch], shift = beta[ch] - mean[ch] * scale
+                let base = plane * spatial
                 for s in 0..<spatial { y[base + s] = x[base + s] * scale + shift }
             }
         }
@@ -100,13 +100,22 @@ public final class BatchNorm: Operation, @unchecked Sendable {
         let mean = c.training ? UnsafePointer(c.scratch) : UnsafePointer(c.parameters + 2 * channels)
         let inverse = c.scratch + channels  // written by the forward pass in either mode
         let count = T(c.batch * spatial)
-        // An input gradient alone, in inference mode, needs neither sum (each a serial chain of adds).
-        let needsSums = c.training || c.parameterGradients != nil
+        // An input gradient alone, in inference mode, needs neither sum (each a serial chain of
+        // adds): dx += γ/√(σ²+eps) · dy, value by value.
+        guard c.training || c.parameterGradients != nil else {
+            splitValues(c.batch * channels, of: spatial, on: c.pool) { planes in
+                for plane in planes {
+                    let ch = plane % channels, scale = gamma[ch] * inverse[ch], base = plane * spatial
+                    for s in 0..<spatial { dx[base + s] += scale * dy[base + s] }
+                }
+            }
+            return
+        }
         for ch in 0..<channels {
             // Σ dy and Σ dy·x̂ over the channel: β's and γ's gradients, and the terms of the
             // batch statistics' contribution in training mode.
             var sumDy: T = 0, sumDyXhat: T = 0
-            for r in 0..<(needsSums ? c.batch : 0) {
+            for r in 0..<c.batch {
                 let base = (r * channels + ch) * spatial
                 for s in 0..<spatial {
                     sumDy += dy[base + s]
