@@ -95,6 +95,15 @@
             for (int q = 0; q < 16; q++) y[j + q] = (bias ? bias[j + q] : y[j + q]) + sum[q];        \
         }
 
+/* The outputs of both rows that pair_rows computes side by side (unused without pairing). */
+#if ISA_PAIRS == 1
+#define PAIR_BLOCK ISA_GROUP
+#elif ISA_PAIRS == 3
+#define PAIR_BLOCK 3
+#else
+#define PAIR_BLOCK 1
+#endif
+
 /* T: the number type; L: lanes in 64 bytes; FOLD: a 64-byte vector's lanes folded to eight
  * (the tree's first levels, for float). */
 #define DENSE_KERNELS(SUFFIX, T, L, FOLD)                                                             \
@@ -143,7 +152,7 @@ static inline void single_##SUFFIX(size_t whole, size_t inputs, const T *x, cons
  * backward pass reads them first to last, so the rows it read last, still in L1, come first. */      \
 static inline void pair_rows_##SUFFIX(size_t outputs, size_t inputs, const T *x, const T *w,          \
                                       const T *bias, T *y) {                                          \
-    const size_t whole = inputs / L * L, block = ISA_PAIRS == 1 ? ISA_GROUP : ISA_PAIRS + !ISA_PAIRS, end = outputs / block * block; \
+    const size_t whole = inputs / L * L, block = PAIR_BLOCK, end = outputs / block * block;          \
     const T *x1 = x + inputs;                                                                         \
     T *y1 = y + outputs;                                                                              \
     for (size_t j = outputs; j-- > end;) {                                                            \
