@@ -30,8 +30,8 @@ configuration's time to the tuned one's in the same run. The configurations' pas
 own TensorFlow float32 network). --isa avx2 runs every library's AVX2 kernels on an AVX-512
 processor (benchmarks/cfxbench/isa.py); the header and each JSON row name the kernels that ran.
 
-With --alibi-n N and the alibi venv ($ALIBI_VENV, default benchmarks/.venv-alibi; see
-benchmarks/external/setup_alibi.sh), alibi explains the first N instances with the same network rebuilt in
+With --alibi-n N, which needs the alibi venv ($ALIBI_VENV, default benchmarks/.venv-alibi; see
+benchmarks/external/setup_alibi.sh; without it the command stops with an error), alibi explains the first N instances with the same network rebuilt in
 Keras (benchmarks/external/run_alibi.py, one `explain` per instance) in the same run, and the table
 gains alibi's seconds per counterfactual and the ratio to cfx's on those N instances: alibi's wall
 time over cfx's wall and over cfx's thread CPU time (the issue's figure), and alibi's process CPU
@@ -48,6 +48,7 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import time
 
 # numpy's own OpenBLAS (scikit-learn training) would otherwise leave spinning threads on the
@@ -262,6 +263,10 @@ def table_row(name, m, acc, dtype, label, method, runs, explainer, X, kernels):
 
 
 def main(args) -> int:
+    if args.alibi_n > 0 and not os.path.exists(os.path.join(VENV, "bin", "python")):
+        print(f"--alibi-n {args.alibi_n}: no alibi venv at {VENV} (bash benchmarks/external/setup_alibi.sh, "
+              "or set ALIBI_VENV)", file=sys.stderr)
+        return 2
     kernels = kernel_sets.kernels()
     print(f"kernels: {kernel_sets.describe(kernels)}", flush=True)
     warnings.simplefilter("ignore", cfx.FeatureRangeWarning if hasattr(cfx, "FeatureRangeWarning") else UserWarning)
@@ -280,7 +285,7 @@ def main(args) -> int:
         runs = interleaved_passes(ex, jobs, X, args.repeats)
         for label, method in jobs:
             row = table_row(name, m, acc, args.dtype, label, method, runs[label, method], ex[label][method], X, kernels)
-            if label == "default" and args.alibi_n > 0 and os.path.exists(os.path.join(VENV, "bin", "python")):
+            if label == "default" and args.alibi_n > 0:
                 compare_with_alibi(row, ex[label][method], name, method, m, X_train, X[:args.alibi_n], args)
             results.append(row)
             print(f"| {name} ({ARCHS[name]}, acc {acc:.3f}, {args.dtype}) | {method} | {label} | {len(X)} | {row['valid']} | "
