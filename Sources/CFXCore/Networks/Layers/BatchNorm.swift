@@ -100,20 +100,11 @@ public final class BatchNorm: Operation, @unchecked Sendable {
         let mean = c.training ? UnsafePointer(c.scratch) : UnsafePointer(c.parameters + 2 * channels)
         let inverse = c.scratch + channels  // written by the forward pass in either mode
         let count = T(c.batch * spatial)
-        // An input gradient alone, in inference mode, needs neither sum (each a serial chain of
-        // adds): dx += γ/√(σ²+eps) · dy, value by value.
-        guard c.training || c.parameterGradients != nil else {
-            splitValues(c.batch * channels, of: spatial, on: c.pool) { planes in
-                for plane in planes {
-                    let ch = plane % channels, scale = gamma[ch] * inverse[ch], base = plane * spatial
-                    for s in 0..<spatial { dx[base + s] += scale * dy[base + s] }
-                }
-            }
-            return
-        }
-        for ch in 0..<channels {
-            // Σ dy and Σ dy·x̂ over the channel: β's and γ's gradients, and the terms of the
-            // batch statistics' contribution in training mode.
+        // Σ dy and Σ dy·x̂ over each channel: β's and γ's gradients, and the terms of the batch
+        // statistics' contribution in training mode. An input gradient alone, in inference mode,
+        // needs neither sum (each a serial chain of adds).
+        let needsSums = c.training || c.parameterGradients != nil
+        for ch in 0..<(needsSums ? channels : 0) {
             var sumDy: T = 0, sumDyXhat: T = 0
             for r in 0..<c.batch {
                 let base = (r * channels + ch) * spatial
@@ -126,22 +117,23 @@ public final class BatchNorm: Operation, @unchecked Sendable {
                 grads[ch] += sumDyXhat
                 grads[channels + ch] += sumDy
             }
-            let scale = gamma[ch] * inverse[ch]
-            if c.training {
-                // dx = γ/√(σ²+eps) · (dy − mean(dy) − x̂ · mean(dy·x̂))
-                let meanDy = sumDy / count, meanDyXhat = sumDyXhat / count
-                for r in 0..<c.batch {
-                    let base = (r * channels + ch) * spatial
-                    for s in 0..<spatial {
-                        let xhat = (x[base + s] - mean[ch]) * inverse[ch]
-                        dx[base + s] += scale * (dy[base + s] - meanDy - xhat * meanDyXhat)
-                    }
+            guard c.training else { continue }
+            // dx = γ/√(σ²+eps) · (dy − mean(dy) − x̂ · mean(dy·x̂))
+            let scale = gamma[ch] * inverse[ch], meanDy = sumDy / count, meanDyXhat = sumDyXhat / count
+            for r in 0..<c.batch {
+                let base = (r * channels + ch) * spatial
+                for s in 0..<spatial {
+                    let xhat = (x[base + s] - mean[ch]) * inverse[ch]
+                    dx[base + s] += scale * (dy[base + s] - meanDy - xhat * meanDyXhat)
                 }
-            } else {
-                for r in 0..<c.batch {
-                    let base = (r * channels + ch) * spatial
-                    for s in 0..<spatial { dx[base + s] += scale * dy[base + s] }
-                }
+            }
+        }
+        // Inference mode: dx += γ/√(σ²+eps) · dy, value by value.
+        guard !c.training else { return }
+        splitValues(c.batch * channels, of: spatial, on: c.pool) { planes in
+            for plane in planes {
+                let ch = plane % channels, scale = gamma[ch] * inverse[ch], base = plane * spatial
+                for s in 0..<spatial { dx[base + s] += scale * dy[base + s] }
             }
         }
     }
