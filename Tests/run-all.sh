@@ -32,6 +32,7 @@ step "swift test" swift test --disable-swift-testing
 step "swift convolution tests without oneDNN (CFX_DNNL=off)" env CFX_DNNL=off \
     swift test --disable-swift-testing --skip-build --filter "ConvolutionTests|Float32Tests|ConcurrencyTests|TrainingTests"
 step "C ABI tests" bash Tests/c/run.sh
+step "softmax's exp against expl, the same bits vectorised per set" bash Tests/c/exp.sh
 # Swift and C tests again under every other kernel instruction set this processor runs (CFX_ISA).
 step "tests under each other kernel set" bash Tests/each-isa.sh
 step "C ABI tests without oneDNN (CFX_DNNL=off)" env CFX_DNNL=off bash Tests/c/run.sh

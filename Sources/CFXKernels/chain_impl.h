@@ -1,7 +1,7 @@
 /* A small MLP's whole pass in one call, of one instruction set (see cfx_kernels.h, isa.h).
  *
  * Each layer computes exactly what cfx's Swift layers compute, operation by operation: dense
- * layers through the same instruction set's kernels, softmaxes through cfx_softmax_*, relus as
+ * layers through the same instruction set's kernels, softmaxes through its softmax kernels, relus as
  * max(x, 0). Nothing here multiplies and adds, so nothing is fused, as Swift never fuses: the values
  * are the bits of the layer-by-layer pass (SmallChainTests), whose input gradients skip the outputs
  * with a zero gradient for a finite weight as a chain's do (cfx_chain_layer's `finite`). */
@@ -23,7 +23,7 @@ static void KERNEL(chain_forward_##SUFFIX)(const cfx_chain_layer *layers, size_t
             for (size_t i = 0; i < rows * n; i++) y[i] = 0 >= x[i] ? 0 : x[i];                        \
             break;                                                                                    \
         case CFX_CHAIN_SOFTMAX:                                                                       \
-            cfx_softmax_##SUFFIX(rows, n, x, y);                                                      \
+            KERNEL(softmax_##SUFFIX)(rows, n, x, y);                                                  \
             break;                                                                                    \
         }                                                                                             \
     }                                                                                                 \
@@ -45,7 +45,7 @@ static void KERNEL(chain_backward_##SUFFIX)(const cfx_chain_layer *layers, size_
             for (size_t i = 0; i < rows * n; i++) dx[i] += x[i] > 0 ? dy[i] : 0;                      \
             break;                                                                                    \
         case CFX_CHAIN_SOFTMAX:                                                                       \
-            cfx_softmax_backward_##SUFFIX(rows, n, y, dy, dx);                                        \
+            KERNEL(softmax_backward_##SUFFIX)(rows, n, y, dy, dx);                                    \
             break;                                                                                    \
         }                                                                                             \
     }                                                                                                 \

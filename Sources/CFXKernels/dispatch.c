@@ -115,6 +115,10 @@ void cfx_conv_input_gradient_s1_f32(const cfx_conv_shape *shape, const float *dy
     kernels()->conv_input_gradient_s1_f32(shape, dy, w, dx, scratch);
 }
 #define CFX_TYPED_KERNELS(SUFFIX, T)                                                                         \
+    void cfx_softmax_##SUFFIX(size_t rows, size_t width, const T *x, T *y) { kernels()->softmax_##SUFFIX(rows, width, x, y); } \
+    void cfx_softmax_backward_##SUFFIX(size_t rows, size_t width, const T *y, const T *dy, T *dx) {          \
+        kernels()->softmax_backward_##SUFFIX(rows, width, y, dy, dx);                                        \
+    }                                                                                                        \
     void cfx_relu_forward_##SUFFIX(size_t count, const T *x, T *y) { kernels()->relu_forward_##SUFFIX(count, x, y); } \
     void cfx_relu_backward_##SUFFIX(size_t count, const T *x, const T *dy, T *dx, int accumulate) {          \
         kernels()->relu_backward_##SUFFIX(count, x, dy, dx, accumulate);                                     \

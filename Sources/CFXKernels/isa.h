@@ -1,6 +1,6 @@
 /* One instruction set's kernels, and how they are compiled.
  *
- * The kernels are written once (dense_impl.h, pool_impl.h, chain_impl.h, conv_impl.h,
+ * The kernels are written once (softmax_impl.h, dense_impl.h, pool_impl.h, chain_impl.h, conv_impl.h,
  * elementwise_impl.h, fista_impl.h, adam_impl.h, convert_impl.h) and compiled
  * once per instruction set by isa_avx512.c, isa_avx2.c and isa_baseline.c, each of which defines
  *   ISA      the suffix of its functions and table (avx512, avx2, baseline),
@@ -35,6 +35,10 @@ typedef struct {
     void (*dense_backward_f32)(size_t, size_t, size_t, const float *, const float *, float *, int);
     void (*max_pool2_f64)(size_t, size_t, size_t, const double *, double *, double *);
     void (*max_pool2_f32)(size_t, size_t, size_t, const float *, float *, float *);
+    void (*softmax_f64)(size_t, size_t, const double *, double *);
+    void (*softmax_f32)(size_t, size_t, const float *, float *);
+    void (*softmax_backward_f64)(size_t, size_t, const double *, const double *, double *);
+    void (*softmax_backward_f32)(size_t, size_t, const float *, const float *, float *);
     void (*chain_forward_f64)(const cfx_chain_layer *, size_t, size_t, const double *, double *const *);
     void (*chain_forward_f32)(const cfx_chain_layer *, size_t, size_t, const float *, float *const *);
     void (*chain_backward_f64)(const cfx_chain_layer *, size_t, size_t, const double *, double *const *, double *const *);

@@ -1,5 +1,6 @@
 /* Every kernel of one instruction set and its table (see isa.h); included once by each isa_*.c. */
 #include "isa.h"
+#include <math.h>
 #include <string.h>
 
 #pragma clang fp contract(off)
@@ -14,6 +15,8 @@
 /* Unaligned load of a vector of type V. */
 #define LOAD(V, P) ({ V v_; memcpy(&v_, (P), sizeof(V)); v_; })
 
+#include "exp_impl.h"
+#include "softmax_impl.h"
 #include "dense_impl.h"
 #include "pool_impl.h"
 #include "chain_impl.h"
@@ -30,6 +33,7 @@ const cfx_kernel_table CFX_PASTE(cfx_kernels, ISA) = {
     CFX_STRING(ISA),
     KERNEL(dense_forward_f64), KERNEL(dense_forward_f32), KERNEL(dense_backward_f64), KERNEL(dense_backward_f32),
     KERNEL(max_pool2_f64), KERNEL(max_pool2_f32),
+    KERNEL(softmax_f64), KERNEL(softmax_f32), KERNEL(softmax_backward_f64), KERNEL(softmax_backward_f32),
     KERNEL(chain_forward_f64), KERNEL(chain_forward_f32), KERNEL(chain_backward_f64), KERNEL(chain_backward_f32),
     KERNEL(conv_forward_s1_f32), KERNEL(conv_input_gradient_s1_f32),
     KERNEL(relu_forward_f64), KERNEL(relu_forward_f32), KERNEL(relu_backward_f64), KERNEL(relu_backward_f32),

@@ -3,14 +3,15 @@
  * small MLP's whole pass, softmax, relu and leaky relu, 2 x 2 max pooling, and direct convolutions of
  * stride 1 (forward and input gradient) for layers of few channels or small ones.
  *
- * Each (but softmax, compiled once: it calls the C library's exp) is compiled for three
+ * Each is compiled for three
  * instruction sets (isa.h): avx512 (x86-64-v4), avx2 (x86-64-v3) and baseline (any x86-64, or the
  * build's target on other processors). The first call chooses one for
  * the process: the set that the environment variable CFX_ISA names, when the processor runs it,
  * else the widest set it runs. Within one set each value is computed by the same arithmetic
  * whatever the number of rows passed and whichever block it falls in, so a row's result does not
  * depend on the other rows of the call; avx512 and avx2 give the same bits, baseline (no fused
- * multiply-adds) other last bits. */
+ * multiply-adds) other last bits, but softmax the same bits under every set (its own exp,
+ * exp_impl.h, has no multiply-add to fuse). */
 #ifndef CFX_KERNELS_H
 #define CFX_KERNELS_H
 
