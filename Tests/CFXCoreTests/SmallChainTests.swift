@@ -42,6 +42,34 @@ final class SmallChainTests: XCTestCase {
         }
     }
 
+    /// The chain's backward pass writes its gradients instead of adding to cleared ones: passes
+    /// one after another on one evaluator get the gradients of fresh layer-by-layer passes.
+    func testRepeatedPassesGetFreshGradients() throws {
+        try forEachKernelSet { _ in try repeatedPassesGetFreshGradients() }
+    }
+
+    private func repeatedPassesGetFreshGradients() throws {
+        for dtype in DType.allCases {
+            let network = try mlp(dtype: dtype)
+            let chained = NetworkEvaluator(network, threads: 1, smallChain: true)
+            var random = SeededRandom(seed: 12)
+            for pass in 0..<3 {
+                let x = (0..<64).map { _ in random.uniform(-2, 2) }
+                let cotangent = (0..<10).map { _ in random.uniform(-1, 1) }
+                let gradients = [chained, NetworkEvaluator(network, threads: 1, smallChain: false)].map { evaluator in
+                    var gradient = [Double](repeating: 0, count: 64)
+                    x.withUnsafeBufferPointer { xs in
+                        cotangent.withUnsafeBufferPointer { cs in
+                            try! gradient.withUnsafeMutableBufferPointer { try evaluator.pullback(at: xs, rows: 1, cotangent: cs, into: $0) }
+                        }
+                    }
+                    return gradient
+                }
+                XCTAssertEqual(gradients[0], gradients[1], "\(dtype), pass \(pass)")
+            }
+        }
+    }
+
     func testOnlyPlainChains() throws {
         let spectral = try randomNetwork(inputShape: [4], [.layer(Dense(outputs: 3, spectralNorm: SpectralNorm(coefficient: 2))), .layer(Softmax())], seed: 1)
         XCTAssertNil(SmallChain(spectral))  // (nil allocates nothing)
