@@ -37,7 +37,8 @@ gains alibi's seconds per counterfactual and the ratio to cfx's on those N insta
 time over cfx's wall and over cfx's thread CPU time (the issue's figure), and alibi's process CPU
 time (every TensorFlow thread) over cfx's thread CPU time, which a loaded machine inflates least.
 With --alibi-rounds R (default 1) alibi and cfx alternate R times on those instances (a fresh alibi
-process each round, then cfx's passes), so that both sides see the same state of the machine; each
+process each round, with cfx's REPEATS passes before it and again after it, their median the
+round's cfx time), so that both sides see the same state of the machine; each
 round gives its own ratios, and the row reports their median, their range and the per-instance
 ratios (alibi's seconds on an instance over cfx's median thread CPU time on it): alibi's own time
 moves by up to 1.6x between runs on a quiet 2-core machine.
@@ -154,10 +155,10 @@ def run_alibi(name, method, m, X_train, X):
     return json.load(open(out_path))
 
 
-def timed_calls(explainer, X, repeats):
+def timed_calls(explainer, X, repeats, each=None):
     """`repeats` passes of one-row calls over X, each call timed: per pass the wall and thread CPU
-    seconds per instance, and per instance the median thread CPU seconds over the passes."""
-    passes, each = [], [[] for _ in X]
+    seconds per instance, and per instance every pass's thread CPU seconds (appended to `each`)."""
+    passes, each = [], each or [[] for _ in X]
     for _ in range(repeats):
         wall = cpu = 0.0
         for i in range(len(X)):
@@ -168,15 +169,18 @@ def timed_calls(explainer, X, repeats):
             cpu += cpu_i
             each[i].append(cpu_i)
         passes.append((wall / len(X), cpu / len(X)))
-    return passes, [statistics.median(t) for t in each]
+    return passes, each
 
 
 def alibi_round(explainer, name, method, m, X_train, Xa, repeats):
-    """One alibi run on Xa, then cfx's passes on the same rows: the round's ratios."""
+    """One alibi run on Xa with cfx's passes on the same rows before and after it (a slow moment
+    of the machine during one set of passes weighs half): the round's ratios."""
+    before, each = timed_calls(explainer, Xa, repeats)
     res = run_alibi(name, method, m, X_train, Xa)
     seconds = [r["seconds"] for r in res["instances"]]
     cpu_alibi = [r["cpu_seconds"] for r in res["instances"]]
-    passes, cfx_each = timed_calls(explainer, Xa, repeats)
+    after, each = timed_calls(explainer, Xa, repeats, each)
+    passes, cfx_each = before + after, [statistics.median(t) for t in each]
     cfx_wall = statistics.median(wall for wall, _ in passes)
     cfx_cpu = statistics.median(cpu for _, cpu in passes)
     return {"alibi_s": seconds, "alibi_cpu_s": cpu_alibi,
