@@ -4,7 +4,17 @@
  * layers through the same instruction set's kernels, softmaxes through its softmax kernels, relus as
  * max(x, 0). Nothing here multiplies and adds, so nothing is fused, as Swift never fuses: the values
  * are the bits of the layer-by-layer pass (SmallChainTests), whose input gradients skip the outputs
- * with a zero gradient for a finite weight as a chain's do (cfx_chain_layer's `finite`). */
+ * with a zero gradient for a finite weight as a chain's do (cfx_chain_layer's `finite`), except
+ * the forward products of the double layers that carry their weight transposed: in input order
+ * (ordered_impl.h), other last bits than the layer-by-layer pass's. */
+/* A double layer that carries its weight transposed adds in input order (ordered_impl.h). */
+#define CHAIN_DENSE_FORWARD_f64                                                                       \
+    if (layer->transposed)                                                                            \
+        forward_in_order(rows, layer->outputs, n, x, layer->transposed, bias, y);                     \
+    else                                                                                              \
+        forward_rows_f64(rows, layer->outputs, n, x, w, bias, y);
+#define CHAIN_DENSE_FORWARD_f32 forward_rows_f32(rows, layer->outputs, n, x, w, bias, y);
+
 #define CHAIN_PASSES(SUFFIX, T)                                                                  \
 static void KERNEL(chain_forward_##SUFFIX)(const cfx_chain_layer *layers, size_t count, size_t rows,       \
                                 const T *parameters, T *const *values) {                              \
@@ -16,7 +26,7 @@ static void KERNEL(chain_forward_##SUFFIX)(const cfx_chain_layer *layers, size_t
         switch (layer->kind) {                                                                        \
         case CFX_CHAIN_DENSE: {                                                                       \
             const T *w = parameters + layer->parameter_offset, *bias = w + layer->outputs * n;        \
-            forward_rows_##SUFFIX(rows, layer->outputs, n, x, w, bias, y);  /* y = bias + sums */         \
+            CHAIN_DENSE_FORWARD_##SUFFIX  /* y = bias + sums */                                        \
             break;                                                                                    \
         }                                                                                             \
         case CFX_CHAIN_RELU:                                                                          \

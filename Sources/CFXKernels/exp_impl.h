@@ -1,4 +1,4 @@
-/* cfx's own exp for softmax (softmax.c): within 1 ULP of the correctly rounded exp, the same bits on
+/* cfx's own exp for softmax (softmax_impl.h): within 1 ULP of the correctly rounded exp, the same bits on
  * every x86-64 processor and under every instruction set, and a loop of it vectorises.
  *
  * Why not the C library's: glibc's exp picks an FMA or a non-FMA variant by processor, so its last

@@ -18,6 +18,7 @@
 #include "exp_impl.h"
 #include "softmax_impl.h"
 #include "dense_impl.h"
+#include "ordered_impl.h"
 #include "pool_impl.h"
 #include "chain_impl.h"
 #include "conv_impl.h"

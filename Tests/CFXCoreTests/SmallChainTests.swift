@@ -9,6 +9,47 @@ final class SmallChainTests: XCTestCase {
         return try randomNetwork(inputShape: [64], nodes, seed: 5, scale: 0.3).converted(to: dtype)
     }
 
+    /// The chain's values against the layer-by-layer pass's: the same bits in float32; in float64
+    /// within rounding, as its dense layers with a multiple of 8 outputs add their terms in input
+    /// order (`cfx_chain_layer`'s `transposed`), NaN where the other has NaN.
+    private func assertChainValues(_ chained: [Double], _ layered: [Double], _ dtype: DType, _ message: String,
+                                   file: StaticString = #filePath, line: UInt = #line) {
+        guard dtype == .float64 else {
+            return XCTAssertEqual(chained.map(\.bitPattern), layered.map(\.bitPattern), message, file: file, line: line)
+        }
+        XCTAssertEqual(chained.count, layered.count, message, file: file, line: line)
+        for (a, b) in zip(chained, layered) where !(a.isNaN && b.isNaN) {
+            XCTAssertEqual(a, b, accuracy: 1e-12 * max(1, abs(b)), message, file: file, line: line)
+        }
+    }
+
+    /// The input-order products give a row the same bits alone or paired, whichever inputs are
+    /// zero in the other row (an input is left out only when it is zero in both).
+    func testRowsAloneInInputOrder() throws {
+        try forEachKernelSet { _ in try rowsAloneInInputOrder() }
+    }
+
+    private func rowsAloneInInputOrder() throws {
+        let network = try mlp(dtype: .float64)
+        var random = SeededRandom(seed: 21)
+        var x = (0..<128).map { _ in random.uniform(-2, 2) }
+        for i in stride(from: 0, to: 64, by: 3) { x[i] = 0 }       // zero in row 0 only, or in both
+        for i in stride(from: 64, to: 128, by: 2) { x[i] = 0 }     // zero in row 1
+        let chained = NetworkEvaluator(network, threads: 1, smallChain: true)
+        func predict(_ rows: ArraySlice<Double>, _ evaluator: NetworkEvaluator) -> [Double] {
+            var proba = [Double](repeating: 0, count: rows.count / 64 * 10)
+            Array(rows).withUnsafeBufferPointer { xs in
+                try! proba.withUnsafeMutableBufferPointer { try evaluator.predict(xs, rows: rows.count / 64, into: $0) }
+            }
+            return proba
+        }
+        let paired = predict(x[...], chained), alone = predict(x[0..<64], chained) + predict(x[64..<128], chained)
+        XCTAssertEqual(paired.map(\.bitPattern), alone.map(\.bitPattern))
+        let layered = predict(x[...], NetworkEvaluator(network, threads: 1, smallChain: false))
+        assertChainValues(paired, layered, .float64, "against layer by layer")
+        XCTAssertNotEqual(paired, layered, "the input-order products are in use")
+    }
+
     private func passes(_ network: Network, rows: Int, smallChain: Bool) -> (proba: [Double], gradient: [Double]) {
         var random = SeededRandom(seed: 9)
         let x = (0..<rows * 64).map { _ in random.uniform(-2, 2) }
@@ -35,8 +76,8 @@ final class SmallChainTests: XCTestCase {
             // 1 and 3 rows take the chain; 20 rows of a 64 x 64 product do not (the layers' GEMMs).
             for rows in [1, 3, 20] {
                 let chained = passes(network, rows: rows, smallChain: true), layered = passes(network, rows: rows, smallChain: false)
-                XCTAssertEqual(chained.proba, layered.proba, "\(dtype) probabilities, \(rows) rows")
-                XCTAssertEqual(chained.gradient, layered.gradient, "\(dtype) input gradient, \(rows) rows")
+                assertChainValues(chained.proba, layered.proba, dtype, "\(dtype) probabilities, \(rows) rows")
+                assertChainValues(chained.gradient, layered.gradient, dtype, "\(dtype) input gradient, \(rows) rows")
                 XCTAssertTrue(chained.gradient.contains { $0 != 0 }, "\(dtype): a gradient to compare")
             }
         }
@@ -65,7 +106,7 @@ final class SmallChainTests: XCTestCase {
                     }
                     return gradient
                 }
-                XCTAssertEqual(gradients[0], gradients[1], "\(dtype), pass \(pass)")
+                assertChainValues(gradients[0], gradients[1], dtype, "\(dtype), pass \(pass)")
             }
         }
     }
@@ -113,9 +154,9 @@ final class SmallChainTests: XCTestCase {
                 return (seeds, input, parameters)
             }
             let chained = run(true), layered = run(false)
-            XCTAssertEqual(chained.seeds, layered.seeds, "\(dtype): two seeds")
-            XCTAssertEqual(chained.input, layered.input, "\(dtype): input gradient beside parameter gradients")
-            XCTAssertEqual(chained.parameters, layered.parameters, "\(dtype): parameter gradients")
+            assertChainValues(chained.seeds, layered.seeds, dtype, "\(dtype): two seeds")
+            assertChainValues(chained.input, layered.input, dtype, "\(dtype): input gradient beside parameter gradients")
+            assertChainValues(chained.parameters, layered.parameters, dtype, "\(dtype): parameter gradients")
             XCTAssertTrue(chained.parameters.contains { $0 != 0 })
         }
     }
@@ -135,7 +176,7 @@ final class SmallChainTests: XCTestCase {
             x[0] = 1.5
             let cotangent = (0..<10).map { _ in random.uniform(-1, 1) }
             let evaluators = [true, false].map { NetworkEvaluator(network, threads: 1, smallChain: $0) }
-            func gradients() -> [[UInt64]] {
+            func gradients() -> [[Double]] {
                 evaluators.map { evaluator in
                     var gradient = [Double](repeating: 0, count: 64)
                     x.withUnsafeBufferPointer { xs in
@@ -143,16 +184,16 @@ final class SmallChainTests: XCTestCase {
                             gradient.withUnsafeMutableBufferPointer { try? evaluator.pullback(at: xs, rows: 1, cotangent: cs, into: $0) }
                         }
                     }
-                    return gradient.map(\.bitPattern)
+                    return gradient
                 }
             }
             let finite = gradients()
-            XCTAssertEqual(finite[0], finite[1], "\(dtype): finite weights")
+            assertChainValues(finite[0], finite[1], dtype, "\(dtype): finite weights")
             network.parameters[0] = -.infinity  // the first unit's weight of input 0 (x[0] > 0): the unit is off
             network.parametersChanged()
             let changed = gradients()
-            XCTAssertEqual(changed[0], changed[1], "\(dtype): a -inf weight")
-            XCTAssertTrue(Double(bitPattern: changed[1][0]).isNaN, "\(dtype): layer by layer, 0 × -inf reaches input 0")
+            assertChainValues(changed[0], changed[1], dtype, "\(dtype): a -inf weight")
+            XCTAssertTrue(changed[1][0].isNaN, "\(dtype): layer by layer, 0 × -inf reaches input 0")
         }
     }
 }

@@ -31,7 +31,8 @@ struct SmallChain {
             default: return nil
             }
             layers.append(cfx_chain_layer(kind: kind, finite: 0, inputs: compiled.inputShape.reduce(1, *),
-                                          outputs: compiled.outputShape.reduce(1, *), parameter_offset: compiled.parameterOffset))
+                                          outputs: compiled.outputShape.reduce(1, *), parameter_offset: compiled.parameterOffset,
+                                          transposed: nil))
         }
         guard !layers.isEmpty else { return nil }
         self.rowLimit = layers.filter { $0.kind == Int32(CFX_CHAIN_DENSE) }
@@ -43,25 +44,48 @@ struct SmallChain {
     }
 
     func deallocate() {
+        for layer in layers { layer.transposed.map { UnsafeMutablePointer(mutating: $0).deallocate() } }
         layers.deallocate()
         derived.deallocate()
     }
 
-    /// Sets the dense layers' `finite` flags from `parameters` unless they were set from the same
-    /// `version` of them.
+    /// Sets the dense layers' `finite` flags, and the transposed weights of those whose forward
+    /// products run in input order, from `parameters` unless they were set from the same `version` of them.
     func prepare<T: NetworkScalar>(parameters: UnsafePointer<T>, version: Int) {
         guard derived.pointee != version else { return }
         derived.pointee = version
         for l in layers.indices where layers[l].kind == Int32(CFX_CHAIN_DENSE) {
             let w = parameters + layers[l].parameter_offset
             layers[l].finite = (0..<layers[l].inputs * layers[l].outputs).allSatisfy { w[$0].isFinite } ? 1 : 0
+            transpose(layer: l, weight: w as? UnsafePointer<Double>)
         }
+    }
+
+    /// The most weights a layer keeps a transposed copy of (`cfx_chain_layer`'s `transposed`).
+    static let transposedLimit = 1 << 18
+
+    /// Layer l's `transposed` from its double weight w (outputs × inputs), when the layer qualifies
+    /// (`cfx_chain_layer`); otherwise none.
+    private func transpose(layer l: Int, weight w: UnsafePointer<Double>?) {
+        let (inputs, outputs) = (layers[l].inputs, layers[l].outputs)
+        let old = layers[l].transposed.map { UnsafeMutablePointer(mutating: $0) }
+        guard let w, layers[l].finite == 1, outputs % 8 == 0, inputs <= Int(CFX_ORDERED_MAX_INPUTS),
+              inputs * outputs <= Self.transposedLimit else {
+            old?.deallocate()
+            layers[l].transposed = nil
+            return
+        }
+        let t = old ?? .allocate(capacity: inputs * outputs)
+        for i in 0..<inputs {
+            for o in 0..<outputs { t[i * outputs + o] = w[o * inputs + i] }
+        }
+        layers[l].transposed = UnsafePointer(t)
     }
 
     /// Whether every dense product of `rows` rows takes the small-product kernels (as `Dense` decides).
     func fits(rows: Int) -> Bool { SmallProducts.denseKernel(rows: rows, limit: rowLimit) }
 
-    /// Buffers 1… from buffer 0.
+    /// Buffers 1… from buffer 0 (after `prepare` for these parameters).
     func forward<T: NetworkScalar>(rows: Int, parameters: UnsafePointer<T>, values: UnsafePointer<UnsafeMutablePointer<T>?>) {
         T.chainForward(layers.baseAddress!, count: layers.count, rows: rows, parameters, values)
     }

@@ -147,6 +147,7 @@ final class Tape<T: NetworkScalar> {
         self.rows = rows
         load(values[0])
         if let chain, target == bufferSizes.count - 1, chain.fits(rows: rows) {
+            chain.prepare(parameters: UnsafePointer(parameters), version: network.parametersVersion)
             chain.forward(rows: rows, parameters: UnsafePointer(parameters), values: bufferTable)
         } else {
             forwardStepByStep(through: target, training: training, rowsAlone: rowsAlone && rows > 1)

@@ -105,11 +105,18 @@ void cfx_conv_input_gradient_s1_f32(const cfx_conv_shape *shape, const float *dy
  * its input gradient then skips the outputs whose gradient is zero (the inactive units behind a
  * relu), which changes no bit (dense_impl.h's BACKWARD_BLOCK). */
 enum { CFX_CHAIN_DENSE = 0, CFX_CHAIN_RELU = 1, CFX_CHAIN_SOFTMAX = 2 };
+/* A double dense layer whose weight is finite, whose outputs are a multiple of 8 and whose inputs
+ * are at most CFX_ORDERED_MAX_INPUTS may carry the weight transposed (`transposed`: inputs rows of
+ * outputs values; else NULL): its forward pass then adds each output's terms in input order,
+ * leaving out the inputs that are zero in every row (ordered_impl.h), without the lane tree of the
+ * layer-by-layer pass's kernel, whose last bits it does not promise. */
+enum { CFX_ORDERED_MAX_INPUTS = 1024 };
 typedef struct {
     int kind;
     int finite;
     size_t inputs, outputs;
     size_t parameter_offset;
+    const double *transposed;
 } cfx_chain_layer;
 
 /* values[0] holds the input; every later buffer is written. */
