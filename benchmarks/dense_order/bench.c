@@ -11,13 +11,11 @@
 #define ISA_GROUP 4
 #define ISA_PAIRS 3
 #define TARGET "arch=x86-64-v3"
-#define BLOCK 3 /* 64-byte output vectors per pass: 2 rows x 3 x 2 ymm sums fit AVX2's 16 registers */
 #else
 #define ISA bench_avx512
 #define ISA_GROUP 8
 #define ISA_PAIRS 1
 #define TARGET "arch=x86-64-v4"
-#define BLOCK 8
 #endif
 #define ISA_FMA 1
 #define ISA_WIDE (ISA_GROUP == 8)
